@@ -1,0 +1,29 @@
+"""Retrain task "Evaluate the candidate": find the package the pipeline registered, read its
+evaluation report and judge it against the threshold and the champion. The verdict is data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.config import parse_gate
+from modelfresh.events import require, require_one_of
+from modelfresh.observability import entry_point, tracer
+from modelfresh.retrain import evaluate_candidate
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    tracer.put_annotation(key="model", value=require(event, "model", str))
+    verdict = evaluate_candidate(
+        pipeline_execution_arn=require(event, "pipelineExecutionArn", str),
+        package_group=require(event, "packageGroup", str),
+        gate=parse_gate(require(event, "gate", dict)),
+        approval=require_one_of(event, "approval", ("auto", "manual")),  # type: ignore[arg-type]
+        run=require(event, "execution", str),
+        registry=container.pipelines,
+        reports=container.reports,
+    )
+    return verdict.to_dict()

@@ -1,0 +1,35 @@
+"""EventBridge "CloudWatch Alarm State Change" (to ALARM) -> a retrain signal for the alarm's model.
+
+Alarms that belong to no configured model, and changes to any state but ALARM, start nothing
+and say why in the log. A malformed event raises: Lambda retries it, then dead-letters it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.observability import count, entry_point, logger, tracer
+from modelfresh.signals import alarm_signal, not_an_alarm, parse_alarm_change
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    change = parse_alarm_change(event)
+    if reason := not_an_alarm(change):
+        logger.info(reason)
+        return {"result": "ignored", "reason": reason}
+    model = container.config.model_for_alarm(
+        change.alarm_name, container.settings.drift_alarm_prefix
+    )
+    if model is None:
+        reason = f"alarm {change.alarm_name!r} belongs to no configured model; nothing started"
+        logger.warning(reason, extra={"alarm": change.alarm_name})
+        return {"result": "ignored", "reason": reason}
+    logger.append_keys(model=model.name)
+    tracer.put_annotation(key="model", value=model.name)
+    count("DriftAlarmReceived", model.name)
+    admitted = container.coordinator.admit(alarm_signal(change, model))
+    return {"result": admitted.admission, "run": admitted.run}

@@ -1,0 +1,25 @@
+"""EventBridge "Scheduled Event" (hourly) -> a retrain signal for each model whose
+`retrain_schedule` period has begun. Every tick in one period names the same signal, so only
+the first starts anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.observability import count, entry_point
+from modelfresh.signals import parse_schedule_tick, schedule_signals
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    tick = parse_schedule_tick(event)
+    rule = str((event.get("resources") or ["schedule"])[0])
+    results = {}
+    for signal in schedule_signals(container.config, tick, rule):
+        count("ScheduledRetrainDue", signal.model)
+        admitted = container.coordinator.admit(signal)
+        results[signal.model] = f"{admitted.admission} {admitted.run}"
+    return results

@@ -1,0 +1,16 @@
+"""Scheduled: repair leases whose run ended (or never started) without releasing them, and
+start follow-ups whose model's cooldown has ended. Relies on no status event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.observability import entry_point
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+    return {"actions": container.coordinator.sweep()}

@@ -1,0 +1,49 @@
+"""Retrain executions on Step Functions. The execution name is the run name, so starting the
+same run twice is a no-op (StartExecution is idempotent by name)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from modelfresh.observability import logger
+from modelfresh.runs import Ticket
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+def execution_input(ticket: Ticket) -> str:
+    """The retrain execution's input: the model and the signal that asked for it."""
+    return json.dumps({"model": ticket.model, "signal": ticket.signal.to_dict()}, sort_keys=True)
+
+
+class StepFunctionsExecutions:
+    """runs.Executions on one state machine."""
+
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._state_machine_arn = state_machine_arn
+
+    def start(self, ticket: Ticket) -> None:
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._state_machine_arn,
+                name=ticket.run,
+                input=execution_input(ticket),
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            # It ran already (names are single-use): nothing to start.
+            logger.info("run already exists", extra={"run": ticket.run})
+
+    def status(self, run: str) -> tuple[str, datetime | None] | None:
+        try:
+            found = self._sfn.describe_execution(executionArn=self.execution_arn(run))
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None
+        return found["status"], found.get("stopDate")
+
+    def execution_arn(self, run: str) -> str:
+        """The ARN of the named execution of this state machine (AWS's documented form)."""
+        return self._state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + run

@@ -1,0 +1,335 @@
+"""The model configuration: one declarative TOML file for every model the controller serves.
+
+TOML because Python reads it with the standard library (no parser in the Lambdas) and people
+can comment it. The file is validated as a whole and every problem is reported at once, with
+its path, so a broken file fails `make build` and the tests rather than a Lambda at 3 a.m.
+
+Run `python -m modelfresh.config config/models.toml` to check a file by hand.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import sys
+import tomllib
+import types
+from collections.abc import Iterator, Mapping, Set
+from dataclasses import MISSING, dataclass, fields, is_dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from modelfresh.errors import ConfigError, UnknownModel
+
+Direction = Literal["minimize", "maximize"]
+ApprovalMode = Literal["auto", "manual"]
+
+# Model names become parts of execution names, alarm names and DynamoDB keys. The double dash
+# is reserved as the separator in convention-named alarms ("<prefix><model>--<detail>").
+MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# SageMaker's own naming rule for endpoints, package groups and pipelines.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+RATE = re.compile(r"^rate\((?P<n>[1-9]\d*) (?P<unit>hours?|days?)\)$")
+ALARM_SEPARATOR = "--"
+MAX_PIPELINE_HOURS = 30 * 24
+# Settings that [defaults] may give every model; each model can still override them.
+DEFAULTABLE = frozenset(
+    {"approval", "cooldown_hours", "drift_window_hours", "pipeline_timeout_hours"}
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How a candidate is judged: an absolute threshold and a margin over the champion."""
+
+    metric: str
+    threshold: float
+    direction: Direction = "minimize"
+    # How much better than the champion (in the metric's own units) the candidate must be.
+    champion_margin: float = 0.0
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        if v.get("metric", "x").strip() == "":
+            yield "metric", "must name a metric of the evaluation report"
+        if v.get("champion_margin", 0) < 0:
+            yield "champion_margin", "must be >= 0"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The SageMaker endpoints a model is served from."""
+
+    staging: str
+    prod: str
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        for key in ("staging", "prod"):
+            if key in v and not SAGEMAKER_NAME.match(v[key]):
+                yield key, f"{v[key]!r} is not a valid SageMaker endpoint name"
+        if "staging" in v and v.get("staging") == v.get("prod"):
+            yield "prod", "must be a different endpoint from staging"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the controller needs to know about one model."""
+
+    name: str
+    package_group: str
+    pipeline: str
+    endpoints: Endpoints
+    gate: Gate
+    approval: ApprovalMode = "manual"
+    cooldown_hours: float = 6.0
+    drift_window_hours: float = 24.0
+    pipeline_timeout_hours: float = 72.0
+    retrain_schedule: str | None = None
+    # Alarms that belong to this model although they don't follow the naming convention,
+    # e.g. an existing Model Monitor alarm.
+    drift_alarms: tuple[str, ...] = ()
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        if "name" in v and (not MODEL_NAME.match(v["name"]) or ALARM_SEPARATOR in v["name"]):
+            yield "name", "model names are 1-40 lowercase letters, digits and single dashes"
+        for key in ("package_group", "pipeline"):
+            if key in v and not SAGEMAKER_NAME.match(v[key]):
+                yield key, f"{v[key]!r} is not a valid SageMaker name"
+        if v.get("cooldown_hours", 0) < 0:
+            yield "cooldown_hours", "must be >= 0"
+        if v.get("drift_window_hours", 1) <= 0:
+            yield "drift_window_hours", "must be > 0"
+        if not 0 < v.get("pipeline_timeout_hours", 1) <= MAX_PIPELINE_HOURS:
+            yield "pipeline_timeout_hours", f"must be > 0 and <= {MAX_PIPELINE_HOURS}"
+        schedule = v.get("retrain_schedule")
+        if schedule is not None and not RATE.match(schedule):
+            yield (
+                "retrain_schedule",
+                (f"{schedule!r} is not of the form 'rate(<n> hours)' or 'rate(<n> days)'"),
+            )
+        for alarm in v.get("drift_alarms", ()):
+            if len(alarm) > 255:
+                yield "drift_alarms", f"{alarm[:40]!r}... is longer than 255 characters"
+
+    @property
+    def retrain_every_seconds(self) -> int | None:
+        """The period of `retrain_schedule` in seconds, or None when there is no schedule."""
+        if self.retrain_schedule is None:
+            return None
+        match = RATE.match(self.retrain_schedule)
+        if match is None:  # pragma: no cover - excluded by validation
+            raise ValueError(self.retrain_schedule)
+        hours = int(match["n"]) * (24 if match["unit"].startswith("day") else 1)
+        return hours * 3600
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """All configured models, looked up by name or by the alarms that belong to them."""
+
+    models: Mapping[str, ModelConfig]
+
+    def model(self, name: str) -> ModelConfig:
+        """The named model. Raises: UnknownModel."""
+        try:
+            return self.models[name]
+        except KeyError:
+            raise UnknownModel(f"no model named {name!r} in the configuration") from None
+
+    def model_for_alarm(self, alarm_name: str, prefix: str) -> ModelConfig | None:
+        """The model an alarm belongs to, by explicit mapping first, then by naming convention."""
+        owner = self._explicit_alarms.get(alarm_name)
+        if owner is not None:
+            return self.models[owner]
+        if not alarm_name.startswith(prefix):
+            return None
+        model_name = alarm_name[len(prefix) :].split(ALARM_SEPARATOR, 1)[0]
+        return self.models.get(model_name)
+
+    def model_for_package_group(self, group: str) -> ModelConfig | None:
+        """The model whose candidates are registered in this package group."""
+        return next((m for m in self.models.values() if m.package_group == group), None)
+
+    @cached_property
+    def _explicit_alarms(self) -> dict[str, str]:
+        return {alarm: m.name for m in self.models.values() for alarm in m.drift_alarms}
+
+
+def load_config(path: str | Path) -> ControllerConfig:
+    """Read and validate a model configuration file. Raises: ConfigError (every problem)."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_config(raw, source)
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> ControllerConfig:
+    """Validate an already-parsed configuration. Raises: ConfigError (every problem)."""
+    problems: list[str] = []
+    _reject_unknown(raw, {"defaults", "models"}, "", problems)
+    defaults = raw.get("defaults", {})
+    if not isinstance(defaults, dict):
+        problems.append(f"defaults: expected a table, got {_kind(defaults)}")
+        defaults = {}
+    _reject_unknown(defaults, DEFAULTABLE, "defaults", problems)
+    models_raw = raw.get("models")
+    if not isinstance(models_raw, dict) or not models_raw:
+        problems.append("models: declare at least one model as a [models.<name>] table")
+        models_raw = {}
+
+    models: dict[str, ModelConfig] = {}
+    for name, body in models_raw.items():
+        path = f"models.{name}"
+        if not isinstance(body, dict):
+            problems.append(f"{path}: expected a table, got {_kind(body)}")
+            continue
+        shared = {k: v for k, v in defaults.items() if k in DEFAULTABLE}
+        merged = {**shared, **body, "name": name}
+        model = _build(ModelConfig, merged, path, problems)
+        if model is not _INVALID:
+            models[name] = model
+
+    problems.extend(_check_across_models(list(models.values())))
+    if problems:
+        raise ConfigError(source, problems)
+    return ControllerConfig(models=models)
+
+
+def parse_gate(data: Mapping[str, Any]) -> Gate:
+    """A gate from its table form (as the retrain plan carries it). Raises: ConfigError."""
+    problems: list[str] = []
+    gate = _build(Gate, data, "gate", problems)
+    if problems:
+        raise ConfigError("gate", problems)
+    return gate  # type: ignore[no-any-return]
+
+
+def _check_across_models(models: list[ModelConfig]) -> list[str]:
+    problems = []
+    problems.extend(_duplicates(models, lambda m: [m.package_group], "package group"))
+    problems.extend(
+        _duplicates(models, lambda m: [m.endpoints.staging, m.endpoints.prod], "endpoint")
+    )
+    problems.extend(_duplicates(models, lambda m: list(m.drift_alarms), "drift alarm"))
+    return problems
+
+
+def _duplicates(models: list[ModelConfig], values: Any, what: str) -> list[str]:
+    owners: dict[str, list[str]] = {}
+    for model in models:
+        for value in values(model):
+            owners.setdefault(value, []).append(model.name)
+    return [
+        f"{what} {value!r} is claimed by more than one model: {', '.join(sorted(set(names)))}"
+        for value, names in owners.items()
+        if len(names) > 1
+    ]
+
+
+_INVALID = object()  # a value that failed conversion; its problem is already recorded
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], path: str, problems: list[str]) -> Any:
+    """Build a frozen dataclass from a TOML table, recording every problem on the way."""
+    hints = get_type_hints(cls)
+    problems_before = len(problems)
+    _reject_unknown(data, {f.name for f in fields(cls)}, path, problems)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        where = f"{path}.{f.name}" if path else f.name
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], where, problems)
+        elif f.default is MISSING:
+            problems.append(f"{where}: required")
+            values[f.name] = _INVALID
+    valid = {k: v for k, v in values.items() if v is not _INVALID}
+    problems.extend(f"{path}.{key}: {message}" for key, message in cls.problems(valid))
+    if len(valid) < len(values) or len(problems) > problems_before:
+        return _INVALID
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
+    """Convert one TOML value to the annotated type, or record why not and return _INVALID."""
+    origin = get_origin(hint)
+    expected: str | None = None
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        return _convert(options[0], value, where, problems)
+    if origin is Literal:
+        if value in get_args(hint):
+            return value
+        expected = f"one of {', '.join(map(repr, get_args(hint)))}"
+    elif origin is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        expected = "a list of non-empty strings"
+    elif is_dataclass(hint):
+        if isinstance(value, dict):
+            return _build(hint, value, where, problems)  # type: ignore[arg-type]
+        expected = "a table"
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if math.isfinite(value):
+                return float(value)
+            expected = "a finite number"
+        else:
+            expected = "a number"
+    elif hint is str:
+        if isinstance(value, str) and value:
+            return value
+        expected = "a non-empty string"
+    else:  # pragma: no cover - a field type this loader was not taught
+        raise TypeError(f"unsupported configuration type {hint!r}")
+    problems.append(f"{where}: expected {expected}, got {_describe(value)}")
+    return _INVALID
+
+
+def _reject_unknown(
+    data: Mapping[str, Any], known: Set[str], path: str, problems: list[str]
+) -> None:
+    for key in data:
+        if key in known:
+            continue
+        hint = difflib.get_close_matches(key, sorted(known), n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        problems.append(f"{path + '.' if path else ''}{key}: unknown key{suggestion}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str | int | float | bool) else _kind(value)
+
+
+def main(argv: list[str]) -> int:
+    """Validate configuration files named on the command line; exit 1 on any problem."""
+    status = 0
+    for path in argv or ["config/models.toml"]:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            status = 1
+        else:
+            print(f"{path}: OK, {len(config.models)} model(s): {', '.join(config.models)}")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,47 @@
+"""Domain errors. A class name here *is* the Step Functions error name used in Retry/Catch."""
+
+from __future__ import annotations
+
+
+class ModelfreshError(Exception):
+    """Base class for every error this controller raises on purpose."""
+
+
+class ConfigError(ModelfreshError):
+    """The model configuration file is missing or invalid; `problems` lists every error."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{listing}")
+
+
+class SettingsError(ModelfreshError):
+    """The function's environment is incomplete or malformed (a deployment bug)."""
+
+
+class MalformedEvent(ModelfreshError):
+    """An incoming event does not have the shape AWS documents for its type."""
+
+
+class UnknownModel(ModelfreshError):
+    """A model name that the configuration does not declare."""
+
+
+class CandidateNotFound(ModelfreshError):
+    """The pipeline execution registered no model package we can identify as its candidate."""
+
+
+class EvaluationReportInvalid(ModelfreshError):
+    """The candidate's evaluation report is missing, unreadable or lacks the gate metric."""
+
+
+class LeaseLost(ModelfreshError):
+    """This run no longer holds its model's lease (it expired and another run took it)."""
+
+
+# Errors sent with SendTaskFailure when a pipeline ends badly. They are not raised in Python,
+# but they are Step Functions error names all the same, so they live with the others.
+PIPELINE_FAILED = "PipelineExecutionFailed"
+PIPELINE_STOPPED = "PipelineExecutionStopped"

@@ -1,0 +1,47 @@
+"""Reading AWS events at the boundary: a missing or mistyped field is a MalformedEvent that
+names the field, never a KeyError from deep inside the logic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from modelfresh.errors import MalformedEvent
+
+
+def require[T](event: Mapping[str, Any], path: str, kind: type[T]) -> T:
+    """The value at a dotted path, of the given type. Raises: MalformedEvent."""
+    value: Any = event
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise MalformedEvent(f"event has no {path!r}")
+        value = value[part]
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise MalformedEvent(f"event field {path!r} should be a non-empty {kind.__name__}")
+    return value
+
+
+def require_one_of(event: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> str:
+    """A string field that must hold one of a few known values. Raises: MalformedEvent."""
+    value = require(event, path, str)
+    if value not in allowed:
+        raise MalformedEvent(f"event field {path!r} is {value!r}, expected one of {allowed}")
+    return value
+
+
+def require_time(event: Mapping[str, Any], path: str) -> datetime:
+    """An ISO-8601 timestamp field, as an aware UTC datetime. Raises: MalformedEvent."""
+    raw = require(event, path, str)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise MalformedEvent(f"event field {path!r} is not an ISO-8601 time: {raw!r}") from None
+    if parsed.tzinfo is None:
+        raise MalformedEvent(f"event field {path!r} has no time zone: {raw!r}")
+    return parsed.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """A UTC time as 'YYYY-MM-DDTHH:MM:SSZ', the one format this project writes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,54 @@
+"""Logger and tracer, built once per container, and the business metrics every handler emits.
+
+Powertools reads its own POWERTOOLS_* variables when these are constructed; that is the only
+environment access at import time, and it is the library's documented way to be configured.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from modelfresh.errors import ModelfreshError
+
+logger = Logger()
+tracer = Tracer()
+
+
+def count(metric: str, model: str) -> None:
+    """Record one business event (DriftAlarmReceived, RetrainStarted, ...) for a model.
+
+    One EMF record per event, so one invocation can count events of several models without
+    their dimensions clashing.
+    """
+    with single_metric(name=metric, unit=MetricUnit.Count, value=1) as emitted:
+        emitted.add_dimension(name="model", value=model)
+
+
+def entry_point[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """Wrap a Lambda handler: log context, trace, tag logs with the run, log our errors.
+
+    Step Functions tasks pass `execution` and `state` in their payload ($$.Execution.Name,
+    $$.State.Name); every log line of the invocation carries them. A domain error is logged
+    as one clear line and re-raised: its class name is the Step Functions error name, and for
+    asynchronous triggers the raise makes Lambda retry and then dead-letter the event.
+    """
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> R:
+        if isinstance(event, dict):
+            logger.append_keys(
+                **{k: event[k] for k in ("execution", "state", "model") if k in event}
+            )
+        try:
+            return handler(event, context)
+        except ModelfreshError as error:
+            logger.error(str(error), extra={"error": type(error).__name__})
+            raise
+
+    traced = tracer.capture_lambda_handler(run)
+    return logger.inject_lambda_context(traced, clear_state=True)

@@ -1,0 +1,117 @@
+"""Outcomes: what happened to a model, told to people (SNS) and kept for the record (audit).
+
+Every decision the controller takes about a model ends here, whether a trigger Lambda took it
+(started, coalesced, deferred) or the retrain state machine did (approved, rejected, failed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from modelfresh.observability import count, logger
+
+OutcomeKind = Literal[
+    "started",
+    "coalesced",
+    "deferred",
+    "approved",
+    "rejected",
+    "pending-approval",
+    "failed",
+    "lease-reclaimed",
+]
+
+TITLES: Mapping[OutcomeKind, str] = {
+    "started": "retrain started",
+    "coalesced": "retrain requested while one runs: queued as a follow-up",
+    "deferred": "retrain requested during cooldown: deferred",
+    "approved": "candidate approved",
+    "rejected": "candidate rejected",
+    "pending-approval": "candidate passed the gate, awaiting manual approval",
+    "failed": "retrain failed",
+    "lease-reclaimed": "stale run lease reclaimed",
+}
+
+METRICS: Mapping[OutcomeKind, str] = {
+    "started": "RetrainStarted",
+    "coalesced": "SignalCoalesced",
+    "deferred": "SignalDeferred",
+    "approved": "CandidateApproved",
+    "rejected": "CandidateRejected",
+    "pending-approval": "CandidateAwaitingApproval",
+    "failed": "RetrainFailed",
+    "lease-reclaimed": "LeaseReclaimed",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One thing that happened to one model, in one run."""
+
+    model: str
+    kind: OutcomeKind
+    run: str
+    at: str
+    summary: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        """An email subject line (SNS allows 100 characters)."""
+        return f"[modelfresh] {self.model}: {TITLES[self.kind]}"[:100]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return asdict(self) | {"detail": dict(self.detail)}
+
+    def as_text(self) -> str:
+        """The message a person reads in their inbox."""
+        lines = [
+            f"{self.model}: {TITLES[self.kind]}",
+            "",
+            self.summary,
+            "",
+            f"Run:   {self.run}",
+            f"When:  {self.at}",
+        ]
+        if self.detail:
+            lines += ["", "Details:", json.dumps(self.detail, indent=2, sort_keys=True)]
+        return "\n".join(lines)
+
+
+class Notifier(Protocol):
+    """Tells people (and subscribed systems) about an outcome."""
+
+    def publish(self, outcome: Outcome) -> None: ...
+
+
+class AuditLog(Protocol):
+    """Keeps outcomes for the record."""
+
+    def write(self, outcome: Outcome) -> None: ...
+
+
+class OutcomeRecorder:
+    """Audits, notifies, logs and counts every outcome, in that order.
+
+    The audit write comes first: if publishing fails, the Lambda fails and is retried, and the
+    audit log (keyed by run and kind) absorbs the repeat.
+    """
+
+    def __init__(self, notifier: Notifier, audit: AuditLog) -> None:
+        self._notifier = notifier
+        self._audit = audit
+
+    def record(self, outcome: Outcome) -> Outcome:
+        """Record one outcome and return it."""
+        self._audit.write(outcome)
+        self._notifier.publish(outcome)
+        logger.info(
+            TITLES[outcome.kind],
+            extra={"model": outcome.model, "run": outcome.run, "outcome": outcome.kind},
+        )
+        count(METRICS[outcome.kind], outcome.model)
+        return outcome

@@ -1,0 +1,149 @@
+"""The retrain run's steps that need code: plan it, judge its candidate, say how it ended.
+
+Each function here is one Task of statemachines/retrain.asl.json; the AWS calls that need no
+code (starting the pipeline, setting the registry status) are service integrations there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from modelfresh.config import ApprovalMode, Gate, ModelConfig
+from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.gate import Verdict, judge, read_evaluation
+from modelfresh.outcomes import Outcome, OutcomeKind
+from modelfresh.signals import Signal
+
+# The parameters every retraining pipeline must declare: the controller passes exactly these.
+PIPELINE_PARAMETERS = ("TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName")
+# SageMaker's limit for a pipeline parameter value.
+PARAMETER_LIMIT = 1024
+# The wait for a pipeline tolerates this many missed heartbeat sweeps before re-checking.
+HEARTBEATS_MISSED = 3
+
+
+def plan_retrain(
+    model: ModelConfig, signal: Signal, run: str, heartbeat_seconds: int
+) -> dict[str, Any]:
+    """Everything the run needs, fixed at its start (a config change mid-run changes nothing)."""
+    start, end = signal.drift_window(model)
+    values = {
+        "TriggerKind": signal.kind,
+        "TriggerId": signal.id,
+        "DriftWindowStart": start,
+        "DriftWindowEnd": end,
+        "RunName": run,
+    }
+    heartbeat = HEARTBEATS_MISSED * heartbeat_seconds
+    return {
+        "model": model.name,
+        "run": run,
+        "pipelineName": model.pipeline,
+        "packageGroup": model.package_group,
+        # Derived from the run, so a retried start is recognised by SageMaker (32-128 chars).
+        "clientRequestToken": hashlib.sha256(run.encode()).hexdigest(),
+        "pipelineParameters": [
+            {"Name": name, "Value": value[:PARAMETER_LIMIT]} for name, value in values.items()
+        ],
+        "pipelineTimeoutSeconds": max(int(model.pipeline_timeout_hours * 3600), heartbeat + 60),
+        "heartbeatSeconds": heartbeat,
+        "gate": asdict(model.gate),
+        "approval": model.approval,
+        "driftWindow": {"start": start, "end": end},
+    }
+
+
+class Registry(Protocol):
+    """The model registry (see aws/sagemaker.py)."""
+
+    def candidate_of(self, pipeline_execution_arn: str) -> str:
+        """The model package the pipeline execution registered. Raises: CandidateNotFound."""
+        ...
+
+    def package(self, package_arn: str) -> tuple[str, str | None]:
+        """(package group, evaluation report URI or None) of a model package."""
+        ...
+
+
+class Reports(Protocol):
+    """Reads evaluation reports (see aws/sagemaker.py)."""
+
+    def read_json(self, uri: str) -> Mapping[str, Any]:
+        """The JSON document at an s3:// URI. Raises: EvaluationReportInvalid."""
+        ...
+
+
+def evaluate_candidate(
+    *,
+    pipeline_execution_arn: str,
+    package_group: str,
+    gate: Gate,
+    approval: ApprovalMode,
+    run: str,
+    registry: Registry,
+    reports: Reports,
+) -> Verdict:
+    """Find the candidate this pipeline execution registered and judge it.
+
+    Raises: CandidateNotFound, EvaluationReportInvalid.
+    """
+    package_arn = registry.candidate_of(pipeline_execution_arn)
+    group, report_uri = registry.package(package_arn)
+    if group != package_group:
+        raise CandidateNotFound(
+            f"{package_arn} was registered in group {group!r}, not the model's {package_group!r}"
+        )
+    if report_uri is None:
+        raise EvaluationReportInvalid(f"{package_arn} has no ModelMetrics.ModelQuality.Statistics")
+    evaluation = read_evaluation(reports.read_json(report_uri), gate.metric)
+    return judge(evaluation, gate, approval, package_arn, run)
+
+
+_VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {
+    "Approved": "approved",
+    "Rejected": "rejected",
+    "PendingManualApproval": "pending-approval",
+}
+
+
+def run_outcome(
+    *,
+    model: str,
+    run: str,
+    at: str,
+    verdict: Mapping[str, Any] | None = None,
+    failure: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """How a run ended, from the gate's verdict or from the error its failure path caught."""
+    detail: dict[str, Any] = dict(context or {})
+    if failure is not None:
+        error = str(failure.get("Error", "States.Runtime"))
+        message = _failure_message(failure.get("Cause"))
+        detail["error"] = error
+        summary = f"The retrain failed with {error}" + (f": {message}" if message else ".")
+        return Outcome(model=model, kind="failed", run=run, at=at, summary=summary, detail=detail)
+    if verdict is None:
+        raise ValueError("a run ends with a verdict or a failure")
+    detail["verdict"] = dict(verdict)
+    kind = _VERDICT_OUTCOMES[str(verdict["status"])]
+    return Outcome(
+        model=model, kind=kind, run=run, at=at, summary=str(verdict["description"]), detail=detail
+    )
+
+
+def _failure_message(cause: Any) -> str:
+    """A short, readable cause: a Lambda's errorMessage without its stack trace."""
+    if not isinstance(cause, str) or not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:500]
+    if isinstance(parsed, Mapping):
+        return str(parsed.get("errorMessage") or parsed.get("Cause") or "")[:500]
+    return cause[:500]

@@ -1,0 +1,380 @@
+"""Run coordination: at most one retrain per model, and no signal ever dropped.
+
+The rules, all enforced by conditional writes in the ledger (DynamoDB):
+- a model's *lease* names the one run allowed to retrain it; it expires, so a crashed run
+  cannot block its model for ever;
+- a signal that arrives while a run holds the lease, or during the model's cooldown, is kept
+  as the model's *pending* signal (a newer one replaces it); when the run ends it is handed the
+  lease and starts exactly one follow-up, at once or, in cooldown, from the sweep;
+- every signal is recorded once: the same alarm change delivered twice is a duplicate;
+- the sweep finds leases whose run ended without releasing them (or never started) and
+  repairs them without relying on any status event.
+
+CloudWatch alarms only fire on a state *change*: a signal dropped here would never come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from modelfresh.config import ControllerConfig, ModelConfig
+from modelfresh.errors import ModelfreshError, UnknownModel
+from modelfresh.events import iso
+from modelfresh.observability import logger
+from modelfresh.outcomes import Outcome, OutcomeKind, OutcomeRecorder
+from modelfresh.signals import Signal
+
+# A lease outlives the pipeline's own timeout by this much: the state machine gives up on
+# the pipeline first, and its failure path releases the lease normally.
+LEASE_MARGIN_SECONDS = 3600
+# How long the sweep leaves a lease alone after its run stopped (or before its run exists):
+# long enough for the run's own last step, or its starter's retries, to finish the job.
+SWEEP_GRACE_SECONDS = 300
+
+
+class LedgerContention(ModelfreshError):
+    """The model's state kept changing under us; the trigger is retried by Lambda."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A run's claim on its model: what a lease holds."""
+
+    model: str
+    run: str
+    signal: Signal
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The lease as stored: which run holds the model, since when, until when."""
+
+    run: str
+    signal: Signal
+    acquired_at: int
+    expires_at: int
+    granted_by: str | None  # the run that handed it over, if it was a hand-off
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model's coordination state."""
+
+    model: str
+    lease: Lease | None = None
+    pending: Signal | None = None
+    pending_count: int = 0
+    cooldown_until: int = 0
+    last_run: str | None = None
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """What was decided about a signal when it first arrived."""
+
+    signal_id: str
+    decision: str  # "started" or "queued"
+    run: str
+
+
+class Claim(StrEnum):
+    """The result of one conditional write on the ledger."""
+
+    WON = "won"
+    DUPLICATE = "duplicate"  # the signal was recorded before
+    REFUSED = "refused"  # the model's state did not allow it
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim, with the state or signal record that explains a refusal or duplicate."""
+
+    claim: Claim
+    state: ModelState | None = None
+    record: SignalRecord | None = None
+
+
+class Ledger(Protocol):
+    """Conditional writes over model states and signal records (see aws/ledger.py)."""
+
+    def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
+        """Record the signal as started and take the lease, if it is free and not cooling."""
+        ...
+
+    def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
+        """Record the signal as queued and make it pending, if the model is busy or cooling."""
+        ...
+
+    def release(
+        self, model: str, holder: str, now: int, cooldown_until: int, keep_pending: bool
+    ) -> ModelState | None:
+        """Free the lease held by `holder` (only if nothing is pending, unless keep_pending).
+
+        Returns None on success, else the state that refused it.
+        """
+        ...
+
+    def hand_off(self, holder: str, pending: Signal, ticket: Ticket, now: int) -> bool:
+        """Give `holder`'s lease to the pending signal's run. False if the state moved on."""
+        ...
+
+    def start_pending(self, pending: Signal, ticket: Ticket, now: int) -> bool:
+        """Lease a free, cooled-down model to its pending signal's run."""
+        ...
+
+    def state(self, model: str) -> ModelState:
+        """A model's current state (empty if never seen)."""
+        ...
+
+    def states(self) -> list[ModelState]:
+        """Every model's state."""
+        ...
+
+
+class Executions(Protocol):
+    """Starts and inspects retrain executions (see aws/executions.py)."""
+
+    def start(self, ticket: Ticket) -> None:
+        """Start the run named by the ticket; starting it again is harmless."""
+        ...
+
+    def status(self, run: str) -> tuple[str, datetime | None] | None:
+        """(status, stop time) of a run, or None if it does not exist."""
+        ...
+
+
+class Admission(StrEnum):
+    """What became of a signal."""
+
+    STARTED = "started"
+    COALESCED = "coalesced"
+    DEFERRED = "deferred"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    """A signal's fate, and the run it concerns."""
+
+    admission: Admission
+    run: str
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class RunCoordinator:
+    """Admits signals, finishes runs and sweeps stale leases for every configured model."""
+
+    def __init__(
+        self,
+        config: ControllerConfig,
+        ledger: Ledger,
+        executions: Executions,
+        recorder: OutcomeRecorder,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._config = config
+        self._ledger = ledger
+        self._executions = executions
+        self._recorder = recorder
+        self._clock = clock
+
+    def ticket(self, signal: Signal, now: int) -> Ticket:
+        """The lease a run for this signal would hold."""
+        model = self._config.model(signal.model)
+        lifetime = int(model.pipeline_timeout_hours * 3600) + LEASE_MARGIN_SECONDS
+        return Ticket(signal.model, signal.run_name, signal, now + lifetime)
+
+    def admit(self, signal: Signal) -> AdmitResult:
+        """Start a run for the signal, queue it behind the running one, or drop a duplicate.
+
+        Raises: UnknownModel, LedgerContention.
+        """
+        now = _epoch(self._clock())
+        ticket = self.ticket(signal, now)
+        for _ in range(5):
+            acquired = self._ledger.acquire(ticket, now)
+            if acquired.claim is Claim.WON:
+                self._start(ticket, "started by " + _describe(signal))
+                return AdmitResult(Admission.STARTED, ticket.run)
+            if acquired.claim is Claim.DUPLICATE:
+                return self._duplicate(signal, acquired.record)
+            queued = self._ledger.enqueue(ticket, now)
+            if queued.claim is Claim.WON:
+                return self._queued(signal, queued.state or acquired.state, now)
+            if queued.claim is Claim.DUPLICATE:
+                return self._duplicate(signal, queued.record)
+            # Refused both ways: the lease was freed between the two writes. Try again.
+        raise LedgerContention(f"model {signal.model!r} state kept changing; retry")
+
+    def finish(self, model_name: str, run: str, outcome: Outcome) -> str:
+        """Record a run's outcome, then release its lease or hand it to the follow-up.
+
+        Safe to repeat: a retried call finds the lease already released or handed off.
+        Returns what happened to the lease, for the execution's output.
+        """
+        self._recorder.record(outcome)
+        return self._release(self._config.model(model_name), run, _epoch(self._clock()))
+
+    def sweep(self) -> list[str]:
+        """Repair stale leases and start due follow-ups. Returns one line per action."""
+        now = _epoch(self._clock())
+        actions = []
+        for state in self._ledger.states():
+            try:
+                model = self._config.model(state.model)
+            except UnknownModel:
+                logger.warning(
+                    "state for a model no longer configured", extra={"model": state.model}
+                )
+                continue
+            action = self._sweep_one(model, state, now)
+            if action:
+                actions.append(f"{state.model}: {action}")
+        return actions
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _sweep_one(self, model: ModelConfig, state: ModelState, now: int) -> str | None:
+        lease = state.lease
+        if lease is None:
+            if state.pending is not None and state.cooldown_until <= now:
+                return self._start_pending(state.pending, now)
+            return None
+        if lease.expires_at < now:
+            return self._reclaim(model, lease, now, "its lease expired")
+        status = self._executions.status(lease.run)
+        if status is None:
+            if now - lease.acquired_at < SWEEP_GRACE_SECONDS:
+                return None
+            # Leased but never started (its starter crashed): start it now.
+            ticket = Ticket(model.name, lease.run, lease.signal, lease.expires_at)
+            self._executions.start(ticket)
+            return f"started {lease.run}, which held the lease but had not started"
+        run_status, stopped_at = status
+        if run_status == "RUNNING":
+            return None
+        if stopped_at is not None and now - _epoch(stopped_at) < SWEEP_GRACE_SECONDS:
+            return None
+        return self._reclaim(model, lease, now, f"its run ended ({run_status}) holding it")
+
+    def _reclaim(self, model: ModelConfig, lease: Lease, now: int, why: str) -> str:
+        self._recorder.record(
+            Outcome(
+                model=model.name,
+                kind="lease-reclaimed",
+                run=lease.run,
+                at=iso(datetime.fromtimestamp(now, UTC)),
+                summary=f"The lease of run {lease.run} was reclaimed because {why}.",
+            )
+        )
+        return f"reclaimed the lease of {lease.run} ({why}); " + self._release(
+            model, lease.run, now
+        )
+
+    def _release(self, model: ModelConfig, run: str, now: int) -> str:
+        cooldown_until = now + int(model.cooldown_hours * 3600)
+        for _ in range(5):
+            state = self._ledger.release(model.name, run, now, cooldown_until, keep_pending=False)
+            if state is None:
+                return "lease released"
+            lease = state.lease
+            if lease is None or lease.run != run:
+                if lease is not None and lease.granted_by == run:
+                    # An earlier attempt handed off, then may have died before starting it.
+                    self._executions.start(
+                        Ticket(model.name, lease.run, lease.signal, lease.expires_at)
+                    )
+                    return f"lease already handed to {lease.run}"
+                return "lease already released"
+            if state.pending is None:
+                continue  # the pending signal was taken in between; release again
+            if cooldown_until > now:
+                kept = self._ledger.release(model.name, run, now, cooldown_until, keep_pending=True)
+                if kept is None:
+                    return "lease released; follow-up deferred to the end of cooldown at " + _at(
+                        cooldown_until
+                    )
+                continue
+            ticket = self.ticket(state.pending, now)
+            if self._ledger.hand_off(run, state.pending, ticket, now):
+                self._start(ticket, f"follow-up to {run}, for {_describe(state.pending)}")
+                return f"lease handed to follow-up {ticket.run}"
+            # A newer signal replaced the pending one between our read and write: look again.
+        raise LedgerContention(f"model {model.name!r} state kept changing; retry")
+
+    def _start_pending(self, pending: Signal, now: int) -> str | None:
+        ticket = self.ticket(pending, now)
+        if not self._ledger.start_pending(pending, ticket, now):
+            return None
+        self._start(ticket, f"deferred {_describe(pending)}, after cooldown")
+        return f"started deferred follow-up {ticket.run}"
+
+    def _start(self, ticket: Ticket, why: str) -> None:
+        self._executions.start(ticket)
+        self._record(ticket.signal, "started", ticket.run, f"Retrain {ticket.run} {why}.")
+
+    def _queued(self, signal: Signal, state: ModelState | None, now: int) -> AdmitResult:
+        lease = state.lease if state else None
+        if lease is not None and lease.expires_at >= now:
+            summary = (
+                f"Run {lease.run} is retraining this model; {_describe(signal)} "
+                "will start one follow-up when it ends."
+            )
+            self._record(signal, "coalesced", signal.run_name, summary)
+            return AdmitResult(Admission.COALESCED, lease.run)
+        until = state.cooldown_until if state else now
+        summary = (
+            f"The model is cooling down until {_at(until)}; "
+            f"{_describe(signal)} will start a retrain then."
+        )
+        self._record(signal, "deferred", signal.run_name, summary)
+        return AdmitResult(Admission.DEFERRED, signal.run_name)
+
+    def _duplicate(self, signal: Signal, record: SignalRecord | None) -> AdmitResult:
+        logger.info(
+            "duplicate signal: already handled",
+            extra={
+                "model": signal.model,
+                "signal": signal.id,
+                "decision": record and record.decision,
+            },
+        )
+        if record is not None and record.decision == "started":
+            # The first delivery may have died between taking the lease and starting the run.
+            lease = self._ledger.state(signal.model).lease
+            if lease is not None and lease.run == record.run:
+                self._executions.start(
+                    Ticket(signal.model, lease.run, lease.signal, lease.expires_at)
+                )
+        return AdmitResult(Admission.DUPLICATE, record.run if record else signal.run_name)
+
+    def _record(self, signal: Signal, kind: OutcomeKind, run: str, summary: str) -> None:
+        detail: dict[str, Any] = {"signal": signal.to_dict()}
+        self._recorder.record(
+            Outcome(
+                model=signal.model,
+                kind=kind,
+                run=run,
+                at=iso(self._clock()),
+                summary=summary,
+                detail=detail,
+            )
+        )
+
+
+def _describe(signal: Signal) -> str:
+    if signal.kind == "drift-alarm":
+        return f"drift alarm {signal.source!r} at {signal.at}"
+    return f"scheduled retrain ({signal.detail.get('schedule', signal.source)}) for {signal.at}"
+
+
+def _at(epoch: int) -> str:
+    return iso(datetime.fromtimestamp(epoch, UTC))

@@ -1,0 +1,55 @@
+"""The function's deployment settings, read from its environment once, on first use.
+
+Every function gets the same variables (template.yaml, Globals), so one settings model
+serves all of them. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+
+from modelfresh.errors import SettingsError
+
+# Where the model configuration is inside the deployed layer (layers/shared/Makefile puts it
+# there); the local cloud points MODEL_CONFIG_PATH at the repository's file instead.
+DEFAULT_CONFIG_PATH = "/opt/modelfresh/models.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names and ARNs of the resources the controller works with."""
+
+    model_state_table: str
+    signals_table: str
+    callbacks_table: str
+    audit_table: str
+    notifications_topic_arn: str
+    retrain_state_machine_arn: str
+    drift_alarm_prefix: str
+    pipeline_heartbeat_seconds: int
+    model_config_path: str = DEFAULT_CONFIG_PATH
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from upper-case variables. Raises: SettingsError (all problems)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        problems = []
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                if f.default is MISSING:
+                    problems.append(f"{f.name.upper()} is not set")
+                continue
+            if f.type == "int":
+                if not raw.isdigit() or int(raw) <= 0:
+                    problems.append(f"{f.name.upper()} must be a positive integer, got {raw!r}")
+                    continue
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return cls(**values)  # type: ignore[arg-type]

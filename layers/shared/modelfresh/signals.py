@@ -1,0 +1,173 @@
+"""Signals: the reasons a model should be retrained, and the run each one would start.
+
+A signal's id is derived from the triggering change itself (alarm + state-change time,
+or schedule slot), so the same change delivered twice is the same signal and names the same
+run: duplicates start nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from modelfresh.config import ControllerConfig, ModelConfig
+from modelfresh.errors import MalformedEvent
+from modelfresh.events import iso, require, require_one_of, require_time
+
+SignalKind = Literal["drift-alarm", "schedule"]
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+SCHEDULE_DETAIL_TYPE = "Scheduled Event"
+_SHORT_KIND = {"drift-alarm": "drift", "schedule": "sched"}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Why a model should be retrained now."""
+
+    model: str
+    kind: SignalKind
+    id: str
+    at: str  # when the triggering change happened (UTC, ISO-8601)
+    source: str  # the alarm name or the schedule
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        """The execution name of the run this signal starts: readable, unique, <= 80 chars."""
+        digest = hashlib.sha256(self.id.encode()).hexdigest()[:10]
+        stamp = self.at.replace("-", "").replace(":", "")[:13]  # 20261122T1000
+        return f"{self.model}-{_SHORT_KIND[self.kind]}-{stamp}-{digest}"
+
+    def drift_window(self, model: ModelConfig) -> tuple[str, str]:
+        """The traffic window the retrain should learn from: the hours before the signal."""
+        end = datetime.fromisoformat(self.at)
+        start = end - timedelta(hours=model.drift_window_hours)
+        return iso(start), iso(end)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the retrain execution's input carries it)."""
+        return asdict(self) | {"detail": dict(self.detail)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
+        """The inverse of to_dict. Raises: MalformedEvent."""
+        return cls(
+            model=require(data, "model", str),
+            kind=require_one_of(data, "kind", ("drift-alarm", "schedule")),  # type: ignore[arg-type]
+            id=require(data, "id", str),
+            at=require(data, "at", str),
+            source=require(data, "source", str),
+            detail=data.get("detail") or {},
+        )
+
+    def to_json(self) -> str:
+        """Compact, key-sorted JSON: equal signals give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """The parts of a 'CloudWatch Alarm State Change' event the controller uses."""
+
+    alarm_name: str
+    state: str
+    previous_state: str
+    changed_at: datetime
+    reason: str
+    metrics: tuple[str, ...]
+
+
+def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
+    """Read an EventBridge alarm state-change event. Raises: MalformedEvent."""
+    require_one_of(event, "source", ("aws.cloudwatch",))
+    require_one_of(event, "detail-type", (ALARM_DETAIL_TYPE,))
+    detail = require(event, "detail", dict)
+    metrics = []
+    for metric in (detail.get("configuration") or {}).get("metrics") or []:
+        stat = (metric.get("metricStat") or {}).get("metric") or {}
+        if stat.get("name"):
+            metrics.append(f"{stat.get('namespace', '')}/{stat['name']}")
+        elif metric.get("expression"):
+            metrics.append(f"expression:{metric['expression']}")
+    return AlarmChange(
+        alarm_name=require(detail, "alarmName", str),
+        state=require(detail, "state.value", str),
+        previous_state=(detail.get("previousState") or {}).get("value", "UNKNOWN"),
+        changed_at=require_time(detail, "state.timestamp"),
+        reason=str(detail["state"].get("reason", ""))[:1000],
+        metrics=tuple(metrics),
+    )
+
+
+def alarm_signal(change: AlarmChange, model: ModelConfig) -> Signal:
+    """The signal a drift alarm going to ALARM raises for its model."""
+    at = iso(change.changed_at)
+    return Signal(
+        model=model.name,
+        kind="drift-alarm",
+        # Millisecond precision keeps two changes within one second apart.
+        id=f"alarm/{change.alarm_name}/{change.changed_at.isoformat(timespec='milliseconds')}",
+        at=at,
+        source=change.alarm_name,
+        detail={
+            "alarm": change.alarm_name,
+            "previous_state": change.previous_state,
+            "reason": change.reason,
+            "metrics": list(change.metrics),
+        },
+    )
+
+
+def parse_schedule_tick(event: Mapping[str, Any]) -> datetime:
+    """The time of an EventBridge 'Scheduled Event'. Raises: MalformedEvent."""
+    require_one_of(event, "source", ("aws.events",))
+    require_one_of(event, "detail-type", (SCHEDULE_DETAIL_TYPE,))
+    return require_time(event, "time")
+
+
+def schedule_signals(config: ControllerConfig, tick: datetime, rule: str) -> list[Signal]:
+    """The retrains that are due at this tick, one per model whose schedule period began.
+
+    Periods are aligned to the Unix epoch, so every tick inside one period names the same
+    signal and only the first one starts a run.
+    """
+    due = []
+    epoch = int(tick.timestamp())
+    for model in config.models.values():
+        period = model.retrain_every_seconds
+        if period is None:
+            continue
+        slot_start = datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
+        due.append(
+            Signal(
+                model=model.name,
+                kind="schedule",
+                id=f"schedule/{model.name}/{iso(slot_start)}",
+                at=iso(slot_start),
+                source=rule,
+                detail={"schedule": model.retrain_schedule},
+            )
+        )
+    return due
+
+
+def not_an_alarm(change: AlarmChange) -> str | None:
+    """Why an alarm change starts nothing (not a change into ALARM), or None."""
+    if change.state != "ALARM":
+        return f"alarm {change.alarm_name!r} went to {change.state}, not ALARM"
+    return None
+
+
+__all__ = [
+    "AlarmChange",
+    "MalformedEvent",
+    "Signal",
+    "alarm_signal",
+    "parse_alarm_change",
+    "parse_schedule_tick",
+    "schedule_signals",
+]
