@@ -28,7 +28,8 @@ class Settings:
     notifications_topic_arn: str
     retrain_state_machine_arn: str
     drift_alarm_prefix: str
-    pipeline_heartbeat_seconds: int
+    # How often the heartbeat sweep re-checks parked pipelines (its schedule, in minutes).
+    pipeline_heartbeat_minutes: int
     model_config_path: str = DEFAULT_CONFIG_PATH
 
     @classmethod

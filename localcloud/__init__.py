@@ -1,0 +1,205 @@
+"""The local cloud: moto, patched, with this app deployed into it from template.yaml.
+
+Dev/test only, never deployed. Two modes:
+- in-process (tests): moto's mock intercepts every boto3 call in this process;
+- server (the demo): moto listens on 127.0.0.1, so the AWS CLI and a browser can reach it.
+Either way our Lambda handlers run in this process, the real state machine definitions run in
+moto's Step Functions interpreter, and EventBridge delivers the events AWS services emit.
+
+    with LocalCloud() as cloud:
+        stack = cloud.deploy()
+        cloud.client("cloudwatch").set_alarm_state(...)
+
+One deliberate difference from AWS: functions read the model configuration from the
+repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer would put it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+from moto.sns.models import sns_backends
+
+from localcloud import patches, stack
+from localcloud.pipelines import Candidate, PipelineRun, PipelineSimulator
+from localcloud.stack import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# What every process talking to the local cloud needs: a region and (fake) credentials.
+BASE_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    # No X-Ray daemon here: the tracer would only complain about missing segments.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+__all__ = ["Candidate", "LocalCloud", "PipelineRun", "Stack"]
+
+
+class LocalCloud:
+    """A moto-backed AWS account with the local-cloud patches applied."""
+
+    account = "123456789012"
+    region = "us-east-1"
+
+    def __init__(self, *, server_port: int | None = None) -> None:
+        self.server_port = server_port
+        self.endpoint: str | None = None
+        self._mock: Any = None
+        self._server: ThreadedMotoServer | None = None
+        self._saved_environment: dict[str, str] = {}
+        self.pipelines: PipelineSimulator
+        self.stack: Stack | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        patches.apply()
+        logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs every failing state
+        self._saved_environment = dict(os.environ)
+        os.environ.update(BASE_ENVIRONMENT)
+        if self.server_port is None:
+            self._mock = mock_aws(config=MOTO_CONFIG)
+            self._mock.start()
+        else:
+            self._server = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self.server_port, verbose=False
+            )
+            self._server.start()
+            self.endpoint = f"http://127.0.0.1:{self.server_port}"
+            request = urllib.request.Request(
+                f"{self.endpoint}/moto-api/config",
+                data=json.dumps(MOTO_CONFIG).encode(),
+                method="POST",
+            )
+            urllib.request.urlopen(request).close()  # noqa: S310 - our own loopback server
+            # The Step Functions interpreter and our handlers reach the server like any client.
+            os.environ.update(
+                {"AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.server_port)}
+            )
+        self.pipelines = PipelineSimulator(self)
+
+    def stop(self) -> None:
+        self.pipelines.close()
+        patches.functions.clear()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        os.environ.clear()
+        os.environ.update(self._saved_environment)
+
+    # -- the app ---------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        *,
+        template: Path = ROOT / "template.yaml",
+        stack_name: str = "modelfresh",
+        samconfig_environment: str = "default",
+        parameters: Mapping[str, str] | None = None,
+        model_config: Path = ROOT / "config" / "models.toml",
+    ) -> Stack:
+        """Deploy the app from its template, with samconfig.toml's parameters for the given
+        environment (overridden by `parameters`), serving the models in `model_config`."""
+        from modelfresh.config import load_config
+
+        values = stack.read_samconfig_parameters(ROOT / "samconfig.toml", samconfig_environment)
+        values.update(parameters or {})
+        self.stack = stack.deploy(
+            self, template, stack_name, values, {"MODEL_CONFIG_PATH": str(model_config)}
+        )
+        for model in load_config(model_config).models.values():
+            self.pipelines.register_group(model.pipeline, model.package_group)
+        return self.stack
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local cloud."""
+        return boto3.session.Session(region_name=self.region).client(
+            service, endpoint_url=self.endpoint
+        )  # type: ignore[call-overload]
+
+    # -- observing and driving -------------------------------------------------------------
+
+    def wait_for_execution(self, execution_arn: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll until the execution ends; returns DescribeExecution's answer."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
+            time.sleep(0.05)
+
+    def wait_until(
+        self, condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
+    ) -> Any:
+        """Poll a condition until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.05)
+        return result
+
+    def fire_schedules(
+        self, at: datetime | None = None, only: Callable[[str], bool] | None = None
+    ) -> list[str]:
+        """Deliver one tick to every scheduled rule (EventBridge would, on its schedule)."""
+        return patches.fire_schedules(self.account, self.region, at or datetime.now(UTC), only)
+
+    def notifications(self, topic_arn: str) -> list[dict[str, Any]]:
+        """Messages published to an SNS topic: subject and the JSON `default` message."""
+        topic = sns_backends[self.account][self.region].topics[topic_arn]
+        found = []
+        for _id, message, subject, _attributes, _group in topic.sent_notifications:
+            body = json.loads(message)
+            found.append(
+                {"subject": subject, **json.loads(body["default"]), "email": body.get("email", "")}
+            )
+        return found
+
+    def queue_messages(self, queue_url: str) -> list[Any]:
+        """Every message waiting in a queue (read without consuming)."""
+        sqs = self.client("sqs")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        messages: list[Any] = []
+        while len(messages) < count:
+            batch = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+            )
+            messages += [json.loads(m["Body"]) for m in batch.get("Messages", [])]
+            if not batch.get("Messages"):
+                break
+        return messages[:count]

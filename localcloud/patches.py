@@ -1,0 +1,845 @@
+"""Every change the local cloud makes to moto, in one place.
+
+moto is pinned exactly (pyproject.toml). Each patch below says which AWS behaviour it restores
+and is covered by tests/localcloud/test_patches.py, which fails loudly when a moto upgrade
+moves the internals a patch relies on. `apply()` installs them all, once per process.
+
+1. lambda_in_process      Lambda runs our Python handlers in-process (moto wants Docker).
+2. events_to_lambda       EventBridge delivers to Lambda targets, with Lambda's asynchronous
+                          retries and on-failure destination (moto raises NotImplementedError);
+                          scheduled rules only fire on schedule.
+3. alarm_state_events     A CloudWatch alarm state change emits "CloudWatch Alarm State Change".
+4. cfn_state_machines     CloudFormation creates state machines that execute, from
+                          DefinitionS3Location, with DefinitionSubstitutions applied.
+5. cfn_missing_types      CloudFormation creates Lambda::EventInvokeConfig and CloudWatch::Alarm,
+                          and accepts SQS::QueuePolicy (moto skips them silently).
+6. sagemaker_api          ListPipelineExecutionSteps, FailureReason, ClientRequestToken
+                          idempotency, executions that stay Executing until the pipeline
+                          simulator ends them, UpdateModelPackage that only changes what it names.
+7. sagemaker_events       Pipeline execution and model package status changes reach EventBridge.
+8. atomic_writes          DynamoDB conditional writes and StartExecution are atomic under
+                          concurrent callers, as in AWS (moto checks, then writes).
+9. heartbeat_timeout      A task whose heartbeat lapses fails with States.HeartbeatTimeout
+                          (moto says States.Timeout).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import json
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.cloudformation import parsing
+from moto.cloudwatch.models import Alarm, cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+from moto.core.responses import ActionResult
+from moto.dynamodb.models import DynamoDBBackend
+from moto.events.models import EventTemplateParser, Rule, events_backends
+from moto.s3.models import s3_backends
+from moto.sagemaker import models, responses
+from moto.sagemaker.exceptions import ValidationError
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.models import (
+    StepFunctionsParserBackend,
+    stepfunctions_parser_backends,
+)
+from moto.utilities.arns import parse_arn
+
+_lock = threading.Lock()
+_applied: list[str] = []
+
+
+def apply() -> list[str]:
+    """Install every patch (idempotent). Returns the names of the patches installed."""
+    with _lock:
+        if not _applied:
+            for patch in (
+                lambda_in_process,
+                events_to_lambda,
+                alarm_state_events,
+                cfn_state_machines,
+                cfn_missing_types,
+                sagemaker_api,
+                sagemaker_events,
+                atomic_writes,
+                heartbeat_timeout,
+            ):
+                patch()
+                _applied.append(patch.__name__)
+    return list(_applied)
+
+
+# -------------------------------------------------------------------------------- 1. Lambda
+
+
+@dataclass
+class LocalFunction:
+    """Where a deployed function's code lives on this machine."""
+
+    source_dir: Path
+    handler: str = "app.lambda_handler"
+    module: ModuleType | None = None
+    invocations: int = 0
+
+
+@dataclass
+class FunctionRegistry:
+    """Deployed functions by physical name. The local cloud fills it at each deploy."""
+
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+
+    def register(self, name: str, source_dir: Path, handler: str) -> None:
+        self.functions[name] = LocalFunction(source_dir=source_dir, handler=handler)
+
+    def clear(self) -> None:
+        self.functions.clear()
+
+    def handler_for(self, name: str) -> Callable[[Any, Any], Any]:
+        local = self.functions.get(name)
+        if local is None:
+            raise LookupError(f"no local code registered for Lambda function {name!r}")
+        module_name, _, attribute = local.handler.rpartition(".")
+        if local.module is None:
+            # A fresh module object per deploy: per-container state (lazy clients, cached
+            # settings) starts empty, as in a new Lambda container.
+            path = local.source_dir / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(f"localfn_{uuid.uuid4().hex}", path)
+            if spec is None or spec.loader is None:
+                raise LookupError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            local.module = module
+        local.invocations += 1
+        return getattr(local.module, attribute)  # type: ignore[no-any-return]
+
+
+functions = FunctionRegistry()
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda passes to handlers (the fields powertools reads)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000
+
+
+def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
+    """Run a moto LambdaFunction's handler here. Returns (payload, errored, logs) as moto's
+    own Docker path does; an exception becomes Lambda's error payload, whose errorType is
+    what Step Functions matches in Retry/Catch."""
+    context = LambdaContext(
+        function_name=fn.function_name,
+        function_version=fn.version,
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size or 128),
+        timeout_seconds=int(fn.timeout or 3),
+        log_group_name=f"/aws/lambda/{fn.function_name}",
+    )
+    if isinstance(event, str | bytes):
+        event = json.loads(event or "{}")
+    try:
+        result = functions.handler_for(fn.function_name)(event, context)
+        return json.dumps(result), False, ""
+    except Exception as error:  # noqa: BLE001 - every error becomes Lambda's error payload
+        payload = {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": context.aws_request_id,
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        }
+        return json.dumps(payload), True, ""
+
+
+def lambda_in_process() -> None:
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return invoke_in_process(self, event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+# -------------------------------------------------------------------------------- 2. Events
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def deliver_async(fn: Any, event: dict[str, Any]) -> bool:
+    """Lambda's asynchronous invocation: up to 1 + MaximumRetryAttempts tries, then the
+    OnFailure destination (or the function's dead-letter queue) gets the event. Returns
+    whether an attempt succeeded. Retries run at once here; Lambda spaces them by minutes."""
+    config = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    payload = ""
+    for _ in range(attempts):
+        payload, errored, _ = invoke_in_process(fn, event)
+        if not errored:
+            return True
+    destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if destination:
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{fn.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": json.loads(payload),
+        }
+        _send_to_queue(destination, json.dumps(record))
+    elif fn.dead_letter_config and fn.dead_letter_config.get("TargetArn"):
+        _send_to_queue(fn.dead_letter_config["TargetArn"], json.dumps(event))
+    return False
+
+
+def _send_to_queue(queue_arn: str, body: str) -> None:
+
+    arn = parse_arn(queue_arn)
+    sqs_backends[arn.account][arn.region].send_message(arn.resource_id, body)
+
+
+def events_to_lambda() -> None:
+
+    original = Rule.send_to_targets
+
+    @functools.wraps(original)
+    def send_to_targets(self: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.scheduled_expression and event.get("detail-type") != "Scheduled Event":
+            return  # a scheduled rule has no event pattern: it fires on its schedule only
+        if not self.event_pattern.matches_event(event):
+            return
+        event = {k: v for k, v in event.items() if k != "ingestion-time"}
+        event["time"] = _iso(event.get("time"))
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service != "lambda":
+                others.append(target)
+                continue
+            payload: Any = event
+            if "Input" in target:
+                payload = json.loads(target["Input"])
+            elif "InputTransformer" in target:
+                transformer = target["InputTransformer"]
+                payload = json.loads(
+                    EventTemplateParser.parse(
+                        input_template=transformer.get("InputTemplate"),
+                        input_paths_map=transformer.get("InputPathsMap", {}),
+                        event=event,
+                    )
+                )
+            try:
+                fn = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)
+            except Exception:  # noqa: BLE001 - an undeliverable event goes to the rule's DLQ
+                dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+                if dead_letter:
+                    _send_to_queue(dead_letter, json.dumps(event))
+                continue
+            deliver_async(fn, payload)
+        if others:
+            subset = copy.copy(self)
+            subset.targets = others
+            original(subset, event, transform_input)
+
+    Rule.send_to_targets = send_to_targets
+
+
+def fire_schedules(
+    account: str, region: str, at: datetime, rule_filter: Callable[[str], bool] | None = None
+) -> list[str]:
+    """Deliver one 'Scheduled Event' to the targets of every scheduled rule (EventBridge does
+    this on each rule's own schedule; the local cloud does it when asked). Returns the rules."""
+
+    fired = []
+    backend = events_backends[account][region]
+    for bus in backend.event_buses.values():
+        for rule in list(bus.rules.values()):
+            if not rule.scheduled_expression or rule.state != "ENABLED":
+                continue
+            if rule_filter is not None and not rule_filter(rule.name):
+                continue
+            rule.send_to_targets(
+                {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": account,
+                    "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": region,
+                    "resources": [rule.arn],
+                    "detail": {},
+                }
+            )
+            fired.append(rule.name)
+    return fired
+
+
+def put_event(
+    account: str,
+    region: str,
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    resources: list[str],
+) -> None:
+    """Emit an AWS service event on the default bus, as the service itself would."""
+
+    events_backends[account][region].put_events(
+        [
+            {
+                "Source": source,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail, default=str),
+                "Resources": resources,
+            }
+        ]
+    )
+
+
+# -------------------------------------------------------------------------------- 3. Alarms
+
+
+def _cloudwatch_time(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}+0000"
+    )
+
+
+def alarm_event_detail(alarm: Any, previous: dict[str, Any]) -> dict[str, Any]:
+    """The detail of a 'CloudWatch Alarm State Change' event, in the documented shape."""
+    if alarm.metric_data_queries:
+        metrics = []
+        for query in alarm.metric_data_queries:
+            entry: dict[str, Any] = {"id": query.id, "returnData": bool(query.return_data)}
+            if query.expression:
+                entry |= {"expression": query.expression, "label": query.label}
+            elif query.metric_stat:
+                stat = query.metric_stat
+                entry["metricStat"] = {
+                    "metric": {
+                        "namespace": stat.metric.namespace,
+                        "name": stat.metric.metric_name,
+                        "dimensions": {d.name: d.value for d in stat.metric.dimensions},
+                    },
+                    "period": int(stat.period),
+                    "stat": stat.stat,
+                }
+            metrics.append(entry)
+    else:
+        metrics = [
+            {
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn).hex[:36],
+                "metricStat": {
+                    "metric": {
+                        "namespace": alarm.namespace,
+                        "name": alarm.metric_name,
+                        "dimensions": {d.name: d.value for d in alarm.dimensions},
+                    },
+                    "period": alarm.period,
+                    "stat": alarm.statistic or alarm.extended_statistic,
+                },
+                "returnData": True,
+            }
+        ]
+    state = {
+        "value": alarm.state_value,
+        "reason": alarm.state_reason,
+        "timestamp": _cloudwatch_time(alarm.state_updated_timestamp),
+    }
+    if alarm.state_reason_data and alarm.state_reason_data != "{}":
+        state["reasonData"] = alarm.state_reason_data
+    return {
+        "alarmName": alarm.name,
+        "state": state,
+        "previousState": previous,
+        "configuration": {"description": alarm.description or "", "metrics": metrics},
+    }
+
+
+def alarm_state_events() -> None:
+
+    original = Alarm.update_state
+
+    @functools.wraps(original)
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        previous = {
+            "value": self.state_value,
+            "reason": self.state_reason,
+            "timestamp": _cloudwatch_time(self.state_updated_timestamp),
+        }
+        original(self, reason, reason_data, state_value)
+        if previous["value"] == state_value:
+            return  # CloudWatch emits events on a change of state only
+        arn = parse_arn(self.alarm_arn)
+        put_event(
+            arn.account,
+            arn.region,
+            "aws.cloudwatch",
+            "CloudWatch Alarm State Change",
+            alarm_event_detail(self, previous),
+            [self.alarm_arn],
+        )
+
+    Alarm.update_state = update_state
+
+
+# -------------------------------------------------------------------------------- 4. CFN SFN
+
+
+def substitute(definition: str, substitutions: dict[str, Any]) -> str:
+    """Apply DefinitionSubstitutions the way Step Functions' CloudFormation resource does."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    return definition
+
+
+def cfn_state_machines() -> None:
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        if "DefinitionS3Location" in properties:
+            location = properties["DefinitionS3Location"]
+            key = s3_backends[account_id]["global"].get_object(location["Bucket"], location["Key"])
+            definition = key.value.decode()
+        elif "Definition" in properties:
+            definition = json.dumps(properties["Definition"])
+        else:
+            definition = properties.get("DefinitionString", "")
+        definition = substitute(definition, properties.get("DefinitionSubstitutions", {}))
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            name=properties.get("StateMachineName", resource_name),
+            definition=definition,
+            roleArn=properties.get("RoleArn", ""),
+            loggingConfiguration=properties.get("LoggingConfiguration"),
+            tracingConfiguration=properties.get("TracingConfiguration"),
+        )
+
+    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+# -------------------------------------------------------------------------------- 5. CFN types
+
+
+def cfn_missing_types() -> None:
+
+    class EventInvokeConfig(CloudFormationModel):
+        """AWS::Lambda::EventInvokeConfig: async retries and the on-failure destination."""
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::EventInvokeConfig"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> EventInvokeConfig:
+            properties = dict(cloudformation_json["Properties"])
+            function = properties.pop("FunctionName")
+            properties.pop("Qualifier", None)
+            lambda_backends[account_id][region_name].put_function_event_invoke_config(
+                function, properties
+            )
+            return cls(resource_name)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+    class MetricAlarm(CloudFormationModel):
+        """AWS::CloudWatch::Alarm (single-metric alarms)."""
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudWatch::Alarm"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> MetricAlarm:
+            p = cloudformation_json["Properties"]
+            name = p.get("AlarmName", resource_name)
+            cloudwatch_backends[account_id][region_name].put_metric_alarm(
+                name=name,
+                namespace=p.get("Namespace"),
+                metric_name=p.get("MetricName"),
+                metric_data_queries=None,
+                comparison_operator=p["ComparisonOperator"],
+                evaluation_periods=int(p["EvaluationPeriods"]),
+                datapoints_to_alarm=p.get("DatapointsToAlarm"),
+                period=int(p.get("Period", 60)),
+                threshold=float(p["Threshold"]),
+                statistic=p.get("Statistic"),
+                extended_statistic=p.get("ExtendedStatistic"),
+                description=p.get("AlarmDescription", ""),
+                dimensions=p.get("Dimensions", []),
+                alarm_actions=p.get("AlarmActions", []),
+                ok_actions=p.get("OKActions"),
+                insufficient_data_actions=p.get("InsufficientDataActions"),
+                unit=p.get("Unit"),
+                actions_enabled=p.get("ActionsEnabled", True),
+                treat_missing_data=p.get("TreatMissingData"),
+                evaluate_low_sample_count_percentile=None,
+                threshold_metric_id=None,
+                rule=None,
+                tags=[],
+            )
+            return cls(name)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+    class QueuePolicy(CloudFormationModel):
+        """AWS::SQS::QueuePolicy: accepted; the local cloud does not enforce IAM."""
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SQS::QueuePolicy"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> QueuePolicy:
+            return cls(resource_name)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+    # moto finds resource types through CloudFormationModel.__subclasses__(), cached.
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    for model in (EventInvokeConfig, MetricAlarm, QueuePolicy):
+        if parsing.get_model_map().get(model.cloudformation_type()) is not model:
+            raise RuntimeError(f"moto's CloudFormation did not take {model.cloudformation_type()}")
+
+
+# -------------------------------------------------------------------------------- 6. SageMaker
+
+
+@dataclass
+class PipelineHooks:
+    """Called by the SageMaker patches; the pipeline simulator sets them."""
+
+    on_start: Callable[[Any, Any], None] | None = None
+
+
+pipeline_hooks = PipelineHooks()
+
+
+def sagemaker_api() -> None:
+
+    backend_cls = models.SageMakerModelBackend
+    original_start = backend_cls.start_pipeline_execution
+    original_describe = backend_cls.describe_pipeline_execution
+    original_update_package = backend_cls.update_model_package
+
+    @functools.wraps(original_start)
+    def start_pipeline_execution(
+        self: Any,
+        pipeline_name: str,
+        display_name: str,
+        parameters: Any,
+        description: str,
+        parallelism: Any,
+        client_request_token: str,
+    ) -> dict[str, str]:
+        pipeline = models.get_pipeline_from_name(self.pipelines, pipeline_name)
+        if client_request_token:
+            for execution in pipeline.pipeline_executions.values():
+                if execution.client_request_token == client_request_token:
+                    return {"PipelineExecutionArn": execution.arn}  # the same request, repeated
+        result = original_start(
+            self,
+            pipeline_name,
+            display_name,
+            parameters,
+            description,
+            parallelism,
+            client_request_token,
+        )
+        execution = pipeline.pipeline_executions[result["PipelineExecutionArn"]]
+        execution.pipeline_execution_status = "Executing"
+        execution.local_steps = []
+        if pipeline_hooks.on_start is not None:
+            pipeline_hooks.on_start(self, execution)
+        return result
+
+    @functools.wraps(original_describe)
+    def describe_pipeline_execution(self: Any, arn: str) -> dict[str, Any]:
+        found = original_describe(self, arn)
+        execution = models.get_pipeline_execution_from_arn(self.pipelines, arn)
+        found["FailureReason"] = execution.pipeline_execution_failure_reason or ""
+        found["PipelineParameters"] = execution.pipeline_parameters
+        return found
+
+    def list_pipeline_execution_steps(self: Any, arn: str) -> dict[str, Any]:
+        try:
+            execution = models.get_pipeline_execution_from_arn(self.pipelines, arn)
+        except Exception as error:
+            raise ValidationError(f"Pipeline execution {arn} not found") from error
+        steps = list(reversed(getattr(execution, "local_steps", [])))  # newest first, as AWS
+        return {"PipelineExecutionSteps": steps}
+
+    @functools.wraps(original_update_package)
+    def update_model_package(
+        self: Any,
+        model_package_arn: str,
+        model_approval_status: str | None,
+        approval_description: str | None,
+        customer_metadata_properties: dict[str, str] | None,
+        customer_metadata_properties_to_remove: list[str],
+        additional_inference_specifications_to_add: list[Any] | None,
+    ) -> str:
+        # moto overwrites every field with the request's value, absent ones with None.
+        package = _model_package(self, model_package_arn)
+        if package is None:
+            raise ValidationError(f"Model package {model_package_arn} not found")
+        return original_update_package(  # type: ignore[no-any-return]
+            self,
+            model_package_arn=model_package_arn,
+            model_approval_status=model_approval_status or package.model_approval_status,
+            approval_description=(
+                package.approval_description
+                if approval_description is None
+                else approval_description
+            ),
+            customer_metadata_properties=(
+                dict(package.customer_metadata_properties or {})
+                | dict(customer_metadata_properties or {})
+            )
+            or None,
+            customer_metadata_properties_to_remove=customer_metadata_properties_to_remove or [],
+            additional_inference_specifications_to_add=additional_inference_specifications_to_add,
+        )
+
+    def list_steps_response(self: Any) -> Any:
+
+        return ActionResult(
+            self.sagemaker_backend.list_pipeline_execution_steps(
+                self._get_param("PipelineExecutionArn")
+            )
+        )
+
+    backend_cls.start_pipeline_execution = start_pipeline_execution
+    backend_cls.describe_pipeline_execution = describe_pipeline_execution
+    backend_cls.list_pipeline_execution_steps = list_pipeline_execution_steps
+    backend_cls.update_model_package = update_model_package
+    responses.SageMakerResponse.list_pipeline_execution_steps = list_steps_response
+
+
+# -------------------------------------------------------------------------------- 7. SM events
+
+
+PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+
+
+def emit_pipeline_status(backend: Any, execution: Any, previous: str) -> None:
+    """The status-change event SageMaker sends for a pipeline execution."""
+    pipeline_arn = execution.arn.split("/execution/")[0]
+    detail = {
+        "pipelineExecutionDisplayName": execution.pipeline_execution_display_name,
+        "currentPipelineExecutionStatus": execution.pipeline_execution_status,
+        "previousPipelineExecutionStatus": previous,
+        "executionStartTime": execution.start_time.astimezone(UTC)
+        .isoformat()
+        .replace("+00:00", "Z"),
+        "executionEndTime": (
+            datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            if execution.pipeline_execution_status in ("Succeeded", "Failed", "Stopped")
+            else None
+        ),
+        "pipelineExecutionDescription": execution.pipeline_execution_description or "",
+        "pipelineArn": pipeline_arn,
+        "pipelineExecutionArn": execution.arn,
+    }
+    detail = {k: v for k, v in detail.items() if v is not None}
+    put_event(
+        backend.account_id,
+        backend.region_name,
+        "aws.sagemaker",
+        PIPELINE_STATUS_CHANGE,
+        detail,
+        [pipeline_arn, execution.arn],
+    )
+
+
+def _model_package(backend: Any, arn_or_name: str) -> Any:
+    return backend.model_packages.get(
+        backend.model_package_name_mapping.get(arn_or_name, arn_or_name)
+    )
+
+
+def model_package_detail(package: Any) -> dict[str, Any]:
+    """The detail of a 'SageMaker Model Package State Change' event (the package, described)."""
+    described = package.gen_response_object()
+    return {k: v for k, v in described.items() if v not in (None, {}, [])}
+
+
+def sagemaker_events() -> None:
+
+    backend_cls = models.SageMakerModelBackend
+    original_create = backend_cls.create_model_package
+    original_update = backend_cls.update_model_package
+
+    def emit(self: Any, arn: str) -> None:
+        package = _model_package(self, arn)
+        if package is not None:
+            put_event(
+                self.account_id,
+                self.region_name,
+                "aws.sagemaker",
+                MODEL_PACKAGE_STATE_CHANGE,
+                model_package_detail(package),
+                [package.arn],
+            )
+
+    @functools.wraps(original_create)
+    def create_model_package(self: Any, *args: Any, **kwargs: Any) -> str:
+        arn = original_create(self, *args, **kwargs)
+        emit(self, arn)
+        return arn  # type: ignore[no-any-return]
+
+    @functools.wraps(original_update)
+    def update_model_package(self: Any, **kwargs: Any) -> str:
+        arn = kwargs["model_package_arn"]
+        package = _model_package(self, arn)
+        before = package and (package.model_approval_status, package.approval_description)
+        result = original_update(self, **kwargs)
+        if package is not None and before != (
+            package.model_approval_status,
+            package.approval_description,
+        ):
+            emit(self, arn)
+        return result  # type: ignore[no-any-return]
+
+    backend_cls.create_model_package = create_model_package
+    backend_cls.update_model_package = update_model_package
+
+
+# -------------------------------------------------------------------------------- 8. Atomicity
+
+
+def atomic_writes() -> None:
+
+    dynamodb_lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
+        _serialise(DynamoDBBackend, name, dynamodb_lock)
+    _serialise(StepFunctionsParserBackend, "start_execution", threading.RLock())
+
+
+def _serialise(cls: type, name: str, lock: Any) -> None:
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(*args, **kwargs)
+
+    setattr(cls, name, locked)
+
+
+# -------------------------------------------------------------------------------- 9. Heartbeat
+
+
+def heartbeat_timeout() -> None:
+    original = StateTask._from_error
+
+    @functools.wraps(original)
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, HeartbeatTimeoutError):
+            name = StatesErrorNameType.StatesHeartbeatTimeout
+            return FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=name),
+                event_type=HistoryEventType.TaskTimedOut,
+                event_details=EventDetails(
+                    taskTimedOutEventDetails=TaskTimedOutEventDetails(
+                        resourceType=self._get_sfn_resource_type(),
+                        resource=self._get_sfn_resource(),
+                        error=name.to_name(),
+                    )
+                ),
+            )
+        return original(self, env, ex)
+
+    StateTask._from_error = _from_error

@@ -1,0 +1,212 @@
+"""SageMaker Pipeline executions on the local cloud, scripted by tests and the demo.
+
+moto records a pipeline execution and calls it Succeeded at once. Here an execution stays
+Executing until a script ends it, and ending it does what the real pipeline's steps and
+SageMaker would: write the evaluation report to S3, register the candidate model package
+(ModelMetrics pointing at the report), list the steps with the RegisterModel step's package,
+and emit the status-change events. Which events are emitted can be chosen, to lose one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.sagemaker import models as sagemaker_models
+from moto.sagemaker.models import sagemaker_backends
+
+from localcloud import patches
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+TERMINAL = ("Succeeded", "Failed", "Stopped")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What one pipeline execution produces: the candidate's metrics and, when the pipeline
+    evaluates it on the same holdout, the champion's."""
+
+    metrics: Mapping[str, float]
+    champion_metrics: Mapping[str, float] | None = None
+    champion_package: str | None = None
+    section: str = "regression_metrics"
+
+    def report(self, holdout_uri: str) -> dict[str, Any]:
+        """The evaluation report, in the layout modelfresh.gate reads."""
+        report: dict[str, Any] = {
+            self.section: {
+                k: {"value": v, "standard_deviation": 0.0} for k, v in self.metrics.items()
+            },
+            "holdout": {"uri": holdout_uri, "rows": 2000},
+        }
+        if self.champion_metrics is not None:
+            report["champion"] = {
+                "model_package_arn": self.champion_package,
+                self.section: {k: {"value": v} for k, v in self.champion_metrics.items()},
+            }
+        return report
+
+
+@dataclass
+class PipelineRun:
+    """One execution of a pipeline, as the simulator sees it."""
+
+    simulator: PipelineSimulator
+    arn: str
+    pipeline: str
+    parameters: dict[str, str]
+    events_emitted: list[str] = field(default_factory=list)
+    package_arn: str | None = None
+
+    @property
+    def status(self) -> str:
+        return str(self._execution().pipeline_execution_status)
+
+    def succeed(self, candidate: Candidate | None, *, emit_event: bool = True) -> str | None:
+        """End the execution as the pipeline would: report, register, steps, event."""
+        steps = [_step("PreprocessData"), _step("TrainModel"), _step("EvaluateModel")]
+        if candidate is not None:
+            self.package_arn = self.simulator.register(self, candidate)
+            steps.append(_step("RegisterModel", {"RegisterModel": {"Arn": self.package_arn}}))
+        self._execution().local_steps = steps
+        self.set_status("Succeeded", emit_event=emit_event)
+        return self.package_arn
+
+    def fail(self, reason: str, *, emit_event: bool = True) -> None:
+        """End the execution with a failed training step."""
+        self._execution().local_steps = [
+            _step("PreprocessData"),
+            _step("TrainModel", status="Failed", failure=reason),
+        ]
+        self.set_status("Failed", failure_reason=reason, emit_event=emit_event)
+
+    def set_status(self, status: str, *, failure_reason: str = "", emit_event: bool = True) -> None:
+        """Move the execution to a status, emitting SageMaker's event unless told not to."""
+        backend = self.simulator.backend
+        execution = self._execution()
+        previous = execution.pipeline_execution_status
+        execution.pipeline_execution_status = status
+        execution.pipeline_execution_failure_reason = failure_reason or None
+        if emit_event:
+            patches.emit_pipeline_status(backend, execution, previous)
+            self.events_emitted.append(status)
+
+    def _execution(self) -> Any:
+        return sagemaker_models.get_pipeline_execution_from_arn(
+            self.simulator.backend.pipelines, self.arn
+        )
+
+
+def _step(
+    name: str, metadata: dict[str, Any] | None = None, status: str = "Succeeded", failure: str = ""
+) -> dict[str, Any]:
+    step: dict[str, Any] = {"StepName": name, "StepStatus": status, "Metadata": metadata or {}}
+    if failure:
+        step["FailureReason"] = failure
+    return step
+
+
+Script = Callable[[PipelineRun], None]
+
+
+class PipelineSimulator:
+    """Knows every pipeline execution started on the local cloud and can end each one."""
+
+    def __init__(self, cloud: Any) -> None:
+        self._cloud = cloud
+        self._runs: list[PipelineRun] = []
+        self._groups: dict[str, str] = {}
+        self._scripts: dict[str, Script] = {}
+        self._started = threading.Condition()
+        patches.pipeline_hooks.on_start = self._on_start
+
+    @property
+    def backend(self) -> Any:
+        return sagemaker_backends[self._cloud.account][self._cloud.region]
+
+    def close(self) -> None:
+        patches.pipeline_hooks.on_start = None
+
+    def register_group(self, pipeline: str, package_group: str) -> None:
+        """Tell the simulator which package group a pipeline's RegisterModel step uses."""
+        self._groups[pipeline] = package_group
+
+    def script(self, pipeline: str, script: Script) -> None:
+        """Run `script(run)` on a thread whenever this pipeline starts (the demo's autopilot)."""
+        self._scripts[pipeline] = script
+
+    def runs(self, pipeline: str | None = None) -> list[PipelineRun]:
+        with self._started:
+            return [r for r in self._runs if pipeline is None or r.pipeline == pipeline]
+
+    def wait_for_run(self, pipeline: str, count: int = 1, timeout: float = 20.0) -> PipelineRun:
+        """The `count`-th execution of a pipeline, once the controller has started it."""
+        deadline = time.monotonic() + timeout
+        with self._started:
+            while len([r for r in self._runs if r.pipeline == pipeline]) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"pipeline {pipeline} was not started {count} time(s) in {timeout}s"
+                    )
+                self._started.wait(remaining)
+            return [r for r in self._runs if r.pipeline == pipeline][count - 1]
+
+    def register(self, run: PipelineRun, candidate: Candidate) -> str:
+        """Write the evaluation report and register the candidate, as the pipeline does."""
+        group = self._groups.get(run.pipeline)
+        if group is None:
+            raise LookupError(f"no package group known for pipeline {run.pipeline}")
+        bucket = f"sagemaker-{self._cloud.region}-{self._cloud.account}"
+        s3 = self._cloud.client("s3")
+        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=bucket)
+        prefix = f"{run.pipeline}/{run.arn.rsplit('/', 1)[-1]}"
+        report_uri = f"s3://{bucket}/{prefix}/evaluation/evaluation.json"
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}/evaluation/evaluation.json",
+            Body=json.dumps(candidate.report(f"s3://{bucket}/{prefix}/data/test.csv")).encode(),
+        )
+        created = self._cloud.client("sagemaker").create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=f"Candidate trained by {run.arn}",
+            InferenceSpecification={
+                "Containers": [
+                    {
+                        "Image": XGBOOST_IMAGE,
+                        "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": report_uri}
+                }
+            },
+            ModelApprovalStatus="PendingManualApproval",
+            CustomerMetadataProperties={"PipelineExecutionArn": run.arn},
+        )
+        return str(created["ModelPackageArn"])
+
+    def _on_start(self, backend: Any, execution: Any) -> None:
+        # Called inside the StartPipelineExecution request: only record and emit here.
+        pipeline = execution.arn.split(":pipeline/")[1].split("/execution/")[0]
+        parameters = {p["Name"]: p["Value"] for p in execution.pipeline_parameters or []}
+        run = PipelineRun(self, execution.arn, pipeline, parameters)
+        patches.emit_pipeline_status(backend, execution, "")
+        run.events_emitted.append("Executing")
+        with self._started:
+            self._runs.append(run)
+            self._started.notify_all()
+        script = self._scripts.get(pipeline)
+        if script is not None:
+            threading.Thread(
+                target=script, args=(run,), name=f"pipeline-{pipeline}", daemon=True
+            ).start()
