@@ -187,6 +187,24 @@ class LocalCloud:
             )
         return found
 
+    def function_logs(self, logical_id: str) -> list[dict[str, Any]]:
+        """Every JSON log line a deployed function wrote to its CloudWatch log group."""
+        if self.stack is None:
+            raise RuntimeError("deploy first")
+        logs = self.client("logs")
+        group = f"/aws/lambda/{self.stack.resources[logical_id]}"
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        lines = []
+        for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
+            try:
+                lines.append(json.loads(event["message"]))
+            except ValueError:
+                lines.append({"message": event["message"]})
+        return lines
+
     def queue_messages(self, queue_url: str) -> list[Any]:
         """Every message waiting in a queue (read without consuming)."""
         sqs = self.client("sqs")

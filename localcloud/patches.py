@@ -21,6 +21,14 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           concurrent callers, as in AWS (moto checks, then writes).
 9. heartbeat_timeout      A task whose heartbeat lapses fails with States.HeartbeatTimeout
                           (moto says States.Timeout).
+10. early_callback        SendTaskSuccess/Failure that arrives while the .waitForTaskToken
+                          task's own Lambda is still running completes the task (moto ignored
+                          it until the heartbeat timeout, then failed the task).
+11. task_failure_cause    SendTaskFailure keeps its `cause` (moto's handler dropped it).
+
+Lambda invocations also write their log lines to the function's CloudWatch log group
+(/aws/lambda/<name>), as Lambda does; `lambda_output.echo` decides whether they also reach
+this process's stdout.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import copy
 import functools
 import importlib.util
 import json
+import logging
 import threading
 import traceback
 import uuid
@@ -43,7 +52,7 @@ from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import Alarm, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.s3.models import s3_backends
@@ -51,6 +60,7 @@ from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ValidationError
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
@@ -60,7 +70,10 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
-from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    HeartbeatTimeoutError,
+)
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.models import (
     StepFunctionsParserBackend,
@@ -86,6 +99,8 @@ def apply() -> list[str]:
                 sagemaker_events,
                 atomic_writes,
                 heartbeat_timeout,
+                early_callback,
+                task_failure_cause,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -156,6 +171,42 @@ class LambdaContext:
         return self.timeout_seconds * 1000
 
 
+class LambdaOutput(logging.Handler):
+    """Collects what a handler logs (powertools loggers) for its function's log group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.echo = True
+        self._current = threading.local()
+
+    def capture(self) -> list[str]:
+        """Start collecting this thread's log lines; returns the list they go to."""
+        self._current.lines = []
+        self._attach()
+        return self._current.lines  # type: ignore[no-any-return]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = getattr(self._current, "lines", None)
+        if lines is not None:
+            lines.append(self.format(record))
+
+    def _attach(self) -> None:
+        # Powertools loggers are stdlib loggers with one stream handler each and no
+        # propagation; join them, borrowing their JSON formatter.
+        for logger in list(logging.Logger.manager.loggerDict.values()):
+            if not isinstance(logger, logging.Logger) or self in logger.handlers:
+                continue
+            streams = [h for h in logger.handlers if type(h).__name__ == "StreamHandler"]
+            if streams and type(streams[0].formatter).__name__ == "LambdaPowertoolsFormatter":
+                self.setFormatter(streams[0].formatter)
+                for stream in streams:
+                    stream.addFilter(lambda _record: self.echo)
+                logger.addHandler(self)
+
+
+lambda_output = LambdaOutput()
+
+
 def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
     """Run a moto LambdaFunction's handler here. Returns (payload, errored, logs) as moto's
     own Docker path does; an exception becomes Lambda's error payload, whose errorType is
@@ -170,9 +221,11 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
     )
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
+    handler = functions.handler_for(fn.function_name)
+    lines = lambda_output.capture()
     try:
-        result = functions.handler_for(fn.function_name)(event, context)
-        return json.dumps(result), False, ""
+        result = handler(event, context)
+        outcome = json.dumps(result), False
     except Exception as error:  # noqa: BLE001 - every error becomes Lambda's error payload
         payload = {
             "errorMessage": str(error),
@@ -180,7 +233,12 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
             "requestId": context.aws_request_id,
             "stackTrace": traceback.format_tb(error.__traceback__),
         }
-        return json.dumps(payload), True, ""
+        lines.append(json.dumps({"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}))
+        outcome = json.dumps(payload), True
+    if lines:
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)
+        fn.save_logs("\n".join(lines))
+    return outcome[0], outcome[1], "\n".join(lines)
 
 
 def lambda_in_process() -> None:
@@ -843,3 +901,33 @@ def heartbeat_timeout() -> None:
         return original(self, env, ex)
 
     StateTask._from_error = _from_error
+
+
+# -------------------------------------------------------------------------------- 10. Callback
+
+
+def early_callback() -> None:
+    original = CallbackEndpoint.setup_heartbeat_endpoint
+
+    @functools.wraps(original)
+    def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint = original(self, heartbeat_seconds)
+        if self.get_outcome() is not None:
+            endpoint.notify()  # the outcome came first: let the waiter see it at once
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint
+
+
+# -------------------------------------------------------------------------------- 11. Cause
+
+
+def task_failure_cause() -> None:
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+

@@ -102,11 +102,13 @@ class CallbackDesk:
         """Handle a status event: resume the run waiting on this pipeline, if any."""
         callback = self._store.get(pipeline_execution_arn)
         if callback is None:
+            # Either another team's pipeline, or ours ending before its run parked the token
+            # (parking then finds the ended pipeline itself). Nothing to resume either way.
             logger.warning(
-                "status event for a pipeline execution this controller did not start",
+                "no retrain run is waiting on this pipeline execution; nothing resumed",
                 extra={"pipeline_execution_arn": pipeline_execution_arn, "status": status},
             )
-            return "not ours"
+            return "no run waiting"
         if not callback.waiting:
             logger.info(
                 "repeated status event; the run was already resumed",

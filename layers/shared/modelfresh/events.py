@@ -15,10 +15,10 @@ def require[T](event: Mapping[str, Any], path: str, kind: type[T]) -> T:
     value: Any = event
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            raise MalformedEvent(f"event has no {path!r}")
+            raise MalformedEvent(f"malformed event: it has no {path!r}")
         value = value[part]
     if not isinstance(value, kind) or (kind is str and not value):
-        raise MalformedEvent(f"event field {path!r} should be a non-empty {kind.__name__}")
+        raise MalformedEvent(f"malformed event: {path!r} should be a non-empty {kind.__name__}")
     return value
 
 
@@ -26,7 +26,7 @@ def require_one_of(event: Mapping[str, Any], path: str, allowed: tuple[str, ...]
     """A string field that must hold one of a few known values. Raises: MalformedEvent."""
     value = require(event, path, str)
     if value not in allowed:
-        raise MalformedEvent(f"event field {path!r} is {value!r}, expected one of {allowed}")
+        raise MalformedEvent(f"malformed event: {path!r} is {value!r}, expected one of {allowed}")
     return value
 
 
@@ -36,9 +36,9 @@ def require_time(event: Mapping[str, Any], path: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise MalformedEvent(f"event field {path!r} is not an ISO-8601 time: {raw!r}") from None
+        raise MalformedEvent(f"malformed event: {path!r} is not an ISO-8601 time: {raw!r}") from None
     if parsed.tzinfo is None:
-        raise MalformedEvent(f"event field {path!r} has no time zone: {raw!r}")
+        raise MalformedEvent(f"malformed event: {path!r} has no time zone: {raw!r}")
     return parsed.astimezone(UTC)
 
 

@@ -94,10 +94,10 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
         elif metric.get("expression"):
             metrics.append(f"expression:{metric['expression']}")
     return AlarmChange(
-        alarm_name=require(detail, "alarmName", str),
-        state=require(detail, "state.value", str),
+        alarm_name=require(event, "detail.alarmName", str),
+        state=require(event, "detail.state.value", str),
         previous_state=(detail.get("previousState") or {}).get("value", "UNKNOWN"),
-        changed_at=require_time(detail, "state.timestamp"),
+        changed_at=require_time(event, "detail.state.timestamp"),
         reason=str(detail["state"].get("reason", ""))[:1000],
         metrics=tuple(metrics),
     )

@@ -1,0 +1,119 @@
+"""Shared fixtures: a local cloud with the app deployed from template.yaml, and helpers that
+act like AWS would (alarms changing state, pipelines finishing)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud import LocalCloud
+from localcloud.patches import lambda_output
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "tests" / "events"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """A real AWS sample event from tests/events/ (see its SOURCES.md)."""
+    return json.loads((EVENTS / f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+class App:
+    """The deployed app and the AWS-side actions a test needs."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.stack = cloud.deploy(model_config=FIXTURES / "models.toml")
+        self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
+        self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
+        self.dead_letter_queue = self.stack.outputs["DeadLetterQueueUrl"]
+        self.sfn = cloud.client("stepfunctions")
+        self.sagemaker = cloud.client("sagemaker")
+        self.cloudwatch = cloud.client("cloudwatch")
+        self.dynamodb = cloud.client("dynamodb")
+        for model, pipeline in (("taxi-fare", "taxi-fare-retrain"), ("churn", "churn-retrain")):
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=model)
+            self.sagemaker.create_pipeline(
+                PipelineName=pipeline,
+                PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+                RoleArn="arn:aws:iam::123456789012:role/sagemaker-pipelines",
+            )
+
+    def create_alarm(self, name: str) -> None:
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="ModelFresh/Drift",
+            MetricName="drifted_feature_share",
+            Dimensions=[{"Name": "model", "Value": "taxi-fare"}],
+            Statistic="Maximum",
+            Period=3600,
+            EvaluationPeriods=1,
+            Threshold=0.2,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+    def fire_alarm(self, name: str = "modelfresh-drift-taxi-fare", reason: str = "drift") -> None:
+        """Take an alarm to ALARM (from OK, so CloudWatch emits a state change)."""
+        if not self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+            self.create_alarm(name)
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="reset")
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+
+    def executions(self) -> list[dict[str, Any]]:
+        found = self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        return sorted(found, key=lambda e: e["startDate"])
+
+    def only_execution(self) -> dict[str, Any]:
+        executions = self.executions()
+        assert len(executions) == 1, [e["name"] for e in executions]
+        return executions[0]
+
+    def wait(self, execution: dict[str, Any]) -> dict[str, Any]:
+        return self.cloud.wait_for_execution(execution["executionArn"])
+
+    def packages(self, group: str = "taxi-fare") -> list[dict[str, Any]]:
+        summaries = self.sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+        return [self.sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+    def model_state(self, model: str = "taxi-fare") -> dict[str, Any]:
+        item = self.dynamodb.get_item(
+            TableName=self.stack.outputs["ModelStateTableName"], Key={"model": {"S": model}}
+        ).get("Item", {})
+        return {k: next(iter(v.values())) for k, v in item.items()}
+
+    def outcomes(self) -> list[str]:
+        return [n["kind"] for n in self.cloud.notifications(self.topic_arn)]
+
+    def audit(self, model: str = "taxi-fare") -> list[dict[str, Any]]:
+        items = self.dynamodb.query(
+            TableName=self.stack.outputs["AuditTableName"],
+            KeyConditionExpression="model = :m",
+            ExpressionAttributeValues={":m": {"S": model}},
+        )["Items"]
+        return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+    def dead_letters(self) -> list[Any]:
+        return self.cloud.queue_messages(self.dead_letter_queue)
+
+    def history(self, execution: dict[str, Any]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.sfn.get_execution_history(
+            executionArn=execution["executionArn"], maxResults=1000
+        )["events"]
+        return events
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud() as local:
+        lambda_output.echo = False
+        yield local
+
+
+@pytest.fixture
+def app(cloud: LocalCloud) -> App:
+    return App(cloud)

@@ -1,0 +1,308 @@
+"""The retrain loop end to end on the local cloud: real template, real state machine, real
+handlers; AWS services emit their events as in AWS."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+
+from localcloud import Candidate
+from tests.conftest import App, sample_event
+
+GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
+WORSE_THAN_CHAMPION = Candidate(metrics={"rmse": 3.38}, champion_metrics={"rmse": 3.4})
+
+
+def test_drift_alarm_leads_to_an_approved_candidate(app: App) -> None:
+    # Given a drift alarm that belongs to taxi-fare by naming convention
+    # When it goes to ALARM and the pipeline registers a candidate better than the champion
+    app.fire_alarm("modelfresh-drift-taxi-fare", reason="pickup_hour drifted")
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    package_arn = run.succeed(GOOD)
+
+    # Then the run succeeds and the package is Approved, with the reasons in the registry
+    execution = app.only_execution()
+    assert app.wait(execution)["status"] == "SUCCEEDED"
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert "rmse 3.1 meets the threshold (<= 4)" in package["ApprovalDescription"]
+    assert "beats the champion's 3.4" in package["ApprovalDescription"]
+    assert execution["name"] in package["ApprovalDescription"]
+    # ... the pipeline got the trigger and the drift window as parameters
+    assert run.parameters["TriggerKind"] == "drift-alarm"
+    assert run.parameters["RunName"] == execution["name"]
+    start = datetime.fromisoformat(run.parameters["DriftWindowStart"])
+    end = datetime.fromisoformat(run.parameters["DriftWindowEnd"])
+    assert end - start == timedelta(hours=24)
+    # ... every outcome was notified and audited, and the lease is free again
+    assert app.outcomes() == ["started", "approved"]
+    assert [a["kind"] for a in app.audit()] == ["started", "approved"]
+    assert "lease_run" not in app.model_state()
+
+
+def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: App) -> None:
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    package_arn = run.succeed(WORSE_THAN_CHAMPION)
+
+    assert app.wait(app.only_execution())["status"] == "SUCCEEDED"  # losing is an outcome
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "does not beat the champion's 3.4 by the required margin 0.05" in package["ApprovalDescription"]
+    assert app.outcomes() == ["started", "rejected"]
+
+
+def test_candidate_over_the_threshold_is_rejected(app: App) -> None:
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    package_arn = run.succeed(Candidate(metrics={"rmse": 4.5}))
+
+    app.wait(app.only_execution())
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "rmse 4.5 misses the threshold (<= 4)" in package["ApprovalDescription"]
+    assert "no champion metric in the report" in package["ApprovalDescription"]
+
+
+def test_manual_mode_leaves_a_passing_candidate_pending_with_an_explanation(app: App) -> None:
+    # churn is in manual approval mode, and maximises its AUC
+    app.fire_alarm("modelfresh-drift-churn--auc-drop")
+    run = app.cloud.pipelines.wait_for_run("churn-retrain")
+    package_arn = run.succeed(Candidate(metrics={"auc": 0.91}, champion_metrics={"auc": 0.88}))
+
+    assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ApprovalDescription"].startswith("Passed the gate; awaiting manual approval")
+    assert "auc 0.91 meets the threshold (>= 0.8)" in package["ApprovalDescription"]
+    assert app.outcomes() == ["started", "pending-approval"]
+
+
+def test_failed_pipeline_takes_the_failure_path_and_releases_the_lease(app: App) -> None:
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run.fail("AlgorithmError: training diverged")
+
+    described = app.wait(app.only_execution())
+    assert described["status"] == "FAILED"
+    assert described["error"] == "RetrainFailed"
+    assert app.outcomes() == ["started", "failed"]
+    failed = app.cloud.notifications(app.topic_arn)[-1]
+    assert "PipelineExecutionFailed" in failed["summary"]
+    assert "training diverged" in failed["summary"]
+    assert "lease_run" not in app.model_state()
+    assert app.packages() == []  # nothing registered, nothing decided
+
+
+def test_fifty_concurrent_duplicate_alarm_events_start_one_execution(app: App) -> None:
+    # Given one alarm state change, delivered 50 times at once (EventBridge is at-least-once)
+    event = sample_event("cloudwatch_alarm_state_change_alarm")
+    entry = {"Source": "aws.cloudwatch", "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+    events = app.cloud.client("events")
+    barrier = threading.Barrier(50)
+
+    def deliver() -> None:
+        barrier.wait()
+        events.put_events(Entries=[entry])
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then exactly one run exists, one "started" was announced, and nothing was dead-lettered
+    assert len(app.executions()) == 1
+    assert app.outcomes() == ["started"]
+    assert app.dead_letters() == []
+    assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 1
+
+
+def test_alarm_during_a_run_causes_exactly_one_follow_up_after_it(app: App) -> None:
+    # Given a run in progress
+    app.fire_alarm(reason="first")
+    first_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    # When three more alarm changes arrive while it runs
+    for reason in ("second", "third", "fourth"):
+        app.fire_alarm(reason=reason)
+    # Then they are coalesced: still one execution, no second pipeline
+    assert len(app.executions()) == 1
+    assert app.outcomes().count("coalesced") == 3
+    assert app.model_state()["pending_count"] == "3"
+
+    # When the first run ends, exactly one follow-up starts, for the latest signal
+    first_pipeline.succeed(GOOD)
+    app.wait(app.executions()[0])
+    follow_up_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+    executions = app.executions()
+    assert len(executions) == 2
+    follow_up_input = json.loads(app.sfn.describe_execution(executionArn=executions[1]["executionArn"])["input"])
+    assert follow_up_input["signal"]["detail"]["reason"] == "fourth"
+    follow_up_pipeline.succeed(GOOD)
+    assert app.wait(executions[1])["status"] == "SUCCEEDED"
+
+    # ... and no third one
+    assert len(app.executions()) == 2
+    assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 2
+    assert "lease_run" not in app.model_state()
+
+
+def test_lost_pipeline_status_event_is_recovered_by_the_heartbeat(app: App) -> None:
+    # Given a run waiting on its pipeline
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    # When the pipeline succeeds but SageMaker's status event never arrives
+    run.succeed(GOOD, emit_event=False)
+    execution = app.only_execution()
+    assert app.sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+    # Then the next heartbeat sweep finds the pipeline ended and resumes the run
+    assert app.cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+    assert app.wait(execution)["status"] == "SUCCEEDED"
+    assert app.outcomes() == ["started", "approved"]
+
+
+def test_repeated_status_events_are_harmless(app: App) -> None:
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run.succeed(GOOD)
+    execution = app.only_execution()
+    app.wait(execution)
+    # SageMaker may send the same event again
+    run.set_status("Succeeded")
+    run.set_status("Succeeded")
+
+    assert app.outcomes() == ["started", "approved"]
+    assert app.dead_letters() == []
+    logs = app.cloud.function_logs("OnPipelineStatusFunction")
+    assert any("already resumed" in line.get("message", "") for line in logs)
+
+
+def test_long_pipeline_costs_no_more_transitions_than_a_short_one(app: App) -> None:
+    # A pipeline that runs 72 simulated hours gets 432 heartbeat sweeps (every 10 minutes)
+    app.fire_alarm(reason="short")
+    short = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    short.succeed(GOOD)
+    first = app.only_execution()
+    app.wait(first)
+
+    app.fire_alarm(reason="long")
+    long = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+    for _ in range(72 * 6):
+        app.cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+    assert long.status == "Executing"
+    long.succeed(GOOD)
+    second = app.executions()[1]
+    assert app.wait(second)["status"] == "SUCCEEDED"
+
+    def shape(execution: dict[str, object]) -> list[str]:
+        return [e["type"] for e in app.history(execution)]  # type: ignore[index]
+
+    assert shape(first) == shape(second)
+    assert sum(t.endswith("StateEntered") for t in shape(second)) <= 40
+
+
+def test_malformed_event_starts_nothing_and_is_dead_lettered_after_retries(app: App) -> None:
+    detail = {"alarmName": "modelfresh-drift-taxi-fare", "state": {"value": "ALARM"}}  # no timestamp
+    app.cloud.client("events").put_events(
+        Entries=[{"Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change", "Detail": json.dumps(detail)}]
+    )
+
+    assert app.executions() == []
+    [dead] = app.dead_letters()
+    assert dead["requestContext"]["condition"] == "RetriesExhausted"
+    assert dead["requestContext"]["approximateInvokeCount"] == 3
+    assert dead["requestPayload"]["detail"] == detail  # the event itself is kept
+    errors = [line for line in app.cloud.function_logs("OnDriftAlarmFunction") if line.get("level") == "ERROR"]
+    assert "it has no 'detail.state.timestamp'" in errors[0]["message"]
+
+
+def test_alarm_of_an_unknown_model_starts_nothing_and_says_why(app: App) -> None:
+    app.fire_alarm("modelfresh-drift-no-such-model")
+
+    assert app.executions() == []
+    assert app.dead_letters() == []
+    warnings = [line["message"] for line in app.cloud.function_logs("OnDriftAlarmFunction") if line.get("level") == "WARNING"]
+    assert warnings == ["alarm 'modelfresh-drift-no-such-model' belongs to no configured model; nothing started"]
+
+
+def test_alarms_outside_the_rules_never_reach_the_controller(app: App) -> None:
+    app.fire_alarm("someone-elses-cpu-alarm")
+    app.create_alarm("modelfresh-drift-taxi-fare")  # ours, but not going to ALARM
+    app.cloudwatch.set_alarm_state(AlarmName="modelfresh-drift-taxi-fare", StateValue="INSUFFICIENT_DATA", StateReason="gap")
+
+    assert app.executions() == []
+    assert all(line.get("level") != "WARNING" for line in app.cloud.function_logs("OnDriftAlarmFunction"))
+
+
+def test_pipeline_event_for_an_execution_we_did_not_start_changes_nothing(app: App) -> None:
+    event = sample_event("sagemaker_pipeline_execution_status_change")
+    app.cloud.client("events").put_events(
+        Entries=[{"Source": "aws.sagemaker", "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
+    )
+
+    assert app.dead_letters() == []
+    warnings = [line for line in app.cloud.function_logs("OnPipelineStatusFunction") if line.get("level") == "WARNING"]
+    assert warnings[0]["message"] == "no retrain run is waiting on this pipeline execution; nothing resumed"
+
+
+def test_explicitly_mapped_model_monitor_alarm_starts_a_retrain(app: App) -> None:
+    app.fire_alarm("legacy-model-monitor-taxi-fare-drift")
+
+    execution = app.only_execution()
+    assert execution["name"].startswith("taxi-fare-drift-")
+
+
+def test_schedule_starts_one_retrain_per_period(app: App) -> None:
+    tick = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    for hour in range(3):  # three hourly ticks inside one 7-day period
+        app.cloud.fire_schedules(tick + timedelta(hours=hour), only=lambda rule: "OnSchedule" in rule)
+
+    execution = app.only_execution()
+    assert execution["name"].startswith("taxi-fare-sched-")
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    assert run.parameters["TriggerKind"] == "schedule"
+
+
+def test_alarm_during_cooldown_is_deferred_and_started_by_the_sweep_when_it_ends(app: App) -> None:
+    # churn has a 6-hour cooldown and manual approval
+    app.fire_alarm("modelfresh-drift-churn")
+    app.cloud.pipelines.wait_for_run("churn-retrain").succeed(Candidate(metrics={"auc": 0.9}))
+    app.wait(app.only_execution())
+
+    app.fire_alarm("modelfresh-drift-churn", reason="again")
+    assert len(app.executions()) == 1
+    assert app.outcomes().count("deferred") == 1
+
+    app.cloud.fire_schedules(only=lambda rule: "SweepLeases" in rule)
+    assert len(app.executions()) == 1  # still cooling down
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=6, minutes=1)):
+        app.cloud.fire_schedules(only=lambda rule: "SweepLeases" in rule)
+    assert len(app.executions()) == 2
+    follow_up = json.loads(app.sfn.describe_execution(executionArn=app.executions()[1]["executionArn"])["input"])
+    assert follow_up["signal"]["detail"]["reason"] == "again"
+
+
+def test_sweep_reclaims_the_lease_of_a_run_that_ended_without_releasing_it(app: App) -> None:
+    # Given a run that was stopped by hand (its failure path never ran)
+    app.fire_alarm()
+    app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    execution = app.only_execution()
+    app.sfn.stop_execution(executionArn=execution["executionArn"])
+    app.wait(execution)
+    assert app.model_state()["lease_run"] == execution["name"]
+
+    # When the sweep runs after its grace period, the lease is reclaimed
+    app.cloud.fire_schedules(only=lambda rule: "SweepLeases" in rule)
+    assert app.model_state()["lease_run"] == execution["name"]  # within the grace period
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6)):
+        app.cloud.fire_schedules(only=lambda rule: "SweepLeases" in rule)
+        assert "lease_run" not in app.model_state()
+        assert "lease-reclaimed" in app.outcomes()
+
+        # ... and the model can be retrained again
+        app.fire_alarm(reason="after reclaim")
+        assert len(app.executions()) == 2
