@@ -17,14 +17,16 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           idempotency, executions that stay Executing until the pipeline
                           simulator ends them, UpdateModelPackage that only changes what it names.
 7. sagemaker_events       Pipeline execution and model package status changes reach EventBridge.
-8. atomic_writes          DynamoDB conditional writes and StartExecution are atomic under
-                          concurrent callers, as in AWS (moto checks, then writes).
-9. heartbeat_timeout      A task whose heartbeat lapses fails with States.HeartbeatTimeout
+8. heartbeat_timeout      A task whose heartbeat lapses fails with States.HeartbeatTimeout
                           (moto says States.Timeout).
-10. early_callback        SendTaskSuccess/Failure that arrives while the .waitForTaskToken
+9. early_callback         SendTaskSuccess/Failure that arrives while the .waitForTaskToken
                           task's own Lambda is still running completes the task (moto ignored
                           it until the heartbeat timeout, then failed the task).
-11. task_failure_cause    SendTaskFailure keeps its `cause` (moto's handler dropped it).
+10. task_failure_cause    SendTaskFailure keeps its `cause` (moto's handler dropped it).
+
+Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
+conditional DynamoDB writes and same-name StartExecution calls have one winner under
+concurrent callers.
 
 Lambda invocations also write their log lines to the function's CloudWatch log group
 (/aws/lambda/<name>), as Lambda does; `lambda_output.echo` decides whether they also reach
@@ -53,7 +55,6 @@ from moto.cloudformation import parsing
 from moto.cloudwatch.models import Alarm, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
-from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.s3.models import s3_backends
 from moto.sagemaker import models, responses
@@ -75,10 +76,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.models import (
-    StepFunctionsParserBackend,
-    stepfunctions_parser_backends,
-)
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.utilities.arns import parse_arn
 
 _lock = threading.Lock()
@@ -97,7 +95,6 @@ def apply() -> list[str]:
                 cfn_missing_types,
                 sagemaker_api,
                 sagemaker_events,
-                atomic_writes,
                 heartbeat_timeout,
                 early_callback,
                 task_failure_cause,
@@ -310,15 +307,16 @@ def events_to_lambda() -> None:
             return  # a scheduled rule has no event pattern: it fires on its schedule only
         if not self.event_pattern.matches_event(event):
             return
-        event = {k: v for k, v in event.items() if k != "ingestion-time"}
-        event["time"] = _iso(event.get("time"))
+        # What a Lambda target receives: EventBridge's envelope, without moto's bookkeeping.
+        delivered = {k: v for k, v in event.items() if k != "ingestion-time"}
+        delivered["time"] = _iso(delivered.get("time"))
         others = []
         for target in self.targets:
             arn = parse_arn(target["Arn"])
             if arn.service != "lambda":
                 others.append(target)
                 continue
-            payload: Any = event
+            payload: Any = delivered
             if "Input" in target:
                 payload = json.loads(target["Input"])
             elif "InputTransformer" in target:
@@ -327,7 +325,7 @@ def events_to_lambda() -> None:
                     EventTemplateParser.parse(
                         input_template=transformer.get("InputTemplate"),
                         input_paths_map=transformer.get("InputPathsMap", {}),
-                        event=event,
+                        event=event,  # moto's parser wants its own fields
                     )
                 )
             try:
@@ -335,7 +333,7 @@ def events_to_lambda() -> None:
             except Exception:  # noqa: BLE001 - an undeliverable event goes to the rule's DLQ
                 dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
                 if dead_letter:
-                    _send_to_queue(dead_letter, json.dumps(event))
+                    _send_to_queue(dead_letter, json.dumps(delivered))
                 continue
             deliver_async(fn, payload)
         if others:
@@ -854,29 +852,7 @@ def sagemaker_events() -> None:
     backend_cls.update_model_package = update_model_package
 
 
-# -------------------------------------------------------------------------------- 8. Atomicity
-
-
-def atomic_writes() -> None:
-
-    dynamodb_lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
-        _serialise(DynamoDBBackend, name, dynamodb_lock)
-    _serialise(StepFunctionsParserBackend, "start_execution", threading.RLock())
-
-
-def _serialise(cls: type, name: str, lock: Any) -> None:
-    original = getattr(cls, name)
-
-    @functools.wraps(original)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(*args, **kwargs)
-
-    setattr(cls, name, locked)
-
-
-# -------------------------------------------------------------------------------- 9. Heartbeat
+# -------------------------------------------------------------------------------- 8. Heartbeat
 
 
 def heartbeat_timeout() -> None:
@@ -903,7 +879,7 @@ def heartbeat_timeout() -> None:
     StateTask._from_error = _from_error
 
 
-# -------------------------------------------------------------------------------- 10. Callback
+# -------------------------------------------------------------------------------- 9. Callback
 
 
 def early_callback() -> None:
@@ -919,7 +895,7 @@ def early_callback() -> None:
     CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint
 
 
-# -------------------------------------------------------------------------------- 11. Cause
+# -------------------------------------------------------------------------------- 10. Cause
 
 
 def task_failure_cause() -> None:

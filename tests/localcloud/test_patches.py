@@ -1,0 +1,467 @@
+"""Each local-cloud patch does what AWS does. Stock moto 5.2.5 fails these tests (except the two
+under "Atomicity", which check behaviour stock moto already has), so a moto upgrade that moves
+the internals a patch relies on fails loudly in this file."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import moto
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud import LocalCloud, patches
+from localcloud.patches import lambda_output
+
+ROLE = "arn:aws:iam::123456789012:role/local"
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud() as local:
+        lambda_output.echo = False
+        local.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        yield local
+
+
+def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> str:
+    """A Lambda function whose code is `body` (an app.py), run in-process. Returns its ARN."""
+    source = tmp_path / name
+    source.mkdir()
+    (source / "app.py").write_text(textwrap.dedent(body))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "")
+    created = cloud.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": archive.getvalue()}
+    )
+    patches.functions.register(name, source, "app.handler")
+    return str(created["FunctionArn"])
+
+
+def state_machine(cloud: LocalCloud, definition: dict[str, Any]) -> str:
+    return str(
+        cloud.client("stepfunctions").create_state_machine(
+            name=f"sm-{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+    )
+
+
+def run(cloud: LocalCloud, machine: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    started = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name=f"run-{time.monotonic_ns()}", input=json.dumps(payload or {})
+    )
+    return cloud.wait_for_execution(started["executionArn"], timeout=20)
+
+
+def queue(cloud: LocalCloud, name: str) -> tuple[str, str]:
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def test_moto_is_the_pinned_version() -> None:
+    # The patches read moto's internals: upgrading moto means re-checking every one of them.
+    assert moto.__version__ == "5.2.5"
+
+
+def test_every_patch_is_installed(cloud: LocalCloud) -> None:
+    assert patches.apply() == [
+        "lambda_in_process", "events_to_lambda", "alarm_state_events", "cfn_state_machines",
+        "cfn_missing_types", "sagemaker_api", "sagemaker_events",
+        "heartbeat_timeout", "early_callback", "task_failure_cause",
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- 1. Lambda
+
+
+def test_lambda_runs_the_handler_in_process(cloud: LocalCloud, tmp_path: Path) -> None:
+    make_function(cloud, tmp_path, "echo", "def handler(event, context):\n    return {'got': event, 'fn': context.function_name}\n")
+
+    answer = cloud.client("lambda").invoke(FunctionName="echo", Payload=json.dumps({"a": 1}))
+
+    assert json.loads(answer["Payload"].read()) == {"got": {"a": 1}, "fn": "echo"}
+
+
+def test_a_handler_exception_becomes_the_step_functions_error_name(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = make_function(cloud, tmp_path, "boom", """
+        class CandidateNotFound(Exception):
+            pass
+
+        def handler(event, context):
+            raise CandidateNotFound("nothing registered")
+    """)
+    machine = state_machine(cloud, {
+        "StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": arn, "Catch": [{"ErrorEquals": ["CandidateNotFound"], "ResultPath": "$.caught", "Next": "Caught"}], "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })  # fmt: skip
+
+    described = run(cloud, machine)
+
+    assert described["status"] == "SUCCEEDED"
+    caught = json.loads(described["output"])["caught"]
+    assert caught["Error"] == "CandidateNotFound"
+    assert json.loads(caught["Cause"])["errorMessage"] == "nothing registered"
+
+
+def test_handler_log_lines_reach_the_functions_log_group(cloud: LocalCloud, tmp_path: Path) -> None:
+    make_function(cloud, tmp_path, "talker", """
+        from aws_lambda_powertools import Logger
+        logger = Logger(service="talker")
+
+        def handler(event, context):
+            logger.info("hello from the handler")
+            return {}
+    """)
+
+    cloud.client("lambda").invoke(FunctionName="talker", Payload="{}")
+
+    events = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/talker")["events"]
+    assert [json.loads(e["message"])["message"] for e in events] == ["hello from the handler"]
+
+
+# ---------------------------------------------------------------------------- 2. EventBridge
+
+
+def counting_function(cloud: LocalCloud, tmp_path: Path, name: str, fail: bool) -> str:
+    return make_function(cloud, tmp_path, name, f"""
+        CALLS = []
+
+        def handler(event, context):
+            CALLS.append(event)
+            if {fail}:
+                raise ValueError("cannot handle " + event["detail-type"])
+            return {{}}
+    """)
+
+
+def calls(name: str) -> list[Any]:
+    module = patches.functions.functions[name].module  # loaded on first invocation
+    return module.CALLS if module is not None else []
+
+
+def route(cloud: LocalCloud, rule: str, target_arn: str, pattern: dict[str, Any] | None = None, **rule_args: Any) -> None:
+    events = cloud.client("events")
+    if pattern is not None:
+        rule_args["EventPattern"] = json.dumps(pattern)
+    events.put_rule(Name=rule, **rule_args)
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": target_arn}])
+
+
+def test_events_reach_a_lambda_target(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = counting_function(cloud, tmp_path, "listener", fail=False)
+    route(cloud, "r", arn, {"source": ["my.app"]})
+
+    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Thing Happened", "Detail": '{"x": 1}'}])
+
+    [event] = calls("listener")
+    assert event["detail"] == {"x": 1}
+    assert event["detail-type"] == "Thing Happened"
+    assert event["time"].endswith("Z")  # ISO-8601, as EventBridge sends it
+    assert "ingestion-time" not in event
+
+
+def test_failing_async_invocation_is_retried_then_sent_to_the_on_failure_destination(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = counting_function(cloud, tmp_path, "fragile", fail=True)
+    url, queue_arn = queue(cloud, "failures")
+    cloud.client("lambda").put_function_event_invoke_config(
+        FunctionName="fragile", MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+    route(cloud, "r", arn, {"source": ["my.app"]})
+
+    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Bad", "Detail": "{}"}])
+
+    assert len(calls("fragile")) == 2  # the first try and one retry
+    [record] = cloud.queue_messages(url)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"]["detail-type"] == "Bad"
+    assert record["responsePayload"]["errorType"] == "ValueError"
+
+
+def test_scheduled_rules_fire_on_their_schedule_only(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = counting_function(cloud, tmp_path, "ticker", fail=False)
+    route(cloud, "hourly", arn, ScheduleExpression="rate(1 hour)")
+
+    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Noise", "Detail": "{}"}])
+    assert calls("ticker") == []
+
+    assert cloud.fire_schedules() == ["hourly"]
+    [tick] = calls("ticker")
+    assert tick["detail-type"] == "Scheduled Event"
+    assert tick["source"] == "aws.events"
+    assert tick["resources"][0].endswith(":rule/hourly")
+
+
+# ---------------------------------------------------------------------------- 3. Alarms
+
+
+def test_alarm_state_change_emits_the_documented_event_once_per_change(cloud: LocalCloud) -> None:
+    url, arn = queue(cloud, "alarm-events")
+    route(cloud, "alarms", arn, {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]})
+    cloudwatch = cloud.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="drift", Namespace="ModelFresh/Drift", MetricName="share", Dimensions=[{"Name": "model", "Value": "m"}],
+        Statistic="Maximum", Period=3600, EvaluationPeriods=1, Threshold=0.2, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+
+    cloudwatch.set_alarm_state(AlarmName="drift", StateValue="ALARM", StateReason="went up")
+    cloudwatch.set_alarm_state(AlarmName="drift", StateValue="ALARM", StateReason="still up")
+
+    [event] = cloud.queue_messages(url)
+    detail = event["detail"]
+    assert detail["alarmName"] == "drift"
+    assert detail["state"]["value"] == "ALARM"
+    assert detail["state"]["reason"] == "went up"
+    assert detail["previousState"]["value"] == "OK"
+    assert detail["state"]["timestamp"].endswith("+0000")
+    metric = detail["configuration"]["metrics"][0]["metricStat"]
+    assert metric["metric"] == {"namespace": "ModelFresh/Drift", "name": "share", "dimensions": {"model": "m"}}
+    assert event["resources"] == [cloudwatch.describe_alarms(AlarmNames=["drift"])["MetricAlarms"][0]["AlarmArn"]]
+
+
+# ---------------------------------------------------------------------------- 4-5. CloudFormation
+
+
+def test_cloudformation_state_machine_executes_with_substitutions_from_s3(cloud: LocalCloud) -> None:
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="defs")
+    s3.put_object(Bucket="defs", Key="m.json", Body=json.dumps(
+        {"StartAt": "Say", "States": {"Say": {"Type": "Pass", "Result": {"said": "${Greeting}"}, "End": True}}}
+    ))  # fmt: skip
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "StateMachineName": "from-cfn", "RoleArn": ROLE,
+        "DefinitionS3Location": {"Bucket": "defs", "Key": "m.json"},
+        "DefinitionSubstitutions": {"Greeting": "hello"},
+    }}}}  # fmt: skip
+
+    cloud.client("cloudformation").create_stack(StackName="s", TemplateBody=json.dumps(template))
+
+    [machine] = cloud.client("stepfunctions").list_state_machines()["stateMachines"]
+    described = run(cloud, machine["stateMachineArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"said": "hello"}
+
+
+def test_cloudformation_creates_the_types_moto_skips(cloud: LocalCloud, tmp_path: Path) -> None:
+    make_function(cloud, tmp_path, "target", "def handler(event, context):\n    return {}\n")
+    _, queue_arn = queue(cloud, "dlq")
+    template = {"Resources": {
+        "InvokeConfig": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+            "FunctionName": "target", "Qualifier": "$LATEST", "MaximumRetryAttempts": 1,
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}}}},
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": "depth", "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold"}},
+        "Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {"Queues": ["q"], "PolicyDocument": {}}},
+    }}  # fmt: skip
+
+    cloud.client("cloudformation").create_stack(StackName="s", TemplateBody=json.dumps(template))
+
+    config = cloud.client("lambda").get_function_event_invoke_config(FunctionName="target")
+    assert config["MaximumRetryAttempts"] == 1
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+    assert cloud.client("cloudwatch").describe_alarms(AlarmNames=["depth"])["MetricAlarms"]
+
+
+# ---------------------------------------------------------------------------- 6-7. SageMaker
+
+
+@pytest.fixture
+def pipeline(cloud: LocalCloud) -> str:
+    sagemaker = cloud.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="g")
+    sagemaker.create_pipeline(PipelineName="p", PipelineDefinition='{"Version": "2020-12-01", "Steps": []}', RoleArn=ROLE)
+    cloud.pipelines.register_group("p", "g")
+    return "p"
+
+
+def test_pipeline_execution_runs_until_the_simulator_ends_it(cloud: LocalCloud, pipeline: str) -> None:
+    from localcloud import Candidate
+
+    sagemaker = cloud.client("sagemaker")
+    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="t" * 32)["PipelineExecutionArn"]
+    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing"
+
+    package = cloud.pipelines.wait_for_run(pipeline).succeed(Candidate(metrics={"rmse": 1.0}))
+
+    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
+    steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert steps[0]["Metadata"]["RegisterModel"]["Arn"] == package  # newest step first
+
+
+def test_client_request_token_makes_the_start_idempotent(cloud: LocalCloud, pipeline: str) -> None:
+    sagemaker = cloud.client("sagemaker")
+    first = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="a" * 32)
+    again = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="a" * 32)
+    other = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="b" * 32)
+
+    assert first["PipelineExecutionArn"] == again["PipelineExecutionArn"] != other["PipelineExecutionArn"]
+
+
+def test_failed_execution_reports_its_failure_reason(cloud: LocalCloud, pipeline: str) -> None:
+    sagemaker = cloud.client("sagemaker")
+    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="c" * 32)["PipelineExecutionArn"]
+
+    cloud.pipelines.wait_for_run(pipeline).fail("AlgorithmError: out of memory")
+
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert (described["PipelineExecutionStatus"], described["FailureReason"]) == ("Failed", "AlgorithmError: out of memory")
+
+
+def test_update_model_package_changes_only_what_it_names(cloud: LocalCloud, pipeline: str) -> None:
+    sagemaker = cloud.client("sagemaker")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="g", ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties={"PipelineExecutionArn": "x"},
+        InferenceSpecification={"Containers": [{"Image": "i"}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]  # fmt: skip
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="why")
+
+    sagemaker.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"Champion": "yes"})
+
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["ApprovalDescription"] == "why"
+    assert described["CustomerMetadataProperties"] == {"PipelineExecutionArn": "x", "Champion": "yes"}
+
+
+def test_sagemaker_status_changes_reach_eventbridge(cloud: LocalCloud, pipeline: str) -> None:
+    from localcloud import Candidate
+
+    url, arn = queue(cloud, "sagemaker-events")
+    route(cloud, "sm", arn, {"source": ["aws.sagemaker"]})
+    sagemaker = cloud.client("sagemaker")
+    execution = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="d" * 32)["PipelineExecutionArn"]
+
+    package = cloud.pipelines.wait_for_run(pipeline).succeed(Candidate(metrics={"rmse": 1.0}))
+    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")  # no change
+
+    seen = [(e["detail-type"], e["detail"]) for e in cloud.queue_messages(url)]
+    pipeline_events = [d for t, d in seen if t == "SageMaker Model Building Pipeline Execution Status Change"]
+    package_events = [d for t, d in seen if t == "SageMaker Model Package State Change"]
+    assert [(d["previousPipelineExecutionStatus"], d["currentPipelineExecutionStatus"]) for d in pipeline_events] == [
+        ("", "Executing"), ("Executing", "Succeeded"),
+    ]  # fmt: skip
+    assert all(d["pipelineExecutionArn"] == execution for d in pipeline_events)
+    assert [d["ModelApprovalStatus"] for d in package_events] == ["PendingManualApproval", "Approved"]
+    assert package_events[0]["ModelPackageGroupName"] == "g"
+
+
+# ---------------------------------------------------------------------------- Atomicity (no patch)
+
+
+def test_concurrent_conditional_writes_have_exactly_one_winner(cloud: LocalCloud) -> None:
+    dynamodb = cloud.client("dynamodb")
+    dynamodb.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+    )  # fmt: skip
+    barrier = threading.Barrier(30)
+    winners = []
+
+    def claim(i: int) -> None:
+        client = cloud.client("dynamodb")
+        barrier.wait()
+        try:
+            client.put_item(TableName="t", Item={"k": {"S": "lease"}, "by": {"N": str(i)}}, ConditionExpression="attribute_not_exists(k)")
+            winners.append(i)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(winners) == 1
+
+
+def test_concurrent_starts_with_one_name_make_one_execution(cloud: LocalCloud) -> None:
+    machine = state_machine(cloud, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
+    barrier = threading.Barrier(20)
+    arns = set()
+
+    def start() -> None:
+        client = cloud.client("stepfunctions")
+        barrier.wait()
+        arns.add(client.start_execution(stateMachineArn=machine, name="once", input="{}")["executionArn"])
+
+    threads = [threading.Thread(target=start) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(arns) == 1
+    assert len(cloud.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+# ---------------------------------------------------------------------------- 8-10. Callbacks
+
+
+def callback_machine(cloud: LocalCloud, function_arn: str, heartbeat: int, timeout: int) -> str:
+    return state_machine(cloud, {
+        "StartAt": "Wait", "States": {
+            "Wait": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                     "Parameters": {"FunctionName": function_arn, "Payload": {"token.$": "$$.Task.Token"}},
+                     "HeartbeatSeconds": heartbeat, "TimeoutSeconds": timeout,
+                     "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}], "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })  # fmt: skip
+
+
+def test_lapsed_heartbeat_fails_with_states_heartbeat_timeout(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = make_function(cloud, tmp_path, "silent", "def handler(event, context):\n    return {}\n")
+
+    described = run(cloud, callback_machine(cloud, arn, heartbeat=1, timeout=30))
+
+    assert json.loads(described["output"])["caught"]["Error"] == "States.HeartbeatTimeout"
+
+
+def test_callback_sent_while_the_tasks_lambda_runs_completes_the_task(cloud: LocalCloud, tmp_path: Path) -> None:
+    # The handler resumes its own task before returning (as parking does when the pipeline
+    # has already ended). The heartbeat is long: only the early outcome can end the wait.
+    arn = make_function(cloud, tmp_path, "eager", """
+        import boto3, json
+
+        def handler(event, context):
+            boto3.client("stepfunctions").send_task_success(taskToken=event["token"], output=json.dumps({"done": True}))
+            return {}
+    """)
+    started = time.monotonic()
+
+    described = run(cloud, callback_machine(cloud, arn, heartbeat=300, timeout=600))
+
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"done": True}
+    assert time.monotonic() - started < 15
+
+
+def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = make_function(cloud, tmp_path, "refuser", """
+        import boto3
+
+        def handler(event, context):
+            boto3.client("stepfunctions").send_task_failure(taskToken=event["token"], error="Nope", cause="because")
+            return {}
+    """)
+
+    described = run(cloud, callback_machine(cloud, arn, heartbeat=300, timeout=600))
+
+    assert json.loads(described["output"])["caught"] == {"Error": "Nope", "Cause": "because"}

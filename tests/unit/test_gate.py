@@ -1,0 +1,316 @@
+"""The evaluation gate: reading the report, and the verdict (its status and its reasons)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from modelfresh.config import ApprovalMode, Gate
+from modelfresh.errors import EvaluationReportInvalid
+from modelfresh.gate import DESCRIPTION_LIMIT, Evaluation, judge, read_evaluation
+
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3"
+CHAMPION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/2"
+HOLDOUT = "s3://modelfresh-data/taxi-fare/holdout/test.csv"
+RUN = "taxi-fare-drift-20261122T1000-0123456789"
+RMSE = Gate(metric="rmse", threshold=4.0, direction="minimize")
+AUC = Gate(metric="auc", threshold=0.8, direction="maximize")
+
+
+def report(section: str, metric: str, value: Any, **extra: Any) -> dict[str, Any]:
+    return {section: {metric: {"value": value, "standard_deviation": 0.1}}, **extra}
+
+
+# -- read_evaluation ---------------------------------------------------------------------------
+
+
+def test_regression_report_with_champion_and_holdout_is_read() -> None:
+    # Given the report layout the pipeline's evaluation step writes
+    document = {
+        "regression_metrics": {"rmse": {"value": 3.1, "standard_deviation": 0.2}},
+        "champion": {
+            "model_package_arn": CHAMPION,
+            "regression_metrics": {"rmse": {"value": 3.4}},
+        },
+        "holdout": {"uri": HOLDOUT, "rows": 2000},
+    }
+
+    evaluation = read_evaluation(document, "rmse")
+
+    assert evaluation == Evaluation(
+        candidate=3.1, champion=3.4, champion_package=CHAMPION, holdout=HOLDOUT
+    )
+
+
+@pytest.mark.parametrize(
+    "section", ["binary_classification_metrics", "multiclass_classification_metrics"]
+)
+def test_classification_report_is_read(section: str) -> None:
+    document = report(section, "auc", 0.91, champion=report(section, "auc", 0.88))
+
+    assert read_evaluation(document, "auc") == Evaluation(candidate=0.91, champion=0.88)
+
+
+def test_integer_metric_is_read_as_a_float() -> None:
+    evaluation = read_evaluation(report("regression_metrics", "rmse", 3), "rmse")
+
+    assert evaluation.candidate == 3.0
+    assert isinstance(evaluation.candidate, float)
+
+
+@pytest.mark.parametrize(
+    "champion",
+    [
+        pytest.param(None, id="no-champion-section"),
+        pytest.param({"model_package_arn": CHAMPION}, id="champion-without-metric"),
+        pytest.param(report("regression_metrics", "rmse", float("nan")), id="champion-nan"),
+        pytest.param("arn:...", id="champion-not-an-object"),
+    ],
+)
+def test_champion_is_optional(champion: Any) -> None:
+    document = report("regression_metrics", "rmse", 3.1)
+    if champion is not None:
+        document["champion"] = champion
+
+    evaluation = read_evaluation(document, "rmse")
+
+    assert (evaluation.candidate, evaluation.champion) == (3.1, None)
+
+
+@pytest.mark.parametrize(
+    ("document", "sections"),
+    [
+        pytest.param(report("regression_metrics", "mae", 2.0), "regression_metrics", id="absent"),
+        pytest.param(
+            report("regression_metrics", "rmse", float("nan")), "regression_metrics", id="nan"
+        ),
+        pytest.param(
+            report("regression_metrics", "rmse", float("inf")), "regression_metrics", id="inf"
+        ),
+        pytest.param(report("regression_metrics", "rmse", True), "regression_metrics", id="bool"),
+        pytest.param(
+            report("regression_metrics", "rmse", "3.1"), "regression_metrics", id="string"
+        ),
+        pytest.param(
+            {"regression_metrics": {"rmse": 3.1}}, "regression_metrics", id="bare-number"
+        ),
+        pytest.param(
+            {
+                "regression_metrics": {"mae": {"value": 2.0}},
+                "binary_classification_metrics": {"auc": {"value": 0.9}},
+            },
+            "regression_metrics, binary_classification_metrics",
+            id="several-sections",
+        ),
+        pytest.param({"holdout": {"uri": HOLDOUT}}, "no metric sections", id="no-sections"),
+    ],
+)
+def test_report_without_a_finite_gate_metric_is_invalid_and_names_it(
+    document: dict[str, Any], sections: str
+) -> None:
+    with pytest.raises(EvaluationReportInvalid) as raised:
+        read_evaluation(document, "rmse")
+
+    assert str(raised.value) == (
+        f"the evaluation report has no finite value for 'rmse' ({sections})"
+    )
+
+
+# -- judge -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gate", "value", "passed", "reason"),
+    [
+        (RMSE, 3.9, True, "rmse 3.9 meets the threshold (<= 4)"),
+        (RMSE, 4.0, True, "rmse 4 meets the threshold (<= 4)"),
+        (RMSE, 4.1, False, "rmse 4.1 misses the threshold (<= 4)"),
+        (AUC, 0.81, True, "auc 0.81 meets the threshold (>= 0.8)"),
+        (AUC, 0.8, True, "auc 0.8 meets the threshold (>= 0.8)"),
+        (AUC, 0.79, False, "auc 0.79 misses the threshold (>= 0.8)"),
+    ],
+)
+def test_threshold_is_inclusive_in_the_gate_direction(
+    gate: Gate, value: float, passed: bool, reason: str
+) -> None:
+    verdict = judge(Evaluation(candidate=value), gate, "auto", PACKAGE, RUN)
+
+    assert verdict.passed is passed
+    assert verdict.reasons == (
+        reason,
+        "no champion metric in the report: judged on the threshold only",
+    )
+
+
+@pytest.mark.parametrize(
+    ("gate", "candidate", "champion", "passed", "reason"),
+    [
+        pytest.param(
+            Gate("rmse", 4.0, "minimize", champion_margin=0.5),
+            3.0,
+            3.5,
+            True,
+            "beats the champion's 3.5 by the required margin 0.5 (improvement 0.5)",
+            id="minimize-exactly-the-margin",
+        ),
+        pytest.param(
+            Gate("rmse", 4.0, "minimize", champion_margin=0.5),
+            3.25,
+            3.5,
+            False,
+            "does not beat the champion's 3.5 by the required margin 0.5 (improvement 0.25)",
+            id="minimize-below-the-margin",
+        ),
+        pytest.param(
+            Gate("rmse", 4.0, "minimize"),
+            3.75,
+            3.5,
+            False,
+            "does not beat the champion's 3.5 by the required margin 0 (improvement -0.25)",
+            id="minimize-worse-than-champion",
+        ),
+        pytest.param(
+            Gate("rmse", 4.0, "minimize"),
+            3.5,
+            3.5,
+            True,
+            "beats the champion's 3.5 by the required margin 0 (improvement 0)",
+            id="minimize-tie-without-margin",
+        ),
+        pytest.param(
+            Gate("auc", 0.8, "maximize", champion_margin=0.125),
+            0.875,
+            0.75,
+            True,
+            "beats the champion's 0.75 by the required margin 0.125 (improvement 0.125)",
+            id="maximize-exactly-the-margin",
+        ),
+        pytest.param(
+            Gate("auc", 0.8, "maximize", champion_margin=0.125),
+            0.8125,
+            0.75,
+            False,
+            "does not beat the champion's 0.75 by the required margin 0.125 "
+            "(improvement 0.0625)",
+            id="maximize-below-the-margin",
+        ),
+    ],
+)
+def test_candidate_must_beat_the_champion_by_the_margin(
+    gate: Gate, candidate: float, champion: float, passed: bool, reason: str
+) -> None:
+    evaluation = Evaluation(candidate=candidate, champion=champion)
+
+    verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
+
+    assert verdict.passed is passed
+    assert verdict.reasons[1] == reason
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the margin is compared on a float difference, so an improvement of exactly "
+    "the margin in decimal (3.4 -> 3.1 with margin 0.3) is rejected: 3.4 - 3.1 = "
+    "0.2999999999999998",
+)
+def test_improvement_of_exactly_a_decimal_margin_passes() -> None:
+    gate = Gate("rmse", 4.0, "minimize", champion_margin=0.3)
+
+    verdict = judge(Evaluation(candidate=3.1, champion=3.4), gate, "auto", PACKAGE, RUN)
+
+    assert verdict.passed, verdict.description
+
+
+def test_holdout_is_named_in_the_champion_reason() -> None:
+    evaluation = Evaluation(candidate=3.0, champion=3.5, holdout=HOLDOUT)
+
+    verdict = judge(evaluation, RMSE, "auto", PACKAGE, RUN)
+
+    assert verdict.reasons[1] == (
+        "beats the champion's 3.5 by the required margin 0 (improvement 0.5) "
+        f"on holdout {HOLDOUT}"
+    )
+
+
+def test_candidate_over_the_threshold_is_rejected_even_if_it_beats_the_champion() -> None:
+    verdict = judge(Evaluation(candidate=4.5, champion=9.0), RMSE, "auto", PACKAGE, RUN)
+
+    assert (verdict.passed, verdict.status) == (False, "Rejected")
+
+
+@pytest.mark.parametrize(
+    ("approval", "candidate", "status", "head"),
+    [
+        ("auto", 3.0, "Approved", "Approved by the gate"),
+        ("manual", 3.0, "PendingManualApproval", "Passed the gate; awaiting manual approval"),
+        ("auto", 4.5, "Rejected", "Rejected by the gate"),
+        ("manual", 4.5, "Rejected", "Rejected by the gate"),
+    ],
+)
+def test_registry_status_follows_the_gate_and_the_approval_mode(
+    approval: ApprovalMode, candidate: float, status: str, head: str
+) -> None:
+    verdict = judge(Evaluation(candidate=candidate), RMSE, approval, PACKAGE, RUN)
+
+    assert verdict.status == status
+    assert verdict.description.startswith(f"{head} (modelfresh run {RUN}): ")
+
+
+def test_description_states_the_decision_the_run_and_every_reason() -> None:
+    evaluation = Evaluation(candidate=3.0, champion=3.5)
+    gate = Gate("rmse", 4.0, "minimize", champion_margin=0.25)
+
+    verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
+
+    assert verdict.description == (
+        f"Approved by the gate (modelfresh run {RUN}): "
+        "rmse 3 meets the threshold (<= 4); "
+        "beats the champion's 3.5 by the required margin 0.25 (improvement 0.5)."
+    )
+
+
+def test_description_fits_the_registry_limit_with_a_long_run_name_and_holdout() -> None:
+    # Given a very long run name and holdout URI
+    run = "r" * 900
+    holdout = "s3://modelfresh-data/" + "k" * 1000
+    evaluation = Evaluation(candidate=3.0, champion=3.5, holdout=holdout)
+
+    verdict = judge(evaluation, RMSE, "manual", PACKAGE, run)
+
+    # Then the description is cut to UpdateModelPackage's 1024 characters, decision first
+    assert len(verdict.description) == DESCRIPTION_LIMIT == 1024
+    assert verdict.description.startswith(
+        f"Passed the gate; awaiting manual approval (modelfresh run {run}): rmse 3 meets"
+    )
+    # ... while the reasons themselves are kept whole
+    assert verdict.reasons[1].endswith(f"on holdout {holdout}")
+
+
+def test_verdict_is_json_serialisable() -> None:
+    evaluation = Evaluation(candidate=3.0, champion=3.5, holdout=HOLDOUT)
+    gate = Gate("rmse", 4.0, "minimize", champion_margin=0.25)
+    verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
+
+    data = json.loads(json.dumps(verdict.to_dict()))
+
+    assert data == {
+        "model_package_arn": PACKAGE,
+        "passed": True,
+        "status": "Approved",
+        "reasons": list(verdict.reasons),
+        "metric": "rmse",
+        "direction": "minimize",
+        "candidate": 3.0,
+        "threshold": 4.0,
+        "champion": 3.5,
+        "margin": 0.25,
+        "description": verdict.description,
+    }
+
+
+def test_verdict_without_champion_serialises_it_as_null() -> None:
+    verdict = judge(Evaluation(candidate=3.0), RMSE, "auto", PACKAGE, RUN)
+
+    assert json.loads(json.dumps(verdict.to_dict()))["champion"] is None

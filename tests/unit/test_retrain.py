@@ -1,0 +1,356 @@
+"""The retrain run's code steps: the plan, the candidate's evaluation, and how the run ended."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from modelfresh.config import Gate, load_config
+from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.retrain import PIPELINE_PARAMETERS, evaluate_candidate, plan_retrain, run_outcome
+from modelfresh.signals import Signal, alarm_signal, parse_alarm_change
+from tests.conftest import FIXTURES, sample_event
+
+CONFIG = load_config(FIXTURES / "models.toml")
+TAXI = CONFIG.model("taxi-fare")
+RUN = "taxi-fare-drift-20191002T1704-0123456789"
+EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/taxi-fare-retrain/execution/p4jn"
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3"
+REPORT_URI = "s3://modelfresh-artifacts/taxi-fare/p4jn/evaluation.json"
+AT = "2026-11-22T10:00:00Z"
+
+
+def drift_signal() -> Signal:
+    return alarm_signal(parse_alarm_change(sample_event("cloudwatch_alarm_state_change_alarm")), TAXI)
+
+
+# -- plan_retrain ------------------------------------------------------------------------------
+
+
+def test_plan_fixes_everything_the_run_needs() -> None:
+    # Given a drift signal for taxi-fare and a 10-minute heartbeat sweep
+    signal = drift_signal()
+
+    # When the run is planned
+    plan = plan_retrain(TAXI, signal, RUN, heartbeat_seconds=600)
+
+    # Then the plan carries the pipeline, its parameters, the gate and the timeouts
+    assert {k: v for k, v in plan.items() if k != "clientRequestToken"} == {
+        "model": "taxi-fare",
+        "run": RUN,
+        "pipelineName": "taxi-fare-retrain",
+        "packageGroup": "taxi-fare",
+        "pipelineParameters": [
+            {"Name": "TriggerKind", "Value": "drift-alarm"},
+            {"Name": "TriggerId", "Value": signal.id},
+            {"Name": "DriftWindowStart", "Value": "2019-10-01T17:04:40Z"},
+            {"Name": "DriftWindowEnd", "Value": "2019-10-02T17:04:40Z"},
+            {"Name": "RunName", "Value": RUN},
+        ],
+        "pipelineTimeoutSeconds": 72 * 3600,
+        "heartbeatSeconds": 1800,
+        "gate": {"metric": "rmse", "threshold": 4.0, "direction": "minimize", "champion_margin": 0.05},
+        "approval": "auto",
+        "driftWindow": {"start": "2019-10-01T17:04:40Z", "end": "2019-10-02T17:04:40Z"},
+    }
+
+
+def test_plan_passes_exactly_the_declared_pipeline_parameters_in_order() -> None:
+    plan = plan_retrain(TAXI, drift_signal(), RUN, heartbeat_seconds=600)
+
+    names = [p["Name"] for p in plan["pipelineParameters"]]
+    assert names == list(PIPELINE_PARAMETERS)
+    assert names == ["TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName"]
+
+
+def test_client_request_token_is_deterministic_per_run_and_within_sagemaker_limits() -> None:
+    signal = drift_signal()
+
+    first = plan_retrain(TAXI, signal, RUN, 600)["clientRequestToken"]
+    again = plan_retrain(TAXI, signal, RUN, 600)["clientRequestToken"]
+    other = plan_retrain(TAXI, signal, RUN + "x", 600)["clientRequestToken"]
+
+    assert 32 <= len(first) <= 128
+    assert re.fullmatch(r"[A-Za-z0-9-]+", first)
+    assert again == first
+    assert other != first
+
+
+@pytest.mark.parametrize(
+    ("heartbeat_seconds", "timeout_hours", "heartbeat", "timeout"),
+    [
+        pytest.param(600, 72.0, 1800, 259200, id="model-timeout-is-longer"),
+        pytest.param(60, 1.0, 180, 3600, id="one-minute-sweep"),
+        pytest.param(3600, 1.0, 10800, 10860, id="timeout-raised-above-the-heartbeat"),
+        pytest.param(600, 0.01, 1800, 1860, id="tiny-model-timeout"),
+    ],
+)
+def test_heartbeat_allows_three_missed_sweeps_and_the_timeout_outlasts_it(
+    heartbeat_seconds: int, timeout_hours: float, heartbeat: int, timeout: int
+) -> None:
+    model = replace(TAXI, pipeline_timeout_hours=timeout_hours)
+
+    plan = plan_retrain(model, drift_signal(), RUN, heartbeat_seconds)
+
+    assert plan["heartbeatSeconds"] == heartbeat
+    assert plan["pipelineTimeoutSeconds"] == timeout
+    assert plan["pipelineTimeoutSeconds"] >= plan["heartbeatSeconds"] + 60
+
+
+def test_parameter_values_are_cut_to_sagemakers_1024_characters() -> None:
+    # Given a signal whose id is longer than a pipeline parameter may be
+    signal = replace(drift_signal(), id="alarm/" + "a" * 2000)
+
+    plan = plan_retrain(TAXI, signal, RUN, 600)
+
+    values = {p["Name"]: p["Value"] for p in plan["pipelineParameters"]}
+    assert values["TriggerId"] == signal.id[:1024]
+    assert len(values["TriggerId"]) == 1024
+
+
+def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
+    signal = Signal(
+        model="taxi-fare",
+        kind="schedule",
+        id="schedule/taxi-fare/2026-11-19T00:00:00Z",
+        at="2026-11-19T00:00:00Z",
+        source="rule",
+    )
+
+    plan = plan_retrain(TAXI, signal, RUN, 600)
+
+    assert plan["pipelineParameters"][:4] == [
+        {"Name": "TriggerKind", "Value": "schedule"},
+        {"Name": "TriggerId", "Value": "schedule/taxi-fare/2026-11-19T00:00:00Z"},
+        {"Name": "DriftWindowStart", "Value": "2026-11-18T00:00:00Z"},
+        {"Name": "DriftWindowEnd", "Value": "2026-11-19T00:00:00Z"},
+    ]
+
+
+# -- evaluate_candidate ------------------------------------------------------------------------
+
+
+class FakeRegistry:
+    """retrain.Registry over dictionaries."""
+
+    def __init__(
+        self, candidates: Mapping[str, str], packages: Mapping[str, tuple[str, str | None]]
+    ) -> None:
+        self._candidates = candidates
+        self._packages = packages
+
+    def candidate_of(self, pipeline_execution_arn: str) -> str:
+        try:
+            return self._candidates[pipeline_execution_arn]
+        except KeyError:
+            raise CandidateNotFound(f"{pipeline_execution_arn} registered nothing") from None
+
+    def package(self, package_arn: str) -> tuple[str, str | None]:
+        return self._packages[package_arn]
+
+
+class FakeReports:
+    """retrain.Reports over a dictionary; remembers what was read."""
+
+    def __init__(self, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        self._documents = documents
+        self.read: list[str] = []
+
+    def read_json(self, uri: str) -> Mapping[str, Any]:
+        self.read.append(uri)
+        return self._documents[uri]
+
+
+GOOD_REPORT = {
+    "regression_metrics": {"rmse": {"value": 3.1}},
+    "champion": {"regression_metrics": {"rmse": {"value": 3.4}}},
+}
+
+
+def evaluate(registry: FakeRegistry, reports: FakeReports, approval: str = "auto") -> Any:
+    return evaluate_candidate(
+        pipeline_execution_arn=EXECUTION,
+        package_group="taxi-fare",
+        gate=Gate("rmse", 4.0, "minimize", champion_margin=0.05),
+        approval=approval,  # type: ignore[arg-type]
+        run=RUN,
+        registry=registry,
+        reports=reports,
+    )
+
+
+def test_candidate_of_the_pipeline_is_judged_on_its_report() -> None:
+    # Given a pipeline execution that registered one package, with a good report
+    registry = FakeRegistry({EXECUTION: PACKAGE}, {PACKAGE: ("taxi-fare", REPORT_URI)})
+    reports = FakeReports({REPORT_URI: GOOD_REPORT})
+
+    # When it is evaluated
+    verdict = evaluate(registry, reports)
+
+    # Then the verdict is about that package and that report
+    assert reports.read == [REPORT_URI]
+    assert verdict.model_package_arn == PACKAGE
+    assert (verdict.passed, verdict.status) == (True, "Approved")
+    assert (verdict.candidate, verdict.champion) == (3.1, 3.4)
+    assert verdict.description.startswith(f"Approved by the gate (modelfresh run {RUN}): ")
+
+
+def test_candidate_registered_in_another_group_is_not_found() -> None:
+    registry = FakeRegistry({EXECUTION: PACKAGE}, {PACKAGE: ("churn", REPORT_URI)})
+    reports = FakeReports({REPORT_URI: GOOD_REPORT})
+
+    with pytest.raises(CandidateNotFound) as raised:
+        evaluate(registry, reports)
+
+    assert str(raised.value) == (
+        f"{PACKAGE} was registered in group 'churn', not the model's 'taxi-fare'"
+    )
+    assert reports.read == []
+
+
+def test_pipeline_that_registered_nothing_is_a_missing_candidate() -> None:
+    registry = FakeRegistry({}, {})
+
+    with pytest.raises(CandidateNotFound):
+        evaluate(registry, FakeReports({}))
+
+
+def test_candidate_without_a_report_uri_has_an_invalid_report() -> None:
+    registry = FakeRegistry({EXECUTION: PACKAGE}, {PACKAGE: ("taxi-fare", None)})
+    reports = FakeReports({})
+
+    with pytest.raises(EvaluationReportInvalid) as raised:
+        evaluate(registry, reports)
+
+    assert str(raised.value) == f"{PACKAGE} has no ModelMetrics.ModelQuality.Statistics"
+    assert reports.read == []
+
+
+def test_report_without_the_gate_metric_is_invalid() -> None:
+    registry = FakeRegistry({EXECUTION: PACKAGE}, {PACKAGE: ("taxi-fare", REPORT_URI)})
+    reports = FakeReports({REPORT_URI: {"regression_metrics": {"mae": {"value": 2.0}}}})
+
+    with pytest.raises(EvaluationReportInvalid) as raised:
+        evaluate(registry, reports)
+
+    assert str(raised.value) == (
+        "the evaluation report has no finite value for 'rmse' (regression_metrics)"
+    )
+
+
+# -- run_outcome -------------------------------------------------------------------------------
+
+CONTEXT = {"pipelineExecutionArn": EXECUTION, "driftWindow": {"start": "s", "end": "e"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [("Approved", "approved"), ("Rejected", "rejected"), ("PendingManualApproval", "pending-approval")],
+)
+def test_run_that_reached_a_verdict_ends_with_its_outcome(status: str, kind: str) -> None:
+    verdict = {"status": status, "description": f"{status} by the gate (modelfresh run {RUN})"}
+
+    outcome = run_outcome(model="taxi-fare", run=RUN, at=AT, verdict=verdict, context=CONTEXT)
+
+    assert outcome.kind == kind
+    assert (outcome.model, outcome.run, outcome.at) == ("taxi-fare", RUN, AT)
+    assert outcome.summary == verdict["description"]
+    assert outcome.detail == {**CONTEXT, "verdict": verdict}
+
+
+LAMBDA_CAUSE = json.dumps(
+    {
+        "errorMessage": "no model named 'taxi' in the configuration",
+        "errorType": "UnknownModel",
+        "requestId": "0f8a3c1e-2d4b-4e6f-8a9b-1c2d3e4f5a6b",
+        "stackTrace": [
+            '  File "/var/task/app.py", line 21, in lambda_handler\n',
+            '    model = container.config.model(require(event, "model", str))\n',
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("failure", "summary"),
+    [
+        pytest.param(
+            {"Error": "UnknownModel", "Cause": LAMBDA_CAUSE},
+            "The retrain failed with UnknownModel: no model named 'taxi' in the configuration",
+            id="lambda-error",
+        ),
+        pytest.param(
+            {
+                "Error": "PipelineExecutionFailed",
+                "Cause": f"pipeline execution {EXECUTION} failed: AlgorithmError: diverged",
+            },
+            "The retrain failed with PipelineExecutionFailed: "
+            f"pipeline execution {EXECUTION} failed: AlgorithmError: diverged",
+            id="plain-cause",
+        ),
+        pytest.param(
+            {"Error": "States.HeartbeatTimeout"},
+            "The retrain failed with States.HeartbeatTimeout.",
+            id="no-cause",
+        ),
+        pytest.param(
+            {"Error": "States.Timeout", "Cause": ""},
+            "The retrain failed with States.Timeout.",
+            id="empty-cause",
+        ),
+        pytest.param(
+            {"Cause": "something broke"},
+            "The retrain failed with States.Runtime: something broke",
+            id="no-error-name",
+        ),
+        pytest.param(
+            {"Error": "States.TaskFailed", "Cause": json.dumps({"Cause": "nested cause"})},
+            "The retrain failed with States.TaskFailed: nested cause",
+            id="json-cause-field",
+        ),
+    ],
+)
+def test_failed_run_ends_with_a_readable_summary(failure: dict[str, str], summary: str) -> None:
+    outcome = run_outcome(model="taxi-fare", run=RUN, at=AT, failure=failure, context=CONTEXT)
+
+    assert outcome.kind == "failed"
+    assert outcome.summary == summary
+    assert outcome.detail == {**CONTEXT, "error": failure.get("Error", "States.Runtime")}
+
+
+def test_failure_summary_never_carries_the_stack_trace() -> None:
+    failure = {"Error": "UnknownModel", "Cause": LAMBDA_CAUSE}
+
+    outcome = run_outcome(model="taxi-fare", run=RUN, at=AT, failure=failure)
+
+    assert "stackTrace" not in outcome.summary
+    assert "/var/task/app.py" not in outcome.summary
+    assert "0f8a3c1e" not in outcome.summary
+
+
+def test_long_failure_cause_is_cut_to_500_characters() -> None:
+    failure = {"Error": "PipelineExecutionFailed", "Cause": "x" * 5000}
+
+    outcome = run_outcome(model="taxi-fare", run=RUN, at=AT, failure=failure)
+
+    assert outcome.summary == "The retrain failed with PipelineExecutionFailed: " + "x" * 500
+
+
+def test_failure_wins_over_a_verdict() -> None:
+    verdict = {"status": "Approved", "description": "Approved by the gate"}
+
+    outcome = run_outcome(
+        model="taxi-fare", run=RUN, at=AT, verdict=verdict, failure={"Error": "LeaseLost"}
+    )
+
+    assert outcome.kind == "failed"
+
+
+def test_run_without_verdict_or_failure_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="a run ends with a verdict or a failure"):
+        run_outcome(model="taxi-fare", run=RUN, at=AT)
