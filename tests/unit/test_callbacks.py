@@ -87,16 +87,24 @@ def desk_with(
     return CallbackDesk(store, pipelines, tokens), pipelines, tokens
 
 
+class _CurrentStdout:
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 @pytest.fixture
 def log_lines(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[[], list[dict[str, Any]]]:
     """The JSON log lines written during the test.
 
-    The powertools handler keeps the stdout it found at import; point it at the stdout capsys
-    installed so the lines can be read back.
+    The powertools handler keeps the stdout it found at import; make it write to whatever
+    stdout is current, which is capsys's during the test, so the lines can be read back.
     """
-    monkeypatch.setattr(logger.registered_handler, "stream", sys.stdout)
+    monkeypatch.setattr(logger.registered_handler, "stream", _CurrentStdout())
 
     def read() -> list[dict[str, Any]]:
         return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]

@@ -146,6 +146,26 @@ def test_acquire_takes_over_an_expired_lease_and_absorbs_the_pending_signal(
     assert (state.pending, state.pending_count) == (None, 0)
 
 
+def test_acquire_over_an_expired_handed_off_lease_forgets_who_granted_it(
+    ledger: AnyLedger,
+) -> None:
+    # Given a lease handed off by the first run to the second, which then expired
+    first = leased(ledger)
+    pending = make_signal(n=2)
+    assert ledger.enqueue(ticket(pending), NOW + 1).claim is Claim.WON
+    assert ledger.hand_off(first.run, pending, ticket(pending, NOW + 2), NOW + 2)
+    later = NOW + 2 + LIFETIME + 1
+    third = ticket(make_signal(n=3), later)
+
+    # When a new signal takes the lease over
+    assert ledger.acquire(third, later).claim is Claim.WON
+
+    # Then the new lease was granted by nobody
+    lease = ledger.state("taxi-fare").lease
+    assert lease is not None
+    assert (lease.run, lease.granted_by) == (third.run, None)
+
+
 def test_acquire_is_refused_during_cooldown_and_allowed_from_its_last_second(
     ledger: AnyLedger,
 ) -> None:
@@ -200,6 +220,18 @@ def test_enqueue_of_a_queued_signal_again_is_a_duplicate(ledger: AnyLedger) -> N
     assert result.claim is Claim.DUPLICATE
     assert result.record == SignalRecord(queued.signal.id, "queued", queued.run)
     assert ledger.state("taxi-fare").pending_count == 1
+
+
+def test_enqueue_is_allowed_in_the_last_second_of_a_lease(ledger: AnyLedger) -> None:
+    # Given a lease expiring at NOW + LIFETIME
+    leased(ledger)
+
+    # When a signal is queued in that very second
+    result = ledger.enqueue(ticket(make_signal(n=2), NOW + LIFETIME), NOW + LIFETIME)
+
+    # Then the lease still counts as live: the signal is pending
+    assert result.claim is Claim.WON
+    assert ledger.state("taxi-fare").pending == make_signal(n=2)
 
 
 def test_enqueue_is_allowed_during_cooldown_without_a_lease(ledger: AnyLedger) -> None:

@@ -1,0 +1,97 @@
+"""What ships must agree with itself: template, functions, layer, samconfig and model config."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+from cfnlint.api import lint_all
+
+from localcloud.stack import load_template, read_samconfig_parameters
+from modelfresh.config import load_config
+from modelfresh.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+ASYNC_EVENTS = {"EventBridgeRule", "Schedule"}
+
+
+def test_cfn_lint_finds_no_error_or_warning() -> None:
+    matches = lint_all((ROOT / "template.yaml").read_text())
+    # Informational rules stay visible but do not fail: I4010 asks for an optional
+    # architecture Context metadata block this project does not use.
+    assert [str(m) for m in matches if m.rule.id[0] != "I" or m.rule.id == "I3011"] == []
+
+
+def test_each_function_folder_is_one_function_in_the_template() -> None:
+    folders = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
+    code_uris = [v["Properties"]["CodeUri"] for v in FUNCTIONS.values()]
+    assert sorted(code_uris) == sorted(f"functions/{name}/" for name in folders)
+    for logical_id, function in FUNCTIONS.items():
+        folder = function["Properties"]["CodeUri"].split("/")[1]
+        assert logical_id == "".join(part.title() for part in folder.split("_")) + "Function"
+
+
+def test_functions_run_python_312_with_tracing_and_the_shared_layer() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Tracing"] == "Active"
+    assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
+    for function in FUNCTIONS.values():
+        assert not {"Runtime", "Layers", "Environment"} & set(function["Properties"])
+
+
+def test_the_environment_carries_exactly_the_settings() -> None:
+    variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    settings = {f.name.upper() for f in fields(Settings)}
+    assert variables - {v for v in variables if v.startswith("POWERTOOLS_")} == settings
+
+
+def test_asynchronous_triggers_retry_and_dead_letter() -> None:
+    for logical_id, function in FUNCTIONS.items():
+        events = function["Properties"].get("Events", {})
+        if not any(e["Type"] in ASYNC_EVENTS for e in events.values()):
+            continue
+        invoke = function["Properties"]["EventInvokeConfig"]
+        assert invoke["MaximumRetryAttempts"] == 2, logical_id
+        assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS", logical_id
+        for name, event in events.items():
+            assert "RetryPolicy" in event["Properties"], (logical_id, name)
+            assert "DeadLetterConfig" in event["Properties"], (logical_id, name)
+
+
+def test_the_dead_letter_queue_has_an_alarm_on_its_depth() -> None:
+    alarm = RESOURCES["DeadLetterQueueAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+
+
+def test_layer_requirements_match_the_lockfile() -> None:
+    lock = {p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    lines = (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert pins == {name: lock[name] for name in pins}
+    assert "aws-lambda-powertools" in pins
+
+
+def test_the_layer_ships_the_repository_model_config() -> None:
+    shipped = ROOT / "layers" / "shared" / "models.toml"
+    assert shipped.is_symlink()
+    assert shipped.resolve() == (ROOT / "config" / "models.toml").resolve()
+    assert load_config(shipped).models
+
+
+def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
+    config = load_config(ROOT / "config" / "models.toml")
+    mapped = {alarm for model in config.models.values() for alarm in model.drift_alarms}
+    environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    environments.pop("version")
+    assert environments  # default and prod
+    for environment in environments:
+        for section in ("global", "build", "validate", "deploy"):
+            assert section in environments[environment], (environment, section)
+        routed = set(read_samconfig_parameters(ROOT / "samconfig.toml", environment)["ExplicitDriftAlarmNames"].split(","))
+        assert mapped <= routed, environment
