@@ -59,8 +59,11 @@ class LocalCloud:
     account = "123456789012"
     region = "us-east-1"
 
-    def __init__(self, *, server_port: int | None = None) -> None:
+    def __init__(self, *, server_port: int | None = None, echo_lambda_output: bool = False) -> None:
+        """server_port: serve on 127.0.0.1:<port> instead of intercepting in-process.
+        echo_lambda_output: also print what handlers log (it always goes to CloudWatch Logs)."""
         self.server_port = server_port
+        self.echo_lambda_output = echo_lambda_output
         self.endpoint: str | None = None
         self._mock: Any = None
         self._server: ThreadedMotoServer | None = None
@@ -79,7 +82,9 @@ class LocalCloud:
 
     def start(self) -> None:
         patches.apply()
+        patches.lambda_output.echo = self.echo_lambda_output
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs every failing state
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request log
         self._saved_environment = dict(os.environ)
         os.environ.update(BASE_ENVIRONMENT)
         if self.server_port is None:
@@ -106,6 +111,7 @@ class LocalCloud:
     def stop(self) -> None:
         self.pipelines.close()
         patches.functions.clear()
+        patches.lambda_output.echo = True
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -23,10 +23,14 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           task's own Lambda is still running completes the task (moto ignored
                           it until the heartbeat timeout, then failed the task).
 10. task_failure_cause    SendTaskFailure keeps its `cause` (moto's handler dropped it).
+11. atomic_dynamodb       DynamoDB operations are atomic under concurrent callers, as in AWS.
+                          moto's TransactWriteItems checks and writes item by item, and on a
+                          cancellation restores copies of whole tables taken before it: two
+                          racing transactions can both win, and a rollback erases other
+                          callers' writes. One lock around every DynamoDB operation fixes both.
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
-conditional DynamoDB writes and same-name StartExecution calls have one winner under
-concurrent callers.
+same-name StartExecution calls have one winner under concurrent callers.
 
 Lambda invocations also write their log lines to the function's CloudWatch log group
 (/aws/lambda/<name>), as Lambda does; `lambda_output.echo` decides whether they also reach
@@ -40,6 +44,7 @@ import functools
 import importlib.util
 import json
 import logging
+import sys
 import threading
 import traceback
 import uuid
@@ -55,6 +60,7 @@ from moto.cloudformation import parsing
 from moto.cloudwatch.models import Alarm, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.s3.models import s3_backends
 from moto.sagemaker import models, responses
@@ -98,6 +104,7 @@ def apply() -> list[str]:
                 heartbeat_timeout,
                 early_callback,
                 task_failure_cause,
+                atomic_dynamodb,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -169,27 +176,40 @@ class LambdaContext:
 
 
 class LambdaOutput(logging.Handler):
-    """Collects what a handler logs (powertools loggers) for its function's log group."""
+    """Sends what a handler logs or prints during an invocation to its function's log group,
+    as Lambda does (powertools logs and EMF metrics included). Outside an invocation, and
+    on other threads, output goes where it always went. `echo` also copies it there."""
 
     def __init__(self) -> None:
         super().__init__()
         self.echo = True
         self._current = threading.local()
+        self._stdout = _StdoutRouter(self)
 
-    def capture(self) -> list[str]:
-        """Start collecting this thread's log lines; returns the list they go to."""
-        self._current.lines = []
+    def begin_capture(self) -> None:
+        """Start collecting this thread's output."""
+        self._current.chunks = []
         self._attach()
-        return self._current.lines  # type: ignore[no-any-return]
+
+    def end_capture(self) -> list[str]:
+        """Stop collecting; the lines collected."""
+        chunks: list[str] = getattr(self._current, "chunks", None) or []
+        self._current.chunks = None
+        return [line for line in "".join(chunks).splitlines() if line.strip()]
+
+    def capturing(self) -> list[str] | None:
+        """This thread's collected output, if it is collecting."""
+        return getattr(self._current, "chunks", None)  # type: ignore[no-any-return]
 
     def emit(self, record: logging.LogRecord) -> None:
-        lines = getattr(self._current, "lines", None)
-        if lines is not None:
-            lines.append(self.format(record))
+        chunks = self.capturing()
+        if chunks is not None:
+            chunks.append(self.format(record) + "\n")
 
     def _attach(self) -> None:
-        # Powertools loggers are stdlib loggers with one stream handler each and no
-        # propagation; join them, borrowing their JSON formatter.
+        self._stdout.install()
+        # Powertools loggers are stdlib loggers with one stream handler and no propagation:
+        # join them, borrowing their JSON formatter, and quiet their stream while capturing.
         for logger in list(logging.Logger.manager.loggerDict.values()):
             if not isinstance(logger, logging.Logger) or self in logger.handlers:
                 continue
@@ -197,8 +217,34 @@ class LambdaOutput(logging.Handler):
             if streams and type(streams[0].formatter).__name__ == "LambdaPowertoolsFormatter":
                 self.setFormatter(streams[0].formatter)
                 for stream in streams:
-                    stream.addFilter(lambda _record: self.echo)
+                    stream.addFilter(lambda _record: self.echo or self.capturing() is None)
                 logger.addHandler(self)
+
+
+class _StdoutRouter:
+    """sys.stdout while installed: EMF metrics are printed, not logged."""
+
+    def __init__(self, output: LambdaOutput) -> None:
+        self._output = output
+        self._through: Any = None
+
+    def install(self) -> None:
+        if sys.stdout is not self:
+            self._through, sys.stdout = sys.stdout, self  # type: ignore[assignment]
+
+    def write(self, text: str) -> int:
+        chunks = self._output.capturing()
+        if chunks is not None:
+            chunks.append(text)
+            if not self._output.echo:
+                return len(text)
+        return int(self._through.write(text))
+
+    def flush(self) -> None:
+        self._through.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._through, name)
 
 
 lambda_output = LambdaOutput()
@@ -219,7 +265,7 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
     handler = functions.handler_for(fn.function_name)
-    lines = lambda_output.capture()
+    lambda_output.begin_capture()
     try:
         result = handler(event, context)
         outcome = json.dumps(result), False
@@ -230,8 +276,9 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
             "requestId": context.aws_request_id,
             "stackTrace": traceback.format_tb(error.__traceback__),
         }
-        lines.append(json.dumps({"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}))
+        print(json.dumps({"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}))
         outcome = json.dumps(payload), True
+    lines = lambda_output.end_capture()
     if lines:
         fn.logs_backend.ensure_log_group(fn.logs_group_name)
         fn.save_logs("\n".join(lines))
@@ -906,4 +953,25 @@ def task_failure_cause() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure
+
+
+# -------------------------------------------------------------------------------- 11. Atomicity
+
+
+DYNAMODB_OPERATIONS = (
+    "put_item", "update_item", "delete_item", "get_item", "query", "scan",
+    "batch_write_item", "batch_get_item", "transact_write_items", "transact_get_items",
+)  # fmt: skip
+
+
+def atomic_dynamodb() -> None:
+    lock = threading.RLock()
+    for name in DYNAMODB_OPERATIONS:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
 

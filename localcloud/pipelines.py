@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.sagemaker import models as sagemaker_models
@@ -61,6 +62,8 @@ class PipelineRun:
     parameters: dict[str, str]
     events_emitted: list[str] = field(default_factory=list)
     package_arn: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -91,6 +94,8 @@ class PipelineRun:
         previous = execution.pipeline_execution_status
         execution.pipeline_execution_status = status
         execution.pipeline_execution_failure_reason = failure_reason or None
+        if status in TERMINAL:
+            self.ended_at = datetime.now(UTC)
         if emit_event:
             patches.emit_pipeline_status(backend, execution, previous)
             self.events_emitted.append(status)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud
-from localcloud.patches import lambda_output
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -110,7 +109,6 @@ class App:
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud() as local:
-        lambda_output.echo = False
         yield local
 
 

@@ -1,6 +1,6 @@
-"""Each local-cloud patch does what AWS does. Stock moto 5.2.5 fails these tests (except the two
-under "Atomicity", which check behaviour stock moto already has), so a moto upgrade that moves
-the internals a patch relies on fails loudly in this file."""
+"""Each local-cloud patch does what AWS does. Stock moto 5.2.5 fails these tests (except where a
+test says it checks behaviour stock moto already has), so a moto upgrade that moves the
+internals a patch relies on fails loudly in this file."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud, patches
-from localcloud.patches import lambda_output
 
 ROLE = "arn:aws:iam::123456789012:role/local"
 
@@ -27,7 +26,6 @@ ROLE = "arn:aws:iam::123456789012:role/local"
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud() as local:
-        lambda_output.echo = False
         local.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
         yield local
 
@@ -78,7 +76,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
     assert patches.apply() == [
         "lambda_in_process", "events_to_lambda", "alarm_state_events", "cfn_state_machines",
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
-        "heartbeat_timeout", "early_callback", "task_failure_cause",
+        "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
     ]  # fmt: skip
 
 
@@ -361,7 +359,43 @@ def test_sagemaker_status_changes_reach_eventbridge(cloud: LocalCloud, pipeline:
     assert package_events[0]["ModelPackageGroupName"] == "g"
 
 
-# ---------------------------------------------------------------------------- Atomicity (no patch)
+# ---------------------------------------------------------------------------- 11. Atomicity
+
+
+def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(cloud: LocalCloud) -> None:
+    # The run ledger's own transactions (record the signal + take the lease), 20 at once, in
+    # several rounds: without the patch, 2-6 callers "win" and rollbacks erase signal records.
+    from modelfresh.aws.ledger import DynamoLedger
+    from modelfresh.runs import Claim, Ticket
+    from modelfresh.signals import Signal
+
+    dynamodb = cloud.client("dynamodb")
+    for table, key in (("state", "model"), ("signals", "signal_id")):
+        dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        )  # fmt: skip
+    ledger = DynamoLedger(dynamodb, "state", "signals")
+
+    for round_ in range(3):
+        model = f"model-{round_}"
+        signals = [Signal(model, "drift-alarm", f"alarm/{model}/{i}", "2026-11-22T10:00:00.000Z", "a") for i in range(20)]
+        barrier, claims = threading.Barrier(20), {}
+
+        def acquire(signal: Signal, barrier: threading.Barrier = barrier, claims: dict[str, Any] = claims) -> None:
+            barrier.wait()
+            claims[signal.id] = ledger.acquire(Ticket(signal.model, signal.run_name, signal, 10**10), 1000).claim
+
+        threads = [threading.Thread(target=acquire, args=(signal,)) for signal in signals]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        winners = [signal for signal in signals if claims[signal.id] is Claim.WON]
+        assert len(winners) == 1, (round_, len(winners))
+        assert ledger.state(model).lease.run == winners[0].run_name  # type: ignore[union-attr]
+        assert [s for s in signals if ledger.signal_record(s.id)] == winners
 
 
 def test_concurrent_conditional_writes_have_exactly_one_winner(cloud: LocalCloud) -> None:
@@ -392,6 +426,7 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(cloud: LocalCloud
 
 
 def test_concurrent_starts_with_one_name_make_one_execution(cloud: LocalCloud) -> None:
+    # Stock moto already behaves like AWS here; this keeps it so.
     machine = state_machine(cloud, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
     barrier = threading.Barrier(20)
     arns = set()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from modelfresh.events import iso
 from modelfresh.outcomes import Outcome, OutcomeRecorder
 from modelfresh.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
 from modelfresh.signals import Signal
@@ -30,7 +31,7 @@ def make_signal(
         model=model,
         kind="drift-alarm",
         id=f"alarm/{alarm}/{changed.isoformat(timespec='milliseconds')}",
-        at=changed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        at=iso(changed),
         source=alarm,
         detail={"alarm": alarm, "reason": reason, "metrics": ["ModelFresh/Drift/share"]},
     )
@@ -222,7 +223,6 @@ class InMemoryLedger:
 
     def _record(self, ticket: Ticket, decision: str) -> None:
         self._signals[ticket.signal.id] = SignalRecord(ticket.signal.id, decision, ticket.run)
-
 
 
 class RefusingLedger(InMemoryLedger):

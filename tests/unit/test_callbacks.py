@@ -10,10 +10,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-
 from modelfresh.callbacks import Callback, CallbackDesk, parse_pipeline_status
 from modelfresh.errors import MalformedEvent
 from modelfresh.observability import logger
+
 from tests.conftest import sample_event
 
 PIPELINE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/taxi-fare-retrain"
@@ -177,7 +177,9 @@ def test_status_of_a_pipeline_nobody_waits_on_resumes_nothing(
     assert pipelines.asked == []
     [line] = log_lines()
     assert line["level"] == "WARNING"
-    assert line["message"] == "no retrain run is waiting on this pipeline execution; nothing resumed"
+    assert (
+        line["message"] == "no retrain run is waiting on this pipeline execution; nothing resumed"
+    )
     assert line["pipeline_execution_arn"] == OTHER_EXECUTION
 
 
@@ -412,12 +414,21 @@ def test_pipeline_status_sample_is_read() -> None:
             id="status-not-a-string",
         ),
         pytest.param(
-            {"detail": {"pipelineExecutionArn": EXECUTION, "currentPipelineExecutionStatus": "Paused"}},
+            {
+                "detail": {
+                    "pipelineExecutionArn": EXECUTION,
+                    "currentPipelineExecutionStatus": "Paused",
+                }
+            },
             "malformed event: 'detail.currentPipelineExecutionStatus' is 'Paused', expected one "
             "of ('Executing', 'Stopping', 'Stopped', 'Failed', 'Succeeded')",
             id="unknown-status",
         ),
-        pytest.param({"detail": None}, "malformed event: it has no 'detail.pipelineExecutionArn'", id="null-detail"),
+        pytest.param(
+            {"detail": None},
+            "malformed event: it has no 'detail.pipelineExecutionArn'",
+            id="null-detail",
+        ),
     ],
 )
 def test_malformed_pipeline_status_event_names_the_field(

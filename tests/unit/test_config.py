@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from modelfresh.config import (
     ControllerConfig,
     Endpoints,
@@ -20,6 +19,7 @@ from modelfresh.config import (
     parse_gate,
 )
 from modelfresh.errors import ConfigError, UnknownModel
+
 from tests.conftest import FIXTURES, ROOT
 
 PREFIX = "modelfresh-drift-"
@@ -195,8 +195,7 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
         ),
         pytest.param(
             {"gate": {"metric": "rmse", "threshold": 4.0, "direction": "lower"}},
-            "models.taxi-fare.gate.direction: expected one of 'minimize', 'maximize', "
-            "got 'lower'",
+            "models.taxi-fare.gate.direction: expected one of 'minimize', 'maximize', got 'lower'",
             id="bad-direction",
         ),
         pytest.param(
@@ -308,9 +307,7 @@ def test_zero_cooldown_is_accepted() -> None:
         pytest.param(
             {"models": {}}, ["models: declare at least one model as a [models.<name>] table"]
         ),
-        pytest.param(
-            {"models": {"taxi-fare": 3}}, ["models.taxi-fare: expected a table, got int"]
-        ),
+        pytest.param({"models": {"taxi-fare": 3}}, ["models.taxi-fare: expected a table, got int"]),
         pytest.param(
             {"defaults": "auto", **one_model()}, ["defaults: expected a table, got a string"]
         ),
@@ -320,9 +317,7 @@ def test_zero_cooldown_is_accepted() -> None:
         ),
     ],
 )
-def test_malformed_top_level_tables_are_reported(
-    raw: dict[str, Any], expected: list[str]
-) -> None:
+def test_malformed_top_level_tables_are_reported(raw: dict[str, Any], expected: list[str]) -> None:
     assert problems_of(raw) == expected
 
 
@@ -346,9 +341,7 @@ def test_malformed_top_level_tables_are_reported(
         ),
     ],
 )
-def test_resource_claimed_by_two_models_is_reported(
-    other: dict[str, Any], expected: str
-) -> None:
+def test_resource_claimed_by_two_models_is_reported(other: dict[str, Any], expected: str) -> None:
     # Given two models that would otherwise be valid
     churn = {
         "package_group": "churn",
@@ -516,7 +509,9 @@ def taxi_and_taxi_fare() -> ControllerConfig:
         pytest.param("Modelfresh-drift-taxi-fare", None, id="prefix-is-case-sensitive"),
     ],
 )
-def test_model_for_alarm(taxi_and_taxi_fare: ControllerConfig, alarm: str, model: str | None) -> None:
+def test_model_for_alarm(
+    taxi_and_taxi_fare: ControllerConfig, alarm: str, model: str | None
+) -> None:
     found = taxi_and_taxi_fare.model_for_alarm(alarm, PREFIX)
 
     assert (found.name if found else None) == model

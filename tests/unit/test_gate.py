@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from modelfresh.config import ApprovalMode, Gate
 from modelfresh.errors import EvaluationReportInvalid
 from modelfresh.gate import DESCRIPTION_LIMIT, Evaluation, judge, read_evaluation
@@ -93,9 +92,7 @@ def test_champion_is_optional(champion: Any) -> None:
         pytest.param(
             report("regression_metrics", "rmse", "3.1"), "regression_metrics", id="string"
         ),
-        pytest.param(
-            {"regression_metrics": {"rmse": 3.1}}, "regression_metrics", id="bare-number"
-        ),
+        pytest.param({"regression_metrics": {"rmse": 3.1}}, "regression_metrics", id="bare-number"),
         pytest.param(
             {
                 "regression_metrics": {"mae": {"value": 2.0}},
@@ -192,8 +189,7 @@ def test_threshold_is_inclusive_in_the_gate_direction(
             0.8125,
             0.75,
             False,
-            "does not beat the champion's 0.75 by the required margin 0.125 "
-            "(improvement 0.0625)",
+            "does not beat the champion's 0.75 by the required margin 0.125 (improvement 0.0625)",
             id="maximize-below-the-margin",
         ),
     ],
@@ -229,8 +225,7 @@ def test_holdout_is_named_in_the_champion_reason() -> None:
     verdict = judge(evaluation, RMSE, "auto", PACKAGE, RUN)
 
     assert verdict.reasons[1] == (
-        "beats the champion's 3.5 by the required margin 0 (improvement 0.5) "
-        f"on holdout {HOLDOUT}"
+        f"beats the champion's 3.5 by the required margin 0 (improvement 0.5) on holdout {HOLDOUT}"
     )
 
 
@@ -271,19 +266,27 @@ def test_description_states_the_decision_the_run_and_every_reason() -> None:
     )
 
 
-def test_description_fits_the_registry_limit_with_a_long_run_name_and_holdout() -> None:
-    # Given a very long run name and holdout URI
-    run = "r" * 900
-    holdout = "s3://modelfresh-data/" + "k" * 1000
+@pytest.mark.parametrize(
+    ("run", "holdout"),
+    [
+        pytest.param("r" * 900, "s3://modelfresh-data/" + "k" * 1000, id="long-run-and-holdout"),
+        pytest.param(RUN, "s3://modelfresh-data/" + "k" * 2000, id="long-holdout"),
+        pytest.param("r" * 2000, HOLDOUT, id="run-longer-than-the-limit"),
+    ],
+)
+def test_description_fits_the_registry_limit(run: str, holdout: str) -> None:
+    # Given a very long run name or holdout URI
     evaluation = Evaluation(candidate=3.0, champion=3.5, holdout=holdout)
 
     verdict = judge(evaluation, RMSE, "manual", PACKAGE, run)
 
     # Then the description is cut to UpdateModelPackage's 1024 characters, decision first
-    assert len(verdict.description) == DESCRIPTION_LIMIT == 1024
-    assert verdict.description.startswith(
+    assert DESCRIPTION_LIMIT == 1024
+    assert len(verdict.description) == 1024
+    expected_start = (
         f"Passed the gate; awaiting manual approval (modelfresh run {run}): rmse 3 meets"
     )
+    assert verdict.description.startswith(expected_start[:1024])
     # ... while the reasons themselves are kept whole
     assert verdict.reasons[1].endswith(f"on holdout {holdout}")
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
-
-from localcloud import patches
 from modelfresh.aws.ledger import DynamoLedger
 from modelfresh.runs import Claim, Lease, ModelState, SignalRecord, Ticket
 from modelfresh.signals import Signal
+from moto import mock_aws
+
+from localcloud import patches
 from tests.unit.fakes import START, InMemoryLedger, make_signal
 
 type AnyLedger = InMemoryLedger | DynamoLedger
@@ -38,7 +38,7 @@ def dynamo_ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoLedger]:
         "AWS_SESSION_TOKEN": "testing",
     }.items():
         monkeypatch.setenv(name, value)
-    patches.apply()  # as the local cloud does: conditional writes atomic under concurrency
+    patches.apply()  # moto as the local cloud runs it
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         for table, key in ((STATE_TABLE, "model"), (SIGNALS_TABLE, "signal_id")):
@@ -49,6 +49,8 @@ def dynamo_ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoLedger]:
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
             )
         yield DynamoLedger(client, STATE_TABLE, SIGNALS_TABLE)
+
+
 
 
 @pytest.fixture(params=["in-memory", "dynamodb"])

@@ -9,11 +9,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-
 from modelfresh.config import Gate, load_config
 from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
 from modelfresh.retrain import PIPELINE_PARAMETERS, evaluate_candidate, plan_retrain, run_outcome
 from modelfresh.signals import Signal, alarm_signal, parse_alarm_change
+
 from tests.conftest import FIXTURES, sample_event
 
 CONFIG = load_config(FIXTURES / "models.toml")
@@ -22,11 +22,13 @@ RUN = "taxi-fare-drift-20191002T1704-0123456789"
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/taxi-fare-retrain/execution/p4jn"
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3"
 REPORT_URI = "s3://modelfresh-artifacts/taxi-fare/p4jn/evaluation.json"
-AT = "2026-11-22T10:00:00Z"
+AT = "2026-11-22T10:00:00.000Z"
 
 
 def drift_signal() -> Signal:
-    return alarm_signal(parse_alarm_change(sample_event("cloudwatch_alarm_state_change_alarm")), TAXI)
+    return alarm_signal(
+        parse_alarm_change(sample_event("cloudwatch_alarm_state_change_alarm")), TAXI
+    )
 
 
 # -- plan_retrain ------------------------------------------------------------------------------
@@ -48,15 +50,20 @@ def test_plan_fixes_everything_the_run_needs() -> None:
         "pipelineParameters": [
             {"Name": "TriggerKind", "Value": "drift-alarm"},
             {"Name": "TriggerId", "Value": signal.id},
-            {"Name": "DriftWindowStart", "Value": "2019-10-01T17:04:40Z"},
-            {"Name": "DriftWindowEnd", "Value": "2019-10-02T17:04:40Z"},
+            {"Name": "DriftWindowStart", "Value": "2019-10-01T17:04:40.989Z"},
+            {"Name": "DriftWindowEnd", "Value": "2019-10-02T17:04:40.989Z"},
             {"Name": "RunName", "Value": RUN},
         ],
         "pipelineTimeoutSeconds": 72 * 3600,
         "heartbeatSeconds": 1800,
-        "gate": {"metric": "rmse", "threshold": 4.0, "direction": "minimize", "champion_margin": 0.05},
+        "gate": {
+            "metric": "rmse",
+            "threshold": 4.0,
+            "direction": "minimize",
+            "champion_margin": 0.05,
+        },
         "approval": "auto",
-        "driftWindow": {"start": "2019-10-01T17:04:40Z", "end": "2019-10-02T17:04:40Z"},
+        "driftWindow": {"start": "2019-10-01T17:04:40.989Z", "end": "2019-10-02T17:04:40.989Z"},
     }
 
 
@@ -117,8 +124,8 @@ def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
     signal = Signal(
         model="taxi-fare",
         kind="schedule",
-        id="schedule/taxi-fare/2026-11-19T00:00:00Z",
-        at="2026-11-19T00:00:00Z",
+        id="schedule/taxi-fare/2026-11-19T00:00:00.000Z",
+        at="2026-11-19T00:00:00.000Z",
         source="rule",
     )
 
@@ -126,9 +133,9 @@ def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
 
     assert plan["pipelineParameters"][:4] == [
         {"Name": "TriggerKind", "Value": "schedule"},
-        {"Name": "TriggerId", "Value": "schedule/taxi-fare/2026-11-19T00:00:00Z"},
-        {"Name": "DriftWindowStart", "Value": "2026-11-18T00:00:00Z"},
-        {"Name": "DriftWindowEnd", "Value": "2026-11-19T00:00:00Z"},
+        {"Name": "TriggerId", "Value": "schedule/taxi-fare/2026-11-19T00:00:00.000Z"},
+        {"Name": "DriftWindowStart", "Value": "2026-11-18T00:00:00.000Z"},
+        {"Name": "DriftWindowEnd", "Value": "2026-11-19T00:00:00.000Z"},
     ]
 
 
@@ -250,7 +257,11 @@ CONTEXT = {"pipelineExecutionArn": EXECUTION, "driftWindow": {"start": "s", "end
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [("Approved", "approved"), ("Rejected", "rejected"), ("PendingManualApproval", "pending-approval")],
+    [
+        ("Approved", "approved"),
+        ("Rejected", "rejected"),
+        ("PendingManualApproval", "pending-approval"),
+    ],
 )
 def test_run_that_reached_a_verdict_ends_with_its_outcome(status: str, kind: str) -> None:
     verdict = {"status": status, "description": f"{status} by the gate (modelfresh run {RUN})"}

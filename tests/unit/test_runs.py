@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
-
 from modelfresh.config import ControllerConfig, parse_config
 from modelfresh.errors import UnknownModel
+from modelfresh.events import iso
 from modelfresh.outcomes import Outcome
 from modelfresh.runs import (
     SWEEP_GRACE_SECONDS,
     Admission,
     AdmitResult,
+    Claim,
+    ClaimResult,
     LedgerContention,
     ModelState,
     RunCoordinator,
     Ticket,
 )
 from modelfresh.signals import Signal
+
 from tests.unit.fakes import (
+    START,
     FakeClock,
     FakeExecutions,
     FakeRecorder,
@@ -118,13 +123,15 @@ def test_first_signal_starts_a_run_named_after_it_and_records_started(world: Wor
     assert result == AdmitResult(Admission.STARTED, signal.run_name)
     assert world.executions.started == [signal.run_name]
     started = world.executions.runs[signal.run_name].ticket
-    assert started == Ticket("taxi-fare", signal.run_name, signal, world.clock.epoch + LEASE_SECONDS)
+    assert started == Ticket(
+        "taxi-fare", signal.run_name, signal, world.clock.epoch + LEASE_SECONDS
+    )
     assert world.lease_run() == signal.run_name
     # ... and one "started" outcome says so, carrying the signal
     [outcome] = world.recorder.outcomes
     assert (outcome.kind, outcome.model, outcome.run) == ("started", "taxi-fare", signal.run_name)
     assert outcome.detail == {"signal": signal.to_dict()}
-    assert outcome.at == "2026-11-22T10:00:00Z"
+    assert outcome.at == iso(START)
 
 
 def test_same_signal_delivered_again_is_a_duplicate_that_starts_nothing_new(world: World) -> None:
@@ -301,7 +308,7 @@ def test_finish_sets_cooldown_and_a_signal_during_it_is_deferred_to_its_end(
     assert result == AdmitResult(Admission.DEFERRED, second.run_name)
     deferred = world.recorder.outcomes[-1]
     assert (deferred.kind, deferred.run) == ("deferred", second.run_name)
-    assert "cooling down until 2026-11-22T16:10:00Z" in deferred.summary
+    assert f"cooling down until {iso(START + timedelta(hours=6, minutes=10))}" in deferred.summary
     assert world.executions.started == [first.run_name]
 
     # When the sweep runs a second before the cooldown ends, then at its end
@@ -332,7 +339,8 @@ def test_pending_signal_at_finish_during_cooldown_is_kept_and_started_by_the_swe
 
     # Then the lease is freed but the follow-up waits for the end of cooldown
     assert lease == (
-        "lease released; follow-up deferred to the end of cooldown at 2026-11-22T16:10:00Z"
+        "lease released; follow-up deferred to the end of cooldown at "
+        + iso(START + timedelta(hours=6, minutes=10))
     )
     assert world.executions.started == [first.run_name]
     state = world.state("churn")
@@ -353,6 +361,91 @@ def test_pending_signal_at_finish_during_cooldown_is_kept_and_started_by_the_swe
     assert world.executions.started == [first.run_name, third.run_name]
     assert world.state("churn").pending is None
     assert world.coordinator.sweep() == []  # and a later sweep starts nothing more
+
+
+def test_signal_after_the_cooldown_starts_at_once_absorbing_the_deferred_one(
+    world: World,
+) -> None:
+    # Given a churn signal deferred to the end of the cooldown
+    first, deferred, latest = churn(1), churn(2), churn(3)
+    world.admit(first)
+    world.admit(deferred)
+    world.finish("churn", first.run_name)
+    cooldown_end = world.state("churn").cooldown_until
+
+    # When a new signal arrives once the cooldown is over, before any sweep
+    world.clock.advance(cooldown_end - world.clock.epoch)
+    result = world.admit(latest)
+
+    # Then it starts at once and stands for the deferred one too: the sweep starts nothing
+    assert result == AdmitResult(Admission.STARTED, latest.run_name)
+    assert world.state("churn").pending is None
+    assert world.coordinator.sweep() == []
+    assert world.executions.started == [first.run_name, latest.run_name]
+
+
+# ------------------------------------------------------------------------------- races
+
+
+class LeaseFreedBetweenAcquireAndEnqueue(InMemoryLedger):
+    """The running run releases its lease just after a signal's acquire was refused."""
+
+    holder: str | None = None
+
+    def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
+        result = super().acquire(ticket, now)
+        if result.claim is Claim.REFUSED and self.holder is not None:
+            holder, self.holder = self.holder, None
+            assert super().release(ticket.model, holder, now, now, keep_pending=False) is None
+        return result
+
+
+def test_signal_that_loses_a_race_with_the_lease_release_starts_a_run() -> None:
+    # Given a running run that will release its lease between the signal's two writes
+    ledger = LeaseFreedBetweenAcquireAndEnqueue()
+    world = make_world(ledger)
+    first, second = taxi(1), taxi(2)
+    world.admit(first)
+    ledger.holder = first.run_name
+
+    # When a signal arrives
+    result = world.admit(second)
+
+    # Then, refused both ways once, it tries again and starts its own run
+    assert result == AdmitResult(Admission.STARTED, second.run_name)
+    assert world.executions.started == [first.run_name, second.run_name]
+    assert world.recorder.kinds == ["started", "started"]
+
+
+class NewerSignalBeforeHandOff(InMemoryLedger):
+    """A newer signal replaces the pending one between finish's read and its hand-off."""
+
+    newer: Signal | None = None
+
+    def hand_off(self, holder: str, pending: Signal, ticket: Ticket, now: int) -> bool:
+        if self.newer is not None:
+            newer, self.newer = self.newer, None
+            queued = self.enqueue(Ticket(newer.model, newer.run_name, newer, now + 1), now)
+            assert queued.claim is Claim.WON
+        return super().hand_off(holder, pending, ticket, now)
+
+
+def test_finish_hands_off_to_the_newer_signal_that_replaced_the_pending_one() -> None:
+    # Given a run with a signal pending, and a newer one about to replace it
+    ledger = NewerSignalBeforeHandOff()
+    world = make_world(ledger)
+    first, pending, newer = taxi(1), taxi(2), taxi(3)
+    world.admit(first)
+    world.admit(pending)
+    ledger.newer = newer
+
+    # When the run finishes
+    lease = world.finish("taxi-fare", first.run_name)
+
+    # Then the follow-up is the newer signal's, and it is the only one
+    assert lease == f"lease handed to follow-up {newer.run_name}"
+    assert world.executions.started == [first.run_name, newer.run_name]
+    assert world.lease_run() == newer.run_name
 
 
 # ------------------------------------------------------------------------------- expiry
@@ -418,7 +511,7 @@ def test_sweep_reclaims_the_lease_of_an_ended_run_only_after_the_grace_period(
     [reclaimed] = world.recorder.of_kind("lease-reclaimed")
     assert (reclaimed.model, reclaimed.run) == ("taxi-fare", first.run_name)
     assert f"its run ended ({status}) holding it" in reclaimed.summary
-    assert reclaimed.at == "2026-11-22T11:05:00Z"
+    assert reclaimed.at == iso(START + timedelta(hours=1, minutes=5))
 
 
 def test_sweep_leaves_a_running_run_alone_until_its_lease_expires(world: World) -> None:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from modelfresh.config import ControllerConfig, Endpoints, Gate, ModelConfig, load_config
 from modelfresh.errors import MalformedEvent
 from modelfresh.signals import (
@@ -21,6 +20,7 @@ from modelfresh.signals import (
     parse_schedule_tick,
     schedule_signals,
 )
+
 from tests.conftest import FIXTURES, sample_event
 
 ALARM = "cloudwatch_alarm_state_change_alarm"
@@ -178,9 +178,7 @@ def _set(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
             "expected one of ('CloudWatch Alarm State Change',)",
             id="wrong-detail-type",
         ),
-        pytest.param(
-            _delete("source"), "malformed event: it has no 'source'", id="no-source"
-        ),
+        pytest.param(_delete("source"), "malformed event: it has no 'source'", id="no-source"),
         pytest.param(
             _set(42, "detail", "alarmName"),
             "malformed event: 'detail.alarmName' should be a non-empty str",
@@ -193,8 +191,7 @@ def _set(value: Any, *path: str) -> Callable[[dict[str, Any]], None]:
         ),
         pytest.param(
             set_timestamp("2019-10-02T17:04:40.989"),
-            "malformed event: 'detail.state.timestamp' has no time zone: "
-            "'2019-10-02T17:04:40.989'",
+            "malformed event: 'detail.state.timestamp' has no time zone: '2019-10-02T17:04:40.989'",
             id="timestamp-without-zone",
         ),
         pytest.param(
@@ -244,7 +241,7 @@ def test_alarm_signal_carries_the_alarm_and_its_change_time() -> None:
         model="taxi-fare",
         kind="drift-alarm",
         id="alarm/modelfresh-drift-taxi-fare/2019-10-02T17:04:40.989+00:00",
-        at="2019-10-02T17:04:40Z",
+        at="2019-10-02T17:04:40.989Z",
         source="modelfresh-drift-taxi-fare",
         detail={
             "alarm": "modelfresh-drift-taxi-fare",
@@ -300,7 +297,7 @@ def test_run_name_of_the_longest_model_name_is_a_valid_execution_name(kind: str)
         model=longest.name,
         kind=kind,  # type: ignore[arg-type]
         id=f"alarm/{'a' * 255}/2026-11-22T10:00:00.000+00:00",
-        at="2026-11-22T10:00:00Z",
+        at="2026-11-22T10:00:00.000Z",
         source="a" * 255,
     )
 
@@ -311,14 +308,18 @@ def test_run_name_of_the_longest_model_name_is_a_valid_execution_name(kind: str)
 
 @pytest.mark.parametrize(
     ("hours", "start"),
-    [(24.0, "2019-10-01T17:04:40Z"), (6.0, "2019-10-02T11:04:40Z"), (0.5, "2019-10-02T16:34:40Z")],
+    [
+        (24.0, "2019-10-01T17:04:40.989Z"),
+        (6.0, "2019-10-02T11:04:40.989Z"),
+        (0.5, "2019-10-02T16:34:40.989Z"),
+    ],
 )
 def test_drift_window_is_the_hours_before_the_signal(hours: float, start: str) -> None:
     signal = alarm_signal(parse_alarm_change(sample_event(ALARM)), model())
 
     window = signal.drift_window(model(drift_window_hours=hours))
 
-    assert window == (start, "2019-10-02T17:04:40Z")
+    assert window == (start, "2019-10-02T17:04:40.989Z")
 
 
 # -- Signal serialisation ----------------------------------------------------------------------
@@ -329,7 +330,7 @@ def a_signal(**detail: Any) -> Signal:
         model="taxi-fare",
         kind="drift-alarm",
         id="alarm/modelfresh-drift-taxi-fare/2026-11-22T10:00:00.000+00:00",
-        at="2026-11-22T10:00:00Z",
+        at="2026-11-22T10:00:00.000Z",
         source="modelfresh-drift-taxi-fare",
         detail=detail,
     )
@@ -346,7 +347,7 @@ def test_signal_json_is_compact_and_key_sorted() -> None:
     signal = a_signal(reason="drift", alarm="a")
 
     assert signal.to_json() == (
-        '{"at":"2026-11-22T10:00:00Z","detail":{"alarm":"a","reason":"drift"},'
+        '{"at":"2026-11-22T10:00:00.000Z","detail":{"alarm":"a","reason":"drift"},'
         '"id":"alarm/modelfresh-drift-taxi-fare/2026-11-22T10:00:00.000+00:00",'
         '"kind":"drift-alarm","model":"taxi-fare","source":"modelfresh-drift-taxi-fare"}'
     )
@@ -415,9 +416,7 @@ def test_schedule_tick_is_read_from_the_sample_event() -> None:
         pytest.param({"time": 0}, "malformed event: 'time' should be a non-empty str", id="int"),
     ],
 )
-def test_malformed_schedule_tick_is_a_malformed_event(
-    change: dict[str, Any], message: str
-) -> None:
+def test_malformed_schedule_tick_is_a_malformed_event(change: dict[str, Any], message: str) -> None:
     with pytest.raises(MalformedEvent) as raised:
         parse_schedule_tick(sample_event("scheduled_event") | change)
 
@@ -436,8 +435,8 @@ def test_only_models_with_a_retrain_schedule_are_due() -> None:
         Signal(
             model="taxi-fare",
             kind="schedule",
-            id="schedule/taxi-fare/2026-11-19T00:00:00Z",
-            at="2026-11-19T00:00:00Z",
+            id="schedule/taxi-fare/2026-11-19T00:00:00.000Z",
+            at="2026-11-19T00:00:00.000Z",
             source=RULE,
             detail={"schedule": "rate(7 days)"},
         )
@@ -459,7 +458,7 @@ def test_every_hourly_tick_in_one_period_names_the_same_run() -> None:
     signals = [schedule_signals(config, tick, RULE)[0] for tick in ticks]
 
     assert {s.run_name for s in signals} == {signals[0].run_name}
-    assert {s.id for s in signals} == {"schedule/taxi-fare/2026-11-19T00:00:00Z"}
+    assert {s.id for s in signals} == {"schedule/taxi-fare/2026-11-19T00:00:00.000Z"}
 
 
 def test_next_period_names_a_new_run() -> None:
@@ -469,16 +468,16 @@ def test_next_period_names_a_new_run() -> None:
     this_week = schedule_signals(config, tick, RULE)[0]
     next_week = schedule_signals(config, tick + timedelta(days=7), RULE)[0]
 
-    assert next_week.at == "2026-11-26T00:00:00Z"
+    assert next_week.at == "2026-11-26T00:00:00.000Z"
     assert next_week.run_name != this_week.run_name
 
 
 @pytest.mark.parametrize(
     ("tick", "slot"),
     [
-        (datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC), "2026-11-23T09:00:00Z"),
-        (datetime(2026, 11, 23, 9, 59, 59, tzinfo=UTC), "2026-11-23T09:00:00Z"),
-        (datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC), "2026-11-23T10:00:00Z"),
+        (datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC), "2026-11-23T09:00:00.000Z"),
+        (datetime(2026, 11, 23, 9, 59, 59, tzinfo=UTC), "2026-11-23T09:00:00.000Z"),
+        (datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC), "2026-11-23T10:00:00.000Z"),
     ],
 )
 def test_hourly_schedule_slots_start_on_the_hour(tick: datetime, slot: str) -> None:

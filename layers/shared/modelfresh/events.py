@@ -43,5 +43,5 @@ def require_time(event: Mapping[str, Any], path: str) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """A UTC time as 'YYYY-MM-DDTHH:MM:SSZ', the one format this project writes."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A UTC time as 'YYYY-MM-DDTHH:MM:SS.mmmZ', the one format this project writes."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

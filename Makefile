@@ -1,0 +1,91 @@
+# modelfresh - every target installs what it needs (into .tools/ and .venv/), so on a fresh
+# machine two commands do everything:
+#     make demo    the local end-to-end demo on the local cloud
+#     make test    every check and every test (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := 3.12
+UV_VERSION := 0.13.9
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+ENV ?= default
+
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/bin/sam
+CHECKOV := $(TOOLS)/bin/checkov
+RUN := $(UV) run --frozen --python $(PYTHON_VERSION)
+
+# sam-cli and checkov pin their own dependencies (sam-cli pins boto3 and click exactly), so
+# each lives in its own isolated tool environment, never in the project's venv.
+export UV_TOOL_DIR := $(TOOLS)/uv-tools
+export UV_TOOL_BIN_DIR := $(TOOLS)/bin
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup test lint typecheck check-config validate checkov build unit demo demo-wait bench deploy clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+# ------------------------------------------------------------------------------ setup
+$(UV):
+	python3 -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	touch $@
+
+$(SAM): | $(UV)
+	$(UV) tool install --quiet --python $(PYTHON_VERSION) aws-sam-cli==$(SAM_VERSION)
+
+$(CHECKOV): | $(UV)
+	$(UV) tool install --quiet --python $(PYTHON_VERSION) checkov==$(CHECKOV_VERSION)
+
+setup: .venv/.synced $(SAM) $(CHECKOV) ## Install uv, the locked venv, sam-cli and checkov
+
+# ------------------------------------------------------------------------------ checks
+test: lint typecheck check-config validate checkov build unit ## Every check and every test (CI)
+
+lint: .venv/.synced ## ruff (lint + format check)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: .venv/.synced ## mypy --strict
+	$(RUN) mypy
+
+check-config: .venv/.synced ## Validate config/models.toml, listing every problem
+	$(RUN) python -m modelfresh.config config/models.toml
+
+validate: $(SAM) ## sam validate --lint (cfn-lint on the template)
+	$(SAM) validate --lint
+
+checkov: $(CHECKOV) ## checkov on the template (skips are justified in .checkov.yaml)
+	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
+
+# sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved.
+build: $(SAM) $(UV) ## sam build (no Docker)
+	PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build
+
+unit: .venv/.synced ## pytest: unit, ASL, local-cloud and integration tests
+	$(RUN) pytest
+
+# ------------------------------------------------------------------------------ run
+demo: .venv/.synced ## The end-to-end demo on the local cloud
+	$(RUN) python -m demo
+
+demo-wait: .venv/.synced ## The demo, leaving the local cloud up afterwards for you to explore
+	$(RUN) python -m demo --keep-running
+
+bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md
+	$(RUN) python -m bench
+
+deploy: build ## sam deploy --config-env $(ENV) (needs AWS credentials)
+	$(SAM) deploy --config-env $(ENV)
+
+clean: ## Remove build output and caches (keeps .tools and .venv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output
