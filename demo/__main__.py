@@ -17,8 +17,8 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from localcloud import ROOT, Candidate, LocalCloud, PipelineRun
@@ -70,7 +70,9 @@ def seed(cloud: LocalCloud, timeline: Timeline) -> str:
         ModelPackageGroupName=MODEL,
         ModelPackageDescription="The model in production",
         InferenceSpecification={
-            "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+            "Containers": [
+                {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}
+            ],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
@@ -89,10 +91,11 @@ def seed(cloud: LocalCloud, timeline: Timeline) -> str:
         ComparisonOperator="GreaterThanThreshold",
     )
     timeline.add(
-        datetime.now(UTC), "seed",
-        f"model {MODEL} in production: champion {champion.rsplit('/', 2)[-2]}/{champion.rsplit('/', 1)[-1]} "
-        f"(rmse {CHAMPION_RMSE}), pipeline {PIPELINE}, alarm {ALARM}",
-    )  # fmt: skip
+        datetime.now(UTC),
+        "seed",
+        f"model {MODEL} in production: champion {short(champion)} (rmse {CHAMPION_RMSE}), "
+        f"pipeline {PIPELINE}, alarm {ALARM}",
+    )
     return str(champion)
 
 
@@ -114,9 +117,15 @@ def simulated_pipeline(champion: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--keep-running", action="store_true", help="leave the local cloud up at the end")
-    parser.add_argument("--port", type=int, default=0, help="port for the local cloud (default: a free one)")
+    parser = argparse.ArgumentParser(
+        prog="make demo", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the local cloud up at the end"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port for the local cloud (default: a free one)"
+    )
     args = parser.parse_args(argv)
 
     OUTPUT.mkdir(exist_ok=True)
@@ -136,12 +145,24 @@ def main(argv: list[str] | None = None) -> int:
 
         cloud.client("cloudwatch").put_metric_data(
             Namespace="ModelFresh/Drift",
-            MetricData=[{"MetricName": "drifted_feature_share", "Dimensions": [{"Name": "model", "Value": MODEL}], "Value": 0.35}],
-        )  # fmt: skip
-        timeline.add(datetime.now(UTC), "cloudwatch", "drifted_feature_share = 0.35 for taxi-fare (threshold 0.2)")
+            MetricData=[
+                {
+                    "MetricName": "drifted_feature_share",
+                    "Dimensions": [{"Name": "model", "Value": MODEL}],
+                    "Value": 0.35,
+                }
+            ],
+        )
+        timeline.add(
+            datetime.now(UTC),
+            "cloudwatch",
+            "drifted_feature_share = 0.35 for taxi-fare (threshold 0.2)",
+        )
         cloudwatch = cloud.client("cloudwatch")
         cloudwatch.set_alarm_state(
-            AlarmName=ALARM, StateValue="ALARM", StateReason="Threshold Crossed: 1 datapoint [0.35] > 0.2"
+            AlarmName=ALARM,
+            StateValue="ALARM",
+            StateReason="Threshold Crossed: 1 datapoint [0.35] > 0.2",
         )
         alarm = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]
         timeline.add(alarm["StateUpdatedTimestamp"], "cloudwatch", f"alarm {ALARM}: OK -> ALARM")
@@ -149,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         sfn = cloud.client("stepfunctions")
         machine = stack.outputs["RetrainStateMachineArn"]
         execution = cloud.wait_until(
-            lambda: sfn.list_executions(stateMachineArn=machine)["executions"], what="the retrain run"
+            lambda: sfn.list_executions(stateMachineArn=machine)["executions"],
+            what="the retrain run",
         )[0]
         described = cloud.wait_for_execution(execution["executionArn"], timeout=60)
 
@@ -162,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         (OUTPUT / "timeline.txt").write_text(report + "\n\n" + summary + "\n")
         (OUTPUT / "execution.json").write_text(json.dumps(described, indent=2, default=str))
         write_lambda_logs(cloud, stack.resources)
-        print(f"\nWritten: {OUTPUT.relative_to(ROOT)}/timeline.txt, execution.json, lambda-logs.jsonl")
+        print(
+            f"\nWritten: {OUTPUT.relative_to(ROOT)}/timeline.txt, execution.json, lambda-logs.jsonl"
+        )
 
         if args.keep_running:
             print(f"\nThe local cloud stays up at {cloud.endpoint}. Try:\n"
@@ -179,25 +203,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if described["status"] == "SUCCEEDED" else 1
 
 
-def record_run(cloud: LocalCloud, outputs: dict[str, str], described: dict[str, Any], timeline: Timeline) -> None:
+def record_run(
+    cloud: LocalCloud, outputs: Mapping[str, str], described: dict[str, Any], timeline: Timeline
+) -> None:
     """Read the run back from its records into the timeline."""
     sfn = cloud.client("stepfunctions")
-    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)["events"]
+    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)[
+        "events"
+    ]
     for event in history:
         if event["type"].endswith("StateEntered"):
-            timeline.add(event["timestamp"], "step functions", f"-> {event['stateEnteredEventDetails']['name']}")
-        elif event["type"] == "TaskSucceeded" and "waitForTaskToken" in event["taskSucceededEventDetails"]["resource"]:
-            timeline.add(event["timestamp"], "step functions", "   resumed by the pipeline's status event")
+            timeline.add(
+                event["timestamp"],
+                "step functions",
+                f"-> {event['stateEnteredEventDetails']['name']}",
+            )
+        elif (
+            event["type"] == "TaskSucceeded"
+            and "waitForTaskToken" in event["taskSucceededEventDetails"]["resource"]
+        ):
+            timeline.add(
+                event["timestamp"], "step functions", "   resumed by the pipeline's status event"
+            )
         elif event["type"] == "ExecutionSucceeded":
             timeline.add(event["timestamp"], "step functions", f"run {described['name']} SUCCEEDED")
         elif event["type"] == "ExecutionFailed":
             timeline.add(event["timestamp"], "step functions", f"run {described['name']} FAILED")
 
     for run in cloud.pipelines.runs(PIPELINE):
-        window = f"{run.parameters.get('DriftWindowStart')} .. {run.parameters.get('DriftWindowEnd')}"
-        timeline.add(run.started_at, "sagemaker", f"pipeline execution Executing (trigger {run.parameters.get('TriggerKind')}, drift window {window})")
+        window = (
+            f"{run.parameters.get('DriftWindowStart')} .. {run.parameters.get('DriftWindowEnd')}"
+        )
+        timeline.add(
+            run.started_at,
+            "sagemaker",
+            f"pipeline execution Executing (trigger {run.parameters.get('TriggerKind')}, "
+            f"drift window {window})",
+        )
         if run.ended_at is not None:
-            timeline.add(run.ended_at, "sagemaker", f"pipeline execution {run.status}; registered {short(run.package_arn)}")
+            timeline.add(
+                run.ended_at,
+                "sagemaker",
+                f"pipeline execution {run.status}; registered {short(run.package_arn)}",
+            )
 
     dynamodb = cloud.client("dynamodb")
     audit = dynamodb.query(
@@ -211,16 +259,27 @@ def record_run(cloud: LocalCloud, outputs: dict[str, str], described: dict[str, 
 
 
 def summarise(cloud: LocalCloud, described: dict[str, Any]) -> str:
+    """The registry after the run, and what the run cost."""
     sfn = cloud.client("stepfunctions")
-    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)["events"]
-    transitions = sum(e["type"].endswith("StateEntered") for e in history)
-    packages = cloud.client("sagemaker").list_model_packages(ModelPackageGroupName=MODEL)["ModelPackageSummaryList"]
+    sagemaker = cloud.client("sagemaker")
+    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)
+    events = history["events"]
+    transitions = sum(e["type"].endswith("StateEntered") for e in events)
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=MODEL)
     lines = [f"Registry {MODEL}:"]
-    for package in sorted(packages, key=lambda p: p["ModelPackageVersion"]):
-        detail = cloud.client("sagemaker").describe_model_package(ModelPackageName=package["ModelPackageArn"])
-        lines.append(f"  v{package['ModelPackageVersion']}  {package['ModelApprovalStatus']:<22} {detail.get('ApprovalDescription', detail.get('ModelPackageDescription', ''))}")
+    for package in sorted(
+        packages["ModelPackageSummaryList"], key=lambda p: p["ModelPackageVersion"]
+    ):
+        detail = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+        why = detail.get("ApprovalDescription") or detail.get("ModelPackageDescription", "")
+        lines.append(
+            f"  v{package['ModelPackageVersion']}  {package['ModelApprovalStatus']:<22} {why}"
+        )
     seconds = (described["stopDate"] - described["startDate"]).total_seconds()
-    lines.append(f"Run {described['name']}: {described['status']} in {seconds:.1f}s, {transitions} state transitions, {len(history)} history events.")
+    lines.append(
+        f"Run {described['name']}: {described['status']} in {seconds:.1f}s, "
+        f"{transitions} state transitions, {len(events)} history events."
+    )
     return "\n".join(lines)
 
 
@@ -228,7 +287,7 @@ def short(arn: str | None) -> str:
     return "nothing" if arn is None else "/".join(arn.split("/")[-2:])
 
 
-def write_lambda_logs(cloud: LocalCloud, resources: dict[str, str]) -> None:
+def write_lambda_logs(cloud: LocalCloud, resources: Mapping[str, str]) -> None:
     with (OUTPUT / "lambda-logs.jsonl").open("w") as out:
         for logical_id in sorted(r for r in resources if r.endswith("Function")):
             for line in cloud.function_logs(logical_id):

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from modelfresh.config import load_config
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
@@ -36,7 +38,7 @@ from localcloud.pipelines import Candidate, PipelineRun, PipelineSimulator
 from localcloud.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
-MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # What every process talking to the local cloud needs: a region and (fake) credentials.
 BASE_ENVIRONMENT = {
@@ -96,7 +98,7 @@ class LocalCloud:
             )
             self._server.start()
             self.endpoint = f"http://127.0.0.1:{self.server_port}"
-            request = urllib.request.Request(
+            request = urllib.request.Request(  # noqa: S310 - our own loopback server
                 f"{self.endpoint}/moto-api/config",
                 data=json.dumps(MOTO_CONFIG).encode(),
                 method="POST",
@@ -134,8 +136,6 @@ class LocalCloud:
     ) -> Stack:
         """Deploy the app from its template, with samconfig.toml's parameters for the given
         environment (overridden by `parameters`), serving the models in `model_config`."""
-        from modelfresh.config import load_config
-
         values = stack.read_samconfig_parameters(ROOT / "samconfig.toml", samconfig_environment)
         values.update(parameters or {})
         self.stack = stack.deploy(

@@ -67,7 +67,6 @@ from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ValidationError
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
-from moto.stepfunctions.responses import StepFunctionResponse
 from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
@@ -83,6 +82,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.arns import parse_arn
 
 _lock = threading.Lock()
@@ -276,7 +276,11 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
             "requestId": context.aws_request_id,
             "stackTrace": traceback.format_tb(error.__traceback__),
         }
-        print(json.dumps({"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}))
+        print(
+            json.dumps(
+                {"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}
+            )
+        )
         outcome = json.dumps(payload), True
     lines = lambda_output.end_capture()
     if lines:
@@ -948,7 +952,9 @@ def early_callback() -> None:
 def task_failure_cause() -> None:
     def send_task_failure(self: Any) -> Any:
         self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
         )
         return EmptyResult()
 
@@ -974,4 +980,3 @@ def atomic_dynamodb() -> None:
                 return _original(*args, **kwargs)
 
         setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
-

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker.models import sagemaker_backends
+from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import patches
 
@@ -101,9 +101,7 @@ class PipelineRun:
             self.events_emitted.append(status)
 
     def _execution(self) -> Any:
-        return sagemaker_models.get_pipeline_execution_from_arn(
-            self.simulator.backend.pipelines, self.arn
-        )
+        return get_pipeline_execution_from_arn(self.simulator.backend.pipelines, self.arn)
 
 
 def _step(

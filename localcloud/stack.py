@@ -109,9 +109,8 @@ def deploy(
     )
     description = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if description["StackStatus"] != "CREATE_COMPLETE":
-        raise RuntimeError(
-            f"stack {stack_name} is {description['StackStatus']}: {description.get('StackStatusReason')}"
-        )
+        status, reason = description["StackStatus"], description.get("StackStatusReason")
+        raise RuntimeError(f"stack {stack_name} is {status}: {reason}")
     resources = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
@@ -150,8 +149,8 @@ def _apply_function_environment(cloud: Any, names: list[str], overrides: Mapping
     merged: dict[str, str] = {}
     backend = lambda_backends[cloud.account][cloud.region]
     for name in names:
-        for key, value in backend.get_function(name).environment_vars.items():
-            value = str(value)
+        for key, raw in backend.get_function(name).environment_vars.items():
+            value = str(raw)  # moto keeps numbers from Ref'd parameters as numbers
             if key in merged and merged[key] != value:
                 raise RuntimeError(
                     f"functions disagree on {key} ({merged[key]!r} vs {value!r}); the local cloud "

@@ -76,8 +76,13 @@ class App:
         return self.cloud.wait_for_execution(execution["executionArn"])
 
     def packages(self, group: str = "taxi-fare") -> list[dict[str, Any]]:
-        summaries = self.sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
-        return [self.sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+        summaries = self.sagemaker.list_model_packages(ModelPackageGroupName=group)[
+            "ModelPackageSummaryList"
+        ]
+        return [
+            self.sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"])
+            for s in summaries
+        ]
 
     def model_state(self, model: str = "taxi-fare") -> dict[str, Any]:
         item = self.dynamodb.get_item(

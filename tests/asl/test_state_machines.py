@@ -21,7 +21,12 @@ MACHINES = {
     if resource["Type"] == "AWS::Serverless::StateMachine"
 }
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-TRANSIENT_LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
 
 
 def definition_text(properties: dict[str, Any]) -> str:
@@ -118,7 +123,7 @@ def test_every_state_is_reachable_and_every_target_exists(logical_id: str) -> No
 @pytest.mark.parametrize("logical_id", MACHINES)
 def test_state_names_read_as_sentences(logical_id: str) -> None:
     for name, state in states(MACHINES[logical_id]).items():
-        assert name[0].isupper() and " " in name or state["Type"] in ("Succeed",), name
+        assert (name[0].isupper() and " " in name) or state["Type"] in ("Succeed",), name
         assert name.endswith("?") == (state["Type"] == "Choice"), name
 
 

@@ -51,7 +51,10 @@ def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: A
     assert app.wait(app.only_execution())["status"] == "SUCCEEDED"  # losing is an outcome
     package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
     assert package["ModelApprovalStatus"] == "Rejected"
-    assert "does not beat the champion's 3.4 by the required margin 0.05" in package["ApprovalDescription"]
+    assert (
+        "does not beat the champion's 3.4 by the required margin 0.05"
+        in package["ApprovalDescription"]
+    )
     assert app.outcomes() == ["started", "rejected"]
 
 
@@ -100,7 +103,11 @@ def test_failed_pipeline_takes_the_failure_path_and_releases_the_lease(app: App)
 def test_fifty_concurrent_duplicate_alarm_events_start_one_execution(app: App) -> None:
     # Given one alarm state change, delivered 50 times at once (EventBridge is at-least-once)
     event = sample_event("cloudwatch_alarm_state_change_alarm")
-    entry = {"Source": "aws.cloudwatch", "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+    entry = {
+        "Source": "aws.cloudwatch",
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+    }
     events = app.cloud.client("events")
     barrier = threading.Barrier(50)
 
@@ -139,7 +146,9 @@ def test_alarm_during_a_run_causes_exactly_one_follow_up_after_it(app: App) -> N
     follow_up_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
     executions = app.executions()
     assert len(executions) == 2
-    follow_up_input = json.loads(app.sfn.describe_execution(executionArn=executions[1]["executionArn"])["input"])
+    follow_up_input = json.loads(
+        app.sfn.describe_execution(executionArn=executions[1]["executionArn"])["input"]
+    )
     assert follow_up_input["signal"]["detail"]["reason"] == "fourth"
     follow_up_pipeline.succeed(GOOD)
     assert app.wait(executions[1])["status"] == "SUCCEEDED"
@@ -205,9 +214,18 @@ def test_long_pipeline_costs_no_more_transitions_than_a_short_one(app: App) -> N
 
 
 def test_malformed_event_starts_nothing_and_is_dead_lettered_after_retries(app: App) -> None:
-    detail = {"alarmName": "modelfresh-drift-taxi-fare", "state": {"value": "ALARM"}}  # no timestamp
+    detail = {
+        "alarmName": "modelfresh-drift-taxi-fare",
+        "state": {"value": "ALARM"},
+    }  # no timestamp
     app.cloud.client("events").put_events(
-        Entries=[{"Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change", "Detail": json.dumps(detail)}]
+        Entries=[
+            {
+                "Source": "aws.cloudwatch",
+                "DetailType": "CloudWatch Alarm State Change",
+                "Detail": json.dumps(detail),
+            }
+        ]
     )
 
     assert app.executions() == []
@@ -215,7 +233,11 @@ def test_malformed_event_starts_nothing_and_is_dead_lettered_after_retries(app: 
     assert dead["requestContext"]["condition"] == "RetriesExhausted"
     assert dead["requestContext"]["approximateInvokeCount"] == 3
     assert dead["requestPayload"]["detail"] == detail  # the event itself is kept
-    errors = [line for line in app.cloud.function_logs("OnDriftAlarmFunction") if line.get("level") == "ERROR"]
+    errors = [
+        line
+        for line in app.cloud.function_logs("OnDriftAlarmFunction")
+        if line.get("level") == "ERROR"
+    ]
     assert "it has no 'detail.state.timestamp'" in errors[0]["message"]
 
 
@@ -224,28 +246,51 @@ def test_alarm_of_an_unknown_model_starts_nothing_and_says_why(app: App) -> None
 
     assert app.executions() == []
     assert app.dead_letters() == []
-    warnings = [line["message"] for line in app.cloud.function_logs("OnDriftAlarmFunction") if line.get("level") == "WARNING"]
-    assert warnings == ["alarm 'modelfresh-drift-no-such-model' belongs to no configured model; nothing started"]
+    warnings = [
+        line["message"]
+        for line in app.cloud.function_logs("OnDriftAlarmFunction")
+        if line.get("level") == "WARNING"
+    ]
+    assert warnings == [
+        "alarm 'modelfresh-drift-no-such-model' belongs to no configured model; nothing started"
+    ]
 
 
 def test_alarms_outside_the_rules_never_reach_the_controller(app: App) -> None:
     app.fire_alarm("someone-elses-cpu-alarm")
     app.create_alarm("modelfresh-drift-taxi-fare")  # ours, but not going to ALARM
-    app.cloudwatch.set_alarm_state(AlarmName="modelfresh-drift-taxi-fare", StateValue="INSUFFICIENT_DATA", StateReason="gap")
+    app.cloudwatch.set_alarm_state(
+        AlarmName="modelfresh-drift-taxi-fare", StateValue="INSUFFICIENT_DATA", StateReason="gap"
+    )
 
     assert app.executions() == []
-    assert all(line.get("level") != "WARNING" for line in app.cloud.function_logs("OnDriftAlarmFunction"))
+    assert all(
+        line.get("level") != "WARNING" for line in app.cloud.function_logs("OnDriftAlarmFunction")
+    )
 
 
 def test_pipeline_event_for_an_execution_we_did_not_start_changes_nothing(app: App) -> None:
     event = sample_event("sagemaker_pipeline_execution_status_change")
     app.cloud.client("events").put_events(
-        Entries=[{"Source": "aws.sagemaker", "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
+        Entries=[
+            {
+                "Source": "aws.sagemaker",
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+        ]
     )
 
     assert app.dead_letters() == []
-    warnings = [line for line in app.cloud.function_logs("OnPipelineStatusFunction") if line.get("level") == "WARNING"]
-    assert warnings[0]["message"] == "no retrain run is waiting on this pipeline execution; nothing resumed"
+    warnings = [
+        line
+        for line in app.cloud.function_logs("OnPipelineStatusFunction")
+        if line.get("level") == "WARNING"
+    ]
+    assert (
+        warnings[0]["message"]
+        == "no retrain run is waiting on this pipeline execution; nothing resumed"
+    )
 
 
 def test_explicitly_mapped_model_monitor_alarm_starts_a_retrain(app: App) -> None:
@@ -258,7 +303,9 @@ def test_explicitly_mapped_model_monitor_alarm_starts_a_retrain(app: App) -> Non
 def test_schedule_starts_one_retrain_per_period(app: App) -> None:
     tick = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     for hour in range(3):  # three hourly ticks inside one 7-day period
-        app.cloud.fire_schedules(tick + timedelta(hours=hour), only=lambda rule: "OnSchedule" in rule)
+        app.cloud.fire_schedules(
+            tick + timedelta(hours=hour), only=lambda rule: "OnSchedule" in rule
+        )
 
     execution = app.only_execution()
     assert execution["name"].startswith("taxi-fare-sched-")
@@ -282,7 +329,9 @@ def test_alarm_during_cooldown_is_deferred_and_started_by_the_sweep_when_it_ends
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=6, minutes=1)):
         app.cloud.fire_schedules(only=lambda rule: "SweepLeases" in rule)
     assert len(app.executions()) == 2
-    follow_up = json.loads(app.sfn.describe_execution(executionArn=app.executions()[1]["executionArn"])["input"])
+    follow_up = json.loads(
+        app.sfn.describe_execution(executionArn=app.executions()[1]["executionArn"])["input"]
+    )
     assert follow_up["signal"]["detail"]["reason"] == "again"
 
 

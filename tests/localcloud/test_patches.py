@@ -39,7 +39,11 @@ def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> st
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("app.py", "")
     created = cloud.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": archive.getvalue()}
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": archive.getvalue()},
     )
     patches.functions.register(name, source, "app.handler")
     return str(created["FunctionArn"])
@@ -63,7 +67,9 @@ def run(cloud: LocalCloud, machine: str, payload: dict[str, Any] | None = None) 
 def queue(cloud: LocalCloud, name: str) -> tuple[str, str]:
     sqs = cloud.client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     return url, arn
 
 
@@ -84,21 +90,33 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
 
 
 def test_lambda_runs_the_handler_in_process(cloud: LocalCloud, tmp_path: Path) -> None:
-    make_function(cloud, tmp_path, "echo", "def handler(event, context):\n    return {'got': event, 'fn': context.function_name}\n")
+    make_function(
+        cloud,
+        tmp_path,
+        "echo",
+        "def handler(event, context):\n    return {'got': event, 'fn': context.function_name}\n",
+    )
 
     answer = cloud.client("lambda").invoke(FunctionName="echo", Payload=json.dumps({"a": 1}))
 
     assert json.loads(answer["Payload"].read()) == {"got": {"a": 1}, "fn": "echo"}
 
 
-def test_a_handler_exception_becomes_the_step_functions_error_name(cloud: LocalCloud, tmp_path: Path) -> None:
-    arn = make_function(cloud, tmp_path, "boom", """
+def test_a_handler_exception_becomes_the_step_functions_error_name(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    arn = make_function(
+        cloud,
+        tmp_path,
+        "boom",
+        """
         class CandidateNotFound(Exception):
             pass
 
         def handler(event, context):
             raise CandidateNotFound("nothing registered")
-    """)
+    """,
+    )
     machine = state_machine(cloud, {
         "StartAt": "Call", "States": {
             "Call": {"Type": "Task", "Resource": arn, "Catch": [{"ErrorEquals": ["CandidateNotFound"], "ResultPath": "$.caught", "Next": "Caught"}], "End": True},
@@ -115,14 +133,19 @@ def test_a_handler_exception_becomes_the_step_functions_error_name(cloud: LocalC
 
 
 def test_handler_log_lines_reach_the_functions_log_group(cloud: LocalCloud, tmp_path: Path) -> None:
-    make_function(cloud, tmp_path, "talker", """
+    make_function(
+        cloud,
+        tmp_path,
+        "talker",
+        """
         from aws_lambda_powertools import Logger
         logger = Logger(service="talker")
 
         def handler(event, context):
             logger.info("hello from the handler")
             return {}
-    """)
+    """,
+    )
 
     cloud.client("lambda").invoke(FunctionName="talker", Payload="{}")
 
@@ -134,7 +157,11 @@ def test_handler_log_lines_reach_the_functions_log_group(cloud: LocalCloud, tmp_
 
 
 def counting_function(cloud: LocalCloud, tmp_path: Path, name: str, fail: bool) -> str:
-    return make_function(cloud, tmp_path, name, f"""
+    return make_function(
+        cloud,
+        tmp_path,
+        name,
+        f"""
         CALLS = []
 
         def handler(event, context):
@@ -142,7 +169,8 @@ def counting_function(cloud: LocalCloud, tmp_path: Path, name: str, fail: bool) 
             if {fail}:
                 raise ValueError("cannot handle " + event["detail-type"])
             return {{}}
-    """)
+    """,
+    )
 
 
 def calls(name: str) -> list[Any]:
@@ -150,7 +178,13 @@ def calls(name: str) -> list[Any]:
     return module.CALLS if module is not None else []
 
 
-def route(cloud: LocalCloud, rule: str, target_arn: str, pattern: dict[str, Any] | None = None, **rule_args: Any) -> None:
+def route(
+    cloud: LocalCloud,
+    rule: str,
+    target_arn: str,
+    pattern: dict[str, Any] | None = None,
+    **rule_args: Any,
+) -> None:
     events = cloud.client("events")
     if pattern is not None:
         rule_args["EventPattern"] = json.dumps(pattern)
@@ -162,7 +196,9 @@ def test_events_reach_a_lambda_target(cloud: LocalCloud, tmp_path: Path) -> None
     arn = counting_function(cloud, tmp_path, "listener", fail=False)
     route(cloud, "r", arn, {"source": ["my.app"]})
 
-    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Thing Happened", "Detail": '{"x": 1}'}])
+    cloud.client("events").put_events(
+        Entries=[{"Source": "my.app", "DetailType": "Thing Happened", "Detail": '{"x": 1}'}]
+    )
 
     [event] = calls("listener")
     assert event["detail"] == {"x": 1}
@@ -171,15 +207,21 @@ def test_events_reach_a_lambda_target(cloud: LocalCloud, tmp_path: Path) -> None
     assert "ingestion-time" not in event
 
 
-def test_failing_async_invocation_is_retried_then_sent_to_the_on_failure_destination(cloud: LocalCloud, tmp_path: Path) -> None:
+def test_failing_async_invocation_is_retried_then_sent_to_the_on_failure_destination(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
     arn = counting_function(cloud, tmp_path, "fragile", fail=True)
     url, queue_arn = queue(cloud, "failures")
     cloud.client("lambda").put_function_event_invoke_config(
-        FunctionName="fragile", MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+        FunctionName="fragile",
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
     route(cloud, "r", arn, {"source": ["my.app"]})
 
-    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Bad", "Detail": "{}"}])
+    cloud.client("events").put_events(
+        Entries=[{"Source": "my.app", "DetailType": "Bad", "Detail": "{}"}]
+    )
 
     assert len(calls("fragile")) == 2  # the first try and one retry
     [record] = cloud.queue_messages(url)
@@ -192,7 +234,9 @@ def test_scheduled_rules_fire_on_their_schedule_only(cloud: LocalCloud, tmp_path
     arn = counting_function(cloud, tmp_path, "ticker", fail=False)
     route(cloud, "hourly", arn, ScheduleExpression="rate(1 hour)")
 
-    cloud.client("events").put_events(Entries=[{"Source": "my.app", "DetailType": "Noise", "Detail": "{}"}])
+    cloud.client("events").put_events(
+        Entries=[{"Source": "my.app", "DetailType": "Noise", "Detail": "{}"}]
+    )
     assert calls("ticker") == []
 
     assert cloud.fire_schedules() == ["hourly"]
@@ -207,7 +251,12 @@ def test_scheduled_rules_fire_on_their_schedule_only(cloud: LocalCloud, tmp_path
 
 def test_alarm_state_change_emits_the_documented_event_once_per_change(cloud: LocalCloud) -> None:
     url, arn = queue(cloud, "alarm-events")
-    route(cloud, "alarms", arn, {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]})
+    route(
+        cloud,
+        "alarms",
+        arn,
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
+    )
     cloudwatch = cloud.client("cloudwatch")
     cloudwatch.put_metric_alarm(
         AlarmName="drift", Namespace="ModelFresh/Drift", MetricName="share", Dimensions=[{"Name": "model", "Value": "m"}],
@@ -225,14 +274,22 @@ def test_alarm_state_change_emits_the_documented_event_once_per_change(cloud: Lo
     assert detail["previousState"]["value"] == "OK"
     assert detail["state"]["timestamp"].endswith("+0000")
     metric = detail["configuration"]["metrics"][0]["metricStat"]
-    assert metric["metric"] == {"namespace": "ModelFresh/Drift", "name": "share", "dimensions": {"model": "m"}}
-    assert event["resources"] == [cloudwatch.describe_alarms(AlarmNames=["drift"])["MetricAlarms"][0]["AlarmArn"]]
+    assert metric["metric"] == {
+        "namespace": "ModelFresh/Drift",
+        "name": "share",
+        "dimensions": {"model": "m"},
+    }
+    assert event["resources"] == [
+        cloudwatch.describe_alarms(AlarmNames=["drift"])["MetricAlarms"][0]["AlarmArn"]
+    ]
 
 
 # ---------------------------------------------------------------------------- 4-5. CloudFormation
 
 
-def test_cloudformation_state_machine_executes_with_substitutions_from_s3(cloud: LocalCloud) -> None:
+def test_cloudformation_state_machine_executes_with_substitutions_from_s3(
+    cloud: LocalCloud,
+) -> None:
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket="defs")
     s3.put_object(Bucket="defs", Key="m.json", Body=json.dumps(
@@ -281,22 +338,36 @@ def test_cloudformation_creates_the_types_moto_skips(cloud: LocalCloud, tmp_path
 def pipeline(cloud: LocalCloud) -> str:
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="g")
-    sagemaker.create_pipeline(PipelineName="p", PipelineDefinition='{"Version": "2020-12-01", "Steps": []}', RoleArn=ROLE)
+    sagemaker.create_pipeline(
+        PipelineName="p", PipelineDefinition='{"Version": "2020-12-01", "Steps": []}', RoleArn=ROLE
+    )
     cloud.pipelines.register_group("p", "g")
     return "p"
 
 
-def test_pipeline_execution_runs_until_the_simulator_ends_it(cloud: LocalCloud, pipeline: str) -> None:
+def test_pipeline_execution_runs_until_the_simulator_ends_it(
+    cloud: LocalCloud, pipeline: str
+) -> None:
     from localcloud import Candidate
 
     sagemaker = cloud.client("sagemaker")
-    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="t" * 32)["PipelineExecutionArn"]
-    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing"
+    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="t" * 32)[
+        "PipelineExecutionArn"
+    ]
+    assert (
+        sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        == "Executing"
+    )
 
     package = cloud.pipelines.wait_for_run(pipeline).succeed(Candidate(metrics={"rmse": 1.0}))
 
-    assert sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
-    steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert (
+        sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        == "Succeeded"
+    )
+    steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+        "PipelineExecutionSteps"
+    ]
     assert steps[0]["Metadata"]["RegisterModel"]["Arn"] == package  # newest step first
 
 
@@ -306,17 +377,26 @@ def test_client_request_token_makes_the_start_idempotent(cloud: LocalCloud, pipe
     again = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="a" * 32)
     other = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="b" * 32)
 
-    assert first["PipelineExecutionArn"] == again["PipelineExecutionArn"] != other["PipelineExecutionArn"]
+    assert (
+        first["PipelineExecutionArn"]
+        == again["PipelineExecutionArn"]
+        != other["PipelineExecutionArn"]
+    )
 
 
 def test_failed_execution_reports_its_failure_reason(cloud: LocalCloud, pipeline: str) -> None:
     sagemaker = cloud.client("sagemaker")
-    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="c" * 32)["PipelineExecutionArn"]
+    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="c" * 32)[
+        "PipelineExecutionArn"
+    ]
 
     cloud.pipelines.wait_for_run(pipeline).fail("AlgorithmError: out of memory")
 
     described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
-    assert (described["PipelineExecutionStatus"], described["FailureReason"]) == ("Failed", "AlgorithmError: out of memory")
+    assert (described["PipelineExecutionStatus"], described["FailureReason"]) == (
+        "Failed",
+        "AlgorithmError: out of memory",
+    )
 
 
 def test_update_model_package_changes_only_what_it_names(cloud: LocalCloud, pipeline: str) -> None:
@@ -326,14 +406,21 @@ def test_update_model_package_changes_only_what_it_names(cloud: LocalCloud, pipe
         CustomerMetadataProperties={"PipelineExecutionArn": "x"},
         InferenceSpecification={"Containers": [{"Image": "i"}], "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
     )["ModelPackageArn"]  # fmt: skip
-    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="why")
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="why"
+    )
 
-    sagemaker.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"Champion": "yes"})
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, CustomerMetadataProperties={"Champion": "yes"}
+    )
 
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["ApprovalDescription"] == "why"
-    assert described["CustomerMetadataProperties"] == {"PipelineExecutionArn": "x", "Champion": "yes"}
+    assert described["CustomerMetadataProperties"] == {
+        "PipelineExecutionArn": "x",
+        "Champion": "yes",
+    }
 
 
 def test_sagemaker_status_changes_reach_eventbridge(cloud: LocalCloud, pipeline: str) -> None:
@@ -342,27 +429,38 @@ def test_sagemaker_status_changes_reach_eventbridge(cloud: LocalCloud, pipeline:
     url, arn = queue(cloud, "sagemaker-events")
     route(cloud, "sm", arn, {"source": ["aws.sagemaker"]})
     sagemaker = cloud.client("sagemaker")
-    execution = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="d" * 32)["PipelineExecutionArn"]
+    execution = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline, ClientRequestToken="d" * 32
+    )["PipelineExecutionArn"]
 
     package = cloud.pipelines.wait_for_run(pipeline).succeed(Candidate(metrics={"rmse": 1.0}))
     sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
-    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")  # no change
+    sagemaker.update_model_package(
+        ModelPackageArn=package, ModelApprovalStatus="Approved"
+    )  # no change
 
     seen = [(e["detail-type"], e["detail"]) for e in cloud.queue_messages(url)]
-    pipeline_events = [d for t, d in seen if t == "SageMaker Model Building Pipeline Execution Status Change"]
+    pipeline_events = [
+        d for t, d in seen if t == "SageMaker Model Building Pipeline Execution Status Change"
+    ]
     package_events = [d for t, d in seen if t == "SageMaker Model Package State Change"]
     assert [(d["previousPipelineExecutionStatus"], d["currentPipelineExecutionStatus"]) for d in pipeline_events] == [
         ("", "Executing"), ("Executing", "Succeeded"),
     ]  # fmt: skip
     assert all(d["pipelineExecutionArn"] == execution for d in pipeline_events)
-    assert [d["ModelApprovalStatus"] for d in package_events] == ["PendingManualApproval", "Approved"]
+    assert [d["ModelApprovalStatus"] for d in package_events] == [
+        "PendingManualApproval",
+        "Approved",
+    ]
     assert package_events[0]["ModelPackageGroupName"] == "g"
 
 
 # ---------------------------------------------------------------------------- 11. Atomicity
 
 
-def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(cloud: LocalCloud) -> None:
+def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(
+    cloud: LocalCloud,
+) -> None:
     # The run ledger's own transactions (record the signal + take the lease), 20 at once, in
     # several rounds: without the patch, 2-6 callers "win" and rollbacks erase signal records.
     from modelfresh.aws.ledger import DynamoLedger
@@ -379,12 +477,19 @@ def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(cloud:
 
     for round_ in range(3):
         model = f"model-{round_}"
-        signals = [Signal(model, "drift-alarm", f"alarm/{model}/{i}", "2026-11-22T10:00:00.000Z", "a") for i in range(20)]
+        signals = [
+            Signal(model, "drift-alarm", f"alarm/{model}/{i}", "2026-11-22T10:00:00.000Z", "a")
+            for i in range(20)
+        ]
         barrier, claims = threading.Barrier(20), {}
 
-        def acquire(signal: Signal, barrier: threading.Barrier = barrier, claims: dict[str, Any] = claims) -> None:
+        def acquire(
+            signal: Signal, barrier: threading.Barrier = barrier, claims: dict[str, Any] = claims
+        ) -> None:
             barrier.wait()
-            claims[signal.id] = ledger.acquire(Ticket(signal.model, signal.run_name, signal, 10**10), 1000).claim
+            claims[signal.id] = ledger.acquire(
+                Ticket(signal.model, signal.run_name, signal, 10**10), 1000
+            ).claim
 
         threads = [threading.Thread(target=acquire, args=(signal,)) for signal in signals]
         for thread in threads:
@@ -411,7 +516,11 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(cloud: LocalCloud
         client = cloud.client("dynamodb")
         barrier.wait()
         try:
-            client.put_item(TableName="t", Item={"k": {"S": "lease"}, "by": {"N": str(i)}}, ConditionExpression="attribute_not_exists(k)")
+            client.put_item(
+                TableName="t",
+                Item={"k": {"S": "lease"}, "by": {"N": str(i)}},
+                ConditionExpression="attribute_not_exists(k)",
+            )
             winners.append(i)
         except ClientError as error:
             assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
@@ -427,14 +536,18 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(cloud: LocalCloud
 
 def test_concurrent_starts_with_one_name_make_one_execution(cloud: LocalCloud) -> None:
     # Stock moto already behaves like AWS here; this keeps it so.
-    machine = state_machine(cloud, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
+    machine = state_machine(
+        cloud, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}}
+    )
     barrier = threading.Barrier(20)
     arns = set()
 
     def start() -> None:
         client = cloud.client("stepfunctions")
         barrier.wait()
-        arns.add(client.start_execution(stateMachineArn=machine, name="once", input="{}")["executionArn"])
+        arns.add(
+            client.start_execution(stateMachineArn=machine, name="once", input="{}")["executionArn"]
+        )
 
     threads = [threading.Thread(target=start) for _ in range(20)]
     for thread in threads:
@@ -443,7 +556,10 @@ def test_concurrent_starts_with_one_name_make_one_execution(cloud: LocalCloud) -
         thread.join()
 
     assert len(arns) == 1
-    assert len(cloud.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]) == 1
+    assert (
+        len(cloud.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"])
+        == 1
+    )
 
 
 # ---------------------------------------------------------------------------- 8-10. Callbacks
@@ -461,7 +577,9 @@ def callback_machine(cloud: LocalCloud, function_arn: str, heartbeat: int, timeo
     })  # fmt: skip
 
 
-def test_lapsed_heartbeat_fails_with_states_heartbeat_timeout(cloud: LocalCloud, tmp_path: Path) -> None:
+def test_lapsed_heartbeat_fails_with_states_heartbeat_timeout(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
     arn = make_function(cloud, tmp_path, "silent", "def handler(event, context):\n    return {}\n")
 
     described = run(cloud, callback_machine(cloud, arn, heartbeat=1, timeout=30))
@@ -469,16 +587,23 @@ def test_lapsed_heartbeat_fails_with_states_heartbeat_timeout(cloud: LocalCloud,
     assert json.loads(described["output"])["caught"]["Error"] == "States.HeartbeatTimeout"
 
 
-def test_callback_sent_while_the_tasks_lambda_runs_completes_the_task(cloud: LocalCloud, tmp_path: Path) -> None:
+def test_callback_sent_while_the_tasks_lambda_runs_completes_the_task(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
     # The handler resumes its own task before returning (as parking does when the pipeline
     # has already ended). The heartbeat is long: only the early outcome can end the wait.
-    arn = make_function(cloud, tmp_path, "eager", """
+    arn = make_function(
+        cloud,
+        tmp_path,
+        "eager",
+        """
         import boto3, json
 
         def handler(event, context):
             boto3.client("stepfunctions").send_task_success(taskToken=event["token"], output=json.dumps({"done": True}))
             return {}
-    """)
+    """,
+    )
     started = time.monotonic()
 
     described = run(cloud, callback_machine(cloud, arn, heartbeat=300, timeout=600))
@@ -489,13 +614,18 @@ def test_callback_sent_while_the_tasks_lambda_runs_completes_the_task(cloud: Loc
 
 
 def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) -> None:
-    arn = make_function(cloud, tmp_path, "refuser", """
+    arn = make_function(
+        cloud,
+        tmp_path,
+        "refuser",
+        """
         import boto3
 
         def handler(event, context):
             boto3.client("stepfunctions").send_task_failure(taskToken=event["token"], error="Nope", cause="because")
             return {}
-    """)
+    """,
+    )
 
     described = run(cloud, callback_machine(cloud, arn, heartbeat=300, timeout=600))
 

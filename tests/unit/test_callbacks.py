@@ -282,12 +282,6 @@ def test_spent_token_is_reported_and_the_callback_is_still_marked_resumed() -> N
     assert store.waiting() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on_status trusts the API's status without checking it is terminal; when the "
-    "API still says Executing (e.g. a late Failed event after RetryPipelineExecution) the run "
-    "is failed as PipelineExecutionStopped with cause '... executing'",
-)
 def test_terminal_event_for_a_pipeline_the_api_reports_running_resumes_nothing() -> None:
     # Given a parked run whose pipeline the API reports as running again
     store = FakeStore(CALLBACK)

@@ -359,15 +359,11 @@ def test_resource_claimed_by_two_models_is_reported(other: dict[str, Any], expec
     assert problems_of(raw) == [expected]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an alarm listed twice by ONE model is reported as 'claimed by more than one "
-    "model' and names only that one model",
-)
 def test_alarm_listed_twice_by_one_model_is_not_reported_as_claimed_by_several() -> None:
     problems = problems_of(one_model(drift_alarms=["legacy-alarm", "legacy-alarm"]))
 
     assert not any("more than one model" in p for p in problems), problems
+    assert "models.taxi-fare: drift alarm 'legacy-alarm' is listed more than once" in problems
 
 
 def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
@@ -454,11 +450,6 @@ def test_fixture_defaults_are_overridden_per_model() -> None:
     assert config.model("churn").approval == "manual"  # its own
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a bad value in [defaults] is reported under each model's path "
-    "(models.<name>.<key>), never at defaults.<key> where it is written",
-)
 def test_bad_default_is_reported_at_its_own_path() -> None:
     raw = {
         "defaults": {"cooldown_hours": -1},
@@ -474,7 +465,7 @@ def test_bad_default_is_reported_at_its_own_path() -> None:
 
     problems = problems_of(raw)
 
-    assert any(p.startswith("defaults.cooldown_hours:") for p in problems), problems
+    assert problems == ["defaults.cooldown_hours: must be >= 0"]
 
 
 @pytest.fixture

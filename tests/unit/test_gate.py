@@ -205,12 +205,6 @@ def test_candidate_must_beat_the_champion_by_the_margin(
     assert verdict.reasons[1] == reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the margin is compared on a float difference, so an improvement of exactly "
-    "the margin in decimal (3.4 -> 3.1 with margin 0.3) is rejected: 3.4 - 3.1 = "
-    "0.2999999999999998",
-)
 def test_improvement_of_exactly_a_decimal_margin_passes() -> None:
     gate = Gate("rmse", 4.0, "minimize", champion_margin=0.3)
 

@@ -51,8 +51,6 @@ def dynamo_ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoLedger]:
         yield DynamoLedger(client, STATE_TABLE, SIGNALS_TABLE)
 
 
-
-
 @pytest.fixture(params=["in-memory", "dynamodb"])
 def ledger(request: pytest.FixtureRequest) -> AnyLedger:
     if request.param == "in-memory":

@@ -7,10 +7,10 @@ from dataclasses import fields
 from pathlib import Path
 
 from cfnlint.api import lint_all
-
-from localcloud.stack import load_template, read_samconfig_parameters
 from modelfresh.config import load_config
 from modelfresh.settings import Settings
+
+from localcloud.stack import load_template, read_samconfig_parameters
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -66,11 +66,15 @@ def test_asynchronous_triggers_retry_and_dead_letter() -> None:
 def test_the_dead_letter_queue_has_an_alarm_on_its_depth() -> None:
     alarm = RESOURCES["DeadLetterQueueAlarm"]["Properties"]
     assert alarm["Namespace"] == "AWS/SQS"
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+    ]
 
 
 def test_layer_requirements_match_the_lockfile() -> None:
-    lock = {p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    lock = {
+        p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    }
     lines = (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
     pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
     assert pins == {name: lock[name] for name in pins}
@@ -93,5 +97,9 @@ def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
     for environment in environments:
         for section in ("global", "build", "validate", "deploy"):
             assert section in environments[environment], (environment, section)
-        routed = set(read_samconfig_parameters(ROOT / "samconfig.toml", environment)["ExplicitDriftAlarmNames"].split(","))
+        routed = set(
+            read_samconfig_parameters(ROOT / "samconfig.toml", environment)[
+                "ExplicitDriftAlarmNames"
+            ].split(",")
+        )
         assert mapped <= routed, environment

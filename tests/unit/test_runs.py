@@ -570,7 +570,8 @@ def test_sweep_reclaims_an_expired_lease_and_hands_off_to_the_pending_signal(
         f"taxi-fare: reclaimed the lease of {first.run_name} (its lease expired); "
         f"lease handed to follow-up {second.run_name}"
     ]
-    assert world.recorder.kinds[-2:] == ["lease-reclaimed", "started"]
+    # (the reclaim is announced once it has happened, so after the follow-up it started)
+    assert world.recorder.kinds[-2:] == ["started", "lease-reclaimed"]
     assert world.executions.started == [first.run_name, second.run_name]
     assert world.lease_run() == second.run_name
 
@@ -662,3 +663,30 @@ def test_finish_raises_contention_when_its_release_keeps_being_refused() -> None
         world.finish("taxi-fare", first.run_name)
     assert ledger.releases == 5
     assert world.lease_run() == first.run_name
+
+
+class FinishRacesTheSweep(InMemoryLedger):
+    """A ledger where the run's own finish releases its lease just after the sweep reads it."""
+
+    def states(self) -> list[ModelState]:
+        seen = super().states()
+        for state in seen:
+            if state.lease is not None:
+                self.release(state.model, state.lease.run, 0, 0, keep_pending=False)
+        return seen
+
+
+def test_reclaim_that_loses_a_race_to_the_runs_own_finish_announces_nothing() -> None:
+    # Given a run whose execution ended and whose grace period passed
+    world = make_world(FinishRacesTheSweep())
+    first = taxi(1)
+    world.admit(first)
+    world.executions.end(first.run_name, "SUCCEEDED", world.clock.now)
+    world.clock.advance(SWEEP_GRACE_SECONDS + 1)
+
+    # When the sweep reads its lease, and the run's own finish releases it just then
+    actions = world.coordinator.sweep()
+
+    # Then the sweep reports it already released and announces no reclaim
+    assert actions == [f"taxi-fare: {first.run_name}: lease already released"]
+    assert "lease-reclaimed" not in world.recorder.kinds

@@ -210,11 +210,6 @@ def test_malformed_alarm_event_names_the_full_path(
     assert str(raised.value) == message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a mistyped optional part of the event (previousState or a configuration "
-    "metric that is not an object) raises AttributeError, not MalformedEvent",
-)
 @pytest.mark.parametrize(
     "change",
     [

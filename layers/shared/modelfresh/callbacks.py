@@ -117,9 +117,16 @@ class CallbackDesk:
             return "already resumed"
         if status not in TERMINAL:
             return f"still {status}"
-        # The event says how it ended; the API says why (and is the source of truth).
-        status, reason = self._pipelines.status(pipeline_execution_arn)
-        return self._resume(callback, status, reason, "status event")
+        # The event says it ended; the API says how and why, and is the source of truth (a
+        # late event can follow a retry that set the pipeline running again).
+        current, reason = self._pipelines.status(pipeline_execution_arn)
+        if current not in TERMINAL:
+            logger.info(
+                "status event says the pipeline ended, but it is running; still waiting",
+                extra={"run": callback.run, "event_status": status, "status": current},
+            )
+            return f"still {current}"
+        return self._resume(callback, current, reason, "status event")
 
     def heartbeat(self) -> list[str]:
         """Re-check every parked pipeline: keep running ones alive, resume ended ones."""

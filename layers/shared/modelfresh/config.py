@@ -183,6 +183,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Controller
         problems.append(f"defaults: expected a table, got {_kind(defaults)}")
         defaults = {}
     _reject_unknown(defaults, DEFAULTABLE, "defaults", problems)
+    defaults = _valid_defaults(defaults, problems)
     models_raw = raw.get("models")
     if not isinstance(models_raw, dict) or not models_raw:
         problems.append("models: declare at least one model as a [models.<name>] table")
@@ -206,6 +207,26 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Controller
     return ControllerConfig(models=models)
 
 
+def _valid_defaults(defaults: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The [defaults] entries that are valid; the others are reported at their own path
+    (defaults.<key>) and not given to the models, so no model reports them again."""
+    hints = get_type_hints(ModelConfig)
+    valid = {}
+    for key in sorted(DEFAULTABLE & set(defaults)):
+        found: list[str] = []
+        value = _convert(hints[key], defaults[key], f"defaults.{key}", found)
+        if value is not _INVALID:
+            found.extend(
+                f"defaults.{field}: {message}"
+                for field, message in ModelConfig.problems({key: value})
+            )
+        if found:
+            problems.extend(found)
+        else:
+            valid[key] = value
+    return valid
+
+
 def parse_gate(data: Mapping[str, Any]) -> Gate:
     """A gate from its table form (as the retrain plan carries it). Raises: ConfigError."""
     problems: list[str] = []
@@ -226,15 +247,22 @@ def _check_across_models(models: list[ModelConfig]) -> list[str]:
 
 
 def _duplicates(models: list[ModelConfig], values: Any, what: str) -> list[str]:
-    owners: dict[str, list[str]] = {}
+    owners: dict[str, set[str]] = {}
+    problems: list[str] = []
     for model in models:
-        for value in values(model):
-            owners.setdefault(value, []).append(model.name)
-    return [
-        f"{what} {value!r} is claimed by more than one model: {', '.join(sorted(set(names)))}"
+        mine = list(values(model))
+        problems.extend(
+            f"models.{model.name}: {what} {value!r} is listed more than once"
+            for value in sorted({v for v in mine if mine.count(v) > 1})
+        )
+        for value in set(mine):
+            owners.setdefault(value, set()).add(model.name)
+    problems.extend(
+        f"{what} {value!r} is claimed by more than one model: {', '.join(sorted(names))}"
         for value, names in owners.items()
         if len(names) > 1
-    ]
+    )
+    return problems
 
 
 _INVALID = object()  # a value that failed conversion; its problem is already recorded

@@ -22,6 +22,19 @@ def require[T](event: Mapping[str, Any], path: str, kind: type[T]) -> T:
     return value
 
 
+def optional[T](event: Mapping[str, Any], path: str, kind: type[T]) -> T | None:
+    """The value at a dotted path if present, of the given type. Raises: MalformedEvent
+    (present with another type)."""
+    value: Any = event
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value or value[part] is None:
+            return None
+        value = value[part]
+    if not isinstance(value, kind):
+        raise MalformedEvent(f"malformed event: {path!r} should be a {kind.__name__}")
+    return value
+
+
 def require_one_of(event: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> str:
     """A string field that must hold one of a few known values. Raises: MalformedEvent."""
     value = require(event, path, str)
@@ -36,7 +49,9 @@ def require_time(event: Mapping[str, Any], path: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise MalformedEvent(f"malformed event: {path!r} is not an ISO-8601 time: {raw!r}") from None
+        raise MalformedEvent(
+            f"malformed event: {path!r} is not an ISO-8601 time: {raw!r}"
+        ) from None
     if parsed.tzinfo is None:
         raise MalformedEvent(f"malformed event: {path!r} has no time zone: {raw!r}")
     return parsed.astimezone(UTC)

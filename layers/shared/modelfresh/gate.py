@@ -108,7 +108,11 @@ def judge(
     else:
         champion = evaluation.champion
         gain = champion - value if gate.direction == "minimize" else value - champion
-        beats_champion = gain >= gate.champion_margin
+        # Metrics and margins are decimals written in binary floats: 3.4 - 3.1 is
+        # 0.2999999999999998, which must still meet a margin of 0.3.
+        beats_champion = gain >= gate.champion_margin or math.isclose(
+            gain, gate.champion_margin, rel_tol=1e-9, abs_tol=1e-12
+        )
         reasons.append(
             f"{'beats' if beats_champion else 'does not beat'} the champion's {champion:.4g} "
             f"by the required margin {gate.champion_margin:.4g} (improvement {gain:.4g})"

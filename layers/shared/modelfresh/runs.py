@@ -221,7 +221,7 @@ class RunCoordinator:
         Returns what happened to the lease, for the execution's output.
         """
         self._recorder.record(outcome)
-        return self._release(self._config.model(model_name), run, _epoch(self._clock()))
+        return self._release(self._config.model(model_name), run, _epoch(self._clock()))[1]
 
     def sweep(self) -> list[str]:
         """Repair stale leases and start due follow-ups. Returns one line per action."""
@@ -255,8 +255,7 @@ class RunCoordinator:
             if now - lease.acquired_at < SWEEP_GRACE_SECONDS:
                 return None
             # Leased but never started (its starter crashed): start it now.
-            ticket = Ticket(model.name, lease.run, lease.signal, lease.expires_at)
-            self._executions.start(ticket)
+            self._ensure_started(lease, "held the lease but had not started")
             return f"started {lease.run}, which held the lease but had not started"
         run_status, stopped_at = status
         if run_status == "RUNNING":
@@ -266,47 +265,46 @@ class RunCoordinator:
         return self._reclaim(model, lease, now, f"its run ended ({run_status}) holding it")
 
     def _reclaim(self, model: ModelConfig, lease: Lease, now: int, why: str) -> str:
-        self._recorder.record(
-            Outcome(
-                model=model.name,
-                kind="lease-reclaimed",
-                run=lease.run,
-                at=iso(datetime.fromtimestamp(now, UTC)),
-                summary=f"The lease of run {lease.run} was reclaimed because {why}.",
+        acted, result = self._release(model, lease.run, now)
+        if acted:  # announced only once it happened: a racing release may have been first
+            self._recorder.record(
+                Outcome(
+                    model=model.name,
+                    kind="lease-reclaimed",
+                    run=lease.run,
+                    at=iso(datetime.fromtimestamp(now, UTC)),
+                    summary=f"The lease of run {lease.run} was reclaimed because {why}.",
+                )
             )
-        )
-        return f"reclaimed the lease of {lease.run} ({why}); " + self._release(
-            model, lease.run, now
-        )
+            return f"reclaimed the lease of {lease.run} ({why}); {result}"
+        return f"{lease.run}: {result}"
 
-    def _release(self, model: ModelConfig, run: str, now: int) -> str:
+    def _release(self, model: ModelConfig, run: str, now: int) -> tuple[bool, str]:
+        """Release `run`'s lease or hand it to the follow-up: (whether this call did it, what)."""
         cooldown_until = now + int(model.cooldown_hours * 3600)
         for _ in range(5):
             state = self._ledger.release(model.name, run, now, cooldown_until, keep_pending=False)
             if state is None:
-                return "lease released"
+                return True, "lease released"
             lease = state.lease
             if lease is None or lease.run != run:
                 if lease is not None and lease.granted_by == run:
                     # An earlier attempt handed off, then may have died before starting it.
-                    self._executions.start(
-                        Ticket(model.name, lease.run, lease.signal, lease.expires_at)
-                    )
-                    return f"lease already handed to {lease.run}"
-                return "lease already released"
+                    self._ensure_started(lease, f"follow-up to {run}, restarted")
+                    return False, f"lease already handed to {lease.run}"
+                return False, "lease already released"
             if state.pending is None:
                 continue  # the pending signal was taken in between; release again
             if cooldown_until > now:
                 kept = self._ledger.release(model.name, run, now, cooldown_until, keep_pending=True)
                 if kept is None:
-                    return "lease released; follow-up deferred to the end of cooldown at " + _at(
-                        cooldown_until
-                    )
+                    deferred = f"follow-up deferred to the end of cooldown at {_at(cooldown_until)}"
+                    return True, f"lease released; {deferred}"
                 continue
             ticket = self.ticket(state.pending, now)
             if self._ledger.hand_off(run, state.pending, ticket, now):
                 self._start(ticket, f"follow-up to {run}, for {_describe(state.pending)}")
-                return f"lease handed to follow-up {ticket.run}"
+                return True, f"lease handed to follow-up {ticket.run}"
             # A newer signal replaced the pending one between our read and write: look again.
         raise LedgerContention(f"model {model.name!r} state kept changing; retry")
 
@@ -320,6 +318,12 @@ class RunCoordinator:
     def _start(self, ticket: Ticket, why: str) -> None:
         self._executions.start(ticket)
         self._record(ticket.signal, "started", ticket.run, f"Retrain {ticket.run} {why}.")
+
+    def _ensure_started(self, lease: Lease, why: str) -> None:
+        """Start a leased run whose first start may have been lost; announce it if it was."""
+        if self._executions.status(lease.run) is None:
+            ticket = Ticket(lease.signal.model, lease.run, lease.signal, lease.expires_at)
+            self._start(ticket, why)
 
     def _queued(self, signal: Signal, state: ModelState | None, now: int) -> AdmitResult:
         lease = state.lease if state else None
@@ -351,9 +355,7 @@ class RunCoordinator:
             # The first delivery may have died between taking the lease and starting the run.
             lease = self._ledger.state(signal.model).lease
             if lease is not None and lease.run == record.run:
-                self._executions.start(
-                    Ticket(signal.model, lease.run, lease.signal, lease.expires_at)
-                )
+                self._ensure_started(lease, f"started by {_describe(signal)} (redelivered)")
         return AdmitResult(Admission.DUPLICATE, record.run if record else signal.run_name)
 
     def _record(self, signal: Signal, kind: OutcomeKind, run: str, summary: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from modelfresh.config import ControllerConfig, ModelConfig
 from modelfresh.errors import MalformedEvent
-from modelfresh.events import iso, require, require_one_of, require_time
+from modelfresh.events import iso, optional, require, require_one_of, require_time
 
 SignalKind = Literal["drift-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
@@ -86,17 +86,22 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
     require_one_of(event, "source", ("aws.cloudwatch",))
     require_one_of(event, "detail-type", (ALARM_DETAIL_TYPE,))
     detail = require(event, "detail", dict)
+    previous = optional(detail, "previousState", dict) or {}
     metrics = []
-    for metric in (detail.get("configuration") or {}).get("metrics") or []:
+    for index, metric in enumerate(optional(detail, "configuration.metrics", list) or []):
+        if not isinstance(metric, dict):
+            raise MalformedEvent(
+                f"malformed event: 'detail.configuration.metrics[{index}]' is not an object"
+            )
         stat = (metric.get("metricStat") or {}).get("metric") or {}
-        if stat.get("name"):
+        if isinstance(stat, dict) and stat.get("name"):
             metrics.append(f"{stat.get('namespace', '')}/{stat['name']}")
         elif metric.get("expression"):
             metrics.append(f"expression:{metric['expression']}")
     return AlarmChange(
         alarm_name=require(event, "detail.alarmName", str),
         state=require(event, "detail.state.value", str),
-        previous_state=(detail.get("previousState") or {}).get("value", "UNKNOWN"),
+        previous_state=str(previous.get("value", "UNKNOWN")),
         changed_at=require_time(event, "detail.state.timestamp"),
         reason=str(detail["state"].get("reason", ""))[:1000],
         metrics=tuple(metrics),

@@ -1,0 +1,219 @@
+"""Benchmarks (`make bench`): results in bench/results.json and bench/RESULTS.md.
+
+1. Cold import time of every handler module, each in fresh processes, next to the floor every
+   Python Lambda with tracing pays (`import boto3` + the X-Ray SDK patching botocore), as a
+   ratio measured in the same run. Goal: <= 1.3x the floor. Runs are interleaved (floor, each
+   handler, floor, ...) so load on the machine hits all of them alike. Bytecode is cached for
+   both, as the layer ships it compiled (layers/shared/Makefile).
+2. State transitions and history events of one retrain cycle on the local cloud, with a
+   pipeline that takes a simulated minute and one that takes a simulated 72 hours (432
+   heartbeat sweeps at the default 10 minutes). Goal: identical counts, <= 40 transitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud import Candidate, LocalCloud
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench"
+FLOOR = "import boto3\nfrom aws_xray_sdk.core import patch\npatch(['botocore'])"
+# What Lambda sets, and what our template's Globals set: the tracer is on, as deployed.
+LAMBDA_ENVIRONMENT = {
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "modelfresh",
+    "POWERTOOLS_METRICS_NAMESPACE": "ModelFresh",
+    "PYTHONPATH": str(ROOT / "layers" / "shared"),
+}
+TIMER = """
+import time, importlib.util, sys
+started = time.perf_counter()
+{body}
+print(time.perf_counter() - started)
+"""
+LOAD_HANDLER = """
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+"""
+
+
+def time_import(body: str) -> float:
+    """Seconds one fresh process spends running `body` (interpreter start excluded)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    environment |= LAMBDA_ENVIRONMENT
+    output = subprocess.run(  # noqa: S603 - our own interpreter, our own code
+        [sys.executable, "-c", TIMER.format(body=body)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def import_benchmark(rounds: int) -> dict[str, Any]:
+    handlers = {p.parent.name: p for p in sorted((ROOT / "functions").glob("*/app.py"))}
+    samples: dict[str, list[float]] = {"floor": [], **{name: [] for name in handlers}}
+    for path in handlers.values():  # warm the OS file cache once; not measured
+        time_import(LOAD_HANDLER.format(path=str(path)))
+    for _ in range(rounds):
+        samples["floor"].append(time_import(FLOOR))
+        for name, path in handlers.items():
+            samples[name].append(time_import(LOAD_HANDLER.format(path=str(path))))
+    floor = statistics.median(samples["floor"])
+    return {
+        "rounds": rounds,
+        "floor_ms": round(floor * 1000, 1),
+        "handlers": {
+            name: {
+                "median_ms": round(statistics.median(times) * 1000, 1),
+                "ratio_to_floor": round(statistics.median(times) / floor, 3),
+            }
+            for name, times in samples.items()
+            if name != "floor"
+        },
+    }
+
+
+def transitions_benchmark() -> dict[str, Any]:
+    def one_cycle(heartbeat_sweeps: int) -> dict[str, Any]:
+        with LocalCloud() as cloud:
+            stack = cloud.deploy(model_config=ROOT / "tests" / "fixtures" / "models.toml")
+            sagemaker = cloud.client("sagemaker")
+            sagemaker.create_model_package_group(ModelPackageGroupName="taxi-fare")
+            sagemaker.create_pipeline(
+                PipelineName="taxi-fare-retrain",
+                PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+                RoleArn="arn:aws:iam::123456789012:role/sagemaker-pipelines",
+            )
+            cloudwatch = cloud.client("cloudwatch")
+            cloudwatch.put_metric_alarm(
+                AlarmName="modelfresh-drift-taxi-fare",
+                Namespace="ModelFresh/Drift",
+                MetricName="drifted_feature_share",
+                Statistic="Maximum",
+                Period=3600,
+                EvaluationPeriods=1,
+                Threshold=0.2,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+            cloudwatch.set_alarm_state(
+                AlarmName="modelfresh-drift-taxi-fare", StateValue="ALARM", StateReason="bench"
+            )
+            run = cloud.pipelines.wait_for_run("taxi-fare-retrain")
+            for _ in range(heartbeat_sweeps):
+                cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+            assert run.status == "Executing"
+            run.succeed(Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}))
+            sfn = cloud.client("stepfunctions")
+            execution = sfn.list_executions(stateMachineArn=stack.outputs["RetrainStateMachineArn"])
+            described = cloud.wait_for_execution(execution["executions"][0]["executionArn"])
+            history = sfn.get_execution_history(
+                executionArn=described["executionArn"], maxResults=1000
+            )
+            events = history["events"]
+            return {
+                "status": described["status"],
+                "heartbeat_sweeps": heartbeat_sweeps,
+                "state_transitions": sum(e["type"].endswith("StateEntered") for e in events),
+                "history_events": len(events),
+                "states": [
+                    e["stateEnteredEventDetails"]["name"]
+                    for e in events
+                    if e["type"].endswith("StateEntered")
+                ],
+            }
+
+    short = one_cycle(heartbeat_sweeps=0)  # done within a minute: no sweep ever sees it
+    long = one_cycle(heartbeat_sweeps=72 * 6)  # 72 h at one sweep per 10 minutes
+    return {
+        "one_minute": short,
+        "seventy_two_hours": long,
+        "identical": (short["state_transitions"], short["history_events"])
+        == (long["state_transitions"], long["history_events"]),
+        # For contrast, by arithmetic: a Wait(60 s) -> Describe -> Choice poll loop enters 3
+        # states a minute, and Step Functions caps history at 25,000 events.
+        "poll_loop_transitions_72h": 3 * 60 * 72,
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    imports = results["imports"]
+    cycle = results["transitions"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['measured_at']} on {results['machine']} by `make bench`.",
+        "",
+        "## Cold import of each handler (fresh process, median of "
+        f"{imports['rounds']}, tracer on as deployed)",
+        "",
+        f"Floor (`import boto3` + X-Ray patching botocore): **{imports['floor_ms']} ms**. "
+        "Goal: <= 1.3x.",
+        "",
+        "| handler | median | ratio to floor |",
+        "|---|---:|---:|",
+    ]
+    for name, numbers in sorted(imports["handlers"].items()):
+        lines.append(f"| {name} | {numbers['median_ms']} ms | {numbers['ratio_to_floor']}x |")
+    worst = max(n["ratio_to_floor"] for n in imports["handlers"].values())
+    lines += [
+        "",
+        f"Worst ratio: **{worst}x**.",
+        "",
+        "## One retrain cycle: state transitions and history events",
+        "",
+        "| pipeline | heartbeat sweeps | state transitions | history events | status |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, key in (("1 minute", "one_minute"), ("72 hours", "seventy_two_hours")):
+        row = cycle[key]
+        lines.append(
+            f"| {label} | {row['heartbeat_sweeps']} | {row['state_transitions']} | "
+            f"{row['history_events']} | {row['status']} |"
+        )
+    lines += [
+        "",
+        f"Identical: **{cycle['identical']}**. "
+        f"States: {' -> '.join(cycle['one_minute']['states'])}.",
+        "A 60-second polling loop would need about "
+        f"{cycle['poll_loop_transitions_72h']:,} transitions for the same 72 hours.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--rounds", type=int, default=15, help="fresh processes per module")
+    args = parser.parse_args(argv)
+    results = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        ),
+        "imports": import_benchmark(args.rounds),
+        "transitions": transitions_benchmark(),
+    }
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report = render(results)
+    (RESULTS / "RESULTS.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
