@@ -61,10 +61,18 @@ class LocalCloud:
     account = "123456789012"
     region = "us-east-1"
 
-    def __init__(self, *, server_port: int | None = None, echo_lambda_output: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        server_port: int | None = None,
+        echo_lambda_output: bool = False,
+        heartbeat_time_scale: float = 1.0,
+    ) -> None:
         """server_port: serve on 127.0.0.1:<port> instead of intercepting in-process.
-        echo_lambda_output: also print what handlers log (it always goes to CloudWatch Logs)."""
+        echo_lambda_output: also print what handlers log (it always goes to CloudWatch Logs).
+        heartbeat_time_scale: let task heartbeat deadlines pass this many times faster."""
         self.server_port = server_port
+        self.heartbeat_time_scale = heartbeat_time_scale
         self.echo_lambda_output = echo_lambda_output
         self.endpoint: str | None = None
         self._mock: Any = None
@@ -85,6 +93,7 @@ class LocalCloud:
     def start(self) -> None:
         patches.apply()
         patches.lambda_output.echo = self.echo_lambda_output
+        patches.heartbeat_time.scale = self.heartbeat_time_scale
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs every failing state
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request log
         self._saved_environment = dict(os.environ)
@@ -114,6 +123,7 @@ class LocalCloud:
         self.pipelines.close()
         patches.functions.clear()
         patches.lambda_output.echo = True
+        patches.heartbeat_time.scale = 1.0
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

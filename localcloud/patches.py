@@ -29,6 +29,10 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           racing transactions can both win, and a rollback erases other
                           callers' writes. One lock around every DynamoDB operation fixes both.
 
+12. heartbeat_time_scale  Task heartbeat deadlines can run faster than real time
+                          (`heartbeat_time.scale`), so a test can let a 6-minute heartbeat
+                          lapse in seconds. 1 (real time) unless a LocalCloud asks otherwise.
+
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
 
@@ -78,6 +82,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
+    HeartbeatEndpoint,
     HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
@@ -105,6 +110,7 @@ def apply() -> list[str]:
                 early_callback,
                 task_failure_cause,
                 atomic_dynamodb,
+                heartbeat_time_scale,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -980,3 +986,27 @@ def atomic_dynamodb() -> None:
                 return _original(*args, **kwargs)
 
         setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+
+
+# -------------------------------------------------------------------------------- 12. Time
+
+
+@dataclass
+class HeartbeatTime:
+    """How much faster than real time task heartbeat deadlines pass."""
+
+    scale: float = 1.0
+
+
+heartbeat_time = HeartbeatTime()
+
+
+def heartbeat_time_scale() -> None:
+    original = HeartbeatEndpoint.__init__
+
+    @functools.wraps(original)
+    def __init__(self: Any, heartbeat_seconds: int) -> None:
+        original(self, heartbeat_seconds)
+        self._heartbeat_seconds = heartbeat_seconds / heartbeat_time.scale
+
+    HeartbeatEndpoint.__init__ = __init__

@@ -25,9 +25,9 @@ def sample_event(name: str) -> dict[str, Any]:
 class App:
     """The deployed app and the AWS-side actions a test needs."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: LocalCloud, parameters: dict[str, str] | None = None) -> None:
         self.cloud = cloud
-        self.stack = cloud.deploy(model_config=FIXTURES / "models.toml")
+        self.stack = cloud.deploy(model_config=FIXTURES / "models.toml", parameters=parameters)
         self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
         self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
         self.dead_letter_queue = self.stack.outputs["DeadLetterQueueUrl"]
@@ -62,6 +62,16 @@ class App:
             self.create_alarm(name)
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="reset")
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+
+    def parked(self, run: Any) -> None:
+        """Wait until the retrain run has parked its task token for this pipeline execution
+        (before that, a pipeline that ends is found by the parking step itself)."""
+        table = self.stack.resources["CallbacksTable"]
+        key = {"pipeline_execution_arn": {"S": run.arn}}
+        self.cloud.wait_until(
+            lambda: "Item" in self.dynamodb.get_item(TableName=table, Key=key),
+            what="the parked token",
+        )
 
     def executions(self) -> list[dict[str, Any]]:
         found = self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 
-from localcloud import Candidate
+from localcloud import Candidate, LocalCloud
 from tests.conftest import App, sample_event
 
 GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
@@ -163,6 +165,7 @@ def test_lost_pipeline_status_event_is_recovered_by_the_heartbeat(app: App) -> N
     # Given a run waiting on its pipeline
     app.fire_alarm()
     run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    app.parked(run)
     # When the pipeline succeeds but SageMaker's status event never arrives
     run.succeed(GOOD, emit_event=False)
     execution = app.only_execution()
@@ -355,3 +358,64 @@ def test_sweep_reclaims_the_lease_of_a_run_that_ended_without_releasing_it(app: 
         # ... and the model can be retrained again
         app.fire_alarm(reason="after reclaim")
         assert len(app.executions()) == 2
+
+
+# -- when the heartbeat sweep itself is down ---------------------------------------------------
+# The wait's heartbeat deadline is 3 sweep periods (6 minutes at the 2-minute minimum); here it
+# passes 120 times faster than real time, in 3 seconds.
+
+
+@pytest.fixture
+def app_without_sweeps() -> Iterator[App]:
+    with LocalCloud(heartbeat_time_scale=120) as cloud:
+        yield App(cloud, parameters={"PipelineHeartbeatMinutes": "2"})
+
+
+def entered(app: App, execution: dict[str, object]) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in app.history(execution)
+        if e["type"].endswith("StateEntered")
+    ]  # type: ignore[index]
+
+
+def test_with_no_sweep_a_running_pipeline_is_rechecked_and_waited_for_again(
+    app_without_sweeps: App,
+) -> None:
+    app = app_without_sweeps
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    execution = app.only_execution()
+
+    # When no heartbeat arrives before the deadline, the run checks the pipeline: still running
+    app.cloud.wait_until(
+        lambda: entered(app, execution).count("Wait for the pipeline") == 2,
+        timeout=30,
+        what="a second wait",
+    )
+    assert entered(app, execution)[2:6] == [
+        "Wait for the pipeline",
+        "Check the pipeline",
+        "Pipeline still running?",
+        "Wait for the pipeline",
+    ]
+
+    # Then it waits again, and the status event resumes it as usual
+    run.succeed(GOOD)
+    assert app.wait(execution)["status"] == "SUCCEEDED"
+    assert app.outcomes() == ["started", "approved"]
+
+
+def test_with_no_sweep_and_a_lost_event_the_heartbeat_deadline_still_finds_the_result(
+    app_without_sweeps: App,
+) -> None:
+    app = app_without_sweeps
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    app.parked(run)
+    run.succeed(GOOD, emit_event=False)
+
+    execution = app.only_execution()
+    assert app.wait(execution)["status"] == "SUCCEEDED"
+    assert "Check the pipeline" in entered(app, execution)
+    assert app.outcomes() == ["started", "approved"]

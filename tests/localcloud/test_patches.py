@@ -83,6 +83,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "lambda_in_process", "events_to_lambda", "alarm_state_events", "cfn_state_machines",
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
+        "heartbeat_time_scale",
     ]  # fmt: skip
 
 
@@ -630,3 +631,20 @@ def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) ->
     described = run(cloud, callback_machine(cloud, arn, heartbeat=300, timeout=600))
 
     assert json.loads(described["output"])["caught"] == {"Error": "Nope", "Cause": "because"}
+
+
+# ---------------------------------------------------------------------------- 12. Time
+
+
+def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> None:
+    with LocalCloud(heartbeat_time_scale=100) as fast:
+        fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        arn = make_function(
+            fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n"
+        )
+        started = time.monotonic()
+
+        described = run(fast, callback_machine(fast, arn, heartbeat=200, timeout=3000))
+
+        assert json.loads(described["output"])["caught"]["Error"] == "States.HeartbeatTimeout"
+        assert time.monotonic() - started < 20  # 200 s of heartbeat in about 2 s
