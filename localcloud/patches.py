@@ -378,12 +378,10 @@ def events_to_lambda() -> None:
                 payload = json.loads(target["Input"])
             elif "InputTransformer" in target:
                 transformer = target["InputTransformer"]
-                payload = json.loads(
-                    EventTemplateParser.parse(
-                        input_template=transformer.get("InputTemplate"),
-                        input_paths_map=transformer.get("InputPathsMap", {}),
-                        event=event,  # moto's parser wants its own fields
-                    )
+                payload = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=event,  # moto's parser wants its own fields
                 )
             try:
                 fn = lambda_backends[arn.account][arn.region].get_function(arn.resource_id)

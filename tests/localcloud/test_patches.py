@@ -247,6 +247,40 @@ def test_scheduled_rules_fire_on_their_schedule_only(cloud: LocalCloud, tmp_path
     assert tick["resources"][0].endswith(":rule/hourly")
 
 
+def test_a_lambda_target_gets_its_input_or_transformed_input(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    arn = counting_function(cloud, tmp_path, "shaped", fail=False)
+    events = cloud.client("events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["my.app"]}))
+    events.put_targets(Rule="r", Targets=[
+        {"Id": "constant", "Arn": arn, "Input": json.dumps({"fixed": True})},
+        {"Id": "shaped", "Arn": arn, "InputTransformer": {
+            "InputPathsMap": {"kind": "$.detail-type"}, "InputTemplate": '{"kind": "<kind>"}'}},
+    ])  # fmt: skip
+
+    events.put_events(
+        Entries=[{"Source": "my.app", "DetailType": "Thing Happened", "Detail": "{}"}]
+    )
+
+    assert sorted(calls("shaped"), key=json.dumps) == [{"fixed": True}, {"kind": "Thing Happened"}]
+
+
+def test_an_undeliverable_event_goes_to_the_rules_dead_letter_queue(cloud: LocalCloud) -> None:
+    url, queue_arn = queue(cloud, "rule-dlq")
+    events = cloud.client("events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["my.app"]}))
+    missing = "arn:aws:lambda:us-east-1:123456789012:function:deleted"
+    events.put_targets(
+        Rule="r", Targets=[{"Id": "t", "Arn": missing, "DeadLetterConfig": {"Arn": queue_arn}}]
+    )
+
+    events.put_events(Entries=[{"Source": "my.app", "DetailType": "Lost", "Detail": '{"x": 1}'}])
+
+    [event] = cloud.queue_messages(url)
+    assert (event["detail-type"], event["detail"]) == ("Lost", {"x": 1})
+
+
 # ---------------------------------------------------------------------------- 3. Alarms
 
 
