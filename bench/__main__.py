@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelfresh.config import load_config
+
 from localcloud import Candidate, LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,26 +93,11 @@ def import_benchmark(rounds: int) -> dict[str, Any]:
 def transitions_benchmark() -> dict[str, Any]:
     def one_cycle(heartbeat_sweeps: int) -> dict[str, Any]:
         with LocalCloud() as cloud:
-            stack = cloud.deploy(model_config=ROOT / "tests" / "fixtures" / "models.toml")
-            sagemaker = cloud.client("sagemaker")
-            sagemaker.create_model_package_group(ModelPackageGroupName="taxi-fare")
-            sagemaker.create_pipeline(
-                PipelineName="taxi-fare-retrain",
-                PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-                RoleArn="arn:aws:iam::123456789012:role/sagemaker-pipelines",
-            )
-            cloudwatch = cloud.client("cloudwatch")
-            cloudwatch.put_metric_alarm(
-                AlarmName="modelfresh-drift-taxi-fare",
-                Namespace="ModelFresh/Drift",
-                MetricName="drifted_feature_share",
-                Statistic="Maximum",
-                Period=3600,
-                EvaluationPeriods=1,
-                Threshold=0.2,
-                ComparisonOperator="GreaterThanThreshold",
-            )
-            cloudwatch.set_alarm_state(
+            config = ROOT / "tests" / "fixtures" / "models.toml"
+            stack = cloud.deploy(model_config=config)
+            cloud.seed_model(load_config(config).model("taxi-fare"))
+            cloud.create_drift_alarm("modelfresh-drift-taxi-fare", model="taxi-fare")
+            cloud.client("cloudwatch").set_alarm_state(
                 AlarmName="modelfresh-drift-taxi-fare", StateValue="ALARM", StateReason="bench"
             )
             run = cloud.pipelines.wait_for_run("taxi-fare-retrain")

@@ -21,7 +21,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from modelfresh.config import load_config
+
 from localcloud import ROOT, Candidate, LocalCloud, PipelineRun
+from localcloud.pipelines import XGBOOST_IMAGE
 
 MODEL = "taxi-fare"
 PIPELINE = "taxi-fare-retrain"
@@ -57,39 +60,18 @@ def free_port() -> int:
 
 def seed(cloud: LocalCloud, timeline: Timeline) -> str:
     """A model in production: its package group, its pipeline, an approved champion, the alarm."""
-    sagemaker = cloud.client("sagemaker")
-    sagemaker.create_model_package_group(
-        ModelPackageGroupName=MODEL, ModelPackageGroupDescription="NYC taxi fare regression"
-    )
-    sagemaker.create_pipeline(
-        PipelineName=PIPELINE,
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-        RoleArn=f"arn:aws:iam::{cloud.account}:role/sagemaker-pipelines",
-    )
-    champion = sagemaker.create_model_package(
+    cloud.seed_model(load_config(ROOT / "config" / "models.toml").model(MODEL))
+    champion = cloud.client("sagemaker").create_model_package(
         ModelPackageGroupName=MODEL,
         ModelPackageDescription="The model in production",
         InferenceSpecification={
-            "Containers": [
-                {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}
-            ],
+            "Containers": [{"Image": XGBOOST_IMAGE}],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
         ModelApprovalStatus="Approved",
     )["ModelPackageArn"]
-    cloud.client("cloudwatch").put_metric_alarm(
-        AlarmName=ALARM,
-        AlarmDescription="Share of taxi-fare features whose distribution drifted from the baseline",
-        Namespace="ModelFresh/Drift",
-        MetricName="drifted_feature_share",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        Statistic="Maximum",
-        Period=3600,
-        EvaluationPeriods=1,
-        Threshold=0.2,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    cloud.create_drift_alarm(ALARM, model=MODEL)
     timeline.add(
         datetime.now(UTC),
         "seed",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from modelfresh.config import load_config
+from modelfresh.config import ModelConfig, load_config
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
@@ -154,6 +154,32 @@ class LocalCloud:
         for model in load_config(model_config).models.values():
             self.pipelines.register_group(model.pipeline, model.package_group)
         return self.stack
+
+    def seed_model(self, model: ModelConfig) -> None:
+        """What the controller expects to exist for a model: its package group and pipeline.
+        (The pipeline's steps are the simulator's business: see localcloud/pipelines.py.)"""
+        sagemaker = self.client("sagemaker")
+        sagemaker.create_model_package_group(ModelPackageGroupName=model.package_group)
+        sagemaker.create_pipeline(
+            PipelineName=model.pipeline,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+            RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
+        )
+
+    def create_drift_alarm(self, name: str, model: str, description: str = "") -> None:
+        """A drift alarm as the drift check defines them: the share of drifted features."""
+        self.client("cloudwatch").put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=description or f"Share of {model}'s features that drifted",
+            Namespace="ModelFresh/Drift",
+            MetricName="drifted_feature_share",
+            Dimensions=[{"Name": "model", "Value": model}],
+            Statistic="Maximum",
+            Period=3600,
+            EvaluationPeriods=1,
+            Threshold=0.2,
+            ComparisonOperator="GreaterThanThreshold",
+        )
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local cloud."""

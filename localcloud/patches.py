@@ -585,120 +585,95 @@ def cfn_state_machines() -> None:
 # -------------------------------------------------------------------------------- 5. CFN types
 
 
+def _local_resource(cloudformation_type: str, create: Callable[..., str], doc: str) -> type:
+    """A CloudFormation resource type moto lacks. `create(properties, logical_id, account,
+    region)` makes the resource and returns its physical id. moto finds types through
+    CloudFormationModel.__subclasses__(), so each is a direct subclass."""
+
+    def __init__(self: Any, name: str) -> None:
+        self.name = name
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        return cls(create(properties, resource_name, account_id, region_name))
+
+    return type(
+        cloudformation_type.replace("::", ""),
+        (CloudFormationModel,),
+        {
+            "__doc__": doc,
+            "__init__": __init__,
+            "cloudformation_type": staticmethod(lambda: cloudformation_type),
+            "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+            "physical_resource_id": property(lambda self: self.name),
+        },
+    )
+
+
+def _create_event_invoke_config(
+    properties: dict[str, Any], name: str, account: str, region: str
+) -> str:
+    function = properties.pop("FunctionName")
+    properties.pop("Qualifier", None)
+    lambda_backends[account][region].put_function_event_invoke_config(function, properties)
+    return name
+
+
+def _create_metric_alarm(p: dict[str, Any], name: str, account: str, region: str) -> str:
+    alarm = p.get("AlarmName", name)
+    cloudwatch_backends[account][region].put_metric_alarm(
+        name=alarm,
+        namespace=p.get("Namespace"),
+        metric_name=p.get("MetricName"),
+        metric_data_queries=None,
+        comparison_operator=p["ComparisonOperator"],
+        evaluation_periods=int(p["EvaluationPeriods"]),
+        datapoints_to_alarm=p.get("DatapointsToAlarm"),
+        period=int(p.get("Period", 60)),
+        threshold=float(p["Threshold"]),
+        statistic=p.get("Statistic"),
+        extended_statistic=p.get("ExtendedStatistic"),
+        description=p.get("AlarmDescription", ""),
+        dimensions=p.get("Dimensions", []),
+        alarm_actions=p.get("AlarmActions", []),
+        ok_actions=p.get("OKActions"),
+        insufficient_data_actions=p.get("InsufficientDataActions"),
+        unit=p.get("Unit"),
+        actions_enabled=p.get("ActionsEnabled", True),
+        treat_missing_data=p.get("TreatMissingData"),
+        evaluate_low_sample_count_percentile=None,
+        threshold_metric_id=None,
+        rule=None,
+        tags=[],
+    )
+    return str(alarm)
+
+
+def _accept(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    return name
+
+
 def cfn_missing_types() -> None:
-
-    class EventInvokeConfig(CloudFormationModel):
-        """AWS::Lambda::EventInvokeConfig: async retries and the on-failure destination."""
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Lambda::EventInvokeConfig"
-
-        @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> EventInvokeConfig:
-            properties = dict(cloudformation_json["Properties"])
-            function = properties.pop("FunctionName")
-            properties.pop("Qualifier", None)
-            lambda_backends[account_id][region_name].put_function_event_invoke_config(
-                function, properties
-            )
-            return cls(resource_name)
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
-
-    class MetricAlarm(CloudFormationModel):
-        """AWS::CloudWatch::Alarm (single-metric alarms)."""
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudWatch::Alarm"
-
-        @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> MetricAlarm:
-            p = cloudformation_json["Properties"]
-            name = p.get("AlarmName", resource_name)
-            cloudwatch_backends[account_id][region_name].put_metric_alarm(
-                name=name,
-                namespace=p.get("Namespace"),
-                metric_name=p.get("MetricName"),
-                metric_data_queries=None,
-                comparison_operator=p["ComparisonOperator"],
-                evaluation_periods=int(p["EvaluationPeriods"]),
-                datapoints_to_alarm=p.get("DatapointsToAlarm"),
-                period=int(p.get("Period", 60)),
-                threshold=float(p["Threshold"]),
-                statistic=p.get("Statistic"),
-                extended_statistic=p.get("ExtendedStatistic"),
-                description=p.get("AlarmDescription", ""),
-                dimensions=p.get("Dimensions", []),
-                alarm_actions=p.get("AlarmActions", []),
-                ok_actions=p.get("OKActions"),
-                insufficient_data_actions=p.get("InsufficientDataActions"),
-                unit=p.get("Unit"),
-                actions_enabled=p.get("ActionsEnabled", True),
-                treat_missing_data=p.get("TreatMissingData"),
-                evaluate_low_sample_count_percentile=None,
-                threshold_metric_id=None,
-                rule=None,
-                tags=[],
-            )
-            return cls(name)
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
-
-    class QueuePolicy(CloudFormationModel):
-        """AWS::SQS::QueuePolicy: accepted; the local cloud does not enforce IAM."""
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SQS::QueuePolicy"
-
-        @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-            cls,
-            resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> QueuePolicy:
-            return cls(resource_name)
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
-
-    # moto finds resource types through CloudFormationModel.__subclasses__(), cached.
+    added = [
+        _local_resource(
+            "AWS::Lambda::EventInvokeConfig", _create_event_invoke_config,
+            "Lambda's asynchronous retries and on-failure destination for a function.",
+        ),
+        _local_resource("AWS::CloudWatch::Alarm", _create_metric_alarm, "A single-metric alarm."),
+        _local_resource(
+            "AWS::SQS::QueuePolicy", _accept, "Accepted; the local cloud does not enforce IAM."
+        ),
+    ]  # fmt: skip
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
-    for model in (EventInvokeConfig, MetricAlarm, QueuePolicy):
+    for model in added:
         if parsing.get_model_map().get(model.cloudformation_type()) is not model:
             raise RuntimeError(f"moto's CloudFormation did not take {model.cloudformation_type()}")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelfresh.config import load_config
 
 from localcloud import LocalCloud
 
@@ -35,26 +36,11 @@ class App:
         self.sagemaker = cloud.client("sagemaker")
         self.cloudwatch = cloud.client("cloudwatch")
         self.dynamodb = cloud.client("dynamodb")
-        for model, pipeline in (("taxi-fare", "taxi-fare-retrain"), ("churn", "churn-retrain")):
-            self.sagemaker.create_model_package_group(ModelPackageGroupName=model)
-            self.sagemaker.create_pipeline(
-                PipelineName=pipeline,
-                PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-                RoleArn="arn:aws:iam::123456789012:role/sagemaker-pipelines",
-            )
+        for model in load_config(FIXTURES / "models.toml").models.values():
+            cloud.seed_model(model)
 
     def create_alarm(self, name: str) -> None:
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="ModelFresh/Drift",
-            MetricName="drifted_feature_share",
-            Dimensions=[{"Name": "model", "Value": "taxi-fare"}],
-            Statistic="Maximum",
-            Period=3600,
-            EvaluationPeriods=1,
-            Threshold=0.2,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        self.cloud.create_drift_alarm(name, model="taxi-fare")
 
     def fire_alarm(self, name: str = "modelfresh-drift-taxi-fare", reason: str = "drift") -> None:
         """Take an alarm to ALARM (from OK, so CloudWatch emits a state change)."""
