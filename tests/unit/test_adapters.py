@@ -481,13 +481,13 @@ def test_outcome_is_published_as_text_for_email_and_json_for_systems(stub: Stub)
     SnsNotifier(client, TOPIC).publish(OUTCOME)
 
 
-def test_subject_is_cut_to_snss_100_characters(stub: Stub) -> None:
+def test_subject_is_cut_below_snss_100_characters(stub: Stub) -> None:
     # Given the longest model name and the longest outcome title
     model = "m" * 40
     outcome = Outcome(model=model, kind="coalesced", run=RUN, at=AT, summary="queued")
-    # Then SNS gets the subject cut to exactly 100 characters
-    subject = f"[modelfresh] {model}: retrain requested while one runs: queued as a"
-    assert len(subject) == 100
+    # Then SNS gets the subject cut to 99 characters ("less than 100 characters long")
+    subject = f"[modelfresh] {model}: retrain requested while one runs: queued as "
+    assert len(subject) == 99
     client, stubber = stub("sns")
     stubber.add_response(
         "publish",

@@ -652,3 +652,11 @@ def test_cli_without_arguments_checks_the_shipped_configuration(
 
     assert status == 0
     assert capsys.readouterr().out == "config/models.toml: OK, 1 model(s): taxi-fare\n"
+
+
+def test_a_name_key_inside_a_model_table_is_rejected() -> None:
+    # Given a model table that also names the model (the table key already does)
+    problems = problems_of({"models": {"taxi-fare": model_table(name="other")}})
+
+    # Then the key is reported, not silently ignored
+    assert problems == ["models.taxi-fare.name: a model is named by its table, [models.<name>]"]

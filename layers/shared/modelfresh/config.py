@@ -195,6 +195,8 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Controller
         if not isinstance(body, dict):
             problems.append(f"{path}: expected a table, got {_kind(body)}")
             continue
+        if "name" in body:
+            problems.append(f"{path}.name: a model is named by its table, [models.<name>]")
         shared = {k: v for k, v in defaults.items() if k in DEFAULTABLE}
         merged = {**shared, **body, "name": name}
         model = _build(ModelConfig, merged, path, problems)

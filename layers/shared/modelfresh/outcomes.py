@@ -60,8 +60,8 @@ class Outcome:
 
     @property
     def subject(self) -> str:
-        """An email subject line (SNS allows 100 characters)."""
-        return f"[modelfresh] {self.model}: {TITLES[self.kind]}"[:100]
+        """An email subject line (SNS wants fewer than 100 characters)."""
+        return f"[modelfresh] {self.model}: {TITLES[self.kind]}"[:99]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
