@@ -102,7 +102,7 @@ def transitions_benchmark() -> dict[str, Any]:
             )
             run = cloud.pipelines.wait_for_run("taxi-fare-retrain")
             for _ in range(heartbeat_sweeps):
-                cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+                cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
             assert run.status == "Executing"
             run.succeed(Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}))
             sfn = cloud.client("stepfunctions")

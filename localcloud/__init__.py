@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from modelfresh.aws.hosting import scaling_policy_name
 from modelfresh.config import ModelConfig, load_config
 from moto import mock_aws
 from moto.core.config import DefaultConfig
@@ -34,6 +35,8 @@ from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
 from localcloud import patches, stack
+from localcloud.apigateway import ApiGateway
+from localcloud.hosting import Hosting
 from localcloud.pipelines import Candidate, PipelineRun, PipelineSimulator
 from localcloud.stack import Stack
 
@@ -66,12 +69,15 @@ class LocalCloud:
         *,
         server_port: int | None = None,
         echo_lambda_output: bool = False,
+        wait_time_scale: float = 100.0,
         heartbeat_time_scale: float = 1.0,
     ) -> None:
         """server_port: serve on 127.0.0.1:<port> instead of intercepting in-process.
         echo_lambda_output: also print what handlers log (it always goes to CloudWatch Logs).
+        wait_time_scale: run Wait states and Retry back-off this many times faster.
         heartbeat_time_scale: let task heartbeat deadlines pass this many times faster."""
         self.server_port = server_port
+        self.wait_time_scale = wait_time_scale
         self.heartbeat_time_scale = heartbeat_time_scale
         self.echo_lambda_output = echo_lambda_output
         self.endpoint: str | None = None
@@ -79,6 +85,8 @@ class LocalCloud:
         self._server: ThreadedMotoServer | None = None
         self._saved_environment: dict[str, str] = {}
         self.pipelines: PipelineSimulator
+        self.hosting: Hosting
+        self.apigateway: ApiGateway
         self.stack: Stack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -93,7 +101,8 @@ class LocalCloud:
     def start(self) -> None:
         patches.apply()
         patches.lambda_output.echo = self.echo_lambda_output
-        patches.heartbeat_time.scale = self.heartbeat_time_scale
+        patches.local_time.waits = self.wait_time_scale
+        patches.local_time.heartbeats = self.heartbeat_time_scale
         logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs every failing state
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request log
         self._saved_environment = dict(os.environ)
@@ -118,12 +127,16 @@ class LocalCloud:
                 {"AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.server_port)}
             )
         self.pipelines = PipelineSimulator(self)
+        self.hosting = Hosting(self)
+        self.apigateway = ApiGateway(self)
 
     def stop(self) -> None:
         self.pipelines.close()
+        self.hosting.close()
+        self.apigateway.close()
         patches.functions.clear()
         patches.lambda_output.echo = True
-        patches.heartbeat_time.scale = 1.0
+        patches.local_time.waits = patches.local_time.heartbeats = 1.0
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -166,6 +179,45 @@ class LocalCloud:
             RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
         )
 
+    def seed_production(self, model: ModelConfig, package_arn: str) -> None:
+        """A model already in production before the controller: its package served on staging
+        (one instance) and on prod (as configured, with auto scaling), data capture on."""
+        sagemaker = self.client("sagemaker")
+        role = self.client("iam").create_role(
+            RoleName=f"{model.name}-serving", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        sagemaker.create_model(
+            ModelName=f"{model.name}-champion", PrimaryContainer={"ModelPackageName": package_arn},
+            ExecutionRoleArn=role,
+        )  # fmt: skip
+        deploy = model.deploy
+        for kind, endpoint, instance_type, count in (
+            ("staging", model.endpoints.staging, deploy.staging_instance_type, 1),
+            ("prod", model.endpoints.prod, deploy.instance_type, deploy.instance_count),
+        ):
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=f"{model.name}-champion-{kind}",
+                ProductionVariants=[{
+                    "VariantName": deploy.variant, "ModelName": f"{model.name}-champion",
+                    "InstanceType": instance_type, "InitialInstanceCount": count,
+                }],
+            )  # fmt: skip
+            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}")
+        resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
+        scaling = self.client("application-autoscaling")
+        scaling.register_scalable_target(
+            ServiceNamespace="sagemaker", ResourceId=resource, ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            MinCapacity=deploy.autoscaling.min_instances, MaxCapacity=deploy.autoscaling.max_instances,
+        )  # fmt: skip
+        scaling.put_scaling_policy(
+            PolicyName=scaling_policy_name(model.name), ServiceNamespace="sagemaker", ResourceId=resource,
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount", PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": deploy.autoscaling.invocations_per_instance,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            },
+        )  # fmt: skip
+
     def create_drift_alarm(self, name: str, model: str, description: str = "") -> None:
         """A drift alarm as the drift check defines them: the share of drifted features."""
         self.client("cloudwatch").put_metric_alarm(
@@ -180,6 +232,12 @@ class LocalCloud:
             Threshold=0.2,
             ComparisonOperator="GreaterThanThreshold",
         )
+
+    def api_url(self, logical_id: str) -> str:
+        """The local base URL (with its stage) of a REST API of the deployed stack."""
+        if self.stack is None:
+            raise RuntimeError("deploy first")
+        return self.apigateway.url(self.stack.resources[logical_id])
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local cloud."""

@@ -12,7 +12,9 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
 4. cfn_state_machines     CloudFormation creates state machines that execute, from
                           DefinitionS3Location, with DefinitionSubstitutions applied.
 5. cfn_missing_types      CloudFormation creates Lambda::EventInvokeConfig and CloudWatch::Alarm,
-                          and accepts SQS::QueuePolicy (moto skips them silently).
+                          accepts SQS::QueuePolicy (moto skips them silently), and records REST
+                          APIs (ApiGateway RestApi/Deployment/Stage, on which moto fails) for
+                          localcloud/apigateway.py to serve.
 6. sagemaker_api          ListPipelineExecutionSteps, FailureReason, ClientRequestToken
                           idempotency, executions that stay Executing until the pipeline
                           simulator ends them, UpdateModelPackage that only changes what it names.
@@ -29,9 +31,14 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           racing transactions can both win, and a rollback erases other
                           callers' writes. One lock around every DynamoDB operation fixes both.
 
-12. heartbeat_time_scale  Task heartbeat deadlines can run faster than real time
-                          (`heartbeat_time.scale`), so a test can let a 6-minute heartbeat
-                          lapse in seconds. 1 (real time) unless a LocalCloud asks otherwise.
+12. time_scale            Wait states and Retry back-off (`local_time.waits`), and task
+                          heartbeat deadlines (`local_time.heartbeats`), can pass faster than
+                          real time: a deploy that polls an endpoint every 30 seconds, or a
+                          6-minute heartbeat, takes a moment in a test.
+13. sagemaker_hosting     UpdateEndpoint exists, DescribeEndpoint advances an update in
+                          progress, and InvokeEndpoint is answered by the endpoint's model;
+                          localcloud/hosting.py says how (moto lacks UpdateEndpoint and
+                          answers every invocation with a fixed string).
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -50,6 +57,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -69,6 +77,8 @@ from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.s3.models import s3_backends
 from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import sagemaker_backends
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
@@ -79,7 +89,11 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
 from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackEndpoint,
     HeartbeatEndpoint,
@@ -110,7 +124,8 @@ def apply() -> list[str]:
                 early_callback,
                 task_failure_cause,
                 atomic_dynamodb,
-                heartbeat_time_scale,
+                time_scale,
+                sagemaker_hosting,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -660,6 +675,32 @@ def _accept(properties: dict[str, Any], name: str, account: str, region: str) ->
     return name
 
 
+@dataclass
+class RestApi:
+    """A REST API as CloudFormation declared it: its OpenAPI body and its stages."""
+
+    id: str
+    name: str
+    body: dict[str, Any]
+    stages: list[str] = field(default_factory=list)
+
+
+rest_apis: dict[str, RestApi] = {}
+
+
+def _create_rest_api(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    api_id = uuid.uuid4().hex[:10]
+    rest_apis[api_id] = RestApi(api_id, properties.get("Name", name), properties.get("Body", {}))
+    return api_id
+
+
+def _create_stage(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    api = rest_apis.get(properties.get("RestApiId", ""))
+    if api is not None:
+        api.stages.append(properties["StageName"])
+    return str(properties.get("StageName", name))
+
+
 def cfn_missing_types() -> None:
     added = [
         _local_resource(
@@ -670,6 +711,9 @@ def cfn_missing_types() -> None:
         _local_resource(
             "AWS::SQS::QueuePolicy", _accept, "Accepted; the local cloud does not enforce IAM."
         ),
+        _local_resource("AWS::ApiGateway::RestApi", _create_rest_api, "A REST API, served locally."),
+        _local_resource("AWS::ApiGateway::Deployment", _accept, "Accepted: the API serves at once."),
+        _local_resource("AWS::ApiGateway::Stage", _create_stage, "A stage of a local REST API."),
     ]  # fmt: skip
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
@@ -965,21 +1009,108 @@ def atomic_dynamodb() -> None:
 
 
 @dataclass
-class HeartbeatTime:
-    """How much faster than real time task heartbeat deadlines pass."""
+class LocalTime:
+    """How many times faster than real time state machine timers run."""
 
-    scale: float = 1.0
-
-
-heartbeat_time = HeartbeatTime()
+    waits: float = 1.0  # Wait states and Retry intervals
+    heartbeats: float = 1.0  # task heartbeat deadlines
 
 
-def heartbeat_time_scale() -> None:
-    original = HeartbeatEndpoint.__init__
+local_time = LocalTime()
 
-    @functools.wraps(original)
+
+class _ScaledSleep:
+    """Stands in for the `time` module where moto's retrier sleeps between attempts."""
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds / local_time.waits)
+
+
+def time_scale() -> None:
+    original_heartbeat = HeartbeatEndpoint.__init__
+
+    @functools.wraps(original_heartbeat)
     def __init__(self: Any, heartbeat_seconds: int) -> None:
-        original(self, heartbeat_seconds)
-        self._heartbeat_seconds = heartbeat_seconds / heartbeat_time.scale
+        original_heartbeat(self, heartbeat_seconds)
+        self._heartbeat_seconds = heartbeat_seconds / local_time.heartbeats
+
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds / local_time.waits)
 
     HeartbeatEndpoint.__init__ = __init__
+    WaitFunction._wait_interval = _wait_interval
+    retrier_decl.time = _ScaledSleep()
+
+
+# -------------------------------------------------------------------------------- 13. Hosting
+
+
+@dataclass
+class HostingHooks:
+    """Set by localcloud.hosting.Hosting: update, settle and invoke endpoints."""
+
+    update: Callable[[Any, Any, dict[str, Any]], None] | None = None
+    settle: Callable[[Any, Any], None] | None = None
+    invoke: Callable[[Any, str, bytes, str], tuple[bytes, str, str]] | None = None
+
+
+hosting_hooks = HostingHooks()
+
+
+def sagemaker_hosting() -> None:
+    backend_cls = models.SageMakerModelBackend
+    original_describe = backend_cls.describe_endpoint
+
+    def update_endpoint(self: Any, request: dict[str, Any]) -> str:
+        name = request["EndpointName"]
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(f"Could not find endpoint '{name}'.")
+        if request["EndpointConfigName"] not in self.endpoint_configs:
+            raise ValidationError(
+                f"Could not find endpoint configuration '{request['EndpointConfigName']}'."
+            )
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+        if hosting_hooks.update is None:
+            raise RuntimeError("no local hosting: start a LocalCloud")
+        hosting_hooks.update(self, endpoint, request)
+        return str(endpoint.arn)
+
+    @functools.wraps(original_describe)
+    def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is not None and endpoint.endpoint_status == "Updating" and hosting_hooks.settle:
+            hosting_hooks.settle(self, endpoint)
+        found = original_describe(self, endpoint_name)
+        if endpoint is not None and endpoint.failure_reason:
+            found["FailureReason"] = endpoint.failure_reason
+        return found  # type: ignore[no-any-return]
+
+    def update_endpoint_response(self: Any) -> Any:
+        request = {key: self._get_param(key) for key in (
+            "EndpointName", "EndpointConfigName", "RetainAllVariantProperties",
+            "ExcludeRetainedVariantProperties", "DeploymentConfig", "RetainDeploymentConfig",
+        )}  # fmt: skip
+        return ActionResult({"EndpointArn": self.sagemaker_backend.update_endpoint(request)})
+
+    def invoke_endpoint_response(self: Any) -> Any:
+        if hosting_hooks.invoke is None:
+            raise RuntimeError("no local hosting: start a LocalCloud")
+        backend = sagemaker_backends[self.current_account][self.region]
+        body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
+        content_type = self.headers.get("Content-Type", "application/octet-stream")
+        answer, answer_type, variant = hosting_hooks.invoke(
+            backend, self._get_param("EndpointName"), body, content_type
+        )
+        return (
+            200,
+            {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant},
+            answer,
+        )
+
+    backend_cls.update_endpoint = update_endpoint
+    backend_cls.describe_endpoint = describe_endpoint
+    responses.SageMakerResponse.update_endpoint = update_endpoint_response
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint_response

@@ -19,7 +19,7 @@ import os
 import shlex
 import tomllib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ def deploy(
     patches.functions.clear()
     for logical_id, (path, handler) in sources.items():
         patches.functions.register(resources[logical_id], path, handler)
-    _apply_function_environment(cloud, [resources[i] for i in sources], environment)
+    _apply_function_environment(cloud, [resources[i] for i in sources], environment, cloud.apigateway.localize)
 
     return Stack(
         name=stack_name,
@@ -143,14 +143,16 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[
     )
 
 
-def _apply_function_environment(cloud: Any, names: list[str], overrides: Mapping[str, str]) -> None:
+def _apply_function_environment(
+    cloud: Any, names: list[str], overrides: Mapping[str, str], localize: Callable[[str], str]
+) -> None:
     """Lambda gives each function its own environment; here they share one process, so every
     function must agree on every variable (the template sets them in Globals)."""
     merged: dict[str, str] = {}
     backend = lambda_backends[cloud.account][cloud.region]
     for name in names:
         for key, raw in backend.get_function(name).environment_vars.items():
-            value = str(raw)  # moto keeps numbers from Ref'd parameters as numbers
+            value = localize(str(raw))  # moto keeps numbers from Ref'd parameters as numbers
             if key in merged and merged[key] != value:
                 raise RuntimeError(
                     f"functions disagree on {key} ({merged[key]!r} vs {value!r}); the local cloud "

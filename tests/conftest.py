@@ -26,8 +26,17 @@ def sample_event(name: str) -> dict[str, Any]:
 class App:
     """The deployed app and the AWS-side actions a test needs."""
 
-    def __init__(self, cloud: LocalCloud, parameters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cloud: LocalCloud, parameters: dict[str, str] | None = None, champion: bool = False
+    ) -> None:
         self.cloud = cloud
+        self.config = load_config(FIXTURES / "models.toml")
+        for model in self.config.models.values():
+            cloud.seed_model(model)
+        # A model in production before the controller: its champion is served already.
+        self.champion = self.register("taxi-fare", "Approved") if champion else None
+        if self.champion:
+            cloud.seed_production(self.config.model("taxi-fare"), self.champion)
         self.stack = cloud.deploy(model_config=FIXTURES / "models.toml", parameters=parameters)
         self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
         self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
@@ -36,8 +45,24 @@ class App:
         self.sagemaker = cloud.client("sagemaker")
         self.cloudwatch = cloud.client("cloudwatch")
         self.dynamodb = cloud.client("dynamodb")
-        for model in load_config(FIXTURES / "models.toml").models.values():
-            cloud.seed_model(model)
+
+    def register(self, group: str, status: str = "PendingManualApproval", report: str | None = None) -> str:
+        """A model package in the registry, as a pipeline (or a person) would create it."""
+        extra: dict[str, Any] = {}
+        if report is not None:
+            extra["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}}
+        return str(
+            self.cloud.client("sagemaker").create_model_package(
+                ModelPackageGroupName=group,
+                InferenceSpecification={
+                    "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+                ModelApprovalStatus=status,
+                **extra,
+            )["ModelPackageArn"]
+        )
 
     def create_alarm(self, name: str) -> None:
         self.cloud.create_drift_alarm(name, model="taxi-fare")

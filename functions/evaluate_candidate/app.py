@@ -8,7 +8,8 @@ from typing import Any
 from modelfresh.config import parse_gate
 from modelfresh.events import require, require_one_of
 from modelfresh.observability import entry_point, tracer
-from modelfresh.retrain import evaluate_candidate
+from modelfresh.retrain import evaluate_candidate, trigger_metadata
+from modelfresh.signals import Signal
 from modelfresh.wiring import Container
 
 container = Container()
@@ -17,13 +18,16 @@ container = Container()
 @entry_point
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tracer.put_annotation(key="model", value=require(event, "model", str))
+    run = require(event, "execution", str)
     verdict = evaluate_candidate(
         pipeline_execution_arn=require(event, "pipelineExecutionArn", str),
         package_group=require(event, "packageGroup", str),
         gate=parse_gate(require(event, "gate", dict)),
         approval=require_one_of(event, "approval", ("auto", "manual")),  # type: ignore[arg-type]
-        run=require(event, "execution", str),
+        run=run,
         registry=container.pipelines,
         reports=container.reports,
     )
-    return verdict.to_dict()
+    signal = Signal.from_dict(require(event, "signal", dict))
+    window = require(event, "driftWindow", dict)
+    return verdict.to_dict() | {"metadata": trigger_metadata(signal, run, window)}

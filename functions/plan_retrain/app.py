@@ -19,4 +19,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     model = container.config.model(require(event, "model", str))
     signal = Signal.from_dict(require(event, "signal", dict))
     run = require(event, "execution", str)
-    return plan_retrain(model, signal, run, 60 * container.settings.pipeline_heartbeat_minutes)
+    return plan_retrain(model, signal, run, 60 * container.settings.heartbeat_minutes)

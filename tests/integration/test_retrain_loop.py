@@ -171,7 +171,7 @@ def test_lost_pipeline_status_event_is_recovered_by_the_heartbeat(app: App) -> N
     execution = app.only_execution()
     assert app.sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
     # Then the next heartbeat sweep finds the pipeline ended and resumes the run
-    assert app.cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+    assert app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
     assert app.wait(execution)["status"] == "SUCCEEDED"
     assert app.outcomes() == ["started", "approved"]
 
@@ -203,7 +203,7 @@ def test_long_pipeline_costs_no_more_transitions_than_a_short_one(app: App) -> N
     app.fire_alarm(reason="long")
     long = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
     for _ in range(72 * 6):
-        app.cloud.fire_schedules(only=lambda rule: "HeartbeatPipelines" in rule)
+        app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
     assert long.status == "Executing"
     long.succeed(GOOD)
     second = app.executions()[1]
@@ -368,7 +368,7 @@ def test_sweep_reclaims_the_lease_of_a_run_that_ended_without_releasing_it(app: 
 @pytest.fixture
 def app_without_sweeps() -> Iterator[App]:
     with LocalCloud(heartbeat_time_scale=120) as cloud:
-        yield App(cloud, parameters={"PipelineHeartbeatMinutes": "2"})
+        yield App(cloud, parameters={"HeartbeatMinutes": "2"})
 
 
 def entered(app: App, execution: dict[str, object]) -> list[str]:

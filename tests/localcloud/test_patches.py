@@ -83,7 +83,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "lambda_in_process", "events_to_lambda", "alarm_state_events", "cfn_state_machines",
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
-        "heartbeat_time_scale",
+        "time_scale", "sagemaker_hosting",
     ]  # fmt: skip
 
 
@@ -673,12 +673,38 @@ def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) ->
 def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> None:
     with LocalCloud(heartbeat_time_scale=100) as fast:
         fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
-        arn = make_function(
-            fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n"
-        )
+        arn = make_function(fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n")
         started = time.monotonic()
 
         described = run(fast, callback_machine(fast, arn, heartbeat=200, timeout=3000))
 
         assert json.loads(described["output"])["caught"]["Error"] == "States.HeartbeatTimeout"
         assert time.monotonic() - started < 20  # 200 s of heartbeat in about 2 s
+
+
+def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Path) -> None:
+    with LocalCloud(wait_time_scale=1000) as fast:
+        fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        arn = make_function(fast, tmp_path, "flaky", """
+            CALLS = []
+
+            class Flaky(Exception):
+                pass
+
+            def handler(event, context):
+                CALLS.append(1)
+                if len(CALLS) < 3:
+                    raise Flaky("not yet")
+                return {"attempts": len(CALLS)}
+        """)
+        machine = state_machine(fast, {"StartAt": "Wait", "States": {
+            "Wait": {"Type": "Wait", "Seconds": 600, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": arn, "End": True,
+                     "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 300, "BackoffRate": 2.0, "MaxAttempts": 3}]},
+        }})  # fmt: skip
+        started = time.monotonic()
+
+        described = run(fast, machine)
+
+        assert json.loads(described["output"]) == {"attempts": 3}
+        assert time.monotonic() - started < 15  # 10 minutes of Wait and 15 of back-off

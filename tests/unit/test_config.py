@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from modelfresh.config import (
+    Autoscaling,
     ControllerConfig,
+    Deployment,
     Endpoints,
     Gate,
     ModelConfig,
+    SmokeTest,
     load_config,
     main,
     parse_config,
@@ -55,6 +58,7 @@ BROKEN_PROBLEMS = [
     "models.taxi-fare.gate.threshold: required",
     "models.taxi-fare.gate.direction: expected one of 'minimize', 'maximize', got 'down'",
     "models.taxi-fare.gate.champion_margin: must be >= 0",
+    "models.taxi-fare.smoke_test: required",
     "models.taxi-fare.approval: expected one of 'auto', 'manual', got 'sometimes'",
     "models.taxi-fare.package_group: 'taxi_fare' is not a valid SageMaker name",
     "models.taxi-fare.cooldown_hours: must be >= 0",
@@ -63,6 +67,7 @@ BROKEN_PROBLEMS = [
     "models.Churn--V2.pipeline: required",
     "models.Churn--V2.gate.metric: expected a non-empty string, got ''",
     "models.Churn--V2.gate.threshold: expected a number, got '0.8'",
+    "models.Churn--V2.smoke_test: required",
     "models.Churn--V2.name: model names are 1-40 lowercase letters, digits and single dashes",
     "models.Churn--V2.drift_window_hours: must be > 0",
     "models.Churn--V2.pipeline_timeout_hours: must be > 0 and <= 720",
@@ -76,6 +81,7 @@ def model_table(**overrides: Any) -> dict[str, Any]:
         "pipeline": "taxi-fare-retrain",
         "endpoints": {"staging": "taxi-fare-staging", "prod": "taxi-fare-prod"},
         "gate": {"metric": "rmse", "threshold": 4.0},
+        "smoke_test": {"payloads": ["1,2,3"]},
     }
     table.update(copy.deepcopy(overrides))
     return {k: v for k, v in table.items() if v is not None}
@@ -102,6 +108,19 @@ def test_shipped_configuration_loads_and_validates() -> None:
         pipeline="taxi-fare-retrain",
         endpoints=Endpoints(staging="taxi-fare-staging", prod="taxi-fare-prod"),
         gate=Gate(metric="rmse", threshold=4.0, direction="minimize", champion_margin=0.05),
+        smoke_test=SmokeTest(
+            payloads=(
+                "1,2.4,8,1,11,40.7506,-73.9861,40.7614,-73.9776",
+                "2,11.9,18,4,11,40.6413,-73.7781,40.7580,-73.9855",
+                "4,0.9,23,6,11,40.7295,-73.9965,40.7359,-73.9911",
+            ),
+            max_latency_ms=1000.0,
+            max_errors=0,
+        ),
+        deploy=Deployment(
+            bake_minutes=10,
+            autoscaling=Autoscaling(min_instances=2, max_instances=6, invocations_per_instance=1000.0),
+        ),
         approval="auto",
         cooldown_hours=6.0,
         drift_window_hours=24.0,
@@ -130,7 +149,7 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
     # Then every problem is listed, each with its path, under the file's name
     assert raised.value.source == str(path)
     assert raised.value.problems == BROKEN_PROBLEMS
-    assert str(raised.value) == f"{path}: 17 problem(s)\n" + "\n".join(
+    assert str(raised.value) == f"{path}: 19 problem(s)\n" + "\n".join(
         f"  - {p}" for p in BROKEN_PROBLEMS
     )
 
@@ -615,7 +634,7 @@ def test_cli_returns_1_and_prints_the_problems_of_a_broken_file(
     out, err = capsys.readouterr()
     assert status == 1
     assert out == ""
-    assert err == f"{broken}: 17 problem(s)\n" + "".join(f"  - {p}\n" for p in BROKEN_PROBLEMS)
+    assert err == f"{broken}: 19 problem(s)\n" + "".join(f"  - {p}\n" for p in BROKEN_PROBLEMS)
 
 
 def test_cli_returns_0_for_good_files(capsys: pytest.CaptureFixture[str]) -> None:

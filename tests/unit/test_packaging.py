@@ -41,11 +41,22 @@ def test_functions_run_python_312_with_tracing_and_the_shared_layer() -> None:
     assert globals_["Tracing"] == "Active"
     assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
     for function in FUNCTIONS.values():
-        assert not {"Runtime", "Layers", "Environment"} & set(function["Properties"])
+        assert not {"Runtime", "Layers"} & set(function["Properties"])
+
+
+def test_functions_share_one_environment_but_for_the_approval_link() -> None:
+    # The local cloud runs every function in one process: per-function variables must not
+    # collide, and only the approval email needs the API's URL (a cycle for the API's own
+    # function if it were global).
+    own = {
+        logical_id: set(function["Properties"].get("Environment", {}).get("Variables", {}))
+        for logical_id, function in FUNCTIONS.items()
+    }
+    assert {k: v for k, v in own.items() if v} == {"RequestApprovalFunction": {"APPROVAL_BASE_URL"}}
 
 
 def test_the_environment_carries_exactly_the_settings() -> None:
-    variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]) | {"APPROVAL_BASE_URL"}
     settings = {f.name.upper() for f in fields(Settings)}
     assert variables - {v for v in variables if v.startswith("POWERTOOLS_")} == settings
 

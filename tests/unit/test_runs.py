@@ -46,6 +46,7 @@ CONFIG: ControllerConfig = parse_config(
                 "pipeline": "taxi-fare-retrain",
                 "endpoints": {"staging": "taxi-fare-staging", "prod": "taxi-fare-prod"},
                 "gate": {"metric": "rmse", "threshold": 4.0},
+                "smoke_test": {"payloads": ["1,2,3"]},
                 "cooldown_hours": 0,
             },
             "churn": {
@@ -53,6 +54,7 @@ CONFIG: ControllerConfig = parse_config(
                 "pipeline": "churn-retrain",
                 "endpoints": {"staging": "churn-staging", "prod": "churn-prod"},
                 "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.8},
+                "smoke_test": {"payloads": ["1,2,3"]},
                 "cooldown_hours": 6,
             },
         },

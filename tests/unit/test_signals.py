@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from modelfresh.config import ControllerConfig, Endpoints, Gate, ModelConfig, load_config
+from modelfresh.config import (
+    ControllerConfig,
+    Endpoints,
+    Gate,
+    ModelConfig,
+    SmokeTest,
+    load_config,
+)
 from modelfresh.errors import MalformedEvent
 from modelfresh.signals import (
     AlarmChange,
@@ -35,6 +42,7 @@ def model(name: str = "taxi-fare", **settings: Any) -> ModelConfig:
         pipeline=f"{name}-retrain",
         endpoints=Endpoints(staging=f"{name}-staging", prod=f"{name}-prod"),
         gate=Gate(metric="rmse", threshold=4.0),
+        smoke_test=SmokeTest(payloads=("1,2,3",)),
         **settings,
     )
 

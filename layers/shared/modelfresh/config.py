@@ -76,6 +76,115 @@ class Endpoints:
             yield "prod", "must be a different endpoint from staging"
 
 
+Comparison = Literal[
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+]
+Traffic = Literal["canary", "linear", "all-at-once"]
+# SageMaker's own instance type names: "ml.<family>.<size>".
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """Application Auto Scaling of the prod variant (target tracking on invocations)."""
+
+    min_instances: int = 2
+    max_instances: int = 4
+    invocations_per_instance: float = 1000.0
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        if v.get("min_instances", 1) < 1:
+            yield "min_instances", "must be >= 1"
+        if v.get("max_instances", 1) < v.get("min_instances", 1):
+            yield "max_instances", "must be >= min_instances"
+        if v.get("invocations_per_instance", 1) <= 0:
+            yield "invocations_per_instance", "must be > 0"
+
+
+@dataclass(frozen=True)
+class ModelAlarm:
+    """The model-level rollback alarm: a metric of the model's own health."""
+
+    namespace: str = "AWS/SageMaker"
+    metric: str = "Invocation4XXErrors"  # the model rejecting or failing on requests
+    statistic: Literal["Average", "Maximum", "Minimum", "Sum", "SampleCount"] = "Sum"
+    threshold: float = 0.0
+    comparison: Comparison = "GreaterThanThreshold"
+    # Whether the metric has EndpointName and VariantName dimensions (SageMaker's do).
+    per_endpoint: bool = True
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How a candidate reaches production."""
+
+    variant: str = "AllTraffic"  # the same variant name across updates, as guardrails require
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 2  # two instances: SageMaker spreads them across Availability Zones
+    staging_instance_type: str = "ml.m5.large"
+    traffic: Traffic = "canary"
+    step_percent: int = 10  # canary size, or linear step, as a share of the fleet's capacity
+    bake_minutes: int = 10
+    max_latency_ms: float = 500.0  # rollback when the model's latency exceeds this
+    max_5xx_per_minute: float = 1.0  # rollback when 5XX errors reach this
+    data_capture_percent: int = 100
+    # Where SageMaker writes captured traffic; default s3://<artifacts bucket>/data-capture/.
+    data_capture_uri: str | None = None
+    approval_sla_hours: float = 24.0
+    autoscaling: Autoscaling = Autoscaling()
+    model_alarm: ModelAlarm = ModelAlarm()
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        if "variant" in v and not SAGEMAKER_NAME.match(v["variant"]):
+            yield "variant", f"{v['variant']!r} is not a valid variant name"
+        for key in ("instance_type", "staging_instance_type"):
+            if key in v and not INSTANCE_TYPE.match(v[key]):
+                yield key, f"{v[key]!r} is not a SageMaker instance type (ml.<family>.<size>)"
+        if v.get("instance_count", 1) < 1:
+            yield "instance_count", "must be >= 1"
+        if not 1 <= v.get("step_percent", 10) <= 50:
+            yield "step_percent", "must be between 1 and 50 (a canary is at most half the fleet)"
+        if not 0 <= v.get("bake_minutes", 0) <= 60:
+            yield "bake_minutes", "must be between 0 and 60"
+        for key in ("max_latency_ms", "max_5xx_per_minute"):
+            if v.get(key, 1) <= 0:
+                yield key, "must be > 0"
+        if not 0 <= v.get("data_capture_percent", 100) <= 100:
+            yield "data_capture_percent", "must be between 0 and 100"
+        uri = v.get("data_capture_uri")
+        if uri is not None and not uri.startswith("s3://"):
+            yield "data_capture_uri", f"{uri!r} is not an s3:// URI"
+        if not 0 < v.get("approval_sla_hours", 1) <= 24 * 30:
+            yield "approval_sla_hours", "must be > 0 and <= 720"
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    """The requests a staging endpoint must answer well before a person is asked."""
+
+    payloads: tuple[str, ...]  # one request body each, e.g. one CSV row of features
+    content_type: str = "text/csv"
+    max_latency_ms: float = 2000.0
+    max_errors: int = 0
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        if "payloads" in v and not v["payloads"]:
+            yield "payloads", "give at least one request body"
+        if v.get("max_latency_ms", 1) <= 0:
+            yield "max_latency_ms", "must be > 0"
+        if v.get("max_errors", 0) < 0:
+            yield "max_errors", "must be >= 0"
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything the controller needs to know about one model."""
@@ -85,6 +194,8 @@ class ModelConfig:
     pipeline: str
     endpoints: Endpoints
     gate: Gate
+    smoke_test: SmokeTest
+    deploy: Deployment = Deployment()
     approval: ApprovalMode = "manual"
     cooldown_hours: float = 6.0
     drift_window_hours: float = 24.0
@@ -309,6 +420,14 @@ def _convert(hint: Any, value: Any, where: str, problems: list[str]) -> Any:
         if isinstance(value, dict):
             return _build(hint, value, where, problems)  # type: ignore[arg-type]
         expected = "a table"
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+        expected = "true or false"
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        expected = "a whole number"
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             if math.isfinite(value):

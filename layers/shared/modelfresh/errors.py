@@ -37,8 +37,8 @@ class EvaluationReportInvalid(ModelfreshError):
     """The candidate's evaluation report is missing, unreadable or lacks the gate metric."""
 
 
-class LeaseLost(ModelfreshError):
-    """This run no longer holds its model's lease (it expired and another run took it)."""
+class DeployInProgress(ModelfreshError):
+    """Another deploy run is promoting this model; this one waits its turn (Retry)."""
 
 
 # Errors sent with SendTaskFailure when a pipeline ends badly. They are not raised in Python,

@@ -22,6 +22,16 @@ OutcomeKind = Literal[
     "pending-approval",
     "failed",
     "lease-reclaimed",
+    "approval-requested",
+    "approval-granted",
+    "approval-refused",
+    "promoted",
+    "promotion-skipped",
+    "smoke-test-failed",
+    "promotion-rejected",
+    "promotion-expired",
+    "promotion-rolled-back",
+    "promotion-failed",
 ]
 
 TITLES: Mapping[OutcomeKind, str] = {
@@ -33,6 +43,16 @@ TITLES: Mapping[OutcomeKind, str] = {
     "pending-approval": "candidate passed the gate, awaiting manual approval",
     "failed": "retrain failed",
     "lease-reclaimed": "stale run lease reclaimed",
+    "approval-requested": "approval requested",
+    "approval-granted": "approved by a person",
+    "approval-refused": "rejected by a person",
+    "promoted": "promoted to production",
+    "promotion-skipped": "promotion skipped: no longer approved",
+    "smoke-test-failed": "promotion stopped: smoke test failed",
+    "promotion-rejected": "promotion rejected by the approver",
+    "promotion-expired": "promotion rejected: approval timed out",
+    "promotion-rolled-back": "promotion rolled back in production",
+    "promotion-failed": "promotion failed",
 }
 
 METRICS: Mapping[OutcomeKind, str] = {
@@ -44,6 +64,16 @@ METRICS: Mapping[OutcomeKind, str] = {
     "pending-approval": "CandidateAwaitingApproval",
     "failed": "RetrainFailed",
     "lease-reclaimed": "LeaseReclaimed",
+    "approval-requested": "ApprovalRequested",
+    "approval-granted": "ApprovalGranted",
+    "approval-refused": "ApprovalRefused",
+    "promoted": "ProductionDeployed",
+    "promotion-skipped": "PromotionSkipped",
+    "smoke-test-failed": "SmokeTestFailed",
+    "promotion-rejected": "PromotionRejected",
+    "promotion-expired": "ApprovalTimedOut",
+    "promotion-rolled-back": "ProductionRolledBack",
+    "promotion-failed": "PromotionFailed",
 }
 
 

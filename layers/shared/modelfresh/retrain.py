@@ -103,6 +103,19 @@ def evaluate_candidate(
     return judge(evaluation, gate, approval, package_arn, run)
 
 
+def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dict[str, str]:
+    """What the retrain writes on its candidate (CustomerMetadataProperties), so whoever
+    approves it later sees why it exists. SageMaker allows 256 characters a value."""
+    reason = str(signal.detail.get("reason") or signal.detail.get("schedule") or "")
+    return {
+        "modelfresh:run": run,
+        "modelfresh:trigger": signal.kind,
+        "modelfresh:source": signal.source[:256],
+        "modelfresh:reason": reason[:256],
+        "modelfresh:window": f"{window.get('start', '')} .. {window.get('end', '')}",
+    }
+
+
 _VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {
     "Approved": "approved",
     "Rejected": "rejected",
@@ -122,8 +135,7 @@ def run_outcome(
     """How a run ended, from the gate's verdict or from the error its failure path caught."""
     detail: dict[str, Any] = dict(context or {})
     if failure is not None:
-        error = str(failure.get("Error", "States.Runtime"))
-        message = _failure_message(failure.get("Cause"))
+        error, message = failure_parts(failure)
         detail["error"] = error
         summary = f"The retrain failed with {error}" + (f": {message}" if message else ".")
         return Outcome(model=model, kind="failed", run=run, at=at, summary=summary, detail=detail)
@@ -136,14 +148,27 @@ def run_outcome(
     )
 
 
-def _failure_message(cause: Any) -> str:
-    """A short, readable cause: a Lambda's errorMessage without its stack trace."""
-    if not isinstance(cause, str) or not cause:
+def failure_message(failure: Mapping[str, Any] | None) -> str:
+    """A caught error ({"Error", "Cause"}) as one readable line."""
+    if not failure:
         return ""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:500]
-    if isinstance(parsed, Mapping):
-        return str(parsed.get("errorMessage") or parsed.get("Cause") or "")[:500]
-    return cause[:500]
+    error, message = failure_parts(failure)
+    return f"{error}: {message}" if message else error
+
+
+def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
+    """(error name, message) of a caught error; for a Lambda's error, its errorMessage
+    without the stack trace."""
+    error = str(failure.get("Error") or "States.Runtime")
+    cause = failure.get("Cause")
+    message = ""
+    if isinstance(cause, str) and cause:
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = cause
+        if isinstance(parsed, Mapping):
+            message = str(parsed.get("errorMessage") or parsed.get("Cause") or "")
+        else:
+            message = str(parsed)
+    return error, message[:500]

@@ -28,9 +28,17 @@ class Settings:
     notifications_topic_arn: str
     retrain_state_machine_arn: str
     drift_alarm_prefix: str
-    # How often the heartbeat sweep re-checks parked pipelines (its schedule, in minutes).
-    pipeline_heartbeat_minutes: int
+    # How often the heartbeat sweep re-checks what runs wait on (its schedule, in minutes).
+    heartbeat_minutes: int
+    deploy_state_machine_arn: str
+    approvals_table: str
+    approvals_topic_arn: str
+    sagemaker_model_role_arn: str
+    artifacts_bucket: str
     model_config_path: str = DEFAULT_CONFIG_PATH
+    # Only the function that sends approval emails has it: the API's URL cannot be given to
+    # the API's own function (a dependency cycle in the template).
+    approval_base_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

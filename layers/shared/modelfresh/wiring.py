@@ -12,21 +12,28 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from modelfresh.aws.approvals import DynamoApprovalStore, SnsApprovalMailer
 from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskTokens
+from modelfresh.aws.deploys import DynamoDeploys
 from modelfresh.aws.executions import StepFunctionsExecutions
 from modelfresh.aws.ledger import DynamoLedger
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-from modelfresh.aws.sagemaker import S3Reports, SageMakerPipelines
+from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
+from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
 from modelfresh.callbacks import CallbackDesk
 from modelfresh.config import ControllerConfig, load_config
+from modelfresh.errors import SettingsError
 from modelfresh.outcomes import OutcomeRecorder
 from modelfresh.runs import RunCoordinator
 from modelfresh.settings import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -64,6 +71,18 @@ class Container:
     def sns(self) -> SNSClient:
         return _session().client("sns")
 
+    @cached_property
+    def sagemaker_runtime(self) -> SageMakerRuntimeClient:
+        return _session().client("sagemaker-runtime")
+
+    @cached_property
+    def cloudwatch(self) -> CloudWatchClient:
+        return _session().client("cloudwatch")
+
+    @cached_property
+    def autoscaling(self) -> ApplicationAutoScalingClient:
+        return _session().client("application-autoscaling")
+
     # -- services --------------------------------------------------------------------------
 
     @cached_property
@@ -87,6 +106,10 @@ class Container:
         )
 
     @cached_property
+    def deploy_executions(self) -> StepFunctionsExecutions:
+        return StepFunctionsExecutions(self.stepfunctions, self.settings.deploy_state_machine_arn)
+
+    @cached_property
     def pipelines(self) -> SageMakerPipelines:
         return SageMakerPipelines(self.sagemaker)
 
@@ -95,12 +118,46 @@ class Container:
         return S3Reports(self.s3)
 
     @cached_property
+    def task_tokens(self) -> StepFunctionsTaskTokens:
+        return StepFunctionsTaskTokens(self.stepfunctions)
+
+    @cached_property
     def callback_desk(self) -> CallbackDesk:
         return CallbackDesk(
             DynamoCallbackStore(self.dynamodb, self.settings.callbacks_table),
             self.pipelines,
-            StepFunctionsTaskTokens(self.stepfunctions),
+            self.task_tokens,
         )
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.sagemaker)
+
+    @cached_property
+    def deploys(self) -> DynamoDeploys:
+        return DynamoDeploys(self.dynamodb, self.settings.model_state_table)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.sagemaker)
+
+    @cached_property
+    def invoker(self) -> RuntimeInvoker:
+        return RuntimeInvoker(self.sagemaker_runtime)
+
+    @cached_property
+    def guardrails(self) -> Guardrails:
+        return Guardrails(self.cloudwatch, self.autoscaling)
+
+    @cached_property
+    def approvals(self) -> DynamoApprovalStore:
+        return DynamoApprovalStore(self.dynamodb, self.settings.approvals_table)
+
+    @cached_property
+    def mailer(self) -> SnsApprovalMailer:
+        if not self.settings.approval_base_url:
+            raise SettingsError("APPROVAL_BASE_URL is not set (only RequestApprovalFunction has it)")
+        return SnsApprovalMailer(self.sns, self.settings.approvals_topic_arn, self.settings.approval_base_url)
 
 
 def _session() -> boto3.session.Session:

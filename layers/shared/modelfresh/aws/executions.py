@@ -27,15 +27,16 @@ class StepFunctionsExecutions:
         self._state_machine_arn = state_machine_arn
 
     def start(self, ticket: Ticket) -> None:
+        self.start_named(ticket.run, execution_input(ticket))
+
+    def start_named(self, run: str, payload: str) -> bool:
+        """Start the named run; False if it exists already (names are single-use)."""
         try:
-            self._sfn.start_execution(
-                stateMachineArn=self._state_machine_arn,
-                name=ticket.run,
-                input=execution_input(ticket),
-            )
+            self._sfn.start_execution(stateMachineArn=self._state_machine_arn, name=run, input=payload)
         except self._sfn.exceptions.ExecutionAlreadyExists:
-            # It ran already (names are single-use): nothing to start.
-            logger.info("run already exists", extra={"run": ticket.run})
+            logger.info("run already exists", extra={"run": run})
+            return False
+        return True
 
     def status(self, run: str) -> tuple[str, datetime | None] | None:
         try:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.promotion import Package
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -49,6 +50,30 @@ class SageMakerPipelines:
         found = self._sm.describe_model_package(ModelPackageName=package_arn)
         statistics = found.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
         return found.get("ModelPackageGroupName", ""), statistics.get("S3Uri")
+
+
+class ModelRegistry:
+    """Model packages as the promotion reads them."""
+
+    def __init__(self, client: SageMakerClient) -> None:
+        self._sm = client
+
+    def describe(self, package_arn: str) -> Package:
+        """A package's status, version, evaluation report, trigger metadata and baselines."""
+        found = self._sm.describe_model_package(ModelPackageName=package_arn)
+        statistics = found.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
+        baselines = found.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+        return Package(
+            arn=found["ModelPackageArn"],
+            group=found.get("ModelPackageGroupName", ""),
+            version=int(found.get("ModelPackageVersion", 0)),
+            status=found.get("ModelApprovalStatus", ""),
+            report_uri=statistics.get("S3Uri"),
+            metadata=found.get("CustomerMetadataProperties", {}),
+            approval_description=found.get("ApprovalDescription", ""),
+            baseline_statistics=baselines.get("Statistics", {}).get("S3Uri"),
+            baseline_constraints=baselines.get("Constraints", {}).get("S3Uri"),
+        )
 
 
 class S3Reports:

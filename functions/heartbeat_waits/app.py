@@ -1,0 +1,25 @@
+"""Scheduled: keep every waiting run alive, and end the waits nothing else will end.
+
+Pipelines: re-check each one a retrain run waits on; resume the run if its status event was
+lost. Approvals: heartbeat each pending approval; fail the wait of one past its expiry.
+Heartbeats add no state transitions, however long the wait.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from modelfresh.approvals import sweep_approvals
+from modelfresh.observability import entry_point
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+    return {
+        "pipelines": container.callback_desk.heartbeat(),
+        "approvals": sweep_approvals(container.approvals, container.task_tokens, int(time.time())),
+    }

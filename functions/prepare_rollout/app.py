@@ -1,0 +1,22 @@
+"""Deploy task "Prepare the rollout": the three rollback alarms of the prod variant (5XX,
+latency, the model's own health), and, before an instance type change, leaving auto scaling
+(SageMaker requires it; "Finish the deploy" registers the variant again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.events import require
+from modelfresh.observability import entry_point
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    model = container.config.model(require(event, "model", str))
+    alarms = container.guardrails.ensure_rollback_alarms(model)
+    if event.get("deregisterScaling"):
+        container.guardrails.leave_auto_scaling(model)
+    return {"alarms": alarms}

@@ -1,0 +1,19 @@
+"""Deploy task "Smoke test staging": the model's sample requests against the staging endpoint;
+shape, errors and latency judged. The report is data: a Choice reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelfresh.events import require
+from modelfresh.observability import entry_point
+from modelfresh.smoke import smoke_test
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    model = container.config.model(require(event, "model", str))
+    return smoke_test(container.invoker, model.endpoints.staging, model.smoke_test).to_dict()

@@ -1,0 +1,184 @@
+"""What approvers see: the email with its one link, and the pages behind it.
+
+Every value that comes from data (model names, metrics, comments, reasons) is escaped. The
+CSRF token appears in the review page's form and nowhere else; the task token appears nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from modelfresh.approvals import STATUS_CODES, Approval, Outcome, Page
+
+# No scripts at all; styles inline; forms may only post back here; no framing, no referrer.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}table{border-collapse:collapse;margin:.5rem 0 1rem}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
+.ok{color:#176317}.bad{color:#a11}textarea{width:100%;min-height:5rem}
+button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.6rem}
+.muted{color:#666;font-size:.9rem}
+"""
+
+
+def subject(approval: Approval) -> str:
+    """The email subject (SNS wants fewer than 100 characters)."""
+    return f"[modelfresh] Approve {approval.model} v{approval.version} for production?"[:99]
+
+
+def email(approval: Approval, link: str) -> str:
+    """The approval email: what changed, why, how staging did, and one link."""
+    details = approval.details
+    lines = [
+        f"A new version of {approval.model} is waiting for your decision.",
+        "",
+        f"Model:     {approval.model}",
+        f"Version:   {approval.version} ({approval.package_arn})",
+        f"Champion:  {_champion(details)}",
+        "",
+        "Candidate vs champion, on the same holdout:",
+    ]
+    lines += [f"  {row}" for row in _metric_rows(details)] or ["  (no metrics reported)"]
+    lines += ["", f"Gate:      {details.get('gate') or 'not recorded'}"]
+    lines += [f"Trigger:   {_trigger(details)}"]
+    lines += [f"Staging:   {_smoke(details)}"]
+    lines += [
+        "",
+        f"Review and decide (until {_time(approval.expires_at)}):",
+        link,
+        "",
+        "Opening the link changes nothing; the decision is taken on the page.",
+    ]
+    return "\n".join(lines)
+
+
+def render(outcome: Outcome, now: int) -> tuple[int, Mapping[str, str], str]:
+    """(status code, headers, HTML) for an outcome of the approval API."""
+    status = STATUS_CODES[outcome.page]
+    approval = outcome.approval
+    if outcome.page is Page.REVIEW and approval is not None:
+        body = _review(approval, outcome.message)
+    elif outcome.page is Page.DECIDED and approval is not None:
+        verb = "approved" if approval.status == "approved" else "rejected"
+        body = _note(
+            f"{approval.model} v{approval.version} {verb}",
+            f"Thank you. The candidate was {verb}"
+            + (f" with the comment: “{escape(approval.comment)}”." if approval.comment else ".")
+            + (" It now goes to production, guarded by its rollback alarms." if verb == "approved" else ""),
+        )
+    elif outcome.page is Page.ALREADY_DECIDED and approval is not None:
+        when = _time(approval.decided_at) if approval.decided_at else "earlier"
+        body = _note(
+            "Already decided",
+            f"{escape(approval.model)} v{approval.version} was {escape(approval.status)} on {when}."
+            " A decision cannot be changed here.",
+        )
+    elif outcome.page is Page.EXPIRED and approval is not None:
+        body = _note(
+            "This approval has expired",
+            f"The decision window for {escape(approval.model)} v{approval.version} closed on "
+            f"{_time(approval.expires_at)}; the candidate was not promoted.",
+        )
+    elif outcome.page is Page.UNKNOWN:
+        body = _note("Approval not found", "This link does not match any approval.")
+    else:
+        body = _note("This request could not be taken", escape(outcome.message or "Bad request."))
+    return status, SECURITY_HEADERS, _document(body)
+
+
+def _review(approval: Approval, message: str) -> str:
+    details = approval.details
+    rows = "".join(
+        f"<tr><td>{escape(str(m['name']))}</td><td>{_num(m.get('candidate'))}</td>"
+        f"<td>{_num(m.get('champion'))}</td></tr>"
+        for m in details.get("metrics", [])
+    )
+    smoke = details.get("smoke") or {}
+    smoke_class = "ok" if smoke.get("passed") else "bad"
+    notice = f"<p class='bad'>{escape(message)}</p>" if message else ""
+    return f"""
+<h1>Promote {escape(approval.model)} v{approval.version} to production?</h1>
+{notice}
+<p class="muted">Package {escape(approval.package_arn)}<br>
+Champion: {escape(_champion(details))}</p>
+<h2>Candidate vs champion, same holdout</h2>
+<table><tr><th>metric</th><th>candidate</th><th>champion</th></tr>{rows}</table>
+<p><b>Gate:</b> {escape(str(details.get("gate") or "not recorded"))}</p>
+<p><b>Trigger:</b> {escape(_trigger(details))}</p>
+<p><b>Staging smoke test:</b> <span class="{smoke_class}">{escape(_smoke(details))}</span></p>
+<form method="post">
+<input type="hidden" name="csrf" value="{escape(approval.csrf_token)}">
+<p><label for="comment">Comment (recorded with your decision)</label>
+<textarea id="comment" name="comment" maxlength="1000"></textarea></p>
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="reject">Reject</button>
+</form>
+<p class="muted">Open until {_time(approval.expires_at)}. Run {escape(approval.run)}.</p>
+"""
+
+
+def _note(title: str, text: str) -> str:
+    return f"<h1>{escape(title)}</h1><p>{text}</p>"
+
+
+def _document(body: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<meta name='robots' content='noindex,nofollow'>"
+        f"<title>modelfresh approval</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _metric_rows(details: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{m['name']}: candidate {_num(m.get('candidate'))}, champion {_num(m.get('champion'))}"
+        for m in details.get("metrics", [])
+    ]
+
+
+def _champion(details: Mapping[str, Any]) -> str:
+    champion = details.get("champion") or {}
+    if not champion.get("packageArn"):
+        return "none recorded (first promotion)"
+    return f"v{champion.get('version', '?')} ({champion['packageArn']})"
+
+
+def _trigger(details: Mapping[str, Any]) -> str:
+    trigger = details.get("trigger") or {}
+    if not trigger:
+        return "not recorded (approved outside a modelfresh retrain)"
+    text = f"{trigger.get('kind', 'unknown')} {trigger.get('source', '')}".strip()
+    if trigger.get("reason"):
+        text += f": {trigger['reason']}"
+    if trigger.get("window"):
+        text += f" (retrained on {trigger['window']})"
+    return text
+
+
+def _smoke(details: Mapping[str, Any]) -> str:
+    smoke = details.get("smoke") or {}
+    return str(smoke.get("summary") or "not run")
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+
+
+def _time(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,157 @@
+"""SageMaker hosting: invoking endpoints, reading them, and what guards prod (rollback alarms,
+auto scaling)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from modelfresh.config import ModelConfig
+from modelfresh.promotion import Endpoint, rollback_alarm_names
+from modelfresh.smoke import EndpointError
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+class RuntimeInvoker:
+    """smoke.Invoker on sagemaker-runtime InvokeEndpoint."""
+
+    def __init__(self, client: SageMakerRuntimeClient) -> None:
+        self._runtime = client
+
+    def invoke(self, endpoint: str, body: bytes, content_type: str) -> bytes:
+        try:
+            answer = self._runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as error:
+            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+            raise EndpointError(f"{code}: {error}") from None
+        return answer["Body"].read()
+
+
+class Endpoints:
+    """Reads endpoints as they stand."""
+
+    def __init__(self, client: SageMakerClient) -> None:
+        self._sm = client
+
+    def describe(self, name: str, variant: str) -> Endpoint:
+        """The endpoint, its current config and the variant's instance type (if it exists)."""
+        try:
+            found = self._sm.describe_endpoint(EndpointName=name)
+        except ClientError as error:
+            if "Could not find endpoint" in error.response["Error"].get("Message", ""):
+                return Endpoint(name=name, exists=False)
+            raise
+        config = found["EndpointConfigName"]
+        variants = self._sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        mine = next((v for v in variants if v["VariantName"] == variant), None)
+        if mine is None:
+            return Endpoint(name=name, exists=True, config=config)
+        container = self._sm.describe_model(ModelName=mine["ModelName"]).get("PrimaryContainer", {})
+        return Endpoint(
+            name=name,
+            exists=True,
+            config=config,
+            instance_type=mine.get("InstanceType"),
+            package_arn=container.get("ModelPackageName"),
+        )
+
+
+    def failure_reason(self, name: str) -> str:
+        """Why the endpoint's last update failed or rolled back ("" if it says nothing)."""
+        return str(self._sm.describe_endpoint(EndpointName=name).get("FailureReason", ""))
+
+
+class Guardrails:
+    """The rollback alarms and the auto scaling of a model's prod variant."""
+
+    def __init__(self, cloudwatch: CloudWatchClient, autoscaling: ApplicationAutoScalingClient) -> None:
+        self._cw = cloudwatch
+        self._scaling = autoscaling
+
+    def ensure_rollback_alarms(self, model: ModelConfig) -> list[str]:
+        """Create or update the three alarms that roll a prod deployment back."""
+        deploy = model.deploy
+        names = rollback_alarm_names(model.name)
+        dimensions = [
+            {"Name": "EndpointName", "Value": model.endpoints.prod},
+            {"Name": "VariantName", "Value": deploy.variant},
+        ]
+        common = {"Period": 60, "TreatMissingData": "notBreaching", "ActionsEnabled": False}
+        self._cw.put_metric_alarm(
+            AlarmName=names["5xx"],
+            AlarmDescription=f"{model.name}: server errors while a new version takes traffic",
+            Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", Dimensions=dimensions,
+            Statistic="Sum", EvaluationPeriods=1, Threshold=deploy.max_5xx_per_minute,
+            ComparisonOperator="GreaterThanOrEqualToThreshold", **common,
+        )  # fmt: skip
+        self._cw.put_metric_alarm(
+            AlarmName=names["latency"],
+            AlarmDescription=f"{model.name}: model latency above {deploy.max_latency_ms:g} ms",
+            Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=dimensions,
+            Statistic="Average", EvaluationPeriods=2, DatapointsToAlarm=2,
+            Threshold=deploy.max_latency_ms * 1000,  # ModelLatency is in microseconds
+            ComparisonOperator="GreaterThanThreshold", **common,
+        )  # fmt: skip
+        alarm = deploy.model_alarm
+        self._cw.put_metric_alarm(
+            AlarmName=names["model"],
+            AlarmDescription=f"{model.name}: the model's own health ({alarm.namespace}/{alarm.metric})",
+            Namespace=alarm.namespace, MetricName=alarm.metric,
+            Dimensions=dimensions if alarm.per_endpoint else [],
+            Statistic=alarm.statistic, EvaluationPeriods=1, Threshold=alarm.threshold,
+            ComparisonOperator=alarm.comparison, **common,
+        )  # fmt: skip
+        return list(names.values())
+
+    def leave_auto_scaling(self, model: ModelConfig) -> None:
+        """Deregister the prod variant (SageMaker requires it before an instance type change)."""
+        try:
+            self._scaling.deregister_scalable_target(
+                ServiceNamespace="sagemaker",
+                ResourceId=_resource(model),
+                ScalableDimension=SCALABLE_DIMENSION,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ObjectNotFoundException":
+                raise
+
+    def ensure_auto_scaling(self, model: ModelConfig) -> None:
+        """Register the prod variant and its target-tracking policy, as configured."""
+        scaling = model.deploy.autoscaling
+        self._scaling.register_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=_resource(model),
+            ScalableDimension=SCALABLE_DIMENSION,
+            MinCapacity=scaling.min_instances,
+            MaxCapacity=scaling.max_instances,
+        )
+        self._scaling.put_scaling_policy(
+            PolicyName=scaling_policy_name(model.name),
+            ServiceNamespace="sagemaker",
+            ResourceId=_resource(model),
+            ScalableDimension=SCALABLE_DIMENSION,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": scaling.invocations_per_instance,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "ScaleInCooldown": 300,
+                "ScaleOutCooldown": 60,
+            },
+        )
+
+
+def scaling_policy_name(model: str) -> str:
+    """The target-tracking policy the controller keeps on a model's prod variant."""
+    return f"modelfresh-{model}-invocations"
+
+
+def _resource(model: ModelConfig) -> str:
+    return f"endpoint/{model.endpoints.prod}/variant/{model.deploy.variant}"

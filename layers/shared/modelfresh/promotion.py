@@ -1,0 +1,297 @@
+"""Promotion: from an approved model package to production, through staging, a smoke test, a
+person, and a guarded blue/green deployment.
+
+Each function here is one step of statemachines/deploy.asl.json that needs code; the single
+AWS calls (create the model and endpoint configs, update endpoints, set the registry status)
+are service integrations there, fed by the plan made here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelfresh.config import Deployment, ModelConfig
+from modelfresh.events import require, require_one_of
+from modelfresh.gate import METRIC_SECTIONS
+from modelfresh.outcomes import Outcome, OutcomeKind
+
+PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
+# How often the deploy run checks an endpoint (its Wait states), in seconds.
+STAGING_POLL_SECONDS = 30
+PROD_POLL_SECONDS = 60
+# Keys the retrain run writes on the package (CustomerMetadataProperties) for the approver.
+TRIGGER_KEYS = ("modelfresh:run", "modelfresh:trigger", "modelfresh:source", "modelfresh:reason", "modelfresh:window")
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    """The parts of a 'SageMaker Model Package State Change' event the controller uses."""
+
+    arn: str
+    group: str
+    version: int
+    status: str
+    modified: str = ""  # LastModifiedTime: tells a re-approval apart from a repeated event
+
+
+def parse_package_change(event: Mapping[str, Any]) -> PackageChange:
+    """Read a model package state-change event. Raises: MalformedEvent."""
+    require_one_of(event, "source", ("aws.sagemaker",))
+    require_one_of(event, "detail-type", (PACKAGE_DETAIL_TYPE,))
+    return PackageChange(
+        arn=require(event, "detail.ModelPackageArn", str),
+        group=require(event, "detail.ModelPackageGroupName", str),
+        version=require(event, "detail.ModelPackageVersion", int),
+        status=require(event, "detail.ModelApprovalStatus", str),
+        modified=str((event.get("detail") or {}).get("LastModifiedTime") or ""),
+    )
+
+
+def why_not_deploy(change: PackageChange, model: ModelConfig | None, champion: Champion | None) -> str | None:
+    """Why an approval event starts no deploy run, or None if it should start one."""
+    if model is None:
+        return f"package group {change.group!r} belongs to no configured model"
+    if change.status != "Approved":
+        return f"{change.arn} is {change.status}, not Approved"
+    if champion is not None and champion.package_arn == change.arn:
+        return f"{change.arn} already serves {model.name} in production"
+    return None
+
+
+def deploy_run_name(change: PackageChange, model: str) -> str:
+    """The deploy run of one approval: a repeated event names the same run (and starts
+    nothing), while a later re-approval of the same package (a new LastModifiedTime) can
+    start a new one."""
+    return f"{model}-deploy-v{change.version}-{_digest(change.arn + '@' + change.modified, 10)}"
+
+
+@dataclass(frozen=True)
+class Package:
+    """What the registry says about a model package."""
+
+    arn: str
+    group: str
+    version: int
+    status: str
+    report_uri: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    approval_description: str = ""
+    baseline_statistics: str | None = None
+    baseline_constraints: str | None = None
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The package serving in production, as the controller last recorded it."""
+
+    package_arn: str
+    version: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An endpoint as it stands before the deploy."""
+
+    name: str
+    exists: bool
+    config: str | None = None
+    instance_type: str | None = None
+    package_arn: str | None = None  # the model package its model was created from, if any
+
+
+def rollback_alarm_names(model: str) -> dict[str, str]:
+    """The CloudWatch alarms that roll a prod deployment back, by what they watch."""
+    return {kind: f"modelfresh-rollback-{model}--{kind}" for kind in ("5xx", "latency", "model")}
+
+
+def plan_deploy(
+    *,
+    model: ModelConfig,
+    package: Package,
+    champion: Champion | None,
+    staging: Endpoint,
+    prod: Endpoint,
+    report: Mapping[str, Any] | None,
+    run: str,
+    role_arn: str,
+    capture_uri: str,
+    heartbeat_minutes: int,
+) -> dict[str, Any]:
+    """Everything the deploy run needs, fixed at its start: names, configs, limits, details."""
+    deploy = model.deploy
+    suffix = _digest(run, 6)
+    model_name = f"{model.name}-v{package.version}-{suffix}"
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": deploy.data_capture_percent,
+        "DestinationS3Uri": deploy.data_capture_uri or capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": [model.smoke_test.content_type]},
+    }
+
+    def endpoint_config(kind: str, instance_type: str, count: int) -> dict[str, Any]:
+        return {
+            "EndpointConfigName": f"{model.name}-v{package.version}-{kind}-{suffix}",
+            "ProductionVariants": [
+                {
+                    "VariantName": deploy.variant,
+                    "ModelName": model_name,
+                    "InstanceType": instance_type,
+                    "InitialInstanceCount": count,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+            "DataCaptureConfig": capture,
+        }
+
+    instance_type_changes = prod.exists and prod.instance_type not in (None, deploy.instance_type)
+    steps = _traffic_steps(deploy)
+    alarms = rollback_alarm_names(model.name)
+    return {
+        "model": model.name,
+        "run": run,
+        "package": {"arn": package.arn, "version": package.version, "stillApproved": package.status == "Approved"},
+        "sagemakerModel": {
+            "ModelName": model_name,
+            "PrimaryContainer": {"ModelPackageName": package.arn},
+            "ExecutionRoleArn": role_arn,
+        },
+        "staging": {
+            "endpoint": staging.name,
+            "exists": staging.exists,
+            "previousConfig": staging.config,
+            "config": endpoint_config("stg", deploy.staging_instance_type, 1),
+        },
+        "prod": {
+            "endpoint": prod.name,
+            "exists": prod.exists,
+            "previousConfig": prod.config,
+            "config": endpoint_config("prd", deploy.instance_type, deploy.instance_count),
+            # Same instance type: keep the autoscaler's current instance count and policy.
+            # A new type: SageMaker requires the variant to leave auto scaling first.
+            "retainVariantProperties": bool(prod.exists and not instance_type_changes),
+            "deregisterScaling": bool(instance_type_changes),
+            "deploymentConfig": deployment_config(deploy, list(alarms.values()), steps),
+        },
+        "rollbackAlarms": alarms,
+        "checks": {
+            "stagingMax": 40,  # 20 minutes of 30-second checks
+            "prodMax": steps * deploy.bake_minutes + 60,  # every bake, plus an hour, of minutes
+        },
+        "counters": {"staging": 0, "prod": 0},  # checks done so far (Pass states count them)
+        "approval": {
+            "slaSeconds": int(deploy.approval_sla_hours * 3600),
+            "heartbeatSeconds": 3 * 60 * heartbeat_minutes,
+        },
+        "details": approval_details(model, package, champion or serving(prod), report),
+    }
+
+
+def serving(prod: Endpoint) -> Champion | None:
+    """The champion as prod shows it, when the controller has no record yet (a model that
+    was in production before the controller was)."""
+    if not prod.package_arn:
+        return None
+    version = prod.package_arn.rsplit("/", 1)[-1]
+    return Champion(prod.package_arn, int(version) if version.isdigit() else 0)
+
+
+def deployment_config(deploy: Deployment, alarms: list[str], steps: int) -> dict[str, Any]:
+    """SageMaker deployment guardrails: blue/green with traffic shifting, baking, rollback."""
+    bake = deploy.bake_minutes * 60
+    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake}
+    size = {"Type": "CAPACITY_PERCENT", "Value": deploy.step_percent}
+    if deploy.traffic == "canary":
+        routing = {"Type": "CANARY", "CanarySize": size, "WaitIntervalInSeconds": bake}
+    elif deploy.traffic == "linear":
+        routing = {"Type": "LINEAR", "LinearStepSize": size, "WaitIntervalInSeconds": bake}
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": bake,
+            "MaximumExecutionTimeoutInSeconds": min(28800, max(600, steps * bake * 2 + 1800)),
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]},
+    }
+
+
+def _traffic_steps(deploy: Deployment) -> int:
+    if deploy.traffic == "canary":
+        return 2
+    if deploy.traffic == "linear":
+        return math.ceil(100 / deploy.step_percent)
+    return 1
+
+
+def approval_details(
+    model: ModelConfig, package: Package, champion: Champion | None, report: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What the approver is shown: metrics side by side, the gate, the trigger."""
+    metrics = []
+    if report is not None:
+        candidate = _section_metrics(report)
+        champion_metrics = _section_metrics(report.get("champion") or {})
+        names = [model.gate.metric] + sorted(set(candidate) - {model.gate.metric})
+        metrics = [
+            {"name": name, "candidate": candidate.get(name), "champion": champion_metrics.get(name)}
+            for name in names
+            if name in candidate
+        ]
+    meta = package.metadata
+    trigger = {}
+    if "modelfresh:trigger" in meta:
+        trigger = {
+            "kind": meta.get("modelfresh:trigger", ""),
+            "source": meta.get("modelfresh:source", ""),
+            "reason": meta.get("modelfresh:reason", ""),
+            "window": meta.get("modelfresh:window", ""),
+            "run": meta.get("modelfresh:run", ""),
+        }
+    return {
+        "metrics": metrics,
+        "gate": package.approval_description,
+        "trigger": trigger,
+        "champion": {"packageArn": champion.package_arn, "version": champion.version} if champion else {},
+    }
+
+
+def _section_metrics(section: Mapping[str, Any]) -> dict[str, float]:
+    found = {}
+    for key in METRIC_SECTIONS:
+        entries = section.get(key)
+        if isinstance(entries, Mapping):
+            for name, entry in entries.items():
+                value = entry.get("value") if isinstance(entry, Mapping) else None
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    found[name] = float(value)
+    return found
+
+
+_DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
+    "promoted": ("promoted", "v{version} now serves production; the drift check uses its baseline."),
+    "not-approved": ("promotion-skipped", "v{version} is no longer Approved; nothing was deployed."),
+    "smoke-test-failed": ("smoke-test-failed", "v{version} failed its smoke test on staging: {reason}"),
+    "rejected": ("promotion-rejected", "v{version} was rejected by its approver: {reason}"),
+    "expired": ("promotion-expired", "v{version} was not approved in time: {reason}"),
+    "rolled-back": ("promotion-rolled-back", "v{version} was rolled back in production: {reason}"),
+    "failed": ("promotion-failed", "The promotion of v{version} failed: {reason}"),
+}
+
+
+def deploy_outcome(
+    *, model: str, run: str, at: str, result: str, version: int, reason: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> Outcome:  # fmt: skip
+    """How a deploy run ended, for the notification and the audit record."""
+    kind, template = _DEPLOY_OUTCOMES[result]
+    summary = template.format(version=version, reason=reason or "no reason given")
+    return Outcome(model=model, kind=kind, run=run, at=at, summary=f"{model} {summary}", detail=dict(detail or {}))
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -1,0 +1,114 @@
+"""The smoke test: real requests to the staging endpoint, judged on shape, errors and latency.
+
+A failure stops the promotion before anyone is asked. The report is data: the approval email
+shows it, the audit keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from modelfresh.config import SmokeTest
+
+
+class EndpointError(Exception):
+    """An invocation the endpoint could not answer (model error, throttling, ...)."""
+
+
+class Invoker(Protocol):
+    """Invokes an endpoint (see aws/hosting.py)."""
+
+    def invoke(self, endpoint: str, body: bytes, content_type: str) -> bytes:
+        """The response body. Raises: EndpointError."""
+        ...
+
+
+@dataclass(frozen=True)
+class SmokeReport:
+    """How staging answered."""
+
+    passed: bool
+    invocations: int
+    errors: int
+    p50_ms: float
+    max_ms: float
+    problems: tuple[str, ...]
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the state machine's data)."""
+        return asdict(self) | {"problems": list(self.problems)}
+
+
+def smoke_test(
+    invoker: Invoker, endpoint: str, test: SmokeTest, clock: Callable[[], float] = time.perf_counter
+) -> SmokeReport:
+    """Send every payload once and judge the answers."""
+    latencies: list[float] = []
+    problems: list[str] = []
+    errors = misshapen = 0
+    for index, payload in enumerate(test.payloads):
+        started = clock()
+        try:
+            answer = invoker.invoke(endpoint, payload.encode(), test.content_type)
+        except EndpointError as error:
+            errors += 1
+            problems.append(f"request {index + 1}: {str(error)[:200]}")
+            continue
+        finally:
+            latencies.append((clock() - started) * 1000)
+        shape = _shape_problem(payload, answer, test.content_type)
+        if shape:
+            misshapen += 1
+            problems.append(f"request {index + 1}: {shape}")
+    slow = [ms for ms in latencies if ms > test.max_latency_ms]
+    if slow:
+        problems.append(
+            f"{len(slow)} request(s) slower than {test.max_latency_ms:g} ms "
+            f"(slowest {max(slow):.0f} ms)"
+        )
+    if errors > test.max_errors:
+        problems.append(f"{errors} error(s), more than the {test.max_errors} allowed")
+    passed = errors <= test.max_errors and not slow and not misshapen
+    p50 = statistics.median(latencies) if latencies else 0.0
+    worst = max(latencies, default=0.0)
+    verdict = "passed" if passed else "FAILED"
+    summary = (
+        f"{verdict}: {len(test.payloads)} request(s), {errors} error(s), "
+        f"median {p50:.0f} ms, slowest {worst:.0f} ms"
+        + (f"; {problems[0]}" if problems and not passed else "")
+    )
+    return SmokeReport(passed, len(test.payloads), errors, round(p50, 1), round(worst, 1), tuple(problems), summary)
+
+
+def _shape_problem(payload: str, answer: bytes, content_type: str) -> str | None:
+    """Why an answer does not fit the request, or None."""
+    text = answer.decode(errors="replace").strip()
+    if not text:
+        return "answered with an empty body"
+    if content_type == "text/csv":
+        rows = [r for r in payload.splitlines() if r.strip()]
+        values = [v for line in text.splitlines() for v in line.split(",") if v.strip()]
+        if len(text.splitlines()) != len(rows):
+            return f"answered {len(text.splitlines())} line(s) for {len(rows)} row(s)"
+        if not all(_is_number(v) for v in values):
+            return f"answered something that is not numbers: {text[:80]!r}"
+        return None
+    try:
+        json.loads(text)
+    except ValueError:
+        return f"answered something that is not JSON: {text[:80]!r}"
+    return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
