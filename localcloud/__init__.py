@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from modelfresh.aws.hosting import scaling_policy_name
 from modelfresh.config import ModelConfig, load_config
 from moto import mock_aws
 from moto.core.config import DefaultConfig
@@ -179,7 +178,7 @@ class LocalCloud:
             RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
         )
 
-    def seed_production(self, model: ModelConfig, package_arn: str) -> None:
+    def seed_production(self, model: ModelConfig, package_arn: str, instance_type: str | None = None) -> None:
         """A model already in production before the controller: its package served on staging
         (one instance) and on prod (as configured, with auto scaling), data capture on."""
         sagemaker = self.client("sagemaker")
@@ -193,7 +192,7 @@ class LocalCloud:
         deploy = model.deploy
         for kind, endpoint, instance_type, count in (
             ("staging", model.endpoints.staging, deploy.staging_instance_type, 1),
-            ("prod", model.endpoints.prod, deploy.instance_type, deploy.instance_count),
+            ("prod", model.endpoints.prod, instance_type or deploy.instance_type, deploy.instance_count),
         ):
             sagemaker.create_endpoint_config(
                 EndpointConfigName=f"{model.name}-champion-{kind}",
@@ -203,6 +202,10 @@ class LocalCloud:
                 }],
             )  # fmt: skip
             sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}")
+        # Imported here: importing the app's modules builds its logger, which must wait for
+        # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
+        from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
+
         resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
         scaling = self.client("application-autoscaling")
         scaling.register_scalable_target(

@@ -6,11 +6,12 @@ a fixed string. Here:
   package is served by a `ModelServer` (a function from request body to response body); by
   default a stand-in that returns one deterministic number per CSV row. Tests and the demo
   register others (slow, failing, wrong-shaped) to exercise the smoke test;
-- UpdateEndpoint runs a blue/green deployment: the endpoint is Updating for as many
-  DescribeEndpoint calls as the traffic routing has steps (canary 2, linear 100/step, all at
-  once 1), then serves the new config; if any alarm of the AutoRollbackConfiguration is in
-  ALARM while it is Updating, the update rolls back and the endpoint keeps its old config,
-  InService, with a FailureReason saying why (SageMaker's own behaviour);
+- UpdateEndpoint with deployment guardrails runs a blue/green deployment: the endpoint is
+  Updating for as many DescribeEndpoint calls as the traffic routing has steps (canary 2,
+  linear 100/step, all at once 1), then serves the new config; if any alarm of the
+  AutoRollbackConfiguration is in ALARM while it is Updating, the update rolls back and the
+  endpoint keeps its old config, InService, with a FailureReason saying why (SageMaker's own
+  behaviour). An update without guardrails takes effect at once;
 - AWS's rules are enforced: the variant name must stay the same under deployment guardrails,
   and a variant registered with Application Auto Scaling cannot change instance type.
 """
@@ -92,6 +93,8 @@ class Hosting:
     servers: dict[str, ModelServer] = field(default_factory=dict)
     pending: dict[str, PendingUpdate] = field(default_factory=dict)
     invocations: list[tuple[str, str | None]] = field(default_factory=list)
+    # Called with the endpoint's name when an update begins (e.g. to trip a rollback alarm).
+    on_update: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         patches.hosting_hooks.update = self.update
@@ -167,6 +170,11 @@ class Hosting:
         )
         endpoint.endpoint_status = "Updating"
         endpoint.failure_reason = None
+        if self.on_update is not None:
+            self.on_update(endpoint.endpoint_name)
+        if not deployment:
+            self.pending[endpoint.endpoint_name].steps_left = 1
+            self.settle(backend, endpoint)
 
     def settle(self, backend: Any, endpoint: Any) -> None:
         """One step of the update in progress, as seen by a DescribeEndpoint call."""

@@ -880,9 +880,14 @@ def _model_package(backend: Any, arn_or_name: str) -> Any:
 
 
 def model_package_detail(package: Any) -> dict[str, Any]:
-    """The detail of a 'SageMaker Model Package State Change' event (the package, described)."""
+    """The detail of a 'SageMaker Model Package State Change' event (the package, described,
+    with times written as AWS writes them in events: 2021-02-24T17:00:14Z)."""
     described = package.gen_response_object()
-    return {k: v for k, v in described.items() if v not in (None, {}, [])}
+    return {
+        k: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v
+        for k, v in described.items()
+        if v not in (None, {}, [])
+    }
 
 
 def sagemaker_events() -> None:

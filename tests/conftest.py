@@ -4,6 +4,10 @@ act like AWS would (alarms changing state, pipelines finishing)."""
 from __future__ import annotations
 
 import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,11 @@ class App:
     """The deployed app and the AWS-side actions a test needs."""
 
     def __init__(
-        self, cloud: LocalCloud, parameters: dict[str, str] | None = None, champion: bool = False
+        self,
+        cloud: LocalCloud,
+        parameters: dict[str, str] | None = None,
+        champion: bool = False,
+        prod_instance_type: str | None = None,
     ) -> None:
         self.cloud = cloud
         self.config = load_config(FIXTURES / "models.toml")
@@ -36,7 +44,7 @@ class App:
         # A model in production before the controller: its champion is served already.
         self.champion = self.register("taxi-fare", "Approved") if champion else None
         if self.champion:
-            cloud.seed_production(self.config.model("taxi-fare"), self.champion)
+            cloud.seed_production(self.config.model("taxi-fare"), self.champion, prod_instance_type)
         self.stack = cloud.deploy(model_config=FIXTURES / "models.toml", parameters=parameters)
         self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
         self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
@@ -130,6 +138,53 @@ class App:
             executionArn=execution["executionArn"], maxResults=1000
         )["events"]
         return events
+
+
+    # -- promotion -------------------------------------------------------------------------
+
+    def approve(self, package_arn: str) -> None:
+        """A person (or the gate) approving a package in the registry."""
+        self.sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+
+    def deploys(self) -> list[dict[str, Any]]:
+        found = self.sfn.list_executions(stateMachineArn=self.stack.outputs["DeployStateMachineArn"])["executions"]
+        return sorted(found, key=lambda e: e["startDate"])
+
+    def approval_emails(self) -> list[dict[str, Any]]:
+        return self.cloud.notifications(self.stack.outputs["ApprovalsTopicArn"])
+
+    def wait_for_approval_email(self, count: int = 1) -> dict[str, Any]:
+        emails = self.cloud.wait_until(
+            lambda: len(self.approval_emails()) >= count and self.approval_emails(), timeout=30, what="the approval email"
+        )
+        return emails[count - 1]  # type: ignore[no-any-return]
+
+    def approval_link(self, count: int = 1) -> str:
+        return str(re.search(r"http://\S+", self.wait_for_approval_email(count)["email"])[0])  # type: ignore[index]
+
+    def http(self, method: str, url: str, form: dict[str, str] | None = None, body: bytes | None = None) -> tuple[int, str]:
+        """One request as a browser (or a mail scanner) would send it: (status, body)."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else body
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def csrf_of(self, page: str) -> str:
+        return str(re.search(r'name="csrf" value="([^"]+)"', page)[1])  # type: ignore[index]
+
+    def decide(self, decision: str, comment: str = "", count: int = 1) -> tuple[int, str]:
+        """Open the link from the email and submit the form, as an approver does."""
+        link = self.approval_link(count)
+        _, page = self.http("GET", link)
+        return self.http("POST", link, {"csrf": self.csrf_of(page), "decision": decision, "comment": comment})
+
+    def promoted_package(self) -> str | None:
+        return self.model_state().get("champion_package")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from modelfresh.observability import count, entry_point, logger, tracer
-from modelfresh.promotion import deploy_run_name, parse_package_change, why_not_deploy
+from modelfresh.promotion import deploy_run_name, parse_package_change, serving, why_not_deploy
 from modelfresh.wiring import Container
 
 container = Container()
@@ -18,7 +18,10 @@ container = Container()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     change = parse_package_change(event)
     model = container.config.model_for_package_group(change.group)
-    champion = container.deploys.champion(model.name) if model else None
+    champion = None
+    if model is not None:  # the recorded champion, or what prod serves if none is recorded
+        prod = container.endpoints.describe(model.endpoints.prod, model.deploy.variant)
+        champion = container.deploys.champion(model.name) or serving(prod)
     reason = why_not_deploy(change, model, champion)
     if reason is not None or model is None:
         logger.info(str(reason), extra={"package": change.arn})

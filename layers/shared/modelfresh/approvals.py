@@ -172,10 +172,10 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
     approval = store.get(approval_id)
     if approval is None:
         return Outcome(Page.UNKNOWN)
+    if approval.status is Status.EXPIRED or (approval.status is Status.PENDING and not approval.is_open(now)):
+        return Outcome(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
         return Outcome(Page.ALREADY_DECIDED, approval)
-    if not approval.is_open(now):
-        return Outcome(Page.EXPIRED, approval)
     return Outcome(Page.REVIEW, approval)
 
 
@@ -187,10 +187,10 @@ def decide(
     approval = store.get(approval_id)
     if approval is None:
         return Outcome(Page.UNKNOWN)
+    if approval.status is Status.EXPIRED or (approval.status is Status.PENDING and not approval.is_open(now)):
+        return Outcome(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
         return Outcome(Page.ALREADY_DECIDED, approval)
-    if not approval.is_open(now):
-        return Outcome(Page.EXPIRED, approval)
     if not form.csrf_token or not hmac.compare_digest(form.csrf_token, approval.csrf_token):
         return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:

@@ -12,10 +12,11 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from modelfresh.config import Deployment, ModelConfig
-from modelfresh.events import require, require_one_of
+from modelfresh.events import iso, require, require_one_of
 from modelfresh.gate import METRIC_SECTIONS
 from modelfresh.outcomes import Outcome, OutcomeKind
 
@@ -47,8 +48,16 @@ def parse_package_change(event: Mapping[str, Any]) -> PackageChange:
         group=require(event, "detail.ModelPackageGroupName", str),
         version=require(event, "detail.ModelPackageVersion", int),
         status=require(event, "detail.ModelApprovalStatus", str),
-        modified=str((event.get("detail") or {}).get("LastModifiedTime") or ""),
+        modified=_moment(str((event.get("detail") or {}).get("LastModifiedTime") or "")),
     )
+
+
+def _moment(text: str) -> str:
+    """A time in one canonical form, however it was written ("" stays "")."""
+    try:
+        return iso(datetime.fromisoformat(text))
+    except ValueError:
+        return text
 
 
 def why_not_deploy(change: PackageChange, model: ModelConfig | None, champion: Champion | None) -> str | None:

@@ -1,0 +1,272 @@
+"""Promotion end to end on the local cloud: an approved package goes through staging, a real
+smoke test and a person's decision to a guarded blue/green prod deployment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from localcloud import LocalCloud
+from localcloud.hosting import failing
+from tests.conftest import App
+
+PROD, STAGING = "taxi-fare-prod", "taxi-fare-staging"
+
+
+@pytest.fixture
+def app(cloud: LocalCloud) -> App:
+    """taxi-fare in production (its champion v1 on staging and prod), controller deployed."""
+    return App(cloud, champion=True)
+
+
+def served(app: App, endpoint: str) -> str | None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[app.cloud.account][app.cloud.region]
+    return app.cloud.hosting.package_of(backend, endpoint)
+
+
+def entered(app: App, execution: dict[str, object]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in app.history(execution) if e["type"].endswith("StateEntered")]  # type: ignore[index]
+
+
+def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
+    # Given a candidate approved in the registry
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+
+    # When the approval email arrives, it names the model and version and holds one link
+    email = app.wait_for_approval_email()
+    assert email["subject"] == "[modelfresh] Approve taxi-fare v2 for production?"
+    assert "Champion:  v1" in email["email"]
+    assert "Staging:   passed: 2 request(s), 0 error(s)" in email["email"]
+    assert email["email"].count("http://") == 1
+    assert served(app, STAGING) == candidate  # staging serves the candidate meanwhile
+
+    # And the approver approves on the page
+    status, page = app.decide("approve", comment="ship it")
+    assert status == 200
+    assert "taxi-fare v2 approved" in page
+
+    # Then prod serves the candidate, the champion is recorded, the slot is free
+    deploy = app.deploys()[0]
+    assert app.wait(deploy)["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    assert app.promoted_package() == candidate
+    state = app.model_state()
+    assert "deploy_run" not in state
+    assert state["champion_run"] == deploy["name"]
+    assert app.outcomes()[-3:] == ["approval-requested", "approval-granted", "promoted"]
+    # ... and it went blue/green: a canary step and a full step, checked between
+    assert entered(app, deploy).count("Check prod") == 2
+
+
+def test_prod_deployment_is_guarded_by_canary_bake_and_three_rollback_alarms(app: App) -> None:
+    updates = []
+    original = app.cloud.hosting.update
+
+    def record(backend: object, endpoint: object, request: dict[str, object]) -> None:
+        updates.append(request)
+        original(backend, endpoint, request)  # type: ignore[arg-type]
+
+    app.cloud.hosting.update = record  # type: ignore[method-assign]
+    from localcloud import patches
+
+    patches.hosting_hooks.update = record
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.decide("approve")
+    app.wait(app.deploys()[0])
+
+    prod_update = next(u for u in updates if u["EndpointName"] == PROD)
+    policy = prod_update["DeploymentConfig"]["BlueGreenUpdatePolicy"]  # type: ignore[index]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300,
+    }  # fmt: skip
+    alarms = [a["AlarmName"] for a in prod_update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]  # type: ignore[index]
+    assert alarms == [f"modelfresh-rollback-taxi-fare--{kind}" for kind in ("5xx", "latency", "model")]
+    described = {a["AlarmName"]: a for a in app.cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]}
+    assert described[alarms[0]]["MetricName"] == "Invocation5XXErrors"
+    assert described[alarms[1]]["MetricName"] == "ModelLatency"
+    assert described[alarms[1]]["Threshold"] == 500_000  # 500 ms, in microseconds
+    assert {d["Name"]: d["Value"] for d in described[alarms[0]]["Dimensions"]} == {"EndpointName": PROD, "VariantName": "AllTraffic"}
+    assert prod_update["RetainAllVariantProperties"] is True  # the autoscaler's count is kept
+
+
+def test_auto_scaling_survives_the_update(app: App) -> None:
+    scaling = app.cloud.client("application-autoscaling")
+    before = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.decide("approve")
+    app.wait(app.deploys()[0])
+
+    after = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in after] == [
+        (f"endpoint/{PROD}/variant/AllTraffic", 2, 4)
+    ]
+    assert after[0]["CreationTime"] == before[0]["CreationTime"]  # never deregistered
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [p["PolicyName"] for p in policies] == ["modelfresh-taxi-fare-invocations"]
+
+
+def test_a_new_instance_type_leaves_auto_scaling_for_the_update_and_comes_back(cloud: LocalCloud) -> None:
+    # Given prod on another instance type than the configuration asks for
+    app = App(cloud, champion=True, prod_instance_type="ml.c5.xlarge")
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.decide("approve")
+
+    assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+    scaling = cloud.client("application-autoscaling")
+    [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
+    assert [p["PolicyName"] for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]] == [
+        "modelfresh-taxi-fare-invocations"
+    ]
+    assert served(app, PROD) == candidate
+
+
+def test_rejection_rejects_the_package_with_the_comment_and_returns_staging(app: App) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+
+    status, page = app.decide("reject", comment="rmse looks off on airport trips")
+
+    assert status == 200
+    assert "taxi-fare v2 rejected" in page
+    deploy = app.deploys()[0]
+    assert app.wait(deploy)["status"] == "SUCCEEDED"  # a rejection is an outcome, not a failure
+    package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "rmse looks off on airport trips" in package["ApprovalDescription"]
+    assert served(app, STAGING) == app.champion
+    assert served(app, PROD) == app.champion
+    assert app.outcomes()[-3:] == ["approval-requested", "approval-refused", "promotion-rejected"]
+    assert "deploy_run" not in app.model_state()
+
+
+def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.wait_for_approval_email()
+
+    # When nobody decides within the 4-hour SLA, the heartbeat sweep ends the wait
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=4, minutes=1)):
+        app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
+        assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+
+    package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "approval timed out" in package["ApprovalDescription"]
+    assert served(app, STAGING) == app.champion
+    assert app.outcomes()[-1] == "promotion-expired"
+    # ... and the link now says so
+    status, page = app.http("GET", app.approval_link())
+    assert status == 410
+    assert "expired" in page
+
+
+def test_smoke_test_failure_stops_before_anyone_is_asked(app: App) -> None:
+    candidate = app.register("taxi-fare")
+    app.cloud.hosting.serve(candidate, failing("feature 'trip_distance_km' missing"))
+    app.approve(candidate)
+
+    deploy = app.cloud.wait_until(lambda: app.deploys(), what="the deploy")[0]
+    assert app.wait(deploy)["status"] == "SUCCEEDED"
+    assert app.approval_emails() == []
+    package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "smoke-test-failed" in package["ApprovalDescription"]
+    assert "2 error(s)" in package["ApprovalDescription"]
+    assert served(app, STAGING) == app.champion
+    assert served(app, PROD) == app.champion
+    assert app.outcomes()[-1] == "smoke-test-failed"
+
+
+def test_prod_rollback_keeps_the_champion_and_says_why(app: App) -> None:
+    # Given a rollback alarm that goes off while the new version takes traffic
+    def trip(endpoint: str) -> None:
+        if endpoint == PROD:
+            app.cloudwatch.set_alarm_state(
+                AlarmName="modelfresh-rollback-taxi-fare--5xx", StateValue="ALARM", StateReason="5XX burst"
+            )
+
+    app.cloud.hosting.on_update = trip
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.decide("approve")
+
+    deploy = app.deploys()[0]
+    assert app.wait(deploy)["status"] == "SUCCEEDED"
+    assert served(app, PROD) == app.champion
+    assert app.promoted_package() is None
+    package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "rolled-back" in package["ApprovalDescription"]
+    rolled_back = app.cloud.notifications(app.topic_arn)[-1]
+    assert rolled_back["kind"] == "promotion-rolled-back"
+    assert "modelfresh-rollback-taxi-fare--5xx went to ALARM" in rolled_back["summary"]
+    assert served(app, STAGING) == app.champion
+
+
+def test_repeated_approval_events_start_one_deploy(app: App) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.cloud.wait_until(lambda: app.deploys(), what="the deploy")
+    # EventBridge delivers at least once: the same state change again
+    described = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+    detail = {
+        "ModelPackageGroupName": "taxi-fare", "ModelPackageVersion": 2, "ModelPackageArn": candidate,
+        "ModelApprovalStatus": "Approved",
+        "LastModifiedTime": described["LastModifiedTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }  # fmt: skip
+    first = app.deploys()[0]
+    original = json.loads(app.sfn.describe_execution(executionArn=first["executionArn"])["input"])
+    entry = {"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": json.dumps(detail)}
+    # (the first event carried the same LastModifiedTime, so the same run name)
+    app.cloud.client("events").put_events(Entries=[entry, entry])
+
+    assert len(app.deploys()) == 1
+    assert original["packageArn"] == candidate
+
+
+def test_only_approvals_of_configured_models_start_a_deploy(app: App) -> None:
+    # Pending and rejected packages, another team's group, and the champion itself
+    app.register("taxi-fare")  # PendingManualApproval
+    rejected = app.register("taxi-fare")
+    app.sagemaker.update_model_package(ModelPackageArn=rejected, ModelApprovalStatus="Rejected")
+    app.sagemaker.create_model_package_group(ModelPackageGroupName="someone-else")
+    app.approve(app.register("someone-else"))
+    app.sagemaker.update_model_package(ModelPackageArn=app.champion, ApprovalDescription="touched")
+
+    assert app.deploys() == []
+    lines = [line.get("message") for line in app.cloud.function_logs("OnModelApprovedFunction")]
+    assert "package group 'someone-else' belongs to no configured model" in lines
+
+
+def test_the_package_already_in_production_is_not_deployed_again(app: App) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.decide("approve")
+    app.wait(app.deploys()[0])
+
+    # When its approval event comes again, later (a new LastModifiedTime)
+    detail = {"ModelPackageGroupName": "taxi-fare", "ModelPackageVersion": 2, "ModelPackageArn": candidate,
+              "ModelApprovalStatus": "Approved", "LastModifiedTime": "2099-01-01T00:00:00Z"}  # fmt: skip
+    app.cloud.client("events").put_events(
+        Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": json.dumps(detail)}]
+    )
+
+    assert len(app.deploys()) == 1
+    lines = [line.get("message") for line in app.cloud.function_logs("OnModelApprovedFunction")]
+    assert f"{candidate} already serves taxi-fare in production" in lines
+
+
+@pytest.fixture
+def _quiet() -> Iterator[None]:
+    yield
