@@ -178,7 +178,9 @@ class LocalCloud:
             RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
         )
 
-    def seed_production(self, model: ModelConfig, package_arn: str, instance_type: str | None = None) -> None:
+    def seed_production(
+        self, model: ModelConfig, package_arn: str, instance_type: str | None = None
+    ) -> None:
         """A model already in production before the controller: its package served on staging
         (one instance) and on prod (as configured, with auto scaling), data capture on."""
         sagemaker = self.client("sagemaker")
@@ -186,22 +188,30 @@ class LocalCloud:
             RoleName=f"{model.name}-serving", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
         sagemaker.create_model(
-            ModelName=f"{model.name}-champion", PrimaryContainer={"ModelPackageName": package_arn},
+            ModelName=f"{model.name}-champion",
+            PrimaryContainer={"ModelPackageName": package_arn},
             ExecutionRoleArn=role,
-        )  # fmt: skip
+        )
         deploy = model.deploy
-        for kind, endpoint, instance_type, count in (
+        prod_instance_type = instance_type or deploy.instance_type
+        for kind, endpoint, serving_type, count in (
             ("staging", model.endpoints.staging, deploy.staging_instance_type, 1),
-            ("prod", model.endpoints.prod, instance_type or deploy.instance_type, deploy.instance_count),
+            ("prod", model.endpoints.prod, prod_instance_type, deploy.instance_count),
         ):
             sagemaker.create_endpoint_config(
                 EndpointConfigName=f"{model.name}-champion-{kind}",
-                ProductionVariants=[{
-                    "VariantName": deploy.variant, "ModelName": f"{model.name}-champion",
-                    "InstanceType": instance_type, "InitialInstanceCount": count,
-                }],
-            )  # fmt: skip
-            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}")
+                ProductionVariants=[
+                    {
+                        "VariantName": deploy.variant,
+                        "ModelName": f"{model.name}-champion",
+                        "InstanceType": serving_type,
+                        "InitialInstanceCount": count,
+                    }
+                ],
+            )
+            sagemaker.create_endpoint(
+                EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}"
+            )
         # Imported here: importing the app's modules builds its logger, which must wait for
         # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
         from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
@@ -209,17 +219,25 @@ class LocalCloud:
         resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
         scaling = self.client("application-autoscaling")
         scaling.register_scalable_target(
-            ServiceNamespace="sagemaker", ResourceId=resource, ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-            MinCapacity=deploy.autoscaling.min_instances, MaxCapacity=deploy.autoscaling.max_instances,
-        )  # fmt: skip
+            ServiceNamespace="sagemaker",
+            ResourceId=resource,
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            MinCapacity=deploy.autoscaling.min_instances,
+            MaxCapacity=deploy.autoscaling.max_instances,
+        )
         scaling.put_scaling_policy(
-            PolicyName=scaling_policy_name(model.name), ServiceNamespace="sagemaker", ResourceId=resource,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount", PolicyType="TargetTrackingScaling",
+            PolicyName=scaling_policy_name(model.name),
+            ServiceNamespace="sagemaker",
+            ResourceId=resource,
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
                 "TargetValue": deploy.autoscaling.invocations_per_instance,
-                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                },
             },
-        )  # fmt: skip
+        )
 
     def create_drift_alarm(self, name: str, model: str, description: str = "") -> None:
         """A drift alarm as the drift check defines them: the share of drifted features."""

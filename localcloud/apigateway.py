@@ -38,6 +38,29 @@ class Route:
     function: str
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request as it reached the local API Gateway."""
+
+    method: str
+    target: str  # /<stage>/<path>?<query>
+    headers: dict[str, str]
+    body: bytes
+    source_ip: str
+
+    @property
+    def stage(self) -> str:
+        return (urlsplit(self.target).path + "//").split("/", 2)[1]
+
+    @property
+    def path(self) -> str:
+        return "/" + (urlsplit(self.target).path + "//").split("/", 2)[2].rstrip("/")
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.target).query
+
+
 def routes_of(api: patches.RestApi) -> list[Route]:
     """The routes an OpenAPI body declares with Lambda proxy integrations."""
     found = []
@@ -60,7 +83,9 @@ class ApiGateway:
         handler = type("Handler", (_Handler,), {"gateway": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="local-apigateway", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, name="local-apigateway", daemon=True
+        ).start()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -80,25 +105,30 @@ class ApiGateway:
                 return match[0]
             return f"http://127.0.0.1:{self.port}/{match['stage']}"
 
-        return re.sub(r"https://(?P<id>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[A-Za-z0-9_]+)", local, value)
+        return re.sub(
+            r"https://(?P<id>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[A-Za-z0-9_]+)", local, value
+        )
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, request: HttpRequest) -> tuple[int, dict[str, str], bytes]:
         """Answer one HTTP request as API Gateway and the function behind it would."""
-        split = urlsplit(target)
-        _, stage, rest = (split.path + "//").split("/", 2)
-        path = "/" + rest.rstrip("/")
         for api in patches.rest_apis.values():
-            if stage not in api.stages:
+            if request.stage not in api.stages:
                 continue
             for route in routes_of(api):
-                matched = route.pattern.match(path)
-                if matched and route.method in (method, "ANY"):
-                    event = _proxy_event(api, stage, route, path, method, split.query, headers, body, source_ip, matched.groupdict())
+                matched = route.pattern.match(request.path)
+                if matched and route.method in (request.method, "ANY"):
+                    event = _proxy_event(api, route, request, matched.groupdict())
                     return self._invoke(route.function, event)
-        return 403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
+        return (
+            403,
+            {"Content-Type": "application/json"},
+            b'{"message":"Missing Authentication Token"}',
+        )
 
-    def _invoke(self, function_arn: str, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-        name = function_arn.split(":function:")[1].split(":")[0]
+    def _invoke(
+        self, function_arn: str, event: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        name = function_arn.split(":function:")[1].split(":", maxsplit=1)[0]
         fn = lambda_backends[self._cloud.account][self._cloud.region].get_function(name)
         payload, errored, _ = patches.invoke_in_process(fn, event)
         try:
@@ -106,7 +136,11 @@ class ApiGateway:
         except ValueError:
             answer = {}
         if errored or not isinstance(answer, dict) or "statusCode" not in answer:
-            return 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
+            return (
+                502,
+                {"Content-Type": "application/json"},
+                b'{"message": "Internal server error"}',
+            )
         headers = {k: str(v) for k, v in (answer.get("headers") or {}).items()}
         for key, values in (answer.get("multiValueHeaders") or {}).items():
             headers[key] = ", ".join(str(v) for v in values)
@@ -116,11 +150,13 @@ class ApiGateway:
 
 
 def _proxy_event(
-    api: patches.RestApi, stage: str, route: Route, path: str, method: str, query: str,
-    headers: dict[str, str], body: bytes, source_ip: str, path_parameters: dict[str, str],
-) -> dict[str, Any]:  # fmt: skip
+    api: patches.RestApi, route: Route, request: HttpRequest, path_parameters: dict[str, str]
+) -> dict[str, Any]:
     """The REST API proxy event (payload format 1.0) API Gateway sends a Lambda function."""
-    pairs = parse_qsl(query, keep_blank_values=True)
+    method, path, stage, headers, body = (
+        request.method, request.path, request.stage, request.headers, request.body
+    )  # fmt: skip
+    pairs = parse_qsl(request.query, keep_blank_values=True)
     text = body.decode("utf-8", errors="replace")
     binary = text.encode() != body
     return {
@@ -130,7 +166,8 @@ def _proxy_event(
         "headers": headers or None,
         "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
         "queryStringParameters": dict(pairs) or None,
-        "multiValueQueryStringParameters": {k: [v for kk, v in pairs if kk == k] for k, _ in pairs} or None,
+        "multiValueQueryStringParameters": {k: [v for kk, v in pairs if kk == k] for k, _ in pairs}
+        or None,
         "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {
@@ -141,7 +178,7 @@ def _proxy_event(
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
             "apiId": api.id,
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+            "identity": {"sourceIp": request.source_ip, "userAgent": headers.get("User-Agent", "")},
         },
         "body": base64.b64encode(body).decode() if binary else (text or None),
         "isBase64Encoded": binary,
@@ -159,10 +196,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items()}
-        status, out_headers, out = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+        request = HttpRequest(self.command, self.path, headers, body, self.client_address[0])
+        status, out_headers, out = self.gateway.handle(request)
         self._send(status, out_headers, b"" if self.command == "HEAD" else out, len(out))
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes, length: int | None = None) -> None:
+    def _send(
+        self, status: int, headers: dict[str, str], body: bytes, length: int | None = None
+    ) -> None:
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -170,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass

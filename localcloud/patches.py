@@ -704,17 +704,22 @@ def _create_stage(properties: dict[str, Any], name: str, account: str, region: s
 def cfn_missing_types() -> None:
     added = [
         _local_resource(
-            "AWS::Lambda::EventInvokeConfig", _create_event_invoke_config,
+            "AWS::Lambda::EventInvokeConfig",
+            _create_event_invoke_config,
             "Lambda's asynchronous retries and on-failure destination for a function.",
         ),
         _local_resource("AWS::CloudWatch::Alarm", _create_metric_alarm, "A single-metric alarm."),
         _local_resource(
             "AWS::SQS::QueuePolicy", _accept, "Accepted; the local cloud does not enforce IAM."
         ),
-        _local_resource("AWS::ApiGateway::RestApi", _create_rest_api, "A REST API, served locally."),
-        _local_resource("AWS::ApiGateway::Deployment", _accept, "Accepted: the API serves at once."),
+        _local_resource(
+            "AWS::ApiGateway::RestApi", _create_rest_api, "A REST API, served locally."
+        ),
+        _local_resource(
+            "AWS::ApiGateway::Deployment", _accept, "Accepted: the API serves at once."
+        ),
         _local_resource("AWS::ApiGateway::Stage", _create_stage, "A stage of a local REST API."),
-    ]  # fmt: skip
+    ]
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     for model in added:
@@ -993,9 +998,17 @@ def task_failure_cause() -> None:
 
 
 DYNAMODB_OPERATIONS = (
-    "put_item", "update_item", "delete_item", "get_item", "query", "scan",
-    "batch_write_item", "batch_get_item", "transact_write_items", "transact_get_items",
-)  # fmt: skip
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_write_item",
+    "batch_get_item",
+    "transact_write_items",
+    "transact_get_items",
+)
 
 
 def atomic_dynamodb() -> None:
@@ -1094,10 +1107,17 @@ def sagemaker_hosting() -> None:
         return found  # type: ignore[no-any-return]
 
     def update_endpoint_response(self: Any) -> Any:
-        request = {key: self._get_param(key) for key in (
-            "EndpointName", "EndpointConfigName", "RetainAllVariantProperties",
-            "ExcludeRetainedVariantProperties", "DeploymentConfig", "RetainDeploymentConfig",
-        )}  # fmt: skip
+        request = {
+            key: self._get_param(key)
+            for key in (
+                "EndpointName",
+                "EndpointConfigName",
+                "RetainAllVariantProperties",
+                "ExcludeRetainedVariantProperties",
+                "DeploymentConfig",
+                "RetainDeploymentConfig",
+            )
+        }
         return ActionResult({"EndpointArn": self.sagemaker_backend.update_endpoint(request)})
 
     def invoke_endpoint_response(self: Any) -> Any:

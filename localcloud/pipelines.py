@@ -175,6 +175,18 @@ class PipelineSimulator:
             Key=f"{prefix}/evaluation/evaluation.json",
             Body=json.dumps(candidate.report(f"s3://{bucket}/{prefix}/data/test.csv")).encode(),
         )
+        # The pipeline's baseline step: the drift check compares traffic against these once
+        # the candidate is promoted. (Simulated contents; the shapes are Model Monitor's.)
+        baselines = {}
+        empty_statistics = {"version": 0.0, "dataset": {"item_count": 0}, "features": []}
+        empty_constraints = {"version": 0.0, "features": []}
+        for kind, body in (("statistics", empty_statistics), ("constraints", empty_constraints)):
+            key = f"{prefix}/baseline/{kind}.json"
+            s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+            baselines[kind.title()] = {
+                "ContentType": "application/json",
+                "S3Uri": f"s3://{bucket}/{key}",
+            }
         created = self._cloud.client("sagemaker").create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=f"Candidate trained by {run.arn}",
@@ -194,6 +206,7 @@ class PipelineSimulator:
                 }
             },
             ModelApprovalStatus="PendingManualApproval",
+            DriftCheckBaselines={"ModelDataQuality": baselines},
             CustomerMetadataProperties={"PipelineExecutionArn": run.arn},
         )
         return str(created["ModelPackageArn"])

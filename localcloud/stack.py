@@ -120,7 +120,9 @@ def deploy(
     patches.functions.clear()
     for logical_id, (path, handler) in sources.items():
         patches.functions.register(resources[logical_id], path, handler)
-    _apply_function_environment(cloud, [resources[i] for i in sources], environment, cloud.apigateway.localize)
+    _apply_function_environment(
+        cloud, [resources[i] for i in sources], environment, cloud.apigateway.localize
+    )
 
     return Stack(
         name=stack_name,

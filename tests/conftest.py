@@ -54,16 +54,24 @@ class App:
         self.cloudwatch = cloud.client("cloudwatch")
         self.dynamodb = cloud.client("dynamodb")
 
-    def register(self, group: str, status: str = "PendingManualApproval", report: str | None = None) -> str:
+    def register(
+        self, group: str, status: str = "PendingManualApproval", report: str | None = None
+    ) -> str:
         """A model package in the registry, as a pipeline (or a person) would create it."""
         extra: dict[str, Any] = {}
         if report is not None:
-            extra["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}}
+            extra["ModelMetrics"] = {
+                "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}
+            }
         return str(
             self.cloud.client("sagemaker").create_model_package(
                 ModelPackageGroupName=group,
                 InferenceSpecification={
-                    "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+                    "Containers": [
+                        {
+                            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+                        }
+                    ],
                     "SupportedContentTypes": ["text/csv"],
                     "SupportedResponseMIMETypes": ["text/csv"],
                 },
@@ -139,15 +147,18 @@ class App:
         )["events"]
         return events
 
-
     # -- promotion -------------------------------------------------------------------------
 
     def approve(self, package_arn: str) -> None:
         """A person (or the gate) approving a package in the registry."""
-        self.sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+        self.sagemaker.update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus="Approved"
+        )
 
     def deploys(self) -> list[dict[str, Any]]:
-        found = self.sfn.list_executions(stateMachineArn=self.stack.outputs["DeployStateMachineArn"])["executions"]
+        found = self.sfn.list_executions(
+            stateMachineArn=self.stack.outputs["DeployStateMachineArn"]
+        )["executions"]
         return sorted(found, key=lambda e: e["startDate"])
 
     def approval_emails(self) -> list[dict[str, Any]]:
@@ -155,14 +166,18 @@ class App:
 
     def wait_for_approval_email(self, count: int = 1) -> dict[str, Any]:
         emails = self.cloud.wait_until(
-            lambda: len(self.approval_emails()) >= count and self.approval_emails(), timeout=30, what="the approval email"
+            lambda: len(self.approval_emails()) >= count and self.approval_emails(),
+            timeout=30,
+            what="the approval email",
         )
         return emails[count - 1]  # type: ignore[no-any-return]
 
     def approval_link(self, count: int = 1) -> str:
         return str(re.search(r"http://\S+", self.wait_for_approval_email(count)["email"])[0])  # type: ignore[index]
 
-    def http(self, method: str, url: str, form: dict[str, str] | None = None, body: bytes | None = None) -> tuple[int, str]:
+    def http(
+        self, method: str, url: str, form: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, str]:
         """One request as a browser (or a mail scanner) would send it: (status, body)."""
         data = urllib.parse.urlencode(form).encode() if form is not None else body
         request = urllib.request.Request(url, data=data, method=method)
@@ -181,7 +196,9 @@ class App:
         """Open the link from the email and submit the form, as an approver does."""
         link = self.approval_link(count)
         _, page = self.http("GET", link)
-        return self.http("POST", link, {"csrf": self.csrf_of(page), "decision": decision, "comment": comment})
+        return self.http(
+            "POST", link, {"csrf": self.csrf_of(page), "decision": decision, "comment": comment}
+        )
 
     def promoted_package(self) -> str | None:
         return self.model_state().get("champion_package")

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-
 from modelfresh.approval_pages import render
 from modelfresh.approvals import (
     FORM_LIMIT_BYTES,
@@ -53,15 +52,30 @@ def submit(approval_id: str) -> Response[str]:
         return page(Outcome(Page.TOO_LARGE, message="The form is too large."))
     fields = parse_qs(body, keep_blank_values=True, max_num_fields=10)
     form = Form(
-        decision=_single(fields, "decision"), comment=_single(fields, "comment"), csrf_token=_single(fields, "csrf")
+        decision=_single(fields, "decision"),
+        comment=_single(fields, "comment"),
+        csrf_token=_single(fields, "csrf"),
     )
     identity = app.current_event.request_context.identity
-    source = {"source_ip": identity.source_ip or "unknown", "user_agent": (identity.user_agent or "")[:300]}
-    outcome = decide(container.approvals, container.task_tokens, approval_id, form, source, int(time.time()))
+    source = {
+        "source_ip": identity.source_ip or "unknown",
+        "user_agent": (identity.user_agent or "")[:300],
+    }
+    outcome = decide(
+        container.approvals,
+        container.task_tokens,
+        approval_id,
+        form=form,
+        source=source,
+        now=int(time.time()),
+    )
     if outcome.page is Page.DECIDED and outcome.approval is not None:
         _audit(outcome.approval)
     else:
-        logger.info("approval not decided", extra={"page": outcome.page.value, "source_ip": source["source_ip"]})
+        logger.info(
+            "approval not decided",
+            extra={"page": outcome.page.value, "source_ip": source["source_ip"]},
+        )
     return page(outcome)
 
 
@@ -77,7 +91,7 @@ def not_found(error: Exception) -> Response[str]:
     return page(Outcome(Page.UNKNOWN))
 
 
-@app.exception_handler(Exception)
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # powertools leaves it untyped
 def broken(error: Exception) -> Response[str]:
     # The type is enough to find it; the text could carry anything, so it is not logged.
     logger.error("approval request failed", extra={"error": type(error).__name__})
@@ -87,7 +101,9 @@ def broken(error: Exception) -> Response[str]:
 def page(outcome: Outcome) -> Response[str]:
     status, headers, html = render(outcome, int(time.time()))
     body = "" if app.current_event.http_method == "HEAD" else html
-    return Response(status_code=status, content_type=headers["Content-Type"], body=body, headers=dict(headers))
+    return Response(
+        status_code=status, content_type=headers["Content-Type"], body=body, headers=dict(headers)
+    )
 
 
 def _single(fields: Mapping[str, list[str]], name: str) -> str:

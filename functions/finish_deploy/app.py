@@ -38,7 +38,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
             container.guardrails.ensure_auto_scaling(model)
         reason = str(stop.get("reason") or failure_message(stop.get("failure")))
         if result == "rolled-back":
-            reason = container.endpoints.failure_reason(model.endpoints.prod) or "a rollback alarm went off"
+            reason = (
+                container.endpoints.failure_reason(model.endpoints.prod)
+                or "a rollback alarm went off"
+            )
         outcome = deploy_outcome(
             model=model.name, run=run, at=at, result=result, version=int(package["version"]),
             reason=reason, detail={"package": package["arn"], "smoke": event.get("smoke") or {}},

@@ -31,7 +31,11 @@ def served(app: App, endpoint: str) -> str | None:
 
 
 def entered(app: App, execution: dict[str, object]) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in app.history(execution) if e["type"].endswith("StateEntered")]  # type: ignore[index]
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in app.history(execution)
+        if e["type"].endswith("StateEntered")
+    ]  # type: ignore[index]
 
 
 def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
@@ -87,13 +91,23 @@ def test_prod_deployment_is_guarded_by_canary_bake_and_three_rollback_alarms(app
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300,
     }  # fmt: skip
-    alarms = [a["AlarmName"] for a in prod_update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]  # type: ignore[index]
-    assert alarms == [f"modelfresh-rollback-taxi-fare--{kind}" for kind in ("5xx", "latency", "model")]
-    described = {a["AlarmName"]: a for a in app.cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]}
+    alarms = [
+        a["AlarmName"]
+        for a in prod_update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    ]  # type: ignore[index]
+    assert alarms == [
+        f"modelfresh-rollback-taxi-fare--{kind}" for kind in ("5xx", "latency", "model")
+    ]
+    described = {
+        a["AlarmName"]: a for a in app.cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]
+    }
     assert described[alarms[0]]["MetricName"] == "Invocation5XXErrors"
     assert described[alarms[1]]["MetricName"] == "ModelLatency"
     assert described[alarms[1]]["Threshold"] == 500_000  # 500 ms, in microseconds
-    assert {d["Name"]: d["Value"] for d in described[alarms[0]]["Dimensions"]} == {"EndpointName": PROD, "VariantName": "AllTraffic"}
+    assert {d["Name"]: d["Value"] for d in described[alarms[0]]["Dimensions"]} == {
+        "EndpointName": PROD,
+        "VariantName": "AllTraffic",
+    }
     assert prod_update["RetainAllVariantProperties"] is True  # the autoscaler's count is kept
 
 
@@ -114,7 +128,9 @@ def test_auto_scaling_survives_the_update(app: App) -> None:
     assert [p["PolicyName"] for p in policies] == ["modelfresh-taxi-fare-invocations"]
 
 
-def test_a_new_instance_type_leaves_auto_scaling_for_the_update_and_comes_back(cloud: LocalCloud) -> None:
+def test_a_new_instance_type_leaves_auto_scaling_for_the_update_and_comes_back(
+    cloud: LocalCloud,
+) -> None:
     # Given prod on another instance type than the configuration asks for
     app = App(cloud, champion=True, prod_instance_type="ml.c5.xlarge")
     candidate = app.register("taxi-fare")
@@ -125,9 +141,10 @@ def test_a_new_instance_type_leaves_auto_scaling_for_the_update_and_comes_back(c
     scaling = cloud.client("application-autoscaling")
     [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
-    assert [p["PolicyName"] for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]] == [
-        "modelfresh-taxi-fare-invocations"
-    ]
+    assert [
+        p["PolicyName"]
+        for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    ] == ["modelfresh-taxi-fare-invocations"]
     assert served(app, PROD) == candidate
 
 
@@ -176,7 +193,7 @@ def test_smoke_test_failure_stops_before_anyone_is_asked(app: App) -> None:
     app.cloud.hosting.serve(candidate, failing("feature 'trip_distance_km' missing"))
     app.approve(candidate)
 
-    deploy = app.cloud.wait_until(lambda: app.deploys(), what="the deploy")[0]
+    deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
     assert app.wait(deploy)["status"] == "SUCCEEDED"
     assert app.approval_emails() == []
     package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
@@ -193,7 +210,9 @@ def test_prod_rollback_keeps_the_champion_and_says_why(app: App) -> None:
     def trip(endpoint: str) -> None:
         if endpoint == PROD:
             app.cloudwatch.set_alarm_state(
-                AlarmName="modelfresh-rollback-taxi-fare--5xx", StateValue="ALARM", StateReason="5XX burst"
+                AlarmName="modelfresh-rollback-taxi-fare--5xx",
+                StateValue="ALARM",
+                StateReason="5XX burst",
             )
 
     app.cloud.hosting.on_update = trip
@@ -217,7 +236,7 @@ def test_prod_rollback_keeps_the_champion_and_says_why(app: App) -> None:
 def test_repeated_approval_events_start_one_deploy(app: App) -> None:
     candidate = app.register("taxi-fare")
     app.approve(candidate)
-    app.cloud.wait_until(lambda: app.deploys(), what="the deploy")
+    app.cloud.wait_until(app.deploys, what="the deploy")
     # EventBridge delivers at least once: the same state change again
     described = app.sagemaker.describe_model_package(ModelPackageName=candidate)
     detail = {
@@ -227,7 +246,11 @@ def test_repeated_approval_events_start_one_deploy(app: App) -> None:
     }  # fmt: skip
     first = app.deploys()[0]
     original = json.loads(app.sfn.describe_execution(executionArn=first["executionArn"])["input"])
-    entry = {"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": json.dumps(detail)}
+    entry = {
+        "Source": "aws.sagemaker",
+        "DetailType": "SageMaker Model Package State Change",
+        "Detail": json.dumps(detail),
+    }
     # (the first event carried the same LastModifiedTime, so the same run name)
     app.cloud.client("events").put_events(Entries=[entry, entry])
 
@@ -259,7 +282,13 @@ def test_the_package_already_in_production_is_not_deployed_again(app: App) -> No
     detail = {"ModelPackageGroupName": "taxi-fare", "ModelPackageVersion": 2, "ModelPackageArn": candidate,
               "ModelApprovalStatus": "Approved", "LastModifiedTime": "2099-01-01T00:00:00Z"}  # fmt: skip
     app.cloud.client("events").put_events(
-        Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": json.dumps(detail)}]
+        Entries=[
+            {
+                "Source": "aws.sagemaker",
+                "DetailType": "SageMaker Model Package State Change",
+                "Detail": json.dumps(detail),
+            }
+        ]
     )
 
     assert len(app.deploys()) == 1
@@ -270,3 +299,31 @@ def test_the_package_already_in_production_is_not_deployed_again(app: App) -> No
 @pytest.fixture
 def _quiet() -> Iterator[None]:
     yield
+
+
+def test_drift_alarm_to_production_and_the_drift_check_follows_the_new_baseline(
+    cloud: LocalCloud,
+) -> None:
+    # The whole loop: drift alarm -> retrain -> gate (auto) -> staging -> approval -> prod
+    from localcloud import Candidate
+
+    app = App(cloud, champion=True)
+    app.fire_alarm("modelfresh-drift-taxi-fare", reason="pickup_hour drifted")
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    candidate = run.succeed(Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}))
+    app.wait(app.only_execution())
+
+    email = app.wait_for_approval_email()["email"]
+    assert "rmse: candidate 3.1, champion 3.4" in email
+    assert "drift-alarm modelfresh-drift-taxi-fare: pickup_hour drifted" in email
+    app.decide("approve")
+
+    assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    baselines = app.sagemaker.describe_model_package(ModelPackageName=candidate)[
+        "DriftCheckBaselines"
+    ]["ModelDataQuality"]
+    state = app.model_state()
+    assert state["baseline_statistics"] == baselines["Statistics"]["S3Uri"]
+    assert state["baseline_constraints"] == baselines["Constraints"]["S3Uri"]
+    assert json.loads(state["champion_metrics"]) == {"rmse": 3.1}

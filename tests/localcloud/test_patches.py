@@ -673,7 +673,9 @@ def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) ->
 def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> None:
     with LocalCloud(heartbeat_time_scale=100) as fast:
         fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
-        arn = make_function(fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n")
+        arn = make_function(
+            fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n"
+        )
         started = time.monotonic()
 
         described = run(fast, callback_machine(fast, arn, heartbeat=200, timeout=3000))
@@ -685,7 +687,11 @@ def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> N
 def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Path) -> None:
     with LocalCloud(wait_time_scale=1000) as fast:
         fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
-        arn = make_function(fast, tmp_path, "flaky", """
+        arn = make_function(
+            fast,
+            tmp_path,
+            "flaky",
+            """
             CALLS = []
 
             class Flaky(Exception):
@@ -696,7 +702,8 @@ def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Pat
                 if len(CALLS) < 3:
                     raise Flaky("not yet")
                 return {"attempts": len(CALLS)}
-        """)
+        """,
+        )
         machine = state_machine(fast, {"StartAt": "Wait", "States": {
             "Wait": {"Type": "Wait", "Seconds": 600, "Next": "Call"},
             "Call": {"Type": "Task", "Resource": arn, "End": True,

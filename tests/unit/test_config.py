@@ -119,7 +119,9 @@ def test_shipped_configuration_loads_and_validates() -> None:
         ),
         deploy=Deployment(
             bake_minutes=10,
-            autoscaling=Autoscaling(min_instances=2, max_instances=6, invocations_per_instance=1000.0),
+            autoscaling=Autoscaling(
+                min_instances=2, max_instances=6, invocations_per_instance=1000.0
+            ),
         ),
         approval="auto",
         cooldown_hours=6.0,

@@ -56,7 +56,9 @@ def test_functions_share_one_environment_but_for_the_approval_link() -> None:
 
 
 def test_the_environment_carries_exactly_the_settings() -> None:
-    variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]) | {"APPROVAL_BASE_URL"}
+    variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]) | {
+        "APPROVAL_BASE_URL"
+    }
     settings = {f.name.upper() for f in fields(Settings)}
     assert variables - {v for v in variables if v.startswith("POWERTOOLS_")} == settings
 

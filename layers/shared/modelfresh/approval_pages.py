@@ -79,7 +79,11 @@ def render(outcome: Outcome, now: int) -> tuple[int, Mapping[str, str], str]:
             f"{approval.model} v{approval.version} {verb}",
             f"Thank you. The candidate was {verb}"
             + (f" with the comment: “{escape(approval.comment)}”." if approval.comment else ".")
-            + (" It now goes to production, guarded by its rollback alarms." if verb == "approved" else ""),
+            + (
+                " It now goes to production, guarded by its rollback alarms."
+                if verb == "approved"
+                else ""
+            ),
         )
     elif outcome.page is Page.ALREADY_DECIDED and approval is not None:
         when = _time(approval.decided_at) if approval.decided_at else "earlier"
@@ -141,7 +145,8 @@ def _document(body: str) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         "<meta name='robots' content='noindex,nofollow'>"
-        f"<title>modelfresh approval</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+        f"<title>modelfresh approval</title><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>"
     )
 
 

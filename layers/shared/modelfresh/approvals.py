@@ -71,9 +71,16 @@ class Approval:
 
 
 def new_approval(
-    task_token: str, model: str, version: int, package_arn: str, run: str, now: int, sla_seconds: int,
+    *,
+    task_token: str,
+    model: str,
+    version: int,
+    package_arn: str,
+    run: str,
+    now: int,
+    sla_seconds: int,
     details: Mapping[str, Any],
-) -> Approval:  # fmt: skip
+) -> Approval:
     """A fresh approval with an unguessable id and CSRF token."""
     return Approval(
         id=secrets.token_urlsafe(32),
@@ -172,7 +179,9 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
     approval = store.get(approval_id)
     if approval is None:
         return Outcome(Page.UNKNOWN)
-    if approval.status is Status.EXPIRED or (approval.status is Status.PENDING and not approval.is_open(now)):
+    if approval.status is Status.EXPIRED or (
+        approval.status is Status.PENDING and not approval.is_open(now)
+    ):
         return Outcome(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
         return Outcome(Page.ALREADY_DECIDED, approval)
@@ -180,14 +189,21 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
 
 
 def decide(
-    store: ApprovalStore, callbacks: Callbacks, approval_id: str, form: Form, source: Mapping[str, str],
+    store: ApprovalStore,
+    callbacks: Callbacks,
+    approval_id: str,
+    *,
+    form: Form,
+    source: Mapping[str, str],
     now: int,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """POST: take the decision once, then resume the deploy run."""
     approval = store.get(approval_id)
     if approval is None:
         return Outcome(Page.UNKNOWN)
-    if approval.status is Status.EXPIRED or (approval.status is Status.PENDING and not approval.is_open(now)):
+    if approval.status is Status.EXPIRED or (
+        approval.status is Status.PENDING and not approval.is_open(now)
+    ):
         return Outcome(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
         return Outcome(Page.ALREADY_DECIDED, approval)
@@ -197,7 +213,11 @@ def decide(
         return Outcome(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
     status = Status.APPROVED if form.decision == "approve" else Status.REJECTED
     decided = replace(
-        approval, status=status, decided_at=now, decided_by=dict(source), comment=clean_comment(form.comment)
+        approval,
+        status=status,
+        decided_at=now,
+        decided_by=dict(source),
+        comment=clean_comment(form.comment),
     )
     stored = store.decide(decided, form.csrf_token, now)
     if stored is None:  # someone else decided a moment ago, or it just expired
@@ -240,7 +260,9 @@ def sweep_approvals(store: ApprovalStore, tokens: Heartbeats, now: int) -> list[
     actions = []
     for approval in store.pending():
         if now >= approval.expires_at:
-            tokens.fail(approval.task_token, ApprovalExpired.__name__, "no decision within the approval SLA")
+            tokens.fail(
+                approval.task_token, ApprovalExpired.__name__, "no decision within the approval SLA"
+            )
             store.expire(approval.id)
             actions.append(f"{approval.run}: approval expired")
         elif tokens.heartbeat(approval.task_token):
@@ -249,4 +271,3 @@ def sweep_approvals(store: ApprovalStore, tokens: Heartbeats, now: int) -> list[
             store.expire(approval.id)
             actions.append(f"{approval.run}: the wait had already ended; approval closed")
     return actions
-

@@ -25,7 +25,13 @@ PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 STAGING_POLL_SECONDS = 30
 PROD_POLL_SECONDS = 60
 # Keys the retrain run writes on the package (CustomerMetadataProperties) for the approver.
-TRIGGER_KEYS = ("modelfresh:run", "modelfresh:trigger", "modelfresh:source", "modelfresh:reason", "modelfresh:window")
+TRIGGER_KEYS = (
+    "modelfresh:run",
+    "modelfresh:trigger",
+    "modelfresh:source",
+    "modelfresh:reason",
+    "modelfresh:window",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,9 @@ def _moment(text: str) -> str:
         return text
 
 
-def why_not_deploy(change: PackageChange, model: ModelConfig | None, champion: Champion | None) -> str | None:
+def why_not_deploy(
+    change: PackageChange, model: ModelConfig | None, champion: Champion | None
+) -> str | None:
     """Why an approval event starts no deploy run, or None if it should start one."""
     if model is None:
         return f"package group {change.group!r} belongs to no configured model"
@@ -164,7 +172,11 @@ def plan_deploy(
     return {
         "model": model.name,
         "run": run,
-        "package": {"arn": package.arn, "version": package.version, "stillApproved": package.status == "Approved"},
+        "package": {
+            "arn": package.arn,
+            "version": package.version,
+            "stillApproved": package.status == "Approved",
+        },
         "sagemakerModel": {
             "ModelName": model_name,
             "PrimaryContainer": {"ModelPackageName": package.arn},
@@ -238,14 +250,17 @@ def _traffic_steps(deploy: Deployment) -> int:
 
 
 def approval_details(
-    model: ModelConfig, package: Package, champion: Champion | None, report: Mapping[str, Any] | None
+    model: ModelConfig,
+    package: Package,
+    champion: Champion | None,
+    report: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """What the approver is shown: metrics side by side, the gate, the trigger."""
     metrics = []
     if report is not None:
         candidate = _section_metrics(report)
         champion_metrics = _section_metrics(report.get("champion") or {})
-        names = [model.gate.metric] + sorted(set(candidate) - {model.gate.metric})
+        names = [model.gate.metric, *sorted(set(candidate) - {model.gate.metric})]
         metrics = [
             {"name": name, "candidate": candidate.get(name), "champion": champion_metrics.get(name)}
             for name in names
@@ -265,7 +280,9 @@ def approval_details(
         "metrics": metrics,
         "gate": package.approval_description,
         "trigger": trigger,
-        "champion": {"packageArn": champion.package_arn, "version": champion.version} if champion else {},
+        "champion": {"packageArn": champion.package_arn, "version": champion.version}
+        if champion
+        else {},
     }
 
 
@@ -282,9 +299,18 @@ def _section_metrics(section: Mapping[str, Any]) -> dict[str, float]:
 
 
 _DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
-    "promoted": ("promoted", "v{version} now serves production; the drift check uses its baseline."),
-    "not-approved": ("promotion-skipped", "v{version} is no longer Approved; nothing was deployed."),
-    "smoke-test-failed": ("smoke-test-failed", "v{version} failed its smoke test on staging: {reason}"),
+    "promoted": (
+        "promoted",
+        "v{version} now serves production; the drift check uses its baseline.",
+    ),
+    "not-approved": (
+        "promotion-skipped",
+        "v{version} is no longer Approved; nothing was deployed.",
+    ),
+    "smoke-test-failed": (
+        "smoke-test-failed",
+        "v{version} failed its smoke test on staging: {reason}",
+    ),
     "rejected": ("promotion-rejected", "v{version} was rejected by its approver: {reason}"),
     "expired": ("promotion-expired", "v{version} was not approved in time: {reason}"),
     "rolled-back": ("promotion-rolled-back", "v{version} was rolled back in production: {reason}"),
@@ -299,7 +325,14 @@ def deploy_outcome(
     """How a deploy run ended, for the notification and the audit record."""
     kind, template = _DEPLOY_OUTCOMES[result]
     summary = template.format(version=version, reason=reason or "no reason given")
-    return Outcome(model=model, kind=kind, run=run, at=at, summary=f"{model} {summary}", detail=dict(detail or {}))
+    return Outcome(
+        model=model,
+        kind=kind,
+        run=run,
+        at=at,
+        summary=f"{model} {summary}",
+        detail=dict(detail or {}),
+    )
 
 
 def _digest(text: str, length: int) -> str:

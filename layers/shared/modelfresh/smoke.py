@@ -84,7 +84,9 @@ def smoke_test(
         f"median {p50:.0f} ms, slowest {worst:.0f} ms"
         + (f"; {problems[0]}" if problems and not passed else "")
     )
-    return SmokeReport(passed, len(test.payloads), errors, round(p50, 1), round(worst, 1), tuple(problems), summary)
+    return SmokeReport(
+        passed, len(test.payloads), errors, round(p50, 1), round(worst, 1), tuple(problems), summary
+    )
 
 
 def _shape_problem(payload: str, answer: bytes, content_type: str) -> str | None:

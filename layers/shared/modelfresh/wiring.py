@@ -16,9 +16,9 @@ from modelfresh.aws.approvals import DynamoApprovalStore, SnsApprovalMailer
 from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskTokens
 from modelfresh.aws.deploys import DynamoDeploys
 from modelfresh.aws.executions import StepFunctionsExecutions
+from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
 from modelfresh.aws.ledger import DynamoLedger
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
 from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
 from modelfresh.callbacks import CallbackDesk
 from modelfresh.config import ControllerConfig, load_config
@@ -156,8 +156,12 @@ class Container:
     @cached_property
     def mailer(self) -> SnsApprovalMailer:
         if not self.settings.approval_base_url:
-            raise SettingsError("APPROVAL_BASE_URL is not set (only RequestApprovalFunction has it)")
-        return SnsApprovalMailer(self.sns, self.settings.approvals_topic_arn, self.settings.approval_base_url)
+            raise SettingsError(
+                "APPROVAL_BASE_URL is not set (only RequestApprovalFunction has it)"
+            )
+        return SnsApprovalMailer(
+            self.sns, self.settings.approvals_topic_arn, self.settings.approval_base_url
+        )
 
 
 def _session() -> boto3.session.Session:

@@ -48,10 +48,12 @@ class DynamoApprovalStore:
                 Key={"approval_id": {"S": approval.id}},
                 # The token is dropped with the decision: a used secret is not kept.
                 UpdateExpression=(
-                    "SET #status = :decided, decided_at = :now, decided_by = :by, #comment = :comment "
-                    "REMOVE task_token"
+                    "SET #status = :decided, decided_at = :now, decided_by = :by, "
+                    "#comment = :comment REMOVE task_token"
                 ),
-                ConditionExpression="#status = :pending AND expires_at > :now AND csrf_token = :csrf",
+                ConditionExpression=(
+                    "#status = :pending AND expires_at > :now AND csrf_token = :csrf"
+                ),
                 ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
                 ExpressionAttributeValues={
                     ":decided": {"S": approval.status.value},
@@ -150,7 +152,11 @@ class SnsApprovalMailer:
             Message=json.dumps(
                 {
                     "default": json.dumps(
-                        {"model": approval.model, "version": approval.version, "link": self.link(approval)}
+                        {
+                            "model": approval.model,
+                            "version": approval.version,
+                            "link": self.link(approval),
+                        }
                     ),
                     "email": text,
                 }

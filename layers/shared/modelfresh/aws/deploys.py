@@ -29,16 +29,23 @@ class DynamoDeploys:
                 Key={"model": {"S": model}},
                 UpdateExpression="SET deploy_run = :run, deploy_expires_at = :exp",
                 ConditionExpression=(
-                    "attribute_not_exists(deploy_run) OR deploy_run = :run OR deploy_expires_at < :now"
+                    "attribute_not_exists(deploy_run) OR deploy_run = :run "
+                    "OR deploy_expires_at < :now"
                 ),
-                ExpressionAttributeValues={":run": {"S": run}, ":exp": {"N": str(expires_at)}, ":now": {"N": str(now)}},
+                ExpressionAttributeValues={
+                    ":run": {"S": run},
+                    ":exp": {"N": str(expires_at)},
+                    ":now": {"N": str(now)},
+                },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             holder = error.response.get("Item", {}).get("deploy_run", {}).get("S", "another run")  # type: ignore[attr-defined]
-            raise DeployInProgress(f"{model} is being promoted by {holder}; waiting for it to finish") from None
+            raise DeployInProgress(
+                f"{model} is being promoted by {holder}; waiting for it to finish"
+            ) from None
 
     def release(self, model: str, run: str) -> None:
         """Free the deploy slot if this run holds it."""
@@ -56,7 +63,9 @@ class DynamoDeploys:
 
     def champion(self, model: str) -> Champion | None:
         """The package serving in production, as last recorded."""
-        item = self._db.get_item(TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True).get("Item", {})
+        item = self._db.get_item(
+            TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True
+        ).get("Item", {})
         if "champion_package" not in item:
             return None
         return Champion(
@@ -66,7 +75,12 @@ class DynamoDeploys:
         )
 
     def crown(
-        self, model: str, champion: Champion, baseline: tuple[str | None, str | None], run: str, at: str
+        self,
+        model: str,
+        champion: Champion,
+        baseline: tuple[str | None, str | None],
+        run: str,
+        at: str,
     ) -> None:
         """Record the new champion, and point the model's drift check at its baseline."""
         statistics, constraints = baseline
@@ -83,9 +97,10 @@ class DynamoDeploys:
             TableName=self._table,
             Key={"model": {"S": model}},
             UpdateExpression=(
-                "SET champion_package = :package, champion_version = :version, champion_metrics = :metrics, "
+                "SET champion_package = :package, champion_version = :version, "
+                "champion_metrics = :metrics, "
                 "champion_run = :run, champion_since = :at, "
                 "baseline_statistics = :statistics, baseline_constraints = :constraints"
             ),
-            ExpressionAttributeValues=values,  # type: ignore[arg-type]
+            ExpressionAttributeValues=values,
         )

@@ -32,7 +32,9 @@ class StepFunctionsExecutions:
     def start_named(self, run: str, payload: str) -> bool:
         """Start the named run; False if it exists already (names are single-use)."""
         try:
-            self._sfn.start_execution(stateMachineArn=self._state_machine_arn, name=run, input=payload)
+            self._sfn.start_execution(
+                stateMachineArn=self._state_machine_arn, name=run, input=payload
+            )
         except self._sfn.exceptions.ExecutionAlreadyExists:
             logger.info("run already exists", extra={"run": run})
             return False

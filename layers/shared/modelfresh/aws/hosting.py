@@ -3,7 +3,7 @@ auto scaling)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -13,11 +13,13 @@ from modelfresh.smoke import EndpointError
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_application_autoscaling.literals import ScalableDimensionType
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, PutMetricAlarmInputTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+SCALABLE_DIMENSION: Final[ScalableDimensionType] = "sagemaker:variant:DesiredInstanceCount"
 
 
 class RuntimeInvoker:
@@ -28,9 +30,15 @@ class RuntimeInvoker:
 
     def invoke(self, endpoint: str, body: bytes, content_type: str) -> bytes:
         try:
-            answer = self._runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type)
+            answer = self._runtime.invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType=content_type
+            )
         except (ClientError, BotoCoreError) as error:
-            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+            code = (
+                error.response["Error"]["Code"]
+                if isinstance(error, ClientError)
+                else type(error).__name__
+            )
             raise EndpointError(f"{code}: {error}") from None
         return answer["Body"].read()
 
@@ -50,7 +58,9 @@ class Endpoints:
                 return Endpoint(name=name, exists=False)
             raise
         config = found["EndpointConfigName"]
-        variants = self._sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        variants = self._sm.describe_endpoint_config(EndpointConfigName=config)[
+            "ProductionVariants"
+        ]
         mine = next((v for v in variants if v["VariantName"] == variant), None)
         if mine is None:
             return Endpoint(name=name, exists=True, config=config)
@@ -63,7 +73,6 @@ class Endpoints:
             package_arn=container.get("ModelPackageName"),
         )
 
-
     def failure_reason(self, name: str) -> str:
         """Why the endpoint's last update failed or rolled back ("" if it says nothing)."""
         return str(self._sm.describe_endpoint(EndpointName=name).get("FailureReason", ""))
@@ -72,7 +81,9 @@ class Endpoints:
 class Guardrails:
     """The rollback alarms and the auto scaling of a model's prod variant."""
 
-    def __init__(self, cloudwatch: CloudWatchClient, autoscaling: ApplicationAutoScalingClient) -> None:
+    def __init__(
+        self, cloudwatch: CloudWatchClient, autoscaling: ApplicationAutoScalingClient
+    ) -> None:
         self._cw = cloudwatch
         self._scaling = autoscaling
 
@@ -80,35 +91,53 @@ class Guardrails:
         """Create or update the three alarms that roll a prod deployment back."""
         deploy = model.deploy
         names = rollback_alarm_names(model.name)
-        dimensions = [
+        dimensions: list[DimensionTypeDef] = [
             {"Name": "EndpointName", "Value": model.endpoints.prod},
             {"Name": "VariantName", "Value": deploy.variant},
         ]
-        common = {"Period": 60, "TreatMissingData": "notBreaching", "ActionsEnabled": False}
-        self._cw.put_metric_alarm(
-            AlarmName=names["5xx"],
-            AlarmDescription=f"{model.name}: server errors while a new version takes traffic",
-            Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", Dimensions=dimensions,
-            Statistic="Sum", EvaluationPeriods=1, Threshold=deploy.max_5xx_per_minute,
-            ComparisonOperator="GreaterThanOrEqualToThreshold", **common,
-        )  # fmt: skip
-        self._cw.put_metric_alarm(
-            AlarmName=names["latency"],
-            AlarmDescription=f"{model.name}: model latency above {deploy.max_latency_ms:g} ms",
-            Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=dimensions,
-            Statistic="Average", EvaluationPeriods=2, DatapointsToAlarm=2,
-            Threshold=deploy.max_latency_ms * 1000,  # ModelLatency is in microseconds
-            ComparisonOperator="GreaterThanThreshold", **common,
-        )  # fmt: skip
         alarm = deploy.model_alarm
-        self._cw.put_metric_alarm(
-            AlarmName=names["model"],
-            AlarmDescription=f"{model.name}: the model's own health ({alarm.namespace}/{alarm.metric})",
-            Namespace=alarm.namespace, MetricName=alarm.metric,
-            Dimensions=dimensions if alarm.per_endpoint else [],
-            Statistic=alarm.statistic, EvaluationPeriods=1, Threshold=alarm.threshold,
-            ComparisonOperator=alarm.comparison, **common,
-        )  # fmt: skip
+        alarms: list[PutMetricAlarmInputTypeDef] = [
+            {
+                "AlarmName": names["5xx"],
+                "AlarmDescription": f"{model.name}: server errors while a new version serves",
+                "Namespace": "AWS/SageMaker",
+                "MetricName": "Invocation5XXErrors",
+                "Dimensions": dimensions,
+                "Statistic": "Sum",
+                "EvaluationPeriods": 1,
+                "Threshold": deploy.max_5xx_per_minute,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            },
+            {
+                "AlarmName": names["latency"],
+                "AlarmDescription": f"{model.name}: latency above {deploy.max_latency_ms:g} ms",
+                "Namespace": "AWS/SageMaker",
+                "MetricName": "ModelLatency",
+                "Dimensions": dimensions,
+                "Statistic": "Average",
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": deploy.max_latency_ms * 1000,  # ModelLatency is in microseconds
+                "ComparisonOperator": "GreaterThanThreshold",
+            },
+            {
+                "AlarmName": names["model"],
+                "AlarmDescription": f"{model.name}: {alarm.namespace}/{alarm.metric}",
+                "Namespace": alarm.namespace,
+                "MetricName": alarm.metric,
+                "Dimensions": dimensions if alarm.per_endpoint else [],
+                "Statistic": alarm.statistic,
+                "EvaluationPeriods": 1,
+                "Threshold": alarm.threshold,
+                "ComparisonOperator": alarm.comparison,
+            },
+        ]
+        for settings in alarms:
+            settings["Period"] = 60
+            settings["TreatMissingData"] = "notBreaching"
+            # Actions stay off: SageMaker reads the alarm state itself during a deployment.
+            settings["ActionsEnabled"] = False
+            self._cw.put_metric_alarm(**settings)
         return list(names.values())
 
     def leave_auto_scaling(self, model: ModelConfig) -> None:
@@ -141,7 +170,9 @@ class Guardrails:
             PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
                 "TargetValue": scaling.invocations_per_instance,
-                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                },
                 "ScaleInCooldown": 300,
                 "ScaleOutCooldown": 60,
             },
