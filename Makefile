@@ -25,8 +25,10 @@ export UV_TOOL_BIN_DIR := $(TOOLS)/bin
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
+# The venv's Python is the one uv finds on the machine (3.12); never a download.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint typecheck check-config validate checkov build unit demo demo-wait bench deploy clean
+.PHONY: help setup browser test lint typecheck check-config validate checkov build unit demo demo-wait bench deploy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,7 +48,15 @@ $(SAM): | $(UV)
 $(CHECKOV): | $(UV)
 	$(UV) tool install --quiet --python $(PYTHON_VERSION) checkov==$(CHECKOV_VERSION)
 
-setup: .venv/.synced $(SAM) $(CHECKOV) ## Install uv, the locked venv, sam-cli and checkov
+setup: .venv/.synced $(SAM) $(CHECKOV) browser ## Install uv, the venv, sam-cli, checkov, Chromium
+
+# The browser test drives Debian's Chromium (Playwright's own browser download cannot work
+# on a closed network). Installed as root, or through sudo where there is one.
+browser: ## Install Debian's chromium for the real-browser test
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q --no-install-recommends chromium \
+		|| { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }; }
 
 # ------------------------------------------------------------------------------ checks
 test: lint typecheck check-config validate checkov build unit ## Every check and every test (CI)
@@ -71,15 +81,15 @@ checkov: $(CHECKOV) ## checkov on the template (skips are justified in .checkov.
 build: $(SAM) $(UV) ## sam build (no Docker)
 	PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build
 
-unit: .venv/.synced ## pytest: unit, ASL, local-cloud and integration tests
-	$(RUN) pytest
+unit: .venv/.synced browser ## pytest: unit, ASL, local-cloud, integration and browser tests
+	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest
 
 # ------------------------------------------------------------------------------ run
 demo: .venv/.synced ## The end-to-end demo on the local cloud
 	$(RUN) python -m demo
 
-demo-wait: .venv/.synced ## The demo, leaving the local cloud up afterwards for you to explore
-	$(RUN) python -m demo --keep-running
+demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (and staying up)
+	$(RUN) python -m demo --wait-for-approval --keep-running
 
 bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md
 	$(RUN) python -m bench

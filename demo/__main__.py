@@ -1,19 +1,29 @@
 """The end-to-end demo on the local cloud (`make demo`).
 
-The local cloud starts (moto, listening on 127.0.0.1), the app is deployed into it from
-template.yaml, a model is seeded with a champion in production, its drift metric crosses the
-alarm threshold, and the system takes it from there: alarm -> retrain -> pipeline -> gate ->
-registry decision. The timeline is then read back from the system's own records (the
-execution history, SageMaker's events, the audit table), not from prints along the way.
+The local cloud starts (moto, listening on 127.0.0.1), a model is in production (a champion
+served on staging and on two prod instances with auto scaling), the app is deployed into the
+cloud from template.yaml, the model's drift metric crosses its alarm threshold, and the
+system takes it from there:
 
-The pipeline's training is simulated here (metrics are scripted); the drift alarm is driven by
-setting the alarm state, because the local cloud does not evaluate alarm rules on metrics.
+    drift alarm -> retrain run -> pipeline -> gate -> Approved in the registry
+    -> deploy run -> staging -> smoke test -> approval email -> a person approves
+    -> blue/green deployment to prod -> new champion, drift baseline re-pointed
+
+By default the demo approves like a browser would (GET the link from the email, POST the
+form). With --wait-for-approval it prints the link and waits for you to open it in a browser
+on this machine and click. The timeline is read back from the system's own records (the
+execution histories, SageMaker's events, the audit table), not from prints along the way.
+
+Simulated here, until the issues that make them real land: the pipeline's training (scripted
+metrics), the drift alarm (set to ALARM: the local cloud does not evaluate alarm rules on
+metrics) and the endpoints' predictions (a deterministic stand-in model).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -21,17 +31,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.config import load_config
+from modelfresh.config import ModelConfig, load_config
 
-from localcloud import ROOT, Candidate, LocalCloud, PipelineRun
-from localcloud.pipelines import XGBOOST_IMAGE
+from localcloud import ROOT, Candidate, LocalCloud, PipelineRun, approver
 
 MODEL = "taxi-fare"
-PIPELINE = "taxi-fare-retrain"
 ALARM = "modelfresh-drift-taxi-fare"
 OUTPUT = ROOT / "demo-output"
-CHAMPION_RMSE = 3.95
-CANDIDATE_RMSE = 3.62
+CHAMPION_METRICS = {"rmse": 3.95, "mae": 2.66}
+CANDIDATE_METRICS = {"rmse": 3.62, "mae": 2.41}
+DEMO_COMMENT = "Approved by make demo, the way a browser submits the form"
 
 
 class Timeline:
@@ -48,7 +57,7 @@ class Timeline:
         lines = []
         for at, source, text in sorted(self.moments, key=lambda m: m[0]):
             offset = (at - self.start).total_seconds()
-            lines.append(f"{offset:6.2f}s  {source:<15} {text}")
+            lines.append(f"{offset:7.2f}s  {source:<13} {text}")
         return "\n".join(lines)
 
 
@@ -58,39 +67,48 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def seed(cloud: LocalCloud, timeline: Timeline) -> str:
-    """A model in production: its package group, its pipeline, an approved champion, the alarm."""
-    cloud.seed_model(load_config(ROOT / "config" / "models.toml").model(MODEL))
-    champion = cloud.client("sagemaker").create_model_package(
-        ModelPackageGroupName=MODEL,
-        ModelPackageDescription="The model in production",
-        InferenceSpecification={
-            "Containers": [{"Image": XGBOOST_IMAGE}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        ModelApprovalStatus="Approved",
-    )["ModelPackageArn"]
-    cloud.create_drift_alarm(ALARM, model=MODEL)
-    timeline.add(
-        datetime.now(UTC),
-        "seed",
-        f"model {MODEL} in production: champion {short(champion)} (rmse {CHAMPION_RMSE}), "
-        f"pipeline {PIPELINE}, alarm {ALARM}",
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def short(arn: str | None) -> str:
+    return "nothing" if arn is None else "/".join(arn.split("/")[-2:])
+
+
+# -- the story -------------------------------------------------------------------------------
+
+
+def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
+    """A model in production before the controller arrives: package group, pipeline, an
+    approved champion served on staging and prod (with auto scaling)."""
+    cloud.seed_model(model)
+    champion = cloud.register_package(
+        model.package_group, "Approved", description="The model in production"
     )
-    return str(champion)
+    cloud.seed_production(model, champion)
+    deploy = model.deploy
+    timeline.add(
+        now(),
+        "seed",
+        f"{model.name} in production: champion {short(champion)} (rmse "
+        f"{CHAMPION_METRICS['rmse']}) on {model.endpoints.prod}, {deploy.instance_count} x "
+        f"{deploy.instance_type}, auto scaling {deploy.autoscaling.min_instances}-"
+        f"{deploy.autoscaling.max_instances}",
+    )
+    return champion
 
 
-def simulated_pipeline(champion: str) -> Any:
+def simulated_training(champion: str) -> Any:
     """What the retraining pipeline does here: 'train' for a moment, then register a candidate
-    evaluated beside the champion on the same holdout (scripted metrics)."""
+    evaluated beside the champion on the same holdout (scripted metrics until real training
+    lands)."""
 
     def run(execution: PipelineRun) -> None:
         time.sleep(1.0)
         execution.succeed(
             Candidate(
-                metrics={"rmse": CANDIDATE_RMSE, "mae": 2.41},
-                champion_metrics={"rmse": CHAMPION_RMSE, "mae": 2.66},
+                metrics=CANDIDATE_METRICS,
+                champion_metrics=CHAMPION_METRICS,
                 champion_package=champion,
             )
         )
@@ -98,9 +116,199 @@ def simulated_pipeline(champion: str) -> Any:
     return run
 
 
+def raise_drift_alarm(cloud: LocalCloud, timeline: Timeline) -> None:
+    cloudwatch = cloud.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="ModelFresh/Drift",
+        MetricData=[
+            {
+                "MetricName": "drifted_feature_share",
+                "Dimensions": [{"Name": "model", "Value": MODEL}],
+                "Value": 0.35,
+            }
+        ],
+    )
+    timeline.add(now(), "cloudwatch", f"drifted_feature_share = 0.35 for {MODEL} (alarm at 0.2)")
+    cloudwatch.set_alarm_state(
+        AlarmName=ALARM, StateValue="ALARM", StateReason="Threshold Crossed: 1 datapoint [0.35]"
+    )
+    alarm = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]
+    timeline.add(alarm["StateUpdatedTimestamp"], "cloudwatch", f"alarm {ALARM}: OK -> ALARM")
+
+
+def only_execution(cloud: LocalCloud, state_machine: str, what: str) -> dict[str, Any]:
+    sfn = cloud.client("stepfunctions")
+    found = cloud.wait_until(
+        lambda: sfn.list_executions(stateMachineArn=state_machine)["executions"],
+        timeout=60,
+        what=what,
+    )
+    return found[0]  # type: ignore[no-any-return]
+
+
+def approval_email(cloud: LocalCloud, topic: str, deploy_arn: str) -> dict[str, Any]:
+    """The approval email, once the deploy run asks (or the run, if it stopped before)."""
+    sfn = cloud.client("stepfunctions")
+
+    def arrived() -> Any:
+        emails = cloud.notifications(topic)
+        if emails:
+            return emails[0]
+        if sfn.describe_execution(executionArn=deploy_arn)["status"] != "RUNNING":
+            raise RuntimeError("the deploy run ended before asking for approval")
+        return None
+
+    return cloud.wait_until(arrived, timeout=120, what="the approval email")  # type: ignore[no-any-return]
+
+
+def wait_for_a_person(cloud: LocalCloud, deploy_arn: str) -> None:
+    print(
+        "\nOpen the link above in a browser on this machine, read the page and decide.\n"
+        "(The local cloud's EventBridge schedules run meanwhile, so the heartbeat keeps the\n"
+        "approval open; Ctrl-C stops the demo.) Waiting for your decision...",
+        flush=True,
+    )
+    sfn = cloud.client("stepfunctions")
+    while sfn.describe_execution(executionArn=deploy_arn)["status"] == "RUNNING":
+        history = sfn.get_execution_history(
+            executionArn=deploy_arn, reverseOrder=True, maxResults=5
+        )["events"]
+        if any(e["type"] in ("TaskSucceeded", "TaskFailed") for e in history):
+            break  # decided: the rest of the deploy follows
+        time.sleep(1.0)
+    print("Decision received.\n", flush=True)
+
+
+# -- reading it back ---------------------------------------------------------------------------
+
+
+def record_execution(
+    cloud: LocalCloud, described: dict[str, Any], source: str, timeline: Timeline
+) -> None:
+    """A run's states and callbacks from its execution history."""
+    sfn = cloud.client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)
+    for event in history["events"]:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            timeline.add(
+                event["timestamp"], source, f"-> {event['stateEnteredEventDetails']['name']}"
+            )
+        elif kind == "TaskSucceeded" and "waitForTaskToken" in str(
+            event["taskSucceededEventDetails"].get("resource")
+        ):
+            timeline.add(event["timestamp"], source, "   resumed by its callback")
+        elif kind in ("ExecutionSucceeded", "ExecutionFailed"):
+            timeline.add(
+                event["timestamp"], source, f"run {described['name']} {described['status']}"
+            )
+
+
+def record_pipelines(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> None:
+    for run in cloud.pipelines.runs(model.pipeline):
+        params = run.parameters
+        timeline.add(
+            run.started_at,
+            "sagemaker",
+            f"pipeline {model.pipeline} Executing (trigger {params.get('TriggerKind')}, drift "
+            f"window {params.get('DriftWindowStart')} .. {params.get('DriftWindowEnd')})",
+        )
+        if run.ended_at is not None:
+            timeline.add(
+                run.ended_at,
+                "sagemaker",
+                f"pipeline {run.status}; registered {short(run.package_arn)}",
+            )
+
+
+def record_audit(cloud: LocalCloud, outputs: Mapping[str, str], timeline: Timeline) -> None:
+    items = cloud.client("dynamodb").query(
+        TableName=outputs["AuditTableName"],
+        KeyConditionExpression="model = :m",
+        ExpressionAttributeValues={":m": {"S": MODEL}},
+    )["Items"]
+    for item in items:
+        at = datetime.fromisoformat(item["at"]["S"])
+        timeline.add(at, "audit + sns", f"[{item['kind']['S']}] {item['summary']['S']}")
+
+
+def summarise(
+    cloud: LocalCloud, model: ModelConfig, outputs: Mapping[str, str], runs: list[dict[str, Any]]
+) -> str:
+    """The registry, production and the model's records after the runs, and what they cost."""
+    sagemaker = cloud.client("sagemaker")
+    lines = [f"Registry {model.package_group}:"]
+    summaries = sagemaker.list_model_packages(ModelPackageGroupName=model.package_group)
+    for package in sorted(
+        summaries["ModelPackageSummaryList"], key=lambda p: p["ModelPackageVersion"]
+    ):
+        detail = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+        why = detail.get("ApprovalDescription") or detail.get("ModelPackageDescription", "")
+        lines.append(
+            f"  v{package['ModelPackageVersion']}  {package['ModelApprovalStatus']:<9} {why}"
+        )
+
+    for name in (model.endpoints.staging, model.endpoints.prod):
+        endpoint = sagemaker.describe_endpoint(EndpointName=name)
+        config = sagemaker.describe_endpoint_config(
+            EndpointConfigName=endpoint["EndpointConfigName"]
+        )
+        variant = config["ProductionVariants"][0]
+        container = sagemaker.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]
+        capture = "on" if config.get("DataCaptureConfig", {}).get("EnableCapture") else "off"
+        lines.append(
+            f"Endpoint {name}: {endpoint['EndpointStatus']}, serves "
+            f"{short(container.get('ModelPackageName'))} on {variant['InitialInstanceCount']} x "
+            f"{variant['InstanceType']} (variant {variant['VariantName']}, data capture {capture})"
+        )
+    policies = cloud.client("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{model.endpoints.prod}/variant/{model.deploy.variant}",
+    )["ScalingPolicies"]
+    lines.append(f"Auto scaling on prod: {', '.join(p['PolicyName'] for p in policies) or 'none'}")
+
+    state = cloud.client("dynamodb").get_item(
+        TableName=outputs["ModelStateTableName"], Key={"model": {"S": MODEL}}
+    )["Item"]
+    if "champion_package" in state:
+        baseline = state.get("baseline_statistics", {}).get("S", "none")
+        lines.append(
+            f"Champion: {short(state['champion_package']['S'])} since "
+            f"{state['champion_since']['S']}; drift baseline {baseline}"
+        )
+    sfn = cloud.client("stepfunctions")
+    for run in runs:
+        events = sfn.get_execution_history(executionArn=run["executionArn"], maxResults=1000)[
+            "events"
+        ]
+        transitions = sum(e["type"].endswith("StateEntered") for e in events)
+        seconds = (run["stopDate"] - run["startDate"]).total_seconds()
+        lines.append(
+            f"Run {run['name']}: {run['status']} in {seconds:.1f}s, {transitions} state "
+            f"transitions, {len(events)} history events"
+        )
+    return "\n".join(lines)
+
+
+def write_lambda_logs(cloud: LocalCloud, resources: Mapping[str, str]) -> None:
+    with (OUTPUT / "lambda-logs.jsonl").open("w") as out:
+        for logical_id in sorted(r for r in resources if r.endswith("Function")):
+            for line in cloud.function_logs(logical_id):
+                out.write(json.dumps({"function": logical_id, **line}) + "\n")
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make demo", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument(
+        "--wait-for-approval",
+        action="store_true",
+        help="wait for a person to open the emailed link and decide (default: approve as a "
+        "browser would)",
     )
     parser.add_argument(
         "--keep-running", action="store_true", help="leave the local cloud up at the end"
@@ -111,169 +319,83 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     OUTPUT.mkdir(exist_ok=True)
-    timeline = Timeline()
-    port = args.port or free_port()
-    with LocalCloud(server_port=port) as cloud:
-        stack = cloud.deploy(stack_name="modelfresh-demo")
-        functions = [r for r in stack.resources if r.endswith("Function")]
-        timeline.add(
-            datetime.now(UTC), "local cloud",
-            f"{cloud.endpoint}: stack {stack.name} created from template.yaml "
-            f"({len(stack.resources)} resources, {len(functions)} functions, 1 state machine)",
-        )  # fmt: skip
-
-        champion = seed(cloud, timeline)
-        cloud.pipelines.script(PIPELINE, simulated_pipeline(champion))
-
-        cloud.client("cloudwatch").put_metric_data(
-            Namespace="ModelFresh/Drift",
-            MetricData=[
-                {
-                    "MetricName": "drifted_feature_share",
-                    "Dimensions": [{"Name": "model", "Value": MODEL}],
-                    "Value": 0.35,
-                }
-            ],
-        )
-        timeline.add(
-            datetime.now(UTC),
-            "cloudwatch",
-            "drifted_feature_share = 0.35 for taxi-fare (threshold 0.2)",
-        )
-        cloudwatch = cloud.client("cloudwatch")
-        cloudwatch.set_alarm_state(
-            AlarmName=ALARM,
-            StateValue="ALARM",
-            StateReason="Threshold Crossed: 1 datapoint [0.35] > 0.2",
-        )
-        alarm = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]
-        timeline.add(alarm["StateUpdatedTimestamp"], "cloudwatch", f"alarm {ALARM}: OK -> ALARM")
-
-        sfn = cloud.client("stepfunctions")
-        machine = stack.outputs["RetrainStateMachineArn"]
-        execution = cloud.wait_until(
-            lambda: sfn.list_executions(stateMachineArn=machine)["executions"],
-            what="the retrain run",
-        )[0]
-        described = cloud.wait_for_execution(execution["executionArn"], timeout=60)
-
-        record_run(cloud, stack.outputs, described, timeline)
-        summary = summarise(cloud, described)
-        report = timeline.render()
-        print(f"modelfresh demo - the retrain loop on the local cloud ({cloud.endpoint})\n")
-        print(report)
-        print(f"\n{summary}")
-        (OUTPUT / "timeline.txt").write_text(report + "\n\n" + summary + "\n")
-        (OUTPUT / "execution.json").write_text(json.dumps(described, indent=2, default=str))
-        write_lambda_logs(cloud, stack.resources)
-        print(
-            f"\nWritten: {OUTPUT.relative_to(ROOT)}/timeline.txt, execution.json, lambda-logs.jsonl"
-        )
-
+    model = load_config(ROOT / "config" / "models.toml").model(MODEL)
+    interactive = args.wait_for_approval or args.keep_running
+    with LocalCloud(server_port=args.port or free_port(), run_schedules=interactive) as cloud:
+        retrain, deploy, link = run_the_loop(cloud, model, args.wait_for_approval)
         if args.keep_running:
-            print(f"\nThe local cloud stays up at {cloud.endpoint}. Try:\n"
-                  f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 stepfunctions "
-                  f"get-execution-history --execution-arn {described['executionArn']}\n"
-                  f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 sagemaker "
-                  f"list-model-packages --model-package-group-name {MODEL}\n"
-                  "Press Ctrl-C to stop.")  # fmt: skip
+            print(
+                f"\nThe local cloud stays up at {cloud.endpoint}. Try:\n"
+                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 stepfunctions "
+                f"get-execution-history --execution-arn {deploy['executionArn']}\n"
+                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 sagemaker "
+                f"list-model-packages --model-package-group-name {MODEL}\n"
+                f"  open {link} (decided now: it says so)\n"
+                "Press Ctrl-C to stop."
+            )
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-    return 0 if described["status"] == "SUCCEEDED" else 1
+    succeeded = retrain["status"] == deploy["status"] == "SUCCEEDED"
+    return 0 if succeeded else 1
 
 
-def record_run(
-    cloud: LocalCloud, outputs: Mapping[str, str], described: dict[str, Any], timeline: Timeline
-) -> None:
-    """Read the run back from its records into the timeline."""
-    sfn = cloud.client("stepfunctions")
-    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)[
-        "events"
-    ]
-    for event in history:
-        if event["type"].endswith("StateEntered"):
-            timeline.add(
-                event["timestamp"],
-                "step functions",
-                f"-> {event['stateEnteredEventDetails']['name']}",
-            )
-        elif (
-            event["type"] == "TaskSucceeded"
-            and "waitForTaskToken" in event["taskSucceededEventDetails"]["resource"]
-        ):
-            timeline.add(
-                event["timestamp"], "step functions", "   resumed by the pipeline's status event"
-            )
-        elif event["type"] == "ExecutionSucceeded":
-            timeline.add(event["timestamp"], "step functions", f"run {described['name']} SUCCEEDED")
-        elif event["type"] == "ExecutionFailed":
-            timeline.add(event["timestamp"], "step functions", f"run {described['name']} FAILED")
-
-    for run in cloud.pipelines.runs(PIPELINE):
-        window = (
-            f"{run.parameters.get('DriftWindowStart')} .. {run.parameters.get('DriftWindowEnd')}"
-        )
-        timeline.add(
-            run.started_at,
-            "sagemaker",
-            f"pipeline execution Executing (trigger {run.parameters.get('TriggerKind')}, "
-            f"drift window {window})",
-        )
-        if run.ended_at is not None:
-            timeline.add(
-                run.ended_at,
-                "sagemaker",
-                f"pipeline execution {run.status}; registered {short(run.package_arn)}",
-            )
-
-    dynamodb = cloud.client("dynamodb")
-    audit = dynamodb.query(
-        TableName=outputs["AuditTableName"],
-        KeyConditionExpression="model = :m",
-        ExpressionAttributeValues={":m": {"S": MODEL}},
-    )["Items"]
-    for item in audit:
-        at = datetime.fromisoformat(item["at"]["S"])
-        timeline.add(at, "audit + sns", f"[{item['kind']['S']}] {item['summary']['S']}")
-
-
-def summarise(cloud: LocalCloud, described: dict[str, Any]) -> str:
-    """The registry after the run, and what the run cost."""
-    sfn = cloud.client("stepfunctions")
-    sagemaker = cloud.client("sagemaker")
-    history = sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)
-    events = history["events"]
-    transitions = sum(e["type"].endswith("StateEntered") for e in events)
-    packages = sagemaker.list_model_packages(ModelPackageGroupName=MODEL)
-    lines = [f"Registry {MODEL}:"]
-    for package in sorted(
-        packages["ModelPackageSummaryList"], key=lambda p: p["ModelPackageVersion"]
-    ):
-        detail = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
-        why = detail.get("ApprovalDescription") or detail.get("ModelPackageDescription", "")
-        lines.append(
-            f"  v{package['ModelPackageVersion']}  {package['ModelApprovalStatus']:<22} {why}"
-        )
-    seconds = (described["stopDate"] - described["startDate"]).total_seconds()
-    lines.append(
-        f"Run {described['name']}: {described['status']} in {seconds:.1f}s, "
-        f"{transitions} state transitions, {len(events)} history events."
+def run_the_loop(
+    cloud: LocalCloud, model: ModelConfig, wait_for_approval: bool
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Drift alarm to production; prints and writes the timeline. Returns both runs, described,
+    and the approval link."""
+    timeline = Timeline()
+    champion = seed(cloud, model, timeline)
+    stack = cloud.deploy(stack_name="modelfresh-demo")
+    outputs = stack.outputs
+    functions = [r for r in stack.resources if r.endswith("Function")]
+    timeline.add(
+        now(),
+        "local cloud",
+        f"{cloud.endpoint}: stack {stack.name} created from template.yaml "
+        f"({len(stack.resources)} resources, {len(functions)} functions, 2 state machines, "
+        f"approval API at {cloud.api_url('ApprovalApi')})",
     )
-    return "\n".join(lines)
+    cloud.create_drift_alarm(ALARM, model=MODEL)
+    cloud.pipelines.script(model.pipeline, simulated_training(champion))
 
+    raise_drift_alarm(cloud, timeline)
+    retrain = only_execution(cloud, outputs["RetrainStateMachineArn"], "the retrain run")
+    retrain = cloud.wait_for_execution(retrain["executionArn"], timeout=60)
+    deploy = only_execution(cloud, outputs["DeployStateMachineArn"], "the deploy run")
 
-def short(arn: str | None) -> str:
-    return "nothing" if arn is None else "/".join(arn.split("/")[-2:])
+    email = approval_email(cloud, outputs["ApprovalsTopicArn"], deploy["executionArn"])
+    link = approver.link_in(email["email"])
+    (OUTPUT / "approval-email.txt").write_text(f"Subject: {email['subject']}\n\n{email['email']}")
+    print(f"modelfresh demo - the whole loop on the local cloud ({cloud.endpoint})\n")
+    print(f"The approval email (SNS, to the approvers):\n\nSubject: {email['subject']}\n")
+    print(email["email"].rstrip())
+    if wait_for_approval:
+        wait_for_a_person(cloud, deploy["executionArn"])
+    else:
+        status, _ = approver.decide(link, "approve", DEMO_COMMENT)
+        print(f"\nThe demo opened the link and clicked Approve (HTTP {status}).\n")
+    deploy = cloud.wait_for_execution(deploy["executionArn"], timeout=180)
 
-
-def write_lambda_logs(cloud: LocalCloud, resources: Mapping[str, str]) -> None:
-    with (OUTPUT / "lambda-logs.jsonl").open("w") as out:
-        for logical_id in sorted(r for r in resources if r.endswith("Function")):
-            for line in cloud.function_logs(logical_id):
-                out.write(json.dumps({"function": logical_id, **line}) + "\n")
+    record_execution(cloud, retrain, "retrain run", timeline)
+    record_execution(cloud, deploy, "deploy run", timeline)
+    record_pipelines(cloud, model, timeline)
+    record_audit(cloud, outputs, timeline)
+    summary = summarise(cloud, model, outputs, [retrain, deploy])
+    report = timeline.render()
+    print(f"{report}\n\n{summary}")
+    (OUTPUT / "timeline.txt").write_text(f"{report}\n\n{summary}\n")
+    for name, described in (("retrain", retrain), ("deploy", deploy)):
+        (OUTPUT / f"{name}-execution.json").write_text(json.dumps(described, indent=2, default=str))
+    write_lambda_logs(cloud, stack.resources)
+    print(
+        f"\nWritten: {os.path.relpath(OUTPUT)}/timeline.txt, approval-email.txt, "
+        "retrain-execution.json, deploy-execution.json, lambda-logs.jsonl"
+    )
+    return retrain, deploy, link
 
 
 if __name__ == "__main__":

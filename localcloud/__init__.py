@@ -36,7 +36,8 @@ from moto.sns.models import sns_backends
 from localcloud import patches, stack
 from localcloud.apigateway import ApiGateway
 from localcloud.hosting import Hosting
-from localcloud.pipelines import Candidate, PipelineRun, PipelineSimulator
+from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
+from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,15 +71,20 @@ class LocalCloud:
         echo_lambda_output: bool = False,
         wait_time_scale: float = 100.0,
         heartbeat_time_scale: float = 1.0,
+        run_schedules: bool = False,
     ) -> None:
         """server_port: serve on 127.0.0.1:<port> instead of intercepting in-process.
         echo_lambda_output: also print what handlers log (it always goes to CloudWatch Logs).
         wait_time_scale: run Wait states and Retry back-off this many times faster.
-        heartbeat_time_scale: let task heartbeat deadlines pass this many times faster."""
+        heartbeat_time_scale: let task heartbeat deadlines pass this many times faster.
+        run_schedules: fire rate() rules on their own period, in real time (tests fire them
+        when they choose, with fire_schedules)."""
         self.server_port = server_port
         self.wait_time_scale = wait_time_scale
         self.heartbeat_time_scale = heartbeat_time_scale
         self.echo_lambda_output = echo_lambda_output
+        self.run_schedules = run_schedules
+        self._scheduler: Scheduler | None = None
         self.endpoint: str | None = None
         self._mock: Any = None
         self._server: ThreadedMotoServer | None = None
@@ -128,8 +134,13 @@ class LocalCloud:
         self.pipelines = PipelineSimulator(self)
         self.hosting = Hosting(self)
         self.apigateway = ApiGateway(self)
+        if self.run_schedules:
+            self._scheduler = Scheduler(self.account, self.region)
 
     def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler = None
         self.pipelines.close()
         self.hosting.close()
         self.apigateway.close()
@@ -177,6 +188,33 @@ class LocalCloud:
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
             RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
         )
+
+    def register_package(
+        self,
+        group: str,
+        status: str = "PendingManualApproval",
+        *,
+        description: str = "",
+        model_data_url: str | None = None,
+        **extra: Any,
+    ) -> str:
+        """Register an XGBoost model package, as a pipeline (or a person) does; `extra` goes
+        to CreateModelPackage as is (ModelMetrics, DriftCheckBaselines, ...)."""
+        container: dict[str, str] = {"Image": XGBOOST_IMAGE}
+        if model_data_url is not None:
+            container["ModelDataUrl"] = model_data_url
+        created = self.client("sagemaker").create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=description,
+            InferenceSpecification={
+                "Containers": [container],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus=status,
+            **extra,
+        )
+        return str(created["ModelPackageArn"])
 
     def seed_production(
         self, model: ModelConfig, package_arn: str, instance_type: str | None = None

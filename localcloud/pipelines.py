@@ -187,29 +187,19 @@ class PipelineSimulator:
                 "ContentType": "application/json",
                 "S3Uri": f"s3://{bucket}/{key}",
             }
-        created = self._cloud.client("sagemaker").create_model_package(
-            ModelPackageGroupName=group,
-            ModelPackageDescription=f"Candidate trained by {run.arn}",
-            InferenceSpecification={
-                "Containers": [
-                    {
-                        "Image": XGBOOST_IMAGE,
-                        "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
+        arn: str = self._cloud.register_package(
+            group,
+            description=f"Candidate trained by {run.arn}",
+            model_data_url=f"s3://{bucket}/{prefix}/model/model.tar.gz",
             ModelMetrics={
                 "ModelQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": report_uri}
                 }
             },
-            ModelApprovalStatus="PendingManualApproval",
             DriftCheckBaselines={"ModelDataQuality": baselines},
             CustomerMetadataProperties={"PipelineExecutionArn": run.arn},
         )
-        return str(created["ModelPackageArn"])
+        return arn
 
     def _on_start(self, backend: Any, execution: Any) -> None:
         # Called inside the StartPipelineExecution request: only record and emit here.

@@ -4,10 +4,6 @@ act like AWS would (alarms changing state, pipelines finishing)."""
 from __future__ import annotations
 
 import json
-import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +11,7 @@ from typing import Any
 import pytest
 from modelfresh.config import load_config
 
-from localcloud import LocalCloud
+from localcloud import LocalCloud, approver
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -63,22 +59,7 @@ class App:
             extra["ModelMetrics"] = {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}
             }
-        return str(
-            self.cloud.client("sagemaker").create_model_package(
-                ModelPackageGroupName=group,
-                InferenceSpecification={
-                    "Containers": [
-                        {
-                            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-                        }
-                    ],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
-                },
-                ModelApprovalStatus=status,
-                **extra,
-            )["ModelPackageArn"]
-        )
+        return self.cloud.register_package(group, status, **extra)
 
     def create_alarm(self, name: str) -> None:
         self.cloud.create_drift_alarm(name, model="taxi-fare")
@@ -173,32 +154,20 @@ class App:
         return emails[count - 1]  # type: ignore[no-any-return]
 
     def approval_link(self, count: int = 1) -> str:
-        return str(re.search(r"http://\S+", self.wait_for_approval_email(count)["email"])[0])  # type: ignore[index]
+        return approver.link_in(self.wait_for_approval_email(count)["email"])
 
     def http(
         self, method: str, url: str, form: dict[str, str] | None = None, body: bytes | None = None
     ) -> tuple[int, str]:
         """One request as a browser (or a mail scanner) would send it: (status, body)."""
-        data = urllib.parse.urlencode(form).encode() if form is not None else body
-        request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/x-www-form-urlencoded")
-        try:
-            with urllib.request.urlopen(request) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
+        return approver.http(method, url, form, body)
 
     def csrf_of(self, page: str) -> str:
-        return str(re.search(r'name="csrf" value="([^"]+)"', page)[1])  # type: ignore[index]
+        return approver.csrf_of(page)
 
     def decide(self, decision: str, comment: str = "", count: int = 1) -> tuple[int, str]:
         """Open the link from the email and submit the form, as an approver does."""
-        link = self.approval_link(count)
-        _, page = self.http("GET", link)
-        return self.http(
-            "POST", link, {"csrf": self.csrf_of(page), "decision": decision, "comment": comment}
-        )
+        return approver.decide(self.approval_link(count), decision, comment)
 
     def promoted_package(self) -> str | None:
         return self.model_state().get("champion_package")
