@@ -128,6 +128,14 @@ class App:
         )["events"]
         return events
 
+    def entered(self, execution: dict[str, Any]) -> list[str]:
+        """The names of the states an execution entered, in order."""
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(execution)
+            if e["type"].endswith("StateEntered")
+        ]
+
     # -- promotion -------------------------------------------------------------------------
 
     def approve(self, package_arn: str) -> None:

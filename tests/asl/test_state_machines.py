@@ -30,7 +30,7 @@ TRANSIENT_LAMBDA_ERRORS = {
 
 
 def definition_text(properties: dict[str, Any]) -> str:
-    return (ROOT / properties["DefinitionUri"]).read_text()
+    return (ROOT / str(properties["DefinitionUri"])).read_text()
 
 
 def states(properties: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
 
-from localcloud import LocalCloud
+from localcloud import LocalCloud, patches
 from localcloud.hosting import failing
 from tests.conftest import App
 
@@ -28,14 +29,6 @@ def served(app: App, endpoint: str) -> str | None:
 
     backend = sagemaker_backends[app.cloud.account][app.cloud.region]
     return app.cloud.hosting.package_of(backend, endpoint)
-
-
-def entered(app: App, execution: dict[str, object]) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"]
-        for e in app.history(execution)
-        if e["type"].endswith("StateEntered")
-    ]  # type: ignore[index]
 
 
 def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
@@ -66,19 +59,16 @@ def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -
     assert state["champion_run"] == deploy["name"]
     assert app.outcomes()[-3:] == ["approval-requested", "approval-granted", "promoted"]
     # ... and it went blue/green: a canary step and a full step, checked between
-    assert entered(app, deploy).count("Check prod") == 2
+    assert app.entered(deploy).count("Check prod") == 2
 
 
 def test_prod_deployment_is_guarded_by_canary_bake_and_three_rollback_alarms(app: App) -> None:
-    updates = []
+    updates: list[dict[str, Any]] = []
     original = app.cloud.hosting.update
 
-    def record(backend: object, endpoint: object, request: dict[str, object]) -> None:
+    def record(backend: Any, endpoint: Any, request: dict[str, Any]) -> None:
         updates.append(request)
-        original(backend, endpoint, request)  # type: ignore[arg-type]
-
-    app.cloud.hosting.update = record  # type: ignore[method-assign]
-    from localcloud import patches
+        original(backend, endpoint, request)
 
     patches.hosting_hooks.update = record
     candidate = app.register("taxi-fare")
@@ -87,14 +77,14 @@ def test_prod_deployment_is_guarded_by_canary_bake_and_three_rollback_alarms(app
     app.wait(app.deploys()[0])
 
     prod_update = next(u for u in updates if u["EndpointName"] == PROD)
-    policy = prod_update["DeploymentConfig"]["BlueGreenUpdatePolicy"]  # type: ignore[index]
+    policy = prod_update["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300,
     }  # fmt: skip
     alarms = [
         a["AlarmName"]
         for a in prod_update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    ]  # type: ignore[index]
+    ]
     assert alarms == [
         f"modelfresh-rollback-taxi-fare--{kind}" for kind in ("5xx", "latency", "model")
     ]

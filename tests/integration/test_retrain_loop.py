@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -209,8 +210,8 @@ def test_long_pipeline_costs_no_more_transitions_than_a_short_one(app: App) -> N
     second = app.executions()[1]
     assert app.wait(second)["status"] == "SUCCEEDED"
 
-    def shape(execution: dict[str, object]) -> list[str]:
-        return [e["type"] for e in app.history(execution)]  # type: ignore[index]
+    def shape(execution: dict[str, Any]) -> list[str]:
+        return [e["type"] for e in app.history(execution)]
 
     assert shape(first) == shape(second)
     assert sum(t.endswith("StateEntered") for t in shape(second)) <= 40
@@ -371,14 +372,6 @@ def app_without_sweeps() -> Iterator[App]:
         yield App(cloud, parameters={"HeartbeatMinutes": "2"})
 
 
-def entered(app: App, execution: dict[str, object]) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"]
-        for e in app.history(execution)
-        if e["type"].endswith("StateEntered")
-    ]  # type: ignore[index]
-
-
 def test_with_no_sweep_a_running_pipeline_is_rechecked_and_waited_for_again(
     app_without_sweeps: App,
 ) -> None:
@@ -389,11 +382,11 @@ def test_with_no_sweep_a_running_pipeline_is_rechecked_and_waited_for_again(
 
     # When no heartbeat arrives before the deadline, the run checks the pipeline: still running
     app.cloud.wait_until(
-        lambda: entered(app, execution).count("Wait for the pipeline") == 2,
+        lambda: app.entered(execution).count("Wait for the pipeline") == 2,
         timeout=30,
         what="a second wait",
     )
-    assert entered(app, execution)[2:6] == [
+    assert app.entered(execution)[2:6] == [
         "Wait for the pipeline",
         "Check the pipeline",
         "Pipeline still running?",
@@ -417,5 +410,5 @@ def test_with_no_sweep_and_a_lost_event_the_heartbeat_deadline_still_finds_the_r
 
     execution = app.only_execution()
     assert app.wait(execution)["status"] == "SUCCEEDED"
-    assert "Check the pipeline" in entered(app, execution)
+    assert "Check the pipeline" in app.entered(execution)
     assert app.outcomes() == ["started", "approved"]

@@ -516,7 +516,7 @@ def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(
             Signal(model, "drift-alarm", f"alarm/{model}/{i}", "2026-11-22T10:00:00.000Z", "a")
             for i in range(20)
         ]
-        barrier, claims = threading.Barrier(20), {}
+        barrier, claims = threading.Barrier(20), dict[str, Any]()
 
         def acquire(
             signal: Signal, barrier: threading.Barrier = barrier, claims: dict[str, Any] = claims

@@ -64,7 +64,7 @@ def stub() -> Iterator[Stub]:
     stubbers: list[Stubber] = []
 
     def make(service: str) -> tuple[Any, Stubber]:
-        client = boto3.session.Session().client(service, region_name="us-east-1")
+        client = boto3.session.Session().client(service, region_name="us-east-1")  # type: ignore[call-overload]
         stubber = Stubber(client)
         stubber.activate()
         stubbers.append(stubber)

@@ -174,9 +174,8 @@ def clean_comment(text: str) -> str:
     return kept.strip()[:COMMENT_LIMIT]
 
 
-def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
-    """GET: which page to show. Changes nothing, whoever (or whatever) asks."""
-    approval = store.get(approval_id)
+def _closed(approval: Approval | None, now: int) -> Outcome | None:
+    """The page for an approval that can no longer be decided (None while it can)."""
     if approval is None:
         return Outcome(Page.UNKNOWN)
     if approval.status is Status.EXPIRED or (
@@ -185,7 +184,13 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
         return Outcome(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
         return Outcome(Page.ALREADY_DECIDED, approval)
-    return Outcome(Page.REVIEW, approval)
+    return None
+
+
+def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
+    """GET: which page to show. Changes nothing, whoever (or whatever) asks."""
+    approval = store.get(approval_id)
+    return _closed(approval, now) or Outcome(Page.REVIEW, approval)
 
 
 def decide(
@@ -199,14 +204,9 @@ def decide(
 ) -> Outcome:
     """POST: take the decision once, then resume the deploy run."""
     approval = store.get(approval_id)
-    if approval is None:
-        return Outcome(Page.UNKNOWN)
-    if approval.status is Status.EXPIRED or (
-        approval.status is Status.PENDING and not approval.is_open(now)
-    ):
-        return Outcome(Page.EXPIRED, approval)
-    if approval.status is not Status.PENDING:
-        return Outcome(Page.ALREADY_DECIDED, approval)
+    closed = _closed(approval, now)
+    if closed is not None or approval is None:
+        return closed or Outcome(Page.UNKNOWN)
     if not form.csrf_token or not hmac.compare_digest(form.csrf_token, approval.csrf_token):
         return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:
