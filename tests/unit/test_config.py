@@ -275,12 +275,76 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
             "models.taxi-fare.pipeline_timeout_hours: must be > 0 and <= 720",
             id="timeout-over-30-days",
         ),
+        pytest.param(
+            {"smoke_test": {"payloads": []}},
+            "models.taxi-fare.smoke_test.payloads: give at least one request body",
+            id="no-smoke-payloads",
+        ),
+        pytest.param(
+            {"smoke_test": {"payloads": ["1,2"], "max_errors": -1}},
+            "models.taxi-fare.smoke_test.max_errors: must be >= 0",
+            id="negative-smoke-errors",
+        ),
+        pytest.param(
+            {"deploy": {"instance_type": "m5.large"}},
+            "models.taxi-fare.deploy.instance_type: 'm5.large' is not a SageMaker instance type "
+            "(ml.<family>.<size>)",
+            id="instance-type-without-ml",
+        ),
+        pytest.param(
+            {"deploy": {"instance_count": 0}},
+            "models.taxi-fare.deploy.instance_count: must be >= 1",
+            id="no-instances",
+        ),
+        pytest.param(
+            {"deploy": {"step_percent": 60}},
+            "models.taxi-fare.deploy.step_percent: must be between 1 and 50 for canary traffic",
+            id="canary-over-half",
+        ),
+        pytest.param(
+            {"deploy": {"traffic": "linear", "step_percent": 5}},
+            "models.taxi-fare.deploy.step_percent: must be between 10 and 50 for linear traffic",
+            id="linear-step-under-10",
+        ),
+        pytest.param(
+            {"deploy": {"traffic": "linear", "step_percent": 10, "bake_minutes": 60}},
+            "models.taxi-fare.deploy.bake_minutes: 10 traffic step(s) x 60 min do not fit in "
+            "SageMaker's 8-hour limit for one deployment",
+            id="rollout-over-8-hours",
+        ),
+        pytest.param(
+            {"deploy": {"bake_minutes": 61}},
+            "models.taxi-fare.deploy.bake_minutes: must be between 0 and 60",
+            id="bake-over-an-hour",
+        ),
+        pytest.param(
+            {"deploy": {"data_capture_uri": "bucket/prefix"}},
+            "models.taxi-fare.deploy.data_capture_uri: 'bucket/prefix' is not an s3:// URI",
+            id="capture-uri-not-s3",
+        ),
+        pytest.param(
+            {"deploy": {"autoscaling": {"min_instances": 3, "max_instances": 2}}},
+            "models.taxi-fare.deploy.autoscaling.max_instances: must be >= min_instances",
+            id="autoscaling-max-under-min",
+        ),
+        pytest.param(
+            {"deploy": {"approval_sla_hours": 0}},
+            "models.taxi-fare.deploy.approval_sla_hours: must be > 0 and <= 720",
+            id="no-approval-window",
+        ),
     ],
 )
 def test_invalid_model_setting_is_reported_with_its_path(
     overrides: dict[str, Any], expected: str
 ) -> None:
     assert problems_of(one_model(**overrides)) == [expected]
+
+
+def test_a_linear_rollout_that_fits_in_eight_hours_is_accepted() -> None:
+    raw = one_model(deploy={"traffic": "linear", "step_percent": 20, "bake_minutes": 60})
+    config = parse_config(raw)  # 5 steps x 60 min + 30 min margin: 5.5 hours
+
+    assert config.model("taxi-fare").deploy.traffic_steps == 5
 
 
 @pytest.mark.parametrize(

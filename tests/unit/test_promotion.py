@@ -352,14 +352,6 @@ def test_capture_goes_to_the_models_own_uri_when_it_has_one(tmp_path: Path) -> N
     assert capture["DestinationS3Uri"] == "s3://fraud-team-bucket/capture"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "promotion.py plan_deploy puts the smoke test's content type under "
-        "CaptureContentTypeHeader.CsvContentTypes whatever it is, so a JSON model's traffic is "
-        "captured as CSV; application/json belongs under JsonContentTypes"
-    ),
-)
 def test_a_json_models_capture_declares_its_content_type_as_json(tmp_path: Path) -> None:
     toml = CUSTOM_TOML.replace(
         'smoke_test = { payloads = ["35,1,0,72.5"] }',
@@ -433,14 +425,6 @@ def test_details_name_the_recorded_champion_over_what_prod_serves() -> None:
     assert unrecorded["details"]["champion"] == {"packageArn": ARN.format(1), "version": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "promotion.py _section_metrics keeps non-finite metric values (json.loads reads NaN "
-        "and Infinity) that gate.py treats as missing, so the plan the Lambda returns to Step "
-        "Functions is not strict JSON"
-    ),
-)
 def test_plan_is_strict_json_even_when_the_report_has_a_non_finite_metric() -> None:
     report = json.loads('{"regression_metrics": {"rmse": {"value": 3.1}, "r2": {"value": NaN}}}')
 
@@ -669,14 +653,6 @@ def test_deploy_run_ends_with_the_outcome_of_its_result(result: str) -> None:
     assert outcome.subject == f"[modelfresh] taxi-fare: {TITLES[kind]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "promotion.py _DEPLOY_OUTCOMES 'failed' template starts with a capital ('The promotion "
-        "of v{version} failed') and deploy_outcome prefixes the model name, so the summary "
-        "reads 'taxi-fare The promotion of v3 failed: ...'"
-    ),
-)
 def test_failed_promotion_summary_reads_as_one_sentence() -> None:
     outcome = deploy_outcome(
         model="taxi-fare", run=RUN, at=AT, result="failed", version=3, reason="the reason"

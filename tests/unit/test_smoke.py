@@ -155,17 +155,15 @@ def test_a_long_error_message_is_cut_to_200_characters() -> None:
             ROW_1,
             b"fraud",
             "text/csv",
-            "answered something that is not numbers: 'fraud'",
+            "answer line 1 is not numbers: 'fraud'",
             id="csv-word",
         ),
-        pytest.param(
-            ROW_1, b"nan", "text/csv", "answered something that is not numbers: 'nan'", id="nan"
-        ),
+        pytest.param(ROW_1, b"nan", "text/csv", "answer line 1 is not numbers: 'nan'", id="nan"),
         pytest.param(
             ROW_1,
             b"12.5,inf",
             "text/csv",
-            "answered something that is not numbers: '12.5,inf'",
+            "answer line 1 is not numbers: '12.5,inf'",
             id="infinity",
         ),
         pytest.param(
@@ -215,29 +213,33 @@ def test_a_misshapen_answer_fails_even_when_errors_are_tolerated() -> None:
     report, _ = run(test, [b"12.5", b"fraud"])
 
     assert (report.passed, report.errors) == (False, 0)
-    assert report.problems == ("request 2: answered something that is not numbers: 'fraud'",)
+    assert report.problems == ("request 2: answer line 1 is not numbers: 'fraud'",)
 
 
 def test_a_long_misshapen_answer_is_quoted_up_to_80_characters() -> None:
     report, _ = run(SmokeTest(payloads=(ROW_1,)), [b"a" * 300])
 
-    assert report.problems == (f"request 1: answered something that is not numbers: {'a' * 80!r}",)
+    assert report.problems == (f"request 1: answer line 1 is not numbers: {'a' * 80!r}",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "smoke.py _shape_problem counts the answer's lines and checks the numbers of all lines "
-        "together, so an empty line answering a row (the model scored nothing for it) passes "
-        "as long as the line count matches"
-    ),
-)
-def test_a_row_answered_with_an_empty_line_fails() -> None:
+@pytest.mark.parametrize("answer", [b"0.5\n\n0.7", b"0.5\n , \n0.7"], ids=["empty", "commas"])
+def test_a_row_answered_with_nothing_fails(answer: bytes) -> None:
+    # The model scored nothing for the second row, though the line count matches
     test = SmokeTest(payloads=("1,2\n3,4\n5,6",))
 
-    report, _ = run(test, [b"0.5\n\n0.7"])
+    report, _ = run(test, [answer])
 
     assert report.passed is False
+    assert report.problems[0].startswith("request 1: answer line 2 is not numbers")
+
+
+def test_a_csv_content_type_with_parameters_is_still_csv() -> None:
+    test = SmokeTest(payloads=(ROW_1,), content_type="text/csv; charset=utf-8")
+
+    passed, _ = run(test, [b"12.5"])
+    failed, _ = run(test, [b'{"score": 12.5}'])
+
+    assert (passed.passed, failed.passed) == (True, False)
 
 
 # -- latency -----------------------------------------------------------------------------------
@@ -293,10 +295,10 @@ def test_report_to_dict_is_json_ready_with_problems_as_a_list() -> None:
         "errors": 0,
         "p50_ms": 20.0,
         "max_ms": 30.0,
-        "problems": ["request 2: answered something that is not numbers: 'fraud'"],
+        "problems": ["request 2: answer line 1 is not numbers: 'fraud'"],
         "summary": (
             "FAILED: 2 request(s), 0 error(s), median 20 ms, slowest 30 ms; "
-            "request 2: answered something that is not numbers: 'fraud'"
+            "request 2: answer line 1 is not numbers: 'fraud'"
         ),
     }
     assert json.loads(json.dumps(data)) == data

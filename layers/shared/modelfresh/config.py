@@ -149,10 +149,22 @@ class Deployment:
                 yield key, f"{v[key]!r} is not a SageMaker instance type (ml.<family>.<size>)"
         if v.get("instance_count", 1) < 1:
             yield "instance_count", "must be >= 1"
-        if not 1 <= v.get("step_percent", 10) <= 50:
-            yield "step_percent", "must be between 1 and 50 (a canary is at most half the fleet)"
+        # SageMaker's limits: a canary is at most half the fleet, a linear step 10-50%.
+        traffic, step = v.get("traffic", "canary"), v.get("step_percent", 10)
+        lowest = 10 if traffic == "linear" else 1
+        if not lowest <= step <= 50:
+            yield "step_percent", f"must be between {lowest} and 50 for {traffic} traffic"
         if not 0 <= v.get("bake_minutes", 0) <= 60:
             yield "bake_minutes", "must be between 0 and 60"
+        elif lowest <= step <= 50:
+            steps = _traffic_steps(traffic, step)
+            baking = steps * v.get("bake_minutes", 10) * 60
+            if baking + ROLLOUT_MARGIN_SECONDS > MAX_ROLLOUT_SECONDS:
+                yield (
+                    "bake_minutes",
+                    f"{steps} traffic step(s) x {v.get('bake_minutes', 10)} min do not fit in "
+                    f"SageMaker's 8-hour limit for one deployment",
+                )
         for key in ("max_latency_ms", "max_5xx_per_minute"):
             if v.get(key, 1) <= 0:
                 yield key, "must be > 0"
@@ -163,6 +175,25 @@ class Deployment:
             yield "data_capture_uri", f"{uri!r} is not an s3:// URI"
         if not 0 < v.get("approval_sla_hours", 1) <= 24 * 30:
             yield "approval_sla_hours", "must be > 0 and <= 720"
+
+    @property
+    def traffic_steps(self) -> int:
+        """How many times traffic shifts (and bakes) in one blue/green deployment."""
+        return _traffic_steps(self.traffic, self.step_percent)
+
+
+# SageMaker stops a blue/green deployment after MaximumExecutionTimeoutInSeconds (at most 8 h);
+# the rollout must fit with a margin for provisioning the new fleet.
+MAX_ROLLOUT_SECONDS = 28800
+ROLLOUT_MARGIN_SECONDS = 1800
+
+
+def _traffic_steps(traffic: str, step_percent: int) -> int:
+    if traffic == "canary":
+        return 2
+    if traffic == "linear":
+        return math.ceil(100 / step_percent)
+    return 1
 
 
 @dataclass(frozen=True)

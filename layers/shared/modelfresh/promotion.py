@@ -19,6 +19,7 @@ from modelfresh.config import Deployment, ModelConfig
 from modelfresh.events import iso, require, require_one_of
 from modelfresh.gate import METRIC_SECTIONS
 from modelfresh.outcomes import Outcome, OutcomeKind
+from modelfresh.smoke import media_type
 
 PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 # How often the deploy run checks an endpoint (its Wait states), in seconds.
@@ -143,13 +144,18 @@ def plan_deploy(
     deploy = model.deploy
     suffix = _digest(run, 6)
     model_name = f"{model.name}-v{package.version}-{suffix}"
-    capture = {
+    capture: dict[str, Any] = {
         "EnableCapture": True,
         "InitialSamplingPercentage": deploy.data_capture_percent,
         "DestinationS3Uri": deploy.data_capture_uri or capture_uri,
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {"CsvContentTypes": [model.smoke_test.content_type]},
     }
+    # How SageMaker writes captured payloads: CSV and JSON as text, anything else base64.
+    content_type = model.smoke_test.content_type
+    if media_type(content_type) == "text/csv":
+        capture["CaptureContentTypeHeader"] = {"CsvContentTypes": [content_type]}
+    elif media_type(content_type).endswith(("/json", "+json", "/jsonlines")):
+        capture["CaptureContentTypeHeader"] = {"JsonContentTypes": [content_type]}
 
     def endpoint_config(kind: str, instance_type: str, count: int) -> dict[str, Any]:
         return {
@@ -167,7 +173,7 @@ def plan_deploy(
         }
 
     instance_type_changes = prod.exists and prod.instance_type not in (None, deploy.instance_type)
-    steps = _traffic_steps(deploy)
+    steps = deploy.traffic_steps
     alarms = rollback_alarm_names(model.name)
     return {
         "model": model.name,
@@ -241,14 +247,6 @@ def deployment_config(deploy: Deployment, alarms: list[str], steps: int) -> dict
     }
 
 
-def _traffic_steps(deploy: Deployment) -> int:
-    if deploy.traffic == "canary":
-        return 2
-    if deploy.traffic == "linear":
-        return math.ceil(100 / deploy.step_percent)
-    return 1
-
-
 def approval_details(
     model: ModelConfig,
     package: Package,
@@ -287,14 +285,18 @@ def approval_details(
 
 
 def _section_metrics(section: Mapping[str, Any]) -> dict[str, float]:
-    found = {}
+    """A report section's finite metric values; a name in several sections counts where it
+    appears first, as the gate reads it."""
+    found: dict[str, float] = {}
     for key in METRIC_SECTIONS:
         entries = section.get(key)
         if isinstance(entries, Mapping):
             for name, entry in entries.items():
                 value = entry.get("value") if isinstance(entry, Mapping) else None
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    found[name] = float(value)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue
+                if math.isfinite(value):
+                    found.setdefault(name, float(value))
     return found
 
 
@@ -314,7 +316,7 @@ _DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
     "rejected": ("promotion-rejected", "v{version} was rejected by its approver: {reason}"),
     "expired": ("promotion-expired", "v{version} was not approved in time: {reason}"),
     "rolled-back": ("promotion-rolled-back", "v{version} was rolled back in production: {reason}"),
-    "failed": ("promotion-failed", "The promotion of v{version} failed: {reason}"),
+    "failed": ("promotion-failed", "promotion of v{version} failed: {reason}"),
 }
 
 

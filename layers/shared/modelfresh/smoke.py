@@ -94,19 +94,26 @@ def _shape_problem(payload: str, answer: bytes, content_type: str) -> str | None
     text = answer.decode(errors="replace").strip()
     if not text:
         return "answered with an empty body"
-    if content_type == "text/csv":
+    if media_type(content_type) == "text/csv":
         rows = [r for r in payload.splitlines() if r.strip()]
-        values = [v for line in text.splitlines() for v in line.split(",") if v.strip()]
-        if len(text.splitlines()) != len(rows):
-            return f"answered {len(text.splitlines())} line(s) for {len(rows)} row(s)"
-        if not all(_is_number(v) for v in values):
-            return f"answered something that is not numbers: {text[:80]!r}"
+        lines = text.splitlines()
+        if len(lines) != len(rows):
+            return f"answered {len(lines)} line(s) for {len(rows)} row(s)"
+        for number, line in enumerate(lines, start=1):
+            values = [v for v in line.split(",") if v.strip()]
+            if not values or not all(_is_number(v) for v in values):
+                return f"answer line {number} is not numbers: {line[:80]!r}"
         return None
     try:
         json.loads(text)
     except ValueError:
         return f"answered something that is not JSON: {text[:80]!r}"
     return None
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type value, without parameters: "text/csv"."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def _is_number(value: str) -> bool:
