@@ -71,6 +71,8 @@ def submit(approval_id: str) -> Response[str]:
     )
     if outcome.page is Page.DECIDED and outcome.approval is not None:
         _audit(outcome.approval)
+        if outcome.message:  # taken, but not yet delivered: the sweep delivers it
+            logger.warning("decision recorded; its delivery is left to the sweep")
     else:
         logger.info(
             "approval not decided",
@@ -99,7 +101,7 @@ def broken(error: Exception) -> Response[str]:
 
 
 def page(outcome: Outcome) -> Response[str]:
-    status, headers, html = render(outcome, int(time.time()))
+    status, headers, html = render(outcome)
     body = "" if app.current_event.http_method == "HEAD" else html
     return Response(
         status_code=status, content_type=headers["Content-Type"], body=body, headers=dict(headers)

@@ -10,12 +10,21 @@ from typing import Any
 
 import pytest
 import time_machine
+from moto.core.exceptions import JsonRESTError
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from localcloud import LocalCloud, patches
 from localcloud.hosting import failing
 from tests.conftest import App
 
 PROD, STAGING = "taxi-fare-prod", "taxi-fare-staging"
+
+
+class StepFunctionsUnavailable(JsonRESTError):
+    code = 503
+
+    def __init__(self) -> None:
+        super().__init__("ServiceUnavailable", "Step Functions is unavailable")
 
 
 @pytest.fixture
@@ -176,6 +185,38 @@ def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) ->
     status, page = app.http("GET", app.approval_link())
     assert status == 410
     assert "expired" in page
+
+
+def test_a_decision_taken_while_step_functions_is_unreachable_reaches_the_run_later(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.wait_for_approval_email()
+
+    # Given Step Functions refusing callbacks for a while
+    def unavailable(self: Any) -> Any:
+        raise StepFunctionsUnavailable()
+
+    with monkeypatch.context() as outage:
+        outage.setattr(StepFunctionResponse, "send_task_success", unavailable)
+        # When the approver approves
+        status, page = app.decide("approve", comment="ship it")
+
+    # Then the decision is kept, the approver told, and the run still waits
+    assert status == 200
+    assert "Your decision is recorded" in page
+    deploy = app.deploys()[0]
+    assert app.entered(deploy)[-1] == "Ask for approval"
+    # ... and the link now says it is decided: nobody can decide again
+    assert app.http("GET", app.approval_link())[0] == 409
+
+    # When the heartbeat sweep runs, Step Functions back, it delivers the decision once
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=5)):
+        app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
+        assert app.wait(deploy)["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    assert app.outcomes().count("approval-granted") == 1
 
 
 def test_smoke_test_failure_stops_before_anyone_is_asked(app: App) -> None:

@@ -1,8 +1,10 @@
-"""Human approval: the record, the page's GET and POST, and the sweep that keeps the wait alive.
+"""Human approval: the record, the page's GET and POST, and the sweep that keeps the wait alive
+and delivers the decisions a request could not.
 
 The decisions run on an in-memory store with DynamoApprovalStore's conditions (single use,
-unexpired, CSRF bound); the last section runs the same writes against both, on moto's
-DynamoDB, so the fake cannot drift from the real conditional writes.
+unexpired, CSRF bound; the token kept until delivered; expiry only from the expected status);
+the last section runs the same writes against both, on moto's DynamoDB, so the fake cannot
+drift from the real conditional writes.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
+    DELIVERY_DELAYED,
+    REDELIVERY_GRACE_SECONDS,
     Approval,
     Form,
     Outcome,
@@ -103,25 +108,33 @@ class InMemoryApprovalStore:
             or found.csrf_token != csrf_token
         ):
             return None  # ConditionalCheckFailedException
-        self.items[approval.id] = replace(
+        self.items[approval.id] = replace(  # the token stays until delivered
             found,
             status=approval.status,
             decided_at=now,
             decided_by=dict(approval.decided_by),
             comment=approval.comment,
-            task_token="",  # REMOVE task_token
         )
         return approval  # as DynamoApprovalStore: the decision it was given, token and all
 
-    def expire(self, approval_id: str) -> None:
-        self.writes.append(("expire", approval_id))
+    def delivered(self, approval_id: str) -> None:
+        self.writes.append(("delivered", approval_id))
         found = self.items.get(approval_id)
         if found is None:  # attribute_exists(approval_id)
             raise LookupError(approval_id)
-        self.items[approval_id] = replace(found, status=Status.EXPIRED, task_token="")
+        self.items[approval_id] = replace(found, task_token="")  # REMOVE task_token
 
-    def pending(self) -> list[Approval]:
-        return [a for a in self.items.values() if a.status is Status.PENDING]
+    def expire(self, approval_id: str, expected: Status) -> bool:
+        self.writes.append(("expire", approval_id))
+        found = self.items.get(approval_id)
+        if found is None or found.status is not expected:  # #status = :expected
+            return False  # ConditionalCheckFailedException
+        self.items[approval_id] = replace(found, status=Status.EXPIRED, task_token="")
+        return True
+
+    def waiting(self) -> list[Approval]:
+        # attribute_exists(task_token): put always stores one, and dropping it REMOVEs it
+        return [a for a in self.items.values() if a.task_token]
 
     def of(self, operation: str) -> list[str]:
         return [approval_id for op, approval_id in self.writes if op == operation]
@@ -132,15 +145,18 @@ class Throttled(Exception):
 
 
 class FakeTokens:
-    """approvals.Callbacks and approvals.Heartbeats, recording every call.
+    """callbacks.TaskTokens, recording every call.
 
     `valid=False` acts as a spent token (the run stopped waiting); `errors` is how many of
-    the next calls raise a transient error instead.
+    the next calls raise `error` (a transient error) instead.
     """
 
-    def __init__(self, valid: bool = True, errors: int = 0) -> None:
+    def __init__(
+        self, valid: bool = True, errors: int = 0, error: Callable[[str], Exception] = Throttled
+    ) -> None:
         self.valid = valid
         self.errors = errors
+        self.error = error
         self.calls: list[tuple[Any, ...]] = []
 
     def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
@@ -156,7 +172,7 @@ class FakeTokens:
         self.calls.append(call)
         if self.errors:
             self.errors -= 1
-            raise Throttled(call[0])
+            raise self.error(call[0])
         return self.valid
 
 
@@ -178,6 +194,10 @@ class Desk:
         """The page's form, submitted (with its own CSRF token unless told otherwise)."""
         form = Form(decision, comment, self.approval.csrf_token if csrf is None else csrf)
         return decide(self.store, self.tokens, self.approval.id, form=form, source=SOURCE, now=now)
+
+    def sweep(self, now: int) -> list[str]:
+        """The scheduled sweep, at `now`."""
+        return sweep_approvals(self.store, self.tokens, now)
 
     @property
     def stored(self) -> Approval:
@@ -298,6 +318,7 @@ def test_the_public_view_has_everything_but_the_task_and_csrf_tokens() -> None:
         ("line one\r\nline two\tindented", "line one\nline two\tindented"),
         ("bell\x07 nul\x00 esc\x1b[31m del\x7f c1\x85", "bell nul esc[31m del c1"),
         ("right-to-left \u202eoverride\u202c", "right-to-left override"),
+        ("isolate \u2066hidden\u2069 zero\u200bwidth\ufeff", "isolate hidden zerowidth"),
         ("Grüße, 👍 <b>&amp;</b>", "Grüße, 👍 <b>&amp;</b>"),
         ("\x00\x1b\n\t ", ""),
     ],
@@ -306,11 +327,32 @@ def test_a_comment_loses_control_characters_and_surrounding_blanks(text: str, ke
     assert clean_comment(text) == kept
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Ship it 👩\u200d💻👨\u200d👩\u200d👧", id="zero-width-joiner-emoji"),
+        pytest.param("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", id="persian-zwnj"),
+        pytest.param("\u0915\u094d\u200d\u0937", id="devanagari-zwj"),
+    ],
+)
+def test_a_comment_keeps_the_joiners_that_text_needs(text: str) -> None:
+    assert clean_comment(f" {text}\x00 ") == text
+
+
 def test_a_comment_is_cut_to_the_limit_after_control_characters_and_blanks_are_dropped() -> None:
     assert COMMENT_LIMIT == 800
     assert clean_comment("x" * COMMENT_LIMIT) == "x" * COMMENT_LIMIT
     assert clean_comment("x" * (COMMENT_LIMIT + 1)) == "x" * COMMENT_LIMIT
     assert clean_comment("\x00" * 50 + "  " + "y" * COMMENT_LIMIT + "z") == "y" * COMMENT_LIMIT
+
+
+@pytest.mark.parametrize("blanks", [" ", " \n\t ", "\n"])
+def test_a_comment_cut_at_the_limit_loses_the_blanks_it_then_ends_with(blanks: str) -> None:
+    # Given a comment whose cut falls right after blanks
+    text = "x" * (COMMENT_LIMIT - len(blanks)) + blanks + "and the rest"
+
+    # Then the kept comment ends with its last word, not with the blanks
+    assert clean_comment(text) == "x" * (COMMENT_LIMIT - len(blanks))
 
 
 # -- review (GET) ------------------------------------------------------------------------------
@@ -405,8 +447,10 @@ def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
             },
         )
     ]
-    # ... and the stored record no longer holds the used token
+    # ... and, once delivered, the stored record no longer holds the used token
+    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
     assert desk.stored == replace(decided, task_token="")
+    assert desk.store.waiting() == []
 
 
 def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: Desk) -> None:
@@ -420,6 +464,7 @@ def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: De
     ]
     assert desk.stored.status is Status.REJECTED
     assert desk.stored.comment == "AUC gain is within noise; retrain on more data."
+    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
     assert desk.stored.task_token == ""
 
 
@@ -450,7 +495,7 @@ def test_deciding_an_unknown_id_decides_nothing(desk: Desk) -> None:
 )
 def test_deciding_an_expired_approval_decides_nothing(desk: Desk, expired: bool, now: int) -> None:
     if expired:
-        desk.store.expire(desk.approval.id)
+        assert desk.store.expire(desk.approval.id, Status.PENDING)
         desk.store.writes.clear()
     before = desk.stored
 
@@ -541,7 +586,7 @@ class LosesTheRace(InMemoryApprovalStore):
             )
             assert super().decide(rival, csrf_token, now) is rival
         else:
-            self.expire(approval.id)
+            assert self.expire(approval.id, Status.PENDING)
         self.rival = ""
         return super().decide(approval, csrf_token, now)
 
@@ -570,46 +615,95 @@ def test_a_decision_that_loses_the_conditional_write_resumes_nothing(
     assert tokens.calls == []
 
 
+@pytest.mark.parametrize(("choice", "call"), [("approve", "succeed"), ("reject", "fail")])
 def test_a_decision_after_the_run_stopped_waiting_closes_the_approval_as_expired(
-    desk: Desk,
+    desk: Desk, choice: str, call: str
 ) -> None:
     # Given a run that stopped waiting (its token is spent) while the page was open
     desk.tokens.valid = False
 
-    # When the approver approves
-    outcome = desk.post("approve")
+    # When the approver decides
+    outcome = desk.post(choice)
 
     # Then the callback was tried once, the approval is closed, and the page says expired
-    assert [call[:2] for call in desk.tokens.calls] == [("succeed", TOKEN)]
+    assert [c[:2] for c in desk.tokens.calls] == [(call, TOKEN)]
     assert outcome == Outcome(Page.EXPIRED, desk.approval)
-    assert desk.store.of("expire") == [desk.approval.id]
+    # ... closed from the decision this request wrote (expire expects it), token dropped
+    assert desk.store.writes == [("decide", desk.approval.id), ("expire", desk.approval.id)]
     assert desk.stored.status is Status.EXPIRED
     assert desk.stored.task_token == ""
+    assert desk.store.waiting() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "approvals.py:222-225 (decide): the decision is written (and the task token removed "
-        "from the record) before the callback; when SendTaskSuccess fails with a transient "
-        "error the token is gone, a retry is ALREADY_DECIDED, the sweep only heartbeats "
-        "pending approvals, and the run ends in 'Approval timed out' although the person "
-        "approved"
+TRANSIENT_ERRORS: dict[str, Callable[[str], Exception]] = {
+    "throttled": Throttled,
+    "throttling-exception": lambda operation: ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation
     ),
+    "read-timeout": lambda _: ReadTimeoutError(endpoint_url="https://states.us-east-1"),
+    "no-connection": lambda _: EndpointConnectionError(endpoint_url="https://states.us-east-1"),
+}
+
+
+@pytest.mark.parametrize("error", list(TRANSIENT_ERRORS))
+@pytest.mark.parametrize(
+    ("choice", "status"), [("approve", Status.APPROVED), ("reject", Status.REJECTED)]
 )
+def test_a_decision_the_run_could_not_be_told_is_recorded_and_kept_for_the_sweep(
+    desk: Desk, error: str, choice: str, status: Status
+) -> None:
+    # Given a Step Functions hiccup on the callback
+    desk.tokens.errors, desk.tokens.error = 1, TRANSIENT_ERRORS[error]
+
+    # When the approver decides
+    outcome = desk.post(choice, "fine by me")
+
+    # Then the page confirms the decision and says its delivery is delayed
+    decided = replace(
+        desk.approval,
+        status=status,
+        decided_at=DECIDED_AT,
+        decided_by=SOURCE,
+        comment="fine by me",
+    )
+    assert outcome == Outcome(Page.DECIDED, decided, DELIVERY_DELAYED)
+    # ... the callback was tried once, and the decision is kept with its token for the sweep
+    assert len(desk.tokens.calls) == 1
+    assert desk.store.writes == [("decide", desk.approval.id)]
+    assert desk.stored == decided
+    assert desk.store.waiting() == [decided]
+
+
+def test_a_delayed_decision_cannot_be_taken_again_on_the_page(desk: Desk) -> None:
+    desk.tokens.errors = 1
+    assert desk.post("approve", "ok").message == DELIVERY_DELAYED
+    decided = desk.stored
+
+    # When the approver, told of the delay, submits the page again (or another decision)
+    again = desk.post("reject", "changed my mind", now=DECIDED_AT + 30)
+
+    # Then it is already decided: no second write, no second callback, the token still kept
+    assert again == Outcome(Page.ALREADY_DECIDED, decided)
+    assert desk.store.of("decide") == [desk.approval.id]
+    assert len(desk.tokens.calls) == 1
+    assert desk.stored == decided
+    assert desk.stored.task_token == TOKEN
+
+
 def test_a_decision_whose_callback_failed_transiently_can_still_resume_the_run(
     desk: Desk,
 ) -> None:
     # Given a Step Functions hiccup on the first callback
     desk.tokens.errors = 1
-    with pytest.raises(Throttled):
-        desk.post("approve")
+    first = desk.post("approve")
+    assert (first.page, first.message) == (Page.DECIDED, DELIVERY_DELAYED)
 
-    # When the approver submits the page again
-    outcome = desk.post("approve")
+    # When the sweep runs once the request that took it has had its chance
+    desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
 
-    # Then the run is resumed with the approval
-    assert outcome.page is Page.DECIDED
+    # Then the run is resumed with the approval, by the same call the request tried
+    assert [call[0] for call in desk.tokens.calls] == ["succeed", "succeed"]
+    assert desk.tokens.calls[-1] == desk.tokens.calls[0]
     assert desk.tokens.calls[-1][:2] == ("succeed", TOKEN)
 
 
@@ -627,9 +721,10 @@ def test_the_sweep_ends_the_wait_of_an_approval_past_its_expiry(now: int) -> Non
     assert tokens.calls == [
         ("fail", TOKEN, "ApprovalExpired", "no decision within the approval SLA")
     ]
-    assert store.of("expire") == [approval.id]
+    assert store.writes == [("expire", approval.id)]
     assert store.items[approval.id].status is Status.EXPIRED
     assert store.items[approval.id].task_token == ""
+    assert store.waiting() == []
 
 
 @pytest.mark.parametrize("spent", [False, True])
@@ -668,6 +763,7 @@ def test_the_sweep_closes_an_open_approval_whose_run_stopped_waiting() -> None:
     # Then the approval is closed, and nothing else is sent to the run
     assert actions == [f"{RUN}: the wait had already ended; approval closed"]
     assert tokens.calls == [("heartbeat", TOKEN)]
+    assert store.writes == [("expire", approval.id)]
     assert store.items[approval.id].status is Status.EXPIRED
     # ... so a late decision on the page decides nothing
     late = Desk(approval, store, tokens).post("approve", now=DECIDED_AT + 1)
@@ -675,7 +771,34 @@ def test_the_sweep_closes_an_open_approval_whose_run_stopped_waiting() -> None:
     assert tokens.calls == [("heartbeat", TOKEN)]
 
 
-def test_the_sweep_leaves_decided_and_expired_approvals_alone() -> None:
+class DecidedDuringTheSweep(InMemoryApprovalStore):
+    """Just after the sweep reads the waiting approvals, the page's request decides each one
+    and delivers the decision (so the token the sweep holds is spent)."""
+
+    def waiting(self) -> list[Approval]:
+        found = super().waiting()
+        for approval in found:
+            decided = replace(approval, status=Status.APPROVED, decided_by=SOURCE)
+            assert self.decide(decided, approval.csrf_token, DECIDED_AT) is decided
+            self.delivered(approval.id)
+        return found
+
+
+def test_the_sweep_never_closes_an_approval_decided_while_it_ran() -> None:
+    approval = make_approval()
+    store, tokens = DecidedDuringTheSweep(approval), FakeTokens(valid=False)
+
+    # When the sweep's heartbeat finds the token spent (by the decision's delivery)
+    actions = sweep_approvals(store, tokens, DECIDED_AT)
+
+    # Then its attempt to close the approval is refused, and it reports nothing
+    assert actions == []
+    assert tokens.calls == [("heartbeat", TOKEN)]
+    assert store.of("expire") == [approval.id]
+    assert store.items[approval.id].status is Status.APPROVED
+
+
+def test_the_sweep_leaves_delivered_and_expired_approvals_alone() -> None:
     store = InMemoryApprovalStore(
         make_approval(status=Status.APPROVED, decided_at=DECIDED_AT, task_token=""),
         make_approval(status=Status.REJECTED, decided_at=DECIDED_AT, task_token=""),
@@ -685,6 +808,116 @@ def test_the_sweep_leaves_decided_and_expired_approvals_alone() -> None:
 
     assert sweep_approvals(store, tokens, EXPIRES_AT + 1) == []
     assert (store.writes, tokens.calls) == ([], [])
+
+
+def delayed(desk: Desk, choice: str = "approve") -> Approval:
+    """The desk's approval decided by a request whose callback failed transiently."""
+    desk.tokens.errors = 1
+    assert desk.post(choice, "fine").message == DELIVERY_DELAYED
+    desk.store.writes.clear()
+    return desk.stored
+
+
+@pytest.mark.parametrize("now", [DECIDED_AT, DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1])
+def test_the_sweep_leaves_a_fresh_decision_to_the_request_that_took_it(
+    desk: Desk, now: int
+) -> None:
+    decided = delayed(desk)
+
+    assert desk.sweep(now) == []
+    assert len(desk.tokens.calls) == 1  # the request's own attempt
+    assert desk.store.writes == []
+    assert desk.stored == decided
+
+
+@pytest.mark.parametrize(
+    ("choice", "status"), [("approve", Status.APPROVED), ("reject", Status.REJECTED)]
+)
+@pytest.mark.parametrize(
+    "now", [DECIDED_AT + REDELIVERY_GRACE_SECONDS, EXPIRES_AT + 3600], ids=["grace", "expired"]
+)
+def test_the_sweep_delivers_a_decision_left_undelivered_once_and_drops_its_token(
+    desk: Desk, choice: str, status: Status, now: int
+) -> None:
+    # Given a decision whose delivery failed, and whose grace has passed (even its expiry)
+    decided = delayed(desk, choice)
+
+    # When the sweep runs, and runs again later
+    actions = desk.sweep(now)
+    again = desk.sweep(now + 600)
+
+    # Then the run got the decision once, by the call the request tried
+    assert actions == [f"{RUN}: {status.value} decision delivered"]
+    assert again == []
+    assert len(desk.tokens.calls) == 2
+    assert desk.tokens.calls[1] == desk.tokens.calls[0]
+    assert desk.tokens.calls[1][:2] == ("succeed" if choice == "approve" else "fail", TOKEN)
+    # ... and the record keeps the decision, without the token
+    assert desk.store.writes == [("delivered", desk.approval.id)]
+    assert desk.stored == replace(decided, task_token="")
+    assert desk.store.waiting() == []
+
+
+def test_the_sweep_drops_the_token_of_a_decision_whose_run_stopped_waiting(desk: Desk) -> None:
+    # Given an undelivered decision, and a run that stopped waiting meanwhile
+    decided = delayed(desk)
+    desk.tokens.valid = False
+
+    # When the sweep tries to deliver it
+    actions = desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+
+    # Then the token is dropped, and the decision stays on record as it was taken
+    assert actions == [f"{RUN}: the run no longer waits for the decision"]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed", "succeed"]
+    assert desk.store.writes == [("delivered", desk.approval.id)]
+    assert desk.stored == replace(decided, task_token="")
+    assert desk.stored.status is Status.APPROVED
+    assert desk.sweep(EXPIRES_AT + 1) == []
+
+
+def test_a_redelivery_that_fails_again_is_left_to_the_next_sweep(desk: Desk) -> None:
+    decided = delayed(desk)
+    desk.tokens.errors = 1
+
+    with pytest.raises(Throttled):
+        desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+
+    assert desk.store.writes == []
+    assert desk.stored == decided
+    # ... which delivers it
+    assert desk.sweep(DECIDED_AT + 2 * REDELIVERY_GRACE_SECONDS) == [
+        f"{RUN}: approved decision delivered"
+    ]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"] * 3
+    assert desk.stored == replace(decided, task_token="")
+
+
+def test_the_sweep_handles_each_waiting_approval_on_its_own() -> None:
+    now = DECIDED_AT + REDELIVERY_GRACE_SECONDS
+    approvals = {
+        "open": make_approval(run="open"),
+        "late": make_approval(run="late", expires_at=now),
+        "fresh": make_approval(run="fresh", status=Status.APPROVED, decided_at=now - 1),
+        "old": make_approval(run="old", status=Status.REJECTED, decided_at=DECIDED_AT),
+        "delivered": make_approval(run="done", status=Status.APPROVED, task_token=""),
+        "expired": make_approval(run="gone", status=Status.EXPIRED, task_token=""),
+    }
+    store, tokens = InMemoryApprovalStore(*approvals.values()), FakeTokens()
+
+    actions = sweep_approvals(store, tokens, now)
+
+    assert sorted(actions) == [
+        "late: approval expired",
+        "old: rejected decision delivered",
+        "open: approval pending, heartbeat sent",
+    ]
+    assert sorted(call[0] for call in tokens.calls) == ["fail", "fail", "heartbeat"]
+    assert sorted(store.writes) == sorted(
+        [("expire", approvals["late"].id), ("delivered", approvals["old"].id)]
+    )
+    assert sorted(a.id for a in store.waiting()) == sorted(
+        [approvals["open"].id, approvals["fresh"].id]
+    )
 
 
 # -- the fake store against DynamoApprovalStore -------------------------------------------------
@@ -727,7 +960,13 @@ def decision(approval: Approval, status: Status = Status.APPROVED) -> Approval:
     )
 
 
-def test_store_decides_a_pending_approval_once_and_drops_its_token(store: AnyStore) -> None:
+def by_id(approvals: list[Approval]) -> list[Approval]:
+    return sorted(approvals, key=lambda a: a.id)
+
+
+def test_store_decides_a_pending_approval_once_and_keeps_its_token_until_delivered(
+    store: AnyStore,
+) -> None:
     approval = make_approval()
     store.put(approval)
     assert store.get(approval.id) == approval
@@ -738,8 +977,14 @@ def test_store_decides_a_pending_approval_once_and_drops_its_token(store: AnySto
         store.decide(decision(approval, Status.REJECTED), approval.csrf_token, DECIDED_AT) is None
     )
 
+    # The decision is recorded, and the token kept for its delivery
+    assert store.get(approval.id) == decided
+    assert store.waiting() == [decided]
+
+    store.delivered(approval.id)
+
     assert store.get(approval.id) == replace(decided, task_token="")
-    assert store.pending() == []
+    assert store.waiting() == []
 
 
 @pytest.mark.parametrize(
@@ -758,7 +1003,7 @@ def test_store_refuses_a_decision_on_a_stale_or_forged_write(
     approval = make_approval()
     store.put(approval)
     if refusal == "expired by the sweep":
-        store.expire(approval.id)
+        assert store.expire(approval.id, Status.PENDING)
     before = store.get(approval.id)
     csrf = {"wrong csrf": make_approval().csrf_token, "empty csrf": ""}.get(
         refusal, approval.csrf_token
@@ -780,10 +1025,126 @@ def test_store_expiry_closes_the_approval_and_drops_its_token(store: AnyStore) -
     store.put(closed)
     store.put(still_open)
 
-    store.expire(closed.id)
+    assert store.expire(closed.id, Status.PENDING) is True
 
     assert store.get(closed.id) == replace(closed, status=Status.EXPIRED, task_token="")
-    assert store.pending() == [still_open]
+    assert store.waiting() == [still_open]
+
+
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.REJECTED])
+def test_store_expiry_of_the_decision_it_expects_closes_it(store: AnyStore, status: Status) -> None:
+    # (as decide does when the decision it wrote finds the run no longer waiting)
+    approval = make_approval()
+    store.put(approval)
+    decided = decision(approval, status)
+    store.decide(decided, approval.csrf_token, DECIDED_AT)
+
+    assert store.expire(approval.id, status) is True
+
+    assert store.get(approval.id) == replace(decided, status=Status.EXPIRED, task_token="")
+    assert store.waiting() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "delivered", "expected"),
+    [
+        (Status.APPROVED, False, Status.PENDING),
+        (Status.REJECTED, False, Status.PENDING),
+        (Status.APPROVED, True, Status.PENDING),
+        (Status.REJECTED, False, Status.APPROVED),
+        (Status.APPROVED, False, Status.REJECTED),
+    ],
+)
+def test_store_expiry_never_overwrites_a_decision_it_did_not_expect(
+    store: AnyStore, status: Status, delivered: bool, expected: Status
+) -> None:
+    approval = make_approval()
+    store.put(approval)
+    store.decide(decision(approval, status), approval.csrf_token, DECIDED_AT)
+    if delivered:
+        store.delivered(approval.id)
+    before = store.get(approval.id)
+    assert before is not None
+    assert before.status is status
+
+    assert store.expire(approval.id, expected) is False
+
+    assert store.get(approval.id) == before
+
+
+def test_store_expiry_of_an_expired_approval_is_refused(store: AnyStore) -> None:
+    approval = make_approval()
+    store.put(approval)
+    assert store.expire(approval.id, Status.PENDING) is True
+    before = store.get(approval.id)
+
+    assert store.expire(approval.id, Status.PENDING) is False
+    assert store.get(approval.id) == before
+
+
+def test_store_expiry_of_an_approval_it_does_not_hold_is_refused(store: AnyStore) -> None:
+    approval = make_approval()
+
+    assert store.expire(approval.id, Status.PENDING) is False
+    assert store.get(approval.id) is None
+
+
+def test_store_refuses_to_mark_an_approval_it_does_not_hold_delivered(store: AnyStore) -> None:
+    approval = make_approval()
+
+    with pytest.raises((LookupError, ClientError)) as raised:
+        store.delivered(approval.id)
+
+    if isinstance(raised.value, ClientError):
+        assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert store.get(approval.id) is None
+
+
+def test_store_lists_as_waiting_the_approvals_that_still_hold_a_token(store: AnyStore) -> None:
+    # Given approvals in every state
+    pending, late, approved, rejected, delivered, expired = (make_approval() for _ in range(6))
+    late = replace(late, expires_at=NOW - 1)  # past its expiry, not yet swept: still waiting
+    for approval in (pending, late, approved, rejected, delivered, expired):
+        store.put(approval)
+    store.decide(decision(approved), approved.csrf_token, DECIDED_AT)
+    store.decide(decision(rejected, Status.REJECTED), rejected.csrf_token, DECIDED_AT)
+    store.decide(decision(delivered), delivered.csrf_token, DECIDED_AT)
+    store.delivered(delivered.id)
+    store.expire(expired.id, Status.PENDING)
+
+    # Then the pending ones and the undelivered decisions are waiting, tokens and all
+    assert by_id(store.waiting()) == by_id(
+        [pending, late, decision(approved), decision(rejected, Status.REJECTED)]
+    )
+    assert {a.task_token for a in store.waiting()} == {TOKEN}
+
+
+def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
+    store: AnyStore,
+) -> None:
+    # Given a decision whose delivery failed transiently
+    approval = make_approval()
+    store.put(approval)
+    tokens = FakeTokens(errors=1)
+    form = Form("approve", "fine", approval.csrf_token)
+    outcome = decide(store, tokens, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+    assert (outcome.page, outcome.message) == (Page.DECIDED, DELIVERY_DELAYED)
+
+    # When the sweep runs before its grace is over, then after it, then again
+    swept = [
+        sweep_approvals(store, tokens, now)
+        for now in (
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1,
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS,
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS + 600,
+        )
+    ]
+
+    # Then the decision was delivered once, after the grace, and the token is gone
+    assert swept == [[], [f"{RUN}: approved decision delivered"], []]
+    assert [call[:2] for call in tokens.calls] == [("succeed", TOKEN)] * 2
+    assert store.get(approval.id) == replace(decision(approval), task_token="")
+    assert store.waiting() == []
 
 
 @pytest.mark.parametrize("approval_id", ["", "x" * 101])

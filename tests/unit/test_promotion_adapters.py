@@ -605,11 +605,6 @@ def test_an_approval_id_is_never_stored_twice(dynamodb: DynamoDBClient) -> None:
     assert record(dynamodb)["task_token"] == TASK_TOKEN
 
 
-@pytest.mark.parametrize("approval_id", ["unknown", ""])
-def test_unknown_or_empty_ids_find_no_approval(dynamodb: DynamoDBClient, approval_id: str) -> None:
-    assert approvals(dynamodb).get(approval_id) is None
-
-
 def test_an_overlong_id_is_not_looked_up_even_if_stored(dynamodb: DynamoDBClient) -> None:
     store = approvals(dynamodb)
     store.put(replace(PENDING, id="x" * 101))
@@ -618,85 +613,83 @@ def test_an_overlong_id_is_not_looked_up_even_if_stored(dynamodb: DynamoDBClient
     assert record(dynamodb, "x" * 101)["approval_id"] == "x" * 101
 
 
-def test_decision_is_recorded_and_the_task_token_dropped(dynamodb: DynamoDBClient) -> None:
-    store = approvals(dynamodb)
-
-    result = store.decide(decided(), CSRF, NOW + 600)
-
-    assert result == decided()
-    assert store.get(PENDING.id) == replace(decided(), task_token="")
-    assert "task_token" not in record(dynamodb)
+# The conditions of decide, delivered, expire and waiting run against the in-memory fake and
+# this store alike in test_approvals.py; here, only what DynamoDB alone shows.
 
 
-def test_a_second_decision_is_refused_and_the_first_kept(dynamodb: DynamoDBClient) -> None:
-    store = approvals(dynamodb)
-    store.decide(decided(Status.APPROVED), CSRF, NOW + 600)
-
-    second = store.decide(decided(Status.REJECTED, NOW + 700), CSRF, NOW + 700)
-
-    assert second is None
-    kept = store.get(PENDING.id)
-    assert kept is not None
-    assert (kept.status, kept.decided_at) == (Status.APPROVED, NOW + 600)
-
-
-@pytest.mark.parametrize(
-    ("csrf", "now"),
-    [
-        pytest.param("csrf-of-another-approval", NOW + 600, id="wrong-csrf"),
-        pytest.param("", NOW + 600, id="no-csrf"),
-        pytest.param(CSRF, EXPIRES, id="at-expiry"),
-        pytest.param(CSRF, EXPIRES + 3600, id="after-expiry"),
-    ],
-)
-def test_decision_with_a_wrong_csrf_token_or_after_expiry_is_refused(
-    dynamodb: DynamoDBClient, csrf: str, now: int
-) -> None:
-    store = approvals(dynamodb)
-
-    assert store.decide(decided(now=now), csrf, now) is None
-    assert store.get(PENDING.id) == PENDING  # still pending, token kept
-
-
-def test_decision_on_an_approval_that_does_not_exist_writes_nothing(
+def test_decision_is_recorded_beside_the_task_token_which_delivery_removes(
     dynamodb: DynamoDBClient,
 ) -> None:
-    store = DynamoApprovalStore(dynamodb, APPROVALS_TABLE)
-
-    assert store.decide(decided(), CSRF, NOW + 600) is None
-    assert record(dynamodb) == {}
-
-
-def test_pending_lists_only_the_approvals_awaiting_a_decision(dynamodb: DynamoDBClient) -> None:
     store = approvals(dynamodb)
-    late = replace(PENDING, id="late", expires_at=NOW - 1)  # past expiry: still pending
-    store.put(late)
-    store.put(replace(PENDING, id="done"))
-    store.decide(replace(decided(), id="done"), CSRF, NOW + 600)
-    store.put(replace(PENDING, id="gone"))
-    store.expire("gone")
+    before = record(dynamodb)
 
-    found = store.pending()
+    assert store.decide(decided(), CSRF, NOW + 600) == decided()
 
-    assert sorted(found, key=lambda a: a.id) == sorted([PENDING, late], key=lambda a: a.id)
+    decision = {
+        "status": "approved",
+        "decided_at": str(NOW + 600),
+        "decided_by": '{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}',
+        "comment": "ship it",
+    }
+    assert record(dynamodb) == before | decision  # the token kept for the delivery
+    assert record(dynamodb)["task_token"] == TASK_TOKEN
+
+    store.delivered(PENDING.id)
+
+    # The attribute is removed, not blanked: the sweep's scan filters on its existence
+    after = {name: value for name, value in before.items() if name != "task_token"}
+    assert record(dynamodb) == after | decision
 
 
-def test_expire_closes_the_approval_and_drops_its_task_token(dynamodb: DynamoDBClient) -> None:
+def test_expiry_sets_the_status_and_removes_the_task_token(dynamodb: DynamoDBClient) -> None:
     store = approvals(dynamodb)
+    before = record(dynamodb)
 
-    store.expire(PENDING.id)
+    assert store.expire(PENDING.id, Status.PENDING) is True
 
-    assert store.get(PENDING.id) == replace(PENDING, status=Status.EXPIRED, task_token="")
-    assert store.decide(decided(), CSRF, NOW + 600) is None
+    after = {name: value for name, value in before.items() if name != "task_token"}
+    assert record(dynamodb) == after | {"status": "expired"}
 
 
-def test_expire_of_an_unknown_approval_is_refused_and_writes_nothing(
-    dynamodb: DynamoDBClient,
+def test_waiting_reads_every_page_of_the_scan_even_an_empty_one(
+    dynamodb: DynamoDBClient, stubbed: Stub
 ) -> None:
-    store = DynamoApprovalStore(dynamodb, APPROVALS_TABLE)
+    approvals(dynamodb)
+    item = dynamodb.get_item(TableName=APPROVALS_TABLE, Key={"approval_id": {"S": PENDING.id}})[
+        "Item"
+    ]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    stubber = stubbed(client)
+    scan = {
+        "TableName": APPROVALS_TABLE,
+        "FilterExpression": "attribute_exists(task_token)",
+        "ConsistentRead": True,
+    }
+    # A filtered scan can return a page with no items that is not the last one
+    stubber.add_response(
+        "scan", {"Items": [], "LastEvaluatedKey": {"approval_id": {"S": "k"}}}, scan
+    )
+    stubber.add_response(
+        "scan", {"Items": [item]}, scan | {"ExclusiveStartKey": {"approval_id": {"S": "k"}}}
+    )
+
+    assert DynamoApprovalStore(client, APPROVALS_TABLE).waiting() == [PENDING]
+
+
+@pytest.mark.parametrize("operation", ["decide", "delivered", "expire"])
+def test_other_dynamodb_errors_of_the_approvals_are_raised(stubbed: Stub, operation: str) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    stubbed(client).add_client_error(
+        "update_item", service_error_code="ProvisionedThroughputExceededException"
+    )
+    store = DynamoApprovalStore(client, APPROVALS_TABLE)
+    calls: dict[str, Callable[[], object]] = {
+        "decide": lambda: store.decide(decided(), CSRF, NOW + 600),
+        "delivered": lambda: store.delivered(PENDING.id),
+        "expire": lambda: store.expire(PENDING.id, Status.PENDING),
+    }
 
     with pytest.raises(ClientError) as raised:
-        store.expire("unknown")
+        calls[operation]()
 
-    assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-    assert record(dynamodb, "unknown") == {}
+    assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from modelfresh.approvals import STATUS_CODES, Approval, Outcome, Page
+from modelfresh.approvals import COMMENT_LIMIT, STATUS_CODES, Approval, Outcome, Page
 
 # No scripts at all; styles inline; forms may only post back here; no framing, no referrer.
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -67,7 +67,7 @@ def email(approval: Approval, link: str) -> str:
     return "\n".join(lines)
 
 
-def render(outcome: Outcome, now: int) -> tuple[int, Mapping[str, str], str]:
+def render(outcome: Outcome) -> tuple[int, Mapping[str, str], str]:
     """(status code, headers, HTML) for an outcome of the approval API."""
     status = STATUS_CODES[outcome.page]
     approval = outcome.approval
@@ -83,7 +83,8 @@ def render(outcome: Outcome, now: int) -> tuple[int, Mapping[str, str], str]:
                 " It now goes to production, guarded by its rollback alarms."
                 if verb == "approved"
                 else ""
-            ),
+            )
+            + (f" {escape(outcome.message)}" if outcome.message else ""),
         )
     elif outcome.page is Page.ALREADY_DECIDED and approval is not None:
         when = _time(approval.decided_at) if approval.decided_at else "earlier"
@@ -128,7 +129,7 @@ Champion: {escape(_champion(details))}</p>
 <form method="post">
 <input type="hidden" name="csrf" value="{escape(approval.csrf_token)}">
 <p><label for="comment">Comment (recorded with your decision)</label>
-<textarea id="comment" name="comment" maxlength="1000"></textarea></p>
+<textarea id="comment" name="comment" maxlength="{COMMENT_LIMIT}"></textarea></p>
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="reject">Reject</button>
 </form>

@@ -17,9 +17,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelfresh.errors import ModelfreshError
+
+if TYPE_CHECKING:
+    from modelfresh.callbacks import TaskTokens
 
 # Leaves room, within the registry's 1,024-character ApprovalDescription, for the context.
 COMMENT_LIMIT = 800
@@ -97,7 +100,8 @@ def new_approval(
 
 
 class ApprovalStore(Protocol):
-    """Approval records (see aws/approvals.py)."""
+    """Approval records (see aws/approvals.py). A record holds its run's task token until the
+    decision has reached the run (or the run no longer waits), and not a moment longer."""
 
     def put(self, approval: Approval) -> None: ...
 
@@ -105,12 +109,22 @@ class ApprovalStore(Protocol):
 
     def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
         """Record the decision if the approval is still pending, unexpired and the CSRF token
-        matches: single use. Returns the stored approval, or None if the write was refused."""
+        matches: single use. Returns the decided approval, token included (it is delivered
+        next), or None if the write was refused."""
         ...
 
-    def expire(self, approval_id: str) -> None: ...
+    def delivered(self, approval_id: str) -> None:
+        """The run has the decision (or no longer waits for one): drop the task token."""
+        ...
 
-    def pending(self) -> list[Approval]: ...
+    def expire(self, approval_id: str, expected: Status) -> bool:
+        """Mark it expired and drop the token, if its status is still `expected` (so a
+        decision taken meanwhile is never overwritten). False if it was not."""
+        ...
+
+    def waiting(self) -> list[Approval]:
+        """The records still holding a token: pending, or decided but not yet delivered."""
+        ...
 
 
 class Page(StrEnum):
@@ -160,18 +174,17 @@ class Form:
     csrf_token: str
 
 
-class Callbacks(Protocol):
-    """Resumes the waiting deploy run (see aws/callbacks.py StepFunctionsTaskTokens)."""
-
-    def succeed(self, token: str, output: Mapping[str, Any]) -> bool: ...
-
-    def fail(self, token: str, error: str, cause: str) -> bool: ...
+# Format characters that text needs (emoji sequences, Persian and Indic scripts); the other
+# control and format characters (bidi overrides among them) can disguise what a comment says.
+_KEPT_FORMAT = frozenset("\u200c\u200d")
 
 
 def clean_comment(text: str) -> str:
     """A comment as stored: no control characters, at most COMMENT_LIMIT characters."""
-    kept = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
-    return kept.strip()[:COMMENT_LIMIT]
+    kept = "".join(
+        c for c in text if c in "\n\t" or c in _KEPT_FORMAT or unicodedata.category(c)[0] != "C"
+    )
+    return kept.strip()[:COMMENT_LIMIT].rstrip()
 
 
 def _closed(approval: Approval | None, now: int) -> Outcome | None:
@@ -195,7 +208,7 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
 
 def decide(
     store: ApprovalStore,
-    callbacks: Callbacks,
+    tokens: TaskTokens,
     approval_id: str,
     *,
     form: Form,
@@ -222,14 +235,27 @@ def decide(
     stored = store.decide(decided, form.csrf_token, now)
     if stored is None:  # someone else decided a moment ago, or it just expired
         return review(store, approval_id, now)
-    resumed = _resume(callbacks, stored)
+    try:
+        resumed = _resume(tokens, stored)
+    except Exception:  # noqa: BLE001 - whatever kept it from the run, the sweep retries it
+        return Outcome(Page.DECIDED, stored, DELIVERY_DELAYED)
     if not resumed:  # the run stopped waiting (its approval timed out meanwhile)
-        store.expire(approval_id)
+        store.expire(approval_id, stored.status)
         return Outcome(Page.EXPIRED, approval)
+    store.delivered(approval_id)
     return Outcome(Page.DECIDED, stored)
 
 
-def _resume(callbacks: Callbacks, approval: Approval) -> bool:
+# A decision is delivered by the request that takes it, within a second; the sweep steps in
+# only for one still undelivered after this long.
+REDELIVERY_GRACE_SECONDS = 120
+DELIVERY_DELAYED = (
+    "Your decision is recorded. The deploy run could not be reached just now; it will receive "
+    "the decision within minutes, with nothing more to do on your side."
+)
+
+
+def _resume(tokens: TaskTokens, approval: Approval) -> bool:
     decision = {
         "decision": approval.status.value,
         "comment": approval.comment,
@@ -238,36 +264,37 @@ def _resume(callbacks: Callbacks, approval: Approval) -> bool:
         "approvalId": approval.id,
     }
     if approval.status is Status.APPROVED:
-        return callbacks.succeed(approval.task_token, decision)
+        return tokens.succeed(approval.task_token, decision)
     cause = approval.comment or "rejected without a comment"
-    return callbacks.fail(approval.task_token, ApprovalRejected.__name__, cause)
-
-
-class Heartbeats(Protocol):
-    """Keeps a waiting run alive, or ends its wait (see aws/callbacks.py)."""
-
-    def heartbeat(self, token: str) -> bool: ...
-
-    def fail(self, token: str, error: str, cause: str) -> bool: ...
+    return tokens.fail(approval.task_token, ApprovalRejected.__name__, cause)
 
 
 class ApprovalExpired(ModelfreshError):
     """No decision within the approval SLA (the Step Functions error the sweep sends)."""
 
 
-def sweep_approvals(store: ApprovalStore, tokens: Heartbeats, now: int) -> list[str]:
-    """Keep pending approvals' runs alive; end the wait of those past their expiry."""
+def sweep_approvals(store: ApprovalStore, tokens: TaskTokens, now: int) -> list[str]:
+    """Keep pending approvals' runs alive, end the wait of those past their expiry, and deliver
+    decisions that could not be delivered when they were taken."""
     actions = []
-    for approval in store.pending():
-        if now >= approval.expires_at:
+    for approval in store.waiting():
+        if approval.status is not Status.PENDING:
+            if now - (approval.decided_at or 0) < REDELIVERY_GRACE_SECONDS:
+                continue  # being delivered by the request that took it
+            if _resume(tokens, approval):
+                actions.append(f"{approval.run}: {approval.status} decision delivered")
+            else:  # the run no longer waits; its own record says how it ended
+                actions.append(f"{approval.run}: the run no longer waits for the decision")
+            store.delivered(approval.id)
+        elif now >= approval.expires_at:
             tokens.fail(
                 approval.task_token, ApprovalExpired.__name__, "no decision within the approval SLA"
             )
-            store.expire(approval.id)
+            store.expire(approval.id, Status.PENDING)
             actions.append(f"{approval.run}: approval expired")
         elif tokens.heartbeat(approval.task_token):
             actions.append(f"{approval.run}: approval pending, heartbeat sent")
-        else:  # the run stopped waiting (its own timeout, or it was stopped)
-            store.expire(approval.id)
+        elif store.expire(approval.id, Status.PENDING):
+            # The run stopped waiting (its own timeout, or it was stopped).
             actions.append(f"{approval.run}: the wait had already ended; approval closed")
     return actions

@@ -46,10 +46,10 @@ class DynamoApprovalStore:
             self._db.update_item(
                 TableName=self._table,
                 Key={"approval_id": {"S": approval.id}},
-                # The token is dropped with the decision: a used secret is not kept.
+                # The token stays until the decision has reached the run (see delivered).
                 UpdateExpression=(
                     "SET #status = :decided, decided_at = :now, decided_by = :by, "
-                    "#comment = :comment REMOVE task_token"
+                    "#comment = :comment"
                 ),
                 ConditionExpression=(
                     "#status = :pending AND expires_at > :now AND csrf_token = :csrf"
@@ -70,22 +70,39 @@ class DynamoApprovalStore:
             raise
         return approval
 
-    def expire(self, approval_id: str) -> None:
+    def delivered(self, approval_id: str) -> None:
+        # A used secret is not kept.
         self._db.update_item(
             TableName=self._table,
             Key={"approval_id": {"S": approval_id}},
-            UpdateExpression="SET #status = :expired REMOVE task_token",
+            UpdateExpression="REMOVE task_token",
             ConditionExpression="attribute_exists(approval_id)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":expired": {"S": Status.EXPIRED.value}},
         )
 
-    def pending(self) -> list[Approval]:
+    def expire(self, approval_id: str, expected: Status) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"approval_id": {"S": approval_id}},
+                UpdateExpression="SET #status = :expired REMOVE task_token",
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":expired": {"S": Status.EXPIRED.value},
+                    ":expected": {"S": expected.value},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def waiting(self) -> list[Approval]:
+        # A handful of records at a time (one per deploy waiting for a person): a scan is fine.
         pages = self._db.get_paginator("scan").paginate(
             TableName=self._table,
-            FilterExpression="#status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pending": {"S": Status.PENDING.value}},
+            FilterExpression="attribute_exists(task_token)",
             ConsistentRead=True,
         )
         return [_approval(item) for page in pages for item in page.get("Items", [])]
