@@ -23,7 +23,7 @@ RUN := $(UV) run --frozen --python $(PYTHON_VERSION)
 export UV_TOOL_DIR := $(TOOLS)/uv-tools
 export UV_TOOL_BIN_DIR := $(TOOLS)/bin
 export SAM_CLI_TELEMETRY := 0
-export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/layers/drift:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never

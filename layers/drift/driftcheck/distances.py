@@ -1,0 +1,66 @@
+"""Distances between a baseline and a window: L-infinity (Deequ's Simple/Robust), PSI, chi-square.
+
+Pure functions on counts and CDFs so each can be checked against published vectors (Deequ's
+KLLDistanceTest) apart from the window machinery.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Deequ's default critical value of the two-sample Kolmogorov-Smirnov test (alpha ~ 0.003).
+C_ALPHA = 1.8
+# Both sides of a PSI bin are floored here so an empty bin costs a large but finite amount.
+PSI_FLOOR = 1e-4
+
+
+def c_alpha(alpha: float) -> float:
+    """Deequ's critical value for an explicit significance level: sqrt(-ln(alpha / 2) / 2)."""
+    return math.sqrt(-math.log(alpha / 2.0) / 2.0)
+
+
+def robust(linf: float, n: float, m: float, critical: float = C_ALPHA) -> float:
+    """Deequ's "Robust" distance: L-infinity less the KS critical distance for n and m samples.
+
+    Small samples differ by chance; subtracting c * sqrt((n + m) / (n * m)) keeps a window of
+    a few dozen rows from raising drift on noise alone.
+    """
+    if n <= 0 or m <= 0:
+        return 0.0
+    return max(0.0, linf - critical * math.sqrt((n + m) / (n * m)))
+
+
+def linf_cdfs(baseline_cdf: NDArray[np.float64], window_cdf: NDArray[np.float64]) -> float:
+    """Deequ's "Simple" numeric distance: the largest gap between two CDFs at common points."""
+    if baseline_cdf.size == 0:
+        return 0.0
+    return float(np.max(np.abs(baseline_cdf - window_cdf)))
+
+
+def linf_frequencies(baseline: Mapping[str, int], window: Mapping[str, int]) -> float:
+    """Deequ's "Simple" categorical distance: the largest gap between normalized frequencies
+    over the union of categories (a category missing on one side counts 0 there)."""
+    n = float(sum(baseline.values()))
+    m = float(sum(window.values()))
+    if n <= 0 or m <= 0:
+        return 0.0
+    return max(
+        (abs(baseline.get(k, 0) / n - window.get(k, 0) / m) for k in baseline.keys() | window),
+        default=0.0,
+    )
+
+
+def psi(baseline: NDArray[np.float64], window: NDArray[np.float64]) -> float:
+    """Population stability index of two vectors of bin fractions, each floored at PSI_FLOOR."""
+    b = np.maximum(baseline, PSI_FLOOR)
+    w = np.maximum(window, PSI_FLOOR)
+    return float(np.sum((w - b) * np.log(w / b)))
+
+
+def chi_square(observed: NDArray[np.float64], expected: NDArray[np.float64]) -> float:
+    """Pearson's statistic: sum((observed - expected)^2 / expected); expected must be > 0."""
+    return float(np.sum((observed - expected) ** 2 / expected))

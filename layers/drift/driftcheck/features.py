@@ -1,0 +1,101 @@
+"""What is monitored and how strictly: the feature list and the drift settings.
+
+Both are plain frozen values checked when built, so a typo in a Lambda's configuration fails at
+the start of a run with every problem listed, not halfway through a window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Kind = Literal["numeric", "categorical"]
+Method = Literal["robust", "simple"]
+CategoricalMethod = Literal["linf", "chisquared"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input column.
+
+    The order of a feature list is the column order of the model's input: CSV rows and JSON
+    lists are read by position, JSON objects by name.
+    """
+
+    name: str
+    kind: Kind
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"a feature name must be a non-empty string, not {self.name!r}")
+        if self.kind not in get_args(Kind):
+            raise ValueError(
+                f"feature {self.name!r}: kind must be one of {get_args(Kind)}, not {self.kind!r}"
+            )
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Thresholds and methods, written into constraints.json by the baseline.
+
+    `threshold` / `categorical_threshold` bound the L-infinity distance (Model Monitor's
+    comparison_threshold / categorical_comparison_threshold); `psi_threshold` adds a PSI verdict
+    for numeric features (None turns it off); `chi2_p_value` is the significance level of the
+    chi-square verdict when `categorical_method` is "chisquared"; `datatype_threshold` and
+    `domain_threshold` are the shares of values that must match the baseline's type and domain.
+    """
+
+    threshold: float = 0.1
+    categorical_threshold: float = 0.1
+    method: Method = "robust"
+    categorical_method: CategoricalMethod = "linf"
+    psi_threshold: float | None = 0.1
+    chi2_p_value: float = 0.001
+    datatype_threshold: float = 1.0
+    domain_threshold: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("invalid drift settings: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Every reason these settings are unusable (empty when they are fine)."""
+        problems = []
+        for name in ("threshold", "categorical_threshold"):
+            if not _number_in(getattr(self, name), 0.0, math.inf):
+                problems.append(f"{name} must be a finite number >= 0")
+        for name in ("datatype_threshold", "domain_threshold"):
+            if not _number_in(getattr(self, name), 0.0, 1.0):
+                problems.append(f"{name} must be between 0 and 1")
+        if self.psi_threshold is not None and not _number_in(self.psi_threshold, 0.0, math.inf):
+            problems.append("psi_threshold must be a finite number >= 0, or None")
+        if not _number_in(self.chi2_p_value, 0.0, 1.0) or self.chi2_p_value in (0.0, 1.0):
+            problems.append("chi2_p_value must be strictly between 0 and 1")
+        if self.method not in get_args(Method):
+            problems.append(f"method must be one of {get_args(Method)}")
+        if self.categorical_method not in get_args(CategoricalMethod):
+            problems.append(f"categorical_method must be one of {get_args(CategoricalMethod)}")
+        return problems
+
+
+def check_features(features: Sequence[FeatureSpec]) -> None:
+    """Raise ValueError unless the list is non-empty with unique names."""
+    if not features:
+        raise ValueError("at least one feature is needed")
+    counts = Counter(f.name for f in features)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
+    if duplicates:
+        raise ValueError(f"duplicate feature names: {', '.join(duplicates)}")
+
+
+def _number_in(value: object, low: float, high: float) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
