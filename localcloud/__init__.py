@@ -33,7 +33,7 @@ from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
-from localcloud import patches, stack
+from localcloud import alarms, patches, stack
 from localcloud.apigateway import ApiGateway
 from localcloud.hosting import Hosting
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
@@ -134,6 +134,8 @@ class LocalCloud:
         self.pipelines = PipelineSimulator(self)
         self.hosting = Hosting(self)
         self.apigateway = ApiGateway(self)
+        # SageMaker's default bucket exists in any account that has used SageMaker.
+        self.client("s3").create_bucket(Bucket=self.artifacts_bucket)
         if self.run_schedules:
             self._scheduler = Scheduler(self.account, self.region)
 
@@ -155,6 +157,16 @@ class LocalCloud:
             self._server = None
         os.environ.clear()
         os.environ.update(self._saved_environment)
+
+    @property
+    def artifacts_bucket(self) -> str:
+        """SageMaker's default bucket, which the stack uses when ArtifactsBucket is empty."""
+        return f"sagemaker-{self.region}-{self.account}"
+
+    @property
+    def capture_uri(self) -> str:
+        """Where endpoints capture traffic by default (Settings.data_capture_uri)."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/data-capture"
 
     # -- the app ---------------------------------------------------------------------------
 
@@ -221,6 +233,11 @@ class LocalCloud:
     ) -> None:
         """A model already in production before the controller: its package served on staging
         (one instance) and on prod (as configured, with auto scaling), data capture on."""
+        # Imported here: importing the app's modules builds its logger, which must wait for
+        # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
+        from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
+        from modelfresh.promotion import data_capture_config  # noqa: PLC0415
+
         sagemaker = self.client("sagemaker")
         role = self.client("iam").create_role(
             RoleName=f"{model.name}-serving", AssumeRolePolicyDocument="{}"
@@ -246,13 +263,11 @@ class LocalCloud:
                         "InitialInstanceCount": count,
                     }
                 ],
+                DataCaptureConfig=data_capture_config(model, self.capture_uri),
             )
             sagemaker.create_endpoint(
                 EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}"
             )
-        # Imported here: importing the app's modules builds its logger, which must wait for
-        # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
-        from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
 
         resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
         scaling = self.client("application-autoscaling")
@@ -334,6 +349,22 @@ class LocalCloud:
     ) -> list[str]:
         """Deliver one tick to every scheduled rule (EventBridge would, on its schedule)."""
         return patches.fire_schedules(self.account, self.region, at or datetime.now(UTC), only)
+
+    def put_json(self, uri: str, document: Any) -> str:
+        """Write a JSON document to the local S3; returns its URI."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
+        return uri
+
+    def flush_capture(self) -> int:
+        """Write the endpoints' buffered captured requests to S3 (SageMaker does every few
+        minutes); returns how many objects were written."""
+        return self.hosting.capture.flush()
+
+    def evaluate_alarms(self, at: datetime | None = None) -> list[alarms.StateChange]:
+        """Evaluate every metric alarm against its datapoints (CloudWatch does it each minute;
+        moto never): a change to ALARM reaches EventBridge and the drift trigger."""
+        return alarms.evaluate(self.client("cloudwatch"), at)
 
     def notifications(self, topic_arn: str) -> list[dict[str, Any]]:
         """Messages published to an SNS topic: subject and the JSON `default` message."""

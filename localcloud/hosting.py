@@ -6,6 +6,8 @@ a fixed string. Here:
   package is served by a `ModelServer` (a function from request body to response body); by
   default a stand-in that returns one deterministic number per CSV row. Tests and the demo
   register others (slow, failing, wrong-shaped) to exercise the smoke test;
+- an endpoint whose config enables data capture writes what it answers to S3 in SageMaker's
+  layout (localcloud.capture);
 - UpdateEndpoint with deployment guardrails runs a blue/green deployment: the endpoint is
   Updating for as many DescribeEndpoint calls as the traffic routing has steps (canary 2,
   linear 100/step, all at once 1), then serves the new config; if any alarm of the
@@ -30,6 +32,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.exceptions import ValidationError
 
 from localcloud import patches
+from localcloud.capture import CaptureWriter
 
 ModelServer = Callable[[bytes, str], bytes]
 
@@ -97,6 +100,7 @@ class Hosting:
     on_update: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
+        self.capture = CaptureWriter(self.cloud.account)
         patches.hosting_hooks.update = self.update
         patches.hosting_hooks.settle = self.settle
         patches.hosting_hooks.invoke = self.invoke
@@ -119,7 +123,12 @@ class Hosting:
     # -- hooks called by the patched moto --------------------------------------------------
 
     def invoke(
-        self, backend: Any, endpoint_name: str, body: bytes, content_type: str
+        self,
+        backend: Any,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str,
+        inference_id: str | None = None,
     ) -> tuple[bytes, str, str]:
         endpoint = backend.endpoints.get(endpoint_name)
         if endpoint is None:
@@ -130,7 +139,17 @@ class Hosting:
         self.invocations.append((endpoint_name, package))
         server = self.servers.get(package or "", stand_in_model)
         variant = endpoint.production_variants[0]["VariantName"]
-        return server(body, content_type), "text/csv", variant
+        answer, answer_type = server(body, content_type), "text/csv"
+        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        self.capture.record(
+            config.data_capture_config,
+            endpoint_name,
+            variant,
+            request=(body, content_type),
+            response=(answer, answer_type),
+            inference_id=inference_id,
+        )
+        return answer, answer_type, variant
 
     def update(self, backend: Any, endpoint: Any, request: dict[str, Any]) -> None:
         new_config = backend.endpoint_configs[request["EndpointConfigName"]]

@@ -1070,7 +1070,7 @@ class HostingHooks:
 
     update: Callable[[Any, Any, dict[str, Any]], None] | None = None
     settle: Callable[[Any, Any], None] | None = None
-    invoke: Callable[[Any, str, bytes, str], tuple[bytes, str, str]] | None = None
+    invoke: Callable[[Any, str, bytes, str, str | None], tuple[bytes, str, str]] | None = None
 
 
 hosting_hooks = HostingHooks()
@@ -1127,7 +1127,11 @@ def sagemaker_hosting() -> None:
         body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
         content_type = self.headers.get("Content-Type", "application/octet-stream")
         answer, answer_type, variant = hosting_hooks.invoke(
-            backend, self._get_param("EndpointName"), body, content_type
+            backend,
+            self._get_param("EndpointName"),
+            body,
+            content_type,
+            self.headers.get("X-Amzn-SageMaker-Inference-Id"),
         )
         return (
             200,

@@ -164,10 +164,8 @@ class PipelineSimulator:
         group = self._groups.get(run.pipeline)
         if group is None:
             raise LookupError(f"no package group known for pipeline {run.pipeline}")
-        bucket = f"sagemaker-{self._cloud.region}-{self._cloud.account}"
+        bucket = self._cloud.artifacts_bucket
         s3 = self._cloud.client("s3")
-        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-            s3.create_bucket(Bucket=bucket)
         prefix = f"{run.pipeline}/{run.arn.rsplit('/', 1)[-1]}"
         report_uri = f"s3://{bucket}/{prefix}/evaluation/evaluation.json"
         s3.put_object(

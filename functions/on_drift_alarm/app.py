@@ -1,4 +1,6 @@
-"""EventBridge "CloudWatch Alarm State Change" (to ALARM) -> a retrain signal for the alarm's model.
+"""EventBridge "CloudWatch Alarm State Change" (to ALARM) -> a retrain signal for the alarm's model,
+carrying the drift check's latest finding (features, distances, report) when it explains the
+alarm.
 
 Alarms that belong to no configured model, and changes to any state but ALARM, start nothing
 and say why in the log. A malformed event raises: Lambda retries it, then dead-letters it.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelfresh.driftplan import fresh_finding
 from modelfresh.observability import count, entry_point, logger, tracer
 from modelfresh.signals import alarm_signal, not_an_alarm, parse_alarm_change
 from modelfresh.wiring import Container
@@ -31,5 +34,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     logger.append_keys(model=model.name)
     tracer.put_annotation(key="model", value=model.name)
     count("DriftAlarmReceived", model.name)
-    admitted = container.coordinator.admit(alarm_signal(change, model))
+    drift = fresh_finding(
+        container.drift_state.latest_finding(model.name), change.changed_at, model.drift_check
+    )
+    admitted = container.coordinator.admit(alarm_signal(change, model, drift))
     return {"result": admitted.admission, "run": admitted.run}

@@ -1,11 +1,17 @@
-"""EventBridge "Scheduled Event" (hourly) -> a retrain signal for each model whose
-`retrain_schedule` period has begun. Every tick in one period names the same signal, so only
-the first starts anything."""
+"""EventBridge "Scheduled Event" (hourly) -> the work that is due at this tick:
+
+- a retrain signal for each model whose `retrain_schedule` period has begun;
+- a drift check for each model with a [drift_check] whose window has closed.
+
+Every tick in one period names the same signal and the same drift-check execution, so only
+the first starts anything.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from modelfresh.driftplan import due_checks
 from modelfresh.observability import count, entry_point
 from modelfresh.signals import parse_schedule_tick, schedule_signals
 from modelfresh.wiring import Container
@@ -22,4 +28,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         count("ScheduledRetrainDue", signal.model)
         admitted = container.coordinator.admit(signal)
         results[signal.model] = f"{admitted.admission} {admitted.run}"
+    for name, request in due_checks(container.config, tick):
+        started = container.drift_check_executions.start_named(name, request.to_json())
+        results[f"{request.model} drift check"] = f"{'started' if started else 'exists'} {name}"
     return results

@@ -41,6 +41,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report=report,
         run=run,
         role_arn=settings.sagemaker_model_role_arn,
-        capture_uri=f"s3://{settings.artifacts_bucket}/modelfresh/data-capture",
+        capture_uri=settings.data_capture_uri,
         heartbeat_minutes=settings.heartbeat_minutes,
     )

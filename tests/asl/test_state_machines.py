@@ -62,9 +62,25 @@ def test_placeholders_and_substitutions_match_exactly(logical_id: str) -> None:
     assert used == set(properties["DefinitionSubstitutions"])
 
 
+# What statelint 3.1.0 does not know yet, with where AWS documents it. Nothing else is let by.
+STATELINT_GAPS = (
+    # ItemReader.ReaderConfig.InputType (CSV, JSON, JSONL, MANIFEST, PARQUET): required to
+    # read a JSON array from S3 ("ItemReader (Map)", AWS Step Functions Developer Guide).
+    re.compile(r'^Field "InputType" not allowed in .*\.ItemReader\.ReaderConfig$'),
+)
+
+
 @pytest.mark.parametrize("logical_id", MACHINES)
 def test_statelint_finds_no_problem(logical_id: str) -> None:
-    assert Linter.validate(substituted(MACHINES[logical_id])) == []
+    problems = Linter.validate(substituted(MACHINES[logical_id]))
+    assert [p for p in problems if not any(gap.match(p) for gap in STATELINT_GAPS)] == []
+
+
+def test_statelint_still_needs_each_gap_allowance() -> None:
+    # When statelint learns a field, its allowance goes: this fails to say so.
+    problems = [p for m in MACHINES.values() for p in Linter.validate(substituted(m))]
+    for gap in STATELINT_GAPS:
+        assert any(gap.match(p) for p in problems), gap.pattern
 
 
 @pytest.mark.parametrize("logical_id", MACHINES)

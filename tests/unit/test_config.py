@@ -12,6 +12,7 @@ from modelfresh.config import (
     Autoscaling,
     ControllerConfig,
     Deployment,
+    DriftCheck,
     Endpoints,
     Gate,
     ModelConfig,
@@ -129,6 +130,25 @@ def test_shipped_configuration_loads_and_validates() -> None:
         pipeline_timeout_hours=72.0,
         retrain_schedule="rate(7 days)",
         drift_alarms=("legacy-model-monitor-taxi-fare-drift",),
+        drift_check=DriftCheck(
+            features=(
+                "passenger_count",
+                "trip_distance_km",
+                "pickup_hour",
+                "pickup_weekday",
+                "pickup_month",
+                "pickup_latitude",
+                "pickup_longitude",
+                "dropoff_latitude",
+                "dropoff_longitude",
+            ),
+            categorical=("pickup_weekday",),
+            every_hours=1,
+            threshold=0.1,
+            alarm_share=0.2,
+            datapoints_to_alarm=2,
+            evaluation_periods=3,
+        ),
     )
 
 

@@ -41,7 +41,23 @@ def test_functions_run_python_312_with_tracing_and_the_shared_layer() -> None:
     assert globals_["Tracing"] == "Active"
     assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
     for function in FUNCTIONS.values():
-        assert not {"Runtime", "Layers"} & set(function["Properties"])
+        assert "Runtime" not in function["Properties"]
+        assert {"Ref": "SharedLayer"} not in function["Properties"].get("Layers", [])
+
+
+def test_only_the_drift_statistics_functions_take_the_numpy_layer() -> None:
+    layered = {
+        logical_id: function["Properties"]["Layers"]
+        for logical_id, function in FUNCTIONS.items()
+        if "Layers" in function["Properties"]
+    }
+    # SAM appends a function's Layers to the Globals' (SharedLayer).
+    drift = [{"Ref": "DriftLayer"}]
+    assert layered == {"SummariseCaptureFunction": drift, "ConcludeDriftCheckFunction": drift}
+    # ...and no other function's code imports the engine.
+    for folder in (ROOT / "functions").iterdir():
+        if folder.name not in ("summarise_capture", "conclude_drift_check"):
+            assert "driftcheck" not in (folder / "app.py").read_text(), folder.name
 
 
 def test_functions_share_one_environment_but_for_the_approval_link() -> None:
@@ -88,10 +104,11 @@ def test_layer_requirements_match_the_lockfile() -> None:
     lock = {
         p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
     }
-    lines = (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
-    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
-    assert pins == {name: lock[name] for name in pins}
-    assert "aws-lambda-powertools" in pins
+    for layer, needed in (("shared", "aws-lambda-powertools"), ("drift", "numpy")):
+        lines = (ROOT / "layers" / layer / "requirements.txt").read_text().splitlines()
+        pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+        assert pins == {name: lock[name] for name in pins}, layer
+        assert needed in pins, layer
 
 
 def test_the_layer_ships_the_repository_model_config() -> None:

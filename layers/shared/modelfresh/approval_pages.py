@@ -174,6 +174,10 @@ def _trigger(details: Mapping[str, Any]) -> str:
         text += f": {trigger['reason']}"
     if trigger.get("window"):
         text += f" (retrained on {trigger['window']})"
+    if trigger.get("drift"):
+        text += f". Drift check: {trigger['drift']}"
+    if trigger.get("report"):
+        text += f" (report {trigger['report']})"
     return text
 
 

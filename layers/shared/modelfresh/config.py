@@ -216,6 +216,67 @@ class SmokeTest:
             yield "max_errors", "must be >= 0"
 
 
+DriftMethod = Literal["robust", "simple"]
+# Feature names become CloudWatch metric names (feature_baseline_drift_<name>).
+FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """Our drift check of the prod endpoint's captured requests against the champion's
+    training baseline (Model Monitor's distances and files; see the driftcheck package)."""
+
+    features: tuple[str, ...]  # the request's columns, in order (CSV) or by key (JSON)
+    categorical: tuple[str, ...] = ()  # compared as categories; the others as numbers
+    every_hours: int = 1  # check interval = window length = the alarm's period
+    threshold: float = 0.1  # Model Monitor's default L-infinity distance threshold
+    categorical_threshold: float = 0.1
+    method: DriftMethod = "robust"  # "robust" discounts the noise of small windows
+    # Also drifted above this population stability index (catches a change of spread, which
+    # the L-infinity distance barely sees); 0 turns it off.
+    psi_threshold: float = 0.1
+    alarm_share: float = 0.2  # the alarm fires when more than this share of features drift
+    datapoints_to_alarm: int = 2  # ...in this many of the last evaluation_periods checks
+    evaluation_periods: int = 3
+    # Windows with more captured data than this fan out over a Distributed Map.
+    fan_out_above_mb: float = 64.0
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        features = v.get("features", ())
+        if "features" in v and not features:
+            yield "features", "list the request's features"
+        for name in features:
+            if not FEATURE_NAME.match(name):
+                yield "features", f"{name[:40]!r} is not 1-200 letters, digits, '_', '-' or '.'"
+        if len(set(features)) < len(features):
+            yield "features", "a feature is listed more than once"
+        if "features" in v:
+            for name in v.get("categorical", ()):
+                if name not in features:
+                    yield "categorical", f"{name[:40]!r} is not one of the features"
+        if not 1 <= v.get("every_hours", 1) <= 24:
+            yield "every_hours", "must be between 1 and 24"
+        for key in ("threshold", "categorical_threshold", "alarm_share"):
+            if not 0 < v.get(key, 0.1) < 1:
+                yield key, "must be between 0 and 1 (exclusive)"
+        if v.get("psi_threshold", 0) < 0:
+            yield "psi_threshold", "must be >= 0 (0 turns it off)"
+        periods = v.get("evaluation_periods", 3)
+        if not 1 <= periods <= 24:
+            yield "evaluation_periods", "must be between 1 and 24"
+        if not 1 <= v.get("datapoints_to_alarm", 1) <= periods:
+            yield "datapoints_to_alarm", "must be between 1 and evaluation_periods"
+        elif 1 <= periods <= 24 and v.get("every_hours", 1) * periods > 7 * 24:
+            yield (
+                "evaluation_periods",
+                "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
+            )
+        if v.get("fan_out_above_mb", 1) <= 0:
+            yield "fan_out_above_mb", "must be > 0"
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything the controller needs to know about one model."""
@@ -235,6 +296,8 @@ class ModelConfig:
     # Alarms that belong to this model although they don't follow the naming convention,
     # e.g. an existing Model Monitor alarm.
     drift_alarms: tuple[str, ...] = ()
+    # Our drift check of the prod endpoint; without it, only existing alarms trigger retrains.
+    drift_check: DriftCheck | None = None
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

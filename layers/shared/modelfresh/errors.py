@@ -41,6 +41,18 @@ class DeployInProgress(ModelfreshError):
     """Another deploy run is promoting this model; this one waits its turn (Retry)."""
 
 
+class NoDriftCheck(ModelfreshError):
+    """The model has no [drift_check] in the configuration."""
+
+
+class DriftCheckIncomplete(ModelfreshError):
+    """A drift check could not read all of its window (a batch failed); nothing published."""
+
+
+class BaselineInvalid(ModelfreshError):
+    """A model's drift baseline (statistics.json, constraints.json) is missing or broken."""
+
+
 # Errors sent with SendTaskFailure when a pipeline ends badly. They are not raised in Python,
 # but they are Step Functions error names all the same, so they live with the others.
 PIPELINE_FAILED = "PipelineExecutionFailed"

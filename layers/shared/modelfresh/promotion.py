@@ -32,6 +32,8 @@ TRIGGER_KEYS = (
     "modelfresh:source",
     "modelfresh:reason",
     "modelfresh:window",
+    "modelfresh:drift",
+    "modelfresh:drift-report",
 )
 
 
@@ -127,6 +129,25 @@ def rollback_alarm_names(model: str) -> dict[str, str]:
     return {kind: f"modelfresh-rollback-{model}--{kind}" for kind in ("5xx", "latency", "model")}
 
 
+def data_capture_config(model: ModelConfig, capture_uri: str) -> dict[str, Any]:
+    """What an endpoint config says about capturing traffic: requests and answers, to the
+    model's capture URI (or `capture_uri`), where the drift check reads them."""
+    deploy = model.deploy
+    capture: dict[str, Any] = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": deploy.data_capture_percent,
+        "DestinationS3Uri": deploy.data_capture_uri or capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    }
+    # How SageMaker writes captured payloads: CSV and JSON as text, anything else base64.
+    content_type = model.smoke_test.content_type
+    if media_type(content_type) == "text/csv":
+        capture["CaptureContentTypeHeader"] = {"CsvContentTypes": [content_type]}
+    elif media_type(content_type).endswith(("/json", "+json", "/jsonlines")):
+        capture["CaptureContentTypeHeader"] = {"JsonContentTypes": [content_type]}
+    return capture
+
+
 def plan_deploy(
     *,
     model: ModelConfig,
@@ -144,18 +165,7 @@ def plan_deploy(
     deploy = model.deploy
     suffix = _digest(run, 6)
     model_name = f"{model.name}-v{package.version}-{suffix}"
-    capture: dict[str, Any] = {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": deploy.data_capture_percent,
-        "DestinationS3Uri": deploy.data_capture_uri or capture_uri,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-    }
-    # How SageMaker writes captured payloads: CSV and JSON as text, anything else base64.
-    content_type = model.smoke_test.content_type
-    if media_type(content_type) == "text/csv":
-        capture["CaptureContentTypeHeader"] = {"CsvContentTypes": [content_type]}
-    elif media_type(content_type).endswith(("/json", "+json", "/jsonlines")):
-        capture["CaptureContentTypeHeader"] = {"JsonContentTypes": [content_type]}
+    capture = data_capture_config(model, capture_uri)
 
     def endpoint_config(kind: str, instance_type: str, count: int) -> dict[str, Any]:
         return {
@@ -274,6 +284,10 @@ def approval_details(
             "window": meta.get("modelfresh:window", ""),
             "run": meta.get("modelfresh:run", ""),
         }
+        # What the drift check found, when a drift check raised the alarm.
+        if "modelfresh:drift" in meta:
+            trigger["drift"] = meta["modelfresh:drift"]
+            trigger["report"] = meta.get("modelfresh:drift-report", "")
     return {
         "metrics": metrics,
         "gate": package.approval_description,

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from modelfresh.config import ApprovalMode, Gate, ModelConfig
+from modelfresh.driftplan import drift_summary
 from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
 from modelfresh.gate import Verdict, judge, read_evaluation
 from modelfresh.outcomes import Outcome, OutcomeKind
@@ -107,13 +108,19 @@ def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dic
     """What the retrain writes on its candidate (CustomerMetadataProperties), so whoever
     approves it later sees why it exists. SageMaker allows 256 characters a value."""
     reason = str(signal.detail.get("reason") or signal.detail.get("schedule") or "")
-    return {
+    metadata = {
         "modelfresh:run": run,
         "modelfresh:trigger": signal.kind,
         "modelfresh:source": signal.source[:256],
         "modelfresh:reason": reason[:256],
         "modelfresh:window": f"{window.get('start', '')} .. {window.get('end', '')}",
     }
+    drift = signal.detail.get("drift")
+    if isinstance(drift, Mapping):
+        metadata["modelfresh:drift"] = drift_summary(drift)
+        if len(report := str(drift.get("report") or "")) <= 256:
+            metadata["modelfresh:drift-report"] = report
+    return metadata
 
 
 _VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {

@@ -35,10 +35,21 @@ class Settings:
     approvals_topic_arn: str
     sagemaker_model_role_arn: str
     artifacts_bucket: str
+    drift_check_state_machine_arn: str
     model_config_path: str = DEFAULT_CONFIG_PATH
     # Only the function that sends approval emails has it: the API's URL cannot be given to
     # the API's own function (a dependency cycle in the template).
     approval_base_url: str = ""
+
+    @property
+    def data_capture_uri(self) -> str:
+        """Where endpoints capture traffic unless a model's config says otherwise."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/data-capture"
+
+    @property
+    def drift_checks_uri(self) -> str:
+        """Where drift checks write their statistics, violations and reports."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/drift-checks"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

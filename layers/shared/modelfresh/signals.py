@@ -108,9 +108,13 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
     )
 
 
-def alarm_signal(change: AlarmChange, model: ModelConfig) -> Signal:
-    """The signal a drift alarm going to ALARM raises for its model."""
+def alarm_signal(
+    change: AlarmChange, model: ModelConfig, drift: Mapping[str, Any] | None = None
+) -> Signal:
+    """The signal a drift alarm going to ALARM raises for its model, with what the drift
+    check found (which features, how far, the report) when our drift check raised it."""
     at = iso(change.changed_at)
+    found = {"drift": dict(drift)} if drift else {}
     return Signal(
         model=model.name,
         kind="drift-alarm",
@@ -123,7 +127,8 @@ def alarm_signal(change: AlarmChange, model: ModelConfig) -> Signal:
             "previous_state": change.previous_state,
             "reason": change.reason,
             "metrics": list(change.metrics),
-        },
+        }
+        | found,
     )
 
 

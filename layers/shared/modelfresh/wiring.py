@@ -15,6 +15,7 @@ import boto3
 from modelfresh.aws.approvals import DynamoApprovalStore, SnsApprovalMailer
 from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskTokens
 from modelfresh.aws.deploys import DynamoDeploys
+from modelfresh.aws.drift import DriftMetrics, DriftObjects, DriftState
 from modelfresh.aws.executions import StepFunctionsExecutions
 from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
 from modelfresh.aws.ledger import DynamoLedger
@@ -148,6 +149,24 @@ class Container:
     @cached_property
     def guardrails(self) -> Guardrails:
         return Guardrails(self.cloudwatch, self.autoscaling)
+
+    @cached_property
+    def drift_check_executions(self) -> StepFunctionsExecutions:
+        return StepFunctionsExecutions(
+            self.stepfunctions, self.settings.drift_check_state_machine_arn
+        )
+
+    @cached_property
+    def drift_objects(self) -> DriftObjects:
+        return DriftObjects(self.s3)
+
+    @cached_property
+    def drift_state(self) -> DriftState:
+        return DriftState(self.dynamodb, self.settings.model_state_table)
+
+    @cached_property
+    def drift_metrics(self) -> DriftMetrics:
+        return DriftMetrics(self.cloudwatch)
 
     @cached_property
     def approvals(self) -> DynamoApprovalStore:

@@ -1,0 +1,35 @@
+"""Drift-check task (one Distributed Map item): a batch of captured objects -> its partial
+statistics, written to S3 (a Map's results must stay small) under the check's output prefix.
+
+Malformed capture lines are counted in the partial, never raised. A missing baseline or an
+unreadable object raises: the item is retried, then reported failed, and the check stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftcheck import dumps
+from modelfresh.driftplan import checked_model
+from modelfresh.driftrun import partial_uri, reference, summarise
+from modelfresh.errors import MalformedEvent
+from modelfresh.events import require
+from modelfresh.observability import entry_point
+from modelfresh.wiring import Container
+
+container = Container()
+
+
+@entry_point
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    check = require(event, "check", dict)
+    index = require(event, "batch.index", int)
+    keys = require(event, "batch.keys", list)
+    _, drift_check = checked_model(container.config, require(check, "model", str))
+    if not check.get("baseline"):
+        raise MalformedEvent("the check names no baseline")
+    ref = reference(container.drift_objects, check["baseline"], drift_check)
+    window = summarise(container.drift_objects, ref, require(check, "bucket", str), keys)
+    uri = partial_uri(require(check, "output", str), index)
+    container.drift_objects.write(uri, dumps(window.to_json()), "application/json")
+    return {"index": index, "partial": uri, "objects": len(keys)}

@@ -1,0 +1,152 @@
+"""The drift check's AWS side: captured objects and check outputs in S3, the model's baseline
+and latest finding in DynamoDB, its metrics and alarm in CloudWatch.
+
+No numpy here: the planning Lambda and the drift trigger use these without the drift layer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from modelfresh.driftplan import (
+    DRIFT_NAMESPACE,
+    FEATURE_METRIC,
+    SHARE_METRIC,
+    CaptureObject,
+    alarm_differs,
+    split_s3_uri,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef, PutMetricAlarmInputTypeDef
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+# CloudWatch takes at most this many datapoints in one PutMetricData call.
+METRICS_PER_CALL = 1000
+# A finding travels in events, executions and package metadata: keep it small.
+FINDING_FEATURES = 10
+
+
+class DriftObjects:
+    """Captured traffic and the drift check's own files in S3."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._s3 = client
+
+    def list(self, bucket: str, prefixes: Sequence[str]) -> list[CaptureObject]:
+        """Every object under the prefixes (all pages), in key order."""
+        found: list[CaptureObject] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for prefix in prefixes:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                found.extend(
+                    CaptureObject(o["Key"], o["Size"])
+                    for o in page.get("Contents", [])
+                    if o["Key"].endswith(".jsonl")
+                )
+        return sorted(found, key=lambda o: o.key)
+
+    def lines(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's lines, streamed (a capture file is never read whole into memory)."""
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        yield from body.iter_lines(keepends=False)
+
+    def etag(self, uri: str) -> str:
+        bucket, key = split_s3_uri(uri)
+        return self._s3.head_object(Bucket=bucket, Key=key)["ETag"]
+
+    def read_json(self, uri: str) -> Any:
+        bucket, key = split_s3_uri(uri)
+        return json.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def write(self, uri: str, body: str | bytes, content_type: str) -> str:
+        bucket, key = split_s3_uri(uri)
+        data = body.encode() if isinstance(body, str) else body
+        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        return uri
+
+    def write_json(self, uri: str, document: Any) -> str:
+        return self.write(uri, json.dumps(document, separators=(",", ":")), "application/json")
+
+
+class DriftState:
+    """A model's drift baseline (re-pointed on promotion) and its latest drift finding, on
+    the model's item of the state table."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _item(self, model: str) -> Mapping[str, Any]:
+        return self._db.get_item(
+            TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True
+        ).get("Item", {})
+
+    def baseline(self, model: str) -> tuple[str, str] | None:
+        """The champion's statistics.json and constraints.json, when it has both."""
+        item = self._item(model)
+        statistics = item.get("baseline_statistics", {}).get("S", "")
+        constraints = item.get("baseline_constraints", {}).get("S", "")
+        return (statistics, constraints) if statistics and constraints else None
+
+    def record_finding(self, model: str, finding: Mapping[str, Any]) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"model": {"S": model}},
+            UpdateExpression="SET drift_finding = :finding",
+            ExpressionAttributeValues={":finding": {"S": json.dumps(finding, sort_keys=True)}},
+        )
+
+    def latest_finding(self, model: str) -> dict[str, Any] | None:
+        raw = self._item(model).get("drift_finding", {}).get("S")
+        return json.loads(raw) if raw else None
+
+
+class DriftMetrics:
+    """The drift check's CloudWatch metrics and the model's drift alarm."""
+
+    def __init__(self, client: CloudWatchClient) -> None:
+        self._cw = client
+
+    def publish(
+        self, model: str, at: str, share: float, distances: Mapping[str, float], rows: int
+    ) -> int:
+        """One datapoint per metric, stamped with the window's start (the hour it describes);
+        returns how many were sent."""
+        values = [
+            (SHARE_METRIC, share, "None"),
+            ("checked_rows", float(rows), "Count"),
+            *((FEATURE_METRIC.format(feature=n), v, "None") for n, v in distances.items()),
+        ]
+        data: list[MetricDatumTypeDef] = [
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "model", "Value": model}],
+                "Timestamp": datetime.fromisoformat(at),
+                "Value": value,
+                "Unit": unit,  # type: ignore[typeddict-item]
+            }
+            for name, value, unit in values
+        ]
+        for start in range(0, len(data), METRICS_PER_CALL):
+            self._cw.put_metric_data(
+                Namespace=DRIFT_NAMESPACE, MetricData=data[start : start + METRICS_PER_CALL]
+            )
+        return len(data)
+
+    def ensure_alarm(self, wanted: PutMetricAlarmInputTypeDef) -> bool:
+        """Create or update the alarm when it differs from the config; True if written.
+        Updating an alarm keeps its state, so a rewrite never fakes a state change."""
+        found = self._cw.describe_alarms(
+            AlarmNames=[wanted["AlarmName"]], AlarmTypes=["MetricAlarm"]
+        )
+        existing = found.get("MetricAlarms", [])
+        if not alarm_differs(wanted, existing[0] if existing else None):
+            return False
+        self._cw.put_metric_alarm(**wanted)
+        return True

@@ -1,0 +1,141 @@
+"""The drift check's statistics steps, shared by its two numpy Lambdas (summarise a batch of
+captured objects; conclude the check). Only those import this module: it loads the driftcheck
+engine and numpy, which the controller's Lambdas never do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+from driftcheck import BaselineInvalid as BrokenBaseline
+from driftcheck import (
+    DriftResult,
+    DriftSettings,
+    Reference,
+    WindowStats,
+    compare,
+    dumps,
+    fold,
+    render_report,
+)
+
+from modelfresh.aws.drift import FINDING_FEATURES, DriftObjects
+from modelfresh.config import DriftCheck
+from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete
+
+# One compiled baseline per container: every batch of a check (and the next hour's check)
+# compares against the same champion until it is replaced. Keyed by the files' ETags too, so
+# a baseline rewritten in place is read again.
+_compiled: dict[tuple[str, ...], Reference] = {}
+
+
+def reference(objects: DriftObjects, baseline: Mapping[str, str], check: DriftCheck) -> Reference:
+    """The champion's baseline, compiled, with the model config's thresholds (they apply at
+    check time; constraints.json's own are the defaults for tools outside modelfresh).
+    Raises: BaselineInvalid."""
+    uris = (baseline["statistics"], baseline["constraints"])
+    try:
+        key = (*uris, *(objects.etag(uri) for uri in uris))
+        if key not in _compiled:
+            compiled = Reference.from_baseline(*(objects.read_json(uri) for uri in uris))
+            _compiled.clear()
+            _compiled[key] = compiled
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        raise BaselineInvalid(f"cannot read the baseline {uris[0]}: {code}") from None
+    except BrokenBaseline as error:
+        raise BaselineInvalid(f"the baseline {uris[0]} is broken: {error}") from None
+    except ValueError:
+        raise BaselineInvalid(f"the baseline {uris[0]} is not JSON") from None
+    compiled = _compiled[key]
+    return dataclasses.replace(compiled, settings=settings_of(check, compiled.settings))
+
+
+def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
+    """The baseline's settings with the thresholds the model config sets."""
+    return dataclasses.replace(
+        base,
+        threshold=check.threshold,
+        categorical_threshold=check.categorical_threshold,
+        method=check.method,
+        psi_threshold=check.psi_threshold or None,
+    )
+
+
+def summarise(
+    objects: DriftObjects, ref: Reference, bucket: str, keys: Sequence[str]
+) -> WindowStats:
+    """One batch: every captured object in key order, streamed line by line."""
+    window = WindowStats.empty(ref)
+    for key in keys:
+        window.add_capture(objects.lines(bucket, key), source=key)
+    return window
+
+
+def partial_uri(output: str, index: int) -> str:
+    return f"{output}partials/{index:05d}.json"
+
+
+def read_partials(
+    objects: DriftObjects, ref: Reference, partials: Sequence[Mapping[str, Any] | None]
+) -> Iterator[WindowStats]:
+    """The Distributed Map's partials in batch order. A failed batch fails the whole check:
+    a window read in part would publish a drift figure for traffic nobody looked at.
+    Raises: DriftCheckIncomplete."""
+    failed = [p.get("index") if p else None for p in partials if not p or "partial" not in p]
+    if failed:
+        raise DriftCheckIncomplete(
+            f"{len(failed)} of {len(partials)} batches failed (first: {failed[:5]}); "
+            "nothing was published"
+        )
+    for entry in sorted(partials, key=lambda p: int(p["index"])):  # type: ignore[index]
+        yield WindowStats.from_json(ref, objects.read_json(entry["partial"]))  # type: ignore[index]
+
+
+def conclude(parts: Iterable[WindowStats], ref: Reference) -> DriftResult:
+    return compare(ref, fold(parts, reference=ref))
+
+
+def write_outputs(
+    objects: DriftObjects, output: str, result: DriftResult, ref: Reference, title: str
+) -> dict[str, str]:
+    """statistics.json and constraint_violations.json (Model Monitor's names and formats) and
+    report.html, under the check's output prefix; returns their URIs."""
+    return {
+        "statistics": objects.write(
+            output + "statistics.json", dumps(result.statistics_json()), "application/json"
+        ),
+        "violations": objects.write(
+            output + "constraint_violations.json",
+            dumps(result.violations_json()),
+            "application/json",
+        ),
+        "report": objects.write(
+            output + "report.html", render_report(result, ref, title=title), "text/html"
+        ),
+    }
+
+
+def finding(
+    result: DriftResult, window: Mapping[str, str], files: Mapping[str, str], execution: str
+) -> dict[str, Any]:
+    """What the model's state keeps of this check, and what travels with its alarm into the
+    retrain run, the approval email and the audit record: small, the worst features first."""
+    drifted = sorted(
+        (f for f in result.features if f.drifted), key=lambda f: f.distance, reverse=True
+    )
+    return {
+        "execution": execution,
+        "window": dict(window),
+        "rows": result.rows,
+        "malformed": result.malformed,
+        "drifted_share": round(result.drifted_share, 4),
+        "features": [
+            {"name": f.name, "distance": round(f.distance, 4)} for f in drifted[:FINDING_FEATURES]
+        ],
+        "report": files["report"],
+        "violations": files["violations"],
+    }

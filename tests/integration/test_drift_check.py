@@ -1,0 +1,281 @@
+"""The drift check on the local cloud: captured traffic -> drift-check run -> metrics -> the
+alarm -> a retrain that carries the drift; no data; malformed lines; the Distributed Map
+equal to a single pass; the hourly schedule; failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import operator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from driftcheck import DriftSettings, FeatureSpec, baseline_csv
+from modelfresh.aws.drift import DriftObjects
+from modelfresh.config import DriftCheck, load_config
+from modelfresh.driftrun import conclude, reference, summarise
+
+from demo import taxi
+from localcloud import LocalCloud
+from tests.conftest import FIXTURES, App
+
+MODEL = "taxi-fare"
+ALARM = "modelfresh-drift-taxi-fare"
+# A fixed day in the past: the windows' hours, far from the real clock of other tests.
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+class DriftApp(App):
+    """The app with a champion in prod whose package carries a drift baseline."""
+
+    def __init__(self, cloud: LocalCloud, model_config: Path = FIXTURES / "models.toml") -> None:
+        self.cloud = cloud
+        config = load_config(model_config)
+        for model in config.models.values():
+            cloud.seed_model(model)
+        features = [
+            FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
+            for n in taxi.FEATURES
+        ]
+        training = io.StringIO(taxi.training_csv(taxi.trips(20_000, 1), seed=2))
+        statistics, constraints = baseline_csv(
+            training, features, DriftSettings(), header=False, columns=["fare", *taxi.FEATURES]
+        )
+        prefix = f"s3://{cloud.artifacts_bucket}/baselines/champion/"
+        self.baseline = {
+            "Statistics": cloud.put_json(prefix + "statistics.json", statistics),
+            "Constraints": cloud.put_json(prefix + "constraints.json", constraints),
+        }
+        self.champion = cloud.register_package(
+            MODEL,
+            "Approved",
+            DriftCheckBaselines={
+                "ModelDataQuality": {
+                    kind: {"ContentType": "application/json", "S3Uri": uri}
+                    for kind, uri in self.baseline.items()
+                }
+            },
+        )
+        cloud.seed_production(config.model(MODEL), self.champion)
+        self.stack = cloud.deploy(model_config=model_config)
+        self.config = config
+        self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
+        self.drift_check_arn = self.stack.outputs["DriftCheckStateMachineArn"]
+        self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
+        self.dead_letter_queue = self.stack.outputs["DeadLetterQueueUrl"]
+        self.sfn = cloud.client("stepfunctions")
+        self.sagemaker = cloud.client("sagemaker")
+        self.cloudwatch = cloud.client("cloudwatch")
+        self.dynamodb = cloud.client("dynamodb")
+        self.s3 = cloud.client("s3")
+        self.runtime = cloud.client("sagemaker-runtime")
+
+    def serve_traffic(
+        self, hour: datetime, drift: float, requests: int = 100, rows: int = 5
+    ) -> None:
+        """An hour of requests to prod, captured by the endpoint as SageMaker does."""
+        lines = taxi.csv_rows(taxi.trips(requests * rows, int(hour.timestamp()), drift))
+        for i in range(requests):
+            self.cloud.hosting.capture.clock = partial(
+                operator.add, hour, timedelta(seconds=30 * i)
+            )
+            self.runtime.invoke_endpoint(
+                EndpointName="taxi-fare-prod",
+                ContentType="text/csv",
+                Body="\n".join(lines[i * rows : (i + 1) * rows]),
+            )
+        self.cloud.flush_capture()
+
+    def check(self, hour: datetime, name: str | None = None) -> dict[str, Any]:
+        """Run the drift check of the window [hour, hour + 1h), as the schedule would."""
+        at = hour + timedelta(hours=1, minutes=10)
+        started = self.sfn.start_execution(
+            stateMachineArn=self.drift_check_arn,
+            name=name or f"check-{hour:%Y%m%dT%H}",
+            input=json.dumps({"model": MODEL, "at": at.isoformat()}),
+        )
+        return self.cloud.wait_for_execution(started["executionArn"], timeout=60)
+
+    def read(self, uri: str) -> Any:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return json.loads(body) if key.endswith(".json") else body.decode()
+
+    def drift_checks(self) -> list[dict[str, Any]]:
+        found = self.sfn.list_executions(stateMachineArn=self.drift_check_arn)["executions"]
+        return [dict(e) for e in found]
+
+
+@pytest.fixture
+def drift_app(cloud: LocalCloud) -> DriftApp:
+    return DriftApp(cloud)
+
+
+def output_of(execution: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(execution["output"])  # type: ignore[no-any-return]
+
+
+def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_drift(
+    drift_app: DriftApp,
+) -> None:
+    # Recent hours: the alarm changes state now, and only a recent finding explains it.
+    latest = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    hours = [latest - timedelta(hours=h) for h in (2, 1, 0)]
+    for hour, drift in zip(hours, (0.0, 1.0, 1.0), strict=True):
+        drift_app.serve_traffic(hour, drift)
+        checked = drift_app.check(hour)
+        assert checked["status"] == "SUCCEEDED", checked
+        changes = drift_app.cloud.evaluate_alarms(hour + timedelta(hours=1, minutes=10))
+        # 2 of the last 3 checks must breach: one drifted hour is not enough.
+        expected = ["ALARM"] if hour == hours[-1] else []
+        assert [c.new for c in changes if c.new == "ALARM"] == expected
+
+    first, last = (
+        output_of(e)
+        for e in (drift_app.check(hours[0], "again-0"), drift_app.check(hours[2], "again-2"))
+    )
+    assert first["result"]["driftedShare"] == 0.0
+    assert last["result"]["driftedShare"] > 0.2
+    assert "trip_distance_km" in last["result"]["drifted"]
+
+    # The alarm's state change reached the drift trigger, which started a retrain whose
+    # signal carries the finding: which features, how far, and the report.
+    retrain = drift_app.cloud.wait_until(drift_app.executions, what="a retrain run")[0]
+    signal = json.loads(
+        drift_app.sfn.describe_execution(executionArn=retrain["executionArn"])["input"]
+    )["signal"]
+    assert signal["source"] == ALARM
+    drift = signal["detail"]["drift"]
+    assert drift["window"]["start"].startswith(f"{hours[2]:%Y-%m-%dT%H}:00")
+    assert {f["name"] for f in drift["features"]} <= set(taxi.FEATURES)
+    assert drift["features"][0]["distance"] > 0.1
+    assert drift["report"].endswith(f"/{hours[2] + timedelta(hours=1):%Y%m%dT%H00}/report.html")
+
+    # The files a Model Monitor user expects, and the report, where the finding says.
+    files = last["result"]
+    statistics = drift_app.read(files["statistics"])
+    assert statistics["dataset"]["item_count"] == 500
+    assert {f["name"] for f in statistics["features"]} == set(taxi.FEATURES)
+    violations = drift_app.read(files["violations"])["violations"]
+    assert {
+        v["feature_name"]
+        for v in violations
+        if v["constraint_check_type"] == "baseline_drift_check"
+    } == set(last["result"]["drifted"])
+    assert "trip_distance_km" in drift_app.read(files["report"])
+
+    # The metrics the alarm watched, one datapoint per check, stamped with the window's hour.
+    points = drift_app.cloudwatch.get_metric_statistics(
+        Namespace="ModelFresh/Drift",
+        MetricName="feature_baseline_drift_trip_distance_km",
+        Dimensions=[{"Name": "model", "Value": MODEL}],
+        StartTime=hours[0],
+        EndTime=hours[2] + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert sorted(p["Timestamp"] for p in points) == hours
+
+
+def test_the_alarm_follows_the_config_and_keeps_its_state_when_rewritten(
+    drift_app: DriftApp,
+) -> None:
+    drift_app.check(DAY)
+    alarm = drift_app.cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3600, 3, 2)
+    assert alarm["TreatMissingData"] == "ignore"
+    drift_app.cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="test")
+    drift_app.check(DAY + timedelta(hours=1))
+    assert (
+        drift_app.cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"]
+        == "ALARM"
+    )
+
+
+def test_an_hour_without_traffic_is_no_data_not_drift(drift_app: DriftApp) -> None:
+    checked = drift_app.check(DAY)
+    assert checked["status"] == "SUCCEEDED"
+    assert output_of(checked)["plan"]["mode"] == "no-data"
+    assert "Nothing to check" in drift_app.entered(checked)
+    found = drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"]
+    assert found == []
+
+
+def test_malformed_capture_lines_are_counted_and_the_rest_is_checked(drift_app: DriftApp) -> None:
+    drift_app.serve_traffic(DAY, 0.0, requests=40)
+    key = f"modelfresh/data-capture/taxi-fare-prod/AllTraffic/{DAY:%Y/%m/%d/%H}/59-00-000-bad.jsonl"
+    junk = b'not json\n{"captureData": {}}\n{"captureData": {"endpointInput": {"data": "!!", "encoding": "BASE64", "observedContentType": "text/csv", "mode": "INPUT"}}}\n'
+    drift_app.s3.put_object(Bucket=drift_app.cloud.artifacts_bucket, Key=key, Body=junk)
+    checked = drift_app.check(DAY)
+    assert checked["status"] == "SUCCEEDED", checked
+    result = output_of(checked)["result"]
+    assert (result["malformed"], result["rows"]) == (3, 200)
+    logs = json.dumps(drift_app.cloud.function_logs("ConcludeDriftCheckFunction"))
+    assert "malformed capture lines skipped" in logs and "59-00-000-bad.jsonl" in logs
+
+
+def test_the_hourly_schedule_starts_one_check_per_window(drift_app: DriftApp) -> None:
+    for minute in (12, 30, 58):
+        drift_app.cloud.fire_schedules(
+            DAY + timedelta(hours=6, minutes=minute), only=lambda r: "Schedule" in r
+        )
+    names = [e["name"] for e in drift_app.drift_checks()]
+    assert names == ["taxi-fare-drift-check-20261120T0600"]
+
+
+def test_a_broken_baseline_fails_the_check_with_a_notification(drift_app: DriftApp) -> None:
+    drift_app.cloud.put_json(drift_app.baseline["Statistics"], {"features": "nope"})
+    drift_app.serve_traffic(DAY, 0.0, requests=10)
+    checked = drift_app.check(DAY)
+    assert checked["status"] == "FAILED"
+    assert "Notify the failed check" in drift_app.entered(checked)
+    (note,) = drift_app.cloud.notifications(drift_app.topic_arn)
+    assert (note["kind"], note["model"], note["error"]) == (
+        "drift-check-failed",
+        MODEL,
+        "BaselineInvalid",
+    )
+    assert "Nothing was published" in note["email"]
+    assert drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []
+
+
+@pytest.fixture
+def fan_out_app(cloud: LocalCloud, tmp_path: Path) -> DriftApp:
+    config = (FIXTURES / "models.toml").read_text()
+    config = config.replace(
+        'categorical = ["pickup_weekday"]',
+        'categorical = ["pickup_weekday"]\nfan_out_above_mb = 0.05',
+    )
+    path = tmp_path / "models.toml"
+    path.write_text(config)
+    return DriftApp(cloud, path)
+
+
+def test_a_large_window_fans_out_and_equals_the_single_pass(fan_out_app: DriftApp) -> None:
+    app = fan_out_app
+    for quarter in range(4):
+        app.serve_traffic(DAY + timedelta(minutes=5 * quarter), 1.0, requests=60)
+    checked = app.check(DAY)
+    assert checked["status"] == "SUCCEEDED", checked
+    out = output_of(checked)
+    assert out["plan"]["mode"] == "fan-out"
+    assert "Summarise each batch" in app.entered(checked)
+    runs = app.sfn.list_map_runs(executionArn=checked["executionArn"])["mapRuns"]
+    assert len(runs) == 1
+
+    # The same window in one pass, here: identical files.
+    objects = DriftObjects(app.s3)
+    check = out["plan"]["check"]
+    batches = objects.read_json(
+        f"s3://{out['plan']['manifest']['bucket']}/{out['plan']['manifest']['key']}"
+    )
+    drift_check = app.config.model(MODEL).drift_check
+    assert isinstance(drift_check, DriftCheck)
+    ref = reference(objects, check["baseline"], drift_check)
+    single = conclude((summarise(objects, ref, check["bucket"], b["keys"]) for b in batches), ref)
+    assert app.read(out["result"]["statistics"]) == json.loads(json.dumps(single.statistics_json()))
+    assert app.read(out["result"]["violations"]) == json.loads(json.dumps(single.violations_json()))
+    assert out["result"]["rows"] == single.rows == 4 * 60 * 5
