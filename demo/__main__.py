@@ -1,11 +1,14 @@
 """The end-to-end demo on the local cloud (`make demo`).
 
 The local cloud starts (moto, listening on 127.0.0.1), a model is in production (a champion
-served on staging and on two prod instances with auto scaling), the app is deployed into the
-cloud from template.yaml, the model's drift metric crosses its alarm threshold, and the
-system takes it from there:
+trained on synthetic taxi trips, with the drift baseline our engine computed from its training
+data, served on staging and on two prod instances with auto scaling, capturing traffic), the
+app is deployed into the cloud from template.yaml, and three hours of requests reach prod: the
+first like the training data, the next two from a city that has changed. The system takes it
+from there:
 
-    drift alarm -> retrain run -> pipeline -> gate -> Approved in the registry
+    captured traffic -> hourly drift checks -> metrics -> the drift alarm (2 of 3 hours)
+    -> retrain run -> pipeline -> gate -> Approved in the registry
     -> deploy run -> staging -> smoke test -> approval email -> a person approves
     -> blue/green deployment to prod -> new champion, drift baseline re-pointed
 
@@ -14,33 +17,43 @@ form). With --wait-for-approval it prints the link and waits for you to open it 
 on this machine and click. The timeline is read back from the system's own records (the
 execution histories, SageMaker's events, the audit table), not from prints along the way.
 
-Simulated here, until the issues that make them real land: the pipeline's training (scripted
-metrics), the drift alarm (set to ALARM: the local cloud does not evaluate alarm rules on
-metrics) and the endpoints' predictions (a deterministic stand-in model).
+Simulated here, until the issue that makes them real lands: the pipeline's training (scripted
+metrics) and the endpoints' predictions (a deterministic stand-in model). The hours of traffic
+are sent in seconds, each stamped with its hour as SageMaker's capture would be.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import operator
 import os
 import socket
 import sys
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from modelfresh.config import ModelConfig, load_config
+from driftcheck import DriftSettings, FeatureSpec, baseline_csv
+from modelfresh.config import DriftCheck, ModelConfig, load_config
+from modelfresh.driftplan import DriftCheckRequest
 
+from demo import taxi
 from localcloud import ROOT, Candidate, LocalCloud, PipelineRun, approver
 
 MODEL = "taxi-fare"
-ALARM = "modelfresh-drift-taxi-fare"
 OUTPUT = ROOT / "demo-output"
 CHAMPION_METRICS = {"rmse": 3.95, "mae": 2.66}
 CANDIDATE_METRICS = {"rmse": 3.62, "mae": 2.41}
 DEMO_COMMENT = "Approved by make demo, the way a browser submits the form"
+# How far the city has moved from the training data, in each of the three hours of traffic.
+DRIFT_BY_HOUR = (0.0, 1.0, 1.0)
+TRAINING_TRIPS = 50_000
+REQUESTS_PER_HOUR = 120
+TRIPS_PER_REQUEST = 5
 
 
 class Timeline:
@@ -80,10 +93,13 @@ def short(arn: str | None) -> str:
 
 def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
     """A model in production before the controller arrives: package group, pipeline, an
-    approved champion served on staging and prod (with auto scaling)."""
+    approved champion (with its drift baseline) served on staging and prod, auto scaling."""
     cloud.seed_model(model)
     champion = cloud.register_package(
-        model.package_group, "Approved", description="The model in production"
+        model.package_group,
+        "Approved",
+        description="The model in production",
+        DriftCheckBaselines=champion_baseline(cloud, model, timeline),
     )
     cloud.seed_production(model, champion)
     deploy = model.deploy
@@ -93,47 +109,168 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
         f"{model.name} in production: champion {short(champion)} (rmse "
         f"{CHAMPION_METRICS['rmse']}) on {model.endpoints.prod}, {deploy.instance_count} x "
         f"{deploy.instance_type}, auto scaling {deploy.autoscaling.min_instances}-"
-        f"{deploy.autoscaling.max_instances}",
+        f"{deploy.autoscaling.max_instances}, capturing traffic to {cloud.capture_uri}",
     )
     return champion
 
 
-def simulated_training(champion: str) -> Any:
-    """What the retraining pipeline does here: 'train' for a moment, then register a candidate
-    evaluated beside the champion on the same holdout (scripted metrics until real training
-    lands)."""
+def champion_baseline(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> Any:
+    """The champion's training data and the baseline our engine computes from it (what the
+    retraining pipeline's baseline step does), registered with the champion's package."""
+    training = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=1), seed=2)
+    prefix = f"s3://{cloud.artifacts_bucket}/{model.pipeline}/champion"
+    bucket, _, key = f"{prefix}/data/train.csv".removeprefix("s3://").partition("/")
+    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=training.encode())
+    statistics, constraints = baseline_of(model, training)
+    files = {
+        kind: cloud.put_json(f"{prefix}/baseline/{kind.lower()}.json", document)
+        for kind, document in (("Statistics", statistics), ("Constraints", constraints))
+    }
+    timeline.add(
+        now(),
+        "seed",
+        f"baseline of {TRAINING_TRIPS:,} training trips x {len(drift_check_of(model).features)} "
+        f"features: {files['Statistics']}",
+    )
+    return {
+        "ModelDataQuality": {
+            kind: {"ContentType": "application/json", "S3Uri": uri} for kind, uri in files.items()
+        }
+    }
+
+
+def baseline_of(model: ModelConfig, training_csv: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """statistics.json and constraints.json of training data (the fare first, no header)."""
+    check = drift_check_of(model)
+    features = [
+        FeatureSpec(name, "categorical" if name in check.categorical else "numeric")
+        for name in check.features
+    ]
+    settings = DriftSettings(threshold=check.threshold, method=check.method)
+    return baseline_csv(
+        io.StringIO(training_csv),
+        features,
+        settings,
+        header=False,
+        columns=["fare", *check.features],
+    )
+
+
+def drift_check_of(model: ModelConfig) -> DriftCheck:
+    if model.drift_check is None:
+        raise SystemExit(f"the demo needs a [models.{model.name}.drift_check] in the config")
+    return model.drift_check
+
+
+def simulated_training(champion: str, model: ModelConfig) -> Any:
+    """What the retraining pipeline does here: learn from the drifted window's trips, make the
+    baseline of that training data, and register a candidate evaluated beside the champion on
+    the same holdout (scripted metrics until real training lands)."""
 
     def run(execution: PipelineRun) -> None:
-        time.sleep(1.0)
+        training = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=3, drift=1.0), seed=4)
         execution.succeed(
             Candidate(
                 metrics=CANDIDATE_METRICS,
                 champion_metrics=CHAMPION_METRICS,
                 champion_package=champion,
+                baseline=baseline_of(model, training),
             )
         )
 
     return run
 
 
-def raise_drift_alarm(cloud: LocalCloud, timeline: Timeline) -> None:
-    cloudwatch = cloud.client("cloudwatch")
-    cloudwatch.put_metric_data(
-        Namespace="ModelFresh/Drift",
-        MetricData=[
-            {
-                "MetricName": "drifted_feature_share",
-                "Dimensions": [{"Name": "model", "Value": MODEL}],
-                "Value": 0.35,
-            }
-        ],
+def serve_hour(cloud: LocalCloud, model: ModelConfig, hour: datetime, drift: float) -> int:
+    """An hour of requests to prod, each captured with its time in that hour."""
+    runtime = cloud.client("sagemaker-runtime")
+    trips = taxi.csv_rows(
+        taxi.trips(REQUESTS_PER_HOUR * TRIPS_PER_REQUEST, seed=int(hour.timestamp()), drift=drift)
     )
-    timeline.add(now(), "cloudwatch", f"drifted_feature_share = 0.35 for {MODEL} (alarm at 0.2)")
-    cloudwatch.set_alarm_state(
-        AlarmName=ALARM, StateValue="ALARM", StateReason="Threshold Crossed: 1 datapoint [0.35]"
+    for i in range(REQUESTS_PER_HOUR):
+        cloud.hosting.capture.clock = partial(
+            operator.add, hour, timedelta(seconds=i * 3600 / REQUESTS_PER_HOUR)
+        )
+        body = "\n".join(trips[i * TRIPS_PER_REQUEST : (i + 1) * TRIPS_PER_REQUEST])
+        runtime.invoke_endpoint(
+            EndpointName=model.endpoints.prod, ContentType="text/csv", Body=body
+        )
+    cloud.flush_capture()
+    return len(trips)
+
+
+def check_hour(
+    cloud: LocalCloud,
+    model: ModelConfig,
+    outputs: Mapping[str, str],
+    hour: datetime,
+    timeline: Timeline,
+) -> dict[str, Any]:
+    """The drift check of [hour, hour + 1h), started as the hourly schedule starts it."""
+    request = DriftCheckRequest(MODEL, hour + timedelta(hours=1, minutes=10))
+    started = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=outputs["DriftCheckStateMachineArn"],
+        name=request.execution_name(drift_check_of(model)),
+        input=request.to_json(),
     )
-    alarm = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]
-    timeline.add(alarm["StateUpdatedTimestamp"], "cloudwatch", f"alarm {ALARM}: OK -> ALARM")
+    described = cloud.wait_for_execution(started["executionArn"], timeout=60)
+    result = json.loads(described["output"])["result"]
+    worst = ", ".join(result["drifted"][:4]) or "none"
+    timeline.add(
+        described["stopDate"],
+        "drift check",
+        f"{hour:%H}:00 window: {result['rows']} rows, {result['driftedShare']:.0%} of "
+        f"features drifted ({worst}); report {result['report']}",
+    )
+    return described
+
+
+def traffic_and_drift_checks(
+    cloud: LocalCloud, model: ModelConfig, outputs: Mapping[str, str], timeline: Timeline
+) -> list[dict[str, Any]]:
+    """Three hours of requests to prod, each hour checked for drift, and the alarm evaluated
+    on the metrics the checks publish (CloudWatch does it every minute)."""
+    latest = now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    checks = []
+    for hours_back, drift in zip((2, 1, 0), DRIFT_BY_HOUR, strict=True):
+        hour = latest - timedelta(hours=hours_back)
+        trips = serve_hour(cloud, model, hour, drift)
+        world = "like the training data" if drift == 0 else "longer trips, later pickups"
+        timeline.add(
+            now(),
+            "prod",
+            f"{hour:%H}:00-{hour + timedelta(hours=1):%H}:00 UTC: {REQUESTS_PER_HOUR} requests "
+            f"({trips} trips, {world}) answered and captured",
+        )
+        checks.append(check_hour(cloud, model, outputs, hour, timeline))
+        evaluated_at = now()
+        for change in cloud.evaluate_alarms(hour + timedelta(hours=1, minutes=10)):
+            timeline.add(
+                evaluated_at,
+                "cloudwatch",
+                f"{change.alarm} {change.old} -> {change.new}: {change.reason}",
+            )
+    report = json.loads(checks[-1]["output"])["result"]["report"]
+    bucket, _, key = report.removeprefix("s3://").partition("/")
+    body = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    (OUTPUT / "drift-report.html").write_bytes(body)
+    return checks
+
+
+def the_next_hour(
+    cloud: LocalCloud, model: ModelConfig, outputs: Mapping[str, str], timeline: Timeline
+) -> dict[str, Any]:
+    """After the promotion: the changed city's traffic, checked against the new champion's
+    baseline. It no longer drifts, so the loop settles instead of retraining forever."""
+    hour = now().replace(minute=0, second=0, microsecond=0)
+    trips = serve_hour(cloud, model, hour, DRIFT_BY_HOUR[-1])
+    timeline.add(
+        now(),
+        "prod",
+        f"{hour:%H}:00-{hour + timedelta(hours=1):%H}:00 UTC: {trips} trips, the changed "
+        "city, served by v2",
+    )
+    return check_hour(cloud, model, outputs, hour, timeline)
 
 
 def only_execution(cloud: LocalCloud, state_machine: str, what: str) -> dict[str, Any]:
@@ -356,13 +493,12 @@ def run_the_loop(
         now(),
         "local cloud",
         f"{cloud.endpoint}: stack {stack.name} created from template.yaml "
-        f"({len(stack.resources)} resources, {len(functions)} functions, 2 state machines, "
+        f"({len(stack.resources)} resources, {len(functions)} functions, 3 state machines, "
         f"approval API at {cloud.api_url('ApprovalApi')})",
     )
-    cloud.create_drift_alarm(ALARM, model=MODEL)
-    cloud.pipelines.script(model.pipeline, simulated_training(champion))
+    cloud.pipelines.script(model.pipeline, simulated_training(champion, model))
 
-    raise_drift_alarm(cloud, timeline)
+    checks = traffic_and_drift_checks(cloud, model, outputs, timeline)
     retrain = only_execution(cloud, outputs["RetrainStateMachineArn"], "the retrain run")
     retrain = cloud.wait_for_execution(retrain["executionArn"], timeout=60)
     deploy = only_execution(cloud, outputs["DeployStateMachineArn"], "the deploy run")
@@ -379,12 +515,13 @@ def run_the_loop(
         status, _ = approver.decide(link, "approve", DEMO_COMMENT)
         print(f"\nThe demo opened the link and clicked Approve (HTTP {status}).\n")
     deploy = cloud.wait_for_execution(deploy["executionArn"], timeout=180)
+    settled = the_next_hour(cloud, model, outputs, timeline)
 
     record_execution(cloud, retrain, "retrain run", timeline)
     record_execution(cloud, deploy, "deploy run", timeline)
     record_pipelines(cloud, model, timeline)
     record_audit(cloud, outputs, timeline)
-    summary = summarise(cloud, model, outputs, [retrain, deploy])
+    summary = summarise(cloud, model, outputs, [checks[-1], retrain, deploy, settled])
     report = timeline.render()
     print(f"{report}\n\n{summary}")
     (OUTPUT / "timeline.txt").write_text(f"{report}\n\n{summary}\n")
@@ -392,8 +529,8 @@ def run_the_loop(
         (OUTPUT / f"{name}-execution.json").write_text(json.dumps(described, indent=2, default=str))
     write_lambda_logs(cloud, stack.resources)
     print(
-        f"\nWritten: {os.path.relpath(OUTPUT)}/timeline.txt, approval-email.txt, "
-        "retrain-execution.json, deploy-execution.json, lambda-logs.jsonl"
+        f"\nWritten: {os.path.relpath(OUTPUT)}/timeline.txt, drift-report.html, "
+        "approval-email.txt, retrain-execution.json, deploy-execution.json, lambda-logs.jsonl"
     )
     return retrain, deploy, link
 

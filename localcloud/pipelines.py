@@ -29,12 +29,14 @@ TERMINAL = ("Succeeded", "Failed", "Stopped")
 @dataclass(frozen=True)
 class Candidate:
     """What one pipeline execution produces: the candidate's metrics and, when the pipeline
-    evaluates it on the same holdout, the champion's."""
+    evaluates it on the same holdout, the champion's; and the drift baseline of its training
+    data (statistics.json, constraints.json), when its baseline step made one."""
 
     metrics: Mapping[str, float]
     champion_metrics: Mapping[str, float] | None = None
     champion_package: str | None = None
     section: str = "regression_metrics"
+    baseline: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None
 
     def report(self, holdout_uri: str) -> dict[str, Any]:
         """The evaluation report, in the layout modelfresh.gate reads."""
@@ -174,17 +176,18 @@ class PipelineSimulator:
             Body=json.dumps(candidate.report(f"s3://{bucket}/{prefix}/data/test.csv")).encode(),
         )
         # The pipeline's baseline step: the drift check compares traffic against these once
-        # the candidate is promoted. (Simulated contents; the shapes are Model Monitor's.)
-        baselines = {}
-        empty_statistics = {"version": 0.0, "dataset": {"item_count": 0}, "features": []}
-        empty_constraints = {"version": 0.0, "features": []}
-        for kind, body in (("statistics", empty_statistics), ("constraints", empty_constraints)):
-            key = f"{prefix}/baseline/{kind}.json"
-            s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
-            baselines[kind.title()] = {
-                "ContentType": "application/json",
-                "S3Uri": f"s3://{bucket}/{key}",
-            }
+        # the candidate is promoted.
+        extra: dict[str, Any] = {}
+        if candidate.baseline is not None:
+            baselines = {}
+            for kind, body in zip(("statistics", "constraints"), candidate.baseline, strict=True):
+                key = f"{prefix}/baseline/{kind}.json"
+                s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+                baselines[kind.title()] = {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{bucket}/{key}",
+                }
+            extra["DriftCheckBaselines"] = {"ModelDataQuality": baselines}
         arn: str = self._cloud.register_package(
             group,
             description=f"Candidate trained by {run.arn}",
@@ -194,8 +197,8 @@ class PipelineSimulator:
                     "Statistics": {"ContentType": "application/json", "S3Uri": report_uri}
                 }
             },
-            DriftCheckBaselines={"ModelDataQuality": baselines},
             CustomerMetadataProperties={"PipelineExecutionArn": run.arn},
+            **extra,
         )
         return arn
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ def test_the_demo_takes_a_drift_alarm_to_production(
     assert "Endpoint taxi-fare-prod: InService, serves taxi-fare/2 on 2 x ml.m5.large" in timeline
     assert "Auto scaling on prod: modelfresh-taxi-fare-invocations" in timeline
     assert "/baseline/statistics.json" in timeline.split("Champion: taxi-fare/2")[1]
+    # From captured traffic: the drift checks, the alarm from their metrics, the report...
+    # (the first hour as trained, two changed hours, and the changed city after re-baselining)
+    shares = [int(share) for share in re.findall(r"(\d+)% of features drifted", timeline)]
+    assert len(shares) == 4
+    assert shares[0] == 0 and min(shares[1:3]) > 20 and shares[3] == 0
+    assert "modelfresh-drift-taxi-fare OK -> ALARM: Threshold Crossed: 2 out of the last 3" in (
+        timeline
+    )
+    assert "<svg" in (tmp_path / "drift-report.html").read_text()
+    # ...which travels into the approval email.
+    assert "Drift check: " in (tmp_path / "approval-email.txt").read_text()
     # The email the approvers get, printed with its one link, and no task token anywhere
     email = (tmp_path / "approval-email.txt").read_text()
     assert email.count("http://127.0.0.1:") == 1

@@ -245,7 +245,10 @@ def alarm_differs(wanted: Mapping[str, Any], existing: Mapping[str, Any] | None)
 def drift_summary(finding: Mapping[str, Any], limit: int = 256) -> str:
     """One line a person reads: how many features drifted and the worst of them."""
     features = finding.get("features") or []
-    worst = ", ".join(f"{f['name']} {f['distance']:.2f}" for f in features)
+    worst = ", ".join(
+        f"{f['name']} PSI {f['psi']:.2f}" if "psi" in f else f"{f['name']} {f['distance']:.2f}"
+        for f in features
+    )
     share = float(finding.get("drifted_share", 0.0))
     text = f"{share:.0%} of features drifted"
     if worst:

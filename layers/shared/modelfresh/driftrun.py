@@ -14,6 +14,7 @@ from driftcheck import BaselineInvalid as BrokenBaseline
 from driftcheck import (
     DriftResult,
     DriftSettings,
+    FeatureDrift,
     Reference,
     WindowStats,
     compare,
@@ -133,9 +134,14 @@ def finding(
         "rows": result.rows,
         "malformed": result.malformed,
         "drifted_share": round(result.drifted_share, 4),
-        "features": [
-            {"name": f.name, "distance": round(f.distance, 4)} for f in drifted[:FINDING_FEATURES]
-        ],
+        "features": [_feature(f) for f in drifted[:FINDING_FEATURES]],
         "report": files["report"],
         "violations": files["violations"],
     }
+
+
+def _feature(drift: FeatureDrift) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": drift.name, "distance": round(drift.distance, 4)}
+    if drift.distance <= drift.threshold and drift.psi is not None:
+        entry["psi"] = round(drift.psi, 4)  # the population stability index found it
+    return entry
