@@ -32,16 +32,17 @@ class App:
         parameters: dict[str, str] | None = None,
         champion: bool = False,
         prod_instance_type: str | None = None,
+        model_config: Path = FIXTURES / "models.toml",
     ) -> None:
         self.cloud = cloud
-        self.config = load_config(FIXTURES / "models.toml")
+        self.config = load_config(model_config)
         for model in self.config.models.values():
             cloud.seed_model(model)
         # A model in production before the controller: its champion is served already.
-        self.champion = self.register("taxi-fare", "Approved") if champion else None
+        self.champion = self.register_champion() if champion else None
         if self.champion:
             cloud.seed_production(self.config.model("taxi-fare"), self.champion, prod_instance_type)
-        self.stack = cloud.deploy(model_config=FIXTURES / "models.toml", parameters=parameters)
+        self.stack = cloud.deploy(model_config=model_config, parameters=parameters)
         self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
         self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
         self.dead_letter_queue = self.stack.outputs["DeadLetterQueueUrl"]
@@ -60,6 +61,9 @@ class App:
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}
             }
         return self.cloud.register_package(group, status, **extra)
+
+    def register_champion(self) -> str:
+        return self.register("taxi-fare", "Approved")
 
     def create_alarm(self, name: str) -> None:
         self.cloud.create_drift_alarm(name, model="taxi-fare")

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.driftplan import checked_model, drift_summary
+from modelfresh.driftplan import drift_summary
 from modelfresh.driftrun import (
     conclude,
     finding,
     read_partials,
-    reference,
+    reference_of_check,
     summarise,
     write_outputs,
 )
-from modelfresh.errors import MalformedEvent
 from modelfresh.events import require
 from modelfresh.observability import count, entry_point, logger
 from modelfresh.wiring import Container
@@ -31,11 +30,8 @@ container = Container()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = require(event, "plan", dict)
     check = require(plan, "check", dict)
-    model, drift_check = checked_model(container.config, require(plan, "model", str))
-    if not check.get("baseline"):
-        raise MalformedEvent("the plan names no baseline")
     objects = container.drift_objects
-    ref = reference(objects, check["baseline"], drift_check)
+    model, ref = reference_of_check(container.config, objects, check)
     if "partials" in event:  # a fanned-out check: the Distributed Map's results
         parts = read_partials(objects, ref, require(event, "partials", list))
     else:

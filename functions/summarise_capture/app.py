@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftcheck import dumps
-from modelfresh.driftplan import checked_model
-from modelfresh.driftrun import partial_uri, reference, summarise
-from modelfresh.errors import MalformedEvent
+from modelfresh.driftrun import partial_uri, reference_of_check, summarise
 from modelfresh.events import require
 from modelfresh.observability import entry_point
 from modelfresh.wiring import Container
@@ -25,10 +23,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     check = require(event, "check", dict)
     index = require(event, "batch.index", int)
     keys = require(event, "batch.keys", list)
-    _, drift_check = checked_model(container.config, require(check, "model", str))
-    if not check.get("baseline"):
-        raise MalformedEvent("the check names no baseline")
-    ref = reference(container.drift_objects, check["baseline"], drift_check)
+    _, ref = reference_of_check(container.config, container.drift_objects, check)
     window = summarise(container.drift_objects, ref, require(check, "bucket", str), keys)
     uri = partial_uri(require(check, "output", str), index)
     container.drift_objects.write(uri, dumps(window.to_json()), "application/json")

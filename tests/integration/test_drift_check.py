@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from driftcheck import DriftSettings, FeatureSpec, baseline_csv
 from modelfresh.aws.drift import DriftObjects
-from modelfresh.config import DriftCheck, load_config
+from modelfresh.config import DriftCheck
 from modelfresh.driftrun import conclude, reference, summarise
 
 from demo import taxi
@@ -32,10 +32,12 @@ class DriftApp(App):
     """The app with a champion in prod whose package carries a drift baseline."""
 
     def __init__(self, cloud: LocalCloud, model_config: Path = FIXTURES / "models.toml") -> None:
-        self.cloud = cloud
-        config = load_config(model_config)
-        for model in config.models.values():
-            cloud.seed_model(model)
+        super().__init__(cloud, champion=True, model_config=model_config)
+        self.drift_check_arn = self.stack.outputs["DriftCheckStateMachineArn"]
+        self.s3 = cloud.client("s3")
+        self.runtime = cloud.client("sagemaker-runtime")
+
+    def register_champion(self) -> str:
         features = [
             FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
             for n in taxi.FEATURES
@@ -44,12 +46,12 @@ class DriftApp(App):
         statistics, constraints = baseline_csv(
             training, features, DriftSettings(), header=False, columns=["fare", *taxi.FEATURES]
         )
-        prefix = f"s3://{cloud.artifacts_bucket}/baselines/champion/"
+        prefix = f"s3://{self.cloud.artifacts_bucket}/baselines/champion/"
         self.baseline = {
-            "Statistics": cloud.put_json(prefix + "statistics.json", statistics),
-            "Constraints": cloud.put_json(prefix + "constraints.json", constraints),
+            "Statistics": self.cloud.put_json(prefix + "statistics.json", statistics),
+            "Constraints": self.cloud.put_json(prefix + "constraints.json", constraints),
         }
-        self.champion = cloud.register_package(
+        return self.cloud.register_package(
             MODEL,
             "Approved",
             DriftCheckBaselines={
@@ -59,19 +61,6 @@ class DriftApp(App):
                 }
             },
         )
-        cloud.seed_production(config.model(MODEL), self.champion)
-        self.stack = cloud.deploy(model_config=model_config)
-        self.config = config
-        self.state_machine_arn = self.stack.outputs["RetrainStateMachineArn"]
-        self.drift_check_arn = self.stack.outputs["DriftCheckStateMachineArn"]
-        self.topic_arn = self.stack.outputs["NotificationsTopicArn"]
-        self.dead_letter_queue = self.stack.outputs["DeadLetterQueueUrl"]
-        self.sfn = cloud.client("stepfunctions")
-        self.sagemaker = cloud.client("sagemaker")
-        self.cloudwatch = cloud.client("cloudwatch")
-        self.dynamodb = cloud.client("dynamodb")
-        self.s3 = cloud.client("s3")
-        self.runtime = cloud.client("sagemaker-runtime")
 
     def serve_traffic(
         self, hour: datetime, drift: float, requests: int = 100, rows: int = 5

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import driftcheck
 import pytest
 import time_machine
+from driftcheck import DriftSettings
 from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -341,7 +343,12 @@ def test_drift_alarm_to_production_and_the_drift_check_follows_the_new_baseline(
     app = App(cloud, champion=True)
     app.fire_alarm("modelfresh-drift-taxi-fare", reason="pickup_hour drifted")
     run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
-    candidate = run.succeed(Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}))
+    baseline = driftcheck.baseline(
+        [[float(i)] for i in range(100)], [driftcheck.FeatureSpec("x", "numeric")], DriftSettings()
+    )
+    candidate = run.succeed(
+        Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}, baseline=baseline)
+    )
     app.wait(app.only_execution())
 
     email = app.wait_for_approval_email()["email"]

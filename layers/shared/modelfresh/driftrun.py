@@ -24,8 +24,10 @@ from driftcheck import (
 )
 
 from modelfresh.aws.drift import FINDING_FEATURES, DriftObjects
-from modelfresh.config import DriftCheck
-from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete
+from modelfresh.config import ControllerConfig, DriftCheck, ModelConfig
+from modelfresh.driftplan import checked_model
+from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete, MalformedEvent
+from modelfresh.events import require
 
 # One compiled baseline per container: every batch of a check (and the next hour's check)
 # compares against the same champion until it is replaced. Keyed by the files' ETags too, so
@@ -53,6 +55,18 @@ def reference(objects: DriftObjects, baseline: Mapping[str, str], check: DriftCh
         raise BaselineInvalid(f"the baseline {uris[0]} is not JSON") from None
     compiled = _compiled[key]
     return dataclasses.replace(compiled, settings=settings_of(check, compiled.settings))
+
+
+def reference_of_check(
+    config: ControllerConfig, objects: DriftObjects, check: Mapping[str, Any]
+) -> tuple[ModelConfig, Reference]:
+    """The model and compiled baseline a plan's `check` names (what both statistics steps
+    need first). Raises: UnknownModel, NoDriftCheck, MalformedEvent, BaselineInvalid."""
+    model, drift_check = checked_model(config, require(check, "model", str))
+    baseline = check.get("baseline")
+    if not isinstance(baseline, Mapping):
+        raise MalformedEvent("malformed event: the drift check names no baseline")
+    return model, reference(objects, baseline, drift_check)
 
 
 def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
