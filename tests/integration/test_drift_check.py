@@ -141,6 +141,9 @@ def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_
     assert drift["window"]["start"].startswith(f"{hours[2]:%Y-%m-%dT%H}:00")
     assert {f["name"] for f in drift["features"]} <= set(taxi.FEATURES)
     assert drift["features"][0]["distance"] > 0.1
+    started = next(a for a in drift_app.audit() if a["kind"] == "started")
+    assert "of features drifted: " in started["summary"]
+    assert json.loads(started["detail"])["signal"]["detail"]["drift"] == drift
     assert drift["report"].endswith(f"/{hours[2] + timedelta(hours=1):%Y%m%dT%H00}/report.html")
 
     # The files a Model Monitor user expects, and the report, where the finding says.

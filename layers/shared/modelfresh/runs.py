@@ -15,13 +15,14 @@ CloudWatch alarms only fire on a state *change*: a signal dropped here would nev
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from modelfresh.config import ControllerConfig, ModelConfig
+from modelfresh.driftplan import drift_summary
 from modelfresh.errors import ModelfreshError, UnknownModel
 from modelfresh.events import iso
 from modelfresh.observability import logger
@@ -374,7 +375,9 @@ class RunCoordinator:
 
 def _describe(signal: Signal) -> str:
     if signal.kind == "drift-alarm":
-        return f"drift alarm {signal.source!r} at {signal.at}"
+        drift = signal.detail.get("drift")
+        found = f" ({drift_summary(drift)})" if isinstance(drift, Mapping) else ""
+        return f"drift alarm {signal.source!r} at {signal.at}{found}"
     return f"scheduled retrain ({signal.detail.get('schedule', signal.source)}) for {signal.at}"
 
 
