@@ -35,7 +35,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "partials" in event:  # a fanned-out check: the Distributed Map's results
         parts = read_partials(objects, ref, require(event, "partials", list))
     else:
-        parts = (summarise(objects, ref, check["bucket"], b["keys"]) for b in plan["batches"])
+        parts = (
+            summarise(objects, ref, check["bucket"], b["keys"], check.get("format", "capture"))
+            for b in plan["batches"]
+        )
     result = conclude(parts, ref)
 
     window = require(plan, "window", dict)

@@ -13,11 +13,12 @@ from typing import Any
 
 from modelfresh.config import ModelConfig
 from modelfresh.driftplan import (
+    INPUT_SUFFIX,
     DriftCheckRequest,
     Window,
-    capture_prefix,
     checked_model,
     drift_alarm,
+    input_of,
     plan_document,
     split_s3_uri,
 )
@@ -36,12 +37,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("drift alarm written from the config")
 
     window = Window.due_at(request.at, drift_check)
-    bucket, prefix = capture_prefix(
-        model.deploy.data_capture_uri or settings.data_capture_uri,
-        model.endpoints.prod,
-        model.deploy.variant,
+    kind, bucket, prefix = input_of(model, settings.data_capture_uri)
+    objects = container.drift_objects.list(
+        bucket, [prefix + h for h in window.hour_prefixes()], INPUT_SUFFIX[kind]
     )
-    objects = container.drift_objects.list(bucket, [prefix + h for h in window.hour_prefixes()])
     output = f"{settings.drift_checks_uri}/{model.name}/{window.slot}/"
     plan = plan_document(
         model,
@@ -50,6 +49,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         capture_bucket=bucket,
         baseline=baseline_of(model),
         output_uri=output,
+        input_format=kind,
     )
     logger.info(
         "drift check planned",

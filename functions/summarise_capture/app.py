@@ -24,7 +24,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     index = require(event, "batch.index", int)
     keys = require(event, "batch.keys", list)
     _, ref = reference_of_check(container.config, container.drift_objects, check)
-    window = summarise(container.drift_objects, ref, require(check, "bucket", str), keys)
+    bucket = require(check, "bucket", str)
+    window = summarise(container.drift_objects, ref, bucket, keys, check.get("format", "capture"))
     uri = partial_uri(require(check, "output", str), index)
     container.drift_objects.write(uri, dumps(window.to_json()), "application/json")
     return {"index": index, "partial": uri, "objects": len(keys)}

@@ -271,3 +271,34 @@ def test_a_large_window_fans_out_and_equals_the_single_pass(fan_out_app: DriftAp
     assert app.read(out["result"]["statistics"]) == json.loads(json.dumps(single.statistics_json()))
     assert app.read(out["result"]["violations"]) == json.loads(json.dumps(single.violations_json()))
     assert out["result"]["rows"] == single.rows == 4 * 60 * 5
+
+
+@pytest.fixture
+def batch_app(cloud: LocalCloud, tmp_path: Path) -> DriftApp:
+    config = (FIXTURES / "models.toml").read_text()
+    uri = f"s3://{cloud.artifacts_bucket}/batch/taxi-fare/input"
+    config = config.replace(
+        'categorical = ["pickup_weekday"]',
+        f'categorical = ["pickup_weekday"]\nbatch_input_uri = "{uri}"',
+    )
+    path = tmp_path / "models.toml"
+    path.write_text(config)
+    return DriftApp(cloud, path)
+
+
+def test_a_batch_transforms_input_is_checked_instead_of_captured_traffic(
+    batch_app: DriftApp,
+) -> None:
+    rows = taxi.csv_rows(taxi.trips(800, 9, drift=1.0))
+    for part in range(2):
+        batch_app.s3.put_object(
+            Bucket=batch_app.cloud.artifacts_bucket,
+            Key=f"batch/taxi-fare/input/{DAY:%Y/%m/%d/%H}/part-{part}.csv",
+            Body=("\n".join(rows[part * 400 : (part + 1) * 400]) + "\n").encode(),
+        )
+    checked = batch_app.check(DAY)
+    assert checked["status"] == "SUCCEEDED", checked
+    out = output_of(checked)
+    assert (out["plan"]["check"]["format"], out["plan"]["objects"]) == ("csv", 2)
+    assert (out["result"]["rows"], out["result"]["malformed"]) == (800, 0)
+    assert "trip_distance_km" in out["result"]["drifted"]

@@ -25,6 +25,7 @@ from modelfresh.driftplan import (
     drift_summary,
     due_checks,
     fresh_finding,
+    input_of,
     plan_document,
     split_s3_uri,
 )
@@ -76,6 +77,21 @@ def test_capture_prefix_follows_sagemakers_layout() -> None:
         "modelfresh/data-capture/prod/AllTraffic/",
     )
     assert capture_prefix("s3://bucket", "prod", "v") == ("bucket", "prod/v/")
+
+
+def test_the_check_reads_prods_captured_traffic_or_the_batch_input_its_config_names() -> None:
+    assert input_of(model(), "s3://art/modelfresh/data-capture") == (
+        "capture",
+        "art",
+        "modelfresh/data-capture/taxi-fare-prod/AllTraffic/",
+    )
+    batch = replace(CHECK, batch_input_uri="s3://data/batch/input/")
+    assert input_of(model(batch), "s3://art/x") == ("csv", "data", "batch/input/")
+    assert input_of(model(replace(CHECK, batch_input_uri="s3://data")), "s3://a") == (
+        "csv",
+        "data",
+        "",
+    )
 
 
 @pytest.mark.parametrize("uri", ["bucket/key", "s3://", "https://x/y"])
@@ -289,6 +305,7 @@ def drift_problems(section: dict[str, Any]) -> list[str]:
         ({"features": ["a"], "every_hours": 24, "evaluation_periods": 8}, "<= 168"),
         ({"features": ["a"], "fan_out_above_mb": 0}, "fan_out_above_mb: must be > 0"),
         ({"features": ["a"], "method": "fancy"}, "one of 'robust', 'simple'"),
+        ({"features": ["a"], "batch_input_uri": "data/in"}, "is not an s3:// URI"),
     ],
 )
 def test_drift_check_settings_are_validated(section: dict[str, Any], problem: str) -> None:

@@ -240,6 +240,9 @@ class DriftCheck:
     evaluation_periods: int = 3
     # Windows with more captured data than this fan out over a Distributed Map.
     fan_out_above_mb: float = 64.0
+    # Check a batch transform's input instead of the prod endpoint's captured traffic: CSV
+    # files (rows in feature order, no header) under <uri>/yyyy/mm/dd/hh/.
+    batch_input_uri: str | None = None
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -275,6 +278,9 @@ class DriftCheck:
             )
         if v.get("fan_out_above_mb", 1) <= 0:
             yield "fan_out_above_mb", "must be > 0"
+        uri = v.get("batch_input_uri")
+        if uri is not None and (not uri.startswith("s3://") or len(uri) <= 5):
+            yield "batch_input_uri", f"{uri!r} is not an s3:// URI"
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,21 @@ def capture_prefix(capture_uri: str, endpoint: str, variant: str) -> tuple[str, 
     return bucket, "/".join(part for part in (key, endpoint, variant) if part) + "/"
 
 
+# What a drift check reads: SageMaker's data capture (JSON lines), or batch input (CSV).
+INPUT_SUFFIX = {"capture": ".jsonl", "csv": ".csv"}
+
+
+def input_of(model: ModelConfig, default_capture_uri: str) -> tuple[str, str, str]:
+    """(format, bucket, prefix) of what the model's drift check reads: the prod variant's
+    captured traffic, or the batch input its config names."""
+    check = _check_of(model)
+    if check.batch_input_uri is not None:
+        bucket, key = split_s3_uri(check.batch_input_uri.rstrip("/"))
+        return "csv", bucket, f"{key}/" if key else ""
+    uri = model.deploy.data_capture_uri or default_capture_uri
+    return ("capture", *capture_prefix(uri, model.endpoints.prod, model.deploy.variant))
+
+
 def batches(objects: Iterable[CaptureObject]) -> list[list[CaptureObject]]:
     """Consecutive runs of objects in key (= time) order, each at most BATCH_BYTES and
     BATCH_OBJECTS (a bigger object is a batch on its own). The grouping depends only on the
@@ -154,6 +169,7 @@ def plan_document(
     capture_bucket: str,
     baseline: tuple[str, str] | None,
     output_uri: str,
+    input_format: str = "capture",
 ) -> dict[str, Any]:
     """The drift-check run's plan, JSON-ready. `check` is what every batch's Lambda needs;
     `batches` are listed inline for a single-Lambda check (a fan-out reads them from S3)."""
@@ -174,6 +190,7 @@ def plan_document(
         "check": {
             "model": model.name,
             "bucket": capture_bucket,
+            "format": input_format,
             "baseline": {"statistics": baseline[0], "constraints": baseline[1]}
             if baseline
             else None,

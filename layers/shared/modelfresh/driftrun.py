@@ -5,6 +5,7 @@ engine and numpy, which the controller's Lambdas never do.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -81,13 +82,28 @@ def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
 
 
 def summarise(
-    objects: DriftObjects, ref: Reference, bucket: str, keys: Sequence[str]
+    objects: DriftObjects,
+    ref: Reference,
+    bucket: str,
+    keys: Sequence[str],
+    input_format: str = "capture",
 ) -> WindowStats:
-    """One batch: every captured object in key order, streamed line by line."""
+    """One batch: every object in key order, streamed line by line (data capture records,
+    or batch input CSV rows in feature order)."""
     window = WindowStats.empty(ref)
     for key in keys:
-        window.add_capture(objects.lines(bucket, key), source=key)
+        if input_format == "csv":
+            window.add_rows(_csv_rows(objects.lines(bucket, key)))
+        else:
+            window.add_capture(objects.lines(bucket, key), source=key)
     return window
+
+
+def _csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
+    for line in lines:
+        text = line.decode("utf-8", errors="replace").strip()
+        if text:
+            yield next(csv.reader([text])) if '"' in text else text.split(",")
 
 
 def partial_uri(output: str, index: int) -> str:

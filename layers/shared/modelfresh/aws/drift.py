@@ -38,8 +38,10 @@ class DriftObjects:
     def __init__(self, client: S3Client) -> None:
         self._s3 = client
 
-    def list(self, bucket: str, prefixes: Sequence[str]) -> list[CaptureObject]:
-        """Every object under the prefixes (all pages), in key order."""
+    def list(
+        self, bucket: str, prefixes: Sequence[str], suffix: str = ".jsonl"
+    ) -> list[CaptureObject]:
+        """Every object with this suffix under the prefixes (all pages), in key order."""
         found: list[CaptureObject] = []
         paginator = self._s3.get_paginator("list_objects_v2")
         for prefix in prefixes:
@@ -47,7 +49,7 @@ class DriftObjects:
                 found.extend(
                     CaptureObject(o["Key"], o["Size"])
                     for o in page.get("Contents", [])
-                    if o["Key"].endswith(".jsonl")
+                    if o["Key"].endswith(suffix)
                 )
         return sorted(found, key=lambda o: o.key)
 
