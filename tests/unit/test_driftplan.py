@@ -165,6 +165,7 @@ def test_the_plan_carries_what_each_batch_needs_and_nothing_to_check_lists_no_ba
     assert plan["check"] == {
         "model": "taxi-fare",
         "bucket": "cap",
+        "format": "capture",
         "baseline": {"statistics": "s3://b/s.json", "constraints": "s3://b/c.json"},
         "output": "s3://b/out/",
     }
