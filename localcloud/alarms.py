@@ -61,20 +61,23 @@ def _state(
     period = int(alarm["Period"])
     periods = int(alarm["EvaluationPeriods"])
     needed = int(alarm.get("DatapointsToAlarm") or periods)
-    # The last `periods` whole periods before now (CloudWatch's own alignment).
+    # The last `periods` whole periods before now, aligned as CloudWatch aligns them. Each is
+    # asked for on its own: moto's buckets start at the first datapoint, not on boundaries.
     end = datetime.fromtimestamp(int(now.timestamp()) // period * period, tz=UTC)
-    start = end - timedelta(seconds=period * periods)
     statistic = alarm.get("Statistic", "Average")
-    found = client.get_metric_statistics(
-        Namespace=alarm["Namespace"],
-        MetricName=alarm["MetricName"],
-        Dimensions=alarm.get("Dimensions", []),
-        StartTime=start,
-        EndTime=end,
-        Period=period,
-        Statistics=[statistic],
-    )["Datapoints"]
-    values = [float(point[statistic]) for point in found]  # type: ignore[literal-required]
+    values = []
+    for back in range(periods, 0, -1):
+        start = end - timedelta(seconds=period * back)
+        found = client.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=alarm["MetricName"],
+            Dimensions=alarm.get("Dimensions", []),
+            StartTime=start,
+            EndTime=start + timedelta(seconds=period),
+            Period=period,
+            Statistics=[statistic],
+        )["Datapoints"]
+        values += [float(point[statistic]) for point in found[:1]]  # type: ignore[literal-required]
     breaching, words = _COMPARE[alarm["ComparisonOperator"]]
     breaches = sum(breaching(v, alarm["Threshold"]) for v in values)
     missing = periods - len(values)

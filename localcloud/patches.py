@@ -8,7 +8,9 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
 2. events_to_lambda       EventBridge delivers to Lambda targets, with Lambda's asynchronous
                           retries and on-failure destination (moto raises NotImplementedError);
                           scheduled rules only fire on schedule.
-3. alarm_state_events     A CloudWatch alarm state change emits "CloudWatch Alarm State Change".
+3. alarm_state_events     A CloudWatch alarm state change emits "CloudWatch Alarm State Change";
+                          PutMetricAlarm on an existing alarm keeps its state (moto made a
+                          new alarm in OK, silently).
 4. cfn_state_machines     CloudFormation creates state machines that execute, from
                           DefinitionS3Location, with DefinitionSubstitutions applied.
 5. cfn_missing_types      CloudFormation creates Lambda::EventInvokeConfig and CloudWatch::Alarm,
@@ -69,7 +71,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing
-from moto.cloudwatch.models import Alarm, cloudwatch_backends
+from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
@@ -553,6 +555,24 @@ def alarm_state_events() -> None:
         )
 
     Alarm.update_state = update_state
+
+    put_metric_alarm = CloudWatchBackend.put_metric_alarm
+
+    @functools.wraps(put_metric_alarm)
+    def put_keeping_state(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        existing = self.alarms.get(name)
+        alarm = put_metric_alarm(self, name, *args, **kwargs)
+        if existing is not None:
+            for field_name in (
+                "state_value",
+                "state_reason",
+                "state_reason_data",
+                "state_updated_timestamp",
+            ):
+                setattr(alarm, field_name, getattr(existing, field_name))
+        return alarm
+
+    CloudWatchBackend.put_metric_alarm = put_keeping_state
 
 
 # -------------------------------------------------------------------------------- 4. CFN SFN

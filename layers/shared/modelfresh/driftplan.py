@@ -284,5 +284,7 @@ def fresh_finding(
         end = datetime.fromisoformat(str(finding["window"]["end"]))
     except (KeyError, TypeError, ValueError):
         return None
+    if end.tzinfo is None:  # not a time the drift check writes: it explains nothing
+        return None
     oldest = changed_at - timedelta(hours=check.every_hours * (check.evaluation_periods + 1))
     return finding if oldest <= end <= changed_at + timedelta(hours=1) else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -41,21 +41,28 @@ def reference(objects: DriftObjects, baseline: Mapping[str, str], check: DriftCh
     check time; constraints.json's own are the defaults for tools outside modelfresh).
     Raises: BaselineInvalid."""
     uris = (baseline["statistics"], baseline["constraints"])
-    try:
-        key = (*uris, *(objects.etag(uri) for uri in uris))
-        if key not in _compiled:
-            compiled = Reference.from_baseline(*(objects.read_json(uri) for uri in uris))
-            _compiled.clear()
-            _compiled[key] = compiled
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        raise BaselineInvalid(f"cannot read the baseline {uris[0]}: {code}") from None
-    except BrokenBaseline as error:
-        raise BaselineInvalid(f"the baseline {uris[0]} is broken: {error}") from None
-    except ValueError:
-        raise BaselineInvalid(f"the baseline {uris[0]} is not JSON") from None
+    key = (*uris, *(_read(objects.etag, uri) for uri in uris))
+    if key not in _compiled:
+        documents = [_read(objects.read_json, uri) for uri in uris]
+        try:
+            compiled = Reference.from_baseline(*documents)
+        except BrokenBaseline as error:
+            raise BaselineInvalid(f"the baseline {uris[0]} is broken: {error}") from None
+        _compiled.clear()
+        _compiled[key] = compiled
     compiled = _compiled[key]
     return dataclasses.replace(compiled, settings=settings_of(check, compiled.settings))
+
+
+def _read[T](read: Callable[[str], T], uri: str) -> T:
+    """One baseline file (or its ETag). Raises: BaselineInvalid naming the file."""
+    try:
+        return read(uri)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        raise BaselineInvalid(f"cannot read the baseline file {uri}: {code}") from None
+    except ValueError:
+        raise BaselineInvalid(f"the baseline file {uri} is not JSON") from None
 
 
 def reference_of_check(

@@ -106,21 +106,37 @@ def evaluate_candidate(
 
 def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dict[str, str]:
     """What the retrain writes on its candidate (CustomerMetadataProperties), so whoever
-    approves it later sees why it exists. SageMaker allows 256 characters a value."""
+    approves it later sees why it exists, in the characters SageMaker allows there."""
     reason = str(signal.detail.get("reason") or signal.detail.get("schedule") or "")
-    metadata = {
+    values = {
         "modelfresh:run": run,
         "modelfresh:trigger": signal.kind,
-        "modelfresh:source": signal.source[:256],
-        "modelfresh:reason": reason[:256],
+        "modelfresh:source": signal.source,
+        "modelfresh:reason": reason,
         "modelfresh:window": f"{window.get('start', '')} .. {window.get('end', '')}",
     }
     drift = signal.detail.get("drift")
     if isinstance(drift, Mapping):
-        metadata["modelfresh:drift"] = drift_summary(drift)
-        if len(report := str(drift.get("report") or "")) <= 256:
-            metadata["modelfresh:drift-report"] = report
-    return metadata
+        values["modelfresh:drift"] = drift_summary(drift, limit=4096)  # cut once cleaned
+        report = str(drift.get("report") or "")
+        if report == metadata_value(report):  # a link is kept whole or not at all
+            values["modelfresh:drift-report"] = report
+    cleaned = {key: metadata_value(value) for key, value in values.items()}
+    return {key: value for key, value in cleaned.items() if value}
+
+
+# SageMaker's rule for a metadata value: 1-256 letters, numbers, spaces and _.:/=+-@.
+_METADATA_PUNCTUATION = frozenset("_.:/=+-@ ")
+
+
+def metadata_value(text: str) -> str:
+    """`text` in the characters a CustomerMetadataProperties value may hold ("%" becomes
+    " pct", other punctuation a space), at most 256 of them."""
+    text = text.replace("%", " pct")
+    kept = " ".join(
+        "".join(c if c.isalnum() or c in _METADATA_PUNCTUATION else " " for c in text).split()
+    )
+    return kept if len(kept) <= 256 else kept[:253].rstrip() + "..."
 
 
 _VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {
