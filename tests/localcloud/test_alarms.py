@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -29,14 +28,9 @@ NOW = HOUR + timedelta(hours=1, minutes=10)
 
 
 @pytest.fixture
-def cw(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CloudWatchClient]:
+def cw(offline_aws: None) -> Iterator[CloudWatchClient]:
     """The local cloud's CloudWatch: moto with the local cloud's patches, without the rest of
     LocalCloud (what happens after a state change is tested on a LocalCloud below)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     patches.apply()
     with mock_aws():
         yield boto3.client("cloudwatch", region_name="us-east-1")

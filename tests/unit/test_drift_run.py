@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -83,15 +82,9 @@ class RecordingObjects(DriftObjects):
 
 
 @pytest.fixture(autouse=True)
-def fresh_container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def fresh_container(monkeypatch: pytest.MonkeyPatch, offline_aws: None) -> Iterator[None]:
     """A new container (nothing compiled yet), moto's S3, fake credentials."""
     monkeypatch.setattr(driftrun, "_compiled", {})
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         yield
 

@@ -10,7 +10,6 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -45,15 +44,8 @@ AT = "2026-11-22T10:00:00.000Z"
 WHEN = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials, and no local AWS configuration that could change the requests."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+# Fake credentials, and no local AWS configuration that could change the requests.
+pytestmark = pytest.mark.usefixtures("offline_aws")
 
 
 @pytest.fixture
