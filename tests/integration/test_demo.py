@@ -27,7 +27,10 @@ def test_the_demo_takes_a_drift_alarm_to_production(
     assert "/baseline/statistics.json" in timeline.split("Champion: taxi-fare/2")[1]
     # From captured traffic: the drift checks, the alarm from their metrics, the report...
     # (the first hour as trained, two changed hours, and the changed city after re-baselining)
-    shares = [int(share) for share in re.findall(r"(\d+)% of features drifted", timeline)]
+    shares = [
+        int(share)
+        for share in re.findall(r"drift check +\S+ window: \d+ rows, (\d+)% of features", timeline)
+    ]
     assert len(shares) == 4
     assert shares[0] == 0 and min(shares[1:3]) > 20 and shares[3] == 0
     assert "modelfresh-drift-taxi-fare OK -> ALARM: Threshold Crossed: 2 out of the last 3" in (
