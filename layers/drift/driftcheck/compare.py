@@ -321,7 +321,9 @@ def _violations(
         if share is not None and share < settings.datatype_threshold:
             text = formats.data_type_text(ref.inferred_type, settings.datatype_threshold, share)
             found.append(Violation(ref.name, formats.DATA_TYPE, text))
-        if _completeness_dropped(drift.completeness, ref.completeness, tally.rows):
+        if _completeness_dropped(
+            drift.completeness, ref.completeness, tally.rows, reference.item_count
+        ):
             text = formats.value_text(drift.completeness)
             found.append(Violation(ref.name, formats.COMPLETENESS, text))
         if (
@@ -350,10 +352,12 @@ def _type_share(partial: Partial) -> float | None:
     return matched / present if present else None
 
 
-def _completeness_dropped(window: float, baseline: float, rows: int) -> bool:
-    """Below the baseline by more than sampling noise: 3 binomial standard errors, and at
+def _completeness_dropped(window: float, baseline: float, rows: int, baseline_rows: int) -> bool:
+    """Below the baseline by more than sampling noise: 3 standard errors of the difference of
+    two binomial shares (the window's and the baseline's own, which was a sample too), and at
     least 0.001 (a baseline with no missing values has no noise to speak of)."""
-    noise = COMPLETENESS_SIGMAS * math.sqrt(baseline * (1.0 - baseline) / rows)
+    spread = 1.0 / rows + (1.0 / baseline_rows if baseline_rows > 0 else 0.0)
+    noise = COMPLETENESS_SIGMAS * math.sqrt(baseline * (1.0 - baseline) * spread)
     return window < baseline - max(noise, COMPLETENESS_MIN_DROP)
 
 
