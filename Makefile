@@ -91,8 +91,9 @@ demo: .venv/.synced ## The end-to-end demo on the local cloud
 demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (and staying up)
 	$(RUN) python -m demo --wait-for-approval --keep-running
 
+# The bench group (Evidently, pandas) is installed here, never by `make test`.
 bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md
-	$(RUN) python -m bench
+	$(RUN) --group bench python -m bench
 
 deploy: build ## sam deploy --config-env $(ENV) (needs AWS credentials)
 	$(SAM) deploy --config-env $(ENV)
