@@ -61,6 +61,9 @@ DECIMALS = 4  # numeric cells are written with at most 4 decimals, so text round
 
 Column = NDArray[np.float64] | NDArray[np.int64]  # numbers (NaN: missing) | codes (-1: missing)
 Table = dict[str, Column]
+# The engine's defaults, which config/models.toml's drift_check defaults match.
+DEFAULTS = DriftSettings()
+
 ShiftKind = Literal["mean", "variance", "scale", "swap", "missing"]
 
 # -- the data ----------------------------------------------------------------------------------
@@ -795,7 +798,8 @@ def render(drift: Mapping[str, Any]) -> list[str]:
         "## Drift check vs Evidently",
         "",
         f"Evidently {drift['evidently_version']}, `DataDriftPreset()` with its defaults; ours "
-        "with the defaults of `config/models.toml` (Robust L-infinity 0.1, PSI 0.2). "
+        f"with the defaults of `config/models.toml` (Robust L-infinity {DEFAULTS.threshold}, "
+        f"PSI {DEFAULTS.psi_threshold}). "
         f"Window: {sizes['window_rows']:,} rows x {len(FEATURES)} features (16 numeric, 4 "
         f"categorical) against a {sizes['reference_rows']:,}-row training baseline; "
         f"{len(WINDOW_SHIFTS)} features shifted. The section took {drift['total_seconds']} s.",
