@@ -2,7 +2,8 @@
 
 Each handler module makes one `Container()` at import: that costs nothing. The first
 invocation that needs a service builds it (and only the clients it uses); later invocations
-in the same container reuse it. Tests pass fakes to the domain classes instead.
+in the same container reuse it. Adapters are imported where they are built, so a handler
+loads only the ones it uses (cold-start time). Tests pass fakes to the domain classes instead.
 """
 
 from __future__ import annotations
@@ -12,20 +13,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from modelfresh.aws.approvals import DynamoApprovalStore, SnsApprovalMailer
-from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskTokens
-from modelfresh.aws.deploys import DynamoDeploys
-from modelfresh.aws.drift import DriftMetrics, DriftObjects, DriftState
-from modelfresh.aws.executions import StepFunctionsExecutions
-from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
-from modelfresh.aws.ledger import DynamoLedger
-from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
-from modelfresh.callbacks import CallbackDesk
 from modelfresh.config import ControllerConfig, load_config
 from modelfresh.errors import SettingsError
-from modelfresh.outcomes import OutcomeRecorder
-from modelfresh.runs import RunCoordinator
 from modelfresh.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +26,17 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_stepfunctions import SFNClient
+
+    from modelfresh.aws.approvals import DynamoApprovalStore, SnsApprovalMailer
+    from modelfresh.aws.callbacks import StepFunctionsTaskTokens
+    from modelfresh.aws.deploys import DynamoDeploys
+    from modelfresh.aws.drift import DriftMetrics, DriftObjects, DriftState
+    from modelfresh.aws.executions import StepFunctionsExecutions
+    from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
+    from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
+    from modelfresh.callbacks import CallbackDesk
+    from modelfresh.outcomes import OutcomeRecorder
+    from modelfresh.runs import RunCoordinator
 
 
 class Container:
@@ -88,6 +88,9 @@ class Container:
 
     @cached_property
     def recorder(self) -> OutcomeRecorder:
+        from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
+        from modelfresh.outcomes import OutcomeRecorder
+
         return OutcomeRecorder(
             SnsNotifier(self.sns, self.settings.notifications_topic_arn),
             DynamoAuditLog(self.dynamodb, self.settings.audit_table),
@@ -95,6 +98,10 @@ class Container:
 
     @cached_property
     def coordinator(self) -> RunCoordinator:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+        from modelfresh.aws.ledger import DynamoLedger
+        from modelfresh.runs import RunCoordinator
+
         return RunCoordinator(
             config=self.config,
             ledger=DynamoLedger(
@@ -108,22 +115,33 @@ class Container:
 
     @cached_property
     def deploy_executions(self) -> StepFunctionsExecutions:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+
         return StepFunctionsExecutions(self.stepfunctions, self.settings.deploy_state_machine_arn)
 
     @cached_property
     def pipelines(self) -> SageMakerPipelines:
+        from modelfresh.aws.sagemaker import SageMakerPipelines
+
         return SageMakerPipelines(self.sagemaker)
 
     @cached_property
     def reports(self) -> S3Reports:
+        from modelfresh.aws.sagemaker import S3Reports
+
         return S3Reports(self.s3)
 
     @cached_property
     def task_tokens(self) -> StepFunctionsTaskTokens:
+        from modelfresh.aws.callbacks import StepFunctionsTaskTokens
+
         return StepFunctionsTaskTokens(self.stepfunctions)
 
     @cached_property
     def callback_desk(self) -> CallbackDesk:
+        from modelfresh.aws.callbacks import DynamoCallbackStore
+        from modelfresh.callbacks import CallbackDesk
+
         return CallbackDesk(
             DynamoCallbackStore(self.dynamodb, self.settings.callbacks_table),
             self.pipelines,
@@ -132,48 +150,70 @@ class Container:
 
     @cached_property
     def registry(self) -> ModelRegistry:
+        from modelfresh.aws.sagemaker import ModelRegistry
+
         return ModelRegistry(self.sagemaker)
 
     @cached_property
     def deploys(self) -> DynamoDeploys:
+        from modelfresh.aws.deploys import DynamoDeploys
+
         return DynamoDeploys(self.dynamodb, self.settings.model_state_table)
 
     @cached_property
     def endpoints(self) -> Endpoints:
+        from modelfresh.aws.hosting import Endpoints
+
         return Endpoints(self.sagemaker)
 
     @cached_property
     def invoker(self) -> RuntimeInvoker:
+        from modelfresh.aws.hosting import RuntimeInvoker
+
         return RuntimeInvoker(self.sagemaker_runtime)
 
     @cached_property
     def guardrails(self) -> Guardrails:
+        from modelfresh.aws.hosting import Guardrails
+
         return Guardrails(self.cloudwatch, self.autoscaling)
 
     @cached_property
     def drift_check_executions(self) -> StepFunctionsExecutions:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+
         return StepFunctionsExecutions(
             self.stepfunctions, self.settings.drift_check_state_machine_arn
         )
 
     @cached_property
     def drift_objects(self) -> DriftObjects:
+        from modelfresh.aws.drift import DriftObjects
+
         return DriftObjects(self.s3)
 
     @cached_property
     def drift_state(self) -> DriftState:
+        from modelfresh.aws.drift import DriftState
+
         return DriftState(self.dynamodb, self.settings.model_state_table)
 
     @cached_property
     def drift_metrics(self) -> DriftMetrics:
+        from modelfresh.aws.drift import DriftMetrics
+
         return DriftMetrics(self.cloudwatch)
 
     @cached_property
     def approvals(self) -> DynamoApprovalStore:
+        from modelfresh.aws.approvals import DynamoApprovalStore
+
         return DynamoApprovalStore(self.dynamodb, self.settings.approvals_table)
 
     @cached_property
     def mailer(self) -> SnsApprovalMailer:
+        from modelfresh.aws.approvals import SnsApprovalMailer
+
         if not self.settings.approval_base_url:
             raise SettingsError(
                 "APPROVAL_BASE_URL is not set (only RequestApprovalFunction has it)"
