@@ -23,7 +23,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,46 @@ def split_columns(
         numeric_column(grid[:, j]) if is_numeric else grid[:, j].tolist()
         for j, is_numeric in enumerate(numeric)
     ]
+
+
+def split_texts(texts: Sequence[str], numeric: Sequence[bool]) -> list[FloatArray | list[object]]:
+    """One-row CSV texts of exactly len(numeric) cells each (no quotes, CR or LF) -> the
+    columns split_columns() gives for [text.split(",") for text in texts], value for value.
+
+    The texts are joined and split once (no list per row), and each numeric column is parsed
+    by numpy in one call; a column with empty cells is parsed again with "nan" for them (NaN,
+    as cell_float gives an empty cell); anything else that fails takes numeric_column's
+    per-cell path, so every cell is still read by float() or cell_float.
+    """
+    width = len(numeric)
+    cells = ",".join(texts).split(",")
+    if len(cells) != len(texts) * width:
+        return split_columns([text.split(",") for text in texts], numeric)
+    if all(numeric):
+        try:
+            table = np.array(cells, dtype=np.float64).reshape(len(texts), width)
+        except (ValueError, TypeError, OverflowError):
+            pass
+        else:
+            return list(np.ascontiguousarray(table.T))
+    columns: list[FloatArray | list[object]] = []
+    for j, is_numeric in enumerate(numeric):
+        column = cells[j::width]
+        columns.append(_text_column(column) if is_numeric else cast("list[object]", column))
+    return columns
+
+
+def _text_column(cells: list[str]) -> FloatArray:
+    try:
+        return np.array(cells, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    if "" in cells:
+        try:
+            return np.array([cell or "nan" for cell in cells], dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            pass
+    return numeric_column(cells)
 
 
 def numeric_column(cells: Sequence[object] | NDArray[np.object_]) -> FloatArray:

@@ -22,6 +22,7 @@ MAX_EXTRA_KEYS = 100
 
 Row = Sequence[object]
 Sink = Callable[[list[Row]], None]
+TextSink = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,17 @@ class Intake:
 
     Rows appended straight to `rows` (or through append()) must have exactly `width` cells;
     anything else goes through positional() or keyed(), which fit it to the layout and note
-    what was missing or extra.
+    what was missing or extra. Hot loops may also append a one-row CSV text (a str with
+    exactly `width` - 1 commas and no quote, CR or LF) straight to `rows`: it stands for
+    text.split(","). A chunk made only of such texts goes to `text_sink` whole, which converts
+    it without splitting row by row; any other chunk goes to `sink` as lists of cells.
     """
 
-    def __init__(self, names: Sequence[str], sink: Sink) -> None:
+    def __init__(self, names: Sequence[str], sink: Sink, text_sink: TextSink | None = None) -> None:
         self.names = tuple(names)
         self.width = len(self.names)
         self.sink = sink
+        self.text_sink = text_sink
         self.chunk_rows = CHUNK_ROWS
         self.rows: list[Row] = []
         self.records = 0
@@ -74,6 +79,7 @@ class Intake:
         self._widest = 0
         self._extra_rows = 0
         self._fitted = 0  # rows of the current chunk that did not arrive exactly `width` wide
+        self._listed = 0  # rows of the current chunk that came through append() (not texts)
         self._keyed: set[str] = set()
         self._extra_keys: set[str] = set()
 
@@ -101,6 +107,9 @@ class Intake:
         self.append([row.get(name) for name in self.names])
 
     def append(self, cells: Row) -> None:
+        if cells.__class__ is str:  # a row that is one str is its characters, not CSV text
+            cells = list(cells)
+        self._listed += 1
         self.rows.append(cells)
         if len(self.rows) >= self.chunk_rows:
             self.flush()
@@ -120,8 +129,14 @@ class Intake:
             self._widest = max(self._widest, self.width)
         self._rows += len(rows)
         self._fitted = 0
+        listed, self._listed = self._listed, 0
         self.rows = []
-        self.sink(rows)
+        if listed == len(rows):
+            self.sink(rows)
+        elif not listed and self.text_sink is not None:
+            self.text_sink(rows)  # type: ignore[arg-type]  # every row is a CSV text
+        else:
+            self.sink([row.split(",") if isinstance(row, str) else row for row in rows])
 
     def add_rows(self, rows: Iterable[Row]) -> None:
         """Rows already in feature order (batch input): each is one record."""

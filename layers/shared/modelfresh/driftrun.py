@@ -95,14 +95,14 @@ def summarise(
     keys: Sequence[str],
     input_format: str = "capture",
 ) -> WindowStats:
-    """One batch: every object in key order, streamed line by line (data capture records,
-    or batch input CSV rows in feature order)."""
+    """One batch: every object in key order, streamed (data capture records in blocks of
+    bytes, or batch input CSV rows in feature order, line by line)."""
     window = WindowStats.empty(ref)
     for key in keys:
         if input_format == "csv":
             window.add_rows(_csv_rows(objects.lines(bucket, key)))
         else:
-            window.add_capture(objects.lines(bucket, key), source=key)
+            window.add_capture_blocks(objects.blocks(bucket, key), source=key)
     return window
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
+# How much of a captured object is read at a time (bounds memory, not a record's size).
+BLOCK_BYTES = 1 << 20
 # CloudWatch takes at most this many datapoints in one PutMetricData call.
 METRICS_PER_CALL = 1000
 # A finding travels in events, executions and package metadata: keep it small.
@@ -57,6 +59,12 @@ class DriftObjects:
         """The object's lines, streamed (a capture file is never read whole into memory)."""
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
         yield from body.iter_lines(keepends=False)
+
+    def blocks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes in blocks of BLOCK_BYTES, streamed (WindowStats.add_capture_blocks
+        splits them into the lines lines() would give)."""
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        yield from body.iter_chunks(BLOCK_BYTES)
 
     def etag(self, uri: str) -> str:
         bucket, key = split_s3_uri(uri)
