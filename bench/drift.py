@@ -862,7 +862,8 @@ def render(drift: Mapping[str, Any]) -> list[str]:
     lines += [
         "",
         f"Disagreements: {disagree}. Ours: Robust distance = L-infinity less the KS critical "
-        "distance for both sample sizes, drifted above 0.1, or PSI above 0.2 and beyond noise. "
+        f"distance for both sample sizes, drifted above {DEFAULTS.threshold}, or PSI above "
+        f"{DEFAULTS.psi_threshold} and beyond noise. "
         "Evidently: drifted when the score reaches the threshold (its defaults for more than "
         "1,000 reference rows: Wasserstein distance normed by the reference's standard "
         "deviation for numbers, Jensen-Shannon distance for categories, both 0.1). "
