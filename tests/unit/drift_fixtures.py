@@ -113,28 +113,36 @@ def capture_line(
     encoding: str = "CSV",
     content_type: str = "text/csv",
     event_id: str = "8f45e35c-fa44-40d2-8ed3-1bcab3a596f3",
+    compact: bool = False,
+    **metadata: str,
 ) -> str:
-    """One data-capture record as SageMaker writes it (input and output captured)."""
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": content_type,
-                    "mode": "INPUT",
-                    "data": data,
-                    "encoding": encoding,
-                },
-                "endpointOutput": {
-                    "observedContentType": "text/csv; charset=utf-8",
-                    "mode": "OUTPUT",
-                    "data": "0.8731",
-                    "encoding": "CSV",
-                },
+    """One data-capture record as SageMaker writes it (input and output captured); compact:
+    without spaces, as SageMaker's own files are (the shape the engine's fast path knows)."""
+    record = {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": content_type,
+                "mode": "INPUT",
+                "data": data,
+                "encoding": encoding,
             },
-            "eventMetadata": {"eventId": event_id, "inferenceTime": "2024-05-06T17:25:49Z"},
-            "eventVersion": "0",
-        }
-    )
+            "endpointOutput": {
+                "observedContentType": "text/csv; charset=utf-8",
+                "mode": "OUTPUT",
+                "data": "0.8731",
+                "encoding": "CSV",
+            },
+        },
+        "eventMetadata": {
+            "eventId": event_id,
+            "inferenceTime": "2024-05-06T17:25:49Z",
+            **metadata,
+        },
+        "eventVersion": "0",
+    }
+    if compact:
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(record)
 
 
 def base64_line(text: str, content_type: str) -> str:

@@ -21,7 +21,7 @@ from driftcheck.capture import read_capture
 from driftcheck.cells import split_columns, split_texts
 from driftcheck.intake import Intake, gc_paused
 
-from tests.unit.drift_fixtures import reference_for
+from tests.unit.drift_fixtures import capture_line, reference_for
 
 MIXED = [
     FeatureSpec("age", "numeric"),
@@ -64,27 +64,8 @@ def numeric() -> Reference:
 
 def record(data: str, encoding: str = "CSV", content_type: str = "text/csv", **extra: str) -> str:
     """A record as SageMaker writes it: compact JSON (the shape the block regex knows)."""
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": content_type,
-                    "mode": "INPUT",
-                    "data": data,
-                    "encoding": encoding,
-                },
-                "endpointOutput": {
-                    "observedContentType": "text/csv; charset=utf-8",
-                    "mode": "OUTPUT",
-                    "data": "0.5",
-                    "encoding": "CSV",
-                },
-            },
-            "eventMetadata": {"eventId": "e-1", "inferenceTime": "2024-05-06T17:25:49Z", **extra},
-            "eventVersion": "0",
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
+    return capture_line(
+        data, encoding=encoding, content_type=content_type, event_id="e-1", compact=True, **extra
     )
 
 
