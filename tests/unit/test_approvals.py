@@ -58,7 +58,9 @@ SOURCE = {"source_ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (X11; Linux x86
 DECIDED_AT = NOW + 60
 
 
-def make_approval(task_token: str = TOKEN, **changes: Any) -> Approval:
+def make_approval(
+    task_token: str = TOKEN, details: Mapping[str, Any] = DETAILS, **changes: Any
+) -> Approval:
     """A fresh pending approval, as the request-approval Lambda creates it, with `changes`."""
     approval = new_approval(
         task_token=task_token,
@@ -68,7 +70,7 @@ def make_approval(task_token: str = TOKEN, **changes: Any) -> Approval:
         run=RUN,
         now=NOW,
         sla_seconds=SLA,
-        details=DETAILS,
+        details=details,
     )
     return replace(approval, **changes)
 
@@ -247,16 +249,7 @@ def test_new_approval_ids_and_csrf_tokens_are_unguessable_url_safe_and_distinct(
 
 def test_a_new_approval_keeps_its_own_copy_of_the_details() -> None:
     details = {"metrics": [], "gate": "passed"}
-    approval = new_approval(
-        task_token=TOKEN,
-        model="churn",
-        version=7,
-        package_arn=PACKAGE,
-        run=RUN,
-        now=NOW,
-        sla_seconds=SLA,
-        details=details,
-    )
+    approval = make_approval(details=details)
 
     details["gate"] = "changed afterwards"
 
@@ -928,14 +921,7 @@ type AnyStore = InMemoryApprovalStore | DynamoApprovalStore
 
 
 @pytest.fixture
-def dynamo_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoApprovalStore]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+def dynamo_store(offline_aws: None) -> Iterator[DynamoApprovalStore]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(  # as template.yaml's ApprovalsTable

@@ -202,3 +202,20 @@ def test_sums_stay_accurate_for_large_values(ref: Reference, lines: list[str]) -
 
     assert amount["std_dev"] == pytest.approx(values.std(), rel=1e-9)
     assert amount["sum"] == pytest.approx(values.sum(), rel=1e-14)
+
+
+def test_batch_csv_lines_read_as_the_rows_they_hold(ref: Reference) -> None:
+    # Given batch transform input as bytes: quoted cells, a blank line, an empty cell
+    lines = [b"1000010.5,4,city-3\n", b'1000002.25,5,"city-7"\n', b"\n", b",6,city-40\n"]
+
+    # When it is read as CSV
+    window = WindowStats.empty(ref)
+    window.add_csv(lines)
+
+    # Then it is exactly the rows it holds
+    expected = WindowStats.empty(ref)
+    expected.add_rows(
+        [["1000010.5", "4", "city-3"], ["1000002.25", "5", "city-7"], ["", "6", "city-40"]]
+    )
+    assert dumps(window.to_json()) == dumps(expected.to_json())
+    assert window.tally.rows == 3

@@ -30,14 +30,7 @@ def ticket(signal: Signal, now: int = NOW, lifetime: int = LIFETIME) -> Ticket:
 
 
 @pytest.fixture
-def dynamo_ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoLedger]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+def dynamo_ledger(offline_aws: None) -> Iterator[DynamoLedger]:
     patches.apply()  # moto as the local cloud runs it
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")

@@ -24,14 +24,14 @@ import functools
 import io
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from driftcheck.capture import read_capture, read_capture_blocks
+from driftcheck.capture import csv_rows, read_capture, read_capture_blocks
 from driftcheck.cells import (
     category_counts,
     split_columns,
@@ -270,6 +270,19 @@ class WindowStats:
             intake.flush()
         part.tally = intake.tally()
         self._fold_in(part)
+
+    def add_csv(self, lines: Iterable[bytes | str]) -> None:
+        """Read batch transform input: CSV lines, one row each in feature order, no header
+        (quoted cells as the csv module reads them; blank lines skipped)."""
+
+        def rows() -> Iterator[Row]:
+            for line in lines:
+                text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+                found = csv_rows(text)
+                if not isinstance(found, str):  # a str says why there is no row (blank)
+                    yield from found
+
+        self.add_rows(rows())
 
     def add_rows(self, rows: Iterable[Row]) -> None:
         """Read rows already in feature order (batch transform input: CSV cells or values)."""

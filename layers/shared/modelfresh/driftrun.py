@@ -5,7 +5,6 @@ engine and numpy, which the controller's Lambdas never do.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -100,17 +99,10 @@ def summarise(
     window = WindowStats.empty(ref)
     for key in keys:
         if input_format == "csv":
-            window.add_rows(_csv_rows(objects.lines(bucket, key)))
+            window.add_csv(objects.lines(bucket, key))
         else:
             window.add_capture_blocks(objects.blocks(bucket, key), source=key)
     return window
-
-
-def _csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
-    for line in lines:
-        text = line.decode("utf-8", errors="replace").strip()
-        if text:
-            yield next(csv.reader([text])) if '"' in text else text.split(",")
 
 
 def partial_uri(output: str, index: int) -> str:

@@ -25,16 +25,6 @@ PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 # How often the deploy run checks an endpoint (its Wait states), in seconds.
 STAGING_POLL_SECONDS = 30
 PROD_POLL_SECONDS = 60
-# Keys the retrain run writes on the package (CustomerMetadataProperties) for the approver.
-TRIGGER_KEYS = (
-    "modelfresh:run",
-    "modelfresh:trigger",
-    "modelfresh:source",
-    "modelfresh:reason",
-    "modelfresh:window",
-    "modelfresh:drift",
-    "modelfresh:drift-report",
-)
 
 
 @dataclass(frozen=True)
