@@ -22,6 +22,7 @@ from modelfresh.driftplan import (
     plan_document,
     split_s3_uri,
 )
+from modelfresh.events import require
 from modelfresh.observability import count, entry_point, logger
 from modelfresh.wiring import Container
 
@@ -30,7 +31,7 @@ container = Container()
 
 @entry_point
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = DriftCheckRequest.from_event(event)
+    request = DriftCheckRequest.from_event(require(event, "request", dict))
     model, drift_check = checked_model(container.config, request.model)
     settings = container.settings
     if container.drift_metrics.ensure_alarm(drift_alarm(model, settings.drift_alarm_prefix)):

@@ -302,3 +302,26 @@ def test_a_batch_transforms_input_is_checked_instead_of_captured_traffic(
     assert (out["plan"]["check"]["format"], out["plan"]["objects"]) == ("csv", 2)
     assert (out["result"]["rows"], out["result"]["malformed"]) == (800, 0)
     assert "trip_distance_km" in out["result"]["drifted"]
+
+
+@pytest.mark.parametrize(
+    ("request_input", "error"),
+    [
+        ({"model": "no-such-model", "at": "2026-11-20T06:10:00Z"}, "UnknownModel"),
+        ({"model": MODEL}, "MalformedEvent"),
+    ],
+    ids=["unknown model", "no time"],
+)
+def test_a_check_that_cannot_be_planned_fails_with_a_clear_error_and_a_notification(
+    drift_app: DriftApp, request_input: dict[str, str], error: str
+) -> None:
+    started = drift_app.sfn.start_execution(
+        stateMachineArn=drift_app.drift_check_arn, name="bad", input=json.dumps(request_input)
+    )
+    checked = drift_app.cloud.wait_for_execution(started["executionArn"], timeout=60)
+
+    assert checked["status"] == "FAILED"
+    (note,) = drift_app.cloud.notifications(drift_app.topic_arn)
+    assert (note["kind"], note["error"]) == ("drift-check-failed", error)
+    assert [e["name"] for e in drift_app.drift_checks()] == ["bad"]
+    assert drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []
