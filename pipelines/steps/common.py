@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -189,10 +190,10 @@ class S3Reader:
 
 
 def xgboost_message(error: Exception) -> str:
-    """XGBoost's own reason, without its timestamp, source location and stack trace."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    # "[08:33:45] /workspace/src/metric/metric.cc:49: Unknown metric function foo"
-    if first.startswith("["):
-        _, _, rest = first.partition("] ")
-        first = rest.split(": ", 1)[1] if ": " in rest and ".cc:" in rest else rest
-    return first
+    """XGBoost's own reason, without its timestamp, source location and stack trace:
+    "[08:33:45] /workspace/src/metric/metric.cc:49: Unknown metric function foo" -> the end."""
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    first = re.sub(r"^\[[0-9:]+\]\s*", "", first)
+    first = re.sub(r"^\S+\.(?:cc|cu|cuh|h):\d+:\s*", "", first)
+    return re.sub(r"^Check failed: [^:]*:\s*", "", first)

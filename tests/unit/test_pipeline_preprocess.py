@@ -240,6 +240,31 @@ def test_malformed_lines_are_counted_with_object_line_and_reason_and_the_rest_is
     assert "11 malformed lines were skipped (base, capture, ground_truth; see malformed)" in notes
 
 
+def test_a_missing_feature_value_is_kept_as_an_empty_cell(window: Window, tmp_path: Path) -> None:
+    # Given requests with a missing value: an empty CSV cell, a JSON null
+    records = window.capture(DRIFTED[:1])
+    csv_record = records[0]
+    csv_record["captureData"]["endpointInput"]["data"] = "1,2.5,,3,5,40.7,-73.9,40.8,-73.9"
+    json_record = json.loads(json.dumps(csv_record))
+    json_record["captureData"]["endpointInput"] |= {
+        "observedContentType": "application/json",
+        "encoding": "JSON",
+        "data": json.dumps([1, 2.5, None, 3, 5, 40.7, -73.9, 40.8, -73.9]),
+    }
+    json_record["eventMetadata"]["eventId"] = "second"
+    window.put(window.capture_keys[0], f"{json.dumps(csv_record)}\n{json.dumps(json_record)}\n")
+    window.ground_truth([(join_id(csv_record), 9.5), ("second", 9.75)])
+
+    dataset, splits = run_preprocess(tmp_path, window.manifest())
+
+    # Then both join, with the cell empty (XGBoost's missing value)
+    assert dataset["joined"] == 2
+    assert sorted(every_line(splits, "drift")) == [
+        "9.5,1,2.5,,3,5,40.7,-73.9,40.8,-73.9",
+        "9.75,1,2.5,,3,5,40.7,-73.9,40.8,-73.9",
+    ]
+
+
 def test_ground_truth_encoded_json_or_base64_is_read_and_a_later_label_wins(
     window: Window, tmp_path: Path
 ) -> None:
