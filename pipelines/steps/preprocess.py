@@ -59,6 +59,7 @@ ROW_LIST_KEYS = ("instances", "inputs")
 NOT_UTF8 = "not UTF-8 text"
 NOT_CSV = "not a CSV record"
 NOT_JSON = "not valid JSON"
+NOT_OBJECT = "not a JSON object"
 NO_EVENT_ID = "no eventMetadata.eventId"
 NO_INPUT = "no captureData.endpointInput with data and encoding"
 NO_GROUND_TRUTH_DATA = "no groundTruthData with data and encoding"
@@ -448,7 +449,7 @@ def _records(
                 malformed.add(source, f"s3://{bucket}/{key}", number, NOT_JSON)
                 continue
             if not isinstance(record, dict):
-                malformed.add(source, f"s3://{bucket}/{key}", number, NOT_JSON)
+                malformed.add(source, f"s3://{bucket}/{key}", number, NOT_OBJECT)
                 continue
             yield bucket, key, number, record
 

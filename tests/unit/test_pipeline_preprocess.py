@@ -220,7 +220,8 @@ def test_malformed_lines_are_counted_with_object_line_and_reason_and_the_rest_is
          "reason": "the label is not a finite number"},
         {"source": "base", "object": "part-0.csv", "line": 202,
          "reason": "2 features where the base data has 9"},
-        {"source": "ground_truth", "object": ground_truth, "line": 8, "reason": "not valid JSON"},
+        {"source": "ground_truth", "object": ground_truth, "line": 8,
+         "reason": "not a JSON object"},
         {"source": "ground_truth", "object": ground_truth, "line": 9,
          "reason": "the label is not a finite number"},
         {"source": "capture", "object": capture, "line": 2, "reason": "not valid JSON"},
@@ -234,7 +235,9 @@ def test_malformed_lines_are_counted_with_object_line_and_reason_and_the_rest_is
         {"source": "capture", "object": capture, "line": 10, "reason": "no eventMetadata.eventId"},
     ]  # fmt: skip
     assert dataset["malformed"]["count"] == 11
-    assert dataset["malformed"]["by_reason"]["not valid JSON"] == 2
+    assert dataset["malformed"]["by_reason"] == {
+        line["reason"]: 1 for line in dataset["malformed"]["lines"]
+    }
     assert dataset["sources"]["ground_truth"]["unmatched"] == 4
     notes = dataset["notes"]
     assert "11 malformed lines were skipped (base, capture, ground_truth; see malformed)" in notes
