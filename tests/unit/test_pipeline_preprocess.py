@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -235,9 +236,9 @@ def test_malformed_lines_are_counted_with_object_line_and_reason_and_the_rest_is
         {"source": "capture", "object": capture, "line": 10, "reason": "no eventMetadata.eventId"},
     ]  # fmt: skip
     assert dataset["malformed"]["count"] == 11
-    assert dataset["malformed"]["by_reason"] == {
-        line["reason"]: 1 for line in dataset["malformed"]["lines"]
-    }
+    assert dataset["malformed"]["by_reason"] == Counter(
+        line["reason"] for line in dataset["malformed"]["lines"]
+    )
     assert dataset["sources"]["ground_truth"]["unmatched"] == 4
     notes = dataset["notes"]
     assert "11 malformed lines were skipped (base, capture, ground_truth; see malformed)" in notes
