@@ -1,0 +1,363 @@
+"""EvaluateModel: the candidate and the champion scored on the same holdout, for the gate.
+
+In: the candidate's model.tar.gz (holding `xgboost-model`) under --model-dir, the holdout
+(preprocess's test split) under --test-dir, preprocess's dataset.json under --dataset-dir,
+and the champion's model.tar.gz at --champion-model-data (s3://; empty when there is none).
+Out: --output-dir/evaluation.json in the layout modelfresh.gate reads:
+
+    {"regression_metrics": {"rmse": {"value": 3.1, "standard_deviation": 0.2}, ...},
+     "champion": {"model_package_arn": "arn:...", "regression_metrics": {...}},
+     "holdout": {"rows": 2000, "drift_rows": 300},
+     "dataset": {... dataset.json ...},
+     "gate": {"metric": "rmse", "direction": "minimize", "threshold": 4.0,
+              "candidate": 3.1, "champion": 3.4, "meets_threshold": true}}
+
+Binary classification reports binary_classification_metrics (auc, accuracy, f1, precision,
+recall; the class is 1 when the predicted probability is >= 0.5; precision, recall and f1 are
+0 where their denominator is). A metric a holdout cannot define (r2 of a constant label, auc
+of one class) is null; the gate's metric must be defined. Standard deviations come from a
+seeded bootstrap that resamples the same rows for both models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tarfile
+import zlib
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from numpy.typing import NDArray
+
+try:
+    from pipelines.steps import common
+except ModuleNotFoundError:  # a SageMaker container: the scripts sit side by side
+    import common  # type: ignore[import-not-found,no-redef]
+
+DEFAULT_MODEL_DIR = Path("/opt/ml/processing/model")
+DEFAULT_TEST_DIR = Path("/opt/ml/processing/test")
+DEFAULT_DATASET_DIR = Path("/opt/ml/processing/input/dataset")
+DEFAULT_OUTPUT_DIR = Path("/opt/ml/processing/evaluation")
+MODEL_ARCHIVE = "model.tar.gz"
+REPORT_FILE = "evaluation.json"
+BOOTSTRAP_SAMPLES = 200
+BOOTSTRAP_SEED = 0
+CLASS_THRESHOLD = 0.5
+
+Floats = NDArray[np.float64]
+Metrics = Callable[[Floats, Floats], dict[str, float]]
+
+
+# -- metrics (nan where the rows do not define one) --------------------------------------------
+
+
+def regression_metrics(labels: Floats, predictions: Floats) -> dict[str, float]:
+    errors = labels - predictions
+    total = float(np.sum((labels - labels.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(errors**2))),
+        "mae": float(np.mean(np.abs(errors))),
+        "r2": 1.0 - float(np.sum(errors**2)) / total if total > 0 else float("nan"),
+    }
+
+
+def binary_metrics(labels: Floats, probabilities: Floats) -> dict[str, float]:
+    actual = labels == 1
+    predicted = probabilities >= CLASS_THRESHOLD
+    tp = int(np.count_nonzero(actual & predicted))
+    fp = int(np.count_nonzero(~actual & predicted))
+    fn = int(np.count_nonzero(actual & ~predicted))
+    return {
+        "auc": auc(actual, probabilities),
+        "accuracy": float(np.mean(actual == predicted)),
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+    }
+
+
+def auc(actual: NDArray[np.bool_], scores: Floats) -> float:
+    """Area under the ROC curve: the Mann-Whitney statistic, tied scores sharing their ranks."""
+    positives = int(np.count_nonzero(actual))
+    negatives = actual.size - positives
+    if not positives or not negatives:
+        return float("nan")
+    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    # The 1-based ranks of a tied group average to its last rank minus (size - 1) / 2.
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[group]
+    rank_sum = float(np.sum(ranks[actual]))
+    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+# problem type -> (the report's section, the metrics, their names)
+PROBLEMS: Mapping[str, tuple[str, Metrics, tuple[str, ...]]] = {
+    "regression": ("regression_metrics", regression_metrics, ("rmse", "mae", "r2")),
+    "binary_classification": (
+        "binary_classification_metrics",
+        binary_metrics,
+        ("auc", "accuracy", "f1", "precision", "recall"),
+    ),
+}
+# Which way each metric improves: a gate that wants a lower r2 is a configuration mistake.
+DIRECTIONS = {
+    "rmse": "minimize",
+    "mae": "minimize",
+    "r2": "maximize",
+    **dict.fromkeys(("auc", "accuracy", "f1", "precision", "recall"), "maximize"),
+}
+
+
+def metric_section(labels: Floats, predictions: Floats, metrics: Metrics) -> dict[str, Any]:
+    """{metric: {"value", "standard_deviation"}} with a bootstrap's standard deviation
+    (the same resamples for every model: the generator restarts from the same seed)."""
+    values = metrics(labels, predictions)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    samples: dict[str, list[float]] = {name: [] for name in values}
+    for _ in range(BOOTSTRAP_SAMPLES):
+        rows = rng.integers(0, labels.size, labels.size)
+        for name, value in metrics(labels[rows], predictions[rows]).items():
+            samples[name].append(value)
+    section = {}
+    for name, value in values.items():
+        finite = np.asarray(samples[name])[np.isfinite(samples[name])]
+        section[name] = {
+            "value": value if np.isfinite(value) else None,
+            "standard_deviation": float(np.std(finite, ddof=1)) if finite.size > 1 else None,
+        }
+    return section
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+def booster_from_archive(raw: bytes, where: str) -> xgb.Booster:
+    """The `xgboost-model` of a model.tar.gz, read in memory (nothing is extracted to disk,
+    so no member name can write outside a directory). Raises: StepError."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as archive:
+            member = next(
+                (
+                    m
+                    for m in archive.getmembers()
+                    if m.isfile() and PurePosixPath(m.name) == PurePosixPath(common.MODEL_FILE)
+                ),
+                None,
+            )
+            stream = archive.extractfile(member) if member is not None else None
+            data = stream.read() if stream is not None else None
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        raise common.StepError(f"{where} is not a readable tar archive") from None
+    if data is None:
+        raise common.StepError(f"{where} holds no {common.MODEL_FILE}")
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(data))
+    except xgb.core.XGBoostError as error:
+        raise common.StepError(
+            f"{where}: {common.MODEL_FILE} is not a model XGBoost can read "
+            f"({common.xgboost_message(error)}; containers before 1.3 pickled their models, "
+            "which this step does not unpickle)"
+        ) from None
+    return booster
+
+
+def predict(booster: xgb.Booster, features: Floats, problem: str, who: str) -> Floats:
+    """One prediction per row; for a classifier, the probability of class 1."""
+    if booster.num_features() != features.shape[1]:
+        raise common.StepError(
+            f"the {who} takes {booster.num_features()} features; "
+            f"the holdout has {features.shape[1]}"
+        )
+    predictions = np.asarray(booster.predict(xgb.DMatrix(features)), dtype=np.float64)
+    if predictions.ndim != 1:
+        raise common.StepError(
+            f"the {who} predicts {predictions.shape[1]} values a row (a multiclass model?)"
+        )
+    if problem == "binary_classification":
+        if _objective(booster) == "binary:logitraw":  # margins, not probabilities
+            predictions = 1.0 / (1.0 + np.exp(-predictions))
+        if np.any((predictions < 0) | (predictions > 1)):
+            raise common.StepError(
+                f"the {who} ({_objective(booster)}) does not predict probabilities: "
+                "binary classification needs them"
+            )
+    if not np.all(np.isfinite(predictions)):
+        raise common.StepError(f"the {who} predicts values that are not finite")
+    return predictions
+
+
+def _objective(booster: xgb.Booster) -> str:
+    config = json.loads(booster.save_config())
+    return str(config.get("learner", {}).get("objective", {}).get("name", "unknown"))
+
+
+# -- the step ----------------------------------------------------------------------------------
+
+
+def check_gate(problem: str, metric: str, direction: str, threshold: str) -> float:
+    """The threshold, once the gate makes sense for the problem. Raises: StepError."""
+    if problem not in PROBLEMS:
+        raise common.StepError(
+            f"unknown problem type {problem!r}: one of {', '.join(PROBLEMS)} expected"
+        )
+    known = PROBLEMS[problem][2]
+    if metric not in known:
+        raise common.StepError(
+            f"the gate metric {metric!r} is not a {problem} metric (one of {', '.join(known)})"
+        )
+    if direction not in ("minimize", "maximize"):
+        raise common.StepError(
+            f"the gate direction must be minimize or maximize, not {direction!r}"
+        )
+    if direction != DIRECTIONS[metric]:
+        raise common.StepError(
+            f"{metric} is better {'lower' if DIRECTIONS[metric] == 'minimize' else 'higher'}: "
+            f"its gate direction must be {DIRECTIONS[metric]}, not {direction}"
+        )
+    value = common.number(threshold)
+    if value is None:
+        raise common.StepError(f"the gate threshold {threshold!r} is not a finite number")
+    return value
+
+
+def evaluate(
+    model_dir: Path,
+    test_dir: Path,
+    dataset_dir: Path,
+    output_dir: Path,
+    *,
+    gate: tuple[str, str, str, str],
+    champion: tuple[str, str] = ("", ""),
+    s3: common.S3Reader | None = None,
+) -> dict[str, Any]:
+    """Score, write evaluation.json and return it. `gate` is (problem type, metric, direction,
+    threshold), `champion` (model data s3 URI, package ARN). Raises: StepError."""
+    problem, metric, direction, threshold_text = gate
+    threshold = check_gate(problem, metric, direction, threshold_text)
+    champion_data, champion_arn = (value.strip() for value in champion)
+    if bool(champion_data) != bool(champion_arn):
+        raise common.StepError(
+            "--champion-model-data and --champion-package-arn come together (both empty when "
+            "there is no champion)"
+        )
+    dataset = _dataset(dataset_dir)
+    holdout = common.read_labelled(test_dir, "the holdout")
+    _check_holdout(holdout, dataset)
+    if problem == "binary_classification" and not np.all(np.isin(holdout.labels, (0.0, 1.0))):
+        raise common.StepError("binary classification labels must be 0 or 1")
+    section, metrics, _ = PROBLEMS[problem]
+
+    archive = model_dir / MODEL_ARCHIVE
+    if not archive.is_file():
+        raise common.StepError(f"no candidate model at {archive}")
+    candidate = booster_from_archive(archive.read_bytes(), f"the candidate's {archive}")
+    scores = predict(candidate, holdout.features, problem, "candidate")
+    report: dict[str, Any] = {section: metric_section(holdout.labels, scores, metrics)}
+    champion_value = None
+    if champion_data:
+        raw = (s3 or common.S3Reader()).read(*common.split_s3_uri(champion_data))
+        booster = booster_from_archive(raw, f"the champion's {champion_data}")
+        champion_scores = predict(booster, holdout.features, problem, "champion")
+        champion_section = metric_section(holdout.labels, champion_scores, metrics)
+        report["champion"] = {"model_package_arn": champion_arn, section: champion_section}
+        champion_value = champion_section[metric]["value"]
+    candidate_value = report[section][metric]["value"]
+    if candidate_value is None:
+        raise common.StepError(
+            f"the gate metric {metric} is undefined on this holdout of {holdout.labels.size} "
+            "rows (one class only, or a constant label)"
+        )
+    report["holdout"] = {
+        "rows": int(holdout.labels.size),
+        "drift_rows": holdout.rows_by_name.get(common.DRIFT_FILE, 0),
+    }
+    report["dataset"] = dataset
+    if direction == "minimize":
+        better = candidate_value <= threshold
+    else:
+        better = candidate_value >= threshold
+    report["gate"] = {
+        "metric": metric,
+        "direction": direction,
+        "threshold": threshold,
+        "candidate": candidate_value,
+        "champion": champion_value,
+        "meets_threshold": better,
+    }
+    common.write_json(output_dir / REPORT_FILE, report)
+    versus = f" (champion {champion_value:.4g})" if champion_value is not None else ""
+    print(
+        f"evaluate: {metric} {candidate_value:.4g}{versus} on {holdout.labels.size} holdout "
+        f"rows ({report['holdout']['drift_rows']} from the drift window); threshold "
+        f"{threshold:g} {'met' if better else 'missed'}"
+    )
+    return report
+
+
+def _dataset(dataset_dir: Path) -> dict[str, Any]:
+    path = dataset_dir / common.DATASET_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise common.StepError(f"no {common.DATASET_FILE} at {path}") from None
+    except ValueError:
+        raise common.StepError(f"{path} is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise common.StepError(f"{path} is not a JSON object")
+    return document
+
+
+def _check_holdout(holdout: common.Labelled, dataset: Mapping[str, Any]) -> None:
+    """The holdout must be the test split dataset.json describes (both come from one run)."""
+    splits = dataset.get("splits")
+    expected = splits.get("test") if isinstance(splits, dict) else None
+    if not isinstance(expected, dict):
+        return
+    found = {
+        "base": holdout.rows_by_name.get(common.BASE_FILE, 0),
+        "drift": holdout.rows_by_name.get(common.DRIFT_FILE, 0),
+    }
+    wanted = {k: expected.get(k) for k in found}
+    if found != wanted or sum(found.values()) != holdout.labels.size:
+        raise common.StepError(
+            f"the holdout is not the test split dataset.json describes: {found} rows found "
+            f"in {sorted(holdout.rows_by_name)}, {wanted} described"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--test-dir", type=Path, default=DEFAULT_TEST_DIR)
+    parser.add_argument("--dataset-dir", type=Path, default=DEFAULT_DATASET_DIR)
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--problem-type", required=True, help=", ".join(PROBLEMS))
+    parser.add_argument("--gate-metric", required=True)
+    parser.add_argument("--gate-direction", required=True)
+    parser.add_argument("--gate-threshold", required=True)
+    parser.add_argument("--champion-model-data", default="", help="s3:// URI; empty: none")
+    parser.add_argument("--champion-package-arn", default="")
+    args = parser.parse_args(argv)
+    gate = (args.problem_type, args.gate_metric, args.gate_direction, args.gate_threshold)
+    champion = (args.champion_model_data, args.champion_package_arn)
+    return common.run(
+        "evaluate",
+        lambda: evaluate(
+            args.model_dir,
+            args.test_dir,
+            args.dataset_dir,
+            args.output_dir,
+            gate=gate,
+            champion=champion,
+        ),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
