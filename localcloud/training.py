@@ -18,7 +18,8 @@ Expressions ({"Get": "Parameters.X"}, {"Get": "Steps.S.ProcessingOutputConfig.Ou
 .S3Output.S3Uri"}, {"Get": "Execution.PipelineExecutionArn"}, {"Std:Join": ...}) are resolved
 from the execution's parameters and the results of the steps already run. Scripts run in this
 process (one step at a time, under a lock) so that their boto3 calls reach the local cloud in
-either of its modes; each sees container paths through `common.CONTAINER_ROOT`.
+either of its modes; each sees its container paths under a scratch directory
+(`common.CONTAINER_ROOT`).
 """
 
 from __future__ import annotations
@@ -414,16 +415,24 @@ def _script_of(entrypoint: Sequence[str], root: Path) -> Path:
 
 def _run_script(script: Path, arguments: Sequence[Any], root: Path) -> None:
     """Run a step script's main(argv) in this process, with its directory importable (as in
-    the container, where it runs as `python3 script.py`) and container paths under root."""
+    the container, where it runs as `python3 script.py`) and container paths under root.
+    What it writes to stderr is its log; the last line is the step's failure reason."""
+    errors = io.StringIO()
     with _STEP_LOCK, _importable(script.parent):
         module = _load(script)
-        common = sys.modules.get("common")  # the step's own helpers, loaded with it
+        common = getattr(module, "common", None)  # the step's helpers, as the script imported them
         if common is None or not hasattr(common, "CONTAINER_ROOT"):
             raise StepFailed(f"{script.name}: its common module has no CONTAINER_ROOT")
-        setattr(common, "CONTAINER_ROOT", str(root))  # noqa: B010  # a module found at run time
-        status = module.main([_text(a) for a in arguments])
-        if status:
-            raise StepFailed(f"{script.name} exited with status {status}")
+        saved = common.CONTAINER_ROOT
+        common.CONTAINER_ROOT = root
+        try:
+            with contextlib.redirect_stderr(errors):
+                status = module.main([_text(a) for a in arguments])
+        finally:
+            common.CONTAINER_ROOT = saved
+    if status:
+        said = [line for line in errors.getvalue().splitlines() if line.strip()]
+        raise StepFailed(said[-1] if said else f"{script.name} exited with status {status}")
 
 
 @contextlib.contextmanager

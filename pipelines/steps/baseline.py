@@ -92,8 +92,8 @@ def build_baseline(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--input-dir", type=Path, default=DEFAULT_INPUT)
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--input-dir", type=Path, default=common.container_path(DEFAULT_INPUT))
+    parser.add_argument("--output-dir", type=Path, default=common.container_path(DEFAULT_OUTPUT))
     parser.add_argument("--feature-names", default="", help="comma-separated, in order")
     parser.add_argument("--categorical-features", default="", help="comma-separated")
     args = parser.parse_args(argv)

@@ -35,6 +35,14 @@ BASE_FILE = "base.csv"
 DRIFT_FILE = "drift.csv"
 DATASET_FILE = "dataset.json"
 MODEL_FILE = "xgboost-model"
+# Where the container's /opt/ml tree is: "/" in SageMaker. The local cloud runs each step in a
+# scratch copy of the tree and points this at it; the scripts' default paths go through it.
+CONTAINER_ROOT = Path("/")
+
+
+def container_path(path: Path) -> Path:
+    """A container path (/opt/ml/...) under CONTAINER_ROOT."""
+    return CONTAINER_ROOT / path.relative_to("/")
 
 
 class StepError(Exception):

@@ -333,10 +333,14 @@ def _check_holdout(holdout: common.Labelled, dataset: Mapping[str, Any]) -> None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--test-dir", type=Path, default=DEFAULT_TEST_DIR)
-    parser.add_argument("--dataset-dir", type=Path, default=DEFAULT_DATASET_DIR)
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--model-dir", type=Path, default=common.container_path(DEFAULT_MODEL_DIR))
+    parser.add_argument("--test-dir", type=Path, default=common.container_path(DEFAULT_TEST_DIR))
+    parser.add_argument(
+        "--dataset-dir", type=Path, default=common.container_path(DEFAULT_DATASET_DIR)
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, default=common.container_path(DEFAULT_OUTPUT_DIR)
+    )
     parser.add_argument("--problem-type", required=True, help=", ".join(PROBLEMS))
     parser.add_argument("--gate-metric", required=True)
     parser.add_argument("--gate-direction", required=True)

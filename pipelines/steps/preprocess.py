@@ -595,8 +595,8 @@ def _write_rows(path: Path, rows: Sequence[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--input-dir", type=Path, default=DEFAULT_INPUT)
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--input-dir", type=Path, default=common.container_path(DEFAULT_INPUT))
+    parser.add_argument("--output-dir", type=Path, default=common.container_path(DEFAULT_OUTPUT))
     parser.add_argument("--drift-dataset", required=True, help="s3:// URI of the manifest")
     parser.add_argument("--run-name", required=True, help="the retrain run; seeds the split")
     args = parser.parse_args(argv)

@@ -232,10 +232,14 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--train-dir", type=Path, default=DEFAULT_TRAIN)
-    parser.add_argument("--validation-dir", type=Path, default=DEFAULT_VALIDATION)
-    parser.add_argument("--hyperparameters", type=Path, default=DEFAULT_HYPERPARAMETERS)
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--train-dir", type=Path, default=common.container_path(DEFAULT_TRAIN))
+    parser.add_argument(
+        "--validation-dir", type=Path, default=common.container_path(DEFAULT_VALIDATION)
+    )
+    parser.add_argument(
+        "--hyperparameters", type=Path, default=common.container_path(DEFAULT_HYPERPARAMETERS)
+    )
+    parser.add_argument("--model-dir", type=Path, default=common.container_path(DEFAULT_MODEL_DIR))
     args = parser.parse_args(argv)
     return common.run(
         "train",
