@@ -4,9 +4,11 @@ handlers; AWS services emit their events as in AWS."""
 from __future__ import annotations
 
 import json
+import operator
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -445,7 +447,9 @@ class ServingApp(App):
         """Trips asked of prod in that hour, each with the caller's InferenceId; their ids."""
         ids = []
         for i in range(requests):
-            self.cloud.hosting.capture.clock = lambda i=i: hour + timedelta(seconds=20 * i)
+            self.cloud.hosting.capture.clock = partial(
+                operator.add, hour, timedelta(seconds=20 * i)
+            )
             inference_id = f"trip-{hour:%H}-{i}"
             self.runtime.invoke_endpoint(
                 EndpointName="taxi-fare-prod",
@@ -480,7 +484,7 @@ def test_the_pipeline_learns_from_the_windows_captured_requests_and_their_labels
     first, second = (now - timedelta(hours=h) for h in (3, 2))
     trips = app.serve(first, 40)
     app.serve(second, 30)
-    app.cloud.ground_truth.clock = lambda: first + timedelta(hours=1)
+    app.cloud.ground_truth.clock = partial(operator.add, first, timedelta(hours=1))
     labels = app.cloud.ground_truth.write(
         f"{app.cloud.ground_truth_uri}/taxi-fare", [(trip, "14.2") for trip in trips]
     )
