@@ -480,8 +480,8 @@ def test_the_pipeline_learns_from_the_windows_captured_requests_and_their_labels
 ) -> None:
     app = serving_app
     # Given two hours of prod traffic in the drift window, and the fares of the first hour
-    now = datetime.now(UTC)
-    first, second = (now - timedelta(hours=h) for h in (3, 2))
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first, second = (hour - timedelta(hours=h) for h in (3, 2))
     trips = app.serve(first, 40)
     app.serve(second, 30)
     app.cloud.ground_truth.clock = partial(operator.add, first, timedelta(hours=1))
@@ -535,7 +535,7 @@ def test_a_window_whose_labels_have_not_arrived_is_said_to_train_on_the_base_dat
 ) -> None:
     app = serving_app
     # Given an hour of captured prod traffic in the window, and no ground truth yet
-    app.serve(datetime.now(UTC) - timedelta(hours=2), 20)
+    app.serve(datetime.now(UTC).replace(minute=0, second=0) - timedelta(hours=2), 20)
 
     # When the drift alarm starts a retrain that ends with an approved candidate
     app.fire_alarm()
