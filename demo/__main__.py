@@ -350,6 +350,18 @@ def record_pipelines(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) 
             f"pipeline {model.pipeline} Executing (trigger {params.get('TriggerKind')}, drift "
             f"window {params.get('DriftWindowStart')} .. {params.get('DriftWindowEnd')})",
         )
+        # The drift dataset the run's plan wrote, as the pipeline reads it.
+        bucket, _, key = params["DriftDataset"].removeprefix("s3://").partition("/")
+        manifest = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        timeline.add(
+            run.started_at,
+            "sagemaker",
+            f"   drift dataset {params['DriftDataset']}: "
+            f"{len(manifest['capture']['keys'])} captured object(s), "
+            f"{len(manifest['groundTruth']['keys'])} of ground truth",
+        )
+        for note in manifest["notes"]:
+            timeline.add(run.started_at, "sagemaker", f"   note: {note}")
         if run.ended_at is not None:
             timeline.add(
                 run.ended_at,

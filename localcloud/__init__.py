@@ -35,6 +35,7 @@ from moto.sns.models import sns_backends
 
 from localcloud import alarms, patches, stack
 from localcloud.apigateway import ApiGateway
+from localcloud.groundtruth import GroundTruthWriter
 from localcloud.hosting import Hosting
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
 from localcloud.schedules import Scheduler
@@ -92,6 +93,7 @@ class LocalCloud:
         self.pipelines: PipelineSimulator
         self.hosting: Hosting
         self.apigateway: ApiGateway
+        self.ground_truth: GroundTruthWriter
         self.stack: Stack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -136,6 +138,7 @@ class LocalCloud:
         self.apigateway = ApiGateway(self)
         # SageMaker's default bucket exists in any account that has used SageMaker.
         self.client("s3").create_bucket(Bucket=self.artifacts_bucket)
+        self.ground_truth = GroundTruthWriter(self.client("s3"))
         if self.run_schedules:
             self._scheduler = Scheduler(self.account, self.region)
 
@@ -167,6 +170,11 @@ class LocalCloud:
     def capture_uri(self) -> str:
         """Where endpoints capture traffic by default (Settings.data_capture_uri)."""
         return f"s3://{self.artifacts_bucket}/modelfresh/data-capture"
+
+    @property
+    def ground_truth_uri(self) -> str:
+        """Where models' ground truth is by default, under /<model> (Settings.ground_truth_uri)."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/ground-truth"
 
     # -- the app ---------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         verdict=event.get("verdict"),
         failure=event.get("failure"),
         context={
-            k: event[k] for k in ("signal", "pipelineExecutionArn", "driftWindow") if event.get(k)
+            k: event[k]
+            for k in ("signal", "pipelineExecutionArn", "driftWindow", "dataset")
+            if event.get(k)
         },
     )
     lease = container.coordinator.finish(model, run, outcome)

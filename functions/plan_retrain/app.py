@@ -1,13 +1,16 @@
-"""Retrain task "Plan the retrain": the pipeline's parameters, the drift window, the gate and
-the timeouts, fixed for the whole run."""
+"""Retrain task "Plan the retrain": the drift dataset manifest (the window's captured requests
+and their ground truth, listed into S3), the champion prod serves, and the pipeline's
+parameters, drift window, gate and timeouts, fixed for the whole run."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from modelfresh.dataset import DataLocations
 from modelfresh.events import require
-from modelfresh.observability import entry_point
-from modelfresh.retrain import plan_retrain
+from modelfresh.observability import count, entry_point, logger
+from modelfresh.retrain import prepare_retrain
 from modelfresh.signals import Signal
 from modelfresh.wiring import Container
 
@@ -19,4 +22,26 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     model = container.config.model(require(event, "model", str))
     signal = Signal.from_dict(require(event, "signal", dict))
     run = require(event, "execution", str)
-    return plan_retrain(model, signal, run, 60 * container.settings.heartbeat_minutes)
+    settings = container.settings
+    plan = prepare_retrain(
+        model,
+        signal,
+        run,
+        heartbeat_seconds=60 * settings.heartbeat_minutes,
+        now=datetime.now(UTC),
+        locations=DataLocations(
+            capture_uri=settings.data_capture_uri,
+            ground_truth_uri=settings.ground_truth_uri,
+            datasets_uri=settings.drift_datasets_uri,
+        ),
+        objects=container.drift_objects,
+        endpoints=container.endpoints,
+        packages=container.registry,
+    )
+    dataset = plan["dataset"]
+    logger.info("drift dataset written", extra=dataset)
+    for note in dataset["notes"]:
+        logger.warning(note)
+    if not dataset["captureObjects"] or not dataset["groundTruthObjects"]:
+        count("RetrainOnBaseDataOnly", model.name)
+    return plan

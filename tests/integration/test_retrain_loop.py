@@ -4,13 +4,16 @@ handlers; AWS services emit their events as in AWS."""
 from __future__ import annotations
 
 import json
+import operator
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import time_machine
+from modelfresh.retrain import PIPELINE_PARAMETERS
 
 from localcloud import Candidate, LocalCloud
 from tests.conftest import App, sample_event
@@ -34,16 +37,25 @@ def test_drift_alarm_leads_to_an_approved_candidate(app: App) -> None:
     assert "rmse 3.1 meets the threshold (<= 4)" in package["ApprovalDescription"]
     assert "beats the champion's 3.4" in package["ApprovalDescription"]
     assert execution["name"] in package["ApprovalDescription"]
-    # ... the pipeline got the trigger and the drift window as parameters
-    assert run.parameters["TriggerKind"] == "drift-alarm"
+    # ... the pipeline got every parameter of the contract, in its order
+    assert list(run.parameters) == list(PIPELINE_PARAMETERS)
+    assert run.parameters["TriggerKind"] == "drift"
     assert run.parameters["RunName"] == execution["name"]
     start = datetime.fromisoformat(run.parameters["DriftWindowStart"])
     end = datetime.fromisoformat(run.parameters["DriftWindowEnd"])
     assert end - start == timedelta(hours=24)
+    assert run.parameters["TrainingData"] == "s3://modelfresh-data/taxi-fare/training/"
+    assert run.parameters["ChampionModelPackageArn"] == ""  # nothing in prod yet
     # ... every outcome was notified and audited, and the lease is free again
     assert app.outcomes() == ["started", "approved"]
     assert [a["kind"] for a in app.audit()] == ["started", "approved"]
     assert "lease_run" not in app.model_state()
+    # ... and the run's record says it had no new data to learn from
+    dataset = json.loads(app.audit()[-1]["detail"])["dataset"]
+    assert dataset["manifest"] == run.parameters["DriftDataset"]
+    assert dataset["captureObjects"] == 0
+    assert dataset["notes"][0].startswith("No captured requests from taxi-fare-prod/AllTraffic")
+    assert dataset["notes"][0].endswith("the run trains on the base data alone.")
 
 
 def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: App) -> None:
@@ -128,6 +140,7 @@ def test_fifty_concurrent_duplicate_alarm_events_start_one_execution(app: App) -
     assert len(app.executions()) == 1
     assert app.outcomes() == ["started"]
     assert app.dead_letters() == []
+    app.cloud.pipelines.wait_for_run("taxi-fare-retrain")  # once the run has planned
     assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 1
 
 
@@ -412,3 +425,140 @@ def test_with_no_sweep_and_a_lost_event_the_heartbeat_deadline_still_finds_the_r
     assert app.wait(execution)["status"] == "SUCCEEDED"
     assert "Check the pipeline" in app.entered(execution)
     assert app.outcomes() == ["started", "approved"]
+
+
+# -- the drift dataset: what the run learns from beyond the base data --------------------------
+
+CHAMPION_DATA = "s3://sagemaker-us-east-1-123456789012/taxi-fare/champion/model.tar.gz"
+
+
+class ServingApp(App):
+    """The app with a champion, from a package with its model data, serving prod."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        super().__init__(cloud, champion=True)
+        self.s3 = cloud.client("s3")
+        self.runtime = cloud.client("sagemaker-runtime")
+
+    def register_champion(self) -> str:
+        return self.cloud.register_package("taxi-fare", "Approved", model_data_url=CHAMPION_DATA)
+
+    def serve(self, hour: datetime, requests: int) -> list[str]:
+        """Trips asked of prod in that hour, each with the caller's InferenceId; their ids."""
+        ids = []
+        for i in range(requests):
+            self.cloud.hosting.capture.clock = partial(
+                operator.add, hour, timedelta(seconds=20 * i)
+            )
+            inference_id = f"trip-{hour:%H}-{i}"
+            self.runtime.invoke_endpoint(
+                EndpointName="taxi-fare-prod",
+                ContentType="text/csv",
+                Body=f"1,{1 + i % 7}.5,8,1,11,40.75,-73.98,40.76,-73.97",
+                InferenceId=inference_id,
+            )
+            ids.append(inference_id)
+        self.cloud.flush_capture()
+        return ids
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.cloud.artifacts_bucket, Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    def manifest(self, uri: str) -> dict[str, Any]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def serving_app(cloud: LocalCloud) -> ServingApp:
+    return ServingApp(cloud)
+
+
+def test_the_pipeline_learns_from_the_windows_captured_requests_and_their_labels(
+    serving_app: ServingApp,
+) -> None:
+    app = serving_app
+    # Given two hours of prod traffic in the drift window, and the fares of the first hour
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first, second = (hour - timedelta(hours=h) for h in (3, 2))
+    trips = app.serve(first, 40)
+    app.serve(second, 30)
+    app.cloud.ground_truth.clock = partial(operator.add, first, timedelta(hours=1))
+    labels = app.cloud.ground_truth.write(
+        f"{app.cloud.ground_truth_uri}/taxi-fare", [(trip, "14.2") for trip in trips]
+    )
+
+    # When the drift alarm starts a retrain
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+
+    # Then the pipeline is started with all 17 parameters, every one a string within limits
+    execution = app.only_execution()
+    assert list(run.parameters) == list(PIPELINE_PARAMETERS)
+    assert all(isinstance(v, str) and len(v) <= 1024 for v in run.parameters.values())
+    assert run.parameters["ChampionModelPackageArn"] == app.champion
+    assert run.parameters["ChampionModelData"] == CHAMPION_DATA
+    assert run.parameters["FeatureNames"].split(",")[:2] == ["passenger_count", "trip_distance_km"]
+    # ... and the manifest it is given is in S3, at the run's own key, listing exactly the
+    # captured requests of the window and the ground truth written since its start
+    manifest_uri = run.parameters["DriftDataset"]
+    bucket = app.cloud.artifacts_bucket
+    assert manifest_uri == (
+        f"s3://{bucket}/drift-datasets/taxi-fare/{execution['name']}/manifest.json"
+    )
+    manifest = app.manifest(manifest_uri)
+    captured = app.keys("modelfresh/data-capture/taxi-fare-prod/AllTraffic/")
+    assert len(captured) == 2  # one object per hour
+    assert manifest["capture"] == {"bucket": bucket, "keys": captured}
+    assert manifest["groundTruth"] == {
+        "bucket": bucket,
+        "keys": [labels.removeprefix(f"s3://{bucket}/")],
+    }
+    assert manifest["window"] == {
+        "start": run.parameters["DriftWindowStart"],
+        "end": run.parameters["DriftWindowEnd"],
+    }
+    # The fares of the last minutes may still come: the run says it did not wait for them
+    [note] = manifest["notes"]
+    assert note.startswith("Ground truth read up to ")
+    assert "before the window's end + 2 h: requests whose labels arrive later" in note
+
+    run.succeed(GOOD)
+    assert app.wait(execution)["status"] == "SUCCEEDED"
+    dataset = json.loads(app.audit()[-1]["detail"])["dataset"]
+    assert (dataset["captureObjects"], dataset["groundTruthObjects"]) == (2, 1)
+
+
+def test_a_window_whose_labels_have_not_arrived_is_said_to_train_on_the_base_data_alone(
+    serving_app: ServingApp,
+) -> None:
+    app = serving_app
+    # Given an hour of captured prod traffic in the window, and no ground truth yet
+    app.serve(datetime.now(UTC).replace(minute=0, second=0) - timedelta(hours=2), 20)
+
+    # When the drift alarm starts a retrain that ends with an approved candidate
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    manifest = app.manifest(run.parameters["DriftDataset"])
+    run.succeed(GOOD)
+    execution = app.only_execution()
+    described = app.wait(execution)
+
+    # Then the manifest, the run's output, its notification and its audit record all say so
+    note = manifest["notes"][0]
+    assert note.startswith("No ground truth yet under s3://")
+    assert note.endswith("cannot be labelled, so the run trains on the base data alone.")
+    assert manifest["groundTruth"]["keys"] == []
+    assert json.loads(described["output"])["plan"]["dataset"]["notes"] == [note]
+    approved = app.cloud.notifications(app.topic_arn)[-1]
+    assert approved["kind"] == "approved"
+    assert approved["detail"]["dataset"]["notes"] == [note]
+    assert json.loads(app.audit()[-1]["detail"])["dataset"]["notes"] == [note]
+    # ... and the plan's log warns of it
+    warnings = [
+        line["message"]
+        for line in app.cloud.function_logs("PlanRetrainFunction")
+        if line.get("level") == "WARNING"
+    ]
+    assert warnings == [note]

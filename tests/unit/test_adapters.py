@@ -21,7 +21,7 @@ from botocore.stub import ANY, Stubber
 from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskTokens
 from modelfresh.aws.executions import StepFunctionsExecutions
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-from modelfresh.aws.sagemaker import S3Reports, SageMakerPipelines
+from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
 from modelfresh.callbacks import Callback
 from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
 from modelfresh.outcomes import Outcome
@@ -192,6 +192,44 @@ def test_package_without_model_metrics_has_no_report_uri(stub: Stub) -> None:
     )
 
     assert SageMakerPipelines(client).package(PACKAGE) == ("taxi-fare", None)
+
+
+# -- ModelRegistry -----------------------------------------------------------------------------
+
+MODEL_DATA = "s3://modelfresh-artifacts/taxi-fare-retrain/p4jn/model/model.tar.gz"
+
+
+def test_a_packages_model_data_is_its_first_containers_model_data_url(stub: Stub) -> None:
+    client, stubber = stub("sagemaker")
+    stubber.add_response(
+        "describe_model_package",
+        described_package(
+            ModelPackageGroupName="taxi-fare",
+            ModelApprovalStatus="Approved",
+            ModelPackageVersion=3,
+            InferenceSpecification={
+                "Containers": [{"Image": "xgboost:1.7-1", "ModelDataUrl": MODEL_DATA}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        ),
+        {"ModelPackageName": PACKAGE},
+    )
+
+    package = ModelRegistry(client).describe(PACKAGE)
+
+    assert (package.arn, package.version, package.model_data_url) == (PACKAGE, 3, MODEL_DATA)
+
+
+def test_a_package_without_an_inference_specification_has_no_model_data(stub: Stub) -> None:
+    client, stubber = stub("sagemaker")
+    stubber.add_response(
+        "describe_model_package",
+        described_package(ModelPackageGroupName="taxi-fare"),
+        {"ModelPackageName": PACKAGE},
+    )
+
+    assert ModelRegistry(client).describe(PACKAGE).model_data_url is None
 
 
 # -- S3Reports ---------------------------------------------------------------------------------

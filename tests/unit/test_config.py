@@ -17,6 +17,7 @@ from modelfresh.config import (
     Gate,
     ModelConfig,
     SmokeTest,
+    Training,
     load_config,
     main,
     parse_config,
@@ -60,6 +61,7 @@ BROKEN_PROBLEMS = [
     "models.taxi-fare.gate.direction: expected one of 'minimize', 'maximize', got 'down'",
     "models.taxi-fare.gate.champion_margin: must be >= 0",
     "models.taxi-fare.smoke_test: required",
+    "models.taxi-fare.training: required",
     "models.taxi-fare.approval: expected one of 'auto', 'manual', got 'sometimes'",
     "models.taxi-fare.package_group: 'taxi_fare' is not a valid SageMaker name",
     "models.taxi-fare.cooldown_hours: must be >= 0",
@@ -69,6 +71,7 @@ BROKEN_PROBLEMS = [
     "models.Churn--V2.gate.metric: expected a non-empty string, got ''",
     "models.Churn--V2.gate.threshold: expected a number, got '0.8'",
     "models.Churn--V2.smoke_test: required",
+    "models.Churn--V2.training: required",
     "models.Churn--V2.name: model names are 1-40 lowercase letters, digits and single dashes",
     "models.Churn--V2.drift_window_hours: must be > 0",
     "models.Churn--V2.pipeline_timeout_hours: must be > 0 and <= 720",
@@ -83,6 +86,7 @@ def model_table(**overrides: Any) -> dict[str, Any]:
         "endpoints": {"staging": "taxi-fare-staging", "prod": "taxi-fare-prod"},
         "gate": {"metric": "rmse", "threshold": 4.0},
         "smoke_test": {"payloads": ["1,2,3"]},
+        "training": {"data_uri": "s3://modelfresh-data/taxi-fare/training/"},
     }
     table.update(copy.deepcopy(overrides))
     return {k: v for k, v in table.items() if v is not None}
@@ -117,6 +121,13 @@ def test_shipped_configuration_loads_and_validates() -> None:
             ),
             max_latency_ms=1000.0,
             max_errors=0,
+        ),
+        training=Training(
+            data_uri="s3://modelfresh-data/taxi-fare/training/",
+            problem_type="regression",
+            objective="reg:squarederror",
+            ground_truth_uri=None,
+            ground_truth_lag_hours=2,
         ),
         deploy=Deployment(
             bake_minutes=10,
@@ -171,7 +182,7 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
     # Then every problem is listed, each with its path, under the file's name
     assert raised.value.source == str(path)
     assert raised.value.problems == BROKEN_PROBLEMS
-    assert str(raised.value) == f"{path}: 19 problem(s)\n" + "\n".join(
+    assert str(raised.value) == f"{path}: {len(BROKEN_PROBLEMS)} problem(s)\n" + "\n".join(
         f"  - {p}" for p in BROKEN_PROBLEMS
     )
 
@@ -720,7 +731,9 @@ def test_cli_returns_1_and_prints_the_problems_of_a_broken_file(
     out, err = capsys.readouterr()
     assert status == 1
     assert out == ""
-    assert err == f"{broken}: 19 problem(s)\n" + "".join(f"  - {p}\n" for p in BROKEN_PROBLEMS)
+    assert err == f"{broken}: {len(BROKEN_PROBLEMS)} problem(s)\n" + "".join(
+        f"  - {p}\n" for p in BROKEN_PROBLEMS
+    )
 
 
 def test_cli_returns_0_for_good_files(capsys: pytest.CaptureFixture[str]) -> None:
@@ -765,3 +778,130 @@ def test_a_name_key_inside_a_model_table_is_rejected() -> None:
 
     # Then the key is reported, not silently ignored
     assert problems == ["models.taxi-fare.name: a model is named by its table, [models.<name>]"]
+
+
+# -- [models.<name>.training] --------------------------------------------------------------
+
+
+def training(**overrides: Any) -> dict[str, Any]:
+    """One model whose [training] table has some keys replaced (None removes a key)."""
+    table = {"data_uri": "s3://modelfresh-data/taxi-fare/training/"} | overrides
+    return one_model(training={k: v for k, v in table.items() if v is not None})
+
+
+def test_training_needs_only_the_base_data_and_defaults_the_rest() -> None:
+    model = parse_config(training()).model("taxi-fare")
+
+    assert model.training == Training(data_uri="s3://modelfresh-data/taxi-fare/training/")
+    assert model.training.problem_type == "regression"
+    assert model.training.xgboost_objective == "reg:squarederror"
+    assert model.training.ground_truth_uri is None  # the artifacts bucket's, at plan time
+    assert model.training.ground_truth_lag_hours == 24
+
+
+def test_the_default_objective_follows_the_problem_type() -> None:
+    model = parse_config(training(problem_type="binary_classification")).model("taxi-fare")
+
+    assert model.training.xgboost_objective == "binary:logistic"
+
+
+def test_a_model_without_a_training_table_is_a_config_error() -> None:
+    assert problems_of(one_model(training=None)) == ["models.taxi-fare.training: required"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"data_uri": None}, "models.taxi-fare.training.data_uri: required", id="no-data"
+        ),
+        pytest.param(
+            {"data_uri": "modelfresh-data/taxi-fare"},
+            "models.taxi-fare.training.data_uri: 'modelfresh-data/taxi-fare' is not an s3:// URI",
+            id="data-not-s3",
+        ),
+        pytest.param(
+            {"ground_truth_uri": "s3:///labels"},
+            "models.taxi-fare.training.ground_truth_uri: 's3:///labels' is not an s3:// URI",
+            id="ground-truth-without-bucket",
+        ),
+        pytest.param(
+            {"problem_type": "multiclass"},
+            "models.taxi-fare.training.problem_type: expected one of 'regression', "
+            "'binary_classification', got 'multiclass'",
+            id="unknown-problem-type",
+        ),
+        pytest.param(
+            {"objective": "binary:logistic"},
+            "models.taxi-fare.training.objective: 'binary:logistic' is not an objective for "
+            "regression: use one of reg:squarederror, reg:squaredlogerror, reg:absoluteerror, "
+            "reg:pseudohubererror, reg:gamma, reg:tweedie, count:poisson",
+            id="classification-objective-for-regression",
+        ),
+        pytest.param(
+            {"problem_type": "binary_classification", "objective": "reg:squarederror"},
+            "models.taxi-fare.training.objective: 'reg:squarederror' is not an objective for "
+            "binary_classification: use one of binary:logistic",
+            id="regression-objective-for-classification",
+        ),
+        pytest.param(
+            {"problem_type": "binary_classification", "objective": "binary:hinge"},
+            "models.taxi-fare.training.objective: 'binary:hinge' is not an objective for "
+            "binary_classification: use one of binary:logistic",
+            id="classification-objective-without-probabilities",
+        ),
+        pytest.param(
+            {"ground_truth_lag_hours": -1},
+            "models.taxi-fare.training.ground_truth_lag_hours: must be between 0 and 720",
+            id="negative-lag",
+        ),
+        pytest.param(
+            {"ground_truth_lag_hours": 721},
+            "models.taxi-fare.training.ground_truth_lag_hours: must be between 0 and 720",
+            id="lag-over-a-month",
+        ),
+        pytest.param(
+            {"ground_truth_lag_hours": 1.5},
+            "models.taxi-fare.training.ground_truth_lag_hours: expected a whole number, got 1.5",
+            id="lag-in-part-hours",
+        ),
+        pytest.param(
+            {"data": "s3://x"},
+            "models.taxi-fare.training.data: unknown key (did you mean 'data_uri'?)",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_bad_training_settings_are_reported_with_their_path(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    assert problems_of(training(**overrides)) == [expected]
+
+
+def test_a_configured_value_longer_than_a_pipeline_parameter_is_a_config_error() -> None:
+    # Given 6 features of 200 characters: 1,205 characters as FeatureNames, comma-separated
+    features = [f"{i}{'f' * 199}" for i in range(6)]
+    long_uri = "s3://modelfresh-data/" + "d" * 1004  # 1,025 characters
+
+    problems = problems_of(
+        one_model(
+            drift_check={"features": features},
+            training={"data_uri": long_uri},
+        )
+    )
+
+    # Then each is reported at the key it comes from, never cut short later
+    assert problems == [
+        "models.taxi-fare.training.data_uri: 1025 characters as the pipeline parameter "
+        "TrainingData; SageMaker takes at most 1024",
+        "models.taxi-fare.drift_check.features: 1205 characters as the pipeline parameter "
+        "FeatureNames; SageMaker takes at most 1024",
+    ]
+
+
+def test_a_value_of_exactly_1024_characters_is_accepted() -> None:
+    uri = "s3://modelfresh-data/" + "d" * 1003
+
+    model = parse_config(training(data_uri=uri)).model("taxi-fare")
+
+    assert len(model.pipeline_settings["TrainingData"][1]) == 1024

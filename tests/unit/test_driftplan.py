@@ -210,6 +210,7 @@ def test_the_hourly_tick_asks_for_one_check_per_model_with_a_drift_check() -> No
                     "endpoints": {"staging": f"{name}-s", "prod": f"{name}-p"},
                     "gate": {"metric": "rmse", "threshold": 1.0},
                     "smoke_test": {"payloads": ["1"]},
+                    "training": {"data_uri": f"s3://{name}-data/training/"},
                 }
                 | ({"drift_check": {"features": ["x"]}} if name != "plain" else {})
                 for name in ("checked", "plain")
@@ -279,6 +280,7 @@ def drift_problems(section: dict[str, Any]) -> list[str]:
                 "endpoints": {"staging": "s", "prod": "p"},
                 "gate": {"metric": "rmse", "threshold": 1.0},
                 "smoke_test": {"payloads": ["1"]},
+                "training": {"data_uri": "s3://m-data/training/"},
                 "drift_check": section,
             }
         }

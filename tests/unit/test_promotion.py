@@ -51,6 +51,7 @@ pipeline = "fraud-retrain"
 endpoints = { staging = "fraud-staging", prod = "fraud-prod" }
 gate = { metric = "auc", direction = "maximize", threshold = 0.8 }
 smoke_test = { payloads = ["35,1,0,72.5"] }
+training = { data_uri = "s3://fraud-data/training/", problem_type = "binary_classification" }
 
 [models.fraud.deploy]
 variant = "Blue"

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from modelfresh.config import Gate, load_config
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
-from modelfresh.retrain import PIPELINE_PARAMETERS, evaluate_candidate, plan_retrain, run_outcome
+from modelfresh.config import Gate, ModelConfig, load_config
+from modelfresh.dataset import DataLocations, DriftDataset
+from modelfresh.driftplan import CaptureObject
+from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid, PipelineParameterInvalid
+from modelfresh.promotion import Endpoint, Package
+from modelfresh.retrain import (
+    PIPELINE_PARAMETERS,
+    ChampionModel,
+    champion_of,
+    evaluate_candidate,
+    plan_retrain,
+    prepare_retrain,
+    run_outcome,
+)
 from modelfresh.signals import Signal, alarm_signal, parse_alarm_change
 
-from tests.conftest import FIXTURES, sample_event
+from tests.conftest import FIXTURES, ROOT, sample_event
 
 CONFIG = load_config(FIXTURES / "models.toml")
 TAXI = CONFIG.model("taxi-fare")
@@ -33,26 +45,90 @@ def drift_signal() -> Signal:
 
 # -- plan_retrain ------------------------------------------------------------------------------
 
+MANIFEST = f"s3://modelfresh-artifacts/drift-datasets/taxi-fare/{RUN}/manifest.json"
+DATASET = DriftDataset(MANIFEST, capture_objects=25, ground_truth_objects=26, notes=())
+CHAMPION_PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/2"
+CHAMPION_DATA = "s3://modelfresh-artifacts/taxi-fare-retrain/p1/model/model.tar.gz"
+CHAMPION = ChampionModel(CHAMPION_PACKAGE, CHAMPION_DATA)
+# The contract's parameters, in its order (pipelines/README.md).
+CONTRACT = [
+    "TriggerKind",
+    "TriggerId",
+    "DriftWindowStart",
+    "DriftWindowEnd",
+    "RunName",
+    "TrainingData",
+    "DriftDataset",
+    "ProblemType",
+    "Objective",
+    "FeatureNames",
+    "CategoricalFeatures",
+    "GateMetric",
+    "GateDirection",
+    "GateThreshold",
+    "ModelPackageGroup",
+    "ChampionModelPackageArn",
+    "ChampionModelData",
+]
+
+
+def plan(
+    model: ModelConfig = TAXI,
+    signal: Signal | None = None,
+    run: str = RUN,
+    heartbeat_seconds: int = 600,
+    champion: ChampionModel = CHAMPION,
+) -> dict[str, Any]:
+    return plan_retrain(
+        model,
+        signal or drift_signal(),
+        run,
+        heartbeat_seconds,
+        dataset=DATASET,
+        champion=champion,
+    )
+
+
+def parameters(planned: Mapping[str, Any]) -> dict[str, str]:
+    return {p["Name"]: p["Value"] for p in planned["pipelineParameters"]}
+
 
 def test_plan_fixes_everything_the_run_needs() -> None:
-    # Given a drift signal for taxi-fare and a 10-minute heartbeat sweep
+    # Given a drift signal for taxi-fare, its dataset written and its champion found
     signal = drift_signal()
 
-    # When the run is planned
-    plan = plan_retrain(TAXI, signal, RUN, heartbeat_seconds=600)
+    # When the run is planned with a 10-minute heartbeat sweep
+    planned = plan(signal=signal)
 
-    # Then the plan carries the pipeline, its parameters, the gate and the timeouts
-    assert {k: v for k, v in plan.items() if k != "clientRequestToken"} == {
+    # Then the plan carries the pipeline, its parameters, the gate, the timeouts, the dataset
+    assert {k: v for k, v in planned.items() if k != "clientRequestToken"} == {
         "model": "taxi-fare",
         "run": RUN,
         "pipelineName": "taxi-fare-retrain",
         "packageGroup": "taxi-fare",
         "pipelineParameters": [
-            {"Name": "TriggerKind", "Value": "drift-alarm"},
+            {"Name": "TriggerKind", "Value": "drift"},
             {"Name": "TriggerId", "Value": signal.id},
             {"Name": "DriftWindowStart", "Value": "2019-10-01T17:04:40.989Z"},
             {"Name": "DriftWindowEnd", "Value": "2019-10-02T17:04:40.989Z"},
             {"Name": "RunName", "Value": RUN},
+            {"Name": "TrainingData", "Value": "s3://modelfresh-data/taxi-fare/training/"},
+            {"Name": "DriftDataset", "Value": MANIFEST},
+            {"Name": "ProblemType", "Value": "regression"},
+            {"Name": "Objective", "Value": "reg:squarederror"},
+            {
+                "Name": "FeatureNames",
+                "Value": "passenger_count,trip_distance_km,pickup_hour,pickup_weekday,"
+                "pickup_month,pickup_latitude,pickup_longitude,dropoff_latitude,"
+                "dropoff_longitude",
+            },
+            {"Name": "CategoricalFeatures", "Value": "pickup_weekday"},
+            {"Name": "GateMetric", "Value": "rmse"},
+            {"Name": "GateDirection", "Value": "minimize"},
+            {"Name": "GateThreshold", "Value": "4.0"},
+            {"Name": "ModelPackageGroup", "Value": "taxi-fare"},
+            {"Name": "ChampionModelPackageArn", "Value": CHAMPION_PACKAGE},
+            {"Name": "ChampionModelData", "Value": CHAMPION_DATA},
         ],
         "pipelineTimeoutSeconds": 72 * 3600,
         "heartbeatSeconds": 1800,
@@ -64,23 +140,65 @@ def test_plan_fixes_everything_the_run_needs() -> None:
         },
         "approval": "auto",
         "driftWindow": {"start": "2019-10-01T17:04:40.989Z", "end": "2019-10-02T17:04:40.989Z"},
+        "dataset": {
+            "manifest": MANIFEST,
+            "captureObjects": 25,
+            "groundTruthObjects": 26,
+            "notes": [],
+        },
     }
 
 
-def test_plan_passes_exactly_the_declared_pipeline_parameters_in_order() -> None:
-    plan = plan_retrain(TAXI, drift_signal(), RUN, heartbeat_seconds=600)
+@pytest.mark.parametrize("model", [TAXI, CONFIG.model("churn")], ids=["taxi-fare", "churn"])
+def test_plan_passes_every_parameter_of_the_contract_in_order_as_strings_within_limits(
+    model: ModelConfig,
+) -> None:
+    planned = plan(model=model, champion=ChampionModel())
 
-    names = [p["Name"] for p in plan["pipelineParameters"]]
-    assert names == list(PIPELINE_PARAMETERS)
-    assert names == ["TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName"]
+    names = [p["Name"] for p in planned["pipelineParameters"]]
+    assert names == list(PIPELINE_PARAMETERS) == CONTRACT
+    for parameter in planned["pipelineParameters"]:
+        assert isinstance(parameter["Value"], str)
+        assert len(parameter["Value"]) <= 1024
+
+
+def test_the_contract_document_lists_the_same_parameters_in_the_same_order() -> None:
+    text = (ROOT / "pipelines" / "README.md").read_text()
+    table = text.split("## Parameters", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+
+    assert [name for row in rows for name in re.findall(r"`(\w+)`", row)] == CONTRACT
+
+
+def test_a_classifier_without_a_drift_check_or_a_champion_passes_empty_values() -> None:
+    # Given churn: binary classification, maximising AUC, no drift check, nothing in prod
+    churn = CONFIG.model("churn")
+    assert churn.drift_check is None
+
+    values = parameters(plan(model=churn, champion=ChampionModel()))
+
+    assert {k: values[k] for k in CONTRACT[5:]} == {
+        "TrainingData": "s3://modelfresh-data/churn/training/",
+        "DriftDataset": MANIFEST,
+        "ProblemType": "binary_classification",
+        "Objective": "binary:logistic",
+        "FeatureNames": "",
+        "CategoricalFeatures": "",
+        "GateMetric": "auc",
+        "GateDirection": "maximize",
+        "GateThreshold": "0.8",
+        "ModelPackageGroup": "churn",
+        "ChampionModelPackageArn": "",
+        "ChampionModelData": "",
+    }
 
 
 def test_client_request_token_is_deterministic_per_run_and_within_sagemaker_limits() -> None:
     signal = drift_signal()
 
-    first = plan_retrain(TAXI, signal, RUN, 600)["clientRequestToken"]
-    again = plan_retrain(TAXI, signal, RUN, 600)["clientRequestToken"]
-    other = plan_retrain(TAXI, signal, RUN + "x", 600)["clientRequestToken"]
+    first = plan(signal=signal)["clientRequestToken"]
+    again = plan(signal=signal)["clientRequestToken"]
+    other = plan(signal=signal, run=RUN + "x")["clientRequestToken"]
 
     assert 32 <= len(first) <= 128
     assert re.fullmatch(r"[A-Za-z0-9-]+", first)
@@ -102,22 +220,23 @@ def test_heartbeat_allows_three_missed_sweeps_and_the_timeout_outlasts_it(
 ) -> None:
     model = replace(TAXI, pipeline_timeout_hours=timeout_hours)
 
-    plan = plan_retrain(model, drift_signal(), RUN, heartbeat_seconds)
+    planned = plan(model=model, heartbeat_seconds=heartbeat_seconds)
 
-    assert plan["heartbeatSeconds"] == heartbeat
-    assert plan["pipelineTimeoutSeconds"] == timeout
-    assert plan["pipelineTimeoutSeconds"] >= plan["heartbeatSeconds"] + 60
+    assert planned["heartbeatSeconds"] == heartbeat
+    assert planned["pipelineTimeoutSeconds"] == timeout
+    assert planned["pipelineTimeoutSeconds"] >= planned["heartbeatSeconds"] + 60
 
 
-def test_parameter_values_are_cut_to_sagemakers_1024_characters() -> None:
+def test_a_value_of_the_run_over_sagemakers_limit_fails_the_plan_instead_of_being_cut() -> None:
     # Given a signal whose id is longer than a pipeline parameter may be
     signal = replace(drift_signal(), id="alarm/" + "a" * 2000)
 
-    plan = plan_retrain(TAXI, signal, RUN, 600)
+    with pytest.raises(PipelineParameterInvalid) as raised:
+        plan(signal=signal)
 
-    values = {p["Name"]: p["Value"] for p in plan["pipelineParameters"]}
-    assert values["TriggerId"] == signal.id[:1024]
-    assert len(values["TriggerId"]) == 1024
+    assert str(raised.value) == (
+        "the pipeline parameter TriggerId would be 2006 characters; SageMaker takes at most 1024"
+    )
 
 
 def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
@@ -129,14 +248,142 @@ def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
         source="rule",
     )
 
-    plan = plan_retrain(TAXI, signal, RUN, 600)
+    planned = plan(signal=signal)
 
-    assert plan["pipelineParameters"][:4] == [
+    assert planned["pipelineParameters"][:4] == [
         {"Name": "TriggerKind", "Value": "schedule"},
         {"Name": "TriggerId", "Value": "schedule/taxi-fare/2026-11-19T00:00:00.000Z"},
         {"Name": "DriftWindowStart", "Value": "2026-11-18T00:00:00.000Z"},
         {"Name": "DriftWindowEnd", "Value": "2026-11-19T00:00:00.000Z"},
     ]
+
+
+# -- the champion and the whole plan step ------------------------------------------------------
+
+
+class FakeEndpoints:
+    """retrain.ServingEndpoints over a dictionary of endpoint name -> package served."""
+
+    def __init__(self, served: Mapping[str, str | None]) -> None:
+        self._served = served
+        self.described: list[tuple[str, str]] = []
+
+    def describe(self, name: str, variant: str) -> Endpoint:
+        self.described.append((name, variant))
+        if name not in self._served:
+            return Endpoint(name=name, exists=False)
+        return Endpoint(name=name, exists=True, config="c", package_arn=self._served[name])
+
+
+class FakePackages:
+    """retrain.Packages over a dictionary of package ARN -> ModelDataUrl."""
+
+    def __init__(self, model_data: Mapping[str, str | None]) -> None:
+        self._model_data = model_data
+
+    def describe(self, package_arn: str) -> Package:
+        return Package(
+            package_arn, "taxi-fare", 2, "Approved", model_data_url=self._model_data[package_arn]
+        )
+
+
+@pytest.mark.parametrize(
+    ("served", "model_data", "champion"),
+    [
+        pytest.param({}, {}, ChampionModel(), id="no-prod-endpoint-yet"),
+        pytest.param({"taxi-fare-prod": None}, {}, ChampionModel(), id="model-not-from-a-package"),
+        pytest.param(
+            {"taxi-fare-prod": CHAMPION_PACKAGE},
+            {CHAMPION_PACKAGE: CHAMPION_DATA},
+            CHAMPION,
+            id="package-with-model-data",
+        ),
+        pytest.param(
+            {"taxi-fare-prod": CHAMPION_PACKAGE},
+            {CHAMPION_PACKAGE: None},
+            ChampionModel(CHAMPION_PACKAGE, ""),
+            id="package-without-model-data",
+        ),
+    ],
+)
+def test_the_champion_is_the_package_the_prod_variant_serves(
+    served: Mapping[str, str | None],
+    model_data: Mapping[str, str | None],
+    champion: ChampionModel,
+) -> None:
+    endpoints = FakeEndpoints(served)
+
+    assert champion_of(TAXI, endpoints, FakePackages(model_data)) == champion
+    assert endpoints.described == [("taxi-fare-prod", "AllTraffic")]
+
+
+class FakeObjects:
+    """dataset.DatasetObjects over a dictionary of bucket -> keys; keeps what was written."""
+
+    def __init__(self, objects: Mapping[str, list[str]]) -> None:
+        self._objects = objects
+        self.written: dict[str, Any] = {}
+
+    def list(
+        self, bucket: str, prefixes: Sequence[str], suffix: str = ".jsonl"
+    ) -> list[CaptureObject]:
+        keys = self._objects.get(bucket, [])
+        return [
+            CaptureObject(k, 1)
+            for k in sorted(keys)
+            if k.endswith(suffix) and any(k.startswith(p) for p in prefixes)
+        ]
+
+    def write_json(self, uri: str, document: Any) -> str:
+        self.written[uri] = json.loads(json.dumps(document))
+        return uri
+
+
+def test_the_plan_step_writes_the_manifest_and_passes_it_with_the_champion() -> None:
+    # Given an hour of captured requests in the window and their labels an hour later
+    capture = "modelfresh/data-capture/taxi-fare-prod/AllTraffic/2019/10/02/09/a.jsonl"
+    truth = "modelfresh/ground-truth/taxi-fare/2019/10/02/10/b.jsonl"
+    objects = FakeObjects({"modelfresh-artifacts": [capture, truth]})
+    locations = DataLocations(
+        capture_uri="s3://modelfresh-artifacts/modelfresh/data-capture",
+        ground_truth_uri="s3://modelfresh-artifacts/modelfresh/ground-truth",
+        datasets_uri="s3://modelfresh-artifacts/drift-datasets",
+    )
+
+    # When the run is planned a day after the window (all its labels are in)
+    planned = prepare_retrain(
+        TAXI,
+        drift_signal(),
+        RUN,
+        heartbeat_seconds=600,
+        now=datetime(2019, 10, 3, 17, 0, tzinfo=UTC),
+        locations=locations,
+        objects=objects,
+        endpoints=FakeEndpoints({"taxi-fare-prod": CHAMPION_PACKAGE}),
+        packages=FakePackages({CHAMPION_PACKAGE: CHAMPION_DATA}),
+    )
+
+    # Then the manifest is written where the pipeline is told to read it
+    values = parameters(planned)
+    assert list(objects.written) == [MANIFEST] == [values["DriftDataset"]]
+    assert objects.written[MANIFEST] == {
+        "version": 1,
+        "model": "taxi-fare",
+        "window": {"start": "2019-10-01T17:04:40.989Z", "end": "2019-10-02T17:04:40.989Z"},
+        "capture": {"bucket": "modelfresh-artifacts", "keys": [capture]},
+        "groundTruth": {"bucket": "modelfresh-artifacts", "keys": [truth]},
+        "notes": [],
+    }
+    assert planned["dataset"] == {
+        "manifest": MANIFEST,
+        "captureObjects": 1,
+        "groundTruthObjects": 1,
+        "notes": [],
+    }
+    assert (values["ChampionModelPackageArn"], values["ChampionModelData"]) == (
+        CHAMPION_PACKAGE,
+        CHAMPION_DATA,
+    )
 
 
 # -- evaluate_candidate ------------------------------------------------------------------------

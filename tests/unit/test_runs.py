@@ -47,6 +47,7 @@ CONFIG: ControllerConfig = parse_config(
                 "endpoints": {"staging": "taxi-fare-staging", "prod": "taxi-fare-prod"},
                 "gate": {"metric": "rmse", "threshold": 4.0},
                 "smoke_test": {"payloads": ["1,2,3"]},
+                "training": {"data_uri": "s3://modelfresh-data/taxi-fare/training/"},
                 "cooldown_hours": 0,
             },
             "churn": {
@@ -55,6 +56,7 @@ CONFIG: ControllerConfig = parse_config(
                 "endpoints": {"staging": "churn-staging", "prod": "churn-prod"},
                 "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.8},
                 "smoke_test": {"payloads": ["1,2,3"]},
+                "training": {"data_uri": "s3://modelfresh-data/churn/training/"},
                 "cooldown_hours": 6,
             },
         },

@@ -15,6 +15,7 @@ from modelfresh.config import (
     Gate,
     ModelConfig,
     SmokeTest,
+    Training,
     load_config,
 )
 from modelfresh.errors import MalformedEvent
@@ -43,6 +44,7 @@ def model(name: str = "taxi-fare", **settings: Any) -> ModelConfig:
         endpoints=Endpoints(staging=f"{name}-staging", prod=f"{name}-prod"),
         gate=Gate(metric="rmse", threshold=4.0),
         smoke_test=SmokeTest(payloads=("1,2,3",)),
+        training=Training(data_uri=f"s3://{name}-data/training/"),
         **settings,
     )
 

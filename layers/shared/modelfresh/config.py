@@ -38,6 +38,9 @@ MAX_PIPELINE_HOURS = 30 * 24
 DEFAULTABLE = frozenset(
     {"approval", "cooldown_hours", "drift_window_hours", "pipeline_timeout_hours"}
 )
+# SageMaker's limit for a pipeline parameter value: a longer configured value is a config
+# error (cutting it would hand the pipeline a different URI or feature list).
+PARAMETER_LIMIT = 1024
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,74 @@ class DriftCheck:
             yield "batch_input_uri", f"{uri!r} is not an s3:// URI"
 
 
+ProblemType = Literal["regression", "binary_classification"]
+# The XGBoost objectives whose predictions the evaluation step can score as each problem type,
+# the first being the default: the label's own scale for regression, a probability for binary
+# classification (AUC, log loss and accuracy at 0.5 need one; binary:logitraw and
+# binary:hinge give none).
+OBJECTIVES: Mapping[str, tuple[str, ...]] = {
+    "regression": (
+        "reg:squarederror",
+        "reg:squaredlogerror",
+        "reg:absoluteerror",
+        "reg:pseudohubererror",
+        "reg:gamma",
+        "reg:tweedie",
+        "count:poisson",
+    ),
+    "binary_classification": ("binary:logistic",),
+}
+# Every hour of lag is one more S3 listing per run; a month covers any labelling process.
+MAX_GROUND_TRUTH_LAG_HOURS = 30 * 24
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the retraining pipeline learns from (pipelines/README.md): the model's base
+    training data, plus the drift window's captured requests joined with their ground truth."""
+
+    data_uri: str  # s3:// prefix of the base training CSVs (label first, no header)
+    problem_type: ProblemType = "regression"
+    objective: str | None = None  # default: the problem type's first in OBJECTIVES
+    # Model Monitor's ground-truth layout, <uri>/yyyy/mm/dd/hh/ by the hour labels were
+    # written. Default: s3://<artifacts bucket>/modelfresh/ground-truth/<model>, beside the
+    # default capture location (the controller may list both).
+    ground_truth_uri: str | None = None
+    # Labels arrive after their requests: a run reads ground truth written from the window's
+    # start to this long after its end (never past the run's start). A day catches labels that
+    # come in a daily batch, for a run that starts late (a follow-up after a cooldown or a
+    # long pipeline); reading more hours costs listings only, since labels of requests outside
+    # the window match no captured request.
+    ground_truth_lag_hours: int = 24
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        for key in ("data_uri", "ground_truth_uri"):
+            uri = v.get(key)
+            if uri is not None and not _is_s3_uri(uri):
+                yield key, f"{uri[:60]!r} is not an s3:// URI"
+        objective = v.get("objective")
+        problem = v.get("problem_type", "regression")
+        if objective is not None and objective not in OBJECTIVES[problem]:
+            yield (
+                "objective",
+                f"{objective[:40]!r} is not an objective for {problem}: use one of "
+                f"{', '.join(OBJECTIVES[problem])}",
+            )
+        if not 0 <= v.get("ground_truth_lag_hours", 0) <= MAX_GROUND_TRUTH_LAG_HOURS:
+            yield "ground_truth_lag_hours", f"must be between 0 and {MAX_GROUND_TRUTH_LAG_HOURS}"
+
+    @property
+    def xgboost_objective(self) -> str:
+        """The objective the pipeline trains with: the configured one or the default."""
+        return self.objective or OBJECTIVES[self.problem_type][0]
+
+
+def _is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://") and uri[5:].split("/", 1)[0] != ""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything the controller needs to know about one model."""
@@ -293,6 +364,7 @@ class ModelConfig:
     endpoints: Endpoints
     gate: Gate
     smoke_test: SmokeTest
+    training: Training
     deploy: Deployment = Deployment()
     approval: ApprovalMode = "manual"
     cooldown_hours: float = 6.0
@@ -339,6 +411,26 @@ class ModelConfig:
             raise ValueError(self.retrain_schedule)
         hours = int(match["n"]) * (24 if match["unit"].startswith("day") else 1)
         return hours * 3600
+
+    @property
+    def pipeline_settings(self) -> dict[str, tuple[str, str]]:
+        """The retraining pipeline's parameters that come from this configuration (see
+        pipelines/README.md), each with the key it comes from: name -> (key, value)."""
+        check = self.drift_check
+        return {
+            "TrainingData": ("training.data_uri", self.training.data_uri),
+            "ProblemType": ("training.problem_type", self.training.problem_type),
+            "Objective": ("training.objective", self.training.xgboost_objective),
+            "FeatureNames": ("drift_check.features", ",".join(check.features) if check else ""),
+            "CategoricalFeatures": (
+                "drift_check.categorical",
+                ",".join(check.categorical) if check else "",
+            ),
+            "GateMetric": ("gate.metric", self.gate.metric),
+            "GateDirection": ("gate.direction", self.gate.direction),
+            "GateThreshold": ("gate.threshold", repr(self.gate.threshold)),
+            "ModelPackageGroup": ("package_group", self.package_group),
+        }
 
 
 @dataclass(frozen=True)
@@ -415,6 +507,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<config>") -> Controller
             models[name] = model
 
     problems.extend(_check_across_models(list(models.values())))
+    problems.extend(_check_pipeline_parameters(list(models.values())))
     if problems:
         raise ConfigError(source, problems)
     return ControllerConfig(models=models)
@@ -457,6 +550,16 @@ def _check_across_models(models: list[ModelConfig]) -> list[str]:
     )
     problems.extend(_duplicates(models, lambda m: list(m.drift_alarms), "drift alarm"))
     return problems
+
+
+def _check_pipeline_parameters(models: list[ModelConfig]) -> list[str]:
+    return [
+        f"models.{model.name}.{key}: {len(value)} characters as the pipeline parameter {name}; "
+        f"SageMaker takes at most {PARAMETER_LIMIT}"
+        for model in models
+        for name, (key, value) in model.pipeline_settings.items()
+        if len(value) > PARAMETER_LIMIT
+    ]
 
 
 def _duplicates(models: list[ModelConfig], values: Any, what: str) -> list[str]:

@@ -37,6 +37,10 @@ class EvaluationReportInvalid(ModelfreshError):
     """The candidate's evaluation report is missing, unreadable or lacks the gate metric."""
 
 
+class PipelineParameterInvalid(ModelfreshError):
+    """A retrain's pipeline parameter cannot be passed as it is (over SageMaker's limit)."""
+
+
 class DeployInProgress(ModelfreshError):
     """Another deploy run is promoting this model; this one waits its turn (Retry)."""
 

@@ -92,6 +92,7 @@ class Package:
     approval_description: str = ""
     baseline_statistics: str | None = None
     baseline_constraints: str | None = None
+    model_data_url: str | None = None  # its (first) container's model.tar.gz
 
 
 @dataclass(frozen=True)

@@ -9,36 +9,131 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
-from modelfresh.config import ApprovalMode, Gate, ModelConfig
+from modelfresh.config import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
+from modelfresh.dataset import DataLocations, DatasetObjects, DriftDataset, write_drift_dataset
 from modelfresh.driftplan import drift_summary
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid, PipelineParameterInvalid
 from modelfresh.gate import Verdict, judge, read_evaluation
 from modelfresh.outcomes import Outcome, OutcomeKind
 from modelfresh.signals import Signal
 
-# The parameters every retraining pipeline must declare: the controller passes exactly these.
-PIPELINE_PARAMETERS = ("TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName")
-# SageMaker's limit for a pipeline parameter value.
-PARAMETER_LIMIT = 1024
+if TYPE_CHECKING:
+    from modelfresh.promotion import Endpoint, Package
+
+# The parameters of the retraining pipeline, in the contract's order (pipelines/README.md):
+# the controller passes exactly these, all strings, on every start.
+PIPELINE_PARAMETERS = (
+    "TriggerKind",
+    "TriggerId",
+    "DriftWindowStart",
+    "DriftWindowEnd",
+    "RunName",
+    "TrainingData",
+    "DriftDataset",
+    "ProblemType",
+    "Objective",
+    "FeatureNames",
+    "CategoricalFeatures",
+    "GateMetric",
+    "GateDirection",
+    "GateThreshold",
+    "ModelPackageGroup",
+    "ChampionModelPackageArn",
+    "ChampionModelData",
+)
+# The contract's names for what triggered a run.
+TRIGGER_KINDS: Mapping[str, str] = {"drift-alarm": "drift", "schedule": "schedule"}
 # The wait for a pipeline tolerates this many missed heartbeat sweeps before re-checking.
 HEARTBEATS_MISSED = 3
 
 
-def plan_retrain(
-    model: ModelConfig, signal: Signal, run: str, heartbeat_seconds: int
+@dataclass(frozen=True)
+class ChampionModel:
+    """The model package prod serves and its model.tar.gz ("" for either when unknown)."""
+
+    package_arn: str = ""
+    model_data: str = ""
+
+
+class ServingEndpoints(Protocol):
+    """Reads endpoints as they stand (see aws/hosting.py)."""
+
+    def describe(self, name: str, variant: str) -> Endpoint: ...
+
+
+class Packages(Protocol):
+    """Reads model packages (see aws/sagemaker.py's ModelRegistry)."""
+
+    def describe(self, package_arn: str) -> Package: ...
+
+
+def champion_of(
+    model: ModelConfig, endpoints: ServingEndpoints, packages: Packages
+) -> ChampionModel:
+    """The package the prod endpoint's variant serves, and its ModelDataUrl; nothing when prod
+    does not exist yet or serves a model that was not created from a package."""
+    prod = endpoints.describe(model.endpoints.prod, model.deploy.variant)
+    if prod.package_arn is None:
+        return ChampionModel()
+    package = packages.describe(prod.package_arn)
+    return ChampionModel(package.arn, package.model_data_url or "")
+
+
+def prepare_retrain(
+    model: ModelConfig,
+    signal: Signal,
+    run: str,
+    *,
+    heartbeat_seconds: int,
+    now: datetime,
+    locations: DataLocations,
+    objects: DatasetObjects,
+    endpoints: ServingEndpoints,
+    packages: Packages,
 ) -> dict[str, Any]:
-    """Everything the run needs, fixed at its start (a config change mid-run changes nothing)."""
+    """Write the run's drift dataset manifest, find the champion, and plan the run.
+
+    Raises: PipelineParameterInvalid."""
+    window = signal.drift_window(model)
+    dataset = write_drift_dataset(model, run, window, now=now, locations=locations, objects=objects)
+    champion = champion_of(model, endpoints, packages)
+    return plan_retrain(model, signal, run, heartbeat_seconds, dataset=dataset, champion=champion)
+
+
+def plan_retrain(
+    model: ModelConfig,
+    signal: Signal,
+    run: str,
+    heartbeat_seconds: int,
+    *,
+    dataset: DriftDataset,
+    champion: ChampionModel,
+) -> dict[str, Any]:
+    """Everything the run needs, fixed at its start (a config change mid-run changes nothing).
+
+    Raises: PipelineParameterInvalid (a value of the run, not of the config, over
+    SageMaker's limit: cutting it would hand the pipeline something else)."""
     start, end = signal.drift_window(model)
     values = {
-        "TriggerKind": signal.kind,
+        "TriggerKind": TRIGGER_KINDS[signal.kind],
         "TriggerId": signal.id,
         "DriftWindowStart": start,
         "DriftWindowEnd": end,
         "RunName": run,
-    }
+        "DriftDataset": dataset.uri,
+        "ChampionModelPackageArn": champion.package_arn,
+        "ChampionModelData": champion.model_data,
+    } | {name: value for name, (_key, value) in model.pipeline_settings.items()}
+    for name, value in values.items():
+        if len(value) > PARAMETER_LIMIT:
+            raise PipelineParameterInvalid(
+                f"the pipeline parameter {name} would be {len(value)} characters; SageMaker "
+                f"takes at most {PARAMETER_LIMIT}"
+            )
     heartbeat = HEARTBEATS_MISSED * heartbeat_seconds
     return {
         "model": model.name,
@@ -48,13 +143,14 @@ def plan_retrain(
         # Derived from the run, so a retried start is recognised by SageMaker (32-128 chars).
         "clientRequestToken": hashlib.sha256(run.encode()).hexdigest(),
         "pipelineParameters": [
-            {"Name": name, "Value": value[:PARAMETER_LIMIT]} for name, value in values.items()
+            {"Name": name, "Value": values[name]} for name in PIPELINE_PARAMETERS
         ],
         "pipelineTimeoutSeconds": max(int(model.pipeline_timeout_hours * 3600), heartbeat + 60),
         "heartbeatSeconds": heartbeat,
         "gate": asdict(model.gate),
         "approval": model.approval,
         "driftWindow": {"start": start, "end": end},
+        "dataset": dataset.summary(),
     }
 
 

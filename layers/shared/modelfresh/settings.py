@@ -47,6 +47,16 @@ class Settings:
         return f"s3://{self.artifacts_bucket}/modelfresh/data-capture"
 
     @property
+    def ground_truth_uri(self) -> str:
+        """Where models' ground truth is (under /<model>) unless their config says otherwise."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/ground-truth"
+
+    @property
+    def drift_datasets_uri(self) -> str:
+        """Where retrain runs write their drift dataset manifests (/<model>/<run>/)."""
+        return f"s3://{self.artifacts_bucket}/drift-datasets"
+
+    @property
     def drift_checks_uri(self) -> str:
         """Where drift checks write their statistics, violations and reports."""
         return f"s3://{self.artifacts_bucket}/modelfresh/drift-checks"

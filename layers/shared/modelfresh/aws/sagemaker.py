@@ -59,10 +59,12 @@ class ModelRegistry:
         self._sm = client
 
     def describe(self, package_arn: str) -> Package:
-        """A package's status, version, evaluation report, trigger metadata and baselines."""
+        """A package's status, version, evaluation report, trigger metadata, baselines and
+        model data."""
         found = self._sm.describe_model_package(ModelPackageName=package_arn)
         statistics = found.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
         baselines = found.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+        containers = found.get("InferenceSpecification", {}).get("Containers", [])
         return Package(
             arn=found["ModelPackageArn"],
             group=found.get("ModelPackageGroupName", ""),
@@ -73,6 +75,7 @@ class ModelRegistry:
             approval_description=found.get("ApprovalDescription", ""),
             baseline_statistics=baselines.get("Statistics", {}).get("S3Uri"),
             baseline_constraints=baselines.get("Constraints", {}).get("S3Uri"),
+            model_data_url=containers[0].get("ModelDataUrl") if containers else None,
         )
 
 
