@@ -28,10 +28,10 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup browser test lint typecheck check-config validate checkov build unit demo demo-wait bench deploy clean
+.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench deploy clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------------------ setup
 $(UV):
@@ -59,7 +59,7 @@ browser: ## Install Debian's chromium for the real-browser test
 		|| { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }; }
 
 # ------------------------------------------------------------------------------ checks
-test: lint typecheck check-config validate checkov build unit ## Every check and every test (CI)
+test: lint typecheck check-config check-pipeline validate checkov build unit ## Every check and every test (CI)
 
 lint: .venv/.synced ## ruff (lint + format check)
 	$(RUN) ruff check .
@@ -70,6 +70,11 @@ typecheck: .venv/.synced ## mypy --strict
 
 check-config: .venv/.synced ## Validate config/models.toml, listing every problem
 	$(RUN) python -m modelfresh.config config/models.toml
+
+# The sagemaker SDK (the pipeline group) is installed here and by `make pipeline` only; the
+# tests read the generated file without it.
+check-pipeline: .venv/.synced ## pipelines/definition.json and template.yaml are what the SDK builds
+	$(RUN) --group pipeline python -m pipelines.definition --check
 
 validate: $(SAM) ## sam validate --lint (cfn-lint on the template)
 	$(SAM) validate --lint
@@ -84,6 +89,10 @@ build: $(SAM) $(UV) ## sam build (no Docker)
 unit: .venv/.synced browser ## pytest: unit, ASL, local-cloud, integration and browser tests
 	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest
 
+# ------------------------------------------------------------------------------ build
+pipeline: .venv/.synced ## Rebuild pipelines/definition.json (and its copy in template.yaml) with the SDK
+	$(RUN) --group pipeline python -m pipelines.definition
+
 # ------------------------------------------------------------------------------ run
 demo: .venv/.synced ## The end-to-end demo on the local cloud
 	$(RUN) python -m demo
@@ -95,7 +104,9 @@ demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (a
 bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md
 	$(RUN) --group bench python -m bench
 
-deploy: build ## sam deploy --config-env $(ENV) (needs AWS credentials)
+# The pipeline's step code goes to the artifacts bucket first: the deployed definition names it.
+deploy: build ## Upload the pipeline's step code, then sam deploy --config-env $(ENV) (needs AWS credentials)
+	$(RUN) python -m pipelines.publish --config-env $(ENV)
 	$(SAM) deploy --config-env $(ENV)
 
 clean: ## Remove build output and caches (keeps .tools and .venv)

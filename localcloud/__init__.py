@@ -40,6 +40,7 @@ from localcloud.hosting import Hosting
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
+from pipelines import bundle as pipeline_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
@@ -191,6 +192,10 @@ class LocalCloud:
         environment (overridden by `parameters`), serving the models in `model_config`."""
         values = stack.read_samconfig_parameters(ROOT / "samconfig.toml", samconfig_environment)
         values.update(parameters or {})
+        # What `make deploy` does before `sam deploy`: the pipeline's step code to the bucket.
+        pipeline_bundle.upload(
+            self.client("s3"), values.get("ArtifactsBucket") or self.artifacts_bucket
+        )
         self.stack = stack.deploy(
             self, template, stack_name, values, {"MODEL_CONFIG_PATH": str(model_config)}
         )
@@ -199,14 +204,44 @@ class LocalCloud:
         return self.stack
 
     def seed_model(self, model: ModelConfig) -> None:
-        """What the controller expects to exist for a model: its package group and pipeline.
-        (The pipeline's steps are the simulator's business: see localcloud/pipelines.py.)"""
+        """What the controller expects to exist for a model: its package group, and its
+        pipeline unless the stack deploys that one (template.yaml's RetrainPipeline): a model
+        with a pipeline of its own had it before the controller (here, with our definition).
+        (Executions are the simulator's business: see localcloud/pipelines.py.)"""
         sagemaker = self.client("sagemaker")
         sagemaker.create_model_package_group(ModelPackageGroupName=model.package_group)
+        parameters = (
+            self.stack.parameters
+            if self.stack is not None
+            else stack.read_samconfig_parameters(ROOT / "samconfig.toml")
+        )
+        if model.pipeline in stack.deployed_pipelines(self.template, parameters):
+            return
+        role = f"arn:aws:iam::{self.account}:role/sagemaker-pipelines"
+        pipeline_bundle.upload(self.client("s3"), self.artifacts_bucket)
         sagemaker.create_pipeline(
             PipelineName=model.pipeline,
-            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-            RoleArn=f"arn:aws:iam::{self.account}:role/sagemaker-pipelines",
+            PipelineDefinition=self.pipeline_definition(role, self.artifacts_bucket),
+            RoleArn=role,
+        )
+
+    @property
+    def template(self) -> dict[str, Any]:
+        """template.yaml as plain data."""
+        return stack.load_template(ROOT / "template.yaml")
+
+    def pipeline_definition(self, role_arn: str, bucket: str) -> str:
+        """pipelines/definition.json filled in for this account and region, as template.yaml's
+        Fn::Sub fills it in (the images' registry from its XGBoostRegistry mapping)."""
+        registry = self.template["Mappings"]["XGBoostRegistry"][self.region]["Account"]
+        images = {
+            placeholder: f"{registry}.dkr.ecr.{self.region}.amazonaws.com/"
+            f"{pipeline_bundle.XGBOOST_REPOSITORY}:{tag}"
+            for placeholder, tag in pipeline_bundle.IMAGE_TAGS.items()
+        }
+        return pipeline_bundle.substitute(
+            pipeline_bundle.definition_text(),
+            {"ArtifactsBucket": bucket, "PipelineRoleArn": role_arn, **images},
         )
 
     def register_package(

@@ -13,10 +13,11 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           new alarm in OK, silently).
 4. cfn_state_machines     CloudFormation creates state machines that execute, from
                           DefinitionS3Location, with DefinitionSubstitutions applied.
-5. cfn_missing_types      CloudFormation creates Lambda::EventInvokeConfig and CloudWatch::Alarm,
-                          accepts SQS::QueuePolicy (moto skips them silently), and records REST
-                          APIs (ApiGateway RestApi/Deployment/Stage, on which moto fails) for
-                          localcloud/apigateway.py to serve.
+5. cfn_missing_types      CloudFormation creates Lambda::EventInvokeConfig, CloudWatch::Alarm and
+                          SageMaker::Pipeline (its definition body or S3 file, Fn::Sub already
+                          applied), accepts SQS::QueuePolicy (moto skips them silently), and
+                          records REST APIs (ApiGateway RestApi/Deployment/Stage, on which moto
+                          fails) for localcloud/apigateway.py to serve.
 6. sagemaker_api          ListPipelineExecutionSteps, FailureReason, ClientRequestToken
                           idempotency, executions that stay Executing until the pipeline
                           simulator ends them, UpdateModelPackage that only changes what it names.
@@ -691,6 +692,28 @@ def _create_metric_alarm(p: dict[str, Any], name: str, account: str, region: str
     return str(alarm)
 
 
+def _create_pipeline(p: dict[str, Any], name: str, account: str, region: str) -> str:
+    """CreatePipeline with the resource's definition, as SageMaker's CloudFormation resource
+    does: the body as given (intrinsics resolved), or the file at its S3 location."""
+    definition = p["PipelineDefinition"]
+    body = definition.get("PipelineDefinitionBody")
+    if body is None:
+        location = definition["PipelineDefinitionS3Location"]
+        key = s3_backends[account]["global"].get_object(location["Bucket"], location["Key"])
+        body = key.value.decode()
+    pipeline = sagemaker_backends[account][region].create_pipeline(
+        pipeline_name=p["PipelineName"],
+        pipeline_display_name=p.get("PipelineDisplayName", ""),
+        pipeline_definition=body,
+        pipeline_definition_s3_location={},
+        pipeline_description=p.get("PipelineDescription", ""),
+        role_arn=p["RoleArn"],
+        tags=p.get("Tags", []),
+        parallelism_configuration=p.get("ParallelismConfiguration", {}),
+    )
+    return str(pipeline.pipeline_name)
+
+
 def _accept(properties: dict[str, Any], name: str, account: str, region: str) -> str:
     return name
 
@@ -729,6 +752,11 @@ def cfn_missing_types() -> None:
             "Lambda's asynchronous retries and on-failure destination for a function.",
         ),
         _local_resource("AWS::CloudWatch::Alarm", _create_metric_alarm, "A single-metric alarm."),
+        _local_resource(
+            "AWS::SageMaker::Pipeline",
+            _create_pipeline,
+            "A pipeline (runs: localcloud/pipelines.py).",
+        ),
         _local_resource(
             "AWS::SQS::QueuePolicy", _accept, "Accepted; the local cloud does not enforce IAM."
         ),

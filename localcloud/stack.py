@@ -16,8 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shlex
-import tomllib
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from localcloud import patches
+from pipelines.publish import samconfig_deploy
 
 ARTIFACT_BUCKET = "localcloud-sam-artifacts"
 _PACKAGED = {
@@ -53,15 +52,23 @@ class Stack:
 
 def read_samconfig_parameters(path: Path, environment: str = "default") -> dict[str, str]:
     """The parameter_overrides of one samconfig.toml environment, as a dict."""
-    config = tomllib.loads(path.read_text())
-    overrides = (
-        config.get(environment, {})
-        .get("deploy", {})
-        .get("parameters", {})
-        .get("parameter_overrides", "")
-    )
-    pairs = shlex.split(overrides) if isinstance(overrides, str) else list(overrides)
-    return dict(pair.split("=", 1) for pair in pairs)
+    return samconfig_deploy(path, environment)[1]
+
+
+def deployed_pipelines(template: Mapping[str, Any], parameters: Mapping[str, str]) -> set[str]:
+    """The names of the SageMaker pipelines a template deploys, given its parameter values."""
+    declared = template.get("Parameters", {})
+    names = set()
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::SageMaker::Pipeline":
+            continue
+        name = resource["Properties"]["PipelineName"]
+        if isinstance(name, dict) and list(name) == ["Ref"]:
+            name = parameters.get(name["Ref"], declared.get(name["Ref"], {}).get("Default"))
+        if not isinstance(name, str):
+            raise ValueError(f"{logical_id}: PipelineName must be a string or a parameter's Ref")
+        names.add(name)
+    return names
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -366,6 +366,39 @@ def test_cloudformation_creates_the_types_moto_skips(cloud: LocalCloud, tmp_path
     assert cloud.client("cloudwatch").describe_alarms(AlarmNames=["depth"])["MetricAlarms"]
 
 
+def test_cloudformation_creates_sagemaker_pipelines_from_a_body_or_an_s3_file(
+    cloud: LocalCloud,
+) -> None:
+    # moto reports both CREATE_COMPLETE without creating either pipeline.
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="defs")
+    s3.put_object(Bucket="defs", Key="p.json", Body='{"Version": "2020-12-01", "Steps": []}')
+    template = {"Resources": {
+        "FromBody": {"Type": "AWS::SageMaker::Pipeline", "Properties": {
+            "PipelineName": "from-body", "RoleArn": ROLE, "PipelineDescription": "d",
+            "PipelineDefinition": {"PipelineDefinitionBody": {"Fn::Sub": [
+                '{"Version": "2020-12-01", "Steps": [], "Metadata": {"bucket": "${Bucket}"}}',
+                {"Bucket": {"Fn::Sub": "b-${AWS::Region}"}},
+            ]}}}},
+        "FromFile": {"Type": "AWS::SageMaker::Pipeline", "Properties": {
+            "PipelineName": "from-file", "RoleArn": ROLE,
+            "PipelineDefinition": {"PipelineDefinitionS3Location": {"Bucket": "defs", "Key": "p.json"}}}},
+    }}  # fmt: skip
+
+    cloud.client("cloudformation").create_stack(StackName="s", TemplateBody=json.dumps(template))
+
+    sagemaker = cloud.client("sagemaker")
+    body = sagemaker.describe_pipeline(PipelineName="from-body")
+    assert json.loads(body["PipelineDefinition"])["Metadata"] == {"bucket": "b-us-east-1"}
+    assert (body["RoleArn"], body["PipelineDescription"]) == (ROLE, "d")
+    from_file = sagemaker.describe_pipeline(PipelineName="from-file")["PipelineDefinition"]
+    assert json.loads(from_file) == {"Version": "2020-12-01", "Steps": []}
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="s")
+    assert {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]} == {
+        "FromBody": "from-body", "FromFile": "from-file",
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- 6-7. SageMaker
 
 

@@ -1,0 +1,438 @@
+"""The retraining pipeline's definition (pipelines/definition.json) against its contract
+(pipelines/README.md), and the template that deploys it. No sagemaker SDK needed: these read
+the generated file; `make check-pipeline` checks it is what the SDK builds now."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelfresh.config import load_config
+from modelfresh.retrain import PIPELINE_PARAMETERS
+
+from localcloud.stack import load_template, read_samconfig_parameters
+from pipelines import bundle, publish, template
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEXT = bundle.definition_text()
+DEFINITION = bundle.load(TEXT)
+TEMPLATE_TEXT = (ROOT / "template.yaml").read_text()
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCE = TEMPLATE["Resources"]["RetrainPipeline"]
+
+# pipelines/README.md, "Parameters (the controller's contract, in this order)", written out.
+CONTRACT = [
+    "TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName", "TrainingData",
+    "DriftDataset", "ProblemType", "Objective", "FeatureNames", "CategoricalFeatures",
+    "GateMetric", "GateDirection", "GateThreshold", "ModelPackageGroup",
+    "ChampionModelPackageArn", "ChampionModelData",
+]  # fmt: skip
+CODE = f"s3://${{ArtifactsBucket}}/{bundle.code_prefix()}/"
+
+
+def steps() -> dict[str, dict[str, Any]]:
+    """Every step by name, the condition's branches included."""
+    found: dict[str, dict[str, Any]] = {}
+    pending = list(DEFINITION["Steps"])
+    while pending:
+        step = pending.pop(0)
+        found[step["Name"]] = step
+        pending += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
+    return found
+
+
+STEPS = steps()
+
+
+def get(name: str) -> dict[str, str]:
+    return {"Get": f"Parameters.{name}"}
+
+
+def output(step: str, name: str) -> dict[str, str]:
+    return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"}
+
+
+def join(*values: Any, on: str = "/") -> dict[str, Any]:
+    return {"Std:Join": {"On": on, "Values": list(values)}}
+
+
+def references(value: Any) -> set[str]:
+    """The steps a value reads from (Get and PropertyFile expressions)."""
+    return {
+        match.group(1)
+        for match in re.finditer(r'"Get": "Steps\.(\w+)\.', json.dumps(value, sort_keys=True))
+    }
+
+
+def inputs(step: str) -> dict[str, tuple[Any, str]]:
+    return {
+        i["InputName"]: (i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"])
+        for i in STEPS[step]["Arguments"]["ProcessingInputs"]
+    }
+
+
+def outputs(step: str) -> dict[str, str]:
+    config = STEPS[step]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    return {o["OutputName"]: o["S3Output"]["LocalPath"] for o in config}
+
+
+def flags(step: str) -> dict[str, Any]:
+    arguments = STEPS[step]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    return dict(zip(arguments[::2], arguments[1::2], strict=True))
+
+
+# -- parameters --------------------------------------------------------------------------------
+
+
+def test_the_parameters_are_the_contracts_strings_in_its_order_without_defaults() -> None:
+    assert DEFINITION["Version"] == "2020-12-01"
+    assert [p["Name"] for p in DEFINITION["Parameters"]] == CONTRACT
+    # All passed on every start, so none has a default to fall back on silently.
+    assert all(p == {"Name": p["Name"], "Type": "String"} for p in DEFINITION["Parameters"])
+
+
+@pytest.mark.xfail(
+    PIPELINE_PARAMETERS == ("TriggerKind", "TriggerId", "DriftWindowStart", "DriftWindowEnd", "RunName"),
+    reason="modelfresh.retrain.PIPELINE_PARAMETERS is being extended to the contract's list",
+    strict=True,
+)  # fmt: skip
+def test_the_parameters_are_exactly_the_ones_the_controller_passes() -> None:
+    assert [p["Name"] for p in DEFINITION["Parameters"]] == list(PIPELINE_PARAMETERS)
+
+
+# -- the step graph ----------------------------------------------------------------------------
+
+
+def test_the_steps_and_their_dependencies_are_the_contracts() -> None:
+    # PreprocessData -> TrainModel -> EvaluateModel -> CheckGate -> RegisterModel | GateFailed,
+    # and PreprocessData -> BaselineData -> CheckGate.
+    assert [s["Name"] for s in DEFINITION["Steps"]] == [
+        "PreprocessData", "TrainModel", "EvaluateModel", "BaselineData", "CheckGate",
+    ]  # fmt: skip
+    assert {name: step["Type"] for name, step in STEPS.items()} == {
+        "PreprocessData": "Processing",
+        "TrainModel": "Training",
+        "EvaluateModel": "Processing",
+        "BaselineData": "Processing",
+        "CheckGate": "Condition",
+        "RegisterModel": "RegisterModel",
+        "GateFailed": "Fail",
+    }
+    needs = {
+        name: references(step["Arguments"]) | set(step.get("DependsOn", []))
+        for name, step in STEPS.items()
+        if name != "CheckGate"
+    }
+    needs["CheckGate"] = references(STEPS["CheckGate"]["Arguments"]["Conditions"]) | set(
+        STEPS["CheckGate"]["DependsOn"]
+    )
+    assert needs == {
+        "PreprocessData": set(),
+        "TrainModel": {"PreprocessData"},
+        "EvaluateModel": {"PreprocessData", "TrainModel"},
+        "BaselineData": {"PreprocessData"},
+        "CheckGate": {"EvaluateModel", "BaselineData"},
+        "RegisterModel": {"TrainModel", "EvaluateModel", "BaselineData"},
+        "GateFailed": {"EvaluateModel"},
+    }
+    gate = STEPS["CheckGate"]["Arguments"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["RegisterModel"]
+    assert [s["Name"] for s in gate["ElseSteps"]] == ["GateFailed"]
+
+
+def test_each_processing_step_runs_its_script_from_the_code_bundle() -> None:
+    for name, script in (
+        ("PreprocessData", "preprocess.py"),
+        ("EvaluateModel", "evaluate.py"),
+        ("BaselineData", "baseline.py"),
+    ):
+        app = STEPS[name]["Arguments"]["AppSpecification"]
+        assert app["ContainerEntrypoint"] == ["python3", f"/opt/ml/processing/input/code/{script}"]
+        assert app["ImageUri"] == "${ProcessingImage}"
+        # The bundle named by its content: the definition runs the code it was built with.
+        assert inputs(name)["code"] == (CODE, "/opt/ml/processing/input/code")
+        assert STEPS[name]["Arguments"]["RoleArn"] == "${PipelineRoleArn}"
+
+
+def test_preprocessing_reads_the_training_data_and_writes_the_splits_and_dataset_summary() -> None:
+    assert inputs("PreprocessData")["training"] == (
+        get("TrainingData"),
+        "/opt/ml/processing/input/training",
+    )
+    assert flags("PreprocessData") == {
+        "--drift-dataset": get("DriftDataset"),
+        "--run-name": get("RunName"),
+    }
+    assert outputs("PreprocessData") == {
+        split: f"/opt/ml/processing/output/{split}"
+        for split in ("train", "validation", "test", "dataset")
+    }
+
+
+def test_training_is_the_builtin_xgboost_with_the_models_objective_on_the_splits() -> None:
+    arguments = STEPS["TrainModel"]["Arguments"]
+    assert arguments["AlgorithmSpecification"]["TrainingImage"] == "${XGBoostImage}"
+    assert arguments["HyperParameters"]["objective"] == get("Objective")
+    # The built-in algorithm takes strings only.
+    assert all(
+        isinstance(v, str) for k, v in arguments["HyperParameters"].items() if k != "objective"
+    )
+    channels = {
+        c["ChannelName"]: (c["ContentType"], c["DataSource"]["S3DataSource"]["S3Uri"])
+        for c in arguments["InputDataConfig"]
+    }
+    assert channels == {
+        split: ("text/csv", output("PreprocessData", split)) for split in ("train", "validation")
+    }
+
+
+def test_evaluation_gets_the_model_the_holdout_and_the_dataset_summary_and_the_gate() -> None:
+    assert inputs("EvaluateModel") == {
+        "code": (CODE, "/opt/ml/processing/input/code"),
+        "model": (
+            {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"},
+            "/opt/ml/processing/model",
+        ),
+        "test": (output("PreprocessData", "test"), "/opt/ml/processing/test"),
+        "dataset": (output("PreprocessData", "dataset"), "/opt/ml/processing/input/dataset"),
+    }
+    assert flags("EvaluateModel") == {
+        "--problem-type": get("ProblemType"),
+        "--gate-metric": get("GateMetric"),
+        "--gate-direction": get("GateDirection"),
+        "--gate-threshold": get("GateThreshold"),
+        "--champion-model-data": get("ChampionModelData"),
+        "--champion-package-arn": get("ChampionModelPackageArn"),
+    }
+    assert outputs("EvaluateModel") == {"evaluation": "/opt/ml/processing/evaluation"}
+    assert STEPS["EvaluateModel"]["PropertyFiles"] == [
+        {
+            "PropertyFileName": "EvaluationReport",
+            "OutputName": "evaluation",
+            "FilePath": "evaluation.json",
+        }
+    ]
+
+
+def test_the_baseline_is_computed_from_the_training_split_with_the_features() -> None:
+    assert inputs("BaselineData")["train"] == (
+        output("PreprocessData", "train"),
+        "/opt/ml/processing/input/train",
+    )
+    assert flags("BaselineData") == {
+        "--feature-names": get("FeatureNames"),
+        "--categorical-features": get("CategoricalFeatures"),
+    }
+    assert outputs("BaselineData") == {"baseline": "/opt/ml/processing/baseline"}
+
+
+# -- the gate and the registration -------------------------------------------------------------
+
+
+def test_the_gate_reads_meets_threshold_from_the_evaluation_report() -> None:
+    report = {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"}
+    assert STEPS["CheckGate"]["Arguments"]["Conditions"] == [
+        {
+            "Type": "Equals",
+            "LeftValue": {"Std:JsonGet": {"PropertyFile": report, "Path": "gate.meets_threshold"}},
+            "RightValue": True,
+        }
+    ]
+    # A failed gate fails the execution with a reason that names the metric and its value.
+    message = STEPS["GateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert get("GateMetric") in message
+    assert {"Std:JsonGet": {"PropertyFile": report, "Path": "gate.candidate"}} in message
+
+
+def test_the_candidate_is_registered_with_its_report_baselines_and_run() -> None:
+    arguments = STEPS["RegisterModel"]["Arguments"]
+    report = join(output("EvaluateModel", "evaluation"), "evaluation.json")
+    baseline = output("BaselineData", "baseline")
+    assert arguments["ModelPackageGroupName"] == get("ModelPackageGroup")
+    assert arguments["ModelApprovalStatus"] == "PendingManualApproval"
+    # What modelfresh.aws.sagemaker reads: ModelQuality Statistics is the evaluation report...
+    assert arguments["ModelMetrics"]["ModelQuality"] == {
+        "Statistics": {"ContentType": "application/json", "S3Uri": report}
+    }
+    # ...and the drift check of a promoted model reads its baseline files.
+    assert arguments["DriftCheckBaselines"] == {
+        "ModelDataQuality": {
+            kind.title(): {
+                "ContentType": "application/json",
+                "S3Uri": join(baseline, f"{kind}.json"),
+            }
+            for kind in ("statistics", "constraints")
+        }
+    }
+    assert arguments["CustomerMetadataProperties"] == {
+        "PipelineExecutionArn": {"Get": "Execution.PipelineExecutionArn"},
+        "RunName": get("RunName"),
+    }
+    spec = arguments["InferenceSpecification"]
+    assert spec["SupportedContentTypes"] == spec["SupportedResponseMIMETypes"] == ["text/csv"]
+    [container] = spec["Containers"]
+    assert container["Image"] == "${XGBoostImage}"
+    assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+
+
+def test_everything_the_steps_write_lands_under_the_outputs_prefix_the_role_may_write() -> None:
+    written = [
+        o["S3Output"]["S3Uri"]
+        for step in STEPS.values()
+        for o in step["Arguments"].get("ProcessingOutputConfig", {}).get("Outputs", [])
+    ] + [STEPS["TrainModel"]["Arguments"]["OutputDataConfig"]["S3OutputPath"]]
+    prefix = f"s3://${{ArtifactsBucket}}/{bundle.OUTPUT_PREFIX}"
+    for uri in written:
+        # <prefix>/<pipeline>/<execution id>/<step>/<output>: runs never overwrite each other.
+        assert uri["Std:Join"]["Values"][:3] == [
+            prefix,
+            {"Get": "Execution.PipelineName"},
+            {"Get": "Execution.PipelineExecutionId"},
+        ]
+    policy = json.dumps(TEMPLATE["Resources"]["RetrainPipelinePolicy"])
+    assert f"/{bundle.OUTPUT_PREFIX}/*" in policy
+
+
+# -- deployment-specific values ----------------------------------------------------------------
+
+
+def test_the_file_holds_placeholders_and_nothing_specific_to_an_account_or_region() -> None:
+    assert bundle.placeholders(TEXT) == set(bundle.PLACEHOLDERS)
+    assert "$" not in re.sub(r"\$\{\w+\}", "", TEXT)  # Fn::Sub would read any other "$"
+    assert not re.search(r"\d{12}", TEXT)  # no account
+    assert not re.search(r"\b[a-z]{2}(-[a-z]+)+-\d\b", TEXT)  # no region
+    assert "sentinel" not in TEXT
+    assert "taxi-fare" not in TEXT  # one pipeline for every model: names come from parameters
+    written = json.dumps(DEFINITION, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert written == TEXT  # sorted keys, one layout: a rebuild diffs only where it changed
+
+
+def test_the_template_deploys_the_file_and_fills_every_placeholder() -> None:
+    properties = RESOURCE["Properties"]
+    body, variables = properties["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert body == TEXT
+    assert set(variables) == set(bundle.PLACEHOLDERS)
+    assert variables["PipelineRoleArn"] == {"Fn::GetAtt": ["RetrainPipelineRole", "Arn"]}
+    assert properties["RoleArn"] == {"Fn::GetAtt": ["RetrainPipelineRole", "Arn"]}
+    for placeholder, tag in bundle.IMAGE_TAGS.items():
+        uri, account = variables[placeholder]["Fn::Sub"]
+        assert uri == "${Account}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/sagemaker-xgboost:" + tag
+        assert account == {
+            "Account": {"Fn::FindInMap": ["XGBoostRegistry", {"Ref": "AWS::Region"}, "Account"]}
+        }
+    # Filled in, nothing is left for SageMaker to stumble on.
+    filled = bundle.substitute(body, {name: f"value-of-{name}" for name in bundle.PLACEHOLDERS})
+    assert "${" not in filled
+    json.loads(filled)
+
+
+def test_every_region_has_the_xgboost_registry() -> None:
+    registries = TEMPLATE["Mappings"]["XGBoostRegistry"]
+    assert registries["us-east-1"] == {"Account": "683313688378"}
+    assert len(registries) > 30
+    assert all(re.fullmatch(r"\d{12}", r["Account"]) for r in registries.values())
+
+
+def test_the_template_pipeline_is_the_one_the_models_name() -> None:
+    name = RESOURCE["Properties"]["PipelineName"]
+    assert name == {"Ref": "RetrainPipelineName"}
+    deployed = TEMPLATE["Parameters"]["RetrainPipelineName"]["Default"]
+    models = load_config(ROOT / "config" / "models.toml").models.values()
+    assert {model.pipeline for model in models} == {deployed}
+    environments = [
+        e for e in tomllib.loads((ROOT / "samconfig.toml").read_text()) if e != "version"
+    ]
+    for environment in environments:
+        overrides = read_samconfig_parameters(ROOT / "samconfig.toml", environment)
+        assert overrides.get("RetrainPipelineName", deployed) == deployed, environment
+
+
+def test_rendering_the_template_again_changes_nothing() -> None:
+    registries = {r: v["Account"] for r, v in TEMPLATE["Mappings"]["XGBoostRegistry"].items()}
+    assert template.render(TEMPLATE_TEXT, TEXT, registries) == TEMPLATE_TEXT
+
+
+def test_rendering_replaces_the_body_and_the_mapping_only() -> None:
+    before = (
+        'Mappings:\n  XGBoostRegistry:\n    old-1: {Account: "1"}\n\nResources:\n  P:\n'
+        "    Properties:\n      PipelineDefinitionBody: !Sub\n        - |\n          {}\n"
+        "        - A: b\n      Other: 1\n"
+    )
+    after = template.render(before, '{\n  "a": 1\n}\n', {"eu-west-1": "2", "af-south-1": "3"})
+    assert after == (
+        'Mappings:\n  XGBoostRegistry:\n    af-south-1: {Account: "3"}\n'
+        '    eu-west-1: {Account: "2"}\n\nResources:\n  P:\n'
+        "    Properties:\n      PipelineDefinitionBody: !Sub\n        - |\n"
+        '          {\n            "a": 1\n          }\n        - A: b\n      Other: 1\n'
+    )
+    with pytest.raises(template.TemplateLayoutError):
+        template.render("Resources: {}\n", "{}\n", {})
+
+
+# -- the code bundle ---------------------------------------------------------------------------
+
+
+def test_the_bundle_ships_driftcheck_beside_the_scripts() -> None:
+    shipped = bundle.files()
+    engine = {p.name for p in bundle.DRIFTCHECK.glob("*.py")}
+    assert {n.removeprefix("driftcheck/") for n in shipped if n.startswith("driftcheck/")} == engine
+    assert not [n for n in shipped if "__pycache__" in n or n.endswith(".pyc")]
+
+
+@pytest.mark.xfail(
+    not bundle.STEPS.is_dir(),
+    reason="pipelines/steps/ (the step scripts) is written on its own branch",
+    strict=True,
+)
+def test_the_bundle_ships_every_script_the_definition_runs() -> None:
+    shipped = bundle.files()
+    for step in STEPS.values():
+        entrypoint = step["Arguments"].get("AppSpecification", {}).get("ContainerEntrypoint")
+        if entrypoint:
+            assert entrypoint[1].removeprefix("/opt/ml/processing/input/code/") in shipped
+
+
+def test_the_digest_depends_on_names_and_contents_only() -> None:
+    files = {"a.py": b"1", "driftcheck/b.py": b"2"}
+    assert bundle.digest(files) == bundle.digest(dict(reversed(files.items())))
+    assert bundle.digest(files) != bundle.digest({**files, "a.py": b"3"})
+    assert bundle.digest(files) != bundle.digest({"c.py": b"1", "driftcheck/b.py": b"2"})
+    assert re.fullmatch(r"[0-9a-f]{16}", bundle.digest(files))
+
+
+def test_upload_puts_every_file_under_the_digest_prefix() -> None:
+    class Bucket:
+        def __init__(self) -> None:
+            self.objects: dict[tuple[str, str], bytes] = {}
+
+        def put_object(self, *, Bucket: str, Key: str, Body: bytes) -> None:
+            self.objects[Bucket, Key] = Body
+
+    files = {"a.py": b"1", "driftcheck/b.py": b"2"}
+    s3 = Bucket()
+
+    uri = bundle.upload(s3, "artifacts", files)
+
+    prefix = f"modelfresh/pipeline-code/{bundle.digest(files)}"
+    assert uri == f"s3://artifacts/{prefix}/"
+    assert s3.objects == {("artifacts", f"{prefix}/{name}"): body for name, body in files.items()}
+
+
+def test_substitution_refuses_a_missing_or_an_unknown_value() -> None:
+    assert bundle.substitute("${A}-${B}", {"A": "1", "B": "2"}) == "1-2"
+    with pytest.raises(ValueError, match="missing \\['B'\\]"):
+        bundle.substitute("${A}-${B}", {"A": "1"})
+    with pytest.raises(ValueError, match="unused \\['C'\\]"):
+        bundle.substitute("${A}", {"A": "1", "C": "3"})
+
+
+def test_publish_reads_the_region_and_bucket_sam_deploy_uses() -> None:
+    region, overrides = publish.samconfig_deploy(ROOT / "samconfig.toml", "prod")
+    assert region == "us-east-1"
+    assert overrides["EnableCloudTrail"] == "false"
+    assert "ArtifactsBucket" not in overrides  # so: SageMaker's default bucket, as the stack
+    assert not publish.stale_definition()
