@@ -1,7 +1,9 @@
-"""SageMaker Pipeline executions on the local cloud, scripted by tests and the demo.
+"""SageMaker Pipeline executions on the local cloud: run for real, or scripted by tests.
 
 moto records a pipeline execution and calls it Succeeded at once. Here an execution stays
-Executing until a script ends it, and ending it does what the real pipeline's steps and
+Executing until a script ends it. `PipelineRun.execute()` runs the pipeline's deployed
+definition for real (localcloud.training); tests that are about the controller, not about
+training, end it with `succeed(Candidate(...))`, which does what the real pipeline's steps and
 SageMaker would: write the evaluation report to S3, register the candidate model package
 (ModelMetrics pointing at the report), list the steps with the RegisterModel step's package,
 and emit the status-change events. Which events are emitted can be chosen, to lose one.
@@ -21,6 +23,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import patches
+from localcloud.training import DefinitionRunner
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 TERMINAL = ("Succeeded", "Failed", "Stopped")
@@ -81,6 +84,26 @@ class PipelineRun:
         self.set_status("Succeeded", emit_event=emit_event)
         return self.package_arn
 
+    def execute(self, *, emit_event: bool = True) -> str | None:
+        """Run the pipeline's deployed definition for real (localcloud.training: the step
+        scripts on this machine, the local XGBoost trainer) and end the execution as SageMaker
+        would: the steps that ran, Succeeded or Failed with the failing step's reason, the
+        status event. Returns the package its RegisterModel step registered, if any."""
+        definition = json.loads(self.simulator.backend.pipelines[self.pipeline].pipeline_definition)
+        runner = DefinitionRunner(
+            definition, self.parameters, execution_arn=self.arn, client=self.simulator.client
+        )
+        try:
+            outcome = runner.run()
+        except Exception as error:
+            # A bug of the local cloud must not leave the execution Executing for ever.
+            self.set_status("Failed", failure_reason=f"local cloud: {error!r}"[:1000])
+            raise
+        self.package_arn = outcome.package_arn
+        self._execution().local_steps = [record.as_api() for record in outcome.steps]
+        self.set_status(outcome.status, failure_reason=outcome.failure, emit_event=emit_event)
+        return self.package_arn
+
     def fail(self, reason: str, *, emit_event: bool = True) -> None:
         """End the execution with a failed training step."""
         self._execution().local_steps = [
@@ -118,6 +141,10 @@ def _step(
 Script = Callable[[PipelineRun], None]
 
 
+def _execute(run: PipelineRun) -> None:
+    run.execute()
+
+
 class PipelineSimulator:
     """Knows every pipeline execution started on the local cloud and can end each one."""
 
@@ -139,6 +166,13 @@ class PipelineSimulator:
     def register_group(self, pipeline: str, package_group: str) -> None:
         """Tell the simulator which package group a pipeline's RegisterModel step uses."""
         self._groups[pipeline] = package_group
+
+    def client(self, service: str) -> Any:
+        return self._cloud.client(service)
+
+    def train_for_real(self, pipeline: str) -> None:
+        """Run every execution of this pipeline for real, as soon as it starts."""
+        self.script(pipeline, _execute)
 
     def script(self, pipeline: str, script: Script) -> None:
         """Run `script(run)` on a thread whenever this pipeline starts (the demo's autopilot)."""

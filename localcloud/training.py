@@ -386,10 +386,14 @@ def _download(s3: Any, uri: str, target: Path) -> None:
         keys += [o["Key"] for o in page.get("Contents", [])]
     if not keys:
         raise StepFailed(f"no input at {uri}")
-    prefix = key if key.endswith("/") or key not in keys else key.rsplit("/", 1)[0] + "/"
+    exact = key in keys  # an object's own key: that one file (an S3Prefix of one object)
     for name in keys:
-        relative = name.removeprefix(prefix) if name.startswith(prefix) else Path(name).name
-        path = target / (relative or Path(name).name)
+        relative = Path(name).name if exact else name.removeprefix(key).lstrip("/")
+        path = target / relative
+        if name != key and exact:
+            continue  # other objects that merely share the file's name as a prefix
+        if not path.resolve().is_relative_to(target.resolve()):
+            raise StepFailed(f"s3://{bucket}/{name} would land outside {target}")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(s3.get_object(Bucket=bucket, Key=name)["Body"].read())
 
@@ -455,6 +459,9 @@ def _load(script: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise StepFailed(f"cannot load {script}")
     module = importlib.util.module_from_spec(spec)
+    # Registered as a script is when run (dataclasses look their module up); _importable()
+    # forgets it afterwards with the step's other modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     if not hasattr(module, "main"):
         raise StepFailed(f"{script.name} has no main(argv)")

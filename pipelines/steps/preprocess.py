@@ -11,9 +11,10 @@ from each source, how many requests joined and how many had no label, every malf
 (object, line, reason; the first 100 listed, all counted) and notes that say plainly when the
 window added nothing (the run is never silently trained on the old data alone).
 
-The split is 70/15/15 with a generator seeded by the RunName, so a retried run splits the
-same way; base and drift rows are split separately, so the holdout holds the new data in the
-same share as training does.
+The split is about 70/15/15 by a stable hash of each row (see split()): a retried run splits
+the same way, and a champion from an earlier run is never scored on rows it was trained on.
+Base and drift rows are kept apart per split (base.csv, drift.csv), so the holdout holds the
+new data in the same share as training does.
 
 A line that cannot be used never stops the run and is never dropped silently: it is counted
 with its reason. Reasons never quote the payload (it may be personal data).
@@ -35,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 try:
     from pipelines.steps import common
 except ModuleNotFoundError:  # a SageMaker container: the scripts sit side by side
@@ -47,7 +46,8 @@ DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
 MANIFEST_VERSION = 1
 DATASET_VERSION = 1
 # (validation, test) shares; training gets the rest.
-HOLDOUT_SHARES = (0.15, 0.15)
+SPLIT_SHARES = (0.70, 0.15, 0.15)  # train, validation, test
+HASH_BUCKETS = 10_000
 MALFORMED_LISTED = 100
 
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
@@ -457,18 +457,21 @@ def _records(
 # -- the split ---------------------------------------------------------------------------------
 
 
-def seed_of(run_name: str) -> int:
-    """A 64-bit seed from the run's name: the same on every retry, on every machine."""
-    return int.from_bytes(hashlib.sha256(run_name.encode()).digest()[:8], "big")
+def split(rows: Sequence[str]) -> tuple[list[str], ...]:
+    """(train, validation, test): about 70/15/15, each row placed by a stable hash of its text.
 
-
-def split(rows: Sequence[str], rng: np.random.Generator) -> tuple[list[str], ...]:
-    """(train, validation, test): 70/15/15 of a random permutation of the rows."""
-    count = len(rows)
-    holdouts = [int(count * share + 0.5) for share in HOLDOUT_SHARES]  # half away from zero
-    order = rng.permutation(count)
-    cuts = [count - sum(holdouts), count - holdouts[1]]
-    return tuple([rows[i] for i in part] for part in np.split(order, cuts))
+    A row lands in the same split in every run: the champion, trained by an earlier run on
+    the same base data (and on drift windows that overlap this one: checks are hourly, windows
+    a day), never saw the holdout it is scored on here, and growing data keeps old rows where
+    they were. A permutation seeded per run would score the champion on its own training rows.
+    """
+    parts: tuple[list[str], ...] = ([], [], [])
+    train, validation = (int(share * HASH_BUCKETS) for share in SPLIT_SHARES[:2])
+    for row in rows:
+        digest = hashlib.blake2b(row.encode(), digest_size=8).digest()
+        bucket = int.from_bytes(digest, "big") % HASH_BUCKETS
+        parts[0 if bucket < train else 1 if bucket < train + validation else 2].append(row)
+    return parts
 
 
 # -- the step ----------------------------------------------------------------------------------
@@ -483,7 +486,7 @@ def preprocess(
 ) -> dict[str, Any]:
     """Read, join, split and write; returns dataset.json's document. Raises: StepError."""
     if not run_name.strip():
-        raise common.StepError("--run-name is empty: the split is seeded by the run's name")
+        raise common.StepError("--run-name is empty: dataset.json names the run it was made for")
     if not drift_dataset.strip():
         raise common.StepError("--drift-dataset is empty: the controller writes one every run")
     s3 = s3 or common.S3Reader()
@@ -492,10 +495,8 @@ def preprocess(
     manifest = read_manifest(drift_dataset, s3)
     drift = read_drift(manifest, base.width, s3, malformed)
 
-    # One stream per source: where a drift row lands does not depend on the base data's size.
-    base_seed, drift_seed = np.random.SeedSequence(seed_of(run_name)).spawn(2)
-    base_parts = split(base.rows, np.random.default_rng(base_seed))
-    drift_parts = split(drift.rows, np.random.default_rng(drift_seed))
+    base_parts = split(base.rows)
+    drift_parts = split(drift.rows)
     sizes = {
         name: {"base": len(b), "drift": len(d)}
         for name, b, d in zip(common.SPLITS, base_parts, drift_parts, strict=True)

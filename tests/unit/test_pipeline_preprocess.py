@@ -285,7 +285,7 @@ def test_ground_truth_encoded_json_or_base64_is_read_and_a_later_label_wins(
     assert dataset["sources"]["ground_truth"]["duplicates"] == 1
 
 
-def test_the_split_is_70_15_15_of_each_source_and_fixed_by_the_run_name(
+def test_each_row_keeps_its_split_in_every_run_and_as_the_data_grows(
     window: Window, tmp_path: Path
 ) -> None:
     labelled_window(window, DRIFTED, seed=2)
@@ -294,26 +294,30 @@ def test_the_split_is_70_15_15_of_each_source_and_fixed_by_the_run_name(
     dataset, first = run_preprocess(tmp_path, manifest, run_name="run-1")
     _, again = run_preprocess(tmp_path, manifest, run_name="run-1")
     _, other = run_preprocess(tmp_path, manifest, run_name="run-2")
+    write_base(tmp_path / "grown", BASE, seed=1)
+    write_base(tmp_path / "grown", taxi.trips(300, seed=9), seed=10, name="part-1.csv")
+    _, grown = run_preprocess(tmp_path, manifest, run_name="run-3", base=tmp_path / "grown")
 
-    # Then base and drift rows are split in the same shares, so the holdout holds new data
-    assert dataset["splits"] == {
-        "train": {"base": 140, "drift": 70},
-        "validation": {"base": 30, "drift": 15},
-        "test": {"base": 30, "drift": 15},
-    }
+    # Then a retry and another run split alike (a champion from an earlier run never saw the
+    # holdout), and rows added later leave the old ones where they were
+    assert again == first == other
+    for name, split in first.items():
+        assert set(split["base"]) <= set(grown[name]["base"])
     assert {k: {s: len(v) for s, v in split.items()} for k, split in first.items()} == (
         dataset["splits"]
     )
-    # ...the same for the same run (a retry), another for another run
-    assert again == first
-    assert other["test"] != first["test"]
-    assert sorted(every_line(other, "drift")) == sorted(every_line(first, "drift"))
+    # ...each source in about the 70/15/15 shares (a hash, not a cut: binomial spread)
+    for source, total in (("base", len(BASE)), ("drift", len(DRIFTED))):
+        counts = [dataset["splits"][name][source] for name in ("train", "validation", "test")]
+        assert sum(counts) == total
+        for count, share in zip(counts, (0.70, 0.15, 0.15), strict=True):
+            assert abs(count - share * total) <= 4 * (total * share * (1 - share)) ** 0.5
 
 
 def test_a_split_that_would_be_empty_is_an_error(
     window: Window, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_base(tmp_path / "tiny", BASE[:3], seed=1)
+    write_base(tmp_path / "tiny", BASE[:2], seed=1)  # 2 rows cannot fill 3 splits
 
     code = preprocess.main(
         ["--input-dir", str(tmp_path / "tiny"), "--output-dir", str(tmp_path / "out"),
@@ -322,7 +326,8 @@ def test_a_split_that_would_be_empty_is_an_error(
 
     assert code == 1
     error = capsys.readouterr().err
-    assert "3 labelled rows are too few for a 70/15/15 split: validation and test would be" in error
+    assert "2 labelled rows are too few for a 70/15/15 split:" in error
+    assert "would be empty" in error
     assert not (tmp_path / "out").exists()
 
 
