@@ -386,3 +386,27 @@ def test_drift_alarm_to_production_and_the_drift_check_follows_the_new_baseline(
     assert state["baseline_constraints"] == baselines["Constraints"]["S3Uri"]
     assert json.loads(state["champion_metrics"]) == {"rmse": 3.1}
 
+
+def test_a_candidate_whose_model_cannot_load_stops_at_staging_before_anyone_is_asked(
+    app: App,
+) -> None:
+    # Given an approved candidate whose model.tar.gz is not where its package says
+    missing = f"s3://{app.cloud.artifacts_bucket}/taxi-fare-retrain/lost/model/model.tar.gz"
+    candidate = app.cloud.register_package("taxi-fare", model_data_url=missing)
+    app.approve(candidate)
+
+    # Then staging's update fails as SageMaker's does: InService, still on the champion
+    deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
+    assert app.wait(deploy)["status"] == "FAILED"
+    # ... so the run stops there: the champion is not smoke-tested in the candidate's name
+    assert "Smoke test staging" not in app.entered(deploy)
+    assert app.approval_emails() == []
+    assert served(app, STAGING) == app.champion
+    assert served(app, PROD) == app.champion
+    failed = app.cloud.notifications(app.topic_arn)[-1]
+    assert failed["kind"] == "promotion-failed"
+    assert (
+        "the staging endpoint kept taxi-fare-champion-staging: Failed to download model "
+        in (failed["summary"])
+    )
+    assert f'from URL: "{missing}"' in failed["summary"]
