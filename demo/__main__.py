@@ -17,8 +17,9 @@ form). With --wait-for-approval it prints the link and waits for you to open it 
 on this machine and click. The timeline is read back from the system's own records (the
 execution histories, SageMaker's events, the audit table), not from prints along the way.
 
-Simulated here, until the issue that makes them real lands: the pipeline's training (scripted
-metrics) and the endpoints' predictions (a deterministic stand-in model). The hours of traffic
+Simulated here, until the issue that makes it real lands: the pipeline's run (scripted
+metrics; the candidate's model is trained by the local cloud on the changed city's trips). The
+endpoints serve real predictions from the models they were deployed with. The hours of traffic
 are sent in seconds, each stamped with its hour as SageMaker's capture would be.
 """
 
@@ -42,7 +43,7 @@ from modelfresh.config import DriftCheck, ModelConfig, load_config
 from modelfresh.driftplan import DriftCheckRequest
 
 from demo import taxi
-from localcloud import ROOT, Candidate, LocalCloud, PipelineRun, approver
+from localcloud import ROOT, Candidate, LocalCloud, PipelineRun, TaxiModel, approver
 
 MODEL = "taxi-fare"
 OUTPUT = ROOT / "demo-output"
@@ -52,6 +53,9 @@ DEMO_COMMENT = "Approved by make demo, the way a browser submits the form"
 # How far the city has moved from the training data, in each of the three hours of traffic.
 DRIFT_BY_HOUR = (0.0, 1.0, 1.0)
 TRAINING_TRIPS = 50_000
+# The champion learnt the city as it was; the retrain learns it as it has become.
+CHAMPION_MODEL = TaxiModel(trips=TRAINING_TRIPS, trips_seed=1, fares_seed=2)
+CANDIDATE_MODEL = TaxiModel(trips=TRAINING_TRIPS, trips_seed=3, fares_seed=4, drift=1.0)
 REQUESTS_PER_HOUR = 120
 TRIPS_PER_REQUEST = 5
 
@@ -99,6 +103,7 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
         model.package_group,
         "Approved",
         description="The model in production",
+        model=CHAMPION_MODEL,
         DriftCheckBaselines=champion_baseline(cloud, model, timeline),
     )
     cloud.seed_production(model, champion)
@@ -117,7 +122,7 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
 def champion_baseline(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> Any:
     """The champion's training data and the baseline our engine computes from it (what the
     retraining pipeline's baseline step does), registered with the champion's package."""
-    training = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=1), seed=2)
+    training = training_csv(CHAMPION_MODEL)
     prefix = f"s3://{cloud.artifacts_bucket}/{model.pipeline}/champion"
     bucket, _, key = f"{prefix}/data/train.csv".removeprefix("s3://").partition("/")
     cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=training.encode())
@@ -139,7 +144,13 @@ def champion_baseline(cloud: LocalCloud, model: ModelConfig, timeline: Timeline)
     }
 
 
-def baseline_of(model: ModelConfig, training_csv: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def training_csv(model: TaxiModel) -> str:
+    """The data a model is trained on, as the training step reads it (the fare first)."""
+    rows, _ = model.training_data()
+    return taxi.training_csv(rows, seed=model.fares_seed)
+
+
+def baseline_of(model: ModelConfig, training: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """statistics.json and constraints.json of training data (the fare first, no header)."""
     check = drift_check_of(model)
     features = [
@@ -148,7 +159,7 @@ def baseline_of(model: ModelConfig, training_csv: str) -> tuple[dict[str, Any], 
     ]
     settings = DriftSettings(threshold=check.threshold, method=check.method)
     return baseline_csv(
-        io.StringIO(training_csv),
+        io.StringIO(training),
         features,
         settings,
         header=False,
@@ -168,10 +179,11 @@ def simulated_training(champion: str, model: ModelConfig) -> Any:
     the same holdout (scripted metrics until real training lands)."""
 
     def run(execution: PipelineRun) -> None:
-        training = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=3, drift=1.0), seed=4)
+        training = training_csv(CANDIDATE_MODEL)
         execution.succeed(
             Candidate(
                 metrics=CANDIDATE_METRICS,
+                model=CANDIDATE_MODEL,
                 champion_metrics=CHAMPION_METRICS,
                 champion_package=champion,
                 baseline=baseline_of(model, training),

@@ -37,6 +37,7 @@ from localcloud import alarms, patches, stack
 from localcloud.apigateway import ApiGateway
 from localcloud.groundtruth import GroundTruthWriter
 from localcloud.hosting import Hosting
+from localcloud.models import CHAMPION, TaxiModel, artifact
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
@@ -57,7 +58,7 @@ BASE_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
-__all__ = ["Candidate", "LocalCloud", "PipelineRun", "Stack"]
+__all__ = ["Candidate", "LocalCloud", "PipelineRun", "Stack", "TaxiModel"]
 
 
 class LocalCloud:
@@ -244,20 +245,31 @@ class LocalCloud:
             {"ArtifactsBucket": bucket, "PipelineRoleArn": role_arn, **images},
         )
 
+    def upload_model(self, model: TaxiModel = CHAMPION, uri: str | None = None) -> str:
+        """Train a taxi-fare model (localcloud.models) and put its model.tar.gz in the local
+        S3, at `uri` or in SageMaker's default bucket; returns where."""
+        uri = uri or f"s3://{self.artifacts_bucket}/modelfresh/models/{model.name}/model.tar.gz"
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=artifact(model))
+        return uri
+
     def register_package(
         self,
         group: str,
         status: str = "PendingManualApproval",
         *,
         description: str = "",
+        model: TaxiModel = CHAMPION,
         model_data_url: str | None = None,
         **extra: Any,
     ) -> str:
-        """Register an XGBoost model package, as a pipeline (or a person) does; `extra` goes
-        to CreateModelPackage as is (ModelMetrics, DriftCheckBaselines, ...)."""
-        container: dict[str, str] = {"Image": XGBOOST_IMAGE}
-        if model_data_url is not None:
-            container["ModelDataUrl"] = model_data_url
+        """Register an XGBoost model package, as a pipeline (or a person) does: its artifact
+        is `model_data_url`, or else `model`, trained and uploaded. `extra` goes to
+        CreateModelPackage as is (ModelMetrics, DriftCheckBaselines, ...)."""
+        container = {
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": model_data_url or self.upload_model(model),
+        }
         created = self.client("sagemaker").create_model_package(
             ModelPackageGroupName=group,
             ModelPackageDescription=description,
@@ -311,6 +323,11 @@ class LocalCloud:
             sagemaker.create_endpoint(
                 EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}"
             )
+            described = sagemaker.describe_endpoint(EndpointName=endpoint)
+            if described["EndpointStatus"] != "InService":
+                raise RuntimeError(
+                    f"{endpoint} cannot serve {package_arn}: {described.get('FailureReason')}"
+                )
 
         resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
         scaling = self.client("application-autoscaling")

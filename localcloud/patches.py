@@ -38,10 +38,13 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           heartbeat deadlines (`local_time.heartbeats`), can pass faster than
                           real time: a deploy that polls an endpoint every 30 seconds, or a
                           6-minute heartbeat, takes a moment in a test.
-13. sagemaker_hosting     UpdateEndpoint exists, DescribeEndpoint advances an update in
+13. sagemaker_hosting     CreateEndpoint deploys the config's model artifact (an endpoint
+                          whose model cannot load is Failed, with SageMaker's FailureReason),
+                          UpdateEndpoint exists, DescribeEndpoint advances an update in
                           progress, and InvokeEndpoint is answered by the endpoint's model;
-                          localcloud/hosting.py says how (moto lacks UpdateEndpoint and
-                          answers every invocation with a fixed string).
+                          localcloud/hosting.py says how (moto creates every endpoint
+                          InService, lacks UpdateEndpoint and answers every invocation with a
+                          fixed string).
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -1114,8 +1117,9 @@ def time_scale() -> None:
 
 @dataclass
 class HostingHooks:
-    """Set by localcloud.hosting.Hosting: update, settle and invoke endpoints."""
+    """Set by localcloud.hosting.Hosting: deploy, update, settle and invoke endpoints."""
 
+    create: Callable[[Any, Any], None] | None = None
     update: Callable[[Any, Any, dict[str, Any]], None] | None = None
     settle: Callable[[Any, Any], None] | None = None
     invoke: Callable[[Any, str, bytes, str, str | None], tuple[bytes, str, str]] | None = None
@@ -1127,6 +1131,15 @@ hosting_hooks = HostingHooks()
 def sagemaker_hosting() -> None:
     backend_cls = models.SageMakerModelBackend
     original_describe = backend_cls.describe_endpoint
+    original_create = backend_cls.create_endpoint
+
+    @functools.wraps(original_create)
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
+        if hosting_hooks.create is None:
+            raise RuntimeError("no local hosting: start a LocalCloud")
+        hosting_hooks.create(self, endpoint)
+        return endpoint
 
     def update_endpoint(self: Any, request: dict[str, Any]) -> str:
         name = request["EndpointName"]
@@ -1187,6 +1200,7 @@ def sagemaker_hosting() -> None:
             answer,
         )
 
+    backend_cls.create_endpoint = create_endpoint
     backend_cls.update_endpoint = update_endpoint
     backend_cls.describe_endpoint = describe_endpoint
     responses.SageMakerResponse.update_endpoint = update_endpoint_response

@@ -23,6 +23,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import patches
+from localcloud.models import CANDIDATE, TaxiModel
 from localcloud.training import DefinitionRunner
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -31,11 +32,13 @@ TERMINAL = ("Succeeded", "Failed", "Stopped")
 
 @dataclass(frozen=True)
 class Candidate:
-    """What one pipeline execution produces: the candidate's metrics and, when the pipeline
-    evaluates it on the same holdout, the champion's; and the drift baseline of its training
-    data (statistics.json, constraints.json), when its baseline step made one."""
+    """What one pipeline execution produces: the model it trains (a real one, served by the
+    endpoints it is deployed to), the candidate's metrics and, when the pipeline evaluates it
+    on the same holdout, the champion's; and the drift baseline of its training data
+    (statistics.json, constraints.json), when its baseline step made one."""
 
     metrics: Mapping[str, float]
+    model: TaxiModel = CANDIDATE
     champion_metrics: Mapping[str, float] | None = None
     champion_package: str | None = None
     section: str = "regression_metrics"
@@ -196,7 +199,8 @@ class PipelineSimulator:
             return [r for r in self._runs if r.pipeline == pipeline][count - 1]
 
     def register(self, run: PipelineRun, candidate: Candidate) -> str:
-        """Write the evaluation report and register the candidate, as the pipeline does."""
+        """Write the model and the evaluation report and register the candidate, as the
+        pipeline does."""
         group = self._groups.get(run.pipeline)
         if group is None:
             raise LookupError(f"no package group known for pipeline {run.pipeline}")
@@ -222,10 +226,14 @@ class PipelineSimulator:
                     "S3Uri": f"s3://{bucket}/{key}",
                 }
             extra["DriftCheckBaselines"] = {"ModelDataQuality": baselines}
+        # The training step's output, where SageMaker puts it.
+        model_data = self._cloud.upload_model(
+            candidate.model, f"s3://{bucket}/{prefix}/model/model.tar.gz"
+        )
         arn: str = self._cloud.register_package(
             group,
             description=f"Candidate trained by {run.arn}",
-            model_data_url=f"s3://{bucket}/{prefix}/model/model.tar.gz",
+            model_data_url=model_data,
             ModelMetrics={
                 "ModelQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": report_uri}

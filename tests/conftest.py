@@ -12,6 +12,7 @@ import pytest
 from modelfresh.config import load_config
 
 from localcloud import LocalCloud, approver
+from localcloud.models import CANDIDATE, CHAMPION, TaxiModel
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -52,18 +53,23 @@ class App:
         self.dynamodb = cloud.client("dynamodb")
 
     def register(
-        self, group: str, status: str = "PendingManualApproval", report: str | None = None
+        self,
+        group: str,
+        status: str = "PendingManualApproval",
+        report: str | None = None,
+        model: TaxiModel = CANDIDATE,
     ) -> str:
-        """A model package in the registry, as a pipeline (or a person) would create it."""
+        """A model package in the registry, as a pipeline (or a person) would create it,
+        with a real model (by default the one trained on the changed city)."""
         extra: dict[str, Any] = {}
         if report is not None:
             extra["ModelMetrics"] = {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}
             }
-        return self.cloud.register_package(group, status, **extra)
+        return self.cloud.register_package(group, status, model=model, **extra)
 
     def register_champion(self) -> str:
-        return self.register("taxi-fare", "Approved")
+        return self.register("taxi-fare", "Approved", model=CHAMPION)
 
     def create_alarm(self, name: str) -> None:
         self.cloud.create_drift_alarm(name, model="taxi-fare")

@@ -11,15 +11,19 @@ from typing import Any
 import driftcheck
 import pytest
 import time_machine
+import xgboost as xgb
 from driftcheck import DriftSettings
 from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from demo import taxi
 from localcloud import LocalCloud, patches
 from localcloud.hosting import failing
+from localcloud.models import CANDIDATE, CHAMPION, TaxiModel, train
 from tests.conftest import App
 
 PROD, STAGING = "taxi-fare-prod", "taxi-fare-staging"
+TRIPS = taxi.trips(4, seed=11)
 
 
 class StepFunctionsUnavailable(JsonRESTError):
@@ -42,9 +46,23 @@ def served(app: App, endpoint: str) -> str | None:
     return app.cloud.hosting.package_of(backend, endpoint)
 
 
+def answers(app: App, endpoint: str) -> list[float]:
+    """What an endpoint predicts for a few trips."""
+    answer = app.cloud.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Body="\n".join(taxi.csv_rows(TRIPS))
+    )
+    return [float(line) for line in answer["Body"].read().decode().splitlines()]
+
+
+def predictions(model: TaxiModel) -> list[float]:
+    """What xgboost predicts for the same trips with a model trained on this recipe."""
+    return [float(p) for p in train(model).predict(xgb.DMatrix(TRIPS))]
+
+
 def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
-    # Given a candidate approved in the registry
-    candidate = app.register("taxi-fare")
+    # Given a candidate approved in the registry, while prod answers with the champion
+    assert answers(app, PROD) == predictions(CHAMPION)
+    candidate = app.register("taxi-fare", model=CANDIDATE)
     app.approve(candidate)
 
     # When the approval email arrives, it names the model and version and holds one link
@@ -54,6 +72,7 @@ def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -
     assert "Staging:   passed: 2 request(s), 0 error(s)" in email["email"]
     assert email["email"].count("http://") == 1
     assert served(app, STAGING) == candidate  # staging serves the candidate meanwhile
+    assert answers(app, STAGING) == predictions(CANDIDATE)
 
     # And the approver approves on the page
     status, page = app.decide("approve", comment="ship it")
@@ -64,6 +83,7 @@ def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -
     deploy = app.deploys()[0]
     assert app.wait(deploy)["status"] == "SUCCEEDED"
     assert served(app, PROD) == candidate
+    assert answers(app, PROD) == predictions(CANDIDATE)  # the candidate's model answers now
     assert app.promoted_package() == candidate
     state = app.model_state()
     assert "deploy_run" not in state
@@ -365,3 +385,28 @@ def test_drift_alarm_to_production_and_the_drift_check_follows_the_new_baseline(
     assert state["baseline_statistics"] == baselines["Statistics"]["S3Uri"]
     assert state["baseline_constraints"] == baselines["Constraints"]["S3Uri"]
     assert json.loads(state["champion_metrics"]) == {"rmse": 3.1}
+
+
+def test_a_candidate_whose_model_cannot_load_stops_at_staging_before_anyone_is_asked(
+    app: App,
+) -> None:
+    # Given an approved candidate whose model.tar.gz is not where its package says
+    missing = f"s3://{app.cloud.artifacts_bucket}/taxi-fare-retrain/lost/model/model.tar.gz"
+    candidate = app.cloud.register_package("taxi-fare", model_data_url=missing)
+    app.approve(candidate)
+
+    # Then staging's update fails as SageMaker's does: InService, still on the champion
+    deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
+    assert app.wait(deploy)["status"] == "FAILED"
+    # ... so the run stops there: the champion is not smoke-tested in the candidate's name
+    assert "Smoke test staging" not in app.entered(deploy)
+    assert app.approval_emails() == []
+    assert served(app, STAGING) == app.champion
+    assert served(app, PROD) == app.champion
+    failed = app.cloud.notifications(app.topic_arn)[-1]
+    assert failed["kind"] == "promotion-failed"
+    assert (
+        "the staging endpoint kept taxi-fare-champion-staging: Failed to download model "
+        in (failed["summary"])
+    )
+    assert f'from URL: "{missing}"' in failed["summary"]

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+import xgboost as xgb
 from driftcheck import FeatureSpec, WindowStats
 from modelfresh.config import load_config
 from moto import mock_aws
 
-from localcloud import LocalCloud
+from localcloud import LocalCloud, models
 from localcloud.capture import FILE_RECORDS, CaptureWriter
 from tests.conftest import FIXTURES
 from tests.unit.drift_fixtures import reference_for
@@ -416,11 +417,20 @@ def test_the_prod_endpoint_of_a_seeded_champion_captures_its_requests(cloud: Loc
     ), item["Key"]
     [line] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()
     captured = json.loads(line)
+    # ... the answer being the champion's own prediction, as xgboost makes it
+    features = [[float(cell) for cell in payload.split(",")]]
+    prediction = models.train(models.CHAMPION).predict(xgb.DMatrix(features))
+    assert answer.decode() == f"{float(prediction[0])}\n"
     assert captured["captureData"]["endpointInput"] == {
         "observedContentType": "text/csv",
         "mode": "INPUT",
         "data": payload,
         "encoding": "CSV",
     }
-    assert captured["captureData"]["endpointOutput"]["data"] == answer.decode()
+    assert captured["captureData"]["endpointOutput"] == {
+        "observedContentType": "text/csv",
+        "mode": "OUTPUT",
+        "data": answer.decode(),
+        "encoding": "CSV",
+    }
     assert captured["eventMetadata"]["inferenceId"] == "trip-42"

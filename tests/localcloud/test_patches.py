@@ -752,3 +752,43 @@ def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Pat
 
         assert json.loads(described["output"]) == {"attempts": 3}
         assert time.monotonic() - started < 15  # 10 minutes of Wait and 15 of back-off
+
+
+# ---------------------------------------------------------------------------- 13. Hosting
+
+
+def test_create_endpoint_deploys_its_model_and_fails_when_the_model_cannot_load(
+    cloud: LocalCloud,
+) -> None:
+    # (moto creates every endpoint InService and answers every invocation with a fixed string;
+    # tests/localcloud/test_hosting.py has the rest of what the endpoints do.)
+    sagemaker = cloud.client("sagemaker")
+    good = cloud.upload_model()
+    for name, uri in (("good", good), ("lost", f"s3://{cloud.artifacts_bucket}/lost.tar.gz")):
+        sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": "xgboost", "ModelDataUrl": uri},
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/serving",
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}
+            ],
+        )
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+    assert sagemaker.describe_endpoint(EndpointName="good")["EndpointStatus"] == "InService"
+    answer = (
+        cloud.client("sagemaker-runtime")
+        .invoke_endpoint(
+            EndpointName="good",
+            ContentType="text/csv",
+            Body=b"1,2.4,8,1,11,40.75,-73.98,40.76,-73.97",
+        )["Body"]
+        .read()
+    )
+    assert float(answer) > 0
+    lost = sagemaker.describe_endpoint(EndpointName="lost")
+    assert lost["EndpointStatus"] == "Failed"
+    assert lost["FailureReason"].startswith("Failed to download model data")
