@@ -26,7 +26,7 @@ are sent in seconds, each stamped with its hour as SageMaker's capture would be.
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import json
 import operator
 import os
@@ -38,26 +38,23 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from driftcheck import DriftSettings, FeatureSpec, baseline_csv
 from modelfresh.config import DriftCheck, ModelConfig, load_config
 from modelfresh.driftplan import DriftCheckRequest
 
 from demo import taxi
-from localcloud import ROOT, Candidate, LocalCloud, PipelineRun, TaxiModel, approver
+from localcloud import ROOT, LocalCloud, PipelineRun, approver
+from pipelines import bundle
 
 MODEL = "taxi-fare"
 OUTPUT = ROOT / "demo-output"
-CHAMPION_METRICS = {"rmse": 3.95, "mae": 2.66}
-CANDIDATE_METRICS = {"rmse": 3.62, "mae": 2.41}
 DEMO_COMMENT = "Approved by make demo, the way a browser submits the form"
 # How far the city has moved from the training data, in each of the three hours of traffic.
 DRIFT_BY_HOUR = (0.0, 1.0, 1.0)
-TRAINING_TRIPS = 50_000
-# The champion learnt the city as it was; the retrain learns it as it has become.
-CHAMPION_MODEL = TaxiModel(trips=TRAINING_TRIPS, trips_seed=1, fares_seed=2)
-CANDIDATE_MODEL = TaxiModel(trips=TRAINING_TRIPS, trips_seed=3, fares_seed=4, drift=1.0)
-REQUESTS_PER_HOUR = 120
-TRIPS_PER_REQUEST = 5
+TRAINING_TRIPS = 6_000
+# One trip per request, each with its inference id: a fare (the ground truth) labels one trip.
+REQUESTS_PER_HOUR = 600
+# A fare is known when the trip ends: the labels of an hour arrive in the next one.
+LABELS_AFTER = timedelta(minutes=70)
 
 
 class Timeline:
@@ -96,75 +93,96 @@ def short(arn: str | None) -> str:
 
 
 def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
-    """A model in production before the controller arrives: package group, pipeline, an
-    approved champion (with its drift baseline) served on staging and prod, auto scaling."""
-    cloud.seed_model(model)
-    champion = cloud.register_package(
-        model.package_group,
-        "Approved",
-        description="The model in production",
-        model=CHAMPION_MODEL,
-        DriftCheckBaselines=champion_baseline(cloud, model, timeline),
+    """A model in production before the controller watches it: its base training data, a
+    champion that the retraining pipeline trained on that data alone (so it was never shown
+    the pipeline's holdout, and its baseline is the pipeline's own), approved and served on
+    staging and prod with auto scaling and data capture."""
+    base = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=1), seed=2)
+    bucket, _, key = f"{model.training.data_uri.rstrip('/')}/part-0.csv"[5:].partition("/")
+    s3 = cloud.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=base.encode())
+    manifest = cloud.put_json(
+        f"s3://{cloud.artifacts_bucket}/demo/champion/manifest.json",
+        {
+            "version": 1,
+            "model": model.name,
+            "window": {"start": "", "end": ""},
+            "capture": {"bucket": cloud.artifacts_bucket, "keys": []},
+            "groundTruth": {"bucket": cloud.artifacts_bucket, "keys": []},
+            "notes": ["the first model: trained on the base data alone"],
+        },
+    )
+    # The team's first training, before the controller was installed: the same pipeline
+    # definition, deployed by hand under another name (the stack deploys model.pipeline).
+    first = f"{model.pipeline}-first"
+    role = f"arn:aws:iam::{cloud.account}:role/sagemaker-pipelines"
+    bundle.upload(s3, cloud.artifacts_bucket)
+    cloud.client("sagemaker").create_pipeline(
+        PipelineName=first,
+        PipelineDefinition=cloud.pipeline_definition(role, cloud.artifacts_bucket),
+        RoleArn=role,
+    )
+    cloud.client("sagemaker").start_pipeline_execution(
+        PipelineName=first,
+        PipelineParameters=[
+            {"Name": name, "Value": value}
+            for name, value in first_run_parameters(cloud, model, manifest).items()
+        ],
+    )
+    run = cloud.pipelines.wait_for_run(first)
+    champion = run.execute()
+    if champion is None:
+        raise SystemExit(f"the pipeline did not train a champion: {run.status}")
+    cloud.client("sagemaker").update_model_package(
+        ModelPackageArn=champion, ModelApprovalStatus="Approved"
+    )
+    report = evaluation_of(cloud, run)
+    timeline.add(
+        now(),
+        "seed",
+        f"champion {short(champion)} trained by the pipeline on {TRAINING_TRIPS:,} trips "
+        f"of the city as it was (base data {model.training.data_uri}); "
+        + (holdout_line(report) if report else "no evaluation report"),
     )
     cloud.seed_production(model, champion)
     deploy = model.deploy
     timeline.add(
         now(),
         "seed",
-        f"{model.name} in production: champion {short(champion)} (rmse "
-        f"{CHAMPION_METRICS['rmse']}) on {model.endpoints.prod}, {deploy.instance_count} x "
-        f"{deploy.instance_type}, auto scaling {deploy.autoscaling.min_instances}-"
-        f"{deploy.autoscaling.max_instances}, capturing traffic to {cloud.capture_uri}",
+        f"{model.name} in production: champion {short(champion)} on {model.endpoints.prod}, "
+        f"{deploy.instance_count} x {deploy.instance_type}, auto scaling "
+        f"{deploy.autoscaling.min_instances}-{deploy.autoscaling.max_instances}, capturing "
+        f"traffic to {cloud.capture_uri}",
     )
     return champion
 
 
-def champion_baseline(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> Any:
-    """The champion's training data and the baseline our engine computes from it (what the
-    retraining pipeline's baseline step does), registered with the champion's package."""
-    training = training_csv(CHAMPION_MODEL)
-    prefix = f"s3://{cloud.artifacts_bucket}/{model.pipeline}/champion"
-    bucket, _, key = f"{prefix}/data/train.csv".removeprefix("s3://").partition("/")
-    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=training.encode())
-    statistics, constraints = baseline_of(model, training)
-    files = {
-        kind: cloud.put_json(f"{prefix}/baseline/{kind.lower()}.json", document)
-        for kind, document in (("Statistics", statistics), ("Constraints", constraints))
-    }
-    timeline.add(
-        now(),
-        "seed",
-        f"baseline of {TRAINING_TRIPS:,} training trips x {len(drift_check_of(model).features)} "
-        f"features: {files['Statistics']}",
-    )
-    return {
-        "ModelDataQuality": {
-            kind: {"ContentType": "application/json", "S3Uri": uri} for kind, uri in files.items()
-        }
-    }
-
-
-def training_csv(model: TaxiModel) -> str:
-    """The data a model is trained on, as the training step reads it (the fare first)."""
-    rows, _ = model.training_data()
-    return taxi.training_csv(rows, seed=model.fares_seed)
-
-
-def baseline_of(model: ModelConfig, training: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """statistics.json and constraints.json of training data (the fare first, no header)."""
+def first_run_parameters(cloud: LocalCloud, model: ModelConfig, manifest: str) -> dict[str, str]:
+    """The pipeline's parameters for the model's first training, as the controller would set
+    them for a run with no drift window and no champion."""
     check = drift_check_of(model)
-    features = [
-        FeatureSpec(name, "categorical" if name in check.categorical else "numeric")
-        for name in check.features
-    ]
-    settings = DriftSettings(threshold=check.threshold, method=check.method)
-    return baseline_csv(
-        io.StringIO(training),
-        features,
-        settings,
-        header=False,
-        columns=["fare", *check.features],
-    )
+    gate = model.gate
+    return {
+        "TriggerKind": "manual",
+        "TriggerId": "demo-first-model",
+        "DriftWindowStart": "",
+        "DriftWindowEnd": "",
+        "RunName": "demo-first-model",
+        "TrainingData": model.training.data_uri,
+        "DriftDataset": manifest,
+        "ProblemType": model.training.problem_type,
+        "Objective": model.training.xgboost_objective,
+        "FeatureNames": ",".join(check.features),
+        "CategoricalFeatures": ",".join(check.categorical),
+        "GateMetric": gate.metric,
+        "GateDirection": gate.direction,
+        "GateThreshold": str(gate.threshold),
+        "ModelPackageGroup": model.package_group,
+        "ChampionModelPackageArn": "",
+        "ChampionModelData": "",
+    }
 
 
 def drift_check_of(model: ModelConfig) -> DriftCheck:
@@ -173,42 +191,34 @@ def drift_check_of(model: ModelConfig) -> DriftCheck:
     return model.drift_check
 
 
-def simulated_training(champion: str, model: ModelConfig) -> Any:
-    """What the retraining pipeline does here: learn from the drifted window's trips, make the
-    baseline of that training data, and register a candidate evaluated beside the champion on
-    the same holdout (scripted metrics until real training lands)."""
-
-    def run(execution: PipelineRun) -> None:
-        training = training_csv(CANDIDATE_MODEL)
-        execution.succeed(
-            Candidate(
-                metrics=CANDIDATE_METRICS,
-                model=CANDIDATE_MODEL,
-                champion_metrics=CHAMPION_METRICS,
-                champion_package=champion,
-                baseline=baseline_of(model, training),
-            )
-        )
-
-    return run
-
-
 def serve_hour(cloud: LocalCloud, model: ModelConfig, hour: datetime, drift: float) -> int:
-    """An hour of requests to prod, each captured with its time in that hour."""
+    """An hour of requests to prod, each captured with its time in that hour and its inference
+    id; the fares paid arrive later as ground truth, keyed by those ids."""
     runtime = cloud.client("sagemaker-runtime")
-    trips = taxi.csv_rows(
-        taxi.trips(REQUESTS_PER_HOUR * TRIPS_PER_REQUEST, seed=int(hour.timestamp()), drift=drift)
-    )
-    for i in range(REQUESTS_PER_HOUR):
+    seed = int(hour.timestamp())
+    rows = taxi.trips(REQUESTS_PER_HOUR, seed=seed, drift=drift)
+    ids = [f"trip-{hour:%Y%m%dT%H}-{i:04d}" for i in range(REQUESTS_PER_HOUR)]
+    for i, (trip, inference_id) in enumerate(zip(taxi.csv_rows(rows), ids, strict=True)):
         cloud.hosting.capture.clock = partial(
             operator.add, hour, timedelta(seconds=i * 3600 / REQUESTS_PER_HOUR)
         )
-        body = "\n".join(trips[i * TRIPS_PER_REQUEST : (i + 1) * TRIPS_PER_REQUEST])
         runtime.invoke_endpoint(
-            EndpointName=model.endpoints.prod, ContentType="text/csv", Body=body
+            EndpointName=model.endpoints.prod,
+            ContentType="text/csv",
+            Body=trip,
+            InferenceId=inference_id,
         )
     cloud.flush_capture()
-    return len(trips)
+    cloud.ground_truth.clock = partial(operator.add, hour, LABELS_AFTER)
+    fares = taxi.fares(rows, seed=seed + 1, drift=drift)
+    cloud.ground_truth.write(
+        ground_truth_uri(cloud, model), ((i, f"{f:g}") for i, f in zip(ids, fares, strict=True))
+    )
+    return len(rows)
+
+
+def ground_truth_uri(cloud: LocalCloud, model: ModelConfig) -> str:
+    return model.training.ground_truth_uri or f"{cloud.ground_truth_uri}/{model.name}"
 
 
 def check_hour(
@@ -251,8 +261,8 @@ def traffic_and_drift_checks(
         timeline.add(
             now(),
             "prod",
-            f"{hour:%H}:00-{hour + timedelta(hours=1):%H}:00 UTC: {REQUESTS_PER_HOUR} requests "
-            f"({trips} trips, {world}) answered and captured",
+            f"{hour:%H}:00-{hour + timedelta(hours=1):%H}:00 UTC: {trips} trips ({world}) "
+            "answered and captured; their fares arrive as ground truth an hour later",
         )
         checks.append(check_hour(cloud, model, outputs, hour, timeline))
         evaluated_at = now()
@@ -375,11 +385,47 @@ def record_pipelines(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) 
         for note in manifest["notes"]:
             timeline.add(run.started_at, "sagemaker", f"   note: {note}")
         if run.ended_at is not None:
+            for step in cloud.client("sagemaker").list_pipeline_execution_steps(
+                PipelineExecutionArn=run.arn
+            )["PipelineExecutionSteps"][::-1]:
+                timeline.add(
+                    run.ended_at,
+                    "sagemaker",
+                    f"   step {step['StepName']} {step['StepStatus']} "
+                    f"{step.get('FailureReason', '')}".rstrip(),
+                )
+            report = evaluation_of(cloud, run)
+            if report is not None:
+                timeline.add(run.ended_at, "sagemaker", f"   {holdout_line(report)}")
             timeline.add(
                 run.ended_at,
                 "sagemaker",
                 f"pipeline {run.status}; registered {short(run.package_arn)}",
             )
+
+
+def evaluation_of(cloud: LocalCloud, run: PipelineRun) -> dict[str, Any] | None:
+    """The evaluation report the run's EvaluateModel step wrote, where the pipeline puts it."""
+    execution = run.arn.rsplit("/", 1)[-1]
+    key = (
+        f"modelfresh/pipelines/{run.pipeline}/{execution}/EvaluateModel/evaluation/evaluation.json"
+    )
+    try:
+        body = cloud.client("s3").get_object(Bucket=cloud.artifacts_bucket, Key=key)["Body"]
+    except cloud.client("s3").exceptions.NoSuchKey:
+        return None
+    return json.loads(body.read())  # type: ignore[no-any-return]
+
+
+def holdout_line(report: Mapping[str, Any]) -> str:
+    """Candidate vs champion on the same holdout, as the evaluation step computed them."""
+    gate, holdout = report["gate"], report["holdout"]
+    champion = "none" if gate.get("champion") is None else f"{gate['champion']:.3f}"
+    return (
+        f"evaluated on the same holdout ({holdout['rows']} trips, {holdout['drift_rows']} from "
+        f"the drift window): candidate {gate['metric']} {gate['candidate']:.3f}, champion "
+        f"{champion}"
+    )
 
 
 def record_audit(cloud: LocalCloud, outputs: Mapping[str, str], timeline: Timeline) -> None:
@@ -509,7 +555,8 @@ def run_the_loop(
     """Drift alarm to production; prints and writes the timeline. Returns both runs, described,
     and the approval link."""
     timeline = Timeline()
-    champion = seed(cloud, model, timeline)
+    cloud.seed_model(model)
+    seed(cloud, model, timeline)
     stack = cloud.deploy(stack_name="modelfresh-demo")
     outputs = stack.outputs
     functions = [r for r in stack.resources if r.endswith("Function")]
@@ -520,7 +567,7 @@ def run_the_loop(
         f"({len(stack.resources)} resources, {len(functions)} functions, 3 state machines, "
         f"approval API at {cloud.api_url('ApprovalApi')})",
     )
-    cloud.pipelines.script(model.pipeline, simulated_training(champion, model))
+    cloud.pipelines.train_for_real(model.pipeline)
 
     checks = traffic_and_drift_checks(cloud, model, outputs, timeline)
     retrain = only_execution(cloud, outputs["RetrainStateMachineArn"], "the retrain run")

@@ -66,13 +66,16 @@ def trips(n: int, seed: int, drift: float = 0.0) -> np.ndarray:
     )
 
 
-def fares(rows: np.ndarray, seed: int) -> np.ndarray:
-    """What each trip cost: a flag fall, distance and time of day, plus noise."""
+def fares(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
+    """What each trip cost: a flag fall, distance and time of day, plus noise. In the changed
+    city (`drift` 1) a new tariff charges more per kilometre: a model that learnt the old
+    fares now underestimates, which is what makes retraining worth it."""
     rng = np.random.default_rng(seed)
     distance, hour = rows[:, 1], rows[:, 2]
     night = (hour >= 20) | (hour < 6)
+    per_km = 1.9 + 0.8 * drift
     return (
-        3.0 + 1.9 * distance + 0.5 * rows[:, 0] + 1.0 * night + rng.normal(0, 1.2, len(rows))
+        3.0 + per_km * distance + 0.5 * rows[:, 0] + 1.0 * night + rng.normal(0, 1.2, len(rows))
     ).round(2)
 
 

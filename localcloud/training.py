@@ -33,6 +33,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,7 +249,9 @@ class DefinitionRunner:
                 _local(root, item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
             app = arguments["AppSpecification"]
             script = _script_of(app.get("ContainerEntrypoint", []), root)
-            _run_script(script, app.get("ContainerArguments", []), root)
+            job = f"pipelines-{self.execution_arn.rsplit('/', 1)[-1]}-{step['Name']}"
+            with self._logged("/aws/sagemaker/ProcessingJobs", job) as log:
+                _run_script(script, app.get("ContainerArguments", []), root, log)
             for item in outputs:
                 target = item["S3Output"]
                 _upload(s3, _local(root, target["LocalPath"]), target["S3Uri"])
@@ -258,6 +261,27 @@ class DefinitionRunner:
                 path = _local(root, output["S3Output"]["LocalPath"]) / spec["FilePath"]
                 files[spec["PropertyFileName"]] = json.loads(path.read_text())
         return dict(arguments) | {"PropertyFiles": files}
+
+    @contextlib.contextmanager
+    def _logged(self, group: str, stream: str) -> Iterator[io.StringIO]:
+        """What a job prints goes to CloudWatch Logs, where SageMaker puts a job's output
+        (group /aws/sagemaker/<kind>Jobs, a stream per job), even when the job fails."""
+        log = io.StringIO()
+        try:
+            yield log
+        finally:
+            logs = self.client("logs")
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            lines = log.getvalue().splitlines() or ["(no output)"]
+            stamp = int(time.time() * 1000)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": stamp, "message": line} for line in lines],
+            )
 
     def _training(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         image = arguments["AlgorithmSpecification"]["TrainingImage"]
@@ -276,7 +300,8 @@ class DefinitionRunner:
             (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
             model_dir = _local(root, "/opt/ml/model")
             model_dir.mkdir(parents=True, exist_ok=True)
-            _run_script(LOCAL_TRAINER, [], root)
+            with self._logged("/aws/sagemaker/TrainingJobs", job) as log:
+                _run_script(LOCAL_TRAINER, [], root, log)
             archive = io.BytesIO()
             with tarfile.open(fileobj=archive, mode="w:gz") as tar:
                 for path in sorted(model_dir.iterdir()):
@@ -417,10 +442,10 @@ def _script_of(entrypoint: Sequence[str], root: Path) -> Path:
     return path
 
 
-def _run_script(script: Path, arguments: Sequence[Any], root: Path) -> None:
+def _run_script(script: Path, arguments: Sequence[Any], root: Path, log: io.StringIO) -> None:
     """Run a step script's main(argv) in this process, with its directory importable (as in
     the container, where it runs as `python3 script.py`) and container paths under root.
-    What it writes to stderr is its log; the last line is the step's failure reason."""
+    What it prints goes to `log`; the last line it writes to stderr is its failure reason."""
     errors = io.StringIO()
     with _STEP_LOCK, _importable(script.parent):
         module = _load(script)
@@ -430,10 +455,11 @@ def _run_script(script: Path, arguments: Sequence[Any], root: Path) -> None:
         saved = common.CONTAINER_ROOT
         common.CONTAINER_ROOT = root
         try:
-            with contextlib.redirect_stderr(errors):
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(errors):
                 status = module.main([_text(a) for a in arguments])
         finally:
             common.CONTAINER_ROOT = saved
+            log.write(errors.getvalue())
     if status:
         said = [line for line in errors.getvalue().splitlines() if line.strip()]
         raise StepFailed(said[-1] if said else f"{script.name} exited with status {status}")

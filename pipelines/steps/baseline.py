@@ -1,9 +1,10 @@
-"""BaselineData: the drift baseline of the candidate's training data.
+"""BaselineData: the drift baseline of the traffic the candidate is trained to serve.
 
-In: the train split (label first, no header) under --input-dir; --feature-names (the
-request's columns, comma-separated, in order; empty: `_c0`, `_c1`, ... as Model Monitor names
-the columns of a headerless CSV) and --categorical-features (the subset compared as
-categories). Out: --output-dir/statistics.json and constraints.json, made by our drift engine
+In: the train split (label first, no header) under --input-dir: its drift-window rows when
+there are at least MIN_WINDOW_ROWS of them, else all of it (see baseline_files);
+--feature-names (the request's columns, comma-separated, in order; empty: `_c0`, `_c1`, ... as
+Model Monitor names the columns of a headerless CSV) and --categorical-features (the subset
+compared as categories). Out: --output-dir/statistics.json and constraints.json, made by our drift engine
 (`driftcheck.baseline`, default drift settings: the drift check applies the model's own
 thresholds when it compares) and written in Model Monitor's style (`driftcheck.dumps`).
 
@@ -48,10 +49,25 @@ def feature_specs(
         raise common.StepError(str(error)) from None
 
 
+# The fewest drift-window rows a baseline is made of; below it, the whole train split.
+MIN_WINDOW_ROWS = 500
+
+
+def baseline_files(input_dir: Path) -> list[Path]:
+    """What the baseline describes: the traffic the candidate is trained to serve. That is the
+    drift window's rows (drift.csv) when the window gave enough of them: a baseline of mostly
+    older data would see the new normal as drift, and the loop would retrain for ever (the
+    drift check compares prod's traffic with the champion's baseline). Else the whole split."""
+    files = common.data_files(input_dir, "the training data")
+    window = [path for path in files if path.name == common.DRIFT_FILE]
+    rows = sum(1 for path in window for _ in common.csv_records(path))
+    return window if rows >= MIN_WINDOW_ROWS else files
+
+
 def feature_rows(input_dir: Path) -> Iterator[list[str]]:
-    """Each training row without its label. Raises: StepError for a row of another width."""
+    """Each baseline row without its label. Raises: StepError for a row of another width."""
     width = None
-    for path in common.data_files(input_dir, "the training data"):
+    for path in baseline_files(input_dir):
         for line, cells in common.csv_records(path):
             if width is None:
                 width = len(cells)
