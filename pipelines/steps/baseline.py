@@ -4,9 +4,10 @@ In: the train split (label first, no header) under --input-dir: its drift-window
 there are at least MIN_WINDOW_ROWS of them, else all of it (see baseline_files);
 --feature-names (the request's columns, comma-separated, in order; empty: `_c0`, `_c1`, ... as
 Model Monitor names the columns of a headerless CSV) and --categorical-features (the subset
-compared as categories). Out: --output-dir/statistics.json and constraints.json, made by our drift engine
-(`driftcheck.baseline`, default drift settings: the drift check applies the model's own
-thresholds when it compares) and written in Model Monitor's style (`driftcheck.dumps`).
+compared as categories). Out: --output-dir/statistics.json and constraints.json, made by our
+drift engine (`driftcheck.baseline`, default drift settings: the drift check applies the
+model's own thresholds when it compares) and written in Model Monitor's style
+(`driftcheck.dumps`).
 
 The label column is dropped: drift is about what the model is asked.
 """

@@ -441,6 +441,7 @@ class ServingApp(App):
         self.runtime = cloud.client("sagemaker-runtime")
 
     def register_champion(self) -> str:
+        self.cloud.upload_model(uri=CHAMPION_DATA)  # a real model: prod must be able to serve it
         return self.cloud.register_package("taxi-fare", "Approved", model_data_url=CHAMPION_DATA)
 
     def serve(self, hour: datetime, requests: int) -> list[str]:

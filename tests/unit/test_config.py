@@ -112,7 +112,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
         package_group="taxi-fare",
         pipeline="taxi-fare-retrain",
         endpoints=Endpoints(staging="taxi-fare-staging", prod="taxi-fare-prod"),
-        gate=Gate(metric="rmse", threshold=4.0, direction="minimize", champion_margin=0.05),
+        gate=Gate(metric="rmse", threshold=6.0, direction="minimize", champion_margin=0.05),
         smoke_test=SmokeTest(
             payloads=(
                 "1,2.4,8,1,11,40.7506,-73.9861,40.7614,-73.9776",
@@ -137,7 +137,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
         ),
         approval="auto",
         cooldown_hours=6.0,
-        drift_window_hours=24.0,
+        drift_window_hours=2.0,
         pipeline_timeout_hours=72.0,
         retrain_schedule="rate(7 days)",
         drift_alarms=("legacy-model-monitor-taxi-fare-drift",),
