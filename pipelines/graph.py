@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from modelfresh.retrain import PIPELINE_PARAMETERS
 from sagemaker.core import image_uris
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
@@ -47,26 +48,8 @@ from sagemaker.train.model_trainer import ModelTrainer
 from pipelines import bundle
 
 # The controller's contract (pipelines/README.md), in its order: all strings, all passed on
-# every start, so none has a default.
-PARAMETERS = (
-    "TriggerKind",
-    "TriggerId",
-    "DriftWindowStart",
-    "DriftWindowEnd",
-    "RunName",
-    "TrainingData",
-    "DriftDataset",
-    "ProblemType",
-    "Objective",
-    "FeatureNames",
-    "CategoricalFeatures",
-    "GateMetric",
-    "GateDirection",
-    "GateThreshold",
-    "ModelPackageGroup",
-    "ChampionModelPackageArn",
-    "ChampionModelData",
-)
+# every start, so none has a default. One list, the controller's.
+PARAMETERS = PIPELINE_PARAMETERS
 
 XGBOOST_VERSION = bundle.IMAGE_TAGS["XGBoostImage"]
 PROCESSING_VERSION = bundle.IMAGE_TAGS["ProcessingImage"]
