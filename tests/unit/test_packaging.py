@@ -140,3 +140,21 @@ def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
             ].split(",")
         )
         assert mapped <= routed, environment
+
+
+def test_the_pipeline_may_read_every_models_base_training_data() -> None:
+    # The pipeline's role reads the artifacts bucket and TrainingDataBucket only: a model whose
+    # data_uri is elsewhere would fail its PreprocessData step with AccessDenied on AWS.
+    config = load_config(ROOT / "config" / "models.toml")
+    environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    environments.pop("version")
+    for environment in environments:
+        parameters = read_samconfig_parameters(ROOT / "samconfig.toml", environment)
+        readable = {
+            parameters.get("TrainingDataBucket")
+            or TEMPLATE["Parameters"]["TrainingDataBucket"]["Default"],
+            parameters.get("ArtifactsBucket") or "sagemaker-<region>-<account>",
+        }
+        for model in config.models.values():
+            bucket = model.training.data_uri.removeprefix("s3://").split("/", 1)[0]
+            assert bucket in readable, (environment, model.name, bucket)
