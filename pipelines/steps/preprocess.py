@@ -2,7 +2,9 @@
 
 In: the base training CSVs (label first, no header) under --input-dir, and the drift dataset
 manifest (--drift-dataset, an s3:// URI; format in pipelines/README.md) listing the window's
-data capture and ground-truth objects. Each captured request joins its ground truth on
+data capture and ground-truth objects. A captured request's payload is read by the drift
+engine's reader (driftcheck.capture.payload_rows, shipped beside this script), so training and
+the drift check see the same request alike; it joins its ground truth on
 eventMetadata.inferenceId when the caller set one, else on eventMetadata.eventId.
 
 Out, under --output-dir: {train,validation,test}/base.csv and, when there are drift rows,
@@ -36,6 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftcheck import capture
+from driftcheck.capture import payload_rows
+
 try:
     from pipelines.steps import common
 except ModuleNotFoundError:  # a SageMaker container: the scripts sit side by side
@@ -50,12 +55,6 @@ SPLIT_SHARES = (0.70, 0.15, 0.15)  # train, validation, test
 HASH_BUCKETS = 10_000
 MALFORMED_LISTED = 100
 
-CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
-JSON_LINES_TYPES = frozenset(
-    {"application/jsonlines", "application/x-jsonlines", "application/jsonl"}
-)
-ROW_LIST_KEYS = ("instances", "inputs")
-
 NOT_UTF8 = "not UTF-8 text"
 NOT_CSV = "not a CSV record"
 NOT_JSON = "not valid JSON"
@@ -64,10 +63,8 @@ NO_EVENT_ID = "no eventMetadata.eventId"
 NO_INPUT = "no captureData.endpointInput with data and encoding"
 NO_GROUND_TRUTH_DATA = "no groundTruthData with data and encoding"
 BAD_BASE64 = "invalid base64 data, or not UTF-8 text"
-BAD_CONTENT_TYPE = "unsupported observedContentType"
-BAD_PAYLOAD_JSON = "payload is not valid JSON"
-BAD_SHAPE = "JSON payload has an unsupported shape"
-EMPTY = "payload holds no row"
+BAD_PAYLOAD_JSON = capture.BAD_PAYLOAD_JSON
+BAD_SHAPE = capture.BAD_SHAPE
 SEVERAL_ROWS = "payload holds several rows; a ground-truth label joins exactly one"
 LABEL_NOT_NUMBER = "the label is not a finite number"
 LABEL_NOT_ONE = "ground truth holds more than one value"
@@ -216,39 +213,6 @@ def _row_cells(row: object) -> list[str]:
     return [_scalar_cell(value) for value in row]
 
 
-def json_cells(payload: object, width: int) -> list[str]:
-    """The one row of a JSON payload: {"instances": [...]}, {"inputs": [...]}, a list of rows,
-    {"features": [...]} or one flat list. Raises: Malformed."""
-    if isinstance(payload, dict):
-        for key in ROW_LIST_KEYS:
-            if key in payload:
-                payload = payload[key]
-                break
-        else:
-            return _row_cells(payload)
-    if isinstance(payload, dict):
-        return _row_cells(payload)
-    if not isinstance(payload, list) or not payload:
-        raise Malformed(EMPTY if payload == [] else BAD_SHAPE)
-    nested = [isinstance(item, list | dict) for item in payload]
-    if all(nested):
-        if len(payload) != 1:
-            raise Malformed(SEVERAL_ROWS)
-        return _row_cells(payload[0])
-    if any(nested):
-        raise Malformed(BAD_SHAPE)
-    # A flat list is one row, but for a one-feature model, whose callers send a value a row.
-    if width == 1 and len(payload) > 1:
-        raise Malformed(SEVERAL_ROWS)
-    return _row_cells(payload)
-
-
-def _media_type(content_type: object) -> str:
-    if not isinstance(content_type, str):
-        return ""
-    return content_type.split(";", 1)[0].strip().lower()
-
-
 def _payload_text(data: object, encoding: object, missing: str) -> str:
     """The text of a capture or ground-truth payload. Raises: Malformed."""
     if not isinstance(data, str) or encoding not in ("CSV", "JSON", "BASE64"):
@@ -263,33 +227,19 @@ def _payload_text(data: object, encoding: object, missing: str) -> str:
 
 def request_cells(endpoint_input: object, width: int) -> list[str]:
     """The feature cells of one captured request (SageMaker data capture's endpointInput,
-    encoded CSV, JSON or BASE64). Raises: Malformed."""
+    encoded CSV, JSON or BASE64), read by the drift engine's payload reader so that training
+    and the drift check read a request the same way. Raises: Malformed."""
     if not isinstance(endpoint_input, dict):
         raise Malformed(NO_INPUT)
-    encoding = endpoint_input.get("encoding")
-    text = _payload_text(endpoint_input.get("data"), encoding, NO_INPUT)
-    media = _media_type(endpoint_input.get("observedContentType"))
-    is_json = media == "application/json" or media.endswith("+json")
-    lines = [line for line in text.splitlines() if line.strip()]
-    if media in CSV_TYPES or (encoding == "CSV" and not is_json and media not in JSON_LINES_TYPES):
-        if not lines:
-            raise Malformed(EMPTY)
-        if len(lines) > 1:
-            raise Malformed(SEVERAL_ROWS)
-        return checked_features(csv_cells(lines[0]), width)
-    if media in JSON_LINES_TYPES:
-        if not lines:
-            raise Malformed(EMPTY)
-        if len(lines) > 1:
-            raise Malformed(SEVERAL_ROWS)
-        text = lines[0]
-    elif not is_json and encoding != "JSON":
-        raise Malformed(BAD_CONTENT_TYPE)
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        raise Malformed(BAD_PAYLOAD_JSON) from None
-    return checked_features(json_cells(payload, width), width)
+    data, encoding = endpoint_input.get("data"), endpoint_input.get("encoding")
+    if not isinstance(data, str) or encoding not in ("CSV", "JSON", "BASE64"):
+        raise Malformed(NO_INPUT)
+    rows = payload_rows(endpoint_input, data, encoding, width)
+    if isinstance(rows, str):  # the reason there is no row
+        raise Malformed(BAD_BASE64 if rows in (capture.BAD_BASE64, capture.NOT_UTF8) else rows)
+    if len(rows) != 1:
+        raise Malformed(SEVERAL_ROWS)
+    return checked_features(_row_cells(rows[0]), width)
 
 
 def ground_truth_label(data: object) -> str:
