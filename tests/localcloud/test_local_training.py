@@ -175,6 +175,21 @@ def test_an_execution_runs_every_step_and_registers_the_candidate(trained: Train
     assert run.events_emitted == ["Executing", "Succeeded"]
 
 
+def test_each_jobs_output_is_in_cloudwatch_logs(trained: Trained) -> None:
+    logs, run = trained.cloud.client("logs"), trained.first
+    job = f"pipelines-{run.arn.rsplit('/', 1)[-1]}"
+
+    processing = logs.get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=f"{job}-EvaluateModel"
+    )
+    training = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{job}-TrainModel"
+    )
+
+    assert any(e["message"].startswith("evaluate: rmse") for e in processing["events"])
+    assert any(e["message"].startswith("train: ") for e in training["events"])
+
+
 def test_the_packages_metrics_are_the_models_own_on_the_holdout(trained: Trained) -> None:
     cloud, run = trained.cloud, trained.first
     found = package(cloud, run.package_arn)

@@ -552,6 +552,28 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
     assert statistics["dataset"]["item_count"] == 300
 
 
+def test_with_enough_window_rows_the_baseline_describes_the_window_alone(tmp_path: Path) -> None:
+    # Given a train split whose drift window gave MIN_WINDOW_ROWS rows of the changed city
+    window = taxi.training_csv(
+        taxi.trips(baseline.MIN_WINDOW_ROWS, seed=7, drift=1.0), seed=8
+    ).splitlines()
+    write_split(tmp_path / "train", TRAIN)
+    write_split(tmp_path / "train", window, "drift.csv")
+
+    code = run_baseline(tmp_path, ",".join(taxi.FEATURES), ",".join(taxi.CATEGORICAL))
+
+    # Then the baseline is of the window's traffic (what the new model will serve), so the
+    # drift check does not call the new normal drift
+    assert code == 0
+    statistics = json.loads((tmp_path / "baseline" / "statistics.json").read_text())
+    assert statistics["dataset"]["item_count"] == baseline.MIN_WINDOW_ROWS
+    # ...and one row fewer is not enough: the whole split again
+    write_split(tmp_path / "train", window[1:], "drift.csv")
+    assert run_baseline(tmp_path, ",".join(taxi.FEATURES), ",".join(taxi.CATEGORICAL)) == 0
+    statistics = json.loads((tmp_path / "baseline" / "statistics.json").read_text())
+    assert statistics["dataset"]["item_count"] == len(TRAIN) + baseline.MIN_WINDOW_ROWS - 1
+
+
 def test_without_feature_names_the_columns_are_named_as_model_monitor_names_them(
     tmp_path: Path,
 ) -> None:
