@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import json
 from collections.abc import Callable
 from typing import Any
@@ -219,3 +220,103 @@ def test_batch_csv_lines_read_as_the_rows_they_hold(ref: Reference) -> None:
     )
     assert dumps(window.to_json()) == dumps(expected.to_json())
     assert window.tally.rows == 3
+
+
+def keyed_columns(rows: int) -> dict[str, Any]:
+    """Columns as a DataFrame would hold them: floats with NaN, ints, text with None, a word
+    in a number column, an extra column, and no column for `count`."""
+    rng = np.random.default_rng(2)
+    amount = rng.normal(1e6 + 10, 60, rows).round(3)
+    amount[::97] = np.nan
+    city = np.array([f"city-{k}" for k in rng.integers(0, 40, rows)], dtype=object)
+    city[::89] = None
+    return {"amount": amount, "city": city, "target": rng.random(rows)}
+
+
+def test_columns_read_as_the_same_rows_captured_as_keyed_json(ref: Reference) -> None:
+    # Given a window in memory as columns, across more than one chunk
+    columns = keyed_columns(9_000)
+    columns["amount"] = columns["amount"].astype(object)
+    columns["amount"][5] = "many"
+
+    # When it is read as columns, and as capture records keyed by name, one row each
+    window = WindowStats.empty(ref)
+    window.add_columns(columns)
+    names = list(columns)
+    records = [
+        capture_line(
+            json.dumps({n: None if _is_nan(columns[n][i]) else columns[n][i] for n in names}),
+            encoding="JSON",
+            content_type="application/json",
+        )
+        for i in range(9_000)
+    ]
+    captured = WindowStats.empty(ref)
+    captured.add_capture(records)
+
+    # Then both are the same window, float sums and the data-quality facts included
+    assert dumps(window.to_json()) == dumps(captured.to_json())
+    tally = window.tally
+    assert (tally.records, tally.rows, tally.keyed, tally.extra_keys, tally.extra_rows) == (
+        9_000,
+        9_000,
+        frozenset({"amount", "city"}),
+        frozenset({"target"}),
+        9_000,
+    )
+    amount, count, city = window.partials
+    assert isinstance(amount, NumericPartial) and isinstance(count, NumericPartial)
+    assert (amount.missing, amount.non_numeric, count.missing) == (93, 1, 9_000)
+    assert isinstance(city, CategoricalPartial) and city.missing == 102
+    assert "missing_column_check" in {v.constraint_check_type for v in compare(ref, window).violations}
+
+
+def test_columns_as_lists_or_arrays_and_in_pieces_are_the_same_window(ref: Reference) -> None:
+    columns = keyed_columns(5_000)
+    as_lists = {name: values.tolist() for name, values in columns.items()}
+    pieces = WindowStats.empty(ref)
+    for start in (0, 2_000):
+        stop = start + 2_000 if start == 0 else 5_000
+        pieces.add_columns({name: values[start:stop] for name, values in columns.items()})
+
+    whole, listed = WindowStats.empty(ref), WindowStats.empty(ref)
+    whole.add_columns(columns)
+    listed.add_columns(as_lists)
+
+    assert dumps(whole.to_json()) == dumps(listed.to_json())
+    assert exact_parts(pieces) == exact_parts(whole)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ([[1.0, 2.0]], "a mapping"),
+        ({"amount": [1.0, 2.0], "city": ["a"]}, r"different lengths \(city: 1, amount: 2\)"),
+        ({"amount": np.zeros((2, 2))}, "2 dimensions"),
+        ({"city": "city-1"}, "not a sequence"),
+        ({"amount": 3.0}, "not a sequence"),
+        ({1: [1.0]}, "must be text"),
+    ],
+)
+def test_columns_of_the_wrong_shape_are_refused_and_nothing_is_read(
+    ref: Reference, columns: Any, message: str
+) -> None:
+    window = WindowStats.empty(ref)
+    before = dumps(window.to_json())
+
+    with pytest.raises(ValueError, match=message):
+        window.add_columns(columns)
+
+    assert dumps(window.to_json()) == before
+
+
+def test_no_rows_as_columns_is_an_empty_window(ref: Reference) -> None:
+    window = WindowStats.empty(ref)
+    window.add_columns({"amount": [], "count": [], "city": []})
+
+    assert window.tally.rows == 0 and window.tally.keyed == frozenset()
+    assert compare(ref, window).rows == 0
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)

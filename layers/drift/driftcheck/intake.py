@@ -48,7 +48,7 @@ class Tally:
             examples=(self.examples + other.examples)[:MAX_EXAMPLES],
             widest=max(self.widest, other.widest),
             keyed=self.keyed | other.keyed,
-            extra_keys=_smallest(self.extra_keys | other.extra_keys),
+            extra_keys=smallest(self.extra_keys | other.extra_keys),
             extra_rows=self.extra_rows + other.extra_rows,
         )
 
@@ -102,7 +102,7 @@ class Intake:
             self._extra_rows += 1
             self._extra_keys.update(key for key in row if key not in index)
             if len(self._extra_keys) > 4 * MAX_EXTRA_KEYS:
-                self._extra_keys = set(_smallest(self._extra_keys))
+                self._extra_keys = set(smallest(self._extra_keys))
         self._fitted += 1
         self.append([row.get(name) for name in self.names])
 
@@ -157,7 +157,7 @@ class Intake:
             examples=tuple(self._examples),
             widest=self._widest,
             keyed=frozenset(self._keyed),
-            extra_keys=_smallest(self._extra_keys),
+            extra_keys=smallest(self._extra_keys),
             extra_rows=self._extra_rows,
         )
 
@@ -180,7 +180,8 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _smallest(names: frozenset[str] | set[str]) -> frozenset[str]:
+def smallest(names: frozenset[str] | set[str]) -> frozenset[str]:
+    """The MAX_EXTRA_KEYS smallest names: the same set whatever order they arrived in."""
     if len(names) <= MAX_EXTRA_KEYS:
         return frozenset(names)
     return frozenset(sorted(names)[:MAX_EXTRA_KEYS])

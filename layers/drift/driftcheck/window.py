@@ -34,12 +34,13 @@ from numpy.typing import NDArray
 from driftcheck.capture import csv_rows, read_capture, read_capture_blocks
 from driftcheck.cells import (
     category_counts,
+    numeric_column,
     split_columns,
     split_texts,
     type_matches,
     value_type,
 )
-from driftcheck.intake import MAX_EXAMPLES, Intake, Row, Tally, gc_paused
+from driftcheck.intake import CHUNK_ROWS, MAX_EXAMPLES, Intake, Row, Tally, gc_paused, smallest
 from driftcheck.reference import CategoricalReference, NumericReference, Reference
 
 MAX_UNSEEN = 1000
@@ -294,6 +295,41 @@ class WindowStats:
         part.tally = intake.tally()
         self._fold_in(part)
 
+    def add_columns(self, columns: Mapping[str, Sequence[object] | NDArray[Any]]) -> None:
+        """Read rows held in memory as columns ({name: values}, a DataFrame's columns, say).
+
+        Row i is read as the JSON object {name: columns[name][i] for every name}: a feature
+        with no column is missing in every row, a name that is no feature is an extra column,
+        and values are cells as in a capture (None or NaN: missing; text in a number: a type
+        mismatch). The columns go to the statistics a chunk at a time, as an intake hands
+        them over, so the window equals add_capture() of the same rows sent one per request
+        as keyed JSON, float sums included. Raises: ValueError for columns that are not
+        one-dimensional sequences of one length (nothing is read then).
+        """
+        rows = _column_length(columns)
+        features = self.reference.features
+        picked = [columns.get(f.name) for f in features]
+        part = WindowStats.empty(self.reference)
+        with gc_paused():
+            for start in range(0, rows, CHUNK_ROWS):
+                stop = min(start + CHUNK_ROWS, rows)
+                part._absorb_columns(
+                    [
+                        _column_chunk(values, start, stop, isinstance(ref, NumericReference))
+                        for values, ref in zip(picked, features, strict=True)
+                    ]
+                )
+        known = {f.name for f in features}
+        extra = {name for name in columns if name not in known}
+        part.tally = Tally(
+            records=rows,
+            rows=rows,
+            keyed=frozenset(name for name in columns if name in known) if rows else frozenset(),
+            extra_keys=smallest(extra) if rows else frozenset(),
+            extra_rows=rows if extra else 0,
+        )
+        self._fold_in(part)
+
     # -- merging -------------------------------------------------------------------------------
 
     def merge(self, other: WindowStats) -> WindowStats:
@@ -421,3 +457,34 @@ def _hash(value: str) -> int:
 
 def _rank(value: str) -> tuple[int, str]:
     return _hash(value), value
+
+
+def _column_length(columns: Mapping[str, Sequence[object] | NDArray[Any]]) -> int:
+    """The one length of add_columns()' columns; ValueError says what is wrong with them."""
+    if not isinstance(columns, Mapping):
+        raise ValueError("columns must be a mapping of feature name to values")
+    lengths: dict[int, list[str]] = {}
+    for name, values in columns.items():
+        if not isinstance(name, str):
+            raise ValueError(f"column names must be text, not {type(name).__name__}")
+        if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+            raise ValueError(f"column {name!r} is not a sequence of values")
+        if isinstance(values, np.ndarray) and values.ndim != 1:
+            raise ValueError(f"column {name!r} has {values.ndim} dimensions, not 1")
+        lengths.setdefault(len(values), []).append(name)
+    if len(lengths) > 1:
+        sizes = ", ".join(f"{', '.join(names)}: {n}" for n, names in sorted(lengths.items()))
+        raise ValueError(f"columns of different lengths ({sizes})")
+    return next(iter(lengths), 0)
+
+
+def _column_chunk(
+    values: Sequence[object] | NDArray[Any] | None, start: int, stop: int, numeric: bool
+) -> NDArray[np.float64] | list[object]:
+    """Rows start..stop of one column in the form _absorb_columns takes."""
+    if values is None:  # the feature has no column: missing in every row
+        return np.full(stop - start, np.nan) if numeric else [None] * (stop - start)
+    cells = values[start:stop]
+    if numeric:
+        return numeric_column(cells)
+    return cells.tolist() if isinstance(cells, np.ndarray) else list(cells)
