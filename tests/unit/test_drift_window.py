@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import math
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -268,7 +268,9 @@ def test_columns_read_as_the_same_rows_captured_as_keyed_json(ref: Reference) ->
     assert isinstance(amount, NumericPartial) and isinstance(count, NumericPartial)
     assert (amount.missing, amount.non_numeric, count.missing) == (93, 1, 9_000)
     assert isinstance(city, CategoricalPartial) and city.missing == 102
-    assert "missing_column_check" in {v.constraint_check_type for v in compare(ref, window).violations}
+    assert "missing_column_check" in {
+        v.constraint_check_type for v in compare(ref, window).violations
+    }
 
 
 def test_columns_as_lists_or_arrays_and_in_pieces_are_the_same_window(ref: Reference) -> None:
