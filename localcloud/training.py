@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
@@ -390,9 +390,11 @@ def _api_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _local(root: Path, container_path: str) -> Path:
-    if not container_path.startswith(CONTAINER_ROOT):
+    """Where a container path (/opt/ml/...) is in the scratch tree `root`."""
+    path = PurePosixPath(container_path)
+    if ".." in path.parts or not path.is_relative_to(CONTAINER_ROOT):
         raise StepFailed(f"{container_path} is outside the container's /opt/ml")
-    return root / container_path.lstrip("/")
+    return root / path.relative_to("/")
 
 
 def _split(uri: str) -> tuple[str, str]:
