@@ -34,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = DriftCheckRequest.from_event(require(event, "request", dict))
     model, drift_check = checked_model(container.config, request.model)
     settings = container.settings
+    settings.require_reachable(model)
     if container.drift_metrics.ensure_alarm(drift_alarm(model, settings.drift_alarm_prefix)):
         logger.info("drift alarm written from the config")
 

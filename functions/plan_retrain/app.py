@@ -23,6 +23,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     signal = Signal.from_dict(require(event, "signal", dict))
     run = require(event, "execution", str)
     settings = container.settings
+    settings.require_reachable(model)
     plan = prepare_retrain(
         model,
         signal,

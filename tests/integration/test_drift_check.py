@@ -325,3 +325,28 @@ def test_a_check_that_cannot_be_planned_fails_with_a_clear_error_and_a_notificat
     assert (note["kind"], note["error"]) == ("drift-check-failed", error)
     assert [e["name"] for e in drift_app.drift_checks()] == ["bad"]
     assert drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []
+
+
+def test_a_check_whose_input_is_out_of_the_deployments_reach_fails_before_reading_anything(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    config = (
+        (FIXTURES / "models.toml")
+        .read_text()
+        .replace(
+            'categorical = ["pickup_weekday"]',
+            'categorical = ["pickup_weekday"]\nbatch_input_uri = "s3://someone-elses-lake/input"',
+        )
+    )
+    (tmp_path / "models.toml").write_text(config)
+    app = DriftApp(cloud, tmp_path / "models.toml")
+
+    checked = app.check(DAY)
+
+    assert checked["status"] == "FAILED"
+    (note,) = cloud.notifications(app.topic_arn)
+    assert (note["kind"], note["error"]) == ("drift-check-failed", "DataOutOfReach")
+    events = app.sfn.get_execution_history(executionArn=checked["executionArn"])["events"]
+    causes = [e[key]["cause"] for e in events for key in e if key.endswith("FailedEventDetails")]
+    assert any("batch_input_uri is in bucket 'someone-elses-lake'" in c for c in causes), causes
+    assert app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []

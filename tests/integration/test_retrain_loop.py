@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ import time_machine
 from modelfresh.retrain import PIPELINE_PARAMETERS
 
 from localcloud import Candidate, LocalCloud
-from tests.conftest import App, sample_event
+from tests.conftest import FIXTURES, App, sample_event
 
 GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
 WORSE_THAN_CHAMPION = Candidate(metrics={"rmse": 3.38}, champion_metrics={"rmse": 3.4})
@@ -563,3 +565,28 @@ def test_a_window_whose_labels_have_not_arrived_is_said_to_train_on_the_base_dat
         if line.get("level") == "WARNING"
     ]
     assert warnings == [note]
+
+
+def test_a_model_whose_data_is_out_of_reach_fails_its_run_before_the_pipeline_starts(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    config = (FIXTURES / "models.toml").read_text()
+    config = re.sub(r'data_uri = "[^"]*"', 'data_uri = "s3://someone-elses-lake/taxi/"', config)
+    (tmp_path / "models.toml").write_text(config)
+    app = App(cloud, model_config=tmp_path / "models.toml")
+
+    app.fire_alarm()
+    described = app.wait(app.only_execution())
+
+    assert described["status"] == "FAILED"
+    assert app.outcomes() == ["started", "failed"]
+    failed = app.cloud.notifications(app.topic_arn)[-1]
+    assert "DataOutOfReach" in failed["summary"]
+    assert "training.data_uri is in bucket 'someone-elses-lake'" in failed["summary"]
+    assert (
+        app.cloud.client("sagemaker").list_pipeline_executions(PipelineName="taxi-fare-retrain")[
+            "PipelineExecutionSummaries"
+        ]
+        == []
+    )
+    assert "lease_run" not in app.model_state()

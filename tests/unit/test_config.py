@@ -905,3 +905,51 @@ def test_a_value_of_exactly_1024_characters_is_accepted() -> None:
     model = parse_config(training(data_uri=uri)).model("taxi-fare")
 
     assert len(model.pipeline_settings["TrainingData"][1]) == 1024
+
+
+def reach_model(**overrides: Any) -> ModelConfig:
+    return parse_config(one_model(**overrides)).model("taxi-fare")
+
+
+def test_data_in_the_artifacts_or_the_data_bucket_is_within_reach() -> None:
+    model = reach_model(
+        training={
+            "data_uri": "s3://modelfresh-data/taxi-fare/training/",
+            "ground_truth_uri": "s3://artifacts/labels/taxi-fare",
+        },
+        deploy={"data_capture_uri": "s3://artifacts/capture"},
+        drift_check={"features": ["a"], "batch_input_uri": "s3://modelfresh-data/batch"},
+    )
+
+    assert model.data_out_of_reach("artifacts", "modelfresh-data") == []
+
+
+def test_data_elsewhere_is_named_with_its_key_and_the_buckets_that_would_do() -> None:
+    model = reach_model(
+        training={
+            "data_uri": "s3://team-lake/taxi/",
+            "ground_truth_uri": "s3://team-lake/labels",
+        },
+        # SageMaker writes capture with SageMakerModelRole, which may write the artifacts only.
+        deploy={"data_capture_uri": "s3://modelfresh-data/capture"},
+        drift_check={"features": ["a"], "batch_input_uri": "s3://other/batch"},
+    )
+
+    assert model.data_out_of_reach("artifacts", "modelfresh-data") == [
+        "taxi-fare: training.data_uri is in bucket 'team-lake', not in 'artifacts' or "
+        "'modelfresh-data'",
+        "taxi-fare: training.ground_truth_uri is in bucket 'team-lake', not in 'artifacts' or "
+        "'modelfresh-data'",
+        "taxi-fare: deploy.data_capture_uri is in bucket 'modelfresh-data', not in 'artifacts'",
+        "taxi-fare: drift_check.batch_input_uri is in bucket 'other', not in 'artifacts' or "
+        "'modelfresh-data'",
+    ]
+
+
+def test_without_a_data_bucket_only_the_artifacts_bucket_is_within_reach() -> None:
+    model = reach_model(training={"data_uri": "s3://artifacts/taxi/"})
+
+    assert model.data_out_of_reach("artifacts", "") == []
+    assert model.data_out_of_reach("other", "") == [
+        "taxi-fare: training.data_uri is in bucket 'artifacts', not in 'other'"
+    ]

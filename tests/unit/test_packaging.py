@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
+import pytest
 from cfnlint.api import lint_all
 from modelfresh.config import load_config
+from modelfresh.errors import DataOutOfReach
 from modelfresh.settings import Settings
 
 from localcloud.stack import load_template, read_samconfig_parameters
@@ -142,19 +144,44 @@ def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
         assert mapped <= routed, environment
 
 
-def test_the_pipeline_may_read_every_models_base_training_data() -> None:
-    # The pipeline's role reads the artifacts bucket and TrainingDataBucket only: a model whose
-    # data_uri is elsewhere would fail its PreprocessData step with AccessDenied on AWS.
+def test_every_models_data_is_within_the_deployments_reach() -> None:
+    # The stack's roles read the artifacts bucket and TrainingDataBucket only (and endpoints
+    # capture into the artifacts bucket): the shipped config must fit every environment.
     config = load_config(ROOT / "config" / "models.toml")
     environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
     environments.pop("version")
     for environment in environments:
         parameters = read_samconfig_parameters(ROOT / "samconfig.toml", environment)
-        readable = {
+        data = (
             parameters.get("TrainingDataBucket")
-            or TEMPLATE["Parameters"]["TrainingDataBucket"]["Default"],
-            parameters.get("ArtifactsBucket") or "sagemaker-<region>-<account>",
-        }
+            or TEMPLATE["Parameters"]["TrainingDataBucket"]["Default"]
+        )
+        artifacts = parameters.get("ArtifactsBucket") or "sagemaker-<region>-<account>"
         for model in config.models.values():
-            bucket = model.training.data_uri.removeprefix("s3://").split("/", 1)[0]
-            assert bucket in readable, (environment, model.name, bucket)
+            assert model.data_out_of_reach(artifacts, data) == [], environment
+
+
+def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -> None:
+    data_bucket = {"Ref": "TrainingDataBucket"}
+    for logical_id in ("PlanDriftCheckFunction", "SummariseCaptureFunction"):
+        policies = FUNCTIONS[logical_id]["Properties"]["Policies"]
+        assert {"S3ReadPolicy": {"BucketName": data_bucket}} in policies, logical_id
+    (statement,) = FUNCTIONS["PlanRetrainFunction"]["Properties"]["Policies"]
+    (listing,) = [s for s in statement["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrainingDataBucket}"} in listing["Resource"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["DATA_BUCKET"] == data_bucket
+
+
+def test_a_model_whose_data_is_out_of_reach_is_refused_before_a_run_starts() -> None:
+    settings = Settings.from_env(
+        {f.name.upper(): "1" if f.type == "int" else "x" for f in fields(Settings)}
+        | {"ARTIFACTS_BUCKET": "artifacts", "DATA_BUCKET": "modelfresh-data"}
+    )
+    model = load_config(ROOT / "config" / "models.toml").model("taxi-fare")
+    settings.require_reachable(model)  # the shipped config: fine
+
+    elsewhere = replace(model, training=replace(model.training, data_uri="s3://lake/taxi/"))
+    with pytest.raises(DataOutOfReach, match=r"training.data_uri is in bucket 'lake'.*"
+                       r"TrainingDataBucket"):  # fmt: skip
+        settings.require_reachable(elsewhere)

@@ -401,6 +401,27 @@ class ModelConfig:
             if len(alarm) > 255:
                 yield "drift_alarms", f"{alarm[:40]!r}... is longer than 255 characters"
 
+    def data_out_of_reach(self, artifacts_bucket: str, data_bucket: str) -> list[str]:
+        """The data this model's config puts where the deployment cannot reach it, one
+        sentence each: the stack's roles may read the artifacts bucket and the data bucket
+        (the TrainingDataBucket parameter), and endpoints capture into the artifacts bucket
+        only (SageMakerModelRole may write nowhere else)."""
+        readable = {artifacts_bucket, data_bucket} - {""}
+        uris = {
+            "training.data_uri": (self.training.data_uri, readable),
+            "training.ground_truth_uri": (self.training.ground_truth_uri, readable),
+            "deploy.data_capture_uri": (self.deploy.data_capture_uri, {artifacts_bucket}),
+        }
+        if self.drift_check is not None:
+            uris["drift_check.batch_input_uri"] = (self.drift_check.batch_input_uri, readable)
+        found = []
+        for key, (uri, buckets) in uris.items():
+            bucket = (uri or "").removeprefix("s3://").split("/", 1)[0]
+            if uri is not None and bucket not in buckets:
+                allowed = " or ".join(repr(b) for b in sorted(buckets))
+                found.append(f"{self.name}: {key} is in bucket {bucket!r}, not in {allowed}")
+        return found
+
     @property
     def retrain_every_seconds(self) -> int | None:
         """The period of `retrain_schedule` in seconds, or None when there is no schedule."""

@@ -17,6 +17,11 @@ class ConfigError(ModelfreshError):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{listing}")
 
 
+class DataOutOfReach(ModelfreshError):
+    """A model's config puts its data in a bucket the deployment's roles cannot use (the
+    stack's ArtifactsBucket / TrainingDataBucket parameters say which ones they can)."""
+
+
 class SettingsError(ModelfreshError):
     """The function's environment is incomplete or malformed (a deployment bug)."""
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
+from typing import TYPE_CHECKING
 
-from modelfresh.errors import SettingsError
+from modelfresh.errors import DataOutOfReach, SettingsError
+
+if TYPE_CHECKING:
+    from modelfresh.config import ModelConfig
 
 # Where the model configuration is inside the deployed layer (layers/shared/Makefile puts it
 # there); the local cloud points MODEL_CONFIG_PATH at the repository's file instead.
@@ -37,9 +41,21 @@ class Settings:
     artifacts_bucket: str
     drift_check_state_machine_arn: str
     model_config_path: str = DEFAULT_CONFIG_PATH
+    # The models' own data outside the artifacts bucket (the TrainingDataBucket parameter).
+    data_bucket: str = ""
     # Only the function that sends approval emails has it: the API's URL cannot be given to
     # the API's own function (a dependency cycle in the template).
     approval_base_url: str = ""
+
+    def require_reachable(self, model: ModelConfig) -> None:
+        """Raises DataOutOfReach when the model's config puts data where this deployment's
+        roles cannot use it: a clear error before a run starts, not AccessDenied inside it."""
+        problems = model.data_out_of_reach(self.artifacts_bucket, self.data_bucket)
+        if problems:
+            raise DataOutOfReach(
+                "; ".join(problems) + " (set the stack's TrainingDataBucket parameter to the "
+                "bucket of the models' data, or move the data)"
+            )
 
     @property
     def data_capture_uri(self) -> str:
