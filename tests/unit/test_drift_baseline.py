@@ -26,11 +26,12 @@ def test_statistics_have_exactly_the_keys_model_monitor_writes() -> None:
     assert statistics["dataset"] == {"item_count": 20}
 
 
-def test_constraints_have_the_keys_model_monitor_writes_plus_two_documented_additions() -> None:
+def test_constraints_have_the_keys_model_monitor_writes_plus_three_documented_additions() -> None:
     _, constraints = baseline(EXAMPLE_ROWS, EXAMPLE_FEATURES, DriftSettings())
 
     added = {
         "monitoring_config.distribution_constraints.psi_threshold",
+        "monitoring_config.distribution_constraints.wasserstein_threshold",
         "monitoring_config.distribution_constraints.chi_squared_p_value",
     }
     assert key_paths(constraints) == key_paths(RESEARCH_CONSTRAINTS) | added
@@ -39,6 +40,7 @@ def test_constraints_have_the_keys_model_monitor_writes_plus_two_documented_addi
         "distribution_constraints": {
             **RESEARCH_CONSTRAINTS["monitoring_config"]["distribution_constraints"],
             "psi_threshold": 0.1,
+            "wasserstein_threshold": None,
             "chi_squared_p_value": 0.001,
         },
     }

@@ -17,6 +17,7 @@ from driftcheck import (
     baseline,
     compare,
 )
+from driftcheck.distances import wasserstein_cdfs
 from driftcheck.formats import java_double
 
 from tests.unit.drift_fixtures import (
@@ -120,6 +121,41 @@ def test_doubled_variance_is_drift_by_psi_though_l_infinity_barely_sees_it() -> 
     drift = compare(default, window_of(default, window)).features[0]
     assert drift.drifted and drift.distance < 0.1 and drift.psi is not None and drift.psi > 0.1
     assert not verdicts(lenient, window)["amount"]
+
+
+def test_a_quarter_sd_mean_shift_is_drift_when_asked_for_by_the_wasserstein_distance() -> None:
+    # Model Monitor's L-infinity 0.1 misses a mean shift of 0.25 sd (KS ~0.1, less the noise
+    # margin); the Wasserstein distance in baseline sds sees 0.25, as Evidently's test does.
+    rows = traffic(np.random.default_rng(0), 20_000)
+    default = reference_for(rows, FEATURES)
+    moving = reference_for(rows, FEATURES, DriftSettings(wasserstein_threshold=0.1))
+    window = traffic(np.random.default_rng(6), 5000, shift=0.25)
+
+    assert verdicts(default, window) == {"amount": False, "count": False, "plan": False}
+    drift = compare(moving, window_of(moving, window)).features[0]
+    assert drift.drifted and drift.found_by == "wasserstein" and drift.distance < 0.1
+    assert drift.wasserstein == pytest.approx(0.25, abs=0.03)
+    moved = java_double(drift.wasserstein)
+    assert drift.reason == f"Baseline drift distance: {moved} exceeds threshold: 0.1"
+    assert compare(default, window_of(default, window)).features[0].wasserstein is None
+
+
+def test_the_wasserstein_test_stays_quiet_on_unchanged_traffic_however_small() -> None:
+    rows = traffic(np.random.default_rng(0), 20_000)
+    moving = reference_for(rows, FEATURES, DriftSettings(wasserstein_threshold=0.1))
+    rng = np.random.default_rng(7)
+    alarms = 0
+    for size in [30, 100, 300, 2000] * 50:
+        alarms += verdicts(moving, traffic(rng, size))["amount"]
+
+    assert alarms <= 2  # <= 1% of windows, 30-row ones included
+
+
+def test_the_wasserstein_distance_of_two_uniform_distributions_is_their_offset() -> None:
+    # U(0, 1) vs U(1, 2): both CDFs are linear between 0, 1 and 2, so the trapezoids are exact.
+    points = np.array([0.0, 1.0, 2.0])
+    assert wasserstein_cdfs(points, np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])) == 1.0
+    assert wasserstein_cdfs(points, np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.5, 1.0])) == 0.0
 
 
 def test_swapped_category_shares_are_drift(ref: Reference) -> None:

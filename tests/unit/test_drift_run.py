@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import numpy as np
 import pytest
 from driftcheck import DriftResult, DriftSettings, FeatureSpec, Reference, baseline, compare, fold
 from driftcheck import dumps as jackson
@@ -206,6 +207,14 @@ def test_a_psi_threshold_of_zero_turns_the_psi_verdict_off() -> None:
     assert settings_of(DriftCheck(features=("a",), psi_threshold=0.3), base).psi_threshold == 0.3
 
 
+def test_the_wasserstein_verdict_is_off_unless_the_config_sets_a_threshold() -> None:
+    base = DriftSettings()
+
+    assert settings_of(DriftCheck(features=("a",)), base).wasserstein_threshold is None
+    moving = DriftCheck(features=("a",), wasserstein_threshold=0.1)
+    assert settings_of(moving, base).wasserstein_threshold == 0.1
+
+
 # -- reference: a baseline that cannot be used ----------------------------------------------
 
 
@@ -376,6 +385,26 @@ def test_the_finding_keeps_the_ten_worst_drifted_features_worst_first() -> None:
         {"name": f.name, "distance": round(f.distance, 4)} for f in worst[:10]
     ]
     assert found["features"][0]["distance"] > found["features"][-1]["distance"]
+
+
+def test_the_finding_names_the_measure_that_found_a_feature_beside_its_distance() -> None:
+    # Given one feature whose spread doubled (PSI finds it) and one moved by a quarter sd (the
+    # Wasserstein distance finds it); L-infinity finds neither
+    rng = np.random.default_rng(0)
+    features = (FeatureSpec("spread", "numeric"), FeatureSpec("mean", "numeric"))
+    settings = DriftSettings(wasserstein_threshold=0.1)
+    ref = reference_for(rng.normal(size=(20_000, 2)).tolist(), features, settings)
+    moved = np.column_stack([rng.normal(size=5000) * 2**0.5, rng.normal(0.25, 1, size=5000)])
+    result = compare(ref, window_of(ref, moved.tolist()))
+
+    found = finding(result, WINDOW, FILES, EXECUTION)
+
+    spread, mean = result.features
+    assert (spread.found_by, mean.found_by) == ("psi", "wasserstein")
+    assert sorted(found["features"], key=lambda f: f["name"]) == [
+        {"name": "mean", "distance": round(mean.distance, 4), "wasserstein": round(mean.wasserstein or 0, 4)},
+        {"name": "spread", "distance": round(spread.distance, 4), "psi": round(spread.psi or 0, 4)},
+    ]  # fmt: skip
 
 
 def test_the_finding_says_what_was_checked_and_where_the_files_are() -> None:

@@ -264,6 +264,14 @@ def test_a_recent_finding_explains_the_alarm_and_an_old_one_does_not() -> None:
 
 def test_the_summary_names_the_share_and_the_worst_features_within_sagemakers_limit() -> None:
     assert drift_summary(FINDING) == "33% of features drifted: a 0.41"
+    found = [
+        {"name": "a", "distance": 0.41},
+        {"name": "b", "distance": 0.02, "psi": 0.22},
+        {"name": "c", "distance": 0.03, "wasserstein": 0.25},
+    ]
+    assert drift_summary(FINDING | {"features": found}) == (
+        "33% of features drifted: a 0.41, b PSI 0.22, c moved 0.25 sd"
+    )
     many = FINDING | {"features": [{"name": "f" * 30, "distance": 0.5}] * 20}
     assert len(drift_summary(many)) == 256 and drift_summary(many).endswith("...")
 
@@ -304,6 +312,7 @@ def drift_problems(section: dict[str, Any]) -> list[str]:
         ({"features": ["a"], "threshold": 1.5}, "threshold: must be between 0 and 1"),
         ({"features": ["a"], "alarm_share": 0}, "alarm_share: must be between 0 and 1"),
         ({"features": ["a"], "psi_threshold": -1}, "psi_threshold: must be >= 0"),
+        ({"features": ["a"], "wasserstein_threshold": -0.1}, "wasserstein_threshold: must be >= 0"),
         ({"features": ["a"], "datapoints_to_alarm": 4}, "between 1 and evaluation_periods"),
         ({"features": ["a"], "every_hours": 24, "evaluation_periods": 8}, "<= 168"),
         ({"features": ["a"], "fan_out_above_mb": 0}, "fan_out_above_mb: must be > 0"),

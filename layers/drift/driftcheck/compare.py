@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from driftcheck import formats
-from driftcheck.distances import chi_square, linf_cdfs, linf_frequencies, psi, robust
+from driftcheck.distances import (
+    chi_square,
+    linf_cdfs,
+    linf_frequencies,
+    psi,
+    robust,
+    wasserstein_cdfs,
+)
 from driftcheck.features import Kind
 from driftcheck.reference import (
     CategoricalReference,
@@ -57,10 +64,15 @@ class FeatureDrift:
     count: int  # values compared (numbers for numeric features, present values otherwise)
     drifted: bool
     psi: float | None = None  # numeric features
+    # numeric: the Wasserstein distance in baseline standard deviations (when asked for)
+    wasserstein: float | None = None
     chi2: float | None = None  # categorical features
     p_value: float | None = None
     unseen_share: float | None = None  # categorical: share of values outside the domain
     reason: str = ""  # what made it drift (the violation's text); empty when it did not
+    # Which measure crossed its threshold: "distance" (the verdict distance, or chi-square's
+    # p-value), "psi" or "wasserstein"; empty when none did.
+    found_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,31 +167,62 @@ def _judge_numeric(
     m, n = partial.count, ref.count
     linf = distance = 0.0
     index: float | None = None
-    reason = ""
+    moved: float | None = None
+    reason = found_by = ""
     if m:
         at_edges = np.cumsum(partial.counts)
         linf = linf_cdfs(ref.cdf, at_edges[:-1] / m)
         distance = robust(linf, n, m) if settings.method == "robust" else linf
         index = _psi(ref, at_edges, m)
+        if settings.wasserstein_threshold is not None:
+            moved = _wasserstein(ref, partial, at_edges, m)
         if distance > settings.threshold:
-            reason = formats.drift_text(distance, settings.threshold)
+            reason, found_by = formats.drift_text(distance, settings.threshold), "distance"
         elif (
             settings.psi_threshold is not None
             and index > settings.psi_threshold
             and (settings.method == "simple" or _psi_beyond_noise(index, ref, n, m))
         ):
-            reason = formats.drift_text(index, settings.psi_threshold)
+            reason, found_by = formats.drift_text(index, settings.psi_threshold), "psi"
+        elif (
+            moved is not None
+            and settings.wasserstein_threshold is not None
+            and moved > settings.wasserstein_threshold
+            # Robust: only where the KS test tells the samples apart (Deequ's alpha), so a
+            # small window's noise never counts as a move.
+            and (settings.method == "simple" or robust(linf, n, m) > 0.0)
+        ):
+            reason = formats.drift_text(moved, settings.wasserstein_threshold)
+            found_by = "wasserstein"
     return _feature_drift(
         ref,
         reference,
         reason,
+        found_by,
         completeness=partial.present / rows,
         count=m,
         distance=distance,
         threshold=settings.threshold,
         linf=linf,
         psi=index,
+        wasserstein=moved,
     )
+
+
+def _wasserstein(
+    ref: NumericReference, partial: NumericPartial, at_edges: np.ndarray[Any, Any], m: int
+) -> float | None:
+    """The Wasserstein distance between baseline and window in baseline standard deviations
+    (Evidently's "normed" one), from both CDFs at the sketch's values and 0 / 1 at the lower
+    / higher of both minima / maxima. None when the baseline has no spread to measure in."""
+    if ref.spread <= 0.0:
+        return None
+    points = np.concatenate(
+        ([min(ref.low, partial.minimum)], ref.edges, [max(ref.high, partial.maximum)])
+    )
+    baseline = np.concatenate(([0.0], ref.cdf, [1.0]))
+    window = np.concatenate(([0.0], at_edges[:-1] / m, [1.0]))
+    return wasserstein_cdfs(points, baseline, window) / ref.spread
 
 
 def _psi(ref: NumericReference, at_edges: np.ndarray[Any, Any], m: int) -> float:
@@ -238,6 +281,7 @@ def _judge_categorical(
         ref,
         reference,
         reason,
+        "distance" if reason else "",
         completeness=partial.present / rows,
         count=m,
         distance=distance,
@@ -283,7 +327,7 @@ def _chi_square(
 
 
 def _feature_drift(
-    ref: FeatureReference, reference: Reference, reason: str, **measures: Any
+    ref: FeatureReference, reference: Reference, reason: str, found_by: str, **measures: Any
 ) -> FeatureDrift:
     """The verdict: drifted when a reason was found and the constraints ask for the check."""
     judged = reference.compare and reference.evaluate and ref.checked
@@ -293,6 +337,7 @@ def _feature_drift(
         baseline_completeness=ref.completeness,
         drifted=bool(reason) and judged,
         reason=reason if judged else "",
+        found_by=found_by if judged else "",
         **measures,
     )
 

@@ -43,7 +43,9 @@ class DriftSettings:
 
     `threshold` / `categorical_threshold` bound the L-infinity distance (Model Monitor's
     comparison_threshold / categorical_comparison_threshold); `psi_threshold` adds a PSI verdict
-    for numeric features (None turns it off); `chi2_p_value` is the significance level of the
+    for numeric features (None turns it off); `wasserstein_threshold` adds one on the
+    Wasserstein distance in baseline standard deviations (Evidently's default numeric test;
+    None, the default, turns it off); `chi2_p_value` is the significance level of the
     chi-square verdict when `categorical_method` is "chisquared"; `datatype_threshold` and
     `domain_threshold` are the shares of values that must match the baseline's type and domain.
     """
@@ -53,6 +55,7 @@ class DriftSettings:
     method: Method = "robust"
     categorical_method: CategoricalMethod = "linf"
     psi_threshold: float | None = 0.1
+    wasserstein_threshold: float | None = None
     chi2_p_value: float = 0.001
     datatype_threshold: float = 1.0
     domain_threshold: float = 1.0
@@ -73,6 +76,9 @@ class DriftSettings:
                 problems.append(f"{name} must be between 0 and 1")
         if self.psi_threshold is not None and not _number_in(self.psi_threshold, 0.0, math.inf):
             problems.append("psi_threshold must be a finite number >= 0, or None")
+        wasserstein = self.wasserstein_threshold
+        if wasserstein is not None and not _number_in(wasserstein, 0.0, math.inf):
+            problems.append("wasserstein_threshold must be a finite number >= 0, or None")
         if not _number_in(self.chi2_p_value, 0.0, 1.0) or self.chi2_p_value in (0.0, 1.0):
             problems.append("chi2_p_value must be strictly between 0 and 1")
         if self.method not in get_args(Method):

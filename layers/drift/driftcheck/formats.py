@@ -132,7 +132,8 @@ def constraints_document(
 ) -> dict[str, Any]:
     """The whole constraints.json; the settings become its monitoring_config.
 
-    `psi_threshold` and `chi_squared_p_value` are this engine's additions to
+    `psi_threshold`, `wasserstein_threshold` and `chi_squared_p_value` are this engine's
+    additions to
     distribution_constraints (Model Monitor tolerates keys it does not know).
     """
     return {
@@ -152,6 +153,7 @@ def constraints_document(
                     "ChiSquared" if settings.categorical_method == "chisquared" else "LInfinity"
                 ),
                 "psi_threshold": settings.psi_threshold,
+                "wasserstein_threshold": settings.wasserstein_threshold,
                 "chi_squared_p_value": settings.chi2_p_value,
             },
         },

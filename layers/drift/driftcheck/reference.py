@@ -52,6 +52,9 @@ class NumericReference:
     completeness: float
     shift: float  # the baseline mean; windows sum (x - shift) so variances stay accurate
     psi_cuts: NDArray[np.intp]  # indices into edges: the baseline's deciles
+    spread: float = 0.0  # the baseline's standard deviation (0: unknown or constant)
+    low: float = 0.0  # the baseline's min and max
+    high: float = 0.0
     checked: bool = True
     kind: Kind = field(default="numeric", init=False)
 
@@ -198,6 +201,7 @@ def _numeric(
     cdf = cumulative / cumulative[-1]
     mean = stats.get("mean")
     shift = float(mean) if _finite(mean) else float(np.median(edges))
+    spread, low, high = (stats.get(key) for key in ("std_dev", "min", "max"))
     inferred = entry.get("inferred_type")
     return NumericReference(
         name=name,
@@ -209,6 +213,9 @@ def _numeric(
         completeness=_completeness(name, constraint, present, missing, problems),
         shift=shift,
         psi_cuts=np.unique(np.searchsorted(cdf, PSI_QUANTILES, side="left")),
+        spread=float(spread) if _finite(spread) and spread > 0 else 0.0,
+        low=min(float(low), float(edges[0])) if _finite(low) else float(edges[0]),
+        high=max(float(high), float(edges[-1])) if _finite(high) else float(edges[-1]),
         checked=_checked(constraint),
     )
 
@@ -352,6 +359,9 @@ def _monitoring_config(
             distribution.get("categorical_drift_method"), problems
         ),
         "psi_threshold": distribution.get("psi_threshold", defaults.psi_threshold),
+        "wasserstein_threshold": distribution.get(
+            "wasserstein_threshold", defaults.wasserstein_threshold
+        ),
         "chi2_p_value": distribution.get("chi_squared_p_value", defaults.chi2_p_value),
         "datatype_threshold": config.get("datatype_check_threshold", defaults.datatype_threshold),
         "domain_threshold": config.get("domain_content_threshold", defaults.domain_threshold),

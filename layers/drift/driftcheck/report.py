@@ -105,7 +105,8 @@ def _header(result: DriftResult, ref: Reference, title: str, window: str) -> str
 def _table(features: Sequence[FeatureDrift]) -> str:
     head = (
         "<h2>Features</h2><table><thead><tr><th>Feature</th><th>Kind</th><th>Distance</th>"
-        "<th>Threshold</th><th>PSI</th><th>&chi;&sup2; / p</th><th>Completeness</th>"
+        "<th>Threshold</th><th>PSI</th><th>Moved (sd)</th><th>&chi;&sup2; / p</th>"
+        "<th>Completeness</th>"
         "<th>Verdict</th></tr></thead><tbody>"
     )
     rows = []
@@ -115,7 +116,8 @@ def _table(features: Sequence[FeatureDrift]) -> str:
         rows.append(
             f"<tr{" class='drifted'" if f.drifted else ''}><td>{_e(f.name)}</td><td>{f.kind}</td>"
             f"<td>{f.distance:.3f}</td><td>{f.threshold:.3g}</td>"
-            f"<td>{'–' if f.psi is None else f'{f.psi:.3f}'}</td><td>{chi}</td>"
+            f"<td>{'–' if f.psi is None else f'{f.psi:.3f}'}</td>"
+            f"<td>{'–' if f.wasserstein is None else f'{f.wasserstein:.3f}'}</td><td>{chi}</td>"
             f"<td>{f.completeness:.1%} <span class='muted'>/ {f.baseline_completeness:.1%}</span>"
             f"</td><td>{verdict}</td></tr>"
         )

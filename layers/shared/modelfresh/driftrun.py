@@ -84,6 +84,7 @@ def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
         categorical_threshold=check.categorical_threshold,
         method=check.method,
         psi_threshold=check.psi_threshold or None,
+        wasserstein_threshold=check.wasserstein_threshold or None,
     )
 
 
@@ -171,6 +172,8 @@ def finding(
 
 def _feature(drift: FeatureDrift) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": drift.name, "distance": round(drift.distance, 4)}
-    if drift.distance <= drift.threshold and drift.psi is not None:
+    if drift.found_by == "psi" and drift.psi is not None:
         entry["psi"] = round(drift.psi, 4)  # the population stability index found it
+    elif drift.found_by == "wasserstein" and drift.wasserstein is not None:
+        entry["wasserstein"] = round(drift.wasserstein, 4)  # in baseline standard deviations
     return entry
