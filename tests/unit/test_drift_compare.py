@@ -134,6 +134,7 @@ def test_a_quarter_sd_mean_shift_is_drift_when_asked_for_by_the_wasserstein_dist
     assert verdicts(default, window) == {"amount": False, "count": False, "plan": False}
     drift = compare(moving, window_of(moving, window)).features[0]
     assert drift.drifted and drift.found_by == "wasserstein" and drift.distance < 0.1
+    assert drift.wasserstein is not None
     assert drift.wasserstein == pytest.approx(0.25, abs=0.03)
     moved = java_double(drift.wasserstein)
     assert drift.reason == f"Baseline drift distance: {moved} exceeds threshold: 0.1"
