@@ -23,6 +23,7 @@ that imports pandas and Evidently (the `bench` dependency group); this one needs
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import gc
@@ -477,8 +478,10 @@ WASSERSTEIN = 0.1
 def with_wasserstein(
     statistics_json: dict[str, Any], constraints_json: dict[str, Any], threshold: float | None
 ) -> Reference:
-    """A baseline compiled with the Wasserstein verdict set to `threshold` (None: as it is)."""
+    """A baseline compiled with the Wasserstein verdict set to `threshold` (None: as it is);
+    the documents given are left as they are."""
     if threshold is not None:
+        constraints_json = copy.deepcopy(constraints_json)
         distribution = constraints_json["monitoring_config"]["distribution_constraints"]
         distribution["wasserstein_threshold"] = threshold
     return Reference.from_baseline(statistics_json, constraints_json)
@@ -607,11 +610,7 @@ def job_ours_detect(arguments: Mapping[str, Any]) -> dict[str, Any]:
     statistics_json, constraints_json = baseline(value_rows(reference), specs(), DriftSettings())
     found: dict[str, list[dict[str, Any]]] = {"windows": [], "windows_wasserstein": []}
     for key, threshold in (("windows", None), ("windows_wasserstein", WASSERSTEIN)):
-        ref = with_wasserstein(
-            json.loads(json.dumps(statistics_json)),
-            json.loads(json.dumps(constraints_json)),
-            threshold,
-        )
+        ref = with_wasserstein(statistics_json, constraints_json, threshold)
         for kind, seed in arguments["plan"]:
             window = WindowStats.empty(ref)
             window.add_rows(value_rows(detection_window(kind, seed, arguments["window_rows"])))
@@ -809,6 +808,14 @@ def _speed(
     def median(runs: Iterable[float]) -> float:
         return statistics.median(runs)
 
+    def timed(runs: Sequence[Mapping[str, Any]], digits: int) -> dict[str, Any]:
+        seconds = [r["seconds"] for r in runs]
+        return {
+            "runs": len(runs),
+            "seconds": [round(t, digits) for t in seconds],
+            "median_seconds": round(median(seconds), digits),
+        }
+
     if any(run["features"] != ours[0]["features"] for run in [*engine, *fanned]):
         raise RuntimeError("our engine's verdicts depend on how the window was read")
     fanned_seconds = median(r["seconds"] for r in fanned)
@@ -830,32 +837,27 @@ def _speed(
     runs = [
         *ours,
         *engine,
+        *fanned,
         baseline_run,
         *(r[step] for r in theirs for step in ("load", "report")),
     ]
     return {
-        "ours": {
-            "runs": len(ours),
-            "seconds": [round(r["seconds"], 2) for r in ours],
-            "median_seconds": round(ours_seconds, 2),
+        "ours": timed(ours, 2)
+        | {
             "rows_per_second": round(rows / ours_seconds),
             "peak_mib": round(ours_peak, 1),
             "max_rss_mib": round(max(r["max_rss_mib"] for r in ours), 1),
             "rows": rows,
             "malformed": ours[0]["malformed"],
         },
-        "ours_engine": {
-            "runs": len(engine),
-            "seconds": [round(r["seconds"], 3) for r in engine],
-            "median_seconds": round(engine_ours_seconds, 3),
+        "ours_engine": timed(engine, 3)
+        | {
             "rows_per_second": round(rows / engine_ours_seconds),
             "peak_mib": round(engine_ours_peak, 1),
             "data_in_memory_mib": round(median(r["data_mib"] for r in engine), 1),
         },
-        "ours_fanned_out": {
-            "runs": len(fanned),
-            "seconds": [round(r["seconds"], 2) for r in fanned],
-            "median_seconds": round(fanned_seconds, 2),
+        "ours_fanned_out": timed(fanned, 2)
+        | {
             "workers": fanned[0]["workers"],
             "worker_peak_mib": round(median(r["worker_peak_mib"] for r in fanned), 1),
         },
@@ -863,10 +865,8 @@ def _speed(
             "seconds": round(baseline_run["seconds"], 2),
             "peak_mib": round(baseline_run["peak_mib"], 1),
         },
-        "evidently": {
-            "runs": len(theirs),
-            "seconds": [round(r["report"]["seconds"], 2) for r in theirs],
-            "median_seconds": round(engine_seconds, 2),
+        "evidently": timed([r["report"] for r in theirs], 2)
+        | {
             "peak_mib": round(engine_peak, 1),
             "data_in_memory_mib": round(
                 median(r["report"]["rss_before_mib"] - r["load"]["rss_before_mib"] for r in theirs),

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from modelfresh.config import load_config
+from moto import mock_aws
 
 from localcloud import LocalCloud, approver
 from localcloud.models import CANDIDATE, CHAMPION, TaxiModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -200,6 +206,16 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@contextmanager
+def moto_s3(*buckets: str) -> Iterator[S3Client]:
+    """moto's S3 with these buckets made (take the offline_aws fixture beside it)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        for bucket in buckets:
+            client.create_bucket(Bucket=bucket)
+        yield client
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from localcloud.capture import CaptureWriter
 from localcloud.groundtruth import CapturedRequest, GroundTruthWriter
+from tests.conftest import moto_s3
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,9 +30,7 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 @pytest.fixture
 def s3(offline_aws: None) -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
+    with moto_s3(BUCKET) as client:
         yield client
 
 

@@ -7,20 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from localcloud.training import StepFailed, _download, _local
+from tests.conftest import moto_s3
 
 BUCKET = "modelfresh-test-inputs"
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
+def s3(offline_aws: None) -> Iterator[Any]:
+    with moto_s3(BUCKET) as client:
         yield client
 
 

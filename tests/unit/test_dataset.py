@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from modelfresh.aws.drift import DriftObjects
 from modelfresh.config import Deployment, Training, load_config
@@ -24,9 +23,8 @@ from modelfresh.dataset import (
     write_drift_dataset,
 )
 from modelfresh.driftplan import CaptureObject
-from moto import mock_aws
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, moto_s3
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -245,9 +243,7 @@ def test_a_retried_plan_rewrites_the_same_manifest() -> None:
 
 @pytest.fixture
 def s3(offline_aws: None) -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
+    with moto_s3(BUCKET) as client:
         yield client
 
 

@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from demo import taxi
 from pipelines.steps import preprocess
+from tests.conftest import moto_s3
 from tests.unit.pipeline_data import (
     BUCKET,
     Window,
@@ -36,9 +35,7 @@ DRIFTED = taxi.trips(100, seed=2, drift=1.0)
 
 @pytest.fixture
 def s3(offline_aws: None) -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
+    with moto_s3(BUCKET) as client:
         yield client
 
 

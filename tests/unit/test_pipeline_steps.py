@@ -15,15 +15,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import driftcheck
 import numpy as np
 import pytest
 import xgboost as xgb
-from moto import mock_aws
 
 from demo import taxi
 from pipelines.steps import baseline, evaluate, train
+from tests.conftest import moto_s3
 from tests.unit.pipeline_data import BUCKET, Window, labelled_window, run_preprocess, write_base
 
 if TYPE_CHECKING:
@@ -101,9 +100,7 @@ def matrix(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def s3(offline_aws: None) -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
+    with moto_s3(BUCKET) as client:
         yield client
 
 
