@@ -36,6 +36,7 @@ from moto.sns.models import sns_backends
 
 from localcloud import alarms, patches, stack
 from localcloud.apigateway import ApiGateway
+from localcloud.faults import Faults, faults
 from localcloud.groundtruth import GroundTruthWriter
 from localcloud.hosting import Hosting
 from localcloud.models import CHAMPION, TaxiModel, artifact
@@ -98,6 +99,8 @@ class LocalCloud:
         self.apigateway: ApiGateway
         self.ground_truth: GroundTruthWriter
         self.stack: Stack | None = None
+        # Throttles, outages and lost answers, where a test arranges them (localcloud.faults).
+        self.faults: Faults = faults
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -110,6 +113,8 @@ class LocalCloud:
 
     def start(self) -> None:
         patches.apply()
+        self.faults.clear()
+        self.faults.fired.clear()
         patches.lambda_output.echo = self.echo_lambda_output
         patches.local_time.waits = self.wait_time_scale
         patches.local_time.heartbeats = self.heartbeat_time_scale
@@ -153,6 +158,7 @@ class LocalCloud:
         self.hosting.close()
         self.apigateway.close()
         patches.functions.clear()
+        self.faults.clear()
         patches.lambda_output.echo = True
         patches.local_time.waits = patches.local_time.heartbeats = 1.0
         if self._mock is not None:

@@ -20,8 +20,10 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           fails) for localcloud/apigateway.py to serve.
 6. sagemaker_api          ListPipelineExecutionSteps, FailureReason, ClientRequestToken
                           idempotency, executions that stay Executing until the pipeline
-                          simulator ends them, UpdateModelPackage that only changes what it names.
-7. sagemaker_events       Pipeline execution and model package status changes reach EventBridge.
+                          simulator ends them, StopPipelineExecution (Stopping, then Stopped),
+                          UpdateModelPackage that only changes what it names.
+7. sagemaker_events       Pipeline execution and model package status changes reach EventBridge,
+                          and so do edits of a package (its metadata), as SageMaker sends them.
 8. heartbeat_timeout      A task whose heartbeat lapses fails with States.HeartbeatTimeout
                           (moto says States.Timeout).
 9. early_callback         SendTaskSuccess/Failure that arrives while the .waitForTaskToken
@@ -37,7 +39,8 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
 12. time_scale            Wait states and Retry back-off (`local_time.waits`), and task
                           heartbeat deadlines (`local_time.heartbeats`), can pass faster than
                           real time: a deploy that polls an endpoint every 30 seconds, or a
-                          6-minute heartbeat, takes a moment in a test.
+                          6-minute heartbeat, takes a moment in a test. So does the back-off of
+                          a boto3 client retrying a throttled call (botocore's standard mode).
 13. sagemaker_hosting     CreateEndpoint deploys the config's model artifact (an endpoint
                           whose model cannot load is Failed, with SageMaker's FailureReason),
                           UpdateEndpoint exists, DescribeEndpoint advances an update in
@@ -45,6 +48,21 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           localcloud/hosting.py says how (moto creates every endpoint
                           InService, lacks UpdateEndpoint and answers every invocation with a
                           fixed string).
+
+14. api_faults          A request to any service can be throttled, refused as unavailable, or
+                          applied with its answer lost, as a test arranges (localcloud.faults);
+                          so can a state machine's Task, by state name.
+15. service_error_names   Step Functions names a service integration's errors as AWS does:
+                          `ServiceName.ErrorName`, PascalCase, always ending in `Exception`
+                          (`SageMaker.ThrottlingException` from an aws-sdk task; from the
+                          optimized SageMaker integration an error SageMaker does not model is
+                          `SageMaker.AmazonSageMakerException`, a Lambda API error
+                          `Lambda.TooManyRequestsException`). moto said
+                          `sagemaker.sagemakerException`, or States.Runtime, or `Exception`: no
+                          Retry of ours could match.
+16. uncatchable_runtime   `States.ALL` catches and retries neither `States.Runtime` nor
+                          `States.DataLimitExceeded`, as AWS documents (moto caught both): an error
+                          path that reads a field that is not there fails the execution here too.
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -56,6 +74,7 @@ this process's stdout.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import importlib.util
@@ -66,6 +85,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,11 +93,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.s3.models import s3_backends
@@ -87,7 +110,17 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
-from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
+from moto.stepfunctions.parser.api import (
+    HistoryEventType,
+    TaskFailedEventDetails,
+    TaskTimedOutEventDetails,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
     StatesErrorName,
@@ -96,7 +129,15 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+    state_task_service_aws_sdk,
+    state_task_service_unsupported,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+    StateTaskLambda,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -109,6 +150,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.arns import parse_arn
+
+from localcloud.faults import LOST, Refusal, faults
 
 _lock = threading.Lock()
 _applied: list[str] = []
@@ -132,6 +175,9 @@ def apply() -> list[str]:
                 atomic_dynamodb,
                 time_scale,
                 sagemaker_hosting,
+                api_faults,
+                service_error_names,
+                uncatchable_runtime,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -885,11 +931,32 @@ def sagemaker_api() -> None:
             )
         )
 
+    def stop_pipeline_execution(self: Any, arn: str) -> dict[str, str]:
+        try:
+            execution = models.get_pipeline_execution_from_arn(self.pipelines, arn)
+        except Exception as error:
+            raise ValidationError(f"Pipeline execution {arn} not found") from error
+        # SageMaker stops the running steps, then the execution: Stopping, then Stopped. A
+        # stop of an execution that has ended changes nothing (and is no error).
+        if execution.pipeline_execution_status == "Executing":
+            for status in ("Stopping", "Stopped"):
+                previous = execution.pipeline_execution_status
+                execution.pipeline_execution_status = status
+                emit_pipeline_status(self, execution, previous)
+        return {"PipelineExecutionArn": arn}
+
+    def stop_response(self: Any) -> Any:
+        return ActionResult(
+            self.sagemaker_backend.stop_pipeline_execution(self._get_param("PipelineExecutionArn"))
+        )
+
     backend_cls.start_pipeline_execution = start_pipeline_execution
     backend_cls.describe_pipeline_execution = describe_pipeline_execution
     backend_cls.list_pipeline_execution_steps = list_pipeline_execution_steps
+    backend_cls.stop_pipeline_execution = stop_pipeline_execution
     backend_cls.update_model_package = update_model_package
     responses.SageMakerResponse.list_pipeline_execution_steps = list_steps_response
+    responses.SageMakerResponse.stop_pipeline_execution = stop_response
 
 
 # -------------------------------------------------------------------------------- 7. SM events
@@ -970,16 +1037,28 @@ def sagemaker_events() -> None:
         emit(self, arn)
         return arn  # type: ignore[no-any-return]
 
+    def state(package: Any) -> Any:
+        """What an update can change, as the event would show it."""
+        return json.dumps(
+            [
+                package.model_approval_status,
+                package.approval_description,
+                package.customer_metadata_properties,
+                getattr(package, "additional_inference_specifications", None),
+            ],
+            sort_keys=True,
+            default=str,
+        )
+
     @functools.wraps(original_update)
     def update_model_package(self: Any, **kwargs: Any) -> str:
         arn = kwargs["model_package_arn"]
         package = _model_package(self, arn)
-        before = package and (package.model_approval_status, package.approval_description)
+        before = package and state(package)
         result = original_update(self, **kwargs)
-        if package is not None and before != (
-            package.model_approval_status,
-            package.approval_description,
-        ):
+        # SageMaker sends the event on every change of the package, an edit of an approved
+        # package's metadata included (with a new LastModifiedTime), not only on approval.
+        if package is not None and before != state(package):
             emit(self, arn)
         return result  # type: ignore[no-any-return]
 
@@ -1107,9 +1186,16 @@ def time_scale() -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds / local_time.waits)
 
+    original_backoff = ExponentialBackoff.delay_amount
+
+    @functools.wraps(original_backoff)
+    def delay_amount(self: Any, context: Any) -> float:
+        return float(original_backoff(self, context)) / local_time.waits
+
     HeartbeatEndpoint.__init__ = __init__
     WaitFunction._wait_interval = _wait_interval
     retrier_decl.time = _ScaledSleep()
+    ExponentialBackoff.delay_amount = delay_amount
 
 
 # -------------------------------------------------------------------------------- 13. Hosting
@@ -1205,3 +1291,213 @@ def sagemaker_hosting() -> None:
     backend_cls.describe_endpoint = describe_endpoint
     responses.SageMakerResponse.update_endpoint = update_endpoint_response
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint_response
+
+
+# -------------------------------------------------------------------------------- 14. Faults
+
+
+def _request_parameters(response: Any) -> dict[str, Any]:
+    """A request's parameters as a fault's `when` sees them: the JSON body or the query
+    string, plus `_path` (rest-json services, such as Lambda, name their resource there)."""
+    parameters: dict[str, Any] = {"_path": getattr(response, "path", "")}
+    body = response.body if isinstance(response.body, dict) else response.raw_body
+    if isinstance(body, dict):  # some services' responses have parsed it already
+        parameters |= body
+    elif isinstance(body, bytes | str) and body.lstrip()[:1] in (b"{", "{"):
+        with contextlib.suppress(ValueError):
+            parameters |= json.loads(body)
+    for key, values in (getattr(response, "querystring", None) or {}).items():
+        parameters.setdefault(key, values[0] if len(values) == 1 else values)
+    return parameters
+
+
+class InjectedError(ServiceException):
+    """A fault's error (defined outside moto's packages, so moto serializes it as an error of
+    whichever service answers)."""
+
+
+def _error_answer(response: Any, refusal: Refusal) -> Any:
+    """The service's own error answer for `refusal`, in the service's protocol."""
+    error = InjectedError(refusal.code, refusal.message)
+    with warnings.catch_warnings():  # moto warns of codes the service does not model
+        warnings.simplefilter("ignore", UserWarning)
+        _status, headers, body = response.serialized(ActionResult(error))
+    headers, body = response._enrich_response(headers, body)
+    headers["status"] = refusal.status
+    return refusal.status, headers, body
+
+
+def api_faults() -> None:
+    original = BaseResponse.call_action
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        fault = faults.for_api(
+            self.boto3_service_name, self._get_action(), lambda: _request_parameters(self)
+        )
+        if fault is None:
+            return original(self)
+        kind, refusal = fault
+        if kind == LOST:
+            status, headers, body = original(self)  # applied...
+            if int(status) >= 400:
+                return status, headers, body  # ...or refused on its own: that answer arrives
+        return _error_answer(self, refusal)  # ...but the caller hears only this
+
+    BaseResponse.call_action = call_action
+
+    def task_fault(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def _eval_execution(self: Any, env: Any) -> Any:
+            state = env.states.context_object.context_object_data["State"]["Name"]
+            refusal = faults.for_task(state)
+            if refusal is not None:
+                raise ClientError(
+                    {
+                        "Error": {"Code": refusal.code, "Message": refusal.message},
+                        "ResponseMetadata": {
+                            "HTTPStatusCode": refusal.status,
+                            "RequestId": str(uuid.uuid4()),
+                        },
+                    },
+                    state,
+                )
+            return original(self, env)
+
+        return _eval_execution
+
+    service_task = state_task_service.StateTaskService
+    service_task._eval_execution = task_fault(service_task._eval_execution)
+    StateTaskLambda._eval_execution = task_fault(StateTaskLambda._eval_execution)
+
+
+# -------------------------------------------------------------------------------- 15. Names
+
+# The service names Step Functions puts before an aws-sdk integration's errors: the AWS SDK for
+# Java 2.x client names ("Learning to use AWS service SDK integrations"). Others: the service id.
+AWS_SDK_ERROR_PREFIXES = {
+    "sagemaker": "SageMaker",
+    "dynamodb": "DynamoDb",
+    "sfn": "Sfn",
+    "s3": "S3",
+    "cloudwatch": "CloudWatch",
+    "lambda": "Lambda",
+}
+# The optimized integrations forwarded as is (moto calls them unsupported): the SDK's catch-all
+# exception, for the errors the service does not model.
+OPTIMIZED_ERROR_NAMES = {"sagemaker": ("SageMaker", "AmazonSageMakerException", "AmazonSageMaker")}
+
+
+def _exception_name(code: str) -> str:
+    return code if code.endswith("Exception") else code + "Exception"
+
+
+def _modelled_errors(service: str) -> frozenset[str]:
+    from moto.core.utils import get_service_model  # noqa: PLC0415 - only when an error is named
+
+    return frozenset(shape.name for shape in get_service_model(service).error_shapes)
+
+
+def _task_failed(self: Any, env: Any, error: str, cause: str) -> FailureEvent:
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                resource=self._get_sfn_resource(),
+                resourceType=self._get_sfn_resource_type(),
+                error=error,
+                cause=cause,
+            )
+        ),
+    )
+
+
+def _cause(error: ClientError, service: str) -> str:
+    metadata = error.response.get("ResponseMetadata", {})
+    details = "; ".join(
+        [
+            f"Service: {service}",
+            f"Status Code: {metadata.get('HTTPStatusCode', 400)}",
+            f"Error Code: {error.response['Error']['Code']}",
+            f"Request ID: {metadata.get('RequestId', '')}",
+        ]
+    )
+    return f"{error.response['Error'].get('Message', '')} ({details})"
+
+
+def service_error_names() -> None:
+    sdk_task = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    optimized_task = state_task_service_unsupported.StateTaskServiceUnsupported
+    sdk_original = sdk_task._from_error
+
+    @functools.wraps(sdk_original)
+    def sdk_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        if not isinstance(ex, ClientError):
+            return sdk_original(self, env, ex)
+        service = self.resource.api_name
+        prefix = AWS_SDK_ERROR_PREFIXES.get(service, service)
+        code = ex.response["Error"]["Code"]
+        return _task_failed(self, env, f"{prefix}.{_exception_name(code)}", _cause(ex, prefix))
+
+    optimized_original = optimized_task._from_error
+
+    @functools.wraps(optimized_original)
+    def optimized_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        naming = OPTIMIZED_ERROR_NAMES.get(self._get_boto_service_name())
+        if not isinstance(ex, ClientError) or naming is None:
+            return optimized_original(self, env, ex)
+        prefix, catch_all, service = naming
+        code = ex.response["Error"]["Code"]
+        modelled = (
+            _exception_name(code)
+            if code in _modelled_errors(self._get_boto_service_name())
+            else catch_all
+        )
+        return _task_failed(self, env, f"{prefix}.{modelled}", _cause(ex, service))
+
+    lambda_original = StateTaskLambda._from_error
+
+    @functools.wraps(lambda_original)
+    def lambda_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        failure = lambda_original(self, env, ex)
+        if not isinstance(ex, ClientError):
+            return failure
+        name = "Lambda." + _exception_name(ex.response["Error"]["Code"])
+        details = failure.event_details["lambdaFunctionFailedEventDetails"]
+        details["error"] = name
+        details["cause"] = _cause(ex, "AWSLambda")
+        failure.error_name = CustomErrorName(name)
+        return failure
+
+    sdk_task._from_error = sdk_from_error
+    optimized_task._from_error = optimized_from_error
+    StateTaskLambda._from_error = lambda_from_error
+
+
+# -------------------------------------------------------------------------------- 16. Runtime
+
+UNCATCHABLE = frozenset(
+    {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+)
+
+
+def uncatchable_runtime() -> None:
+    original = ErrorEqualsDecl._eval_body
+    states_all = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+
+    @functools.wraps(original)
+    def _eval_body(self: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        if (
+            isinstance(error_name, StatesErrorName)
+            and error_name.typ in UNCATCHABLE
+            and states_all in self.error_names
+        ):
+            env.stack.pop()
+            env.stack.append(error_name in self.error_names)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body

@@ -120,6 +120,8 @@ class PipelineRun:
         backend = self.simulator.backend
         execution = self._execution()
         previous = execution.pipeline_execution_status
+        if previous == "Stopped":
+            return  # StopPipelineExecution ended it: what its steps did after that is moot
         execution.pipeline_execution_status = status
         execution.pipeline_execution_failure_reason = failure_reason or None
         if status in TERMINAL:

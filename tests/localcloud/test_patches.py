@@ -83,7 +83,8 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "lambda_in_process", "events_to_lambda", "alarm_state_events", "cfn_state_machines",
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
-        "time_scale", "sagemaker_hosting",
+        "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
+        "uncatchable_runtime",
     ]  # fmt: skip
 
 
@@ -452,6 +453,32 @@ def test_client_request_token_makes_the_start_idempotent(cloud: LocalCloud, pipe
     )
 
 
+def test_stop_pipeline_execution_stops_a_running_execution_and_says_so(
+    cloud: LocalCloud, pipeline: str
+) -> None:
+    from localcloud import Candidate
+
+    url, queue_arn = queue(cloud, "pipeline-events")
+    route(cloud, "stops", queue_arn, {"source": ["aws.sagemaker"]})
+    sagemaker = cloud.client("sagemaker")
+    arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="s" * 32)[
+        "PipelineExecutionArn"
+    ]
+    run = cloud.pipelines.wait_for_run(pipeline)
+
+    sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken="t" * 32)
+    run.succeed(Candidate(metrics={"rmse": 1.0}))  # its steps end later: it stays stopped
+
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionStatus"] == "Stopped"
+    statuses = [
+        e["detail"]["currentPipelineExecutionStatus"]
+        for e in cloud.queue_messages(url)
+        if e["detail-type"] == "SageMaker Model Building Pipeline Execution Status Change"
+    ]
+    assert statuses == ["Executing", "Stopping", "Stopped"]
+
+
 def test_failed_execution_reports_its_failure_reason(cloud: LocalCloud, pipeline: str) -> None:
     sagemaker = cloud.client("sagemaker")
     arn = sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="c" * 32)[
@@ -754,6 +781,34 @@ def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Pat
         assert time.monotonic() - started < 15  # 10 minutes of Wait and 15 of back-off
 
 
+def test_a_boto3_clients_retry_back_off_passes_faster_than_real_time() -> None:
+    from botocore.retries.standard import ExponentialBackoff, RetryContext
+
+    backoff = ExponentialBackoff(random=lambda: 1.0)
+    third_attempt = RetryContext(attempt_number=3, parsed_response={})
+    with LocalCloud(wait_time_scale=1):
+        real = backoff.delay_amount(third_attempt)
+    with LocalCloud(wait_time_scale=100):
+        fast = backoff.delay_amount(third_attempt)
+
+    assert real > 0
+    assert fast == pytest.approx(real / 100)
+
+
+def test_a_throttled_call_of_a_standard_mode_client_is_retried_until_it_goes_through(
+    cloud: LocalCloud,
+) -> None:
+    from botocore.config import Config
+
+    sagemaker = boto3_client(
+        cloud, "sagemaker", Config(retries={"mode": "standard", "max_attempts": 4})
+    )
+    cloud.faults.api("sagemaker", "ListModels", "throttle", times=3)
+
+    assert sagemaker.list_models()["Models"] == []
+    assert len(cloud.faults.fired) == 3
+
+
 # ---------------------------------------------------------------------------- 13. Hosting
 
 
@@ -792,3 +847,162 @@ def test_create_endpoint_deploys_its_model_and_fails_when_the_model_cannot_load(
     lost = sagemaker.describe_endpoint(EndpointName="lost")
     assert lost["EndpointStatus"] == "Failed"
     assert lost["FailureReason"].startswith("Failed to download model data")
+
+
+# ---------------------------------------------------------------------------- 14. Faults
+
+
+def test_a_throttled_request_changes_nothing_and_a_retry_goes_through(
+    cloud: LocalCloud, pipeline: str
+) -> None:
+    from botocore.config import Config
+
+    sagemaker = cloud.client("sagemaker")
+    once = boto3_client(cloud, "sagemaker", Config(retries={"total_max_attempts": 1}))
+    cloud.faults.api("sagemaker", "StartPipelineExecution", "throttle", times=1)
+
+    with pytest.raises(ClientError) as refused:
+        once.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="r" * 32)
+    assert refused.value.response["Error"]["Code"] == "ThrottlingException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert cloud.pipelines.runs(pipeline) == []  # nothing was applied
+
+    sagemaker.start_pipeline_execution(PipelineName=pipeline, ClientRequestToken="r" * 32)
+    assert len(cloud.pipelines.runs(pipeline)) == 1
+    assert [(f.target, f.kind) for f in cloud.faults.fired] == [
+        ("sagemaker:StartPipelineExecution", "throttle")
+    ]
+
+
+def test_a_lost_answer_is_applied_and_the_caller_hears_a_500(cloud: LocalCloud) -> None:
+    from botocore.config import Config
+
+    once = boto3_client(cloud, "dynamodb", Config(retries={"total_max_attempts": 1}))
+    dynamodb = cloud.client("dynamodb")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    cloud.faults.api("dynamodb", "PutItem", "lost", when=lambda p: p["Item"]["k"]["S"] == "b")
+
+    once.put_item(TableName="t", Item={"k": {"S": "a"}})  # not what the fault is waiting for
+    with pytest.raises(ClientError) as lost:
+        once.put_item(TableName="t", Item={"k": {"S": "b"}})
+
+    assert lost.value.response["Error"]["Code"] == "InternalFailure"
+    assert lost.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert "Item" in dynamodb.get_item(TableName="t", Key={"k": {"S": "b"}})  # it was applied
+
+
+def test_a_lambda_throttle_is_lambdas_own_error(cloud: LocalCloud, tmp_path: Path) -> None:
+    from botocore.config import Config
+
+    make_function(cloud, tmp_path, "f", "def handler(event, context):\n    return 1\n")
+    once = boto3_client(cloud, "lambda", Config(retries={"total_max_attempts": 1}))
+    cloud.faults.api("lambda", "Invoke", "throttle", when=lambda p: "/functions/f/" in p["_path"])
+
+    with pytest.raises(ClientError) as throttled:
+        once.invoke(FunctionName="f", Payload=b"{}")
+
+    assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def boto3_client(cloud: LocalCloud, service: str, config: Any) -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=cloud.region).client(  # type: ignore[call-overload]
+        service, endpoint_url=cloud.endpoint, config=config
+    )
+
+
+# ---------------------------------------------------------------------------- 15. Error names
+
+
+def caught_error(cloud: LocalCloud, resource: str, parameters: dict[str, Any]) -> str:
+    """The error a Task calling `resource` fails with, as its Catch sees it."""
+    machine = state_machine(cloud, {
+        "StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": resource, "Parameters": parameters, "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}], "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })  # fmt: skip
+    described = run(cloud, machine)
+    assert described["status"] == "SUCCEEDED", described
+    return str(json.loads(described["output"])["caught"]["Error"])
+
+
+def test_aws_sdk_integration_errors_are_named_as_step_functions_names_them(
+    cloud: LocalCloud,
+) -> None:
+    describe = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
+    cloud.faults.api("sagemaker", "DescribeEndpoint", "throttle")
+    assert caught_error(cloud, describe, {"EndpointName": "e"}) == "SageMaker.ThrottlingException"
+
+    cloud.faults.api("sagemaker", "DescribeEndpoint", "unavailable")
+    assert caught_error(cloud, describe, {"EndpointName": "e"}) == (
+        "SageMaker.ServiceUnavailableException"  # the Exception suffix is always there
+    )
+    cloud.faults.api("sagemaker", "ListModels", "lost")
+    list_models = "arn:aws:states:::aws-sdk:sagemaker:listModels"
+    assert caught_error(cloud, list_models, {}) == "SageMaker.InternalFailureException"
+    # SageMaker's own answer for a missing endpoint: ValidationException
+    assert caught_error(cloud, describe, {"EndpointName": "e"}) == "SageMaker.ValidationException"
+
+
+def test_optimized_sagemaker_errors_it_does_not_model_are_amazon_sagemaker_exceptions(
+    cloud: LocalCloud,
+) -> None:
+    update = "arn:aws:states:::sagemaker:updateEndpoint"
+    cloud.faults.api("sagemaker", "UpdateEndpoint", "throttle")
+    parameters = {"EndpointName": "e", "EndpointConfigName": "c"}
+
+    assert caught_error(cloud, update, parameters) == "SageMaker.AmazonSageMakerException"
+    cloud.faults.task("Call", "ResourceLimitExceeded")
+    assert caught_error(cloud, update, parameters) == "SageMaker.ResourceLimitExceededException"
+
+
+def test_a_lambda_api_error_of_a_lambda_task_is_named_lambda(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    arn = make_function(cloud, tmp_path, "g", "def handler(event, context):\n    return 1\n")
+    cloud.faults.api("lambda", "Invoke", "throttle")
+    assert caught_error(cloud, arn, {}) == "Lambda.TooManyRequestsException"
+    cloud.faults.api("lambda", "Invoke", "unavailable")
+    assert caught_error(cloud, arn, {}) == "Lambda.ServiceException"
+
+
+def test_a_task_fault_fails_that_state_only(cloud: LocalCloud, tmp_path: Path) -> None:
+    arn = make_function(cloud, tmp_path, "h", "def handler(event, context):\n    return 1\n")
+    cloud.faults.task("Elsewhere", "ResourceNotFoundException")
+    cloud.faults.task("Call", "ResourceNotFoundException", times=None)
+
+    assert caught_error(cloud, arn, {}) == "Lambda.ResourceNotFoundException"
+    assert [f.target for f in cloud.faults.fired] == ["task:Call"]
+
+
+# ---------------------------------------------------------------------------- 16. Runtime
+
+
+def test_states_all_catches_neither_states_runtime_nor_retries_it(cloud: LocalCloud) -> None:
+    machine = state_machine(cloud, {
+        "StartAt": "Read", "States": {
+            "Read": {"Type": "Pass", "Parameters": {"x.$": "$.missing.field"}, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:listModels", "Parameters": {}, "ResultSelector": {"x.$": "$.NotThere"}, "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}], "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })  # fmt: skip
+    skip_read = json.dumps({"missing": {"field": 1}})
+    started = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name="runtime", input=skip_read
+    )
+
+    described = cloud.wait_for_execution(started["executionArn"])
+
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    history = cloud.client("stepfunctions").get_execution_history(
+        executionArn=started["executionArn"], maxResults=1000
+    )["events"]
+    assert sum(e["type"] == "TaskScheduled" for e in history) == 1  # not retried
