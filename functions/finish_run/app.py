@@ -1,5 +1,6 @@
-"""Retrain tasks "Finish the run" / "Finish the failed run": notify and audit the outcome,
-then release the model's lease or hand it to the one queued follow-up."""
+"""Retrain tasks "Finish the run" / "Finish the failed run": stop the pipeline execution a failed
+run leaves running, notify and audit the outcome, then release the model's lease or hand it to
+the one queued follow-up."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from modelfresh.events import iso, require
 from modelfresh.observability import entry_point
-from modelfresh.retrain import run_outcome
+from modelfresh.retrain import run_outcome, stop_orphans
 from modelfresh.wiring import Container
 
 container = Container()
@@ -18,17 +19,24 @@ container = Container()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     model = require(event, "model", str)
     run = require(event, "execution", str)
+    now = datetime.now(UTC)
+    failure = event.get("failure")
+    stopped = []
+    configured = container.config.models.get(model)
+    if failure is not None and configured is not None:
+        stopped = stop_orphans(configured, run, container.pipelines, now)
     outcome = run_outcome(
         model=model,
         run=run,
-        at=iso(datetime.now(UTC)),
+        at=iso(now),
         verdict=event.get("verdict"),
-        failure=event.get("failure"),
+        failure=failure,
         context={
             k: event[k]
             for k in ("signal", "pipelineExecutionArn", "driftWindow", "dataset")
             if event.get(k)
         },
+        stopped=stopped,
     )
     lease = container.coordinator.finish(model, run, outcome)
     return {"outcome": outcome.kind, "lease": lease}

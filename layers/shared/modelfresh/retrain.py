@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from modelfresh.config import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
@@ -242,6 +242,25 @@ _VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {
 }
 
 
+class PipelineRuns(Protocol):
+    """A pipeline's executions (see aws/sagemaker.py's SageMakerPipelines)."""
+
+    def executing(self, pipeline: str, display_name: str, since: datetime) -> list[str]: ...
+
+    def stop(self, pipeline_execution_arn: str) -> None: ...
+
+
+def stop_orphans(model: ModelConfig, run: str, runs: PipelineRuns, now: datetime) -> list[str]:
+    """Stop the pipeline executions a failed run started that still run (its start was
+    applied but answered too late, or a later step failed): left running, each would register
+    a candidate that no run gates. Returns their ARNs."""
+    since = now - timedelta(hours=model.pipeline_timeout_hours + 1)
+    orphans = runs.executing(model.pipeline, run, since)
+    for arn in orphans:
+        runs.stop(arn)
+    return orphans
+
+
 def run_outcome(
     *,
     model: str,
@@ -250,13 +269,18 @@ def run_outcome(
     verdict: Mapping[str, Any] | None = None,
     failure: Mapping[str, Any] | None = None,
     context: Mapping[str, Any] | None = None,
+    stopped: Sequence[str] = (),
 ) -> Outcome:
-    """How a run ended, from the gate's verdict or from the error its failure path caught."""
+    """How a run ended, from the gate's verdict or from the error its failure path caught
+    (and the pipeline executions it stopped)."""
     detail: dict[str, Any] = dict(context or {})
     if failure is not None:
         error, message = failure_parts(failure)
         detail["error"] = error
         summary = f"The retrain failed with {error}" + (f": {message}" if message else ".")
+        if stopped:
+            detail["stoppedPipelineExecutions"] = list(stopped)
+            summary += f" Its pipeline execution {', '.join(stopped)} was stopped."
         return Outcome(model=model, kind="failed", run=run, at=at, summary=summary, detail=detail)
     if verdict is None:
         raise ValueError("a run ends with a verdict or a failure")

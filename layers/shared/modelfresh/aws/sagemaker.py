@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -51,6 +53,34 @@ class SageMakerPipelines:
         statistics = found.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
         return found.get("ModelPackageGroupName", ""), statistics.get("S3Uri")
 
+    def executing(self, pipeline: str, display_name: str, since: datetime) -> list[str]:
+        """The pipeline's executions started since `since` under this display name (a run's
+        name) that are still Executing: newest first, paginated."""
+        found = []
+        pages = self._sm.get_paginator("list_pipeline_executions").paginate(
+            PipelineName=pipeline,
+            CreatedAfter=since,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+        )
+        for page in pages:
+            for summary in page.get("PipelineExecutionSummaries", []):
+                if (
+                    summary.get("PipelineExecutionDisplayName") == display_name
+                    and summary.get("PipelineExecutionStatus") == "Executing"
+                ):
+                    found.append(summary["PipelineExecutionArn"])
+        return found
+
+    def stop(self, pipeline_execution_arn: str) -> None:
+        """Stop a pipeline execution (a repeat is the same request: its token is derived)."""
+        self._sm.stop_pipeline_execution(
+            PipelineExecutionArn=pipeline_execution_arn,
+            ClientRequestToken=hashlib.sha256(
+                f"stop:{pipeline_execution_arn}".encode()
+            ).hexdigest(),
+        )
+
 
 class ModelRegistry:
     """Model packages as the promotion reads them."""
@@ -76,6 +106,14 @@ class ModelRegistry:
             baseline_statistics=baselines.get("Statistics", {}).get("S3Uri"),
             baseline_constraints=baselines.get("Constraints", {}).get("S3Uri"),
             model_data_url=containers[0].get("ModelDataUrl") if containers else None,
+        )
+
+    def set_status(self, package_arn: str, status: str, description: str) -> None:
+        """Set a package's approval status, saying why (ApprovalDescription: 1,024 chars)."""
+        self._sm.update_model_package(
+            ModelPackageArn=package_arn,
+            ModelApprovalStatus=status,  # type: ignore[arg-type]
+            ApprovalDescription=description[:1024],
         )
 
 
