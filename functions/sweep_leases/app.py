@@ -1,5 +1,7 @@
-"""Scheduled: repair leases whose run ended (or never started) without releasing them, and
-start follow-ups whose model's cooldown has ended. Relies on no status event."""
+"""Scheduled: repair leases whose run ended (or never started) without releasing them, start
+follow-ups whose model's cooldown has ended, and reconcile each model's records (champion,
+drift baseline, registry status) with what its prod endpoint serves. Relies on no status
+event."""
 
 from __future__ import annotations
 
@@ -13,4 +15,7 @@ container = Container()
 
 @entry_point
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
-    return {"actions": container.coordinator.sweep()}
+    return {
+        "actions": container.coordinator.sweep(),
+        "reconciled": container.promoter.reconcile(),
+    }

@@ -114,6 +114,129 @@ def test_lambda_tasks_retry_transient_errors_and_name_their_run(logical_id: str)
         assert payload["state.$"] == "$$.State.Name", name
 
 
+# The errors Step Functions itself names (Amazon States Language, "Error names").
+STATES_ERRORS = {
+    "States.ALL", "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed",
+    "States.Permissions", "States.ResultPathMatchFailure", "States.ParameterPathFailure",
+    "States.BranchFailed", "States.NoChoiceMatched", "States.IntrinsicFailure",
+    "States.ExceedToleratedFailureThreshold", "States.ItemReaderFailed",
+    "States.ResultWriterFailed",
+}  # fmt: skip
+# Errors every AWS service can answer with, modelled or not (each API Reference's "Common
+# Errors"), and the throttling codes AWS SDKs retry.
+COMMON_ERRORS = {
+    "AccessDeniedException", "IncompleteSignature", "InternalFailure", "InvalidAction",
+    "InvalidClientTokenId", "NotAuthorized", "OptInRequired", "RequestExpired",
+    "ServiceUnavailable", "ThrottlingException", "ValidationError", "ValidationException",
+    "Throttling", "RequestLimitExceeded", "TooManyRequestsException",
+}  # fmt: skip
+# What a transient error of each integration is called, so a Retry can name it.
+TRANSIENT = {
+    "lambda": TRANSIENT_LAMBDA_ERRORS,
+    "aws-sdk:sagemaker": {
+        "SageMaker.ThrottlingException",
+        "SageMaker.InternalFailureException",
+        "SageMaker.ServiceUnavailableException",
+    },
+    # The optimized integration names every error SageMaker does not model (throttling and
+    # 5xx among them) with the SDK's catch-all exception.
+    "sagemaker": {"SageMaker.AmazonSageMakerException"},
+    "sns": {"SNS.ThrottledException", "SNS.InternalErrorException"},
+}
+
+
+def integration(state: dict[str, Any]) -> str:
+    """Which service integration a Task uses: "lambda", "aws-sdk:<service>" or "<service>"."""
+    resource = state["Resource"]
+    if resource.startswith("${") or ":lambda:" in resource:
+        return "lambda"
+    service = resource.split(":::", 1)[1].split(":")
+    return ":".join(service[:2]) if service[0] == "aws-sdk" else service[0]
+
+
+def modelled(service: str) -> list[tuple[str, str]]:
+    """(shape name, error code) of each error the service's API model declares."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service)
+    return [(shape.name, shape.error_code) for shape in model.error_shapes]  # type: ignore[attr-defined]
+
+
+def exception(name: str) -> str:
+    return name if name.endswith("Exception") else name + "Exception"
+
+
+def possible_errors(kind: str) -> set[str]:
+    """Every error name a Task of this integration can fail with, by Step Functions' naming
+    rule: `ServiceName.ErrorName`, both PascalCase, always ending in `Exception` (the aws-sdk
+    integrations); the optimized ones name an error by the Java SDK's exception class, with its
+    catch-all for what the service does not model; a Lambda task, by the function's error type
+    (our error classes) or Lambda's own API error."""
+    import modelfresh.approvals
+    import modelfresh.errors
+    import modelfresh.runs
+
+    if kind == "lambda":
+        ours = {
+            name
+            for module in (modelfresh.errors, modelfresh.approvals, modelfresh.runs)
+            for name, value in vars(module).items()
+            if isinstance(value, type) and issubclass(value, modelfresh.errors.ModelfreshError)
+        } | {modelfresh.errors.PIPELINE_FAILED, modelfresh.errors.PIPELINE_STOPPED}
+        lambdas = {f"Lambda.{exception(code)}" for _shape, code in modelled("lambda")}
+        return ours | lambdas | {"Lambda.AWSLambdaException", "Lambda.SdkClientException"}
+    if kind == "aws-sdk:sagemaker":
+        codes = {code for _shape, code in modelled("sagemaker")} | COMMON_ERRORS
+        return {f"SageMaker.{exception(code)}" for code in codes}
+    if kind == "sagemaker":
+        shapes = {f"SageMaker.{exception(shape)}" for shape, _code in modelled("sagemaker")}
+        return shapes | {"SageMaker.AmazonSageMakerException"}
+    if kind == "sns":
+        return {f"SNS.{exception(shape)}" for shape, _code in modelled("sns")}
+    raise AssertionError(f"no naming rule written down for the {kind} integration")
+
+
+def all_tasks(states_: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    tasks = {}
+    for name, state in states_.items():
+        if state["Type"] == "Task":
+            tasks[name] = state
+        for inner in [state.get("ItemProcessor") or state.get("Iterator") or {}]:
+            tasks |= all_tasks(inner.get("States", {}))
+    return tasks
+
+
+@pytest.mark.parametrize("logical_id", MACHINES)
+def test_every_error_a_retry_or_catch_names_can_occur(logical_id: str) -> None:
+    # "SageMaker.InternalFailure" (no Exception suffix) can never match anything: this fails
+    # on every such name.
+    for name, state in all_tasks(states(MACHINES[logical_id])).items():
+        possible = possible_errors(integration(state)) | STATES_ERRORS
+        for handler in state.get("Retry", []) + state.get("Catch", []):
+            for error in handler["ErrorEquals"]:
+                assert error in possible, f"{name}: {error} is not an error its task can raise"
+
+
+@pytest.mark.parametrize("logical_id", MACHINES)
+def test_every_task_retries_its_integrations_transient_errors(logical_id: str) -> None:
+    for name, state in all_tasks(states(MACHINES[logical_id])).items():
+        retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        assert retried >= TRANSIENT[integration(state)], name
+
+
+def test_a_deploy_waiting_for_its_models_slot_never_gives_up() -> None:
+    # It waits for the run holding the slot, whose hold expires after the longest approval.
+    plan = states(MACHINES["DeployStateMachine"])["Plan the deploy"]
+    waiting = next(r for r in plan["Retry"] if r["ErrorEquals"] == ["DeployInProgress"])
+    assert waiting["MaxDelaySeconds"] <= 900  # re-checked at least every 15 minutes
+    from modelfresh.config import MAX_APPROVAL_SLA_HOURS
+    from modelfresh.promoter import SLOT_MARGIN_SECONDS
+
+    longest_hold = MAX_APPROVAL_SLA_HOURS * 3600 + SLOT_MARGIN_SECONDS
+    assert waiting["MaxAttempts"] * waiting["MaxDelaySeconds"] > longest_hold
+    assert 3 * waiting["MaxAttempts"] < 25_000  # an execution's history: 3 events an attempt
+
+
 @pytest.mark.parametrize("logical_id", MACHINES)
 def test_every_state_is_reachable_and_every_target_exists(logical_id: str) -> None:
     definition = json.loads(definition_text(MACHINES[logical_id]))

@@ -7,6 +7,7 @@ request itself needs no further assert."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -75,6 +76,53 @@ def step(name: str, status: str, package: str | None = None) -> dict[str, Any]:
     if package:
         found["Metadata"] = {"RegisterModel": {"Arn": package}}
     return found
+
+
+def test_executing_runs_of_a_pipeline_are_found_by_their_display_name(stub: Stub) -> None:
+    client, stubber = stub("sagemaker")
+    since = datetime(2026, 11, 20, tzinfo=UTC)
+
+    def summary(arn: str, name: str, status: str) -> dict[str, Any]:
+        return {
+            "PipelineExecutionArn": arn,
+            "PipelineExecutionDisplayName": name,
+            "PipelineExecutionStatus": status,
+        }
+
+    stubber.add_response(
+        "list_pipeline_executions",
+        {
+            "PipelineExecutionSummaries": [
+                summary(EXECUTION, "the-run", "Executing"),
+                summary(EXECUTION + "x", "the-run", "Succeeded"),
+                summary(EXECUTION + "y", "another-run", "Executing"),
+            ]
+        },
+        {
+            "PipelineName": "taxi-fare-retrain",
+            "CreatedAfter": since,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+        },
+    )
+
+    found = SageMakerPipelines(client).executing("taxi-fare-retrain", "the-run", since)
+
+    assert found == [EXECUTION]
+
+
+def test_stopping_an_execution_twice_is_the_same_request(stub: Stub) -> None:
+    client, stubber = stub("sagemaker")
+    token = hashlib.sha256(f"stop:{EXECUTION}".encode()).hexdigest()
+    for _ in range(2):
+        stubber.add_response(
+            "stop_pipeline_execution",
+            {"PipelineExecutionArn": EXECUTION},
+            {"PipelineExecutionArn": EXECUTION, "ClientRequestToken": token},
+        )
+
+    SageMakerPipelines(client).stop(EXECUTION)
+    SageMakerPipelines(client).stop(EXECUTION)
 
 
 @pytest.mark.parametrize(
@@ -197,6 +245,22 @@ def test_package_without_model_metrics_has_no_report_uri(stub: Stub) -> None:
 # -- ModelRegistry -----------------------------------------------------------------------------
 
 MODEL_DATA = "s3://modelfresh-artifacts/taxi-fare-retrain/p4jn/model/model.tar.gz"
+
+
+def test_a_packages_status_is_set_with_why_cut_to_the_registrys_limit(stub: Stub) -> None:
+    client, stubber = stub("sagemaker")
+    why = "Not promoted (expired, run r): " + "x" * 2000
+    stubber.add_response(
+        "update_model_package",
+        {"ModelPackageArn": PACKAGE},
+        {
+            "ModelPackageArn": PACKAGE,
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription": why[:1024],
+        },
+    )
+
+    ModelRegistry(client).set_status(PACKAGE, "Rejected", why)
 
 
 def test_a_packages_model_data_is_its_first_containers_model_data_url(stub: Stub) -> None:
@@ -425,6 +489,33 @@ def test_other_start_errors_are_raised(stub: Stub) -> None:
 
     with pytest.raises(client.exceptions.ExecutionLimitExceeded):
         StepFunctionsExecutions(client, STATE_MACHINE).start(TICKET)
+
+
+def test_running_runs_are_listed_by_name_prefix_across_pages(stub: Stub) -> None:
+    client, stubber = stub("stepfunctions")
+    request = {"stateMachineArn": STATE_MACHINE, "statusFilter": "RUNNING"}
+
+    def execution(name: str) -> dict[str, Any]:
+        return {
+            "executionArn": f"{EXECUTION_ARN}-{name}", "stateMachineArn": STATE_MACHINE,
+            "name": name, "status": "RUNNING", "startDate": STARTED,
+        }  # fmt: skip
+
+    stubber.add_response(
+        "list_executions",
+        {"executions": [execution("taxi-fare-deploy-v3-aa"), execution("taxi-fare-deploy-v30-bb")],
+         "nextToken": "page-2"},
+        request,
+    )  # fmt: skip
+    stubber.add_response(
+        "list_executions",
+        {"executions": [execution("taxi-fare-deploy-v3-cc")]},
+        request | {"nextToken": "page-2"},
+    )
+
+    found = StepFunctionsExecutions(client, STATE_MACHINE).running("taxi-fare-deploy-v3-")
+
+    assert found == ["taxi-fare-deploy-v3-aa", "taxi-fare-deploy-v3-cc"]
 
 
 def test_execution_arn_is_the_documented_form_for_a_named_execution() -> None:

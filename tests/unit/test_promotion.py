@@ -287,12 +287,33 @@ def test_plan_creates_the_model_from_the_package_and_names_both_configs_after_it
     }
     assert found["staging"]["config"]["EndpointConfigName"] == f"taxi-fare-v3-stg-{suffix}"
     assert found["prod"]["config"]["EndpointConfigName"] == f"taxi-fare-v3-prd-{suffix}"
-    assert found["package"] == {"arn": PACKAGE_ARN, "version": 3, "stillApproved": True}
+    assert found["package"] == {
+        "arn": PACKAGE_ARN, "version": 3, "stillApproved": True, "alreadyServing": False,
+    }  # fmt: skip
     assert (found["model"], found["run"]) == ("taxi-fare", RUN)
     assert plan(status="Rejected")["package"]["stillApproved"] is False
     # The names are the run's: the same run plans the same names, another run other names
     assert plan()["sagemakerModel"]["ModelName"] == model_name
     assert plan(run=RUN + "x")["sagemakerModel"]["ModelName"] != model_name
+
+
+@pytest.mark.parametrize(
+    ("champion", "prod"),
+    [
+        pytest.param(Champion(PACKAGE_ARN, 3), None, id="recorded-champion"),
+        pytest.param(
+            None,
+            Endpoint("taxi-fare-prod", exists=True, package_arn=PACKAGE_ARN),
+            id="prod-serves-it",
+        ),
+    ],
+)
+def test_plan_says_when_prod_already_serves_the_package(
+    champion: Champion | None, prod: Endpoint | None
+) -> None:
+    # Another run (or a person) promoted it between the approval event and this plan.
+    assert plan(champion=champion, prod=prod)["package"]["alreadyServing"] is True
+    assert plan(champion=Champion(ARN.format(2), 2))["package"]["alreadyServing"] is False
 
 
 def test_staging_is_one_instance_of_the_staging_type_with_data_capture(tmp_path: Path) -> None:
@@ -625,6 +646,10 @@ def test_package_registered_outside_modelfresh_has_no_trigger() -> None:
 OUTCOMES = {
     "promoted": ("promoted", "v3 now serves production; the drift check uses its baseline."),
     "not-approved": ("promotion-skipped", "v3 is no longer Approved; nothing was deployed."),
+    "already-serving": (
+        "promotion-skipped",
+        "v3 already serves production; nothing was deployed.",
+    ),
     "smoke-test-failed": ("smoke-test-failed", "v3 failed its smoke test on staging: the reason"),
     "rejected": ("promotion-rejected", "v3 was rejected by its approver: the reason"),
     "expired": ("promotion-expired", "v3 was not approved in time: the reason"),

@@ -160,6 +160,17 @@ def test_release_by_another_run_leaves_the_slot_to_its_holder(dynamodb: DynamoDB
     assert slot(dynamodb)["deploy_run"] == RUN
 
 
+def test_the_slot_names_its_holder_and_expiry_until_released(dynamodb: DynamoDBClient) -> None:
+    deploys = DynamoDeploys(dynamodb, STATE_TABLE)
+    assert deploys.slot("taxi-fare") is None
+
+    deploys.claim("taxi-fare", RUN, NOW, NOW + 3600)
+    assert deploys.slot("taxi-fare") == (RUN, NOW + 3600)
+
+    deploys.release("taxi-fare", RUN)
+    assert deploys.slot("taxi-fare") is None
+
+
 def test_release_of_a_model_never_deployed_writes_nothing(dynamodb: DynamoDBClient) -> None:
     DynamoDeploys(dynamodb, STATE_TABLE).release("taxi-fare", RUN)
 
@@ -184,6 +195,17 @@ def test_other_dynamodb_errors_of_the_slot_are_raised(stubbed: Stub, operation: 
 
 
 # -- DynamoDeploys: the champion -----------------------------------------------------------------
+
+
+def test_the_baseline_is_the_one_recorded_with_the_champion(dynamodb: DynamoDBClient) -> None:
+    deploys = DynamoDeploys(dynamodb, STATE_TABLE)
+    assert deploys.baseline("taxi-fare") is None
+
+    deploys.crown("taxi-fare", Champion(PACKAGE, 3), ("s3://b/s.json", "s3://b/c.json"), RUN, AT)
+    assert deploys.baseline("taxi-fare") == ("s3://b/s.json", "s3://b/c.json")
+
+    deploys.crown("taxi-fare", Champion(PACKAGE, 3), ("s3://b/s.json", None), RUN, AT)
+    assert deploys.baseline("taxi-fare") is None  # half a baseline is none
 
 
 def test_a_model_never_crowned_has_no_champion(dynamodb: DynamoDBClient) -> None:
@@ -296,7 +318,9 @@ def test_endpoint_is_described_by_its_config_variant_and_model_package(
 
     found = Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
-    assert found == Endpoint("taxi-fare-prod", True, CONFIG_NAME, "ml.c5.xlarge", package)
+    assert found == Endpoint(
+        "taxi-fare-prod", True, CONFIG_NAME, "ml.c5.xlarge", package, status="InService"
+    )
 
 
 def test_endpoint_without_the_variant_has_only_its_config(stubbed: Stub) -> None:
@@ -304,7 +328,7 @@ def test_endpoint_without_the_variant_has_only_its_config(stubbed: Stub) -> None
 
     found = Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
-    assert found == Endpoint("taxi-fare-prod", exists=True, config=CONFIG_NAME)
+    assert found == Endpoint("taxi-fare-prod", exists=True, config=CONFIG_NAME, status="InService")
 
 
 def test_missing_endpoint_is_described_as_not_existing(stubbed: Stub) -> None:

@@ -26,6 +26,9 @@ from modelfresh.errors import ConfigError, UnknownModel
 Direction = Literal["minimize", "maximize"]
 ApprovalMode = Literal["auto", "manual"]
 
+# A person has at most 30 days to decide (a deploy run holds its model's slot that long).
+MAX_APPROVAL_SLA_HOURS = 720
+
 # Model names become parts of execution names, alarm names and DynamoDB keys. The double dash
 # is reserved as the separator in convention-named alarms ("<prefix><model>--<detail>").
 MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -176,8 +179,8 @@ class Deployment:
         uri = v.get("data_capture_uri")
         if uri is not None and not uri.startswith("s3://"):
             yield "data_capture_uri", f"{uri!r} is not an s3:// URI"
-        if not 0 < v.get("approval_sla_hours", 1) <= 24 * 30:
-            yield "approval_sla_hours", "must be > 0 and <= 720"
+        if not 0 < v.get("approval_sla_hours", 1) <= MAX_APPROVAL_SLA_HOURS:
+            yield "approval_sla_hours", f"must be > 0 and <= {MAX_APPROVAL_SLA_HOURS}"
 
     @property
     def traffic_steps(self) -> int:

@@ -32,6 +32,7 @@ OutcomeKind = Literal[
     "promotion-expired",
     "promotion-rolled-back",
     "promotion-failed",
+    "reconciled",
 ]
 
 TITLES: Mapping[OutcomeKind, str] = {
@@ -53,6 +54,7 @@ TITLES: Mapping[OutcomeKind, str] = {
     "promotion-expired": "promotion rejected: approval timed out",
     "promotion-rolled-back": "promotion rolled back in production",
     "promotion-failed": "promotion failed",
+    "reconciled": "records repaired to match production",
 }
 
 METRICS: Mapping[OutcomeKind, str] = {
@@ -74,6 +76,7 @@ METRICS: Mapping[OutcomeKind, str] = {
     "promotion-expired": "ApprovalTimedOut",
     "promotion-rolled-back": "ProductionRolledBack",
     "promotion-failed": "PromotionFailed",
+    "reconciled": "RecordsReconciled",
 }
 
 

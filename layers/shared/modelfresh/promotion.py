@@ -75,8 +75,14 @@ def why_not_deploy(
 def deploy_run_name(change: PackageChange, model: str) -> str:
     """The deploy run of one approval: a repeated event names the same run (and starts
     nothing), while a later re-approval of the same package (a new LastModifiedTime) can
-    start a new one."""
-    return f"{model}-deploy-v{change.version}-{_digest(change.arn + '@' + change.modified, 10)}"
+    start a new one, once no run handles it and prod does not serve it."""
+    digest = _digest(change.arn + "@" + change.modified, 10)
+    return f"{deploy_run_prefix(model, change.version)}{digest}"
+
+
+def deploy_run_prefix(model: str, version: int) -> str:
+    """What the names of every deploy run of one package version start with."""
+    return f"{model}-deploy-v{version}-"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class Endpoint:
     config: str | None = None
     instance_type: str | None = None
     package_arn: str | None = None  # the model package its model was created from, if any
+    status: str | None = None  # EndpointStatus: InService, Updating, Failed, ...
 
 
 def rollback_alarm_names(model: str) -> dict[str, str]:
@@ -183,6 +190,9 @@ def plan_deploy(
             "arn": package.arn,
             "version": package.version,
             "stillApproved": package.status == "Approved",
+            # Another run (or a person) may have put it in production since the event.
+            "alreadyServing": package.arn
+            in {prod.package_arn, champion.package_arn if champion else None},
         },
         "sagemakerModel": {
             "ModelName": model_name,
@@ -257,8 +267,8 @@ def approval_details(
     """What the approver is shown: metrics side by side, the gate, the trigger."""
     metrics = []
     if report is not None:
-        candidate = _section_metrics(report)
-        champion_metrics = _section_metrics(report.get("champion") or {})
+        candidate = report_metrics(report)
+        champion_metrics = report_metrics(report.get("champion") or {})
         names = [model.gate.metric, *sorted(set(candidate) - {model.gate.metric})]
         metrics = [
             {"name": name, "candidate": candidate.get(name), "champion": champion_metrics.get(name)}
@@ -289,7 +299,7 @@ def approval_details(
     }
 
 
-def _section_metrics(section: Mapping[str, Any]) -> dict[str, float]:
+def report_metrics(section: Mapping[str, Any]) -> dict[str, float]:
     """A report section's finite metric values; a name in several sections counts where it
     appears first, as the gate reads it."""
     found: dict[str, float] = {}
@@ -313,6 +323,10 @@ _DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
     "not-approved": (
         "promotion-skipped",
         "v{version} is no longer Approved; nothing was deployed.",
+    ),
+    "already-serving": (
+        "promotion-skipped",
+        "v{version} already serves production; nothing was deployed.",
     ),
     "smoke-test-failed": (
         "smoke-test-failed",

@@ -8,10 +8,12 @@ loads only the ones it uses (cold-start time). Tests pass fakes to the domain cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
+from botocore.config import Config
 
 from modelfresh.config import ControllerConfig, load_config
 from modelfresh.errors import SettingsError
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
     from modelfresh.callbacks import CallbackDesk
     from modelfresh.outcomes import OutcomeRecorder
+    from modelfresh.promoter import Promoter
     from modelfresh.runs import RunCoordinator
 
 
@@ -54,35 +57,35 @@ class Container:
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
-        return _session().client("dynamodb")
+        return _session().client("dynamodb", config=RETRIES)
 
     @cached_property
     def stepfunctions(self) -> SFNClient:
-        return _session().client("stepfunctions")
+        return _session().client("stepfunctions", config=RETRIES)
 
     @cached_property
     def sagemaker(self) -> SageMakerClient:
-        return _session().client("sagemaker")
+        return _session().client("sagemaker", config=RETRIES)
 
     @cached_property
     def s3(self) -> S3Client:
-        return _session().client("s3")
+        return _session().client("s3", config=RETRIES)
 
     @cached_property
     def sns(self) -> SNSClient:
-        return _session().client("sns")
+        return _session().client("sns", config=RETRIES)
 
     @cached_property
     def sagemaker_runtime(self) -> SageMakerRuntimeClient:
-        return _session().client("sagemaker-runtime")
+        return _session().client("sagemaker-runtime", config=RETRIES)
 
     @cached_property
     def cloudwatch(self) -> CloudWatchClient:
-        return _session().client("cloudwatch")
+        return _session().client("cloudwatch", config=RETRIES)
 
     @cached_property
     def autoscaling(self) -> ApplicationAutoScalingClient:
-        return _session().client("application-autoscaling")
+        return _session().client("application-autoscaling", config=RETRIES)
 
     # -- services --------------------------------------------------------------------------
 
@@ -118,6 +121,27 @@ class Container:
         from modelfresh.aws.executions import StepFunctionsExecutions
 
         return StepFunctionsExecutions(self.stepfunctions, self.settings.deploy_state_machine_arn)
+
+    @cached_property
+    def promoter(self) -> Promoter:
+        from modelfresh.promoter import DeploySettings, Promoter
+
+        settings = self.settings
+        return Promoter(
+            config=self.config,
+            slots=_lazy(lambda: self.deploys),
+            endpoints=_lazy(lambda: self.endpoints),
+            registry=_lazy(lambda: self.registry),
+            runs=_lazy(lambda: self.deploy_executions),
+            recorder=_lazy(lambda: self.recorder),
+            reports=_lazy(lambda: self.reports),
+            scaling=_lazy(lambda: self.guardrails),
+            settings=DeploySettings(
+                role_arn=settings.sagemaker_model_role_arn,
+                capture_uri=settings.data_capture_uri,
+                heartbeat_minutes=settings.heartbeat_minutes,
+            ),
+        )
 
     @cached_property
     def pipelines(self) -> SageMakerPipelines:
@@ -221,6 +245,31 @@ class Container:
         return SnsApprovalMailer(
             self.sns, self.settings.approvals_topic_arn, self.settings.approval_base_url
         )
+
+
+class _Lazy:
+    """An adapter built on its first use: a service wired from several adapters costs a
+    handler only the clients it actually calls (cold start)."""
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build = build
+        self._built: object | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+
+def _lazy[T](build: Callable[[], T]) -> T:
+    return cast(T, _Lazy(build))
+
+
+# Every AWS call a function makes is retried on throttling, 5xx and connection errors, with
+# exponential backoff and full jitter (botocore's "standard" mode: AWS's documented algorithm).
+# A retried request may meet what its first attempt did when that answer was lost: the
+# adapters make each write safe to repeat (conditional writes, names, client tokens).
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 6})
 
 
 def _session() -> boto3.session.Session:

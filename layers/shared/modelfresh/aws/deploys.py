@@ -61,6 +61,15 @@ class DynamoDeploys:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
+    def slot(self, model: str) -> tuple[str, int] | None:
+        """The run holding the model's deploy slot and when its hold expires, if any."""
+        item = self._db.get_item(
+            TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True
+        ).get("Item", {})
+        if "deploy_run" not in item:
+            return None
+        return item["deploy_run"]["S"], int(item.get("deploy_expires_at", {}).get("N", "0"))
+
     def champion(self, model: str) -> Champion | None:
         """The package serving in production, as last recorded."""
         item = self._db.get_item(
@@ -73,6 +82,15 @@ class DynamoDeploys:
             version=int(item["champion_version"]["N"]),
             metrics=json.loads(item.get("champion_metrics", {}).get("S", "{}")),
         )
+
+    def baseline(self, model: str) -> tuple[str, str] | None:
+        """The drift baseline recorded with the champion (statistics, constraints), if both."""
+        item = self._db.get_item(
+            TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True
+        ).get("Item", {})
+        statistics = item.get("baseline_statistics", {}).get("S", "")
+        constraints = item.get("baseline_constraints", {}).get("S", "")
+        return (statistics, constraints) if statistics and constraints else None
 
     def crown(
         self,

@@ -40,6 +40,18 @@ class StepFunctionsExecutions:
             return False
         return True
 
+    def running(self, prefix: str) -> list[str]:
+        """The names of this state machine's running executions that start with `prefix`."""
+        pages = self._sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self._state_machine_arn, statusFilter="RUNNING"
+        )
+        return [
+            e["name"]
+            for page in pages
+            for e in page.get("executions", [])
+            if e["name"].startswith(prefix)
+        ]
+
     def status(self, run: str) -> tuple[str, datetime | None] | None:
         try:
             found = self._sfn.describe_execution(executionArn=self.execution_arn(run))

@@ -57,13 +57,13 @@ class Endpoints:
             if "Could not find endpoint" in error.response["Error"].get("Message", ""):
                 return Endpoint(name=name, exists=False)
             raise
-        config = found["EndpointConfigName"]
+        config, status = found["EndpointConfigName"], found["EndpointStatus"]
         variants = self._sm.describe_endpoint_config(EndpointConfigName=config)[
             "ProductionVariants"
         ]
         mine = next((v for v in variants if v["VariantName"] == variant), None)
         if mine is None:
-            return Endpoint(name=name, exists=True, config=config)
+            return Endpoint(name=name, exists=True, config=config, status=status)
         container = self._sm.describe_model(ModelName=mine["ModelName"]).get("PrimaryContainer", {})
         return Endpoint(
             name=name,
@@ -71,6 +71,7 @@ class Endpoints:
             config=config,
             instance_type=mine.get("InstanceType"),
             package_arn=container.get("ModelPackageName"),
+            status=status,
         )
 
     def failure_reason(self, name: str) -> str:

@@ -1,0 +1,394 @@
+"""The deploy workflow's decisions that read or change AWS: which approval events start a deploy
+run, the plan a run makes once it holds its model's deploy slot, how a run's end is written to
+the records, and the sweep that keeps the records equal to what production serves.
+
+The rules (statemachines/deploy.asl.json runs the steps in between):
+- one deploy per package: an Approved event for a package prod already serves, or that a
+  running deploy already handles, starts nothing (SageMaker sends "Approved" again when an
+  approved package is edited, and EventBridge delivers at least once); the run checks again
+  once it holds the model's deploy slot, since another run may have promoted it meanwhile;
+- a package that prod serves is never set to Rejected;
+- the champion record, the drift baseline and the registry status describe what the prod
+  endpoint serves: `reconcile` repairs any disagreement it finds (a lost answer, a crash, a
+  person's edit in the console) and says so, and notifies what it cannot repair.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from modelfresh.config import ControllerConfig, ModelConfig
+from modelfresh.errors import EvaluationReportInvalid
+from modelfresh.events import iso
+from modelfresh.observability import logger
+from modelfresh.outcomes import Outcome, OutcomeRecorder
+from modelfresh.promotion import (
+    Champion,
+    Endpoint,
+    Package,
+    PackageChange,
+    deploy_outcome,
+    deploy_run_name,
+    deploy_run_prefix,
+    plan_deploy,
+    report_metrics,
+    why_not_deploy,
+)
+
+# A deploy slot outlives the approval SLA by this much (deploying and baking included).
+SLOT_MARGIN_SECONDS = 6 * 3600
+# How a stopped deploy's candidate is left in the registry: Rejected, with the reason, so that
+# nothing deploys it again by itself (a run that failed for its own reasons leaves it as is).
+REJECTED_WHEN = frozenset({"smoke-test-failed", "rejected", "expired", "rolled-back"})
+RECONCILIATION = "reconciliation"
+# How long the sweep leaves the slot of an ended run alone (its last step may be releasing it).
+SLOT_GRACE_SECONDS = 300
+
+
+class DeploySlots(Protocol):
+    """Per-model promotion state: the deploy slot and the champion record (aws/deploys.py)."""
+
+    def claim(self, model: str, run: str, now: int, expires_at: int) -> None:
+        """Take the slot (again, if `run` holds it). Raises: DeployInProgress."""
+        ...
+
+    def release(self, model: str, run: str) -> None: ...
+
+    def slot(self, model: str) -> tuple[str, int] | None:
+        """(run, expires at) of the slot's holder, if any."""
+        ...
+
+    def champion(self, model: str) -> Champion | None: ...
+
+    def baseline(self, model: str) -> tuple[str, str] | None:
+        """The drift baseline recorded with the champion."""
+        ...
+
+    def crown(
+        self,
+        model: str,
+        champion: Champion,
+        baseline: tuple[str | None, str | None],
+        run: str,
+        at: str,
+    ) -> None: ...
+
+
+class Endpoints(Protocol):
+    """Endpoints as they stand (aws/hosting.py)."""
+
+    def describe(self, name: str, variant: str) -> Endpoint: ...
+
+    def failure_reason(self, name: str) -> str: ...
+
+
+class Registry(Protocol):
+    """The model registry (aws/sagemaker.py)."""
+
+    def describe(self, package_arn: str) -> Package: ...
+
+    def set_status(self, package_arn: str, status: str, description: str) -> None: ...
+
+
+class DeployRuns(Protocol):
+    """The deploy state machine's executions (aws/executions.py)."""
+
+    def start_named(self, run: str, payload: str) -> bool: ...
+
+    def running(self, prefix: str) -> list[str]: ...
+
+    def status(self, run: str) -> tuple[str, datetime | None] | None:
+        """(status, stop time) of a run, or None if it does not exist."""
+        ...
+
+
+class Reports(Protocol):
+    """Evaluation reports (aws/sagemaker.py)."""
+
+    def read_json(self, uri: str) -> Mapping[str, Any]: ...
+
+
+class Scaling(Protocol):
+    """The prod variant's auto scaling (aws/hosting.py's Guardrails)."""
+
+    def ensure_auto_scaling(self, model: ModelConfig) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """What a deploy plan takes from the deployment (Settings)."""
+
+    role_arn: str
+    capture_uri: str
+    heartbeat_minutes: int
+
+
+@dataclass(frozen=True)
+class Started:
+    """What an approval event led to: "started", "duplicate" (its run exists) or "ignored"."""
+
+    result: str
+    model: str = ""
+    run: str = ""
+    reason: str = ""
+
+
+class Promoter:
+    """Starts, plans and finishes deploy runs, and reconciles the records with production."""
+
+    def __init__(
+        self,
+        *,
+        config: ControllerConfig,
+        slots: DeploySlots,
+        endpoints: Endpoints,
+        registry: Registry,
+        runs: DeployRuns,
+        recorder: OutcomeRecorder,
+        reports: Reports,
+        scaling: Scaling,
+        settings: DeploySettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._config = config
+        self._slots = slots
+        self._endpoints = endpoints
+        self._registry = registry
+        self._runs = runs
+        self._recorder = recorder
+        self._reports = reports
+        self._scaling = scaling
+        self._settings = settings
+        self._clock = clock
+
+    # -- on_model_approved -------------------------------------------------------------------
+
+    def on_package_change(self, change: PackageChange) -> Started:
+        """Start the deploy run of an approved package, unless prod serves it already or a
+        running deploy handles it."""
+        model = self._config.model_for_package_group(change.group)
+        champion = None
+        if model is not None:
+            champion = self._serving(model) or self._slots.champion(model.name)
+        reason = why_not_deploy(change, model, champion)
+        if reason is None and model is not None:
+            handling = self._runs.running(deploy_run_prefix(model.name, change.version))
+            if handling:
+                reason = f"{change.arn} is being deployed by {handling[0]}; nothing started"
+        if reason is not None or model is None:
+            logger.info(str(reason), extra={"package": change.arn})
+            return Started("ignored", model.name if model else "", reason=str(reason))
+        run = deploy_run_name(change, model.name)
+        payload = {"model": model.name, "packageArn": change.arn, "version": change.version}
+        started = self._runs.start_named(run, _json(payload))
+        return Started("started" if started else "duplicate", model.name, run)
+
+    # -- "Plan the deploy" -------------------------------------------------------------------
+
+    def plan(self, model_name: str, run: str, package_arn: str) -> dict[str, Any]:
+        """Take the model's deploy slot, then read the package, the champion and both endpoints
+        and fix the run's names, configs and limits. Raises: DeployInProgress (the state
+        machine retries until the slot is free), UnknownModel."""
+        model = self._config.model(model_name)
+        settings = self._settings
+        now = int(self._clock().timestamp())
+        expires = now + int(model.deploy.approval_sla_hours * 3600) + SLOT_MARGIN_SECONDS
+        self._slots.claim(model.name, run, now, expires)
+        package = self._registry.describe(package_arn)
+        report = None
+        if package.report_uri:
+            try:
+                report = self._reports.read_json(package.report_uri)
+            except EvaluationReportInvalid as error:  # the approver then sees "no metrics"
+                logger.warning(str(error))
+        return plan_deploy(
+            model=model,
+            package=package,
+            champion=self._slots.champion(model.name),
+            staging=self._endpoints.describe(model.endpoints.staging, model.deploy.variant),
+            prod=self._endpoints.describe(model.endpoints.prod, model.deploy.variant),
+            report=report,
+            run=run,
+            role_arn=settings.role_arn,
+            capture_uri=settings.capture_uri,
+            heartbeat_minutes=settings.heartbeat_minutes,
+        )
+
+    # -- "Finish the deploy" / "Finish the stopped deploy" -----------------------------------
+
+    def finish(
+        self,
+        *,
+        model_name: str,
+        run: str,
+        result: str,
+        package: Mapping[str, Any],
+        stop: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
+        smoke: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Write how the run ended: the champion and its baseline on promotion, the registry
+        status on a stop, then notify and audit; the deploy slot is freed whatever happens."""
+        from modelfresh.retrain import failure_message  # noqa: PLC0415 - one helper, no cycle
+
+        model = self._config.model(model_name)
+        stop = stop or {}
+        at = iso(self._clock())
+        arn, version = str(package["arn"]), int(package["version"])
+        try:
+            if result == "promoted":
+                self._crown(model, self._registry.describe(arn), run, at, details)
+                self._scaling.ensure_auto_scaling(model)
+            reason = str(stop.get("reason") or failure_message(stop.get("failure")))
+            unresolved = (stop.get("failure") or {}).get("resolveFailure")
+            if unresolved:  # a call failed, and describing what SageMaker did failed too
+                reason += "; what SageMaker did is unknown: " + failure_message(unresolved)
+            if result == "rolled-back":
+                reason = (
+                    self._endpoints.failure_reason(model.endpoints.prod)
+                    or "a rollback alarm went off"
+                )
+            elif stop.get("endpoint"):  # an endpoint kept its old config: SageMaker says why
+                why = self._endpoints.failure_reason(str(stop["endpoint"]))
+                reason += f": {why or 'SageMaker gave no reason'}"
+            if stop.get("restoreFailure"):
+                reason += "; staging could not be returned to the champion: " + failure_message(
+                    stop["restoreFailure"]
+                )
+            kept = ""
+            if result in REJECTED_WHEN:
+                kept = self._reject(model, arn, run, result, reason)
+            outcome = deploy_outcome(
+                model=model.name, run=run, at=at, result=result, version=version,
+                reason=reason + kept, detail={"package": arn, "smoke": dict(smoke or {})},
+            )  # fmt: skip
+            self._recorder.record(outcome)
+        finally:
+            self._slots.release(model.name, run)
+        return outcome
+
+    # -- the sweep ---------------------------------------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """Compare every model's records with what its prod endpoint serves; repair what
+        disagrees. Returns one line per model it acted on."""
+        actions = []
+        for model in self._config.models.values():
+            action = self._reconcile_one(model)
+            if action:
+                actions.append(f"{model.name}: {action}")
+        return actions
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _serving(self, model: ModelConfig) -> Champion | None:
+        """The package the prod endpoint serves, as a champion (None if not from a package)."""
+        prod = self._endpoints.describe(model.endpoints.prod, model.deploy.variant)
+        if not prod.package_arn:
+            return None
+        version = prod.package_arn.rsplit("/", 1)[-1]
+        return Champion(prod.package_arn, int(version) if version.isdigit() else 0)
+
+    def _crown(
+        self,
+        model: ModelConfig,
+        package: Package,
+        run: str,
+        at: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        metrics = {
+            m["name"]: m["candidate"]
+            for m in (details or {}).get("metrics", [])
+            if m.get("candidate") is not None
+        }
+        if not metrics and package.report_uri:
+            try:
+                metrics = report_metrics(self._reports.read_json(package.report_uri))
+            except EvaluationReportInvalid as error:
+                logger.warning(str(error))
+        champion = Champion(package.arn, package.version, metrics)
+        baseline = (package.baseline_statistics, package.baseline_constraints)
+        self._slots.crown(model.name, champion, baseline, run, at)
+
+    def _reject(self, model: ModelConfig, arn: str, run: str, result: str, reason: str) -> str:
+        """Set the candidate Rejected with the reason, unless prod serves it. Returns a note
+        for the outcome when it was kept."""
+        serving = self._serving(model)
+        if serving is not None and serving.package_arn == arn:
+            logger.warning(
+                "the stopped deploy's package serves production: it is not rejected",
+                extra={"package": arn, "result": result},
+            )
+            return f" ({arn} serves production, so it stays Approved)"
+        description = f"Not promoted ({result}, run {run}): {reason}"
+        self._registry.set_status(arn, "Rejected", description)
+        return ""
+
+    def _reconcile_one(self, model: ModelConfig) -> str | None:
+        now = self._clock()
+        freed = self._free_abandoned_slot(model, now)
+        holder = self._slots.slot(model.name)
+        if holder is not None and holder[1] >= int(now.timestamp()):
+            return freed  # a deploy is changing prod: its own finish writes the records
+        prod = self._endpoints.describe(model.endpoints.prod, model.deploy.variant)
+        if not prod.exists or prod.status != "InService" or not prod.package_arn:
+            return None  # nothing settled to compare with (or not served from a package)
+        package = self._registry.describe(prod.package_arn)
+        champion = self._slots.champion(model.name)
+        repaired = []
+        recorded_baseline = self._slots.baseline(model.name)
+        package_baseline = (package.baseline_statistics or "", package.baseline_constraints or "")
+        if champion is None or champion.package_arn != package.arn:
+            was = f"v{champion.version}" if champion else "nothing"
+            self._crown(model, package, RECONCILIATION, iso(now))
+            repaired.append(f"the champion record said {was}; prod serves v{package.version}")
+        elif all(package_baseline) and recorded_baseline != package_baseline:
+            self._crown(model, package, RECONCILIATION, iso(now))
+            repaired.append(f"the drift baseline is v{package.version}'s again")
+        if package.status != "Approved":
+            self._registry.set_status(
+                package.arn,
+                "Approved",
+                f"Serves production on {prod.name}; set Approved by modelfresh's reconciliation "
+                f"(the registry said {package.status}).",
+            )
+            repaired.append(f"v{package.version} was {package.status} in the registry")
+        if not repaired:
+            return freed
+        summary = "Records repaired to match production: " + "; ".join(repaired) + "."
+        self._recorder.record(
+            Outcome(
+                model=model.name,
+                kind="reconciled",
+                run=RECONCILIATION,
+                at=iso(now),
+                summary=summary,
+                detail={"package": package.arn, "endpoint": prod.name, "repaired": repaired},
+            )
+        )
+        return summary
+
+    def _free_abandoned_slot(self, model: ModelConfig, now: datetime) -> str | None:
+        """Free the deploy slot of a run that ended without freeing it (its finish could not
+        run), once the run has been over for a while. Returns what was done, if anything."""
+        holder = self._slots.slot(model.name)
+        if holder is None:
+            return None
+        status = self._runs.status(holder[0])
+        if status is None or status[0] == "RUNNING":
+            return None  # starting (the run claims before it exists?) or running
+        stopped = status[1]
+        if stopped is not None and (now - stopped).total_seconds() < SLOT_GRACE_SECONDS:
+            return None  # its own last step may still be releasing it
+        self._slots.release(model.name, holder[0])
+        logger.warning("freed the deploy slot of an ended run", extra={"run": holder[0]})
+        return f"freed the deploy slot of {holder[0]}, which ended ({status[0]}) holding it"
+
+
+def _json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True)
