@@ -1,0 +1,250 @@
+"""Every Task of the retrain and deploy state machines, failing in turn: each run ends through a
+named path (a Fail state of ours, or a named stop), with the error recorded, and never in
+`States.Runtime` or with the task's raw error as the execution's.
+
+One stack serves every case: each case has a model of its own (case-NN, copies of taxi-fare),
+so no case sees another's lease, deploy slot or champion. Faults are injected with
+localcloud.faults at the Task, as non-transient errors of that Task's integration (Step
+Functions names them: `SageMaker.ValidationException`, `SageMaker.AmazonSageMakerException`,
+`Lambda.ResourceNotFoundException`), and persist, so that retries fail too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelfresh.config import ModelConfig
+
+from localcloud import Candidate, LocalCloud, approver
+from localcloud.models import CHAMPION
+from tests.conftest import FIXTURES, App
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
+# How a run may end when one of its Tasks fails: a named Fail state, or a named stop.
+NAMED_ENDS = {"RetrainFailed", "DeployFailed", "FinishFailed"}
+
+
+def tasks(machine: str) -> list[str]:
+    states = json.loads((ROOT / "statemachines" / machine).read_text())["States"]
+    return [name for name, state in states.items() if state["Type"] == "Task"]
+
+
+def case_models(tmp_path: Path, count: int) -> Path:
+    """A models file of `count` copies of the fixture's taxi-fare: case-01, case-02, ..."""
+    fixture = (FIXTURES / "models.toml").read_text()
+    taxi = fixture.split("[models.taxi-fare]\n", 1)[1].split("\n[", 1)[0]
+    lines = ["[defaults]", 'approval = "auto"', "cooldown_hours = 0", ""]
+    for n in range(1, count + 1):
+        name = f"case-{n:02d}"
+        body = (
+            taxi.replace('"taxi-fare-retrain"', f'"{name}-retrain"')
+            .replace('package_group = "taxi-fare"', f'package_group = "{name}"')
+            .replace('"taxi-fare-staging"', f'"{name}-staging"')
+            .replace('"taxi-fare-prod"', f'"{name}-prod"')
+        )
+        body = "\n".join(line for line in body.splitlines() if not line.startswith("drift_alarms"))
+        lines += [f"[models.{name}]", body, ""]
+    path = tmp_path / "models.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+@dataclass
+class Case:
+    """One model of the shared stack, for one case."""
+
+    app: App
+    model: ModelConfig
+
+    def executions(self, output: str) -> list[dict[str, Any]]:
+        arn = self.app.stack.outputs[output]
+        found = self.app.sfn.list_executions(stateMachineArn=arn)["executions"]
+        return [e for e in found if e["name"].startswith(self.model.name + "-")]
+
+    def history(self, execution: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.app.history(execution)
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return [
+            n
+            for n in self.app.cloud.notifications(self.app.topic_arn)
+            if n.get("model") == self.model.name
+        ]
+
+
+class Cases:
+    """Hands out a fresh model per case."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._free = list(app.config.models.values())
+
+    def next(self, *, in_production: bool = True) -> Case:
+        model = self._free.pop(0)
+        if in_production:
+            champion = self.app.cloud.register_package(
+                model.package_group, "Approved", model=CHAMPION
+            )
+            self.app.cloud.seed_production(model, champion)
+        return Case(self.app, model)
+
+
+def shared_app(cloud: LocalCloud, tmp_path: Path, count: int, **parameters: str) -> App:
+    return App(cloud, model_config=case_models(tmp_path, count), parameters=parameters or None)
+
+
+def ended_through_a_named_path(case: Case, execution: dict[str, Any], injected: str) -> None:
+    """The run ended in a Fail state of ours or a Succeed, never uncaught, and the injected
+    error was met by a Catch (the history shows the state that caught it being left)."""
+    described = case.app.cloud.wait_for_execution(execution["executionArn"], timeout=60)
+    if described["status"] == "FAILED":
+        assert described.get("error") in NAMED_ENDS, described.get("error")
+    else:
+        assert described["status"] == "SUCCEEDED", described
+    failures = [
+        e
+        for e in case.history(execution)
+        if e["type"] in ("TaskFailed", "LambdaFunctionFailed")
+        and injected
+        in json.dumps(e.get("taskFailedEventDetails") or e.get("lambdaFunctionFailedEventDetails"))
+    ]
+    assert failures, f"the injected {injected} never reached the run"
+
+
+# -- retrain ----------------------------------------------------------------------------------
+
+RETRAIN_TASKS = tasks("retrain.asl.json")
+# The Task that must fail first for the one in the case to run at all.
+RETRAIN_BEFORE = {"Finish the failed run": "Evaluate the candidate"}
+# Cases whose pipeline the test ends (it runs on otherwise: its wait lapses, or it is stopped).
+PIPELINE_ENDS = {"Evaluate the candidate", "Record the registry decision", "Finish the run",
+                 "Finish the failed run"}  # fmt: skip
+
+
+def injected(resource: str) -> tuple[str, str]:
+    """(code to inject, the name Step Functions gives it) for a Task of this integration: a
+    non-transient error, and the same every attempt."""
+    if ":aws-sdk:sagemaker:" in resource:
+        return "ValidationException", "SageMaker.ValidationException"
+    if ":::sagemaker:" in resource:  # SageMaker does not model it: the SDK's catch-all
+        return "ValidationException", "SageMaker.AmazonSageMakerException"
+    return "ResourceNotFoundException", "Lambda.ResourceNotFoundException"
+
+
+def fail(cloud: LocalCloud, machine: str, *states: str | None) -> dict[str, str]:
+    """Make these Tasks fail at every attempt; the name of each one's error."""
+    definition = json.loads((ROOT / "statemachines" / machine).read_text())["States"]
+    names = {}
+    for state in filter(None, states):
+        code, name = injected(definition[state]["Resource"])
+        cloud.faults.task(state, code, times=None)
+        names[state] = name
+    return names
+
+
+@pytest.fixture(scope="module")
+def retrain_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cases]:
+    # Heartbeats lapse 120 times faster: "Check the pipeline" runs when no sweep heartbeats.
+    with LocalCloud(heartbeat_time_scale=120) as cloud:
+        app = shared_app(
+            cloud, tmp_path_factory.mktemp("retrain"), len(RETRAIN_TASKS), HeartbeatMinutes="2"
+        )
+        yield Cases(app)
+
+
+@pytest.mark.parametrize("task", RETRAIN_TASKS)
+def test_a_failing_retrain_task_ends_the_run_through_a_named_path(
+    retrain_cases: Cases, task: str
+) -> None:
+    case = retrain_cases.next(in_production=False)
+    cloud = case.app.cloud
+    cloud.faults.clear()
+    errors = fail(cloud, "retrain.asl.json", task, RETRAIN_BEFORE.get(task))
+    error = errors[task]
+
+    case.app.fire_alarm(f"modelfresh-drift-{case.model.name}")
+    execution = cloud.wait_until(
+        lambda: case.executions("RetrainStateMachineArn"), what="the retrain run"
+    )[0]
+    if task in PIPELINE_ENDS:
+        run = cloud.pipelines.wait_for_run(case.model.pipeline)
+        case.app.parked(run)
+        run.succeed(GOOD)
+
+    ended_through_a_named_path(case, execution, error)
+    if task not in ("Finish the run", "Finish the failed run"):
+        failed = case.notifications()[-1]
+        assert (failed["kind"], error in failed["summary"]) == ("failed", True)
+        assert "lease_run" not in case.app.model_state(case.model.name)
+    for run in cloud.pipelines.runs(case.model.pipeline):
+        assert run.status != "Executing", "a failed run left its pipeline running"
+
+
+# -- deploy -----------------------------------------------------------------------------------
+
+DEPLOY_TASKS = tasks("deploy.asl.json")
+# Tasks that run only after another Task failed (or the smoke test, for a stop).
+DEPLOY_BEFORE = {
+    "Look for the model": "Create the model",
+    "Look for the staging config": "Create the staging endpoint config",
+    "Look for the prod config": "Create the prod endpoint config",
+    "Read what staging is doing": "Update the staging endpoint",
+    "Read what prod is doing": "Update the prod endpoint",
+    "Return staging to the champion": "Smoke test staging",
+    "Finish the stopped deploy": "Smoke test staging",
+}
+# Tasks that run only for a model with no endpoints yet.
+FIRST_DEPLOY = {"Create the staging endpoint", "Create the prod endpoint"}
+
+
+@pytest.fixture(scope="module")
+def deploy_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cases]:
+    with LocalCloud() as cloud:
+        yield Cases(shared_app(cloud, tmp_path_factory.mktemp("deploy"), len(DEPLOY_TASKS)))
+
+
+@pytest.mark.parametrize("task", DEPLOY_TASKS)
+def test_a_failing_deploy_task_ends_the_run_through_a_named_path(
+    deploy_cases: Cases, task: str
+) -> None:
+    case = deploy_cases.next(in_production=task not in FIRST_DEPLOY)
+    cloud = case.app.cloud
+    cloud.faults.clear()
+    errors = fail(cloud, "deploy.asl.json", task, DEPLOY_BEFORE.get(task))
+
+    candidate = cloud.register_package(case.model.package_group, "PendingManualApproval")
+    case.app.approve(candidate)
+    execution = cloud.wait_until(
+        lambda: case.executions("DeployStateMachineArn"), what="the deploy run"
+    )[0]
+    approve_when_asked(case, execution)
+
+    ended_through_a_named_path(case, execution, errors[task])
+    finishing = task in ("Finish the deploy", "Finish the stopped deploy")
+    slot = case.app.model_state(case.model.name).get("deploy_run")
+    assert slot == (execution["name"] if finishing else None)  # a failed finish: it expires
+    if not finishing:  # the outcome names every error the run met on its way out
+        ended = case.notifications()[-1]
+        assert ended["kind"] == "promotion-failed", ended["kind"]
+        assert all(error in ended["summary"] for error in errors.values()), ended["summary"]
+
+
+def approve_when_asked(case: Case, execution: dict[str, Any]) -> None:
+    """Decide "approve" on the run's approval page if it asks, until the run ends."""
+
+    def asked_or_ended() -> Any:
+        subject = f"Approve {case.model.name} v"
+        emails = [e for e in case.app.approval_emails() if subject in e["subject"]]
+        status = case.app.sfn.describe_execution(executionArn=execution["executionArn"])
+        return emails or status["status"] != "RUNNING"
+
+    found = case.app.cloud.wait_until(asked_or_ended, timeout=60, what="approval or end")
+    if isinstance(found, list):
+        status, _page = approver.decide(approver.link_in(found[0]["email"]), "approve")
+        assert status == 200
