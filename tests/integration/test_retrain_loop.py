@@ -590,3 +590,58 @@ def test_a_model_whose_data_is_out_of_reach_fails_its_run_before_the_pipeline_st
         == []
     )
     assert "lease_run" not in app.model_state()
+
+
+def test_composite_alarm_starts_a_retrain_unless_its_actions_are_suppressed(app: App) -> None:
+    # Given a composite over taxi-fare's drift alarm and its latency alarm, named by the
+    # convention, whose actions a maintenance alarm suppresses
+    composite = "modelfresh-drift-taxi-fare--drift-or-latency"
+    for name in ("modelfresh-drift-taxi-fare", "taxi-fare-latency", "taxi-fare-maintenance"):
+        app.create_alarm(name)
+    app.cloudwatch.put_composite_alarm(
+        AlarmName=composite,
+        AlarmRule='ALARM("modelfresh-drift-taxi-fare") OR ALARM("taxi-fare-latency")',
+        ActionsSuppressor="taxi-fare-maintenance",
+        ActionsSuppressorWaitPeriod=0,
+        ActionsSuppressorExtensionPeriod=0,
+    )
+
+    def set_state(name: str, value: str) -> None:
+        app.cloudwatch.set_alarm_state(AlarmName=name, StateValue=value, StateReason="test")
+
+    # When the latency alarm goes to ALARM during maintenance
+    set_state("taxi-fare-maintenance", "ALARM")
+    set_state("taxi-fare-latency", "ALARM")
+
+    # Then the composite is in ALARM, but nothing starts, and the log says why
+    [found] = app.cloudwatch.describe_alarms(AlarmNames=[composite], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    assert (found["StateValue"], found["ActionsSuppressedBy"]) == ("ALARM", "Alarm")
+    assert app.executions() == []
+    assert app.dead_letters() == []
+    said = [
+        line["message"]
+        for line in app.cloud.function_logs("OnDriftAlarmFunction")
+        if "message" in line
+    ]
+    assert said == [
+        f"alarm {composite!r} went to ALARM with its actions suppressed by Alarm "
+        "(Actions suppressed by Alarm); nothing started"
+    ]
+
+    # When maintenance is over, and the latency alarm clears and goes to ALARM again
+    set_state("taxi-fare-maintenance", "OK")
+    set_state("taxi-fare-latency", "OK")
+    set_state("taxi-fare-latency", "ALARM")
+
+    # Then the composite's change starts one retrain of taxi-fare, which says what raised it
+    execution = app.only_execution()
+    assert execution["name"].startswith("taxi-fare-drift-")
+    signal = json.loads(
+        app.sfn.describe_execution(executionArn=execution["executionArn"])["input"]
+    )["signal"]
+    assert signal["source"] == composite
+    assert signal["detail"]["rule"] == found["AlarmRule"]
+    assert "taxi-fare-latency transitioned to ALARM" in signal["detail"]["reason"]
+    assert app.outcomes() == ["started"]

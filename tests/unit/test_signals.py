@@ -138,6 +138,60 @@ def test_long_alarm_reason_is_cut_to_1000_characters() -> None:
     assert parse_alarm_change(event).reason == "r" * 1000
 
 
+# -- composite alarms ----------------------------------------------------------------------------
+
+COMPOSITE = "cloudwatch_alarm_state_change_composite_suppressed"
+
+
+def test_composite_alarm_sample_is_read_with_its_rule_and_its_suppression() -> None:
+    change = parse_alarm_change(sample_event(COMPOSITE))
+
+    assert change.alarm_name == "modelfresh-drift-taxi-fare--composite"
+    assert (change.previous_state, change.state) == ("OK", "ALARM")
+    assert change.rule == "ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)"
+    assert change.metrics == ()
+    assert (change.suppressed_by, change.suppressed_reason) == (
+        "WaitPeriod",
+        "Actions suppressed by WaitPeriod",
+    )
+
+
+@pytest.mark.parametrize("by", ["Alarm", "ExtensionPeriod", "WaitPeriod", "SomethingNew"])
+def test_composite_alarm_whose_actions_are_suppressed_starts_nothing_and_says_why(by: str) -> None:
+    event = sample_event(COMPOSITE)
+    event["detail"]["state"]["actionsSuppressedBy"] = by
+    event["detail"]["state"]["actionsSuppressedReason"] = f"Actions suppressed by {by}"
+
+    reason = not_an_alarm(parse_alarm_change(event))
+
+    assert reason == (
+        "alarm 'modelfresh-drift-taxi-fare--composite' went to ALARM with its actions "
+        f"suppressed by {by} (Actions suppressed by {by}); nothing started"
+    )
+
+
+def test_composite_alarm_whose_actions_run_is_an_alarm_carrying_its_rule() -> None:
+    # Given the composite sample without the suppression (its suppressor had no say)
+    event = sample_event(COMPOSITE)
+    for key in ("actionsSuppressedBy", "actionsSuppressedReason"):
+        del event["detail"]["state"][key]
+
+    change = parse_alarm_change(event)
+    signal = alarm_signal(change, model())
+
+    assert not_an_alarm(change) is None
+    assert change.suppressed_by is None
+    assert signal.detail["rule"] == change.rule
+    assert signal.detail["metrics"] == []
+
+
+def test_single_metric_alarm_has_no_rule_and_no_suppression() -> None:
+    change = parse_alarm_change(sample_event(ALARM))
+
+    assert (change.rule, change.suppressed_by) == (None, None)
+    assert "rule" not in alarm_signal(change, model()).detail
+
+
 def _delete(*path: str) -> Callable[[dict[str, Any]], None]:
     def change(event: dict[str, Any]) -> None:
         target = event
@@ -225,6 +279,8 @@ def test_malformed_alarm_event_names_the_full_path(
     [
         pytest.param(_set("OK", "detail", "previousState"), id="previous-state-string"),
         pytest.param(_set(["m1"], "detail", "configuration", "metrics"), id="metric-string"),
+        pytest.param(_set(7, "detail", "state", "actionsSuppressedBy"), id="suppressed-by-number"),
+        pytest.param(_set(["r"], "detail", "configuration", "alarmRule"), id="rule-list"),
     ],
 )
 def test_mistyped_optional_part_of_an_alarm_event_is_a_malformed_event(

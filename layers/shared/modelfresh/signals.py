@@ -71,7 +71,12 @@ class Signal:
 
 @dataclass(frozen=True)
 class AlarmChange:
-    """The parts of a 'CloudWatch Alarm State Change' event the controller uses."""
+    """The parts of a 'CloudWatch Alarm State Change' event the controller uses.
+
+    A composite alarm has a `rule` and no metrics; when its actions are suppressed (its
+    ActionsSuppressor is in ALARM, or CloudWatch waits for it, or its extension period runs),
+    the event says by what (`Alarm`, `WaitPeriod`, `ExtensionPeriod`) and why.
+    """
 
     alarm_name: str
     state: str
@@ -79,6 +84,9 @@ class AlarmChange:
     changed_at: datetime
     reason: str
     metrics: tuple[str, ...]
+    rule: str | None = None
+    suppressed_by: str | None = None
+    suppressed_reason: str = ""
 
 
 def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
@@ -105,6 +113,9 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
         changed_at=require_time(event, "detail.state.timestamp"),
         reason=str(detail["state"].get("reason", ""))[:1000],
         metrics=tuple(metrics),
+        rule=optional(detail, "configuration.alarmRule", str),
+        suppressed_by=optional(detail, "state.actionsSuppressedBy", str) or None,
+        suppressed_reason=str(optional(detail, "state.actionsSuppressedReason", str) or "")[:1000],
     )
 
 
@@ -128,6 +139,7 @@ def alarm_signal(
             "reason": change.reason,
             "metrics": list(change.metrics),
         }
+        | ({"rule": change.rule} if change.rule is not None else {})
         | found,
     )
 
@@ -166,9 +178,17 @@ def schedule_signals(config: ControllerConfig, tick: datetime, rule: str) -> lis
 
 
 def not_an_alarm(change: AlarmChange) -> str | None:
-    """Why an alarm change starts nothing (not a change into ALARM), or None."""
+    """Why an alarm change starts nothing, or None: not a change into ALARM, or a composite
+    alarm whose actions are suppressed (by whatever: an unknown kind of suppression is still
+    one), which is its owners saying "not now"."""
     if change.state != "ALARM":
         return f"alarm {change.alarm_name!r} went to {change.state}, not ALARM"
+    if change.suppressed_by:
+        why = f" ({change.suppressed_reason})" if change.suppressed_reason else ""
+        return (
+            f"alarm {change.alarm_name!r} went to ALARM with its actions suppressed by "
+            f"{change.suppressed_by}{why}; nothing started"
+        )
     return None
 
 
