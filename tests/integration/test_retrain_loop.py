@@ -645,3 +645,43 @@ def test_composite_alarm_starts_a_retrain_unless_its_actions_are_suppressed(app:
     assert signal["detail"]["rule"] == found["AlarmRule"]
     assert "taxi-fare-latency transitioned to ALARM" in signal["detail"]["reason"]
     assert app.outcomes() == ["started"]
+
+
+def test_a_huge_alarm_reason_and_drift_finding_still_end_in_a_finished_notified_run(
+    app: App,
+) -> None:
+    # Given a drift finding of 5,000 drifted features (225 KB) for taxi-fare, from this hour
+    now = datetime.now(UTC)
+    finding = {
+        "window": {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()},
+        "drifted_share": 1.0,
+        "features": [{"name": f"feature_{i:05d}", "distance": 0.5} for i in range(5000)],
+        "report": "s3://modelfresh-artifacts/drift/taxi-fare/report.html",
+    }
+    app.dynamodb.update_item(
+        TableName=app.stack.outputs["ModelStateTableName"],
+        Key={"model": {"S": "taxi-fare"}},
+        UpdateExpression="SET drift_finding = :finding",
+        ExpressionAttributeValues={":finding": {"S": json.dumps(finding)}},
+    )
+    # ... and a drift alarm whose state reason is 254 KB
+    reason = "feature drift: " + "x" * (254 * 1024 - 15)
+
+    # When it goes to ALARM and the pipeline registers a good candidate
+    app.fire_alarm(reason=reason)
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run.succeed(GOOD)
+
+    # Then the run finishes, everyone is told, and the lease is free again
+    assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
+    assert app.outcomes() == ["started", "approved"]
+    assert [a["kind"] for a in app.audit()] == ["started", "approved"]
+    assert "lease_run" not in app.model_state()
+    assert app.dead_letters() == []
+    # ... and the run's signal kept the worst features, and says what it lost
+    started = app.cloud.notifications(app.topic_arn)[0]
+    drift = started["detail"]["signal"]["detail"]["drift"]
+    assert 0 < len(drift["features"]) < 5000
+    assert drift["features"][0] == {"name": "feature_00000", "distance": 0.5}
+    [cut] = started["detail"]["signal"]["detail"]["truncated"]
+    assert cut.startswith("detail.drift.features: ") and cut.endswith(" of 5,000 items cut")

@@ -199,6 +199,7 @@ class RunCoordinator:
         Raises: UnknownModel, LedgerContention.
         """
         now = _epoch(self._clock())
+        signal = signal.bounded()  # it is kept in the model's state item, and starts a run
         ticket = self.ticket(signal, now)
         for _ in range(5):
             acquired = self._ledger.acquire(ticket, now)

@@ -17,11 +17,14 @@ from typing import Any, Literal
 from modelfresh.config import ControllerConfig, ModelConfig
 from modelfresh.errors import MalformedEvent
 from modelfresh.events import iso, optional, require, require_one_of, require_time
+from modelfresh.limits import SIGNAL_BUDGET, Cut, fit
 
 SignalKind = Literal["drift-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 SCHEDULE_DETAIL_TYPE = "Scheduled Event"
 _SHORT_KIND = {"drift-alarm": "drift", "schedule": "sched"}
+# What names a signal and its run.
+SIGNAL_KEEP = ("model", "kind", "id", "at", "source")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,27 @@ class Signal:
     def to_json(self) -> str:
         """Compact, key-sorted JSON: equal signals give equal strings."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def bounded(self) -> Signal:
+        """This signal within SIGNAL_BUDGET (a signal lives in a DynamoDB item beside another,
+        and in a retrain's input): its biggest details cut, and `detail.truncated` says which.
+        What names the signal and its run is never cut."""
+
+        def with_cuts(doc: dict[str, Any], cuts: tuple[Cut, ...]) -> dict[str, Any]:
+            if not cuts:
+                return doc
+            detail = dict(doc.get("detail") or {})
+            return doc | {"detail": detail | {"truncated": [str(cut) for cut in cuts]}}
+
+        fitted = fit(
+            self.to_dict(),
+            SIGNAL_BUDGET,
+            lambda doc, cuts: len(json.dumps(with_cuts(doc, cuts), sort_keys=True).encode()),
+            SIGNAL_KEEP,
+        )
+        if not fitted.cuts:
+            return self
+        return Signal.from_dict(with_cuts(fitted.document, fitted.cuts))
 
 
 @dataclass(frozen=True)
