@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import operator
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from modelfresh.events import iso
 from modelfresh.retrain import PIPELINE_PARAMETERS
 
 from localcloud import Candidate, LocalCloud
@@ -685,3 +687,69 @@ def test_a_huge_alarm_reason_and_drift_finding_still_end_in_a_finished_notified_
     assert drift["features"][0] == {"name": "feature_00000", "distance": 0.5}
     [cut] = started["detail"]["signal"]["detail"]["truncated"]
     assert cut.startswith("detail.drift.features: ") and cut.endswith(" of 5,000 items cut")
+
+
+def test_a_flapping_storm_delivered_out_of_order_leaves_one_follow_up_of_the_newest_change(
+    app: App,
+) -> None:
+    # Given a run in progress
+    app.fire_alarm(reason="first")
+    first_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+
+    # When 40 later ALARM changes of its alarm arrive out of order, 8 at a time, the newest
+    # among the first 8 (EventBridge promises no order, and delivers at least once)
+    base = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    stamps = [base + timedelta(seconds=n) for n in range(40)]
+    order = random.Random(3).sample(range(40), 40)
+    order.remove(39)
+    order.insert(2, 39)
+
+    def entry(n: int) -> dict[str, str]:
+        detail = sample_event("cloudwatch_alarm_state_change_alarm")["detail"]
+        detail["state"]["timestamp"] = stamps[n].strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        detail["state"]["reason"] = f"change {n}"
+        return {
+            "Source": "aws.cloudwatch",
+            "DetailType": "CloudWatch Alarm State Change",
+            "Detail": json.dumps(detail),
+        }
+
+    events = app.cloud.client("events")
+    for batch in (order[i : i + 8] for i in range(0, 40, 8)):
+        threads = [
+            threading.Thread(target=events.put_events, kwargs={"Entries": [entry(n)]})
+            for n in batch
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # Then all 40 are coalesced behind the run
+    assert len(app.executions()) == 1
+    assert app.outcomes().count("coalesced") == 40
+    assert app.dead_letters() == []
+
+    # When the first run ends
+    first_pipeline.succeed(GOOD)
+    app.wait(app.executions()[0])
+    follow_up = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+
+    # Then one follow-up retrains on the window that ends at the newest change
+    newest = stamps[39]
+    assert follow_up.parameters["DriftWindowEnd"] == iso(newest)
+    assert follow_up.parameters["TriggerId"] == (
+        f"alarm/modelfresh-drift-taxi-fare/{newest.isoformat(timespec='milliseconds')}"
+    )
+    # ... and its signal stands for all 40 changes: the newest 20 with their reasons
+    signal = json.loads(
+        app.sfn.describe_execution(executionArn=app.executions()[1]["executionArn"])["input"]
+    )["signal"]
+    assert signal["detail"]["coalesced_count"] == 40
+    assert [c["reason"] for c in signal["detail"]["coalesced"]] == [
+        f"change {n}" for n in range(39, 19, -1)
+    ]
+    follow_up.succeed(GOOD)
+    assert app.wait(app.executions()[1])["status"] == "SUCCEEDED"
+    assert len(app.executions()) == 2
+    assert "lease_run" not in app.model_state()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -168,6 +168,111 @@ def alarm_signal(
     )
 
 
+# A merged signal lists the changes it stands for, newest first: this many, and counts the rest.
+MERGED_CHANGES = 20
+# ... and the drifted features of all their findings: the worst this many.
+MERGED_FEATURES = 20
+# Each change keeps this much of its reason.
+CHANGE_REASON_CHARACTERS = 300
+_MERGE_KEYS = ("coalesced", "coalesced_count", "drift", "truncated")
+
+
+def merge(pending: Signal | None, arriving: Signal) -> Signal:
+    """The one signal that stands for `pending` (a model's follow-up, itself perhaps a merge)
+    and `arriving`, whatever order they came in.
+
+    It *is* the newest state change, by its time (then its id): its id, time and source name
+    the follow-up run and end its drift window. `detail.coalesced` lists every change it stands
+    for (id, time, source, reason), newest first, the newest MERGED_CHANGES of them, and
+    `detail.coalesced_count` counts them all; `detail.drift` is the union of their drift
+    findings: each feature at its largest distance, the worst MERGED_FEATURES of them, the
+    largest drifted share, and the report of the newest finding. Merging a change already
+    listed changes nothing. Any order of merges gives the same signal, within MERGED_CHANGES.
+    """
+    if pending is None or pending == arriving:
+        return arriving
+    if arriving.id in {change["id"] for change in changes_of(pending)}:
+        return pending
+    newest, older = (
+        (arriving, pending) if _order(arriving) > _order(pending) else (pending, arriving)
+    )
+    listed = {c["id"]: c for c in (*changes_of(pending), *changes_of(arriving))}
+    both = sorted(listed.values(), key=lambda c: (_moment(c["at"]), c["id"]), reverse=True)
+    overlap = len(changes_of(pending)) + len(changes_of(arriving)) - len(listed)
+    detail = {k: v for k, v in newest.detail.items() if k not in _MERGE_KEYS} | {
+        "coalesced": both[:MERGED_CHANGES],
+        "coalesced_count": _count(pending) + _count(arriving) - overlap,
+    }
+    drift = merge_findings(older.detail.get("drift"), newest.detail.get("drift"))
+    if drift is not None:
+        detail["drift"] = drift
+    return replace(newest, detail=detail).bounded()
+
+
+def changes_of(signal: Signal) -> list[dict[str, str]]:
+    """The state changes a signal stands for, newest first: itself, or what it merged."""
+    listed = signal.detail.get("coalesced")
+    if isinstance(listed, list) and listed:
+        return [dict(change) for change in listed if isinstance(change, Mapping)]
+    reason = signal.detail.get("reason") or signal.detail.get("schedule") or ""
+    return [
+        {
+            "id": signal.id,
+            "at": signal.at,
+            "source": signal.source,
+            "reason": str(reason)[:CHANGE_REASON_CHARACTERS],
+        }
+    ]
+
+
+def _count(signal: Signal) -> int:
+    count = signal.detail.get("coalesced_count")
+    return count if isinstance(count, int) and count > 0 else len(changes_of(signal))
+
+
+def merge_findings(
+    older: Mapping[str, Any] | None, newer: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The union of two drift findings: the newer one's report, window and counts, every
+    feature at its largest distance (worst first, at most MERGED_FEATURES), the larger share."""
+    found = [f for f in (older, newer) if isinstance(f, Mapping)]
+    if not found:
+        return None
+    base = dict(found[-1])
+    worst: dict[str, Mapping[str, Any]] = {}
+    for finding in found:
+        for feature in finding.get("features") or []:
+            if not isinstance(feature, Mapping) or "name" not in feature:
+                continue
+            name = str(feature["name"])
+            if name not in worst or _distance(feature) > _distance(worst[name]):
+                worst[name] = feature
+    ranked = sorted(worst.values(), key=lambda f: (-_distance(f), str(f["name"])))
+    base["features"] = [dict(f) for f in ranked[:MERGED_FEATURES]]
+    shares = [float(f.get("drifted_share") or 0.0) for f in found]
+    base["drifted_share"] = max(shares)
+    return base
+
+
+def _distance(feature: Mapping[str, Any]) -> float:
+    try:
+        return float(feature.get("distance") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _moment(at: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _order(signal: Signal) -> tuple[datetime, str]:
+    return _moment(signal.at), signal.id
+
+
 def parse_schedule_tick(event: Mapping[str, Any]) -> datetime:
     """The time of an EventBridge 'Scheduled Event'. Raises: MalformedEvent."""
     require_one_of(event, "source", ("aws.events",))
@@ -221,6 +326,7 @@ __all__ = [
     "MalformedEvent",
     "Signal",
     "alarm_signal",
+    "merge",
     "parse_alarm_change",
     "parse_schedule_tick",
     "schedule_signals",
