@@ -122,7 +122,7 @@ class _Fitter:
             if path is not None:
                 if _dotted(path) not in self.cuts:
                     excess += _NOTE_ROOM  # its cut will be listed in the message too
-                self.document = self._replace(self.document, path, excess, strict)
+                self._replace(path, excess, strict)
                 return True
         return False
 
@@ -161,18 +161,15 @@ class _Fitter:
         droppable = [k for k in node if not (strict and self._kept((*path, k)))]
         return path if len(droppable) > _FEW_KEYS else None
 
-    def _replace(self, node: Any, path: Path, excess: int, strict: bool) -> Any:
-        if path:
-            head, rest = path[0], path[1:]
-            node[head] = self._replace_at(node[head], (head,), rest, excess, strict)
-            return node
-        return self._shrink(node, (), excess, strict)
-
-    def _replace_at(self, node: Any, seen: Path, rest: Path, excess: int, strict: bool) -> Any:
-        if not rest:
-            return self._shrink(node, seen, excess, strict)
-        node[rest[0]] = self._replace_at(node[rest[0]], (*seen, rest[0]), rest[1:], excess, strict)
-        return node
+    def _replace(self, path: Path, excess: int, strict: bool) -> None:
+        """Shrink the field at `path` in place (the document itself when the path is empty)."""
+        if not path:
+            self.document = self._shrink(self.document, path, excess, strict)
+            return
+        parent = self.document
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = self._shrink(parent[path[-1]], path, excess, strict)
 
     def _shrink(self, node: Any, path: Path, excess: int, strict: bool) -> Any:
         where = _dotted(path)
