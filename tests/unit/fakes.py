@@ -135,41 +135,27 @@ class InMemoryLedger:
         self._lock = threading.Lock()
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
-        for _ in range(MERGE_ATTEMPTS):
-            read = self._pending_json(ticket.model)
+        def write(row: _Row, read: str | None) -> ClaimResult:
             leased = ticket if read is None else absorbing(ticket, _parse(read))
-            with self._lock:
-                refused = self._claim(ticket, lambda row: row.free(now) and row.cool(now))
-                if refused is not None:
-                    return refused
-                row = self._rows.setdefault(ticket.model, _Row())
-                if row.pending_signal != read:
-                    continue  # the pending signal moved under us: merge again
-                self._record(ticket.signal.id, "started", leased.run)
-                row.take_lease(leased, now)
-                return ClaimResult(Claim.WON, ticket=leased)
-        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+            self._record(ticket.signal.id, "started", leased.run)
+            row.take_lease(leased, now)
+            return ClaimResult(Claim.WON, ticket=leased)
+
+        return self._merging(ticket, lambda row: row.free(now) and row.cool(now), write)
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
         def busy_or_cooling(row: _Row) -> bool:
             live = row.lease_run is not None and row.lease_expires_at >= now
             return live or (row.cooldown_until is not None and row.cooldown_until > now)
 
-        for _ in range(MERGE_ATTEMPTS):
-            read = self._pending_json(ticket.model)
+        def write(row: _Row, read: str | None) -> ClaimResult:
             merged = merge(None if read is None else _parse(read), ticket.signal)
-            with self._lock:
-                refused = self._claim(ticket, busy_or_cooling)
-                if refused is not None:
-                    return refused
-                row = self._rows.setdefault(ticket.model, _Row())
-                if row.pending_signal != read:
-                    continue  # the pending signal moved under us: merge again
-                self._record(ticket.signal.id, "queued", ticket.run)
-                row.pending_signal = merged.to_json()
-                row.pending_count += 1
-                return ClaimResult(Claim.WON, state=row.state(ticket.model))
-        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+            self._record(ticket.signal.id, "queued", ticket.run)
+            row.pending_signal = merged.to_json()
+            row.pending_count += 1
+            return ClaimResult(Claim.WON, state=row.state(ticket.model))
+
+        return self._merging(ticket, busy_or_cooling, write)
 
     def release(
         self, model: str, holder: str, now: int, cooldown_until: int, keep_pending: bool
@@ -235,6 +221,25 @@ class InMemoryLedger:
         if not allowed(row):
             return ClaimResult(Claim.REFUSED, state=row.state(ticket.model))
         return None
+
+    def _merging(
+        self,
+        ticket: Ticket,
+        allowed: _Condition,
+        write: Callable[[_Row, str | None], ClaimResult],
+    ) -> ClaimResult:
+        """DynamoLedger's optimistic merge: read the pending signal, then `write` (under the
+        lock) if the claim is allowed and the pending signal is still the one read."""
+        for _ in range(MERGE_ATTEMPTS):
+            read = self._pending_json(ticket.model)
+            with self._lock:
+                refused = self._claim(ticket, allowed)
+                if refused is not None:
+                    return refused
+                row = self._rows.setdefault(ticket.model, _Row())
+                if row.pending_signal == read:
+                    return write(row, read)
+        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
 
     def _record(self, signal_id: str, decision: str, run: str) -> None:
         self._signals[signal_id] = SignalRecord(signal_id, decision, run)

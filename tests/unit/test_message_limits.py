@@ -15,7 +15,6 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from modelfresh.approvals import Approval
 from modelfresh.aws.approvals import SnsApprovalMailer, approval_message
 from modelfresh.aws.executions import execution_input
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier, audit_item, outcome_message
@@ -34,6 +33,8 @@ from modelfresh.runs import Ticket
 from modelfresh.signals import Signal
 from moto import mock_aws
 from moto.sns.models import sns_backends
+
+from tests.unit.test_approval_pages import make_approval
 
 pytestmark = pytest.mark.usefixtures("offline_aws")
 
@@ -154,16 +155,8 @@ def test_an_execution_input_of_any_size_fits_a_step_functions_state() -> None:
 def test_an_approval_email_of_any_size_is_published_with_its_link_whole(
     aws: dict[str, Any],
 ) -> None:
-    approval = Approval(
+    approval = make_approval(
         id="a1",
-        task_token="secret-token",
-        csrf_token="secret-csrf",
-        model="taxi-fare",
-        version=3,
-        package_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3",
-        run=RUN,
-        created_at=1_900_000_000,
-        expires_at=1_900_014_400,
         details={"gate": "Approved: " + "ü" * 300_000, "trigger": {"reason": HUGE_REASON}},
     )
     mailer = SnsApprovalMailer(aws["sns"], aws["topic"], "https://approvals.example.com/prod")
@@ -174,7 +167,7 @@ def test_an_approval_email_of_any_size_is_published_with_its_link_whole(
     assert len(message.encode()) <= 256 * KIB
     email = json.loads(message)["email"]
     assert "https://approvals.example.com/prod/approvals/a1" in email
-    assert "secret-token" not in message
+    assert approval.task_token not in message
 
 
 # -- fit: the biggest fields first, marked -----------------------------------------------------
@@ -349,16 +342,9 @@ def test_every_signal_and_execution_input_fits_and_reads_back(signal: Signal) ->
 @PROPERTY
 @given(json_values, st.integers(1, 10_000))
 def test_every_approval_email_fits_sns_with_its_link_whole(details: Any, version: int) -> None:
-    approval = Approval(
+    approval = make_approval(
         id="a1",
-        task_token="t",
-        csrf_token="c",
-        model="taxi-fare",
         version=version,
-        package_arn=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/{version}",
-        run=RUN,
-        created_at=1_900_000_000,
-        expires_at=1_900_014_400,
         details=details if isinstance(details, dict) else {"gate": details},
     )
 

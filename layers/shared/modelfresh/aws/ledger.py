@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -70,8 +70,7 @@ class DynamoLedger:
         self._signals_table = signals_table
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
-        for attempt in range(MERGE_ATTEMPTS):
-            read = self._pending_json(ticket.model)
+        def attempt(read: str | None) -> ClaimResult:
             leased = ticket if read is None else absorbing(ticket, _parse(read))
             result = self._transact(
                 ticket.signal.id,
@@ -85,18 +84,13 @@ class DynamoLedger:
                     "ExpressionAttributeValues": _lease_values(leased, now) | _read_value(read),
                 },
             )
-            if result.claim is Claim.WON:
-                return ClaimResult(Claim.WON, ticket=leased)
-            state = result.state
-            if result.claim is Claim.REFUSED and state is not None and _free(state, now):
-                _back_off(attempt)  # free and cool: the pending signal moved under us
-                continue
-            return result
-        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+            return ClaimResult(Claim.WON, ticket=leased) if result.claim is Claim.WON else result
+
+        # Refused though free and cool: the pending signal moved under us.
+        return self._merging(ticket.model, attempt, moved=lambda state: _free(state, now))
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
-        for attempt in range(MERGE_ATTEMPTS):
-            read = self._pending_json(ticket.model)
+        def attempt(read: str | None) -> ClaimResult:
             merged = merge(None if read is None else _parse(read), ticket.signal)
             result = self._transact(
                 ticket.signal.id,
@@ -124,12 +118,10 @@ class DynamoLedger:
             )
             if result.claim is Claim.WON:
                 return ClaimResult(Claim.WON, state=self.state(ticket.model))
-            state = result.state
-            if result.claim is Claim.REFUSED and state is not None and not _free(state, now):
-                _back_off(attempt)  # busy or cooling: the pending signal moved under us
-                continue
             return result
-        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+
+        # Refused though busy or cooling: the pending signal moved under us.
+        return self._merging(ticket.model, attempt, moved=lambda state: not _free(state, now))
 
     def release(
         self, model: str, holder: str, now: int, cooldown_until: int, keep_pending: bool
@@ -193,6 +185,22 @@ class DynamoLedger:
         return SignalRecord(signal_id, item["decision"]["S"], item["run"]["S"])
 
     # -- internals -------------------------------------------------------------------------
+
+    def _merging(
+        self,
+        model: str,
+        attempt: Callable[[str | None], ClaimResult],
+        moved: Callable[[ModelState], bool],
+    ) -> ClaimResult:
+        """`attempt` a write on the pending signal as read, again while it is refused because
+        the pending signal `moved` under it (another writer merged first)."""
+        for tried in range(MERGE_ATTEMPTS):
+            result = attempt(self._pending_json(model))
+            if result.claim is Claim.REFUSED and result.state is not None and moved(result.state):
+                _back_off(tried)
+                continue
+            return result
+        return ClaimResult(Claim.REFUSED, state=self.state(model))
 
     def _pending_json(self, model: str) -> str | None:
         """The pending signal as stored (the string a condition compares), if any."""
