@@ -2,8 +2,9 @@
 carrying the drift check's latest finding (features, distances, report) when it explains the
 alarm.
 
-Alarms that belong to no configured model, and changes to any state but ALARM, start nothing
-and say why in the log. A malformed event raises: Lambda retries it, then dead-letters it.
+Alarms that belong to no configured model, changes to any state but ALARM, and composite alarms
+whose actions are suppressed start nothing and say why in the log (a suppressed one is counted,
+DriftAlarmSuppressed). A malformed event raises: Lambda retries it, then dead-letters it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ container = Container()
 @entry_point
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     change = parse_alarm_change(event)
-    if reason := not_an_alarm(change):
-        logger.info(reason)
-        return {"result": "ignored", "reason": reason}
     model = container.config.model_for_alarm(
         change.alarm_name, container.settings.drift_alarm_prefix
     )
+    if reason := not_an_alarm(change):
+        logger.info(reason, extra={"suppressedBy": change.suppressed_by})
+        if change.suppressed_by and model is not None:
+            count("DriftAlarmSuppressed", model.name)
+        return {"result": "ignored", "reason": reason}
     if model is None:
         reason = f"alarm {change.alarm_name!r} belongs to no configured model; nothing started"
         logger.warning(reason, extra={"alarm": change.alarm_name})

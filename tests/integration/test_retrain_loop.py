@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import operator
+import random
 import re
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from modelfresh.events import iso
 from modelfresh.retrain import PIPELINE_PARAMETERS
 
 from localcloud import Candidate, LocalCloud
@@ -589,4 +591,165 @@ def test_a_model_whose_data_is_out_of_reach_fails_its_run_before_the_pipeline_st
         ]
         == []
     )
+    assert "lease_run" not in app.model_state()
+
+
+def test_composite_alarm_starts_a_retrain_unless_its_actions_are_suppressed(app: App) -> None:
+    # Given a composite over taxi-fare's drift alarm and its latency alarm, named by the
+    # convention, whose actions a maintenance alarm suppresses
+    composite = "modelfresh-drift-taxi-fare--drift-or-latency"
+    for name in ("modelfresh-drift-taxi-fare", "taxi-fare-latency", "taxi-fare-maintenance"):
+        app.create_alarm(name)
+    app.cloudwatch.put_composite_alarm(
+        AlarmName=composite,
+        AlarmRule='ALARM("modelfresh-drift-taxi-fare") OR ALARM("taxi-fare-latency")',
+        ActionsSuppressor="taxi-fare-maintenance",
+        ActionsSuppressorWaitPeriod=0,
+        ActionsSuppressorExtensionPeriod=0,
+    )
+
+    def set_state(name: str, value: str) -> None:
+        app.cloudwatch.set_alarm_state(AlarmName=name, StateValue=value, StateReason="test")
+
+    # When the latency alarm goes to ALARM during maintenance
+    set_state("taxi-fare-maintenance", "ALARM")
+    set_state("taxi-fare-latency", "ALARM")
+
+    # Then the composite is in ALARM, but nothing starts, and the log says why
+    [found] = app.cloudwatch.describe_alarms(AlarmNames=[composite], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    assert (found["StateValue"], found["ActionsSuppressedBy"]) == ("ALARM", "Alarm")
+    assert app.executions() == []
+    assert app.dead_letters() == []
+    said = [
+        line["message"]
+        for line in app.cloud.function_logs("OnDriftAlarmFunction")
+        if "message" in line
+    ]
+    assert said == [
+        f"alarm {composite!r} went to ALARM with its actions suppressed by Alarm "
+        "(Actions suppressed by Alarm); nothing started"
+    ]
+
+    # When maintenance is over, and the latency alarm clears and goes to ALARM again
+    set_state("taxi-fare-maintenance", "OK")
+    set_state("taxi-fare-latency", "OK")
+    set_state("taxi-fare-latency", "ALARM")
+
+    # Then the composite's change starts one retrain of taxi-fare, which says what raised it
+    execution = app.only_execution()
+    assert execution["name"].startswith("taxi-fare-drift-")
+    signal = json.loads(
+        app.sfn.describe_execution(executionArn=execution["executionArn"])["input"]
+    )["signal"]
+    assert signal["source"] == composite
+    assert signal["detail"]["rule"] == found["AlarmRule"]
+    assert "taxi-fare-latency transitioned to ALARM" in signal["detail"]["reason"]
+    assert app.outcomes() == ["started"]
+
+
+def test_a_huge_alarm_reason_and_drift_finding_still_end_in_a_finished_notified_run(
+    app: App,
+) -> None:
+    # Given a drift finding of 5,000 drifted features (225 KB) for taxi-fare, from this hour
+    now = datetime.now(UTC)
+    finding = {
+        "window": {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()},
+        "drifted_share": 1.0,
+        "features": [{"name": f"feature_{i:05d}", "distance": 0.5} for i in range(5000)],
+        "report": "s3://modelfresh-artifacts/drift/taxi-fare/report.html",
+    }
+    app.dynamodb.update_item(
+        TableName=app.stack.outputs["ModelStateTableName"],
+        Key={"model": {"S": "taxi-fare"}},
+        UpdateExpression="SET drift_finding = :finding",
+        ExpressionAttributeValues={":finding": {"S": json.dumps(finding)}},
+    )
+    # ... and a drift alarm whose state reason is 254 KB
+    reason = "feature drift: " + "x" * (254 * 1024 - 15)
+
+    # When it goes to ALARM and the pipeline registers a good candidate
+    app.fire_alarm(reason=reason)
+    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run.succeed(GOOD)
+
+    # Then the run finishes, everyone is told, and the lease is free again
+    assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
+    assert app.outcomes() == ["started", "approved"]
+    assert [a["kind"] for a in app.audit()] == ["started", "approved"]
+    assert "lease_run" not in app.model_state()
+    assert app.dead_letters() == []
+    # ... and the run's signal kept the worst features, and says what it lost
+    started = app.cloud.notifications(app.topic_arn)[0]
+    drift = started["detail"]["signal"]["detail"]["drift"]
+    assert 0 < len(drift["features"]) < 5000
+    assert drift["features"][0] == {"name": "feature_00000", "distance": 0.5}
+    [cut] = started["detail"]["signal"]["detail"]["truncated"]
+    assert cut.startswith("detail.drift.features: ") and cut.endswith(" of 5,000 items cut")
+
+
+def test_a_flapping_storm_delivered_out_of_order_leaves_one_follow_up_of_the_newest_change(
+    app: App,
+) -> None:
+    # Given a run in progress
+    app.fire_alarm(reason="first")
+    first_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+
+    # When 40 later ALARM changes of its alarm arrive out of order, 8 at a time, the newest
+    # among the first 8 (EventBridge promises no order, and delivers at least once)
+    base = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    stamps = [base + timedelta(seconds=n) for n in range(40)]
+    order = random.Random(3).sample(range(40), 40)
+    order.remove(39)
+    order.insert(2, 39)
+
+    def entry(n: int) -> dict[str, str]:
+        detail = sample_event("cloudwatch_alarm_state_change_alarm")["detail"]
+        detail["state"]["timestamp"] = stamps[n].strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        detail["state"]["reason"] = f"change {n}"
+        return {
+            "Source": "aws.cloudwatch",
+            "DetailType": "CloudWatch Alarm State Change",
+            "Detail": json.dumps(detail),
+        }
+
+    events = app.cloud.client("events")
+    for batch in (order[i : i + 8] for i in range(0, 40, 8)):
+        threads = [
+            threading.Thread(target=events.put_events, kwargs={"Entries": [entry(n)]})
+            for n in batch
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # Then all 40 are coalesced behind the run
+    assert len(app.executions()) == 1
+    assert app.outcomes().count("coalesced") == 40
+    assert app.dead_letters() == []
+
+    # When the first run ends
+    first_pipeline.succeed(GOOD)
+    app.wait(app.executions()[0])
+    follow_up = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+
+    # Then one follow-up retrains on the window that ends at the newest change
+    newest = stamps[39]
+    assert follow_up.parameters["DriftWindowEnd"] == iso(newest)
+    assert follow_up.parameters["TriggerId"] == (
+        f"alarm/modelfresh-drift-taxi-fare/{newest.isoformat(timespec='milliseconds')}"
+    )
+    # ... and its signal stands for all 40 changes: the newest 20 with their reasons
+    signal = json.loads(
+        app.sfn.describe_execution(executionArn=app.executions()[1]["executionArn"])["input"]
+    )["signal"]
+    assert signal["detail"]["coalesced_count"] == 40
+    assert [c["reason"] for c in signal["detail"]["coalesced"]] == [
+        f"change {n}" for n in range(39, 19, -1)
+    ]
+    follow_up.succeed(GOOD)
+    assert app.wait(app.executions()[1])["status"] == "SUCCEEDED"
+    assert len(app.executions()) == 2
     assert "lease_run" not in app.model_state()

@@ -1,5 +1,6 @@
 """Alarm evaluation on the local cloud (localcloud.alarms): M of N periods, missing data as
-each TreatMissingData says, and state changes that reach EventBridge as in AWS."""
+each TreatMissingData says, composite alarms' rules and suppressors, and state changes that
+reach EventBridge as in AWS."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from localcloud import LocalCloud, patches
-from localcloud.alarms import StateChange, evaluate
+from localcloud.alarms import AlarmRule, RuleError, StateChange, Suppressor, evaluate, suppressed_by
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -370,3 +372,214 @@ def test_datapoints_minutes_apart_in_two_periods_are_two_periods(cw: CloudWatchC
     )
 
     assert [c.new for c in evaluate(cw, NOW)] == ["ALARM"]
+
+
+# -- composite alarms ---------------------------------------------------------------------------
+
+STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "with space": "ALARM"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "holds"),
+    [
+        ("ALARM(a)", True),
+        ('ALARM("a")', True),
+        ("OK(a)", False),
+        ("OK(b) AND INSUFFICIENT_DATA(c)", True),
+        ("ALARM(b) OR ALARM(c)", False),
+        ("NOT ALARM(b)", True),
+        ("NOT NOT ALARM(b)", False),
+        ("TRUE", True),
+        ("FALSE", False),
+        ("ALARM(b) AND ALARM(a) OR TRUE", True),  # AND binds tighter than OR
+        ("ALARM(b) AND (ALARM(a) OR TRUE)", False),
+        ("NOT ALARM(a) OR ALARM(a)", True),  # NOT binds tighter than OR
+        ("NOT (ALARM(a) OR ALARM(b))", False),
+        ('ALARM("with space") AND OK(arn:aws:cloudwatch:us-east-1:123456789012:alarm:b)', True),
+        ("ALARM(missing)", False),  # an alarm in no state is in none of the three
+    ],
+)
+def test_alarm_rule_reads_the_children_states_as_cloudwatch_does(rule: str, holds: bool) -> None:
+    assert AlarmRule.parse(rule).holds(STATES) is holds
+
+
+def test_alarm_rule_lists_the_alarms_it_reads_once_each() -> None:
+    rule = AlarmRule.parse('(ALARM(a) OR OK("b")) AND NOT ALARM(a) AND TRUE')
+
+    assert rule.children == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    "rule", ["", "ALARM(a", "ALARM()", "ALARM(a) ALARM(b)", "ALARM(a) AND", "MAYBE(a)", "a"]
+)
+def test_an_unreadable_alarm_rule_is_refused(rule: str) -> None:
+    with pytest.raises(RuleError):
+        AlarmRule.parse(rule)
+
+
+@pytest.mark.parametrize(
+    ("state", "left_ago", "new", "expected"),
+    [
+        pytest.param("ALARM", None, "ALARM", "Alarm", id="suppressor-in-alarm"),
+        pytest.param("ALARM", None, "OK", "Alarm", id="suppressor-in-alarm-any-state"),
+        pytest.param("OK", 179, "ALARM", "ExtensionPeriod", id="within-extension"),
+        pytest.param("OK", 180, "ALARM", "WaitPeriod", id="extension-over-waiting"),
+        pytest.param("OK", None, "ALARM", "WaitPeriod", id="waiting-for-the-suppressor"),
+        pytest.param("OK", None, "OK", None, id="no-wait-for-ok"),
+    ],
+)
+def test_a_composites_actions_are_suppressed_as_cloudwatch_documents(
+    state: str, left_ago: int | None, new: str, expected: str | None
+) -> None:
+    left = NOW - timedelta(seconds=left_ago) if left_ago is not None else None
+    suppressor = Suppressor(state, left, wait_period=120, extension_period=180)
+
+    assert suppressed_by(suppressor, new, NOW) == expected
+
+
+def test_without_a_suppressor_or_a_wait_period_nothing_is_suppressed() -> None:
+    assert suppressed_by(None, "ALARM", NOW) is None
+    assert suppressed_by(Suppressor("OK", None, 0, 0), "ALARM", NOW) is None
+
+
+def composite(
+    cloudwatch: CloudWatchClient, rule: str, name: str = "composite", **extra: Any
+) -> None:
+    cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=rule, **extra)
+
+
+def composite_state(cloudwatch: CloudWatchClient, name: str = "composite") -> dict[str, Any]:
+    [found] = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    return found  # type: ignore[return-value]
+
+
+def test_a_composite_is_evaluated_when_created_and_whenever_a_child_changes_state(
+    cw: CloudWatchClient,
+) -> None:
+    # Given two alarms in OK and a composite over them
+    create_alarm(cw, "first")
+    create_alarm(cw, "second")
+    composite(cw, "ALARM(first) AND NOT ALARM(second)")
+    created = composite_state(cw)
+    assert created["StateValue"] == "OK"
+    assert created["StateReason"].endswith(
+        ":alarm:composite was created and its alarm rule evaluates to OK"
+    )
+
+    # When the first goes to ALARM, the composite follows; when the second does, it clears
+    set_state(cw, "ALARM", "first")
+    raised = composite_state(cw)
+    set_state(cw, "ALARM", "second")
+    cleared = composite_state(cw)
+
+    assert raised["StateValue"] == "ALARM"
+    assert raised["StateReason"].startswith(
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:first transitioned to ALARM at "
+    )
+    assert json.loads(raised["StateReasonData"])["triggeringAlarms"][0]["state"]["value"] == (
+        "ALARM"
+    )
+    assert cleared["StateValue"] == "OK"
+
+
+def test_a_composite_of_composites_follows_its_grandchildren(cw: CloudWatchClient) -> None:
+    create_alarm(cw, "leaf")
+    composite(cw, "ALARM(leaf)", name="inner")
+    composite(cw, "ALARM(inner)", name="outer")
+
+    set_state(cw, "ALARM", "leaf")
+
+    assert composite_state(cw, "outer")["StateValue"] == "ALARM"
+
+
+def test_a_composite_over_an_alarm_that_does_not_exist_is_refused(cw: CloudWatchClient) -> None:
+    with pytest.raises(ClientError, match="do not exist"):
+        composite(cw, "ALARM(nowhere)")
+
+
+def test_an_unreadable_composite_rule_is_refused(cw: CloudWatchClient) -> None:
+    create_alarm(cw, "first")
+
+    with pytest.raises(ClientError, match="ValidationError"):
+        composite(cw, "ALARM(first) AND")
+
+
+def test_rewriting_a_composite_keeps_its_state_and_its_suppressor(cw: CloudWatchClient) -> None:
+    create_alarm(cw, "first")
+    create_alarm(cw, "maintenance")
+    settings: dict[str, Any] = {
+        "ActionsSuppressor": "maintenance",
+        "ActionsSuppressorWaitPeriod": 120,
+        "ActionsSuppressorExtensionPeriod": 180,
+    }
+    composite(cw, "ALARM(first)", **settings)
+    set_state(cw, "ALARM", "first")
+
+    composite(cw, "ALARM(first) OR FALSE", **settings)
+
+    found = composite_state(cw)
+    assert (found["StateValue"], found["AlarmRule"]) == ("ALARM", "ALARM(first) OR FALSE")
+    assert (found["ActionsSuppressor"], found["ActionsSuppressorWaitPeriod"]) == (
+        "maintenance",
+        120,
+    )
+
+
+def test_a_composite_change_reaches_eventbridge_in_the_composite_shape(cloud: LocalCloud) -> None:
+    # Given a composite with a suppressor that is in ALARM (a maintenance window)
+    cw = cloud.client("cloudwatch")
+    url = alarm_events_queue(cloud)
+    for name in ("first", "second", "maintenance"):
+        create_alarm(cw, name)
+    composite(
+        cw,
+        "ALARM(first) OR ALARM(second)",
+        AlarmDescription="either drifts",
+        ActionsSuppressor="maintenance",
+        ActionsSuppressorWaitPeriod=120,
+        ActionsSuppressorExtensionPeriod=180,
+    )
+    set_state(cw, "ALARM", "maintenance")
+
+    # When a child goes to ALARM
+    set_state(cw, "ALARM", "first")
+
+    # Then the composite's change is in the documented shape, its actions suppressed by Alarm
+    events = [e["detail"] for e in cloud.queue_messages(url)]
+    assert [(e["alarmName"], e["state"]["value"]) for e in events] == [
+        ("composite", "OK"),  # created: INSUFFICIENT_DATA -> OK
+        ("maintenance", "ALARM"),
+        ("first", "ALARM"),
+        ("composite", "ALARM"),
+    ]
+    change = events[-1]
+    assert change["configuration"] == {
+        "alarmRule": "ALARM(first) OR ALARM(second)",
+        "description": "either drifts",
+        "actionsSuppressor": "maintenance",
+        "actionsSuppressorWaitPeriod": 120,
+        "actionsSuppressorExtensionPeriod": 180,
+    }
+    assert change["state"]["actionsSuppressedBy"] == "Alarm"
+    assert change["state"]["actionsSuppressedReason"] == "Actions suppressed by Alarm"
+    assert change["previousState"]["value"] == "OK"
+    assert "actionsSuppressedBy" not in change["previousState"]
+    assert "metrics" not in change["configuration"]
+
+
+def test_a_composite_without_a_suppressor_has_no_suppression_in_its_event(
+    cloud: LocalCloud,
+) -> None:
+    cw = cloud.client("cloudwatch")
+    url = alarm_events_queue(cloud)
+    create_alarm(cw, "first")
+    composite(cw, "ALARM(first)")
+
+    set_state(cw, "ALARM", "first")
+
+    change = cloud.queue_messages(url)[-1]["detail"]
+    assert (change["alarmName"], change["state"]["value"]) == ("composite", "ALARM")
+    assert "actionsSuppressedBy" not in change["state"]
+    assert change["configuration"] == {"alarmRule": "ALARM(first)"}

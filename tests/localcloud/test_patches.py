@@ -320,6 +320,46 @@ def test_alarm_state_change_emits_the_documented_event_once_per_change(cloud: Lo
     ]
 
 
+def test_composite_alarm_follows_its_children_and_emits_the_composite_event(
+    cloud: LocalCloud,
+) -> None:
+    # Stock moto has no PutCompositeAlarm, and evaluates no alarm rule.
+    url, arn = queue(cloud, "composite-events")
+    route(
+        cloud,
+        "composites",
+        arn,
+        {"source": ["aws.cloudwatch"], "detail": {"alarmName": ["drift-or-quality"]}},
+    )
+    cloudwatch = cloud.client("cloudwatch")
+    for name in ("drift", "quality", "maintenance"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="ModelFresh/Drift", MetricName=name, Statistic="Maximum",
+            Period=3600, EvaluationPeriods=1, Threshold=0.2, ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+    cloudwatch.put_composite_alarm(
+        AlarmName="drift-or-quality", AlarmRule="ALARM(drift) OR ALARM(quality)",
+        ActionsSuppressor="maintenance", ActionsSuppressorWaitPeriod=0, ActionsSuppressorExtensionPeriod=0,
+    )  # fmt: skip
+
+    cloudwatch.set_alarm_state(AlarmName="quality", StateValue="ALARM", StateReason="worse")
+    cloudwatch.set_alarm_state(AlarmName="maintenance", StateValue="ALARM", StateReason="window")
+    cloudwatch.set_alarm_state(AlarmName="quality", StateValue="OK", StateReason="better")
+    cloudwatch.set_alarm_state(AlarmName="drift", StateValue="ALARM", StateReason="drifted")
+
+    created, raised, cleared, suppressed = (e["detail"] for e in cloud.queue_messages(url))
+    assert (created["previousState"]["value"], created["state"]["value"]) == (
+        "INSUFFICIENT_DATA",
+        "OK",
+    )
+    assert [raised["state"]["value"], cleared["state"]["value"]] == ["ALARM", "OK"]
+    assert "actionsSuppressedBy" not in raised["state"]
+    assert raised["configuration"]["alarmRule"] == "ALARM(drift) OR ALARM(quality)"
+    assert raised["configuration"]["actionsSuppressor"] == "maintenance"
+    assert suppressed["state"]["value"] == "ALARM"
+    assert suppressed["state"]["actionsSuppressedBy"] == "Alarm"
+
+
 # ---------------------------------------------------------------------------- 4-5. CloudFormation
 
 

@@ -1,6 +1,7 @@
 """In-memory stand-ins for the run coordinator's collaborators.
 
-`InMemoryLedger` implements the conditions of aws/ledger.py (DynamoLedger) one for one;
+`InMemoryLedger` implements the conditions of aws/ledger.py (DynamoLedger) one for one, and
+its optimistic merge of pending signals (read, merge, write if the pending signal is unchanged);
 tests/unit/test_ledger_contract.py runs the same scenarios against both, so it cannot drift.
 Signals are kept as the JSON DynamoLedger stores, and compared as such, for the same reason.
 """
@@ -13,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from modelfresh.aws.ledger import MERGE_ATTEMPTS, absorbing
 from modelfresh.events import iso
 from modelfresh.outcomes import Outcome, OutcomeRecorder
 from modelfresh.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal
+from modelfresh.signals import Signal, merge
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -133,28 +135,27 @@ class InMemoryLedger:
         self._lock = threading.Lock()
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
-        with self._lock:
-            refused = self._claim(ticket, lambda row: row.free(now) and row.cool(now))
-            if refused is not None:
-                return refused
-            self._record(ticket, "started")
-            self._rows.setdefault(ticket.model, _Row()).take_lease(ticket, now)
-            return ClaimResult(Claim.WON)
+        def write(row: _Row, read: str | None) -> ClaimResult:
+            leased = ticket if read is None else absorbing(ticket, _parse(read))
+            self._record(ticket.signal.id, "started", leased.run)
+            row.take_lease(leased, now)
+            return ClaimResult(Claim.WON, ticket=leased)
+
+        return self._merging(ticket, lambda row: row.free(now) and row.cool(now), write)
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
         def busy_or_cooling(row: _Row) -> bool:
             live = row.lease_run is not None and row.lease_expires_at >= now
             return live or (row.cooldown_until is not None and row.cooldown_until > now)
 
-        with self._lock:
-            refused = self._claim(ticket, busy_or_cooling)
-            if refused is not None:
-                return refused
-            self._record(ticket, "queued")
-            row = self._rows.setdefault(ticket.model, _Row())
-            row.pending_signal = ticket.signal.to_json()
+        def write(row: _Row, read: str | None) -> ClaimResult:
+            merged = merge(None if read is None else _parse(read), ticket.signal)
+            self._record(ticket.signal.id, "queued", ticket.run)
+            row.pending_signal = merged.to_json()
             row.pending_count += 1
             return ClaimResult(Claim.WON, state=row.state(ticket.model))
+
+        return self._merging(ticket, busy_or_cooling, write)
 
     def release(
         self, model: str, holder: str, now: int, cooldown_until: int, keep_pending: bool
@@ -221,8 +222,32 @@ class InMemoryLedger:
             return ClaimResult(Claim.REFUSED, state=row.state(ticket.model))
         return None
 
-    def _record(self, ticket: Ticket, decision: str) -> None:
-        self._signals[ticket.signal.id] = SignalRecord(ticket.signal.id, decision, ticket.run)
+    def _merging(
+        self,
+        ticket: Ticket,
+        allowed: _Condition,
+        write: Callable[[_Row, str | None], ClaimResult],
+    ) -> ClaimResult:
+        """DynamoLedger's optimistic merge: read the pending signal, then `write` (under the
+        lock) if the claim is allowed and the pending signal is still the one read."""
+        for _ in range(MERGE_ATTEMPTS):
+            read = self._pending_json(ticket.model)
+            with self._lock:
+                refused = self._claim(ticket, allowed)
+                if refused is not None:
+                    return refused
+                row = self._rows.setdefault(ticket.model, _Row())
+                if row.pending_signal == read:
+                    return write(row, read)
+        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+
+    def _record(self, signal_id: str, decision: str, run: str) -> None:
+        self._signals[signal_id] = SignalRecord(signal_id, decision, run)
+
+    def _pending_json(self, model: str) -> str | None:
+        with self._lock:
+            row = self._rows.get(model)
+            return row.pending_signal if row else None
 
 
 class RefusingLedger(InMemoryLedger):

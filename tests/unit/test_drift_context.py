@@ -17,7 +17,7 @@ from modelfresh.approvals import Outcome, Page
 from modelfresh.config import DriftCheck, load_config
 from modelfresh.driftplan import drift_summary, fresh_finding
 from modelfresh.retrain import trigger_metadata
-from modelfresh.signals import Signal, alarm_signal, parse_alarm_change
+from modelfresh.signals import Signal, alarm_signal, merge, parse_alarm_change
 
 from tests.conftest import FIXTURES, sample_event
 from tests.unit.test_approval_pages import (
@@ -321,3 +321,65 @@ def test_the_review_page_escapes_the_drift_summary_and_report() -> None:
     assert parsed.tags.isdisjoint({"script", "img"})
     assert "<script>" not in html
     assert parsed.text.count(f"Drift check: {HOSTILE} (report {HOSTILE})") == 1
+
+
+# -- a follow-up that stands for several alarm changes ----------------------------------------
+
+
+def changed(seconds: int, reason: str, finding: dict[str, Any] | None = None) -> Signal:
+    later = replace(
+        CHANGE, changed_at=CHANGE.changed_at + timedelta(seconds=seconds), reason=reason
+    )
+    return alarm_signal(later, TAXI, finding)
+
+
+MERGED = merge(
+    merge(changed(0, "first", FINDING), changed(120, "third")),
+    changed(60, "second", FINDING | {"features": [{"name": "pickup_hour", "distance": 0.6}]}),
+)
+
+
+def test_the_candidate_of_a_merged_follow_up_records_every_change_and_the_union_of_drift() -> None:
+    metadata = trigger_metadata(MERGED, RUN, PACKAGE_WINDOW)
+
+    # The newest change's reason, and every change, newest first
+    assert metadata["modelfresh:reason"] == "third"
+    assert metadata["modelfresh:coalesced"] == (
+        "3 alarm changes newest first: 2019-10-02T17:06:40.989Z third "
+        "2019-10-02T17:05:40.989Z second 2019-10-02T17:04:40.989Z first"
+    )
+    # ... and what every finding found, each feature at its worst
+    assert metadata["modelfresh:drift"] == (
+        "33 pct of features drifted: pickup_hour 0.60 trip_distance_km 0.41"
+    )
+    update_model_package_accepts(metadata)
+
+
+def test_a_follow_up_of_many_changes_keeps_its_metadata_to_256_characters() -> None:
+    signal = None
+    for n in range(40):
+        signal = merge(signal, changed(n, f"Threshold Crossed: {n} datapoints were > 0.2"))
+    assert signal is not None
+
+    metadata = trigger_metadata(signal, RUN, PACKAGE_WINDOW)
+
+    assert metadata["modelfresh:coalesced"].startswith("40 alarm changes newest first: ")
+    assert len(metadata["modelfresh:coalesced"]) <= 256
+    update_model_package_accepts(metadata)
+
+
+def test_a_single_change_adds_no_coalesced_entry() -> None:
+    assert "modelfresh:coalesced" not in trigger_metadata(changed(0, "only"), RUN, PACKAGE_WINDOW)
+
+
+def test_the_approver_sees_the_changes_a_follow_up_stands_for() -> None:
+    coalesced = "3 alarm changes newest first: 17:06 third 17:05 second"
+    details = make_details(metadata=DRIFT_METADATA | {"modelfresh:coalesced": coalesced})
+    approval = make_approval(details=details)
+
+    text = email(approval, LINK)
+    _, _, html = render(Outcome(Page.REVIEW, approval))
+
+    assert details["trigger"]["coalesced"] == coalesced
+    assert f"Stands for {coalesced}." in text
+    assert f"Stands for {coalesced}." in Parsed(html).text

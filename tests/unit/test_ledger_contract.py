@@ -11,7 +11,7 @@ import boto3
 import pytest
 from modelfresh.aws.ledger import DynamoLedger
 from modelfresh.runs import Claim, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal
+from modelfresh.signals import Signal, changes_of, merge
 from moto import mock_aws
 
 from localcloud import patches
@@ -181,23 +181,123 @@ def test_acquire_is_refused_during_cooldown_and_allowed_from_its_last_second(
 # ------------------------------------------------------------------------------------ enqueue
 
 
-def test_enqueue_keeps_the_latest_signal_and_counts_every_one(ledger: AnyLedger) -> None:
+def test_enqueue_merges_every_signal_into_the_pending_one_and_counts_each(
+    ledger: AnyLedger,
+) -> None:
     # Given a live lease
     first = leased(ledger)
 
     # When three signals are queued behind it
     results = [ledger.enqueue(ticket(make_signal(n=n)), NOW + n) for n in (2, 3, 4)]
 
-    # Then each wins, with the state after its write: the latest pending, counted
+    # Then each wins, with the state after its write: one pending signal, the merge of all
     assert [r.claim for r in results] == [Claim.WON] * 3
     assert [r.state.pending_count for r in results if r.state] == [1, 2, 3]
     state = ledger.state("taxi-fare")
-    assert state.pending == make_signal(n=4)
+    assert state.pending == merge(merge(make_signal(n=2), make_signal(n=3)), make_signal(n=4))
+    assert state.pending is not None
+    assert state.pending.id == make_signal(n=4).id
+    assert [c["id"] for c in changes_of(state.pending)] == [make_signal(n=n).id for n in (4, 3, 2)]
     assert state.pending_count == 3
     assert state.lease is not None
     assert state.lease.run == first.run  # the lease is untouched
     queued = make_signal(n=3)
     assert ledger.signal_record(queued.id) == SignalRecord(queued.id, "queued", queued.run_name)
+
+
+def test_enqueue_makes_the_newest_change_pending_whatever_the_order_of_arrival(
+    ledger: AnyLedger,
+) -> None:
+    # Given a live lease
+    leased(ledger)
+
+    # When the changes of 10:00:00.004, .002 and .003 arrive in that order
+    for n in (4, 2, 3):
+        assert ledger.enqueue(ticket(make_signal(n=n)), NOW + 1).claim is Claim.WON
+
+    # Then the pending signal is the newest change, standing for all three
+    pending = ledger.state("taxi-fare").pending
+    assert pending is not None
+    assert (pending.id, pending.at, pending.run_name) == (
+        make_signal(n=4).id,
+        make_signal(n=4).at,
+        make_signal(n=4).run_name,
+    )
+    assert pending.detail["coalesced_count"] == 3
+
+
+def test_a_merged_signal_delivered_again_is_a_duplicate_and_not_merged_twice(
+    ledger: AnyLedger,
+) -> None:
+    # Given two signals merged into the pending one
+    leased(ledger)
+    for n in (2, 3):
+        assert ledger.enqueue(ticket(make_signal(n=n)), NOW + 1).claim is Claim.WON
+    before = ledger.state("taxi-fare")
+
+    # When the first is delivered again
+    again = ledger.enqueue(ticket(make_signal(n=2)), NOW + 2)
+
+    # Then it is a duplicate: the pending signal and its count did not move
+    assert again.claim is Claim.DUPLICATE
+    assert ledger.state("taxi-fare") == before
+
+
+def test_enqueue_merges_again_when_another_writer_changed_the_pending_signal_first(
+    ledger: AnyLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pending signal, and a writer that queues signal 3 just after our read of it
+    leased(ledger)
+    assert ledger.enqueue(ticket(make_signal(n=2)), NOW + 1).claim is Claim.WON
+    read = type(ledger)._pending_json
+    raced = False
+
+    def read_then_race(self: AnyLedger, model: str) -> str | None:
+        nonlocal raced
+        seen = read(self, model)  # type: ignore[arg-type]
+        if not raced:
+            raced = True
+            assert self.enqueue(ticket(make_signal(n=3)), NOW + 2).claim is Claim.WON
+        return seen
+
+    monkeypatch.setattr(type(ledger), "_pending_json", read_then_race)
+
+    # When signal 4 is queued on the stale read
+    result = ledger.enqueue(ticket(make_signal(n=4)), NOW + 3)
+
+    # Then its first write was refused, and the merge it wrote in the end has all three
+    assert result.claim is Claim.WON
+    pending = ledger.state("taxi-fare").pending
+    assert pending is not None
+    assert {c["id"] for c in changes_of(pending)} == {make_signal(n=n).id for n in (2, 3, 4)}
+    assert ledger.state("taxi-fare").pending_count == 3
+
+
+def test_acquire_absorbs_the_waiting_signal_by_merging_with_it_named_after_the_newest(
+    ledger: AnyLedger,
+) -> None:
+    # Given a follow-up of change .005 waiting for the end of a cooldown
+    first = leased(ledger)
+    waiting = make_signal(n=5)
+    assert ledger.enqueue(ticket(waiting), NOW + 1).claim is Claim.WON
+    assert ledger.release("taxi-fare", first.run, NOW, NOW + 100, keep_pending=True) is None
+
+    # When an older change (.003), delivered late, finds the model free after the cooldown
+    late = ticket(make_signal(n=3), NOW + 100)
+    result = ledger.acquire(late, NOW + 100)
+
+    # Then the lease goes to the merge of both, named after the newest change
+    assert result.claim is Claim.WON
+    assert result.ticket is not None
+    assert result.ticket.run == waiting.run_name
+    assert result.ticket.signal == merge(waiting, late.signal)
+    state = ledger.state("taxi-fare")
+    assert state.lease is not None
+    assert (state.lease.run, state.lease.signal) == (waiting.run_name, result.ticket.signal)
+    assert (state.pending, state.pending_count) == (None, 0)
+    assert ledger.signal_record(late.signal.id) == SignalRecord(
+        late.signal.id, "started", waiting.run_name
+    )
 
 
 def test_enqueue_of_a_queued_signal_again_is_a_duplicate(ledger: AnyLedger) -> None:
@@ -512,3 +612,32 @@ def test_twenty_concurrent_acquires_of_one_model_have_exactly_one_winner(
     assert lease.run == winners[0]
     recorded = [t for t in tickets if dynamo_ledger.signal_record(t.signal.id) is not None]
     assert [t.run for t in recorded] == winners
+
+
+def test_twenty_concurrent_enqueues_all_reach_the_pending_signal(ledger: AnyLedger) -> None:
+    model = "taxi-fare"
+    # Given a live lease and 20 different signals, released at the same instant
+    leased(ledger, model=model)
+    tickets = [ticket(make_signal(model, n=n)) for n in range(2, 22)]
+    barrier = threading.Barrier(len(tickets))
+    claims: list[Claim] = []
+
+    def enqueue(one: Ticket) -> None:
+        barrier.wait()
+        claims.append(ledger.enqueue(one, NOW + 1).claim)
+
+    threads = [threading.Thread(target=enqueue, args=(t,)) for t in tickets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every one was merged, once: the pending signal stands for all 20, the newest first
+    assert claims == [Claim.WON] * 20
+    state = ledger.state(model)
+    assert state.pending is not None
+    assert state.pending.id == make_signal(model, n=21).id
+    assert [c["id"] for c in changes_of(state.pending)] == [
+        make_signal(model, n=n).id for n in range(21, 1, -1)
+    ]
+    assert (state.pending.detail["coalesced_count"], state.pending_count) == (20, 20)

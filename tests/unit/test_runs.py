@@ -4,7 +4,8 @@ ledger (whose semantics test_ledger_contract.py pins to DynamoLedger's) and a fa
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from modelfresh.runs import (
     RunCoordinator,
     Ticket,
 )
-from modelfresh.signals import Signal
+from modelfresh.signals import Signal, changes_of
 
 from tests.unit.fakes import (
     START,
@@ -188,7 +189,7 @@ def test_signal_while_a_run_holds_the_lease_is_coalesced_behind_it(world: World)
     assert f"Run {first.run_name} is retraining this model" in coalesced.summary
 
 
-def test_several_signals_while_running_leave_only_the_latest_pending(world: World) -> None:
+def test_several_signals_while_running_are_merged_into_one_pending_signal(world: World) -> None:
     # Given a running run
     world.admit(taxi(1))
 
@@ -198,15 +199,20 @@ def test_several_signals_while_running_leave_only_the_latest_pending(world: Worl
         world.clock.advance(60)
         results.append(world.admit(taxi(n, reason=f"reason {n}")))
 
-    # Then all three are coalesced; only the latest is pending, and all are counted
+    # Then all three are coalesced into one pending signal, the newest, carrying every reason
     assert [r.admission for r in results] == [Admission.COALESCED] * 3
-    assert world.state().pending == taxi(4, reason="reason 4")
+    pending = world.state().pending
+    assert pending is not None
+    assert pending.id == taxi(4).id
+    assert [(c["id"], c["reason"]) for c in changes_of(pending)] == [
+        (taxi(n).id, f"reason {n}") for n in (4, 3, 2)
+    ]
     assert world.state().pending_count == 3
     assert world.executions.started == [taxi(1).run_name]
     assert world.recorder.kinds == ["started", "coalesced", "coalesced", "coalesced"]
 
 
-def test_finish_hands_off_to_exactly_one_follow_up_for_the_latest_signal(world: World) -> None:
+def test_finish_hands_off_to_exactly_one_follow_up_for_the_merged_signals(world: World) -> None:
     # Given a run with three signals coalesced behind it
     first = taxi(1)
     world.admit(first)
@@ -218,18 +224,109 @@ def test_finish_hands_off_to_exactly_one_follow_up_for_the_latest_signal(world: 
     world.clock.advance(3600)
     lease = world.finish("taxi-fare", first.run_name)
 
-    # Then its outcome is recorded, and exactly one follow-up, for the latest signal, starts
+    # Then its outcome is recorded, and exactly one follow-up, named after the latest, starts
     assert lease == f"lease handed to follow-up {latest.run_name}"
     assert world.executions.started == [first.run_name, latest.run_name]
-    assert world.executions.runs[latest.run_name].ticket.signal == latest
+    follow_up = world.executions.runs[latest.run_name].ticket.signal
+    assert (follow_up.id, follow_up.at) == (latest.id, latest.at)
+    assert follow_up.detail["coalesced_count"] == 3
     assert world.recorder.kinds[-2:] == ["approved", "started"]
-    assert f"follow-up to {first.run_name}" in world.recorder.outcomes[-1].summary
+    started = world.recorder.outcomes[-1].summary
+    assert f"follow-up to {first.run_name}" in started
+    assert "and 2 earlier changes it stands for" in started
     # ... which holds the lease, granted by the first run, with nothing pending
     state = world.state()
     assert state.lease is not None
     assert (state.lease.run, state.lease.granted_by) == (latest.run_name, first.run_name)
     assert state.lease.expires_at == world.clock.epoch + LEASE_SECONDS
     assert (state.pending, state.pending_count) == (None, 0)
+
+
+def finding(features: dict[str, float], report: str, share: float = 0.5) -> dict[str, object]:
+    return {
+        "drifted_share": share,
+        "features": [{"name": n, "distance": d} for n, d in features.items()],
+        "report": report,
+    }
+
+
+def test_a_flapping_storm_out_of_order_leaves_a_follow_up_of_the_newest_change(
+    world: World,
+) -> None:
+    # Given a running run, and 248 state changes of its alarm delivered in shuffled order,
+    # each with its own drift finding (change n saw feature f{n % 7} at distance n / 1000)
+    first = taxi(1)
+    world.admit(first)
+    changes = [
+        replace(
+            taxi(n, reason=f"change {n}"),
+            detail={
+                **taxi(n, reason=f"change {n}").detail,
+                "drift": finding({f"f{n % 7}": n / 1000}, f"s3://reports/{n}.html"),
+            },
+        )
+        for n in range(2, 250)
+    ]
+    for change in random.Random(7).sample(changes, len(changes)):
+        assert world.admit(change).admission is Admission.COALESCED
+
+    # When the run finishes
+    world.finish("taxi-fare", first.run_name)
+
+    # Then one follow-up starts, for the newest change (the 248th), not the last to arrive
+    newest = changes[-1]
+    assert world.executions.started == [first.run_name, newest.run_name]
+    signal = world.executions.runs[newest.run_name].ticket.signal
+    assert (signal.id, signal.at) == (newest.id, newest.at)
+    assert signal.drift_window(CONFIG.model("taxi-fare"))[1] == newest.at
+    # ... standing for all 248 changes: the newest 20 listed with their reasons
+    assert signal.detail["coalesced_count"] == 248
+    assert [c["reason"] for c in changes_of(signal)] == [f"change {n}" for n in range(249, 229, -1)]
+    # ... and for every drift finding: each feature at its worst, the newest report
+    drift = signal.detail["drift"]
+    assert {f["name"]: f["distance"] for f in drift["features"]} == {
+        f"f{k}": max(n for n in range(2, 250) if n % 7 == k) / 1000 for k in range(7)
+    }
+    assert drift["report"] == "s3://reports/249.html"
+    assert len(signal.to_json()) < 32 * 1024
+
+
+def test_a_signal_merged_into_the_pending_one_and_delivered_again_changes_nothing(
+    world: World,
+) -> None:
+    # Given two signals merged behind a running run
+    world.admit(taxi(1))
+    world.admit(taxi(2))
+    world.admit(taxi(3))
+    before = world.state()
+
+    # When the first of them is delivered again
+    again = world.admit(taxi(2))
+
+    # Then it is a duplicate, and the pending signal, its count and the outcomes are as they were
+    assert again.admission is Admission.DUPLICATE
+    assert world.state() == before
+    assert world.recorder.kinds == ["started", "coalesced", "coalesced"]
+
+
+def test_a_late_older_signal_after_the_cooldown_starts_the_newer_deferred_one_merged(
+    world: World,
+) -> None:
+    # Given a churn follow-up of change 5 deferred to the end of the cooldown
+    world.admit(churn(1))
+    world.admit(churn(5))
+    world.finish("churn", churn(1).run_name)
+    cooldown_end = world.state("churn").cooldown_until
+
+    # When change 3, delivered late, arrives after the cooldown, before any sweep
+    world.clock.advance(cooldown_end - world.clock.epoch)
+    result = world.admit(churn(3))
+
+    # Then the run that starts is named after change 5, and stands for both
+    assert result == AdmitResult(Admission.STARTED, churn(5).run_name)
+    signal = world.executions.runs[churn(5).run_name].ticket.signal
+    assert {c["id"] for c in changes_of(signal)} == {churn(3).id, churn(5).id}
+    assert world.state("churn").pending is None
 
 
 def test_finish_with_nothing_pending_releases_and_a_second_finish_is_harmless(

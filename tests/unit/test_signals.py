@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from modelfresh.config import (
     ControllerConfig,
     Endpoints,
@@ -19,10 +21,14 @@ from modelfresh.config import (
     load_config,
 )
 from modelfresh.errors import MalformedEvent
+from modelfresh.limits import SIGNAL_BUDGET
 from modelfresh.signals import (
+    MERGED_CHANGES,
     AlarmChange,
     Signal,
     alarm_signal,
+    changes_of,
+    merge,
     not_an_alarm,
     parse_alarm_change,
     parse_schedule_tick,
@@ -138,6 +144,60 @@ def test_long_alarm_reason_is_cut_to_1000_characters() -> None:
     assert parse_alarm_change(event).reason == "r" * 1000
 
 
+# -- composite alarms ----------------------------------------------------------------------------
+
+COMPOSITE = "cloudwatch_alarm_state_change_composite_suppressed"
+
+
+def test_composite_alarm_sample_is_read_with_its_rule_and_its_suppression() -> None:
+    change = parse_alarm_change(sample_event(COMPOSITE))
+
+    assert change.alarm_name == "modelfresh-drift-taxi-fare--composite"
+    assert (change.previous_state, change.state) == ("OK", "ALARM")
+    assert change.rule == "ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)"
+    assert change.metrics == ()
+    assert (change.suppressed_by, change.suppressed_reason) == (
+        "WaitPeriod",
+        "Actions suppressed by WaitPeriod",
+    )
+
+
+@pytest.mark.parametrize("by", ["Alarm", "ExtensionPeriod", "WaitPeriod", "SomethingNew"])
+def test_composite_alarm_whose_actions_are_suppressed_starts_nothing_and_says_why(by: str) -> None:
+    event = sample_event(COMPOSITE)
+    event["detail"]["state"]["actionsSuppressedBy"] = by
+    event["detail"]["state"]["actionsSuppressedReason"] = f"Actions suppressed by {by}"
+
+    reason = not_an_alarm(parse_alarm_change(event))
+
+    assert reason == (
+        "alarm 'modelfresh-drift-taxi-fare--composite' went to ALARM with its actions "
+        f"suppressed by {by} (Actions suppressed by {by}); nothing started"
+    )
+
+
+def test_composite_alarm_whose_actions_run_is_an_alarm_carrying_its_rule() -> None:
+    # Given the composite sample without the suppression (its suppressor had no say)
+    event = sample_event(COMPOSITE)
+    for key in ("actionsSuppressedBy", "actionsSuppressedReason"):
+        del event["detail"]["state"][key]
+
+    change = parse_alarm_change(event)
+    signal = alarm_signal(change, model())
+
+    assert not_an_alarm(change) is None
+    assert change.suppressed_by is None
+    assert signal.detail["rule"] == change.rule
+    assert signal.detail["metrics"] == []
+
+
+def test_single_metric_alarm_has_no_rule_and_no_suppression() -> None:
+    change = parse_alarm_change(sample_event(ALARM))
+
+    assert (change.rule, change.suppressed_by) == (None, None)
+    assert "rule" not in alarm_signal(change, model()).detail
+
+
 def _delete(*path: str) -> Callable[[dict[str, Any]], None]:
     def change(event: dict[str, Any]) -> None:
         target = event
@@ -225,6 +285,8 @@ def test_malformed_alarm_event_names_the_full_path(
     [
         pytest.param(_set("OK", "detail", "previousState"), id="previous-state-string"),
         pytest.param(_set(["m1"], "detail", "configuration", "metrics"), id="metric-string"),
+        pytest.param(_set(7, "detail", "state", "actionsSuppressedBy"), id="suppressed-by-number"),
+        pytest.param(_set(["r"], "detail", "configuration", "alarmRule"), id="rule-list"),
     ],
 )
 def test_mistyped_optional_part_of_an_alarm_event_is_a_malformed_event(
@@ -500,3 +562,106 @@ def test_schedule_run_name_names_the_model_and_the_slot() -> None:
     [signal] = schedule_signals(config, datetime(2026, 11, 23, 9, tzinfo=UTC), RULE)
 
     assert re.fullmatch(r"taxi-fare-sched-20261119T0000-[0-9a-f]{10}", signal.run_name)
+
+
+# -- merging coalesced signals ----------------------------------------------------------------
+
+
+def change(ms: int, reason: str = "drift", drift: dict[str, Any] | None = None) -> Signal:
+    """The drift alarm's change `ms` milliseconds after 10:00, with its finding."""
+    at = datetime(2026, 11, 22, 10, 0, tzinfo=UTC) + timedelta(milliseconds=ms)
+    detail: dict[str, Any] = {"alarm": "modelfresh-drift-taxi-fare", "reason": reason}
+    if drift is not None:
+        detail["drift"] = drift
+    return Signal(
+        model="taxi-fare",
+        kind="drift-alarm",
+        id=f"alarm/modelfresh-drift-taxi-fare/{at.isoformat(timespec='milliseconds')}",
+        at=at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z",
+        source="modelfresh-drift-taxi-fare",
+        detail=detail,
+    )
+
+
+def test_merging_into_nothing_is_the_signal_itself() -> None:
+    assert merge(None, change(1)) == change(1)
+
+
+def test_a_merge_is_the_newest_change_by_time_not_by_arrival() -> None:
+    merged = merge(change(300, "newest"), change(100, "older, arrived last"))
+
+    assert (merged.id, merged.at, merged.run_name) == (
+        change(300).id,
+        change(300).at,
+        change(300).run_name,
+    )
+    assert merged.detail["reason"] == "newest"
+    assert merged.drift_window(model())[1] == change(300).at
+    assert changes_of(merged) == [
+        {"id": change(300).id, "at": change(300).at, "source": "modelfresh-drift-taxi-fare", "reason": "newest"},
+        {"id": change(100).id, "at": change(100).at, "source": "modelfresh-drift-taxi-fare", "reason": "older, arrived last"},
+    ]  # fmt: skip
+    assert merged.detail["coalesced_count"] == 2
+
+
+def test_a_merge_keeps_the_newest_changes_and_counts_the_rest() -> None:
+    merged = None
+    for ms in range(100):
+        merged = merge(merged, change(ms, "r" * 5000))
+    assert merged is not None
+
+    listed = changes_of(merged)
+    assert [c["id"] for c in listed] == [change(ms).id for ms in range(99, 99 - MERGED_CHANGES, -1)]
+    assert all(len(c["reason"]) == 300 for c in listed)
+    assert merged.detail["coalesced_count"] == 100
+    assert len(merged.to_json().encode()) <= SIGNAL_BUDGET
+
+
+def test_a_merge_unites_the_drift_findings_each_feature_at_its_worst() -> None:
+    older = {"drifted_share": 0.6, "features": [{"name": "a", "distance": 0.9}, {"name": "b", "distance": 0.2}], "report": "s3://r/old.html"}  # fmt: skip
+    newer = {"drifted_share": 0.3, "features": [{"name": "b", "distance": 0.5}, {"name": "c", "psi": 0.3, "distance": 0.3}], "report": "s3://r/new.html"}  # fmt: skip
+
+    drift = merge(change(1, drift=older), change(2, drift=newer)).detail["drift"]
+
+    assert drift["features"] == [
+        {"name": "a", "distance": 0.9},
+        {"name": "b", "distance": 0.5},
+        {"name": "c", "psi": 0.3, "distance": 0.3},
+    ]
+    assert (drift["drifted_share"], drift["report"]) == (0.6, "s3://r/new.html")
+
+
+def test_a_change_merged_before_changes_nothing_when_merged_again() -> None:
+    merged = merge(merge(change(1), change(2)), change(3))
+
+    assert merge(merged, change(2)) == merged
+    assert merge(merged, merged) == merged
+
+
+changes = st.lists(
+    st.builds(change, st.integers(0, 500), st.sampled_from(["a", "b", "c"])),
+    min_size=1,
+    max_size=30,
+    unique_by=lambda s: s.id,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(changes, st.randoms(use_true_random=False))
+def test_any_order_of_arrival_merges_into_the_same_follow_up(
+    signals: list[Signal], rng: Any
+) -> None:
+    def merged_in(order: list[Signal]) -> Signal | None:
+        result = None
+        for signal in order:
+            result = merge(result, signal)
+        return result
+
+    shuffled = rng.sample(signals, len(signals))
+    first, second = merged_in(signals), merged_in(shuffled)
+
+    assert first == second
+    assert first is not None
+    newest = max(signals, key=lambda s: (s.at, s.id))
+    assert (first.id, first.at) == (newest.id, newest.at)
+    assert first.detail.get("coalesced_count", 1) == len(signals)

@@ -174,6 +174,8 @@ def _trigger(details: Mapping[str, Any]) -> str:
         text += f": {trigger['reason']}"
     if trigger.get("window"):
         text += f" (retrained on {trigger['window']})"
+    if trigger.get("coalesced"):
+        text += f". Stands for {trigger['coalesced']}"
     if trigger.get("drift"):
         text += f". Drift check: {trigger['drift']}"
     if trigger.get("report"):

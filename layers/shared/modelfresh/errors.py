@@ -66,3 +66,8 @@ class BaselineInvalid(ModelfreshError):
 # but they are Step Functions error names all the same, so they live with the others.
 PIPELINE_FAILED = "PipelineExecutionFailed"
 PIPELINE_STOPPED = "PipelineExecutionStopped"
+
+
+class MessageTooLarge(ModelfreshError):
+    """A message cannot be cut to its service's limit without cutting what identifies it
+    (its model, run, kind): the skeleton alone is over the budget."""

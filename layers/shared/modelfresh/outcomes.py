@@ -100,6 +100,19 @@ class Outcome:
         """A JSON-ready form."""
         return asdict(self) | {"detail": dict(self.detail)}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        """The inverse of to_dict (a summary or detail cut away reads back empty)."""
+        kind: OutcomeKind = data["kind"]
+        return cls(
+            model=str(data["model"]),
+            kind=kind,
+            run=str(data["run"]),
+            at=str(data["at"]),
+            summary=str(data.get("summary", "")),
+            detail=data.get("detail") or {},
+        )
+
     def as_text(self) -> str:
         """The message a person reads in their inbox."""
         lines = [

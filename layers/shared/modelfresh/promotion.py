@@ -285,6 +285,9 @@ def approval_details(
             "window": meta.get("modelfresh:window", ""),
             "run": meta.get("modelfresh:run", ""),
         }
+        # The changes a follow-up run stands for, when several were merged into it.
+        if "modelfresh:coalesced" in meta:
+            trigger["coalesced"] = meta["modelfresh:coalesced"]
         # What the drift check found, when a drift check raised the alarm.
         if "modelfresh:drift" in meta:
             trigger["drift"] = meta["modelfresh:drift"]

@@ -19,7 +19,7 @@ from modelfresh.driftplan import drift_summary
 from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid, PipelineParameterInvalid
 from modelfresh.gate import Verdict, judge, read_evaluation
 from modelfresh.outcomes import Outcome, OutcomeKind
-from modelfresh.signals import Signal
+from modelfresh.signals import Signal, changes_of
 
 if TYPE_CHECKING:
     from modelfresh.promotion import Endpoint, Package
@@ -211,6 +211,12 @@ def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dic
         "modelfresh:reason": reason,
         "modelfresh:window": f"{window.get('start', '')} .. {window.get('end', '')}",
     }
+    count = signal.detail.get("coalesced_count")
+    if isinstance(count, int) and count > 1:
+        # A follow-up that stands for several changes: every one, newest first, as many as fit.
+        kind = "alarm changes" if signal.kind == "drift-alarm" else "signals"
+        listed = " ".join(f"{c['at']} {c['reason']}".strip() for c in changes_of(signal))
+        values["modelfresh:coalesced"] = f"{count} {kind} newest first: {listed}"
     drift = signal.detail.get("drift")
     if isinstance(drift, Mapping):
         values["modelfresh:drift"] = drift_summary(drift, limit=4096)  # cut once cleaned

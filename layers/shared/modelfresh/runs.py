@@ -3,9 +3,12 @@
 The rules, all enforced by conditional writes in the ledger (DynamoDB):
 - a model's *lease* names the one run allowed to retrain it; it expires, so a crashed run
   cannot block its model for ever;
-- a signal that arrives while a run holds the lease, or during the model's cooldown, is kept
-  as the model's *pending* signal (a newer one replaces it); when the run ends it is handed the
-  lease and starts exactly one follow-up, at once or, in cooldown, from the sweep;
+- a signal that arrives while a run holds the lease, or during the model's cooldown, is merged
+  into the model's *pending* signal (signals.merge: the newest change by its time, with every
+  change's reason and the union of their drift findings), by a write conditional on the pending
+  signal as read, retried when another writer was first; when the run ends the pending signal
+  is handed the lease and starts exactly one follow-up, at once or, in cooldown, from the sweep;
+  a signal that finds the model free while a follow-up waits is merged with it and starts it;
 - every signal is recorded once: the same alarm change delivered twice is a duplicate;
 - the sweep finds leases whose run ended without releasing them (or never started) and
   repairs them without relying on any status event.
@@ -93,22 +96,28 @@ class Claim(StrEnum):
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """A claim, with the state or signal record that explains a refusal or duplicate."""
+    """A claim, with the state or signal record that explains a refusal or duplicate, and,
+    for a won acquire, the lease taken (its signal merged with any pending one)."""
 
     claim: Claim
     state: ModelState | None = None
     record: SignalRecord | None = None
+    ticket: Ticket | None = None
 
 
 class Ledger(Protocol):
     """Conditional writes over model states and signal records (see aws/ledger.py)."""
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
-        """Record the signal as started and take the lease, if it is free and not cooling."""
+        """Record the signal as started and take the lease, if it is free and not cooling.
+
+        A pending signal is absorbed: the lease goes to the merge of it and the ticket's
+        signal (the result's `ticket`, named after the newest change)."""
         ...
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
-        """Record the signal as queued and make it pending, if the model is busy or cooling."""
+        """Record the signal as queued and merge it into the pending signal, if the model is
+        busy or cooling; the merge is written only over the pending signal it was made from."""
         ...
 
     def release(
@@ -199,12 +208,14 @@ class RunCoordinator:
         Raises: UnknownModel, LedgerContention.
         """
         now = _epoch(self._clock())
+        signal = signal.bounded()  # it is kept in the model's state item, and starts a run
         ticket = self.ticket(signal, now)
         for _ in range(5):
             acquired = self._ledger.acquire(ticket, now)
             if acquired.claim is Claim.WON:
-                self._start(ticket, "started by " + _describe(signal))
-                return AdmitResult(Admission.STARTED, ticket.run)
+                leased = acquired.ticket or ticket
+                self._start(leased, "started by " + _describe(leased.signal))
+                return AdmitResult(Admission.STARTED, leased.run)
             if acquired.claim is Claim.DUPLICATE:
                 return self._duplicate(signal, acquired.record)
             queued = self._ledger.enqueue(ticket, now)
@@ -374,11 +385,21 @@ class RunCoordinator:
 
 
 def _describe(signal: Signal) -> str:
+    others = _others(signal)
     if signal.kind == "drift-alarm":
         drift = signal.detail.get("drift")
         found = f" ({drift_summary(drift)})" if isinstance(drift, Mapping) else ""
-        return f"drift alarm {signal.source!r} at {signal.at}{found}"
-    return f"scheduled retrain ({signal.detail.get('schedule', signal.source)}) for {signal.at}"
+        return f"drift alarm {signal.source!r} at {signal.at}{found}{others}"
+    schedule = signal.detail.get("schedule", signal.source)
+    return f"scheduled retrain ({schedule}) for {signal.at}{others}"
+
+
+def _others(signal: Signal) -> str:
+    """What a merged signal adds to its description: ", and 3 earlier changes it stands for"."""
+    count = signal.detail.get("coalesced_count")
+    if not isinstance(count, int) or count < 2:
+        return ""
+    return f", and {count - 1} earlier change{'s' if count > 2 else ''} it stands for"
 
 
 def _at(epoch: int) -> str:

@@ -10,18 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from modelfresh.config import ControllerConfig, ModelConfig
 from modelfresh.errors import MalformedEvent
 from modelfresh.events import iso, optional, require, require_one_of, require_time
+from modelfresh.limits import SIGNAL_BUDGET, Cut, fit
 
 SignalKind = Literal["drift-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 SCHEDULE_DETAIL_TYPE = "Scheduled Event"
 _SHORT_KIND = {"drift-alarm": "drift", "schedule": "sched"}
+# What names a signal and its run.
+SIGNAL_KEEP = ("model", "kind", "id", "at", "source")
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,36 @@ class Signal:
         """Compact, key-sorted JSON: equal signals give equal strings."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
+    def bounded(self) -> Signal:
+        """This signal within SIGNAL_BUDGET (a signal lives in a DynamoDB item beside another,
+        and in a retrain's input): its biggest details cut, and `detail.truncated` says which.
+        What names the signal and its run is never cut."""
+
+        def with_cuts(doc: dict[str, Any], cuts: tuple[Cut, ...]) -> dict[str, Any]:
+            if not cuts:
+                return doc
+            detail = dict(doc.get("detail") or {})
+            return doc | {"detail": detail | {"truncated": [str(cut) for cut in cuts]}}
+
+        fitted = fit(
+            self.to_dict(),
+            SIGNAL_BUDGET,
+            lambda doc, cuts: len(json.dumps(with_cuts(doc, cuts), sort_keys=True).encode()),
+            SIGNAL_KEEP,
+        )
+        if not fitted.cuts:
+            return self
+        return Signal.from_dict(with_cuts(fitted.document, fitted.cuts))
+
 
 @dataclass(frozen=True)
 class AlarmChange:
-    """The parts of a 'CloudWatch Alarm State Change' event the controller uses."""
+    """The parts of a 'CloudWatch Alarm State Change' event the controller uses.
+
+    A composite alarm has a `rule` and no metrics; when its actions are suppressed (its
+    ActionsSuppressor is in ALARM, or CloudWatch waits for it, or its extension period runs),
+    the event says by what (`Alarm`, `WaitPeriod`, `ExtensionPeriod`) and why.
+    """
 
     alarm_name: str
     state: str
@@ -79,6 +108,9 @@ class AlarmChange:
     changed_at: datetime
     reason: str
     metrics: tuple[str, ...]
+    rule: str | None = None
+    suppressed_by: str | None = None
+    suppressed_reason: str = ""
 
 
 def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
@@ -105,6 +137,9 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
         changed_at=require_time(event, "detail.state.timestamp"),
         reason=str(detail["state"].get("reason", ""))[:1000],
         metrics=tuple(metrics),
+        rule=optional(detail, "configuration.alarmRule", str),
+        suppressed_by=optional(detail, "state.actionsSuppressedBy", str) or None,
+        suppressed_reason=str(optional(detail, "state.actionsSuppressedReason", str) or "")[:1000],
     )
 
 
@@ -128,8 +163,114 @@ def alarm_signal(
             "reason": change.reason,
             "metrics": list(change.metrics),
         }
+        | ({"rule": change.rule} if change.rule is not None else {})
         | found,
     )
+
+
+# A merged signal lists the changes it stands for, newest first: this many, and counts the rest.
+MERGED_CHANGES = 20
+# ... and the drifted features of all their findings: the worst this many.
+MERGED_FEATURES = 20
+# Each change keeps this much of its reason.
+CHANGE_REASON_CHARACTERS = 300
+_MERGE_KEYS = ("coalesced", "coalesced_count", "drift", "truncated")
+
+
+def merge(pending: Signal | None, arriving: Signal) -> Signal:
+    """The one signal that stands for `pending` (a model's follow-up, itself perhaps a merge)
+    and `arriving`, whatever order they came in.
+
+    It *is* the newest state change, by its time (then its id): its id, time and source name
+    the follow-up run and end its drift window. `detail.coalesced` lists every change it stands
+    for (id, time, source, reason), newest first, the newest MERGED_CHANGES of them, and
+    `detail.coalesced_count` counts them all; `detail.drift` is the union of their drift
+    findings: each feature at its largest distance, the worst MERGED_FEATURES of them, the
+    largest drifted share, and the report of the newest finding. Merging a change already
+    listed changes nothing. Any order of merges gives the same signal, within MERGED_CHANGES.
+    """
+    if pending is None or pending == arriving:
+        return arriving
+    if arriving.id in {change["id"] for change in changes_of(pending)}:
+        return pending
+    newest, older = (
+        (arriving, pending) if _order(arriving) > _order(pending) else (pending, arriving)
+    )
+    listed = {c["id"]: c for c in (*changes_of(pending), *changes_of(arriving))}
+    both = sorted(listed.values(), key=lambda c: (_moment(c["at"]), c["id"]), reverse=True)
+    overlap = len(changes_of(pending)) + len(changes_of(arriving)) - len(listed)
+    detail = {k: v for k, v in newest.detail.items() if k not in _MERGE_KEYS} | {
+        "coalesced": both[:MERGED_CHANGES],
+        "coalesced_count": _count(pending) + _count(arriving) - overlap,
+    }
+    drift = merge_findings(older.detail.get("drift"), newest.detail.get("drift"))
+    if drift is not None:
+        detail["drift"] = drift
+    return replace(newest, detail=detail).bounded()
+
+
+def changes_of(signal: Signal) -> list[dict[str, str]]:
+    """The state changes a signal stands for, newest first: itself, or what it merged."""
+    listed = signal.detail.get("coalesced")
+    if isinstance(listed, list) and listed:
+        return [dict(change) for change in listed if isinstance(change, Mapping)]
+    reason = signal.detail.get("reason") or signal.detail.get("schedule") or ""
+    return [
+        {
+            "id": signal.id,
+            "at": signal.at,
+            "source": signal.source,
+            "reason": str(reason)[:CHANGE_REASON_CHARACTERS],
+        }
+    ]
+
+
+def _count(signal: Signal) -> int:
+    count = signal.detail.get("coalesced_count")
+    return count if isinstance(count, int) and count > 0 else len(changes_of(signal))
+
+
+def merge_findings(
+    older: Mapping[str, Any] | None, newer: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The union of two drift findings: the newer one's report, window and counts, every
+    feature at its largest distance (worst first, at most MERGED_FEATURES), the larger share."""
+    found = [f for f in (older, newer) if isinstance(f, Mapping)]
+    if not found:
+        return None
+    base = dict(found[-1])
+    worst: dict[str, Mapping[str, Any]] = {}
+    for finding in found:
+        for feature in finding.get("features") or []:
+            if not isinstance(feature, Mapping) or "name" not in feature:
+                continue
+            name = str(feature["name"])
+            if name not in worst or _distance(feature) > _distance(worst[name]):
+                worst[name] = feature
+    ranked = sorted(worst.values(), key=lambda f: (-_distance(f), str(f["name"])))
+    base["features"] = [dict(f) for f in ranked[:MERGED_FEATURES]]
+    shares = [float(f.get("drifted_share") or 0.0) for f in found]
+    base["drifted_share"] = max(shares)
+    return base
+
+
+def _distance(feature: Mapping[str, Any]) -> float:
+    try:
+        return float(feature.get("distance") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _moment(at: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _order(signal: Signal) -> tuple[datetime, str]:
+    return _moment(signal.at), signal.id
 
 
 def parse_schedule_tick(event: Mapping[str, Any]) -> datetime:
@@ -166,9 +307,17 @@ def schedule_signals(config: ControllerConfig, tick: datetime, rule: str) -> lis
 
 
 def not_an_alarm(change: AlarmChange) -> str | None:
-    """Why an alarm change starts nothing (not a change into ALARM), or None."""
+    """Why an alarm change starts nothing, or None: not a change into ALARM, or a composite
+    alarm whose actions are suppressed (by whatever: an unknown kind of suppression is still
+    one), which is its owners saying "not now"."""
     if change.state != "ALARM":
         return f"alarm {change.alarm_name!r} went to {change.state}, not ALARM"
+    if change.suppressed_by:
+        why = f" ({change.suppressed_reason})" if change.suppressed_reason else ""
+        return (
+            f"alarm {change.alarm_name!r} went to ALARM with its actions suppressed by "
+            f"{change.suppressed_by}{why}; nothing started"
+        )
     return None
 
 
@@ -177,6 +326,7 @@ __all__ = [
     "MalformedEvent",
     "Signal",
     "alarm_signal",
+    "merge",
     "parse_alarm_change",
     "parse_schedule_tick",
     "schedule_signals",

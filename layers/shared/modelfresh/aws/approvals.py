@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from modelfresh.approval_pages import email, subject
 from modelfresh.approvals import Approval, Status
+from modelfresh.aws.notifications import cut_note, sns_message
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -148,6 +150,18 @@ def _approval(item: Mapping[str, Any]) -> Approval:
     )
 
 
+def approval_message(approval: Approval, link: str) -> str:
+    """The approval email as SNS publishes it, within SNS's limit: the details are what may be
+    big, and are cut first; the link, in the text after them, stays whole."""
+
+    def parts(details: Any, notes: list[str]) -> tuple[str, str]:
+        default = {"model": approval.model, "version": approval.version, "link": link}
+        text = email(replace(approval, details=details), link) + cut_note(notes)
+        return json.dumps(default | ({"truncated": notes} if notes else {})), text
+
+    return sns_message(dict(approval.details), parts)
+
+
 class SnsApprovalMailer:
     """Sends the approval email to the approvers' topic: the link, never the token."""
 
@@ -161,22 +175,10 @@ class SnsApprovalMailer:
         return f"{self._base_url}/approvals/{approval.id}"
 
     def send(self, approval: Approval) -> None:
-        text = email(approval, self.link(approval))
         self._sns.publish(
             TopicArn=self._topic_arn,
             Subject=subject(approval),
             MessageStructure="json",
-            Message=json.dumps(
-                {
-                    "default": json.dumps(
-                        {
-                            "model": approval.model,
-                            "version": approval.version,
-                            "link": self.link(approval),
-                        }
-                    ),
-                    "email": text,
-                }
-            ),
+            Message=approval_message(approval, self.link(approval)),
             MessageAttributes={"model": {"DataType": "String", "StringValue": approval.model}},
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from modelfresh.limits import EXECUTION_INPUT_BUDGET, Cut, fit
 from modelfresh.observability import logger
 from modelfresh.runs import Ticket
 
@@ -14,9 +15,26 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
+# What the state machine and its tasks read to know the run: never cut while anything else can be.
+INPUT_KEEP = ("model", "signal.model", "signal.kind", "signal.id", "signal.at", "signal.source")
+
+
 def execution_input(ticket: Ticket) -> str:
-    """The retrain execution's input: the model and the signal that asked for it."""
-    return json.dumps({"model": ticket.model, "signal": ticket.signal.to_dict()}, sort_keys=True)
+    """The retrain execution's input: the model and the signal that asked for it, cut to leave
+    the state machine room (EXECUTION_INPUT_BUDGET); `truncated` lists what was cut."""
+
+    def payload(doc: Any, cuts: tuple[Cut, ...]) -> str:
+        return json.dumps(
+            doc | ({"truncated": [str(c) for c in cuts]} if cuts else {}), sort_keys=True
+        )
+
+    fitted = fit(
+        {"model": ticket.model, "signal": ticket.signal.to_dict()},
+        EXECUTION_INPUT_BUDGET,
+        lambda doc, cuts: len(payload(doc, cuts).encode()),
+        INPUT_KEEP,
+    )
+    return payload(fitted.document, fitted.cuts)
 
 
 class StepFunctionsExecutions:

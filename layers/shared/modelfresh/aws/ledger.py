@@ -2,6 +2,11 @@
 
 Every rule of runs.py is a condition expression here, so two Lambdas racing on one model
 cannot both win, whatever the timing. Times are epoch seconds.
+
+A signal is merged into the pending one (signals.merge) optimistically: read the pending signal,
+merge, write on condition that the pending signal is still the one read; if another writer was
+first, read again. The signal's record is written in the same transaction, so a redelivered
+signal is a duplicate and is never merged twice.
 """
 
 from __future__ import annotations
@@ -9,19 +14,21 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from modelfresh.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal
+from modelfresh.signals import Signal, merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 SIGNAL_RECORD_DAYS = 30
+# How many times a merge is tried again when another writer changed the pending signal first.
+MERGE_ATTEMPTS = 50
 _LEASE_ATTRIBUTES = "lease_run, lease_signal, lease_acquired_at, lease_expires_at, lease_granted_by"
 _PENDING_ATTRIBUTES = "pending_signal, pending_count, pending_since"
 _FREE = "(attribute_not_exists(lease_run) OR lease_expires_at < :now)"
@@ -63,41 +70,58 @@ class DynamoLedger:
         self._signals_table = signals_table
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
-        return self._transact(
-            ticket,
-            now,
-            "started",
-            {
-                "UpdateExpression": _TAKE_LEASE,
-                "ConditionExpression": f"{_FREE} AND {_COOL}",
-                "ExpressionAttributeValues": _lease_values(ticket, now),
-            },
-        )
+        def attempt(read: str | None) -> ClaimResult:
+            leased = ticket if read is None else absorbing(ticket, _parse(read))
+            result = self._transact(
+                ticket.signal.id,
+                ticket.model,
+                run=leased.run,
+                now=now,
+                decision="started",
+                state_update={
+                    "UpdateExpression": _TAKE_LEASE,
+                    "ConditionExpression": f"{_FREE} AND {_COOL} AND {_pending_is(read)}",
+                    "ExpressionAttributeValues": _lease_values(leased, now) | _read_value(read),
+                },
+            )
+            return ClaimResult(Claim.WON, ticket=leased) if result.claim is Claim.WON else result
+
+        # Refused though free and cool: the pending signal moved under us.
+        return self._merging(ticket.model, attempt, moved=lambda state: _free(state, now))
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
-        result = self._transact(
-            ticket,
-            now,
-            "queued",
-            {
-                "UpdateExpression": (
-                    "SET pending_signal = :sig, updated_at = :now, "
-                    "pending_since = if_not_exists(pending_since, :now) ADD pending_count :one"
-                ),
-                "ConditionExpression": (
-                    "(attribute_exists(lease_run) AND lease_expires_at >= :now) "
-                    "OR cooldown_until > :now"
-                ),
-                "ExpressionAttributeValues": {
-                    ":sig": _s(ticket.signal.to_json()),
-                    ":now": _n(now),
-                    ":one": _n(1),
+        def attempt(read: str | None) -> ClaimResult:
+            merged = merge(None if read is None else _parse(read), ticket.signal)
+            result = self._transact(
+                ticket.signal.id,
+                ticket.model,
+                run=ticket.run,
+                now=now,
+                decision="queued",
+                state_update={
+                    "UpdateExpression": (
+                        "SET pending_signal = :sig, updated_at = :now, "
+                        "pending_since = if_not_exists(pending_since, :now) "
+                        "ADD pending_count :one"
+                    ),
+                    "ConditionExpression": (
+                        "((attribute_exists(lease_run) AND lease_expires_at >= :now) "
+                        f"OR cooldown_until > :now) AND {_pending_is(read)}"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":sig": _s(merged.to_json()),
+                        ":now": _n(now),
+                        ":one": _n(1),
+                    }
+                    | _read_value(read),
                 },
-            },
-        )
-        if result.claim is Claim.WON:
-            return ClaimResult(Claim.WON, state=self.state(ticket.model))
-        return result
+            )
+            if result.claim is Claim.WON:
+                return ClaimResult(Claim.WON, state=self.state(ticket.model))
+            return result
+
+        # Refused though busy or cooling: the pending signal moved under us.
+        return self._merging(ticket.model, attempt, moved=lambda state: not _free(state, now))
 
     def release(
         self, model: str, holder: str, now: int, cooldown_until: int, keep_pending: bool
@@ -162,8 +186,41 @@ class DynamoLedger:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _merging(
+        self,
+        model: str,
+        attempt: Callable[[str | None], ClaimResult],
+        moved: Callable[[ModelState], bool],
+    ) -> ClaimResult:
+        """`attempt` a write on the pending signal as read, again while it is refused because
+        the pending signal `moved` under it (another writer merged first)."""
+        for tried in range(MERGE_ATTEMPTS):
+            result = attempt(self._pending_json(model))
+            if result.claim is Claim.REFUSED and result.state is not None and moved(result.state):
+                _back_off(tried)
+                continue
+            return result
+        return ClaimResult(Claim.REFUSED, state=self.state(model))
+
+    def _pending_json(self, model: str) -> str | None:
+        """The pending signal as stored (the string a condition compares), if any."""
+        item = self._db.get_item(
+            TableName=self._state_table,
+            Key={"model": _s(model)},
+            ConsistentRead=True,
+            ProjectionExpression="pending_signal",
+        ).get("Item", {})
+        return item["pending_signal"]["S"] if "pending_signal" in item else None
+
     def _transact(
-        self, ticket: Ticket, now: int, decision: str, state_update: Mapping[str, Any]
+        self,
+        signal_id: str,
+        model: str,
+        *,
+        run: str,
+        now: int,
+        decision: str,
+        state_update: Mapping[str, Any],
     ) -> ClaimResult:
         """Record the signal and update the model state, both or neither."""
         items: list[TransactWriteItemTypeDef] = [
@@ -171,10 +228,10 @@ class DynamoLedger:
                 "Put": {
                     "TableName": self._signals_table,
                     "Item": {
-                        "signal_id": _s(ticket.signal.id),
-                        "model": _s(ticket.model),
+                        "signal_id": _s(signal_id),
+                        "model": _s(model),
                         "decision": _s(decision),
-                        "run": _s(ticket.run),
+                        "run": _s(run),
                         "received_at": _n(now),
                         "expires_at": _n(now + SIGNAL_RECORD_DAYS * 86400),
                     },
@@ -184,7 +241,7 @@ class DynamoLedger:
             {
                 "Update": {
                     "TableName": self._state_table,
-                    "Key": {"model": _s(ticket.model)},
+                    "Key": {"model": _s(model)},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     **state_update,  # type: ignore[typeddict-item]
                 }
@@ -205,10 +262,10 @@ class DynamoLedger:
                     time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
                     continue
                 if codes and codes[0] == "ConditionalCheckFailed":
-                    return ClaimResult(Claim.DUPLICATE, record=self.signal_record(ticket.signal.id))
+                    return ClaimResult(Claim.DUPLICATE, record=self.signal_record(signal_id))
                 item = reasons[1].get("Item", {}) if len(reasons) > 1 else {}
-                return ClaimResult(Claim.REFUSED, state=_state(ticket.model, item))
-        return ClaimResult(Claim.REFUSED, state=self.state(ticket.model))
+                return ClaimResult(Claim.REFUSED, state=_state(model, item))
+        return ClaimResult(Claim.REFUSED, state=self.state(model))
 
     def _update_or_state(
         self, model: str, update: str, condition: str, values: dict[str, Any]
@@ -228,6 +285,36 @@ class DynamoLedger:
                 raise
             return _state(model, error.response.get("Item", {}))  # type: ignore[arg-type]
         return None
+
+
+def absorbing(ticket: Ticket, pending: Signal) -> Ticket:
+    """The lease a signal takes when a pending signal waits: the merge of both, named after the
+    newest change, for as long as the ticket's."""
+    merged = merge(pending, ticket.signal)
+    return Ticket(ticket.model, merged.run_name, merged, ticket.expires_at)
+
+
+def _pending_is(read: str | None) -> str:
+    """The condition that the pending signal is still the one read."""
+    return "attribute_not_exists(pending_signal)" if read is None else "pending_signal = :read"
+
+
+def _read_value(read: str | None) -> dict[str, Any]:
+    return {} if read is None else {":read": _s(read)}
+
+
+def _free(state: ModelState, now: int) -> bool:
+    """_FREE and _COOL, on a state as read."""
+    lease_free = state.lease is None or state.lease.expires_at < now
+    return lease_free and state.cooldown_until <= now
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0.001, 0.01) * min(attempt + 1, 10))
+
+
+def _parse(raw: str) -> Signal:
+    return Signal.from_dict(json.loads(raw))
 
 
 def _state(model: str, item: Mapping[str, Any]) -> ModelState:
