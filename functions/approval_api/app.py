@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from modelfresh.approval_pages import render
-from modelfresh.approvals import (
-    FORM_LIMIT_BYTES,
-    Approval,
-    Form,
-    Outcome,
-    Page,
-    Status,
-    decide,
-    review,
-)
-from modelfresh.events import iso
+from modelfresh.approvals import FORM_LIMIT_BYTES, Form, Outcome, Page, decide, review
 from modelfresh.observability import entry_point, logger
-from modelfresh.outcomes import Outcome as Audited
 from modelfresh.wiring import Container
 
 container = Container()
@@ -64,16 +52,13 @@ def submit(approval_id: str) -> Response[str]:
     outcome = decide(
         container.approvals,
         container.task_tokens,
+        container.recorder,
         approval_id,
         form=form,
         source=source,
         now=int(time.time()),
     )
-    if outcome.page is Page.DECIDED and outcome.approval is not None:
-        _audit(outcome.approval)
-        if outcome.message:  # taken, but not yet delivered: the sweep delivers it
-            logger.warning("decision recorded; its delivery is left to the sweep")
-    else:
+    if outcome.page is not Page.DECIDED:
         logger.info(
             "approval not decided",
             extra={"page": outcome.page.value, "source_ip": source["source_ip"]},
@@ -111,26 +96,3 @@ def page(outcome: Outcome) -> Response[str]:
 def _single(fields: Mapping[str, list[str]], name: str) -> str:
     values = fields.get(name, [])
     return values[0] if len(values) == 1 else ""
-
-
-def _audit(approval: Approval) -> None:
-    granted = approval.status is Status.APPROVED
-    container.recorder.record(
-        Audited(
-            model=approval.model,
-            kind="approval-granted" if granted else "approval-refused",
-            run=approval.run,
-            at=iso(datetime.fromtimestamp(approval.decided_at or time.time(), UTC)),
-            summary=f"v{approval.version} {'approved' if granted else 'rejected'} by "
-            f"{approval.decided_by.get('source_ip', 'unknown')}"
-            + (f": {approval.comment}" if approval.comment else ""),
-            detail={
-                "approval_id": approval.id,
-                "package": approval.package_arn,
-                "decided_at": approval.decided_at,
-                "source_ip": approval.decided_by.get("source_ip"),
-                "user_agent": approval.decided_by.get("user_agent"),
-                "comment": approval.comment,
-            },
-        )
-    )

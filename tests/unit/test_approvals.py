@@ -1,10 +1,10 @@
 """Human approval: the record, the page's GET and POST, and the sweep that keeps the wait alive
-and delivers the decisions a request could not.
+and delivers and audits the decisions a request could not.
 
 The decisions run on an in-memory store with DynamoApprovalStore's conditions (single use,
-unexpired, CSRF bound; the token kept until delivered; expiry only from the expected status);
-the last section runs the same writes against both, on moto's DynamoDB, so the fake cannot
-drift from the real conditional writes.
+unexpired, CSRF bound; the token kept until delivered, the audit marker until audited; expiry
+only from the expected status); the last section runs the same writes against both, on moto's
+DynamoDB, so the fake cannot drift from the real conditional writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -31,11 +31,13 @@ from modelfresh.approvals import (
     Status,
     clean_comment,
     decide,
+    decision_outcome,
     new_approval,
     review,
     sweep_approvals,
 )
 from modelfresh.aws.approvals import DynamoApprovalStore
+from modelfresh.outcomes import Outcome as Audited
 from moto import mock_aws
 
 from tests.unit.fakes import START
@@ -116,8 +118,16 @@ class InMemoryApprovalStore:
             decided_at=now,
             decided_by=dict(approval.decided_by),
             comment=approval.comment,
+            audit_due=True,  # until audited
         )
         return approval  # as DynamoApprovalStore: the decision it was given, token and all
+
+    def audited(self, approval_id: str) -> None:
+        self.writes.append(("audited", approval_id))
+        found = self.items.get(approval_id)
+        if found is None:  # attribute_exists(approval_id)
+            raise LookupError(approval_id)
+        self.items[approval_id] = replace(found, audit_due=False)  # REMOVE audit_due
 
     def delivered(self, approval_id: str) -> None:
         self.writes.append(("delivered", approval_id))
@@ -131,12 +141,15 @@ class InMemoryApprovalStore:
         found = self.items.get(approval_id)
         if found is None or found.status is not expected:  # #status = :expected
             return False  # ConditionalCheckFailedException
-        self.items[approval_id] = replace(found, status=Status.EXPIRED, task_token="")
+        self.items[approval_id] = replace(  # REMOVE task_token, audit_due
+            found, status=Status.EXPIRED, task_token="", audit_due=False
+        )
         return True
 
     def waiting(self) -> list[Approval]:
-        # attribute_exists(task_token): put always stores one, and dropping it REMOVEs it
-        return [a for a in self.items.values() if a.task_token]
+        # attribute_exists(task_token) OR attribute_exists(audit_due): put always stores a
+        # token, decide the marker, and dropping either REMOVEs it
+        return [a for a in self.items.values() if a.task_token or a.audit_due]
 
     def of(self, operation: str) -> list[str]:
         return [approval_id for op, approval_id in self.writes if op == operation]
@@ -154,7 +167,10 @@ class FakeTokens:
     """
 
     def __init__(
-        self, valid: bool = True, errors: int = 0, error: Callable[[str], Exception] = Throttled
+        self,
+        valid: bool = True,
+        errors: int = 0,
+        error: Callable[[str], BaseException] = Throttled,
     ) -> None:
         self.valid = valid
         self.errors = errors
@@ -178,13 +194,58 @@ class FakeTokens:
         return self.valid
 
 
+class AuditUnavailable(Exception):
+    """The audit table refused a write (throttled, unreachable)."""
+
+
+class TopicUnavailable(Exception):
+    """SNS refused a publish."""
+
+
+class FakeRecorder:
+    """outcomes.OutcomeRecorder: audits (in a table keyed as DynamoAuditLog's, model and
+    `<at>#<run>#<kind>`, so a repeat overwrites), then notifies.
+
+    `failing` lists what the next calls fail at, one per call: "audit" (nothing written),
+    "notify" (audited, not announced), or "crash" (a BaseException, as a Lambda killed
+    mid-way: nothing after it runs).
+    """
+
+    def __init__(self, *failing: str) -> None:
+        self.failing = list(failing)
+        self.audit: dict[tuple[str, str], Audited] = {}
+        self.notified: list[Audited] = []
+
+    def record(self, outcome: Audited) -> Audited:
+        failure = self.failing.pop(0) if self.failing else ""
+        if failure == "crash":
+            raise Killed()
+        if failure == "audit":
+            raise AuditUnavailable()
+        self.audit[(outcome.model, f"{outcome.at}#{outcome.run}#{outcome.kind}")] = outcome
+        if failure == "notify":
+            raise TopicUnavailable()
+        self.notified.append(outcome)
+        return outcome
+
+    @property
+    def kinds(self) -> list[str]:
+        return [outcome.kind for outcome in self.audit.values()]
+
+
+class Killed(BaseException):
+    """The function's process ends mid-request (a timeout, out of memory): nothing after this
+    runs, no handler catches it."""
+
+
 @dataclass
 class Desk:
-    """One emailed approval, its store and the waiting run's token."""
+    """One emailed approval, its store, the waiting run's token and the outcome recorder."""
 
     approval: Approval
     store: InMemoryApprovalStore
     tokens: FakeTokens
+    recorder: FakeRecorder = field(default_factory=FakeRecorder)
 
     def post(
         self,
@@ -195,11 +256,19 @@ class Desk:
     ) -> Outcome:
         """The page's form, submitted (with its own CSRF token unless told otherwise)."""
         form = Form(decision, comment, self.approval.csrf_token if csrf is None else csrf)
-        return decide(self.store, self.tokens, self.approval.id, form=form, source=SOURCE, now=now)
+        return decide(
+            self.store,
+            self.tokens,
+            self.recorder,
+            self.approval.id,
+            form=form,
+            source=SOURCE,
+            now=now,
+        )
 
     def sweep(self, now: int) -> list[str]:
         """The scheduled sweep, at `now`."""
-        return sweep_approvals(self.store, self.tokens, now)
+        return sweep_approvals(self.store, self.tokens, self.recorder, now)
 
     @property
     def stored(self) -> Approval:
@@ -295,6 +364,7 @@ def test_the_public_view_has_everything_but_the_task_and_csrf_tokens() -> None:
         "decided_at": DECIDED_AT,
         "decided_by": SOURCE,
         "comment": "",
+        "audit_due": False,
     }
     logged = json.dumps(public)
     assert TOKEN not in logged
@@ -410,20 +480,27 @@ def test_looking_at_approvals_never_changes_them() -> None:
 # -- decide (POST) -----------------------------------------------------------------------------
 
 
+def taken(desk: Desk, status: Status, comment: str = "") -> Approval:
+    """The desk's approval as a POST at DECIDED_AT decided it, token kept and audit due."""
+    return replace(
+        desk.approval,
+        status=status,
+        decided_at=DECIDED_AT,
+        decided_by=SOURCE,
+        comment=comment,
+        audit_due=True,
+    )
+
+
 def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
     desk: Desk,
 ) -> None:
     # When the approver approves with a comment
     outcome = desk.post("approve", "  Looks good, ship it. ")
 
-    # Then the decision was written once, with its time, source and cleaned comment
-    decided = replace(
-        desk.approval,
-        status=Status.APPROVED,
-        decided_at=DECIDED_AT,
-        decided_by=SOURCE,
-        comment="Looks good, ship it.",
-    )
+    # Then the decision was written once, with its time, source and cleaned comment, this
+    # request's own id and the marker that it is yet to be audited
+    decided = taken(desk, Status.APPROVED, "Looks good, ship it.")
     assert desk.store.of("decide") == [desk.approval.id]
     assert outcome == Outcome(Page.DECIDED, decided)
     # ... the run was resumed once, with success and the decision
@@ -440,10 +517,17 @@ def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
             },
         )
     ]
-    # ... and, once delivered, the stored record no longer holds the used token
-    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
-    assert desk.stored == replace(decided, task_token="")
+    # ... and, once delivered and audited, the record holds neither the token nor the marker
+    assert desk.store.writes == [
+        ("decide", desk.approval.id),
+        ("delivered", desk.approval.id),
+        ("audited", desk.approval.id),
+    ]
+    assert desk.stored == replace(decided, task_token="", audit_due=False)
     assert desk.store.waiting() == []
+    # ... the audit has the decision once, at the time it was taken
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert decision_outcome(desk.stored).at == "2026-11-22T10:01:00.000Z"
 
 
 def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: Desk) -> None:
@@ -457,8 +541,9 @@ def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: De
     ]
     assert desk.stored.status is Status.REJECTED
     assert desk.stored.comment == "AUC gain is within noise; retrain on more data."
-    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
+    assert desk.store.of("delivered") == [desk.approval.id]
     assert desk.stored.task_token == ""
+    assert desk.recorder.kinds == ["approval-refused"]
 
 
 def test_rejecting_without_a_comment_says_so_in_the_failure_cause(desk: Desk) -> None:
@@ -471,11 +556,17 @@ def test_deciding_an_unknown_id_decides_nothing(desk: Desk) -> None:
     form = Form("approve", "", desk.approval.csrf_token)
 
     outcome = decide(
-        desk.store, desk.tokens, "guessed-id", form=form, source=SOURCE, now=DECIDED_AT
+        desk.store,
+        desk.tokens,
+        desk.recorder,
+        "guessed-id",
+        form=form,
+        source=SOURCE,
+        now=DECIDED_AT,
     )
 
     assert outcome == Outcome(Page.UNKNOWN)
-    assert (desk.store.writes, desk.tokens.calls) == ([], [])
+    assert (desk.store.writes, desk.tokens.calls, desk.recorder.audit) == ([], [], {})
 
 
 @pytest.mark.parametrize(
@@ -599,13 +690,16 @@ def test_a_decision_that_loses_the_conditional_write_resumes_nothing(
     tokens = FakeTokens()
     form = Form("approve", "", approval.csrf_token)
 
-    outcome = decide(store, tokens, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+    recorder = FakeRecorder()
 
-    # Then the page shows what won, and this request resumed nothing
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+
+    # Then the page shows what won, and this request resumed and audited nothing
     assert outcome.page is page
     assert outcome.approval == store.items[approval.id]
     assert store.items[approval.id].status is status
     assert tokens.calls == []
+    assert recorder.audit == {}
 
 
 @pytest.mark.parametrize(("choice", "call"), [("approve", "succeed"), ("reject", "fail")])
@@ -626,6 +720,8 @@ def test_a_decision_after_the_run_stopped_waiting_closes_the_approval_as_expired
     assert desk.stored.status is Status.EXPIRED
     assert desk.stored.task_token == ""
     assert desk.store.waiting() == []
+    # ... and no decision is audited: none took effect, and the approver was told so
+    assert desk.recorder.audit == {}
 
 
 TRANSIENT_ERRORS: dict[str, Callable[[str], Exception]] = {
@@ -652,19 +748,17 @@ def test_a_decision_the_run_could_not_be_told_is_recorded_and_kept_for_the_sweep
     outcome = desk.post(choice, "fine by me")
 
     # Then the page confirms the decision and says its delivery is delayed
-    decided = replace(
-        desk.approval,
-        status=status,
-        decided_at=DECIDED_AT,
-        decided_by=SOURCE,
-        comment="fine by me",
-    )
+    decided = taken(desk, status, "fine by me")
     assert outcome == Outcome(Page.DECIDED, decided, DELIVERY_DELAYED)
     # ... the callback was tried once, and the decision is kept with its token for the sweep
     assert len(desk.tokens.calls) == 1
-    assert desk.store.writes == [("decide", desk.approval.id)]
-    assert desk.stored == decided
-    assert desk.store.waiting() == [decided]
+    assert desk.store.writes == [("decide", desk.approval.id), ("audited", desk.approval.id)]
+    assert desk.stored == replace(decided, audit_due=False)
+    assert desk.store.waiting() == [desk.stored]
+    # ... while the decision is audited at once
+    assert desk.recorder.kinds == [
+        "approval-granted" if status is Status.APPROVED else "approval-refused"
+    ]
 
 
 def test_a_delayed_decision_cannot_be_taken_again_on_the_page(desk: Desk) -> None:
@@ -700,6 +794,173 @@ def test_a_decision_whose_callback_failed_transiently_can_still_resume_the_run(
     assert desk.tokens.calls[-1][:2] == ("succeed", TOKEN)
 
 
+# -- once the decision is recorded -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["audit", "notify"])
+def test_a_decision_whose_audit_failed_is_told_as_taken_and_audited_by_the_sweep(
+    desk: Desk, failing: str
+) -> None:
+    # Given the audit table (or the topic) refusing the decision's outcome
+    desk.recorder.failing = [failing]
+
+    # When the approver approves
+    outcome = desk.post("approve", "ship it")
+
+    # Then the page says it was taken (and delivered: there is no delay to mention)
+    assert outcome == Outcome(Page.DECIDED, taken(desk, Status.APPROVED, "ship it"))
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"]
+    # ... and the record keeps its audit marker (not its token) for the sweep
+    assert (desk.stored.task_token, desk.stored.audit_due) == ("", True)
+    assert desk.store.waiting() == [desk.stored]
+
+    # When the sweep runs within the request's grace, then after it, then again
+    swept = [
+        desk.sweep(now)
+        for now in (
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1,
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS,
+            EXPIRES_AT + 1,
+        )
+    ]
+
+    # Then it audits the decision once, at the time it was taken, and delivers nothing again
+    assert swept == [[], [f"{RUN}: approved decision audited"], []]
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert desk.recorder.notified == [decision_outcome(desk.stored)]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"]
+    assert desk.store.waiting() == []
+
+
+class StoreUnavailable(Exception):
+    """DynamoDB unreachable, or throttled past botocore's retries."""
+
+
+class Faulty(InMemoryApprovalStore):
+    """Fails each operation named in `failing` (in full: nothing written) the next time."""
+
+    def __init__(self, approval: Approval, *failing: str) -> None:
+        super().__init__(approval)
+        self.failing = list(failing)
+
+    def fault(self, operation: str) -> None:
+        if operation in self.failing:
+            self.failing.remove(operation)
+            raise StoreUnavailable(operation)
+
+    def delivered(self, approval_id: str) -> None:
+        self.fault("delivered")
+        super().delivered(approval_id)
+
+    def audited(self, approval_id: str) -> None:
+        self.fault("audited")
+        super().audited(approval_id)
+
+    def expire(self, approval_id: str, expected: Status) -> bool:
+        self.fault("expire")
+        return super().expire(approval_id, expected)
+
+
+@pytest.mark.parametrize(
+    ("fault", "delayed", "callbacks"),
+    [
+        ("the callback raises something unexpected", True, 2),
+        # (the sweep finds the token and sends it again: a used token is refused, and dropped)
+        ("dropping the used token fails", False, 2),
+        ("dropping the audit marker fails", False, 1),
+        ("the audit fails and the callback too", True, 2),
+    ],
+)
+def test_a_recorded_decision_is_told_as_taken_whatever_fails_after_it(
+    fault: str, delayed: bool, callbacks: int
+) -> None:
+    approval = make_approval()
+    failing = {
+        "dropping the used token fails": "delivered",
+        "dropping the audit marker fails": "audited",
+    }
+    desk = Desk(approval, Faulty(approval, *failing.get(fault, "").split()), FakeTokens())
+    if "callback" in fault:
+        desk.tokens.errors, desk.tokens.error = 1, lambda _: RuntimeError("a bug")
+    if "audit fails" in fault:
+        desk.recorder.failing = ["audit"]
+
+    outcome = desk.post("reject", "not now")
+
+    # Then the page says the decision was taken (and, if it is, that its delivery is delayed)
+    assert outcome.page is Page.DECIDED
+    assert outcome.message == (DELIVERY_DELAYED if delayed else "")
+    assert desk.stored.status is Status.REJECTED
+    # ... and whatever was left undone, the sweep finishes: one audit item, nothing waiting
+    desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.recorder.kinds == ["approval-refused"]
+    assert [call[0] for call in desk.tokens.calls] == ["fail"] * callbacks
+    assert desk.store.waiting() == []
+
+
+def test_an_audit_repeated_by_the_sweep_overwrites_the_same_audit_item() -> None:
+    # Given a request that audited the decision but could not drop the marker
+    approval = make_approval()
+    desk = Desk(approval, Faulty(approval, "audited"), FakeTokens())
+    desk.post("approve", "ok")
+    assert desk.stored.audit_due
+
+    # When the sweep audits it again, much later
+    assert desk.sweep(EXPIRES_AT + 3600) == [f"{RUN}: approved decision audited"]
+
+    # Then there is one audit item: same time (the decision's), run and kind
+    [(key, outcome)] = desk.recorder.audit.items()
+    assert key == ("churn", f"2026-11-22T10:01:00.000Z#{RUN}#approval-granted")
+    assert outcome == decision_outcome(desk.stored)
+    # ... announced twice: at least once is all a topic promises
+    assert len(desk.recorder.notified) == 2
+
+
+@pytest.mark.parametrize("dies", ["before the callback", "before the audit"])
+def test_a_decision_whose_request_died_after_recording_it_is_delivered_and_audited_once(
+    desk: Desk, dies: str
+) -> None:
+    # Given the approval function's process ending right after the decision was recorded
+    if dies == "before the callback":
+        desk.tokens.errors, desk.tokens.error = 1, lambda _: Killed()
+    else:
+        desk.recorder.failing = ["crash"]
+    with pytest.raises(Killed):
+        desk.post("approve", "ship it")
+    assert desk.stored.status is Status.APPROVED
+    assert desk.stored.audit_due
+
+    # When the sweep runs after the grace, and again
+    actions = desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.sweep(DECIDED_AT + 2 * REDELIVERY_GRACE_SECONDS) == []
+
+    # Then the decision is audited once and the run resumed once
+    audited = [f"{RUN}: approved decision audited"]
+    delivered = [f"{RUN}: approved decision delivered"] if dies == "before the callback" else []
+    assert actions == audited + delivered
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"] * (1 + len(delivered))
+    assert desk.stored.task_token == ""
+    assert desk.store.waiting() == []
+
+
+def test_the_sweep_leaves_an_unaudited_decision_for_the_next_run_if_the_audit_fails(
+    desk: Desk,
+) -> None:
+    desk.recorder.failing = ["audit", "audit"]
+    desk.post("approve")
+
+    with pytest.raises(AuditUnavailable):
+        desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.stored.audit_due
+
+    assert desk.sweep(DECIDED_AT + 2 * REDELIVERY_GRACE_SECONDS) == [
+        f"{RUN}: approved decision audited"
+    ]
+    assert desk.recorder.kinds == ["approval-granted"]
+    assert desk.store.waiting() == []
+
+
 # -- sweep_approvals ---------------------------------------------------------------------------
 
 
@@ -708,7 +969,7 @@ def test_the_sweep_ends_the_wait_of_an_approval_past_its_expiry(now: int) -> Non
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, now)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), now)
 
     assert actions == [f"{RUN}: approval expired"]
     assert tokens.calls == [
@@ -727,7 +988,7 @@ def test_the_sweep_closes_an_expired_approval_even_if_its_run_stopped_waiting(
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens(valid=not spent)
 
-    actions = sweep_approvals(store, tokens, EXPIRES_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT)
 
     assert actions == [f"{RUN}: approval expired"]
     assert store.items[approval.id].status is Status.EXPIRED
@@ -737,7 +998,7 @@ def test_the_sweep_keeps_an_open_approvals_run_waiting_with_a_heartbeat() -> Non
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, EXPIRES_AT - 1)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT - 1)
 
     assert actions == [f"{RUN}: approval pending, heartbeat sent"]
     assert tokens.calls == [("heartbeat", TOKEN)]
@@ -751,7 +1012,7 @@ def test_the_sweep_closes_an_open_approval_whose_run_stopped_waiting() -> None:
     store, tokens = InMemoryApprovalStore(approval), FakeTokens(valid=False)
 
     # When the sweep's heartbeat finds the token spent
-    actions = sweep_approvals(store, tokens, DECIDED_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), DECIDED_AT)
 
     # Then the approval is closed, and nothing else is sent to the run
     assert actions == [f"{RUN}: the wait had already ended; approval closed"]
@@ -782,7 +1043,7 @@ def test_the_sweep_never_closes_an_approval_decided_while_it_ran() -> None:
     store, tokens = DecidedDuringTheSweep(approval), FakeTokens(valid=False)
 
     # When the sweep's heartbeat finds the token spent (by the decision's delivery)
-    actions = sweep_approvals(store, tokens, DECIDED_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), DECIDED_AT)
 
     # Then its attempt to close the approval is refused, and it reports nothing
     assert actions == []
@@ -799,7 +1060,7 @@ def test_the_sweep_leaves_delivered_and_expired_approvals_alone() -> None:
     )
     tokens = FakeTokens()
 
-    assert sweep_approvals(store, tokens, EXPIRES_AT + 1) == []
+    assert sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT + 1) == []
     assert (store.writes, tokens.calls) == ([], [])
 
 
@@ -897,7 +1158,7 @@ def test_the_sweep_handles_each_waiting_approval_on_its_own() -> None:
     }
     store, tokens = InMemoryApprovalStore(*approvals.values()), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, now)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), now)
 
     assert sorted(actions) == [
         "late: approval expired",
@@ -941,8 +1202,14 @@ def store(request: pytest.FixtureRequest) -> AnyStore:
 
 
 def decision(approval: Approval, status: Status = Status.APPROVED) -> Approval:
+    """A decision as decide() hands it to the store (which marks it due for audit)."""
     return replace(
-        approval, status=status, decided_at=DECIDED_AT, decided_by=SOURCE, comment="fine"
+        approval,
+        status=status,
+        decided_at=DECIDED_AT,
+        decided_by=SOURCE,
+        comment="fine",
+        audit_due=True,
     )
 
 
@@ -950,7 +1217,7 @@ def by_id(approvals: list[Approval]) -> list[Approval]:
     return sorted(approvals, key=lambda a: a.id)
 
 
-def test_store_decides_a_pending_approval_once_and_keeps_its_token_until_delivered(
+def test_store_decides_a_pending_approval_once_keeping_its_token_and_audit_marker_until_done(
     store: AnyStore,
 ) -> None:
     approval = make_approval()
@@ -969,8 +1236,37 @@ def test_store_decides_a_pending_approval_once_and_keeps_its_token_until_deliver
 
     store.delivered(approval.id)
 
+    # Delivered: the token is gone, the decision still waits for its audit
     assert store.get(approval.id) == replace(decided, task_token="")
+    assert store.waiting() == [replace(decided, task_token="")]
+
+    store.audited(approval.id)
+
+    assert store.get(approval.id) == replace(decided, task_token="", audit_due=False)
     assert store.waiting() == []
+
+
+def test_store_audit_marker_can_go_before_the_token(store: AnyStore) -> None:
+    approval = make_approval()
+    store.put(approval)
+    decided = decision(approval)
+    store.decide(decided, approval.csrf_token, DECIDED_AT)
+
+    store.audited(approval.id)
+
+    assert store.get(approval.id) == replace(decided, audit_due=False)
+    assert store.waiting() == [replace(decided, audit_due=False)]
+
+
+def test_store_refuses_to_mark_an_approval_it_does_not_hold_audited(store: AnyStore) -> None:
+    approval = make_approval()
+
+    with pytest.raises((LookupError, ClientError)) as raised:
+        store.audited(approval.id)
+
+    if isinstance(raised.value, ClientError):
+        assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert store.get(approval.id) is None
 
 
 @pytest.mark.parametrize(
@@ -1027,7 +1323,10 @@ def test_store_expiry_of_the_decision_it_expects_closes_it(store: AnyStore, stat
 
     assert store.expire(approval.id, status) is True
 
-    assert store.get(approval.id) == replace(decided, status=Status.EXPIRED, task_token="")
+    # (a decision that took no effect: nothing left to deliver or audit)
+    assert store.get(approval.id) == replace(
+        decided, status=Status.EXPIRED, task_token="", audit_due=False
+    )
     assert store.waiting() == []
 
 
@@ -1086,23 +1385,35 @@ def test_store_refuses_to_mark_an_approval_it_does_not_hold_delivered(store: Any
     assert store.get(approval.id) is None
 
 
-def test_store_lists_as_waiting_the_approvals_that_still_hold_a_token(store: AnyStore) -> None:
+def test_store_lists_as_waiting_the_approvals_that_hold_a_token_or_an_audit_marker(
+    store: AnyStore,
+) -> None:
     # Given approvals in every state
-    pending, late, approved, rejected, delivered, expired = (make_approval() for _ in range(6))
+    pending, late, approved, rejected, unaudited, done, expired = (
+        make_approval() for _ in range(7)
+    )
     late = replace(late, expires_at=NOW - 1)  # past its expiry, not yet swept: still waiting
-    for approval in (pending, late, approved, rejected, delivered, expired):
+    for approval in (pending, late, approved, rejected, unaudited, done, expired):
         store.put(approval)
     store.decide(decision(approved), approved.csrf_token, DECIDED_AT)
     store.decide(decision(rejected, Status.REJECTED), rejected.csrf_token, DECIDED_AT)
-    store.decide(decision(delivered), delivered.csrf_token, DECIDED_AT)
-    store.delivered(delivered.id)
+    for decided in (unaudited, done):
+        store.decide(decision(decided), decided.csrf_token, DECIDED_AT)
+        store.delivered(decided.id)
+    store.audited(done.id)
     store.expire(expired.id, Status.PENDING)
 
-    # Then the pending ones and the undelivered decisions are waiting, tokens and all
+    # Then the pending ones and the undelivered or unaudited decisions are waiting
     assert by_id(store.waiting()) == by_id(
-        [pending, late, decision(approved), decision(rejected, Status.REJECTED)]
+        [
+            pending,
+            late,
+            decision(approved),
+            decision(rejected, Status.REJECTED),
+            replace(decision(unaudited), task_token=""),
+        ]
     )
-    assert {a.task_token for a in store.waiting()} == {TOKEN}
+    assert sorted(a.task_token for a in store.waiting()) == ["", *[TOKEN] * 4]
 
 
 def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
@@ -1111,14 +1422,14 @@ def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
     # Given a decision whose delivery failed transiently
     approval = make_approval()
     store.put(approval)
-    tokens = FakeTokens(errors=1)
+    tokens, recorder = FakeTokens(errors=1), FakeRecorder()
     form = Form("approve", "fine", approval.csrf_token)
-    outcome = decide(store, tokens, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
     assert (outcome.page, outcome.message) == (Page.DECIDED, DELIVERY_DELAYED)
 
     # When the sweep runs before its grace is over, then after it, then again
     swept = [
-        sweep_approvals(store, tokens, now)
+        sweep_approvals(store, tokens, recorder, now)
         for now in (
             DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1,
             DECIDED_AT + REDELIVERY_GRACE_SECONDS,
@@ -1129,8 +1440,10 @@ def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
     # Then the decision was delivered once, after the grace, and the token is gone
     assert swept == [[], [f"{RUN}: approved decision delivered"], []]
     assert [call[:2] for call in tokens.calls] == [("succeed", TOKEN)] * 2
-    assert store.get(approval.id) == replace(decision(approval), task_token="")
+    final = store.get(approval.id)
+    assert final == replace(decision(approval), task_token="", audit_due=False)
     assert store.waiting() == []
+    assert recorder.kinds == ["approval-granted"]
 
 
 @pytest.mark.parametrize("approval_id", ["", "x" * 101])

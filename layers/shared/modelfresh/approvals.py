@@ -6,7 +6,10 @@ The rules, because public samples get them wrong:
 - GET (and HEAD) only show the page: mail scanners fetch every link in an email;
 - the decision is a POST carrying a CSRF token bound to that approval, and a conditional
   write makes it single-use; an expired or decided approval cannot be decided again;
-- every decision is audited with its time, source IP, user agent and comment.
+- every decision is audited with its time, source IP, user agent and comment, exactly once;
+- once the decision is recorded, the page says so, whatever fails afterwards: delivery and
+  audit are retried by the sweep, which finds them by the token and the audit marker the
+  record keeps until each is done.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from __future__ import annotations
 import hmac
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from modelfresh.errors import ModelfreshError
+from modelfresh.events import iso
+from modelfresh.observability import logger
+from modelfresh.outcomes import Outcome as Audited
 
 if TYPE_CHECKING:
     from modelfresh.callbacks import TaskTokens
@@ -61,6 +68,9 @@ class Approval:
     decided_at: int | None = None
     decided_by: Mapping[str, str] = field(default_factory=dict)  # source IP, user agent
     comment: str = ""
+    # Set with the decision, cleared once it is audited: the sweep audits it if the request
+    # that took it could not.
+    audit_due: bool = False
 
     def is_open(self, now: int) -> bool:
         """Whether a decision can still be taken."""
@@ -108,9 +118,13 @@ class ApprovalStore(Protocol):
     def get(self, approval_id: str) -> Approval | None: ...
 
     def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
-        """Record the decision if the approval is still pending, unexpired and the CSRF token
-        matches: single use. Returns the decided approval, token included (it is delivered
-        next), or None if the write was refused."""
+        """Record the decision (status, time, source, comment, audit marker) if the approval
+        is still pending, unexpired and the CSRF token matches: single use. Returns the decided
+        approval, token included (it is delivered next), or None if the write was refused."""
+        ...
+
+    def audited(self, approval_id: str) -> None:
+        """The decision is audited: drop its audit marker."""
         ...
 
     def delivered(self, approval_id: str) -> None:
@@ -118,13 +132,20 @@ class ApprovalStore(Protocol):
         ...
 
     def expire(self, approval_id: str, expected: Status) -> bool:
-        """Mark it expired and drop the token, if its status is still `expected` (so a
-        decision taken meanwhile is never overwritten). False if it was not."""
+        """Mark it expired and drop the token and the audit marker, if its status is still
+        `expected` (so a decision taken meanwhile is never overwritten). False if it was not."""
         ...
 
     def waiting(self) -> list[Approval]:
-        """The records still holding a token: pending, or decided but not yet delivered."""
+        """The records still holding a token or an audit marker: pending, or decided but not
+        yet delivered or audited."""
         ...
+
+
+class Recorder(Protocol):
+    """Audits and announces an outcome (outcomes.OutcomeRecorder)."""
+
+    def record(self, outcome: Audited) -> Audited: ...
 
 
 class Page(StrEnum):
@@ -209,13 +230,17 @@ def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
 def decide(
     store: ApprovalStore,
     tokens: TaskTokens,
+    recorder: Recorder,
     approval_id: str,
     *,
     form: Form,
     source: Mapping[str, str],
     now: int,
 ) -> Outcome:
-    """POST: take the decision once, then resume the deploy run."""
+    """POST: take the decision once, then resume the deploy run and audit the decision.
+
+    A fault before the decision is written raises (nothing was decided); once it is written,
+    the outcome says so whatever fails next (see _settle)."""
     approval = store.get(approval_id)
     closed = _closed(approval, now)
     if closed is not None or approval is None:
@@ -224,26 +249,86 @@ def decide(
         return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:
         return Outcome(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
-    status = Status.APPROVED if form.decision == "approve" else Status.REJECTED
     decided = replace(
         approval,
-        status=status,
+        status=Status.APPROVED if form.decision == "approve" else Status.REJECTED,
         decided_at=now,
         decided_by=dict(source),
         comment=clean_comment(form.comment),
+        audit_due=True,
     )
     stored = store.decide(decided, form.csrf_token, now)
     if stored is None:  # someone else decided a moment ago, or it just expired
         return review(store, approval_id, now)
+    return _settle(store, tokens, recorder, approval, stored)
+
+
+def _settle(
+    store: ApprovalStore,
+    tokens: TaskTokens,
+    recorder: Recorder,
+    approval: Approval,
+    decided: Approval,
+) -> Outcome:
+    """After the decision is recorded: deliver it, drop the used token, audit it. Nothing
+    here can undo or hide the decision, so nothing here raises: what fails is left to the
+    sweep (the record keeps the token until delivered and the marker until audited), and the
+    page says the decision was recorded."""
     try:
-        resumed = _resume(tokens, stored)
-    except Exception:  # noqa: BLE001 - whatever kept it from the run, the sweep retries it
-        return Outcome(Page.DECIDED, stored, DELIVERY_DELAYED)
-    if not resumed:  # the run stopped waiting (its approval timed out meanwhile)
-        store.expire(approval_id, stored.status)
+        resumed: bool | None = _resume(tokens, decided)
+    except Exception as error:  # noqa: BLE001 - whatever kept it from the run, the sweep retries
+        logger.warning(
+            "decision recorded; its delivery is left to the sweep",
+            extra={"error": type(error).__name__},
+        )
+        resumed = None
+    if resumed is False:  # the run stopped waiting (its approval timed out meanwhile)
+        _quietly("closing the approval", lambda: store.expire(decided.id, decided.status))
         return Outcome(Page.EXPIRED, approval)
-    store.delivered(approval_id)
-    return Outcome(Page.DECIDED, stored)
+    if resumed:
+        _quietly("dropping the used token", lambda: store.delivered(decided.id))
+    _quietly("auditing the decision", lambda: _audit(store, recorder, decided))
+    return Outcome(Page.DECIDED, decided, "" if resumed else DELIVERY_DELAYED)
+
+
+def _quietly(what: str, step: Callable[[], object]) -> None:
+    """One step after the decision: a failure is logged (by type) and left to the sweep."""
+    try:
+        step()
+    except Exception as error:  # noqa: BLE001 - the sweep retries it; the decision stands
+        logger.warning(
+            f"decision recorded; {what} is left to the sweep",
+            extra={"error": type(error).__name__},
+        )
+
+
+def _audit(store: ApprovalStore, recorder: Recorder, approval: Approval) -> None:
+    recorder.record(decision_outcome(approval))
+    store.audited(approval.id)
+
+
+def decision_outcome(approval: Approval) -> Audited:
+    """The audit record of a person's decision. Its time is the decision's own, so that a
+    repeat (by the sweep, or a retried request) writes the same audit item again."""
+    granted = approval.status is Status.APPROVED
+    decided_at = approval.decided_at or approval.created_at
+    return Audited(
+        model=approval.model,
+        kind="approval-granted" if granted else "approval-refused",
+        run=approval.run,
+        at=iso(datetime.fromtimestamp(decided_at, UTC)),
+        summary=f"v{approval.version} {'approved' if granted else 'rejected'} by "
+        f"{approval.decided_by.get('source_ip', 'unknown')}"
+        + (f": {approval.comment}" if approval.comment else ""),
+        detail={
+            "approval_id": approval.id,
+            "package": approval.package_arn,
+            "decided_at": decided_at,
+            "source_ip": approval.decided_by.get("source_ip"),
+            "user_agent": approval.decided_by.get("user_agent"),
+            "comment": approval.comment,
+        },
+    )
 
 
 # A decision is delivered by the request that takes it, within a second; the sweep steps in
@@ -273,14 +358,21 @@ class ApprovalExpired(ModelfreshError):
     """No decision within the approval SLA (the Step Functions error the sweep sends)."""
 
 
-def sweep_approvals(store: ApprovalStore, tokens: TaskTokens, now: int) -> list[str]:
-    """Keep pending approvals' runs alive, end the wait of those past their expiry, and deliver
-    decisions that could not be delivered when they were taken."""
+def sweep_approvals(
+    store: ApprovalStore, tokens: TaskTokens, recorder: Recorder, now: int
+) -> list[str]:
+    """Keep pending approvals' runs alive, end the wait of those past their expiry, and
+    audit and deliver the decisions that the requests which took them could not."""
     actions = []
     for approval in store.waiting():
         if approval.status is not Status.PENDING:
             if now - (approval.decided_at or 0) < REDELIVERY_GRACE_SECONDS:
-                continue  # being delivered by the request that took it
+                continue  # being delivered and audited by the request that took it
+            if approval.audit_due:
+                _audit(store, recorder, approval)
+                actions.append(f"{approval.run}: {approval.status} decision audited")
+            if not approval.task_token:
+                continue
             if _resume(tokens, approval):
                 actions.append(f"{approval.run}: {approval.status} decision delivered")
             else:  # the run no longer waits; its own record says how it ended
