@@ -15,7 +15,15 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from modelfresh.approval_pages import render
-from modelfresh.approvals import FORM_LIMIT_BYTES, Form, Outcome, Page, decide, review
+from modelfresh.approvals import (
+    FORM_LIMIT_BYTES,
+    STATUS_CODES,
+    Form,
+    Outcome,
+    Page,
+    decide,
+    review,
+)
 from modelfresh.observability import entry_point, logger
 from modelfresh.wiring import Container
 
@@ -58,7 +66,7 @@ def submit(approval_id: str) -> Response[str]:
         source=source,
         now=int(time.time()),
     )
-    if outcome.page is not Page.DECIDED:
+    if 400 <= STATUS_CODES[outcome.page] < 500:  # a client's mistake (or attack): no error
         logger.info(
             "approval not decided",
             extra={"page": outcome.page.value, "source_ip": source["source_ip"]},
@@ -80,7 +88,10 @@ def not_found(error: Exception) -> Response[str]:
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # powertools leaves it untyped
 def broken(error: Exception) -> Response[str]:
-    # The type is enough to find it; the text could carry anything, so it is not logged.
+    # Reached only by a fault before any decision was written (a write whose fate is unknown
+    # is UNCONFIRMED, and once one is written the outcome says so whatever fails next), so
+    # "nothing was decided" is true. The type is enough to find it; the text could carry
+    # anything, so it is not logged.
     logger.error("approval request failed", extra={"error": type(error).__name__})
     return page(Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."))
 

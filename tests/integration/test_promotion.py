@@ -14,6 +14,7 @@ import time_machine
 import xgboost as xgb
 from botocore.exceptions import ClientError
 from driftcheck import DriftSettings
+from modelfresh.aws.approvals import DynamoApprovalStore
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
 from modelfresh.events import iso
 from modelfresh.outcomes import Outcome as Audited
@@ -304,6 +305,34 @@ def test_a_decision_whose_audit_failed_is_confirmed_goes_to_prod_and_is_audited_
     assert "ship it" in audited["summary"]
     assert app.outcomes().count("approval-granted") == 1
     assert "audit_due" not in approval_record(app)
+
+
+def test_a_decision_whose_answer_was_lost_is_confirmed_to_the_approver_and_goes_to_prod(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.wait_for_approval_email()
+
+    # Given DynamoDB applying the decision but its answer lost: botocore's retry is refused
+    original = DynamoApprovalStore.decide
+
+    def answer_lost(self: DynamoApprovalStore, approval: Any, csrf: str, now: int) -> Any:
+        original(self, approval, csrf, now)  # lands
+        return original(self, approval, csrf, now)  # the retry: ConditionalCheckFailed
+
+    with monkeypatch.context() as lossy:
+        lossy.setattr(DynamoApprovalStore, "decide", answer_lost)
+        # When the approver approves
+        status, page = app.decide("approve", comment="ship it")
+
+    # Then they are told they approved it (not that it was "already decided"), and it goes on
+    assert status == 200
+    assert "taxi-fare v2 approved" in page
+    assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    assert len(granted(app)) == 1
+    assert "task_token" not in approval_record(app)
 
 
 def test_smoke_test_failure_stops_before_anyone_is_asked(app: App) -> None:

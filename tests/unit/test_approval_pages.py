@@ -18,6 +18,7 @@ from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
     DELIVERY_DELAYED,
+    UNCONFIRMED,
     Approval,
     Outcome,
     Page,
@@ -153,6 +154,7 @@ def outcome_of(page: Page) -> Outcome:
         Page.TOO_LARGE: Outcome(Page.TOO_LARGE, message="The form is too large."),
         Page.WRONG_METHOD: Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."),
         Page.BROKEN: Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."),
+        Page.UNCONFIRMED: Outcome(Page.UNCONFIRMED, message=UNCONFIRMED),
     }[page]
 
 
@@ -229,6 +231,7 @@ STATUS_OF = {
     Page.TOO_LARGE: 413,
     Page.WRONG_METHOD: 405,
     Page.BROKEN: 500,
+    Page.UNCONFIRMED: 503,
 }
 
 
@@ -421,6 +424,15 @@ def test_the_unknown_page_says_the_link_matches_nothing() -> None:
     _, _, html = render(Outcome(Page.UNKNOWN))
 
     assert Parsed(html).text.endswith("Approval not foundThis link does not match any approval.")
+
+
+def test_a_decision_whose_write_is_not_confirmed_says_so_and_how_to_find_out() -> None:
+    status, _, html = render(Outcome(Page.UNCONFIRMED, message=UNCONFIRMED))
+
+    assert status == 503
+    assert Parsed(html).text.endswith(f"Your decision could not be confirmed{UNCONFIRMED}")
+    assert "nothing was decided" not in html.lower()
+    assert "Open the link again" in UNCONFIRMED
 
 
 @pytest.mark.parametrize("page", [Page.BAD_REQUEST, Page.FORBIDDEN, Page.TOO_LARGE, Page.BROKEN])

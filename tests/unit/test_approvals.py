@@ -24,6 +24,8 @@ from modelfresh.approvals import (
     DECISIONS,
     DELIVERY_DELAYED,
     REDELIVERY_GRACE_SECONDS,
+    STATUS_CODES,
+    UNCONFIRMED,
     Approval,
     Form,
     Outcome,
@@ -118,6 +120,7 @@ class InMemoryApprovalStore:
             decided_at=now,
             decided_by=dict(approval.decided_by),
             comment=approval.comment,
+            decision_id=approval.decision_id,
             audit_due=True,  # until audited
         )
         return approval  # as DynamoApprovalStore: the decision it was given, token and all
@@ -364,6 +367,7 @@ def test_the_public_view_has_everything_but_the_task_and_csrf_tokens() -> None:
         "decided_at": DECIDED_AT,
         "decided_by": SOURCE,
         "comment": "",
+        "decision_id": "",
         "audit_due": False,
     }
     logged = json.dumps(public)
@@ -481,13 +485,16 @@ def test_looking_at_approvals_never_changes_them() -> None:
 
 
 def taken(desk: Desk, status: Status, comment: str = "") -> Approval:
-    """The desk's approval as a POST at DECIDED_AT decided it, token kept and audit due."""
+    """The desk's approval as a POST at DECIDED_AT decided it (its random decision id as the
+    store holds it), token kept and audit due."""
+    assert desk.stored.decision_id
     return replace(
         desk.approval,
         status=status,
         decided_at=DECIDED_AT,
         decided_by=SOURCE,
         comment=comment,
+        decision_id=desk.stored.decision_id,
         audit_due=True,
     )
 
@@ -667,6 +674,7 @@ class LosesTheRace(InMemoryApprovalStore):
                 status=Status.REJECTED,
                 decided_by={"source_ip": "198.51.100.9", "user_agent": "curl/8.5"},
                 comment="too risky before the holidays",
+                decision_id="the-other-request",
             )
             assert super().decide(rival, csrf_token, now) is rival
         else:
@@ -961,6 +969,64 @@ def test_the_sweep_leaves_an_unaudited_decision_for_the_next_run_if_the_audit_fa
     assert desk.store.waiting() == []
 
 
+# -- the decision's own write, when it fails or its answer is lost ------------------------------
+
+
+class Unreachable(InMemoryApprovalStore):
+    """The decision's write fails without landing; then (if `reads`) reads fail as well."""
+
+    def __init__(self, approval: Approval, reads: bool) -> None:
+        super().__init__(approval)
+        self.reads = reads
+        self.broken = False
+
+    def get(self, approval_id: str) -> Approval | None:
+        if self.broken and self.reads:
+            raise StoreUnavailable("get")
+        return super().get(approval_id)
+
+    def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
+        self.broken = True
+        raise StoreUnavailable("update_item")
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["read-back-pending", "read-back-fails"])
+def test_a_decision_write_that_failed_is_told_as_unconfirmed_not_as_taken_or_as_nothing(
+    reads: bool,
+) -> None:
+    approval = make_approval()
+    desk = Desk(approval, Unreachable(approval, reads), FakeTokens())
+
+    outcome = desk.post("approve")
+
+    assert outcome == Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
+    assert STATUS_CODES[outcome.page] == 503
+    assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
+    assert desk.stored == approval
+
+
+class SameFormTwice(InMemoryApprovalStore):
+    """Between this request's read and its write, another request decides: the same form,
+    from the same browser, in the same second (a double click that reached two containers)."""
+
+    def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
+        twin = replace(approval, decision_id="the-other-request")
+        if self.items[approval.id].status is Status.PENDING:
+            assert super().decide(twin, csrf_token, now) is twin
+        return super().decide(approval, csrf_token, now)
+
+
+def test_a_refused_write_is_never_taken_for_this_requests_own_however_alike(desk: Desk) -> None:
+    desk.store = SameFormTwice(desk.approval)
+
+    outcome = desk.post("approve", "ok")
+
+    # Then this request is told it was already decided, and resumed and audited nothing
+    assert outcome == Outcome(Page.ALREADY_DECIDED, desk.stored)
+    assert desk.stored.decision_id == "the-other-request"
+    assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
+
+
 # -- sweep_approvals ---------------------------------------------------------------------------
 
 
@@ -1209,6 +1275,7 @@ def decision(approval: Approval, status: Status = Status.APPROVED) -> Approval:
         decided_at=DECIDED_AT,
         decided_by=SOURCE,
         comment="fine",
+        decision_id="Zq2cV7mR0xkA1s9P4nT8yQ",
         audit_due=True,
     )
 
@@ -1441,9 +1508,56 @@ def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
     assert swept == [[], [f"{RUN}: approved decision delivered"], []]
     assert [call[:2] for call in tokens.calls] == [("succeed", TOKEN)] * 2
     final = store.get(approval.id)
-    assert final == replace(decision(approval), task_token="", audit_due=False)
+    assert final is not None
+    assert final == replace(
+        decision(approval), task_token="", audit_due=False, decision_id=final.decision_id
+    )
     assert store.waiting() == []
     assert recorder.kinds == ["approval-granted"]
+
+
+def lose_the_next_answer(store: AnyStore, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """The store's next decision write lands, but its answer never comes back: botocore's
+    retry is refused by the condition the landed write broke ("retry-refused"), or every
+    retry times out ("timed-out"). On DynamoApprovalStore, at its client's update_item."""
+    target: Any = store._db if isinstance(store, DynamoApprovalStore) else store
+    name = "update_item" if isinstance(store, DynamoApprovalStore) else "decide"
+    real = getattr(target, name)
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(target, name, real)  # only this once
+        real(*args, **kwargs)  # lands
+        if how == "timed-out":
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return real(*args, **kwargs)  # botocore's retry
+
+    monkeypatch.setattr(target, name, lost)
+
+
+@pytest.mark.parametrize("how", ["retry-refused", "timed-out"])
+def test_a_decision_whose_write_landed_but_whose_answer_was_lost_is_this_requests_own(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # Given a decision write that lands, and whose answer is lost
+    approval = make_approval()
+    store.put(approval)
+    tokens, recorder = FakeTokens(), FakeRecorder()
+    lose_the_next_answer(store, monkeypatch, how)
+
+    # When the approver approves
+    form = Form("approve", "ship it", approval.csrf_token)
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+
+    # Then the page says this request decided it (not "already decided"), and it went on
+    assert outcome.page is Page.DECIDED
+    assert outcome.message == ""
+    assert outcome.approval is not None
+    assert (outcome.approval.status, outcome.approval.comment) == (Status.APPROVED, "ship it")
+    assert [call[0] for call in tokens.calls] == ["succeed"]
+    assert recorder.kinds == ["approval-granted"]
+    final = store.get(approval.id)
+    assert final is not None
+    assert (final.status, final.task_token, final.audit_due) == (Status.APPROVED, "", False)
 
 
 @pytest.mark.parametrize("approval_id", ["", "x" * 101])

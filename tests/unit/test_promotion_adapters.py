@@ -570,6 +570,7 @@ def decided(status: Status = Status.APPROVED, now: int = NOW + 600) -> Approval:
         decided_at=now,
         decided_by=SOURCE,
         comment="ship it",
+        decision_id="d3c1s10n-1d",
         audit_due=True,
     )
 
@@ -629,6 +630,7 @@ def test_decision_is_recorded_beside_the_task_token_and_an_audit_marker_which_ar
         "decided_at": str(NOW + 600),
         "decided_by": '{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}',
         "comment": "ship it",
+        "decision_id": "d3c1s10n-1d",
     }
     # the token kept for the delivery, the marker for the audit
     assert record(dynamodb) == before | decision | {"audit_due": True}

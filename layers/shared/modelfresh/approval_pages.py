@@ -101,6 +101,8 @@ def render(outcome: Outcome) -> tuple[int, Mapping[str, str], str]:
         )
     elif outcome.page is Page.UNKNOWN:
         body = _note("Approval not found", "This link does not match any approval.")
+    elif outcome.page is Page.UNCONFIRMED:
+        body = _note("Your decision could not be confirmed", escape(outcome.message))
     else:
         body = _note("This request could not be taken", escape(outcome.message or "Bad request."))
     return status, SECURITY_HEADERS, _document(body)

@@ -68,6 +68,9 @@ class Approval:
     decided_at: int | None = None
     decided_by: Mapping[str, str] = field(default_factory=dict)  # source IP, user agent
     comment: str = ""
+    # Which request's decision this is (random, per request): a write whose answer was lost
+    # is recognised as this request's own when read back.
+    decision_id: str = ""
     # Set with the decision, cleared once it is audited: the sweep audits it if the request
     # that took it could not.
     audit_due: bool = False
@@ -118,9 +121,10 @@ class ApprovalStore(Protocol):
     def get(self, approval_id: str) -> Approval | None: ...
 
     def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
-        """Record the decision (status, time, source, comment, audit marker) if the approval
-        is still pending, unexpired and the CSRF token matches: single use. Returns the decided
-        approval, token included (it is delivered next), or None if the write was refused."""
+        """Record the decision (status, time, source, comment, decision id, audit marker) if
+        the approval is still pending, unexpired and the CSRF token matches: single use.
+        Returns the decided approval, token included (it is delivered next), or None if the
+        write was refused (a retry of a write whose answer was lost is refused too)."""
         ...
 
     def audited(self, approval_id: str) -> None:
@@ -160,7 +164,8 @@ class Page(StrEnum):
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too-large"
     WRONG_METHOD = "wrong-method"
-    BROKEN = "broken"
+    BROKEN = "broken"  # a fault before any decision was written: nothing was decided
+    UNCONFIRMED = "unconfirmed"  # the decision's write failed and its fate is not known
 
 
 STATUS_CODES: Mapping[Page, int] = {
@@ -174,6 +179,7 @@ STATUS_CODES: Mapping[Page, int] = {
     Page.TOO_LARGE: 413,
     Page.WRONG_METHOD: 405,
     Page.BROKEN: 500,
+    Page.UNCONFIRMED: 503,
 }
 
 
@@ -255,12 +261,49 @@ def decide(
         decided_at=now,
         decided_by=dict(source),
         comment=clean_comment(form.comment),
+        decision_id=secrets.token_urlsafe(16),
         audit_due=True,
     )
-    stored = store.decide(decided, form.csrf_token, now)
-    if stored is None:  # someone else decided a moment ago, or it just expired
-        return review(store, approval_id, now)
-    return _settle(store, tokens, recorder, approval, stored)
+    recorded = _record(store, decided, form.csrf_token, now)
+    if isinstance(recorded, Outcome):
+        return recorded
+    return _settle(store, tokens, recorder, approval, recorded)
+
+
+UNCONFIRMED = (
+    "Your decision could not be confirmed just now. Open the link again in a minute: the page "
+    "will show whether it was recorded, and let you decide if it was not."
+)
+
+
+def _record(
+    store: ApprovalStore, decided: Approval, csrf_token: str, now: int
+) -> Approval | Outcome:
+    """Write the decision. A refused or failed write is read back: a write of this request's
+    whose answer was lost (so that botocore's retry was refused) is this request's decision."""
+    failure: Exception | None = None
+    try:
+        if store.decide(decided, csrf_token, now) is not None:
+            return decided
+    except Exception as error:  # noqa: BLE001 - the write's fate is read back below
+        failure = error
+    try:
+        found = store.get(decided.id)
+    except Exception as error:  # noqa: BLE001 - said to the approver, and logged
+        return _unconfirmed(failure or error)
+    if found is not None and found.decision_id == decided.decision_id:
+        return found  # recorded; only its answer was lost
+    if failure is not None:
+        return _unconfirmed(failure)
+    # Someone else decided a moment ago, or it just expired.
+    return _closed(found, now) or Outcome(Page.REVIEW, found)
+
+
+def _unconfirmed(error: Exception) -> Outcome:
+    # A server fault, not a client's: logged as an error, by type (its text could carry
+    # anything), and the approver told the truth: not known yet.
+    logger.error("decision write not confirmed", extra={"error": type(error).__name__})
+    return Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
 
 
 def _settle(

@@ -50,7 +50,7 @@ class DynamoApprovalStore:
                 # audit marker until the decision is audited (see audited).
                 UpdateExpression=(
                     "SET #status = :decided, decided_at = :now, decided_by = :by, "
-                    "#comment = :comment, audit_due = :due"
+                    "#comment = :comment, decision_id = :decision, audit_due = :due"
                 ),
                 ConditionExpression=(
                     "#status = :pending AND expires_at > :now AND csrf_token = :csrf"
@@ -62,6 +62,7 @@ class DynamoApprovalStore:
                     ":now": {"N": str(now)},
                     ":by": {"S": json.dumps(dict(approval.decided_by))},
                     ":comment": {"S": approval.comment},
+                    ":decision": {"S": approval.decision_id},
                     ":due": {"BOOL": True},
                     ":csrf": {"S": csrf_token},
                 },
@@ -155,6 +156,7 @@ def _approval(item: Mapping[str, Any]) -> Approval:
         decided_at=int(item["decided_at"]["N"]) if "decided_at" in item else None,
         decided_by=json.loads(text("decided_by") or "{}"),
         comment=text("comment"),
+        decision_id=text("decision_id"),
         audit_due=bool(item.get("audit_due", {}).get("BOOL")),
     )
 
