@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from modelfresh.approval_pages import email, render, subject
+from modelfresh.approval_pages import REFUSED, email, render, subject
 from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
@@ -423,7 +423,21 @@ def test_the_expired_page_says_when_the_window_closed() -> None:
 def test_the_unknown_page_says_the_link_matches_nothing() -> None:
     _, _, html = render(Outcome(Page.UNKNOWN))
 
-    assert Parsed(html).text.endswith("Approval not foundThis link does not match any approval.")
+    assert Parsed(html).text.endswith(
+        f"Approval not foundThis link does not match any approval.{REFUSED}"
+    )
+
+
+@pytest.mark.parametrize("page", list(Page))
+def test_every_refusal_says_the_request_decided_nothing_and_no_other_page_does(
+    page: Page,
+) -> None:
+    status, _, html = render(outcome_of(page))
+
+    text = Parsed(html).text
+    assert REFUSED == "This request decided nothing."
+    assert (REFUSED in text) is (400 <= status < 500)
+    assert text.endswith(REFUSED) is (400 <= status < 500)
 
 
 def test_a_decision_whose_write_is_not_confirmed_says_so_and_how_to_find_out() -> None:
@@ -443,7 +457,8 @@ def test_error_pages_show_their_message_escaped(page: Page) -> None:
     parsed = Parsed(with_message)
     assert parsed.tags.isdisjoint({"script", "img"})
     assert f"This request could not be taken{HOSTILE}" in parsed.text
-    assert Parsed(without).text.endswith("This request could not be takenBad request.")
+    refused = REFUSED if page is not Page.BROKEN else ""
+    assert Parsed(without).text.endswith(f"This request could not be takenBad request.{refused}")
 
 
 def test_the_comment_box_accepts_no_more_than_is_kept() -> None:

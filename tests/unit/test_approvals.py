@@ -15,10 +15,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
@@ -26,6 +29,7 @@ from modelfresh.approvals import (
     REDELIVERY_GRACE_SECONDS,
     STATUS_CODES,
     UNCONFIRMED,
+    UNREADABLE,
     Approval,
     Form,
     Outcome,
@@ -35,7 +39,10 @@ from modelfresh.approvals import (
     decide,
     decision_outcome,
     new_approval,
+    read_form,
+    request_source,
     review,
+    submit,
     sweep_approvals,
 )
 from modelfresh.aws.approvals import DynamoApprovalStore
@@ -481,6 +488,134 @@ def test_looking_at_approvals_never_changes_them() -> None:
     assert store.items == before
 
 
+# -- read_form (the POST's body) ---------------------------------------------------------------
+
+CSRF_SAMPLE = "stt1_jLGDnp2mVWjKES5rN-8JKm4IWYn2Ca19gB3s2g"
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded", "form"),
+    [
+        pytest.param(
+            f"csrf={CSRF_SAMPLE}&decision=approve&comment=ship+it%21",
+            False,
+            Form("approve", "ship it!", CSRF_SAMPLE),
+            id="the-pages-form",
+        ),
+        pytest.param(
+            b64(f"decision=reject&csrf={CSRF_SAMPLE}&comment=".encode()),
+            True,
+            Form("reject", "", CSRF_SAMPLE),
+            id="base64-encoded",
+        ),
+        pytest.param(
+            "comment=Gr%C3%BC%C3%9Fe+%F0%9F%91%8D&decision=approve",
+            False,
+            Form("approve", "Grüße 👍", ""),
+            id="utf-8-escapes",
+        ),
+        pytest.param("comment=Grüße", False, Form("", "Grüße", ""), id="raw-utf-8"),
+        pytest.param("Y29tbWVudD14", True, Form("", "x", ""), id="base64-without-padding"),
+        pytest.param(None, False, Form("", "", ""), id="no-body"),
+        pytest.param("", True, Form("", "", ""), id="empty-base64"),
+        pytest.param("decision&&csrf=&x=1&y", False, Form("", "", ""), id="bare-names"),
+        pytest.param("&" * 5000 + "a=1", False, Form("", "", ""), id="empty-fields-uncounted"),
+        pytest.param(
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&decision=approve&comment=x&csrf=y",
+            False,
+            Form("approve", "x", "y"),
+            id="ten-fields",
+        ),
+        pytest.param("comment=" + "x" * (8192 - 8), False, Form("", "x" * 8184, ""), id="8-kib"),
+    ],
+)
+def test_a_well_formed_body_reads_as_the_form_it_carries(
+    body: str | None, base64_encoded: bool, form: Form
+) -> None:
+    assert read_form(body, base64_encoded) == form
+
+
+UNREADABLE_PAGE = Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded", "outcome"),
+    [
+        pytest.param("csrf=%FF%FE&decision=approve", False, UNREADABLE_PAGE, id="escape-not-utf-8"),
+        pytest.param("comment=%C3", False, UNREADABLE_PAGE, id="truncated-utf-8"),
+        pytest.param("comment=%ED%A0%80", False, UNREADABLE_PAGE, id="utf-8-surrogate"),
+        pytest.param(b64(b"comment=\xff\xfe"), True, UNREADABLE_PAGE, id="bytes-not-utf-8"),
+        pytest.param(b64("comment=é".encode("latin-1")), True, UNREADABLE_PAGE, id="latin-1"),
+        pytest.param("not base64!", True, UNREADABLE_PAGE, id="not-base64"),
+        pytest.param("Y29tbWVudD1", True, UNREADABLE_PAGE, id="base64-cut-short"),
+        pytest.param("ｃｓｒｆ=ｘ", True, UNREADABLE_PAGE, id="base64-flag-on-non-ascii"),
+        pytest.param("comment=\ud800", False, UNREADABLE_PAGE, id="lone-surrogate"),
+        pytest.param("&".join(f"f{i}=" for i in range(11)), False, UNREADABLE_PAGE, id="11-fields"),
+        pytest.param("decision=approve&decision=reject", False, UNREADABLE_PAGE, id="2-decisions"),
+        pytest.param("csrf=a&csrf=a", False, UNREADABLE_PAGE, id="two-csrf"),
+        pytest.param("comment=&comment=", False, UNREADABLE_PAGE, id="two-comments"),
+        pytest.param(
+            "comment=" + "x" * 8185,
+            False,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib",
+        ),
+        pytest.param(
+            b64(b"comment=" + b"x" * 8185),
+            True,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib-base64",
+        ),
+        pytest.param(
+            "comment=" + "é" * 4093,
+            False,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib-in-bytes",
+        ),
+    ],
+)
+def test_a_body_that_is_not_the_pages_form_is_refused_with_a_page(
+    body: str, base64_encoded: bool, outcome: Outcome
+) -> None:
+    assert read_form(body, base64_encoded) == outcome
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.one_of(st.none(), st.text(), st.binary().map(b64)), base64_encoded=st.booleans())
+def test_any_body_reads_as_a_form_or_a_refusal_never_an_error(
+    body: str | None, base64_encoded: bool
+) -> None:
+    read = read_form(body, base64_encoded)
+
+    if isinstance(read, Outcome):
+        assert read.page in (Page.BAD_REQUEST, Page.TOO_LARGE)
+        assert 400 <= STATUS_CODES[read.page] < 500
+    else:
+        assert all(isinstance(value, str) for value in vars(read).values())
+        # ... text that DynamoDB, JSON and the page can carry
+        for value in vars(read).values():
+            value.encode()
+
+
+@pytest.mark.parametrize(
+    ("ip", "agent", "source"),
+    [
+        ("203.0.113.7", "Mozilla/5.0", {"source_ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}),
+        (None, None, {"source_ip": "unknown", "user_agent": ""}),
+        ("", "curl\x00/8\u202e\ud800", {"source_ip": "unknown", "user_agent": "curl/8"}),
+        ("1" * 100, "a" * 400, {"source_ip": "1" * 64, "user_agent": "a" * 300}),
+    ],
+)
+def test_a_requests_source_is_kept_as_printable_text_of_bounded_length(
+    ip: str | None, agent: str | None, source: dict[str, str]
+) -> None:
+    assert request_source(ip, agent) == source
+
+
 # -- decide (POST) -----------------------------------------------------------------------------
 
 
@@ -606,6 +741,10 @@ def test_deciding_an_expired_approval_decides_nothing(desk: Desk, expired: bool,
         pytest.param("PREFIX", id="a-prefix"),
         pytest.param("OTHER", id="another-approvals-token"),
         pytest.param("ID", id="the-approval-id"),
+        # (hmac.compare_digest raises TypeError on a str with non-ASCII characters)
+        pytest.param("FULL-WIDTH", id="full-width"),
+        pytest.param("HOMOGLYPH", id="a-cyrillic-homoglyph"),
+        pytest.param("\x00\u202e\U0001f44d", id="nul-bidi-emoji"),
     ],
 )
 @pytest.mark.parametrize("decision", ["approve", "reject", "maybe"])
@@ -618,6 +757,8 @@ def test_a_form_without_the_approvals_csrf_token_is_forbidden_and_decides_nothin
         "PREFIX": real[:-1],
         "OTHER": make_approval().csrf_token,
         "ID": desk.approval.id,
+        "FULL-WIDTH": "".join(chr(ord(c) + 0xFEE0) for c in real),
+        "HOMOGLYPH": real[:-1] + "\u0430",
     }.get(csrf, csrf)
 
     outcome = desk.post(decision, "approve!", csrf=csrf)
@@ -640,6 +781,52 @@ def test_a_form_with_no_valid_decision_is_a_bad_request_and_decides_nothing(
     assert outcome == Outcome(Page.BAD_REQUEST, desk.approval, "Choose Approve or Reject.")
     assert (desk.store.writes, desk.tokens.calls) == ([], [])
     assert desk.stored == desk.approval
+
+
+@st.composite
+def posted_forms(draw: st.DrawFn, csrf: str) -> list[tuple[str, str]]:
+    """Fields of a POSTed form: the page's, repeated or missing, others, any text."""
+    name = st.sampled_from(["csrf", "decision", "comment"]) | st.text(max_size=8)
+    value = st.sampled_from([csrf, csrf.upper(), "approve", "reject"]) | st.text(max_size=60)
+    return draw(st.lists(st.tuples(name, value), max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), base64_encoded=st.booleans())
+def test_only_a_form_with_the_approvals_csrf_token_and_a_decision_decides(
+    data: st.DataObject, base64_encoded: bool
+) -> None:
+    approval = make_approval()
+    desk = Desk(approval, InMemoryApprovalStore(approval), FakeTokens())
+    fields = data.draw(posted_forms(approval.csrf_token))
+    body = urlencode(fields)
+    if base64_encoded:
+        body = base64.b64encode(body.encode()).decode()
+
+    outcome = submit(
+        desk.store,
+        desk.tokens,
+        desk.recorder,
+        approval.id,
+        body=body,
+        base64_encoded=base64_encoded,
+        source=SOURCE,
+        now=DECIDED_AT,
+    )
+
+    # Then it is an answer, not a fault; and it decided if and only if the form was the page's
+    assert STATUS_CODES[outcome.page] < 500
+    values = {name: [v for n, v in fields if n == name] for name in ("csrf", "decision")}
+    the_pages = (
+        values["csrf"] == [approval.csrf_token]
+        and len(values["decision"]) == 1
+        and values["decision"][0] in DECISIONS
+        and len([n for n, _ in fields if n == "comment"]) <= 1
+        and len(fields) <= 10
+    )
+    assert (outcome.page is Page.DECIDED) is the_pages
+    assert (desk.stored.status is not Status.PENDING) is the_pages
+    assert bool(desk.tokens.calls) is the_pages
 
 
 @pytest.mark.parametrize("again", ["approve", "reject"])

@@ -7,6 +7,8 @@ The rules, because public samples get them wrong:
 - the decision is a POST carrying a CSRF token bound to that approval, and a conditional
   write makes it single-use; an expired or decided approval cannot be decided again;
 - every decision is audited with its time, source IP, user agent and comment, exactly once;
+- whatever a client sends gets a page: the form is read in one place (read_form), and a
+  request that is not the page's own form is refused (4xx) before anything is looked up;
 - once the decision is recorded, the page says so, whatever fails afterwards: delivery and
   audit are retried by the sweep, which finds them by the token and the audit marker the
   record keeps until each is done.
@@ -14,7 +16,9 @@ The rules, because public samples get them wrong:
 
 from __future__ import annotations
 
+import base64
 import hmac
+import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -22,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_to_bytes
 
 from modelfresh.errors import ModelfreshError
 from modelfresh.events import iso
@@ -34,7 +39,12 @@ if TYPE_CHECKING:
 # Leaves room, within the registry's 1,024-character ApprovalDescription, for the context.
 COMMENT_LIMIT = 800
 FORM_LIMIT_BYTES = 8192
+# The page's form has three fields; a client may add a few, not hundreds.
+FIELD_LIMIT = 10
+FORM_FIELDS = ("csrf", "decision", "comment")
 DECISIONS = ("approve", "reject")
+# What new_approval makes (token_urlsafe(32): 43 characters); anything else names no approval.
+_APPROVAL_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 class ApprovalRejected(ModelfreshError):
@@ -194,11 +204,68 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Form:
-    """A submitted decision form."""
+    """A submitted decision form: each field once at most (missing ones are empty), as text."""
 
     decision: str
     comment: str
     csrf_token: str
+
+
+UNREADABLE = "This form could not be read; open the link again and use its buttons."
+
+
+def read_form(body: str | None, base64_encoded: bool) -> Form | Outcome:
+    """The form a POST carries (API Gateway's `body` and `isBase64Encoded`), read strictly, or
+    the page refusing it: a body that is not base64 when flagged so, too large, not UTF-8
+    (raw or percent-encoded), with more than FIELD_LIMIT fields or a field of the form twice.
+    Never raises: whatever a client sends is an answer, not a fault."""
+    raw = _body_bytes(body or "", base64_encoded)
+    if raw is None:
+        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+    if len(raw) > FORM_LIMIT_BYTES:
+        return Outcome(Page.TOO_LARGE, message="The form is too large.")
+    pieces = [piece for piece in raw.split(b"&") if piece]
+    fields: dict[str, list[str]] = {}
+    for piece in pieces[: FIELD_LIMIT + 1]:
+        name, _, value = (_form_text(part) for part in piece.partition(b"="))
+        if name is None or value is None:
+            return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+        fields.setdefault(name, []).append(value)
+    if len(pieces) > FIELD_LIMIT or any(len(fields.get(n, ())) > 1 for n in FORM_FIELDS):
+        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+    return Form(
+        decision=fields.get("decision", [""])[0],
+        comment=fields.get("comment", [""])[0],
+        csrf_token=fields.get("csrf", [""])[0],
+    )
+
+
+def _body_bytes(body: str, base64_encoded: bool) -> bytes | None:
+    try:
+        return base64.b64decode(body, validate=True) if base64_encoded else body.encode()
+    except ValueError:  # not base64 (binascii.Error), or text no UTF-8 can carry (surrogates)
+        return None
+
+
+def _form_text(part: bytes) -> str | None:
+    """One name or value of an application/x-www-form-urlencoded body, as text (None if its
+    bytes, once unescaped, are not UTF-8)."""
+    try:
+        return unquote_to_bytes(part.replace(b"+", b" ")).decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def request_source(source_ip: str | None, user_agent: str | None) -> dict[str, str]:
+    """Where a decision came from, as kept with it: printable text of bounded length."""
+    return {
+        "source_ip": _printable(source_ip or "", 64) or "unknown",
+        "user_agent": _printable(user_agent or "", 300),
+    }
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(c for c in text if unicodedata.category(c)[0] != "C")[:limit]
 
 
 # Format characters that text needs (emoji sequences, Persian and Indic scripts); the other
@@ -229,8 +296,28 @@ def _closed(approval: Approval | None, now: int) -> Outcome | None:
 
 def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
     """GET: which page to show. Changes nothing, whoever (or whatever) asks."""
+    if not _APPROVAL_ID.fullmatch(approval_id):
+        return Outcome(Page.UNKNOWN)
     approval = store.get(approval_id)
     return _closed(approval, now) or Outcome(Page.REVIEW, approval)
+
+
+def submit(
+    store: ApprovalStore,
+    tokens: TaskTokens,
+    recorder: Recorder,
+    approval_id: str,
+    *,
+    body: str | None,
+    base64_encoded: bool,
+    source: Mapping[str, str],
+    now: int,
+) -> Outcome:
+    """POST, as API Gateway hands it over: read the form, then decide."""
+    form = read_form(body, base64_encoded)
+    if isinstance(form, Outcome):
+        return form
+    return decide(store, tokens, recorder, approval_id, form=form, source=source, now=now)
 
 
 def decide(
@@ -247,11 +334,13 @@ def decide(
 
     A fault before the decision is written raises (nothing was decided); once it is written,
     the outcome says so whatever fails next (see _settle)."""
+    if not _APPROVAL_ID.fullmatch(approval_id):
+        return Outcome(Page.UNKNOWN)
     approval = store.get(approval_id)
     closed = _closed(approval, now)
     if closed is not None or approval is None:
         return closed or Outcome(Page.UNKNOWN)
-    if not form.csrf_token or not hmac.compare_digest(form.csrf_token, approval.csrf_token):
+    if not _same_secret(form.csrf_token, approval.csrf_token):
         return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:
         return Outcome(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
@@ -268,6 +357,14 @@ def decide(
     if isinstance(recorded, Outcome):
         return recorded
     return _settle(store, tokens, recorder, approval, recorded)
+
+
+def _same_secret(given: str, kept: str) -> bool:
+    """Whether a submitted token is the kept one, in constant time. (compare_digest refuses a
+    str with non-ASCII characters, which anyone can send: compare their bytes.)"""
+    return bool(given) and hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), kept.encode("utf-8", "surrogatepass")
+    )
 
 
 UNCONFIRMED = (
