@@ -64,6 +64,14 @@ def predictions(model: TaxiModel) -> list[float]:
     return [float(p) for p in train(model).predict(xgb.DMatrix(TRIPS))]
 
 
+def awaiting_approval(app: App) -> str:
+    """A candidate approved in the registry, whose deploy run now waits for a person."""
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.wait_for_approval_email()
+    return candidate
+
+
 def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
     # Given a candidate approved in the registry, while prod answers with the champion
     assert answers(app, PROD) == predictions(CHAMPION)
@@ -194,9 +202,7 @@ def test_rejection_rejects_the_package_with_the_comment_and_returns_staging(app:
 
 
 def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # When nobody decides within the 4-hour SLA, the heartbeat sweep ends the wait
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=4, minutes=1)):
@@ -217,9 +223,7 @@ def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) ->
 def test_a_decision_taken_while_step_functions_is_unreachable_reaches_the_run_later(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # Given Step Functions refusing callbacks for a while
     def unavailable(self: Any) -> Any:
@@ -265,9 +269,7 @@ def approval_record(app: App) -> dict[str, Any]:
 def test_a_decision_whose_audit_failed_is_confirmed_goes_to_prod_and_is_audited_once_later(
     app: App, monkeypatch: pytest.MonkeyPatch, refusing: str
 ) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # Given the audit table (or the topic) refusing the approval's outcome, and nothing else
     owner, method = (
@@ -310,9 +312,7 @@ def test_a_decision_whose_audit_failed_is_confirmed_goes_to_prod_and_is_audited_
 def test_a_decision_whose_answer_was_lost_is_confirmed_to_the_approver_and_goes_to_prod(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # Given DynamoDB applying the decision but its answer lost: botocore's retry is refused
     original = DynamoApprovalStore.decide

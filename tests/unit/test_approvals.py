@@ -1512,17 +1512,6 @@ def test_store_audit_marker_can_go_before_the_token(store: AnyStore) -> None:
     assert store.waiting() == [replace(decided, audit_due=False)]
 
 
-def test_store_refuses_to_mark_an_approval_it_does_not_hold_audited(store: AnyStore) -> None:
-    approval = make_approval()
-
-    with pytest.raises((LookupError, ClientError)) as raised:
-        store.audited(approval.id)
-
-    if isinstance(raised.value, ClientError):
-        assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-    assert store.get(approval.id) is None
-
-
 @pytest.mark.parametrize(
     ("refusal", "now"),
     [
@@ -1628,11 +1617,12 @@ def test_store_expiry_of_an_approval_it_does_not_hold_is_refused(store: AnyStore
     assert store.get(approval.id) is None
 
 
-def test_store_refuses_to_mark_an_approval_it_does_not_hold_delivered(store: AnyStore) -> None:
+@pytest.mark.parametrize("mark", ["delivered", "audited"])
+def test_store_refuses_to_mark_an_approval_it_does_not_hold(store: AnyStore, mark: str) -> None:
     approval = make_approval()
 
     with pytest.raises((LookupError, ClientError)) as raised:
-        store.delivered(approval.id)
+        getattr(store, mark)(approval.id)
 
     if isinstance(raised.value, ClientError):
         assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
