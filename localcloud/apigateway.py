@@ -111,23 +111,29 @@ class ApiGateway:
 
     def handle(self, request: HttpRequest) -> tuple[int, dict[str, str], bytes]:
         """Answer one HTTP request as API Gateway and the function behind it would."""
+        routed = self.route(request)
+        if routed is None:
+            return (
+                403,
+                {"Content-Type": "application/json"},
+                b'{"message":"Missing Authentication Token"}',
+            )
+        return self.invoke(*routed)
+
+    def route(self, request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
+        """The function a request reaches and the proxy event it is given (None: no route)."""
         for api in patches.rest_apis.values():
             if request.stage not in api.stages:
                 continue
             for route in routes_of(api):
                 matched = route.pattern.match(request.path)
                 if matched and route.method in (request.method, "ANY"):
-                    event = _proxy_event(api, route, request, matched.groupdict())
-                    return self._invoke(route.function, event)
-        return (
-            403,
-            {"Content-Type": "application/json"},
-            b'{"message":"Missing Authentication Token"}',
-        )
+                    return route.function, _proxy_event(api, route, request, matched.groupdict())
+        return None
 
-    def _invoke(
-        self, function_arn: str, event: dict[str, Any]
-    ) -> tuple[int, dict[str, str], bytes]:
+    def invoke(self, function_arn: str, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """Give a proxy event to the function, and answer with what it returned (API Gateway's
+        502 if it raised or returned no response)."""
         name = function_arn.split(":function:")[1].split(":", maxsplit=1)[0]
         fn = lambda_backends[self._cloud.account][self._cloud.region].get_function(name)
         payload, errored, _ = patches.invoke_in_process(fn, event)

@@ -2,37 +2,24 @@
 
 GET and HEAD show the page and change nothing (mail scanners fetch links). POST takes the
 decision once, with the page's CSRF token, then resumes the deploy run. Unknown, expired and
-decided approvals get friendly pages with the right status code; no response or log line
-carries a task token or an exception's text.
+decided approvals get friendly pages with the right status code; whatever a client sends gets
+a page, never a 5xx; no response or log line carries a task token or an exception's text.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from modelfresh.approval_pages import render
-from modelfresh.approvals import (
-    FORM_LIMIT_BYTES,
-    Approval,
-    Form,
-    Outcome,
-    Page,
-    Status,
-    decide,
-    review,
-)
-from modelfresh.events import iso
+from modelfresh.approvals import STATUS_CODES, Outcome, Page, request_source, review, submit
 from modelfresh.observability import entry_point, logger
-from modelfresh.outcomes import Outcome as Audited
 from modelfresh.wiring import Container
 
 container = Container()
 app = APIGatewayRestResolver()
+ALLOWED = ("GET", "HEAD", "POST")
 
 
 @entry_point
@@ -46,34 +33,21 @@ def show(approval_id: str) -> Response[str]:
 
 
 @app.post("/approvals/<approval_id>")
-def submit(approval_id: str) -> Response[str]:
-    body = app.current_event.decoded_body or ""
-    if len(body.encode()) > FORM_LIMIT_BYTES:
-        return page(Outcome(Page.TOO_LARGE, message="The form is too large."))
-    fields = parse_qs(body, keep_blank_values=True, max_num_fields=10)
-    form = Form(
-        decision=_single(fields, "decision"),
-        comment=_single(fields, "comment"),
-        csrf_token=_single(fields, "csrf"),
-    )
-    identity = app.current_event.request_context.identity
-    source = {
-        "source_ip": identity.source_ip or "unknown",
-        "user_agent": (identity.user_agent or "")[:300],
-    }
-    outcome = decide(
+def post(approval_id: str) -> Response[str]:
+    event = app.current_event
+    identity = event.request_context.identity
+    source = request_source(identity.source_ip, identity.user_agent)
+    outcome = submit(
         container.approvals,
         container.task_tokens,
+        container.recorder,
         approval_id,
-        form=form,
+        body=event.body,
+        base64_encoded=bool(event.is_base64_encoded),
         source=source,
         now=int(time.time()),
     )
-    if outcome.page is Page.DECIDED and outcome.approval is not None:
-        _audit(outcome.approval)
-        if outcome.message:  # taken, but not yet delivered: the sweep delivers it
-            logger.warning("decision recorded; its delivery is left to the sweep")
-    else:
+    if 400 <= STATUS_CODES[outcome.page] < 500:  # a client's mistake (or attack): no error
         logger.info(
             "approval not decided",
             extra={"page": outcome.page.value, "source_ip": source["source_ip"]},
@@ -81,56 +55,29 @@ def submit(approval_id: str) -> Response[str]:
     return page(outcome)
 
 
-@app.route("/approvals/<approval_id>", method=["PUT", "PATCH", "DELETE", "OPTIONS"])
-def other(approval_id: str) -> Response[str]:
-    response = page(Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."))
-    response.headers["Allow"] = "GET, HEAD, POST"
-    return response
-
-
 @app.not_found
 def not_found(error: Exception) -> Response[str]:
-    return page(Outcome(Page.UNKNOWN))
+    # The API routes only /approvals/{id} here: another method, or an id no approval has.
+    if app.current_event.http_method.upper() in ALLOWED:
+        return page(Outcome(Page.UNKNOWN))
+    response = page(Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."))
+    response.headers["Allow"] = ", ".join(ALLOWED)
+    return response
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # powertools leaves it untyped
 def broken(error: Exception) -> Response[str]:
-    # The type is enough to find it; the text could carry anything, so it is not logged.
+    # Reached only by a fault before any decision was written (a write whose fate is unknown
+    # is UNCONFIRMED, and once one is written the outcome says so whatever fails next), so
+    # "nothing was decided" is true. Never by a client's input (see approvals.read_form). The
+    # type is enough to find it; the text could carry anything, so it is not logged.
     logger.error("approval request failed", extra={"error": type(error).__name__})
     return page(Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."))
 
 
 def page(outcome: Outcome) -> Response[str]:
     status, headers, html = render(outcome)
-    body = "" if app.current_event.http_method == "HEAD" else html
+    body = "" if app.current_event.http_method.upper() == "HEAD" else html
     return Response(
         status_code=status, content_type=headers["Content-Type"], body=body, headers=dict(headers)
-    )
-
-
-def _single(fields: Mapping[str, list[str]], name: str) -> str:
-    values = fields.get(name, [])
-    return values[0] if len(values) == 1 else ""
-
-
-def _audit(approval: Approval) -> None:
-    granted = approval.status is Status.APPROVED
-    container.recorder.record(
-        Audited(
-            model=approval.model,
-            kind="approval-granted" if granted else "approval-refused",
-            run=approval.run,
-            at=iso(datetime.fromtimestamp(approval.decided_at or time.time(), UTC)),
-            summary=f"v{approval.version} {'approved' if granted else 'rejected'} by "
-            f"{approval.decided_by.get('source_ip', 'unknown')}"
-            + (f": {approval.comment}" if approval.comment else ""),
-            detail={
-                "approval_id": approval.id,
-                "package": approval.package_arn,
-                "decided_at": approval.decided_at,
-                "source_ip": approval.decided_by.get("source_ip"),
-                "user_agent": approval.decided_by.get("user_agent"),
-                "comment": approval.comment,
-            },
-        )
     )

@@ -1,7 +1,8 @@
 """Scheduled: keep every waiting run alive, and end the waits nothing else will end.
 
 Pipelines: re-check each one a retrain run waits on; resume the run if its status event was
-lost. Approvals: heartbeat each pending approval; fail the wait of one past its expiry.
+lost. Approvals: heartbeat each pending approval; fail the wait of one past its expiry; audit
+and deliver the decisions the approval page could not.
 Heartbeats add no state transitions, however long the wait.
 """
 
@@ -21,5 +22,7 @@ container = Container()
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     return {
         "pipelines": container.callback_desk.heartbeat(),
-        "approvals": sweep_approvals(container.approvals, container.task_tokens, int(time.time())),
+        "approvals": sweep_approvals(
+            container.approvals, container.task_tokens, container.recorder, int(time.time())
+        ),
     }

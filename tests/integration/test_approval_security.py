@@ -45,6 +45,8 @@ def test_nothing_but_the_real_form_decides(app: App) -> None:
     base = link.rsplit("/", 1)[0]
     _, page = app.http("GET", link)
     csrf = app.csrf_of(page)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in csrf)
+    homoglyph = csrf[:-1] + "\u0430"  # a Cyrillic a
     attacks = [
         # (what, method, url, form, body, expected status)
         ("scanner pre-fetch", "GET", link, None, None, 200),
@@ -103,11 +105,31 @@ def test_nothing_but_the_real_form_decides(app: App) -> None:
             None,
             200,
         ),
+        # What once answered 500: a token no ASCII compare takes, bytes no UTF-8 reads,
+        # more fields than a form has
+        ("full-width csrf", "POST", link, {"csrf": full_width, "decision": "approve"}, None, 403),
+        ("homoglyph csrf", "POST", link, {"csrf": homoglyph, "decision": "approve"}, None, 403),
+        ("body not UTF-8", "POST", link, None, b"csrf=\xff\xfe&decision=approve", 400),
+        ("escapes not UTF-8", "POST", link, None, b"csrf=%ff%fe&decision=approve", 400),
+        (
+            "eleven fields",
+            "POST",
+            link,
+            {"csrf": csrf, "decision": "approve"} | {f"f{i}": "" for i in range(9)},
+            None,
+            400,
+        ),
+        ("OPTIONS", "OPTIONS", link, None, None, 405),
     ]
     for what, method, url, form, body, expected in attacks:
-        status, _ = app.http(method, url, form=form, body=body)
+        status, page = app.http(method, url, form=form, body=body)
         assert status == expected, what
         assert still_waiting(app), what
+        if status >= 400 and method != "HEAD":
+            assert "This request decided nothing." in page, what
+    # ... and none of it was a fault: no ERROR line
+    logged = app.cloud.function_logs("ApprovalApiFunction")
+    assert [line for line in logged if line.get("level") == "ERROR"] == []
 
     # The real decision, once, still works
     status, _ = app.http(

@@ -12,7 +12,12 @@ import driftcheck
 import pytest
 import time_machine
 import xgboost as xgb
+from botocore.exceptions import ClientError
 from driftcheck import DriftSettings
+from modelfresh.aws.approvals import DynamoApprovalStore
+from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
+from modelfresh.events import iso
+from modelfresh.outcomes import Outcome as Audited
 from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -57,6 +62,14 @@ def answers(app: App, endpoint: str) -> list[float]:
 def predictions(model: TaxiModel) -> list[float]:
     """What xgboost predicts for the same trips with a model trained on this recipe."""
     return [float(p) for p in train(model).predict(xgb.DMatrix(TRIPS))]
+
+
+def awaiting_approval(app: App) -> str:
+    """A candidate approved in the registry, whose deploy run now waits for a person."""
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+    app.wait_for_approval_email()
+    return candidate
 
 
 def test_approved_candidate_goes_to_prod_after_the_approver_approves(app: App) -> None:
@@ -189,9 +202,7 @@ def test_rejection_rejects_the_package_with_the_comment_and_returns_staging(app:
 
 
 def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # When nobody decides within the 4-hour SLA, the heartbeat sweep ends the wait
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=4, minutes=1)):
@@ -212,9 +223,7 @@ def test_approval_that_times_out_rejects_the_candidate_as_timed_out(app: App) ->
 def test_a_decision_taken_while_step_functions_is_unreachable_reaches_the_run_later(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
-    app.wait_for_approval_email()
+    candidate = awaiting_approval(app)
 
     # Given Step Functions refusing callbacks for a while
     def unavailable(self: Any) -> Any:
@@ -239,6 +248,91 @@ def test_a_decision_taken_while_step_functions_is_unreachable_reaches_the_run_la
         assert app.wait(deploy)["status"] == "SUCCEEDED"
     assert served(app, PROD) == candidate
     assert app.outcomes().count("approval-granted") == 1
+
+
+def sweep_later(app: App, minutes: int) -> None:
+    """The heartbeat sweep, run `minutes` from now (past the page's redelivery grace)."""
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=minutes)):
+        app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
+
+
+def granted(app: App) -> list[dict[str, Any]]:
+    return [item for item in app.audit() if item["kind"] == "approval-granted"]
+
+
+def approval_record(app: App) -> dict[str, Any]:
+    [item] = app.dynamodb.scan(TableName=app.stack.resources["ApprovalsTable"])["Items"]
+    return {k: next(iter(v.values())) for k, v in item.items()}
+
+
+@pytest.mark.parametrize("refusing", ["the audit table", "the notifications topic"])
+def test_a_decision_whose_audit_failed_is_confirmed_goes_to_prod_and_is_audited_once_later(
+    app: App, monkeypatch: pytest.MonkeyPatch, refusing: str
+) -> None:
+    candidate = awaiting_approval(app)
+
+    # Given the audit table (or the topic) refusing the approval's outcome, and nothing else
+    owner, method = (
+        (DynamoAuditLog, "write") if refusing == "the audit table" else (SnsNotifier, "publish")
+    )
+    original = getattr(owner, method)
+
+    def refuse(self: Any, outcome: Audited) -> None:
+        if outcome.kind == "approval-granted":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, method)
+        original(self, outcome)
+
+    with monkeypatch.context() as outage:
+        outage.setattr(owner, method, refuse)
+        # When the approver approves
+        status, page = app.decide("approve", comment="ship it")
+
+    # Then the page says it was approved (it was, and the run has it), not "nothing decided"
+    assert status == 200
+    assert "taxi-fare v2 approved" in page
+    assert "nothing was decided" not in page
+    assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    assert len(granted(app)) == (1 if refusing == "the notifications topic" else 0)
+    assert approval_record(app)["audit_due"] is True
+
+    # When the heartbeat sweep runs, and again
+    sweep_later(app, minutes=5)
+    sweep_later(app, minutes=10)
+
+    # Then the decision is audited once, at the time it was taken, and announced once
+    [audited] = granted(app)
+    decided_at = datetime.fromtimestamp(int(approval_record(app)["decided_at"]), UTC)
+    assert audited["at"] == iso(decided_at)
+    assert "ship it" in audited["summary"]
+    assert app.outcomes().count("approval-granted") == 1
+    assert "audit_due" not in approval_record(app)
+
+
+def test_a_decision_whose_answer_was_lost_is_confirmed_to_the_approver_and_goes_to_prod(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidate = awaiting_approval(app)
+
+    # Given DynamoDB applying the decision but its answer lost: botocore's retry is refused
+    original = DynamoApprovalStore.decide
+
+    def answer_lost(self: DynamoApprovalStore, approval: Any, csrf: str, now: int) -> Any:
+        original(self, approval, csrf, now)  # lands
+        return original(self, approval, csrf, now)  # the retry: ConditionalCheckFailed
+
+    with monkeypatch.context() as lossy:
+        lossy.setattr(DynamoApprovalStore, "decide", answer_lost)
+        # When the approver approves
+        status, page = app.decide("approve", comment="ship it")
+
+    # Then they are told they approved it (not that it was "already decided"), and it goes on
+    assert status == 200
+    assert "taxi-fare v2 approved" in page
+    assert app.wait(app.deploys()[0])["status"] == "SUCCEEDED"
+    assert served(app, PROD) == candidate
+    assert len(granted(app)) == 1
+    assert "task_token" not in approval_record(app)
 
 
 def test_smoke_test_failure_stops_before_anyone_is_asked(app: App) -> None:

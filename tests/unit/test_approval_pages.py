@@ -13,11 +13,12 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from modelfresh.approval_pages import email, render, subject
+from modelfresh.approval_pages import REFUSED, email, render, subject
 from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
     DELIVERY_DELAYED,
+    UNCONFIRMED,
     Approval,
     Outcome,
     Page,
@@ -153,6 +154,7 @@ def outcome_of(page: Page) -> Outcome:
         Page.TOO_LARGE: Outcome(Page.TOO_LARGE, message="The form is too large."),
         Page.WRONG_METHOD: Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."),
         Page.BROKEN: Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."),
+        Page.UNCONFIRMED: Outcome(Page.UNCONFIRMED, message=UNCONFIRMED),
     }[page]
 
 
@@ -229,6 +231,7 @@ STATUS_OF = {
     Page.TOO_LARGE: 413,
     Page.WRONG_METHOD: 405,
     Page.BROKEN: 500,
+    Page.UNCONFIRMED: 503,
 }
 
 
@@ -420,7 +423,30 @@ def test_the_expired_page_says_when_the_window_closed() -> None:
 def test_the_unknown_page_says_the_link_matches_nothing() -> None:
     _, _, html = render(Outcome(Page.UNKNOWN))
 
-    assert Parsed(html).text.endswith("Approval not foundThis link does not match any approval.")
+    assert Parsed(html).text.endswith(
+        f"Approval not foundThis link does not match any approval.{REFUSED}"
+    )
+
+
+@pytest.mark.parametrize("page", list(Page))
+def test_every_refusal_says_the_request_decided_nothing_and_no_other_page_does(
+    page: Page,
+) -> None:
+    status, _, html = render(outcome_of(page))
+
+    text = Parsed(html).text
+    assert REFUSED == "This request decided nothing."
+    assert (REFUSED in text) is (400 <= status < 500)
+    assert text.endswith(REFUSED) is (400 <= status < 500)
+
+
+def test_a_decision_whose_write_is_not_confirmed_says_so_and_how_to_find_out() -> None:
+    status, _, html = render(Outcome(Page.UNCONFIRMED, message=UNCONFIRMED))
+
+    assert status == 503
+    assert Parsed(html).text.endswith(f"Your decision could not be confirmed{UNCONFIRMED}")
+    assert "nothing was decided" not in html.lower()
+    assert "Open the link again" in UNCONFIRMED
 
 
 @pytest.mark.parametrize("page", [Page.BAD_REQUEST, Page.FORBIDDEN, Page.TOO_LARGE, Page.BROKEN])
@@ -431,7 +457,8 @@ def test_error_pages_show_their_message_escaped(page: Page) -> None:
     parsed = Parsed(with_message)
     assert parsed.tags.isdisjoint({"script", "img"})
     assert f"This request could not be taken{HOSTILE}" in parsed.text
-    assert Parsed(without).text.endswith("This request could not be takenBad request.")
+    refused = REFUSED if page is not Page.BROKEN else ""
+    assert Parsed(without).text.endswith(f"This request could not be takenBad request.{refused}")
 
 
 def test_the_comment_box_accepts_no_more_than_is_kept() -> None:

@@ -1,10 +1,10 @@
 """Human approval: the record, the page's GET and POST, and the sweep that keeps the wait alive
-and delivers the decisions a request could not.
+and delivers and audits the decisions a request could not.
 
 The decisions run on an in-memory store with DynamoApprovalStore's conditions (single use,
-unexpired, CSRF bound; the token kept until delivered; expiry only from the expected status);
-the last section runs the same writes against both, on moto's DynamoDB, so the fake cannot
-drift from the real conditional writes.
+unexpired, CSRF bound; the token kept until delivered, the audit marker until audited; expiry
+only from the expected status); the last section runs the same writes against both, on moto's
+DynamoDB, so the fake cannot drift from the real conditional writes.
 """
 
 from __future__ import annotations
@@ -13,17 +13,23 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from modelfresh.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
     DELIVERY_DELAYED,
     REDELIVERY_GRACE_SECONDS,
+    STATUS_CODES,
+    UNCONFIRMED,
+    UNREADABLE,
     Approval,
     Form,
     Outcome,
@@ -31,11 +37,16 @@ from modelfresh.approvals import (
     Status,
     clean_comment,
     decide,
+    decision_outcome,
     new_approval,
+    read_form,
+    request_source,
     review,
+    submit,
     sweep_approvals,
 )
 from modelfresh.aws.approvals import DynamoApprovalStore
+from modelfresh.outcomes import Outcome as Audited
 from moto import mock_aws
 
 from tests.unit.fakes import START
@@ -116,8 +127,17 @@ class InMemoryApprovalStore:
             decided_at=now,
             decided_by=dict(approval.decided_by),
             comment=approval.comment,
+            decision_id=approval.decision_id,
+            audit_due=True,  # until audited
         )
         return approval  # as DynamoApprovalStore: the decision it was given, token and all
+
+    def audited(self, approval_id: str) -> None:
+        self.writes.append(("audited", approval_id))
+        found = self.items.get(approval_id)
+        if found is None:  # attribute_exists(approval_id)
+            raise LookupError(approval_id)
+        self.items[approval_id] = replace(found, audit_due=False)  # REMOVE audit_due
 
     def delivered(self, approval_id: str) -> None:
         self.writes.append(("delivered", approval_id))
@@ -131,12 +151,15 @@ class InMemoryApprovalStore:
         found = self.items.get(approval_id)
         if found is None or found.status is not expected:  # #status = :expected
             return False  # ConditionalCheckFailedException
-        self.items[approval_id] = replace(found, status=Status.EXPIRED, task_token="")
+        self.items[approval_id] = replace(  # REMOVE task_token, audit_due
+            found, status=Status.EXPIRED, task_token="", audit_due=False
+        )
         return True
 
     def waiting(self) -> list[Approval]:
-        # attribute_exists(task_token): put always stores one, and dropping it REMOVEs it
-        return [a for a in self.items.values() if a.task_token]
+        # attribute_exists(task_token) OR attribute_exists(audit_due): put always stores a
+        # token, decide the marker, and dropping either REMOVEs it
+        return [a for a in self.items.values() if a.task_token or a.audit_due]
 
     def of(self, operation: str) -> list[str]:
         return [approval_id for op, approval_id in self.writes if op == operation]
@@ -154,7 +177,10 @@ class FakeTokens:
     """
 
     def __init__(
-        self, valid: bool = True, errors: int = 0, error: Callable[[str], Exception] = Throttled
+        self,
+        valid: bool = True,
+        errors: int = 0,
+        error: Callable[[str], BaseException] = Throttled,
     ) -> None:
         self.valid = valid
         self.errors = errors
@@ -178,13 +204,58 @@ class FakeTokens:
         return self.valid
 
 
+class AuditUnavailable(Exception):
+    """The audit table refused a write (throttled, unreachable)."""
+
+
+class TopicUnavailable(Exception):
+    """SNS refused a publish."""
+
+
+class FakeRecorder:
+    """outcomes.OutcomeRecorder: audits (in a table keyed as DynamoAuditLog's, model and
+    `<at>#<run>#<kind>`, so a repeat overwrites), then notifies.
+
+    `failing` lists what the next calls fail at, one per call: "audit" (nothing written),
+    "notify" (audited, not announced), or "crash" (a BaseException, as a Lambda killed
+    mid-way: nothing after it runs).
+    """
+
+    def __init__(self, *failing: str) -> None:
+        self.failing = list(failing)
+        self.audit: dict[tuple[str, str], Audited] = {}
+        self.notified: list[Audited] = []
+
+    def record(self, outcome: Audited) -> Audited:
+        failure = self.failing.pop(0) if self.failing else ""
+        if failure == "crash":
+            raise Killed()
+        if failure == "audit":
+            raise AuditUnavailable()
+        self.audit[(outcome.model, f"{outcome.at}#{outcome.run}#{outcome.kind}")] = outcome
+        if failure == "notify":
+            raise TopicUnavailable()
+        self.notified.append(outcome)
+        return outcome
+
+    @property
+    def kinds(self) -> list[str]:
+        return [outcome.kind for outcome in self.audit.values()]
+
+
+class Killed(BaseException):
+    """The function's process ends mid-request (a timeout, out of memory): nothing after this
+    runs, no handler catches it."""
+
+
 @dataclass
 class Desk:
-    """One emailed approval, its store and the waiting run's token."""
+    """One emailed approval, its store, the waiting run's token and the outcome recorder."""
 
     approval: Approval
     store: InMemoryApprovalStore
     tokens: FakeTokens
+    recorder: FakeRecorder = field(default_factory=FakeRecorder)
 
     def post(
         self,
@@ -195,11 +266,19 @@ class Desk:
     ) -> Outcome:
         """The page's form, submitted (with its own CSRF token unless told otherwise)."""
         form = Form(decision, comment, self.approval.csrf_token if csrf is None else csrf)
-        return decide(self.store, self.tokens, self.approval.id, form=form, source=SOURCE, now=now)
+        return decide(
+            self.store,
+            self.tokens,
+            self.recorder,
+            self.approval.id,
+            form=form,
+            source=SOURCE,
+            now=now,
+        )
 
     def sweep(self, now: int) -> list[str]:
         """The scheduled sweep, at `now`."""
-        return sweep_approvals(self.store, self.tokens, now)
+        return sweep_approvals(self.store, self.tokens, self.recorder, now)
 
     @property
     def stored(self) -> Approval:
@@ -295,6 +374,8 @@ def test_the_public_view_has_everything_but_the_task_and_csrf_tokens() -> None:
         "decided_at": DECIDED_AT,
         "decided_by": SOURCE,
         "comment": "",
+        "decision_id": "",
+        "audit_due": False,
     }
     logged = json.dumps(public)
     assert TOKEN not in logged
@@ -407,7 +488,150 @@ def test_looking_at_approvals_never_changes_them() -> None:
     assert store.items == before
 
 
+# -- read_form (the POST's body) ---------------------------------------------------------------
+
+CSRF_SAMPLE = "stt1_jLGDnp2mVWjKES5rN-8JKm4IWYn2Ca19gB3s2g"
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded", "form"),
+    [
+        pytest.param(
+            f"csrf={CSRF_SAMPLE}&decision=approve&comment=ship+it%21",
+            False,
+            Form("approve", "ship it!", CSRF_SAMPLE),
+            id="the-pages-form",
+        ),
+        pytest.param(
+            b64(f"decision=reject&csrf={CSRF_SAMPLE}&comment=".encode()),
+            True,
+            Form("reject", "", CSRF_SAMPLE),
+            id="base64-encoded",
+        ),
+        pytest.param(
+            "comment=Gr%C3%BC%C3%9Fe+%F0%9F%91%8D&decision=approve",
+            False,
+            Form("approve", "Grüße 👍", ""),
+            id="utf-8-escapes",
+        ),
+        pytest.param("comment=Grüße", False, Form("", "Grüße", ""), id="raw-utf-8"),
+        pytest.param("Y29tbWVudD14", True, Form("", "x", ""), id="base64-without-padding"),
+        pytest.param(None, False, Form("", "", ""), id="no-body"),
+        pytest.param("", True, Form("", "", ""), id="empty-base64"),
+        pytest.param("decision&&csrf=&x=1&y", False, Form("", "", ""), id="bare-names"),
+        pytest.param("&" * 5000 + "a=1", False, Form("", "", ""), id="empty-fields-uncounted"),
+        pytest.param(
+            "a=1&b=2&c=3&d=4&e=5&f=6&g=7&decision=approve&comment=x&csrf=y",
+            False,
+            Form("approve", "x", "y"),
+            id="ten-fields",
+        ),
+        pytest.param("comment=" + "x" * (8192 - 8), False, Form("", "x" * 8184, ""), id="8-kib"),
+    ],
+)
+def test_a_well_formed_body_reads_as_the_form_it_carries(
+    body: str | None, base64_encoded: bool, form: Form
+) -> None:
+    assert read_form(body, base64_encoded) == form
+
+
+UNREADABLE_PAGE = Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded", "outcome"),
+    [
+        pytest.param("csrf=%FF%FE&decision=approve", False, UNREADABLE_PAGE, id="escape-not-utf-8"),
+        pytest.param("comment=%C3", False, UNREADABLE_PAGE, id="truncated-utf-8"),
+        pytest.param("comment=%ED%A0%80", False, UNREADABLE_PAGE, id="utf-8-surrogate"),
+        pytest.param(b64(b"comment=\xff\xfe"), True, UNREADABLE_PAGE, id="bytes-not-utf-8"),
+        pytest.param(b64("comment=é".encode("latin-1")), True, UNREADABLE_PAGE, id="latin-1"),
+        pytest.param("not base64!", True, UNREADABLE_PAGE, id="not-base64"),
+        pytest.param("Y29tbWVudD1", True, UNREADABLE_PAGE, id="base64-cut-short"),
+        pytest.param("ｃｓｒｆ=ｘ", True, UNREADABLE_PAGE, id="base64-flag-on-non-ascii"),
+        pytest.param("comment=\ud800", False, UNREADABLE_PAGE, id="lone-surrogate"),
+        pytest.param("&".join(f"f{i}=" for i in range(11)), False, UNREADABLE_PAGE, id="11-fields"),
+        pytest.param("decision=approve&decision=reject", False, UNREADABLE_PAGE, id="2-decisions"),
+        pytest.param("csrf=a&csrf=a", False, UNREADABLE_PAGE, id="two-csrf"),
+        pytest.param("comment=&comment=", False, UNREADABLE_PAGE, id="two-comments"),
+        pytest.param(
+            "comment=" + "x" * 8185,
+            False,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib",
+        ),
+        pytest.param(
+            b64(b"comment=" + b"x" * 8185),
+            True,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib-base64",
+        ),
+        pytest.param(
+            "comment=" + "é" * 4093,
+            False,
+            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            id="over-8-kib-in-bytes",
+        ),
+    ],
+)
+def test_a_body_that_is_not_the_pages_form_is_refused_with_a_page(
+    body: str, base64_encoded: bool, outcome: Outcome
+) -> None:
+    assert read_form(body, base64_encoded) == outcome
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.one_of(st.none(), st.text(), st.binary().map(b64)), base64_encoded=st.booleans())
+def test_any_body_reads_as_a_form_or_a_refusal_never_an_error(
+    body: str | None, base64_encoded: bool
+) -> None:
+    read = read_form(body, base64_encoded)
+
+    if isinstance(read, Outcome):
+        assert read.page in (Page.BAD_REQUEST, Page.TOO_LARGE)
+        assert 400 <= STATUS_CODES[read.page] < 500
+    else:
+        assert all(isinstance(value, str) for value in vars(read).values())
+        # ... text that DynamoDB, JSON and the page can carry
+        for value in vars(read).values():
+            value.encode()
+
+
+@pytest.mark.parametrize(
+    ("ip", "agent", "source"),
+    [
+        ("203.0.113.7", "Mozilla/5.0", {"source_ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}),
+        (None, None, {"source_ip": "unknown", "user_agent": ""}),
+        ("", "curl\x00/8\u202e\ud800", {"source_ip": "unknown", "user_agent": "curl/8"}),
+        ("1" * 100, "a" * 400, {"source_ip": "1" * 64, "user_agent": "a" * 300}),
+    ],
+)
+def test_a_requests_source_is_kept_as_printable_text_of_bounded_length(
+    ip: str | None, agent: str | None, source: dict[str, str]
+) -> None:
+    assert request_source(ip, agent) == source
+
+
 # -- decide (POST) -----------------------------------------------------------------------------
+
+
+def taken(desk: Desk, status: Status, comment: str = "") -> Approval:
+    """The desk's approval as a POST at DECIDED_AT decided it (its random decision id as the
+    store holds it), token kept and audit due."""
+    assert desk.stored.decision_id
+    return replace(
+        desk.approval,
+        status=status,
+        decided_at=DECIDED_AT,
+        decided_by=SOURCE,
+        comment=comment,
+        decision_id=desk.stored.decision_id,
+        audit_due=True,
+    )
 
 
 def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
@@ -416,14 +640,9 @@ def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
     # When the approver approves with a comment
     outcome = desk.post("approve", "  Looks good, ship it. ")
 
-    # Then the decision was written once, with its time, source and cleaned comment
-    decided = replace(
-        desk.approval,
-        status=Status.APPROVED,
-        decided_at=DECIDED_AT,
-        decided_by=SOURCE,
-        comment="Looks good, ship it.",
-    )
+    # Then the decision was written once, with its time, source and cleaned comment, this
+    # request's own id and the marker that it is yet to be audited
+    decided = taken(desk, Status.APPROVED, "Looks good, ship it.")
     assert desk.store.of("decide") == [desk.approval.id]
     assert outcome == Outcome(Page.DECIDED, decided)
     # ... the run was resumed once, with success and the decision
@@ -440,10 +659,17 @@ def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
             },
         )
     ]
-    # ... and, once delivered, the stored record no longer holds the used token
-    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
-    assert desk.stored == replace(decided, task_token="")
+    # ... and, once delivered and audited, the record holds neither the token nor the marker
+    assert desk.store.writes == [
+        ("decide", desk.approval.id),
+        ("delivered", desk.approval.id),
+        ("audited", desk.approval.id),
+    ]
+    assert desk.stored == replace(decided, task_token="", audit_due=False)
     assert desk.store.waiting() == []
+    # ... the audit has the decision once, at the time it was taken
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert decision_outcome(desk.stored).at == "2026-11-22T10:01:00.000Z"
 
 
 def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: Desk) -> None:
@@ -457,8 +683,9 @@ def test_rejecting_fails_the_run_with_approval_rejected_and_the_comment(desk: De
     ]
     assert desk.stored.status is Status.REJECTED
     assert desk.stored.comment == "AUC gain is within noise; retrain on more data."
-    assert desk.store.writes == [("decide", desk.approval.id), ("delivered", desk.approval.id)]
+    assert desk.store.of("delivered") == [desk.approval.id]
     assert desk.stored.task_token == ""
+    assert desk.recorder.kinds == ["approval-refused"]
 
 
 def test_rejecting_without_a_comment_says_so_in_the_failure_cause(desk: Desk) -> None:
@@ -471,11 +698,17 @@ def test_deciding_an_unknown_id_decides_nothing(desk: Desk) -> None:
     form = Form("approve", "", desk.approval.csrf_token)
 
     outcome = decide(
-        desk.store, desk.tokens, "guessed-id", form=form, source=SOURCE, now=DECIDED_AT
+        desk.store,
+        desk.tokens,
+        desk.recorder,
+        "guessed-id",
+        form=form,
+        source=SOURCE,
+        now=DECIDED_AT,
     )
 
     assert outcome == Outcome(Page.UNKNOWN)
-    assert (desk.store.writes, desk.tokens.calls) == ([], [])
+    assert (desk.store.writes, desk.tokens.calls, desk.recorder.audit) == ([], [], {})
 
 
 @pytest.mark.parametrize(
@@ -508,6 +741,10 @@ def test_deciding_an_expired_approval_decides_nothing(desk: Desk, expired: bool,
         pytest.param("PREFIX", id="a-prefix"),
         pytest.param("OTHER", id="another-approvals-token"),
         pytest.param("ID", id="the-approval-id"),
+        # (hmac.compare_digest raises TypeError on a str with non-ASCII characters)
+        pytest.param("FULL-WIDTH", id="full-width"),
+        pytest.param("HOMOGLYPH", id="a-cyrillic-homoglyph"),
+        pytest.param("\x00\u202e\U0001f44d", id="nul-bidi-emoji"),
     ],
 )
 @pytest.mark.parametrize("decision", ["approve", "reject", "maybe"])
@@ -520,6 +757,8 @@ def test_a_form_without_the_approvals_csrf_token_is_forbidden_and_decides_nothin
         "PREFIX": real[:-1],
         "OTHER": make_approval().csrf_token,
         "ID": desk.approval.id,
+        "FULL-WIDTH": "".join(chr(ord(c) + 0xFEE0) for c in real),
+        "HOMOGLYPH": real[:-1] + "\u0430",
     }.get(csrf, csrf)
 
     outcome = desk.post(decision, "approve!", csrf=csrf)
@@ -542,6 +781,52 @@ def test_a_form_with_no_valid_decision_is_a_bad_request_and_decides_nothing(
     assert outcome == Outcome(Page.BAD_REQUEST, desk.approval, "Choose Approve or Reject.")
     assert (desk.store.writes, desk.tokens.calls) == ([], [])
     assert desk.stored == desk.approval
+
+
+@st.composite
+def posted_forms(draw: st.DrawFn, csrf: str) -> list[tuple[str, str]]:
+    """Fields of a POSTed form: the page's, repeated or missing, others, any text."""
+    name = st.sampled_from(["csrf", "decision", "comment"]) | st.text(max_size=8)
+    value = st.sampled_from([csrf, csrf.upper(), "approve", "reject"]) | st.text(max_size=60)
+    return draw(st.lists(st.tuples(name, value), max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), base64_encoded=st.booleans())
+def test_only_a_form_with_the_approvals_csrf_token_and_a_decision_decides(
+    data: st.DataObject, base64_encoded: bool
+) -> None:
+    approval = make_approval()
+    desk = Desk(approval, InMemoryApprovalStore(approval), FakeTokens())
+    fields = data.draw(posted_forms(approval.csrf_token))
+    body = urlencode(fields)
+    if base64_encoded:
+        body = base64.b64encode(body.encode()).decode()
+
+    outcome = submit(
+        desk.store,
+        desk.tokens,
+        desk.recorder,
+        approval.id,
+        body=body,
+        base64_encoded=base64_encoded,
+        source=SOURCE,
+        now=DECIDED_AT,
+    )
+
+    # Then it is an answer, not a fault; and it decided if and only if the form was the page's
+    assert STATUS_CODES[outcome.page] < 500
+    values = {name: [v for n, v in fields if n == name] for name in ("csrf", "decision")}
+    the_pages = (
+        values["csrf"] == [approval.csrf_token]
+        and len(values["decision"]) == 1
+        and values["decision"][0] in DECISIONS
+        and len([n for n, _ in fields if n == "comment"]) <= 1
+        and len(fields) <= 10
+    )
+    assert (outcome.page is Page.DECIDED) is the_pages
+    assert (desk.stored.status is not Status.PENDING) is the_pages
+    assert bool(desk.tokens.calls) is the_pages
 
 
 @pytest.mark.parametrize("again", ["approve", "reject"])
@@ -576,6 +861,7 @@ class LosesTheRace(InMemoryApprovalStore):
                 status=Status.REJECTED,
                 decided_by={"source_ip": "198.51.100.9", "user_agent": "curl/8.5"},
                 comment="too risky before the holidays",
+                decision_id="the-other-request",
             )
             assert super().decide(rival, csrf_token, now) is rival
         else:
@@ -599,13 +885,16 @@ def test_a_decision_that_loses_the_conditional_write_resumes_nothing(
     tokens = FakeTokens()
     form = Form("approve", "", approval.csrf_token)
 
-    outcome = decide(store, tokens, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+    recorder = FakeRecorder()
 
-    # Then the page shows what won, and this request resumed nothing
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+
+    # Then the page shows what won, and this request resumed and audited nothing
     assert outcome.page is page
     assert outcome.approval == store.items[approval.id]
     assert store.items[approval.id].status is status
     assert tokens.calls == []
+    assert recorder.audit == {}
 
 
 @pytest.mark.parametrize(("choice", "call"), [("approve", "succeed"), ("reject", "fail")])
@@ -626,6 +915,8 @@ def test_a_decision_after_the_run_stopped_waiting_closes_the_approval_as_expired
     assert desk.stored.status is Status.EXPIRED
     assert desk.stored.task_token == ""
     assert desk.store.waiting() == []
+    # ... and no decision is audited: none took effect, and the approver was told so
+    assert desk.recorder.audit == {}
 
 
 TRANSIENT_ERRORS: dict[str, Callable[[str], Exception]] = {
@@ -652,19 +943,17 @@ def test_a_decision_the_run_could_not_be_told_is_recorded_and_kept_for_the_sweep
     outcome = desk.post(choice, "fine by me")
 
     # Then the page confirms the decision and says its delivery is delayed
-    decided = replace(
-        desk.approval,
-        status=status,
-        decided_at=DECIDED_AT,
-        decided_by=SOURCE,
-        comment="fine by me",
-    )
+    decided = taken(desk, status, "fine by me")
     assert outcome == Outcome(Page.DECIDED, decided, DELIVERY_DELAYED)
     # ... the callback was tried once, and the decision is kept with its token for the sweep
     assert len(desk.tokens.calls) == 1
-    assert desk.store.writes == [("decide", desk.approval.id)]
-    assert desk.stored == decided
-    assert desk.store.waiting() == [decided]
+    assert desk.store.writes == [("decide", desk.approval.id), ("audited", desk.approval.id)]
+    assert desk.stored == replace(decided, audit_due=False)
+    assert desk.store.waiting() == [desk.stored]
+    # ... while the decision is audited at once
+    assert desk.recorder.kinds == [
+        "approval-granted" if status is Status.APPROVED else "approval-refused"
+    ]
 
 
 def test_a_delayed_decision_cannot_be_taken_again_on_the_page(desk: Desk) -> None:
@@ -700,6 +989,231 @@ def test_a_decision_whose_callback_failed_transiently_can_still_resume_the_run(
     assert desk.tokens.calls[-1][:2] == ("succeed", TOKEN)
 
 
+# -- once the decision is recorded -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["audit", "notify"])
+def test_a_decision_whose_audit_failed_is_told_as_taken_and_audited_by_the_sweep(
+    desk: Desk, failing: str
+) -> None:
+    # Given the audit table (or the topic) refusing the decision's outcome
+    desk.recorder.failing = [failing]
+
+    # When the approver approves
+    outcome = desk.post("approve", "ship it")
+
+    # Then the page says it was taken (and delivered: there is no delay to mention)
+    assert outcome == Outcome(Page.DECIDED, taken(desk, Status.APPROVED, "ship it"))
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"]
+    # ... and the record keeps its audit marker (not its token) for the sweep
+    assert (desk.stored.task_token, desk.stored.audit_due) == ("", True)
+    assert desk.store.waiting() == [desk.stored]
+
+    # When the sweep runs within the request's grace, then after it, then again
+    swept = [
+        desk.sweep(now)
+        for now in (
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1,
+            DECIDED_AT + REDELIVERY_GRACE_SECONDS,
+            EXPIRES_AT + 1,
+        )
+    ]
+
+    # Then it audits the decision once, at the time it was taken, and delivers nothing again
+    assert swept == [[], [f"{RUN}: approved decision audited"], []]
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert desk.recorder.notified == [decision_outcome(desk.stored)]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"]
+    assert desk.store.waiting() == []
+
+
+class StoreUnavailable(Exception):
+    """DynamoDB unreachable, or throttled past botocore's retries."""
+
+
+class Faulty(InMemoryApprovalStore):
+    """Fails each operation named in `failing` (in full: nothing written) the next time."""
+
+    def __init__(self, approval: Approval, *failing: str) -> None:
+        super().__init__(approval)
+        self.failing = list(failing)
+
+    def fault(self, operation: str) -> None:
+        if operation in self.failing:
+            self.failing.remove(operation)
+            raise StoreUnavailable(operation)
+
+    def delivered(self, approval_id: str) -> None:
+        self.fault("delivered")
+        super().delivered(approval_id)
+
+    def audited(self, approval_id: str) -> None:
+        self.fault("audited")
+        super().audited(approval_id)
+
+    def expire(self, approval_id: str, expected: Status) -> bool:
+        self.fault("expire")
+        return super().expire(approval_id, expected)
+
+
+@pytest.mark.parametrize(
+    ("fault", "delayed", "callbacks"),
+    [
+        ("the callback raises something unexpected", True, 2),
+        # (the sweep finds the token and sends it again: a used token is refused, and dropped)
+        ("dropping the used token fails", False, 2),
+        ("dropping the audit marker fails", False, 1),
+        ("the audit fails and the callback too", True, 2),
+    ],
+)
+def test_a_recorded_decision_is_told_as_taken_whatever_fails_after_it(
+    fault: str, delayed: bool, callbacks: int
+) -> None:
+    approval = make_approval()
+    failing = {
+        "dropping the used token fails": "delivered",
+        "dropping the audit marker fails": "audited",
+    }
+    desk = Desk(approval, Faulty(approval, *failing.get(fault, "").split()), FakeTokens())
+    if "callback" in fault:
+        desk.tokens.errors, desk.tokens.error = 1, lambda _: RuntimeError("a bug")
+    if "audit fails" in fault:
+        desk.recorder.failing = ["audit"]
+
+    outcome = desk.post("reject", "not now")
+
+    # Then the page says the decision was taken (and, if it is, that its delivery is delayed)
+    assert outcome.page is Page.DECIDED
+    assert outcome.message == (DELIVERY_DELAYED if delayed else "")
+    assert desk.stored.status is Status.REJECTED
+    # ... and whatever was left undone, the sweep finishes: one audit item, nothing waiting
+    desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.recorder.kinds == ["approval-refused"]
+    assert [call[0] for call in desk.tokens.calls] == ["fail"] * callbacks
+    assert desk.store.waiting() == []
+
+
+def test_an_audit_repeated_by_the_sweep_overwrites_the_same_audit_item() -> None:
+    # Given a request that audited the decision but could not drop the marker
+    approval = make_approval()
+    desk = Desk(approval, Faulty(approval, "audited"), FakeTokens())
+    desk.post("approve", "ok")
+    assert desk.stored.audit_due
+
+    # When the sweep audits it again, much later
+    assert desk.sweep(EXPIRES_AT + 3600) == [f"{RUN}: approved decision audited"]
+
+    # Then there is one audit item: same time (the decision's), run and kind
+    [(key, outcome)] = desk.recorder.audit.items()
+    assert key == ("churn", f"2026-11-22T10:01:00.000Z#{RUN}#approval-granted")
+    assert outcome == decision_outcome(desk.stored)
+    # ... announced twice: at least once is all a topic promises
+    assert len(desk.recorder.notified) == 2
+
+
+@pytest.mark.parametrize("dies", ["before the callback", "before the audit"])
+def test_a_decision_whose_request_died_after_recording_it_is_delivered_and_audited_once(
+    desk: Desk, dies: str
+) -> None:
+    # Given the approval function's process ending right after the decision was recorded
+    if dies == "before the callback":
+        desk.tokens.errors, desk.tokens.error = 1, lambda _: Killed()
+    else:
+        desk.recorder.failing = ["crash"]
+    with pytest.raises(Killed):
+        desk.post("approve", "ship it")
+    assert desk.stored.status is Status.APPROVED
+    assert desk.stored.audit_due
+
+    # When the sweep runs after the grace, and again
+    actions = desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.sweep(DECIDED_AT + 2 * REDELIVERY_GRACE_SECONDS) == []
+
+    # Then the decision is audited once and the run resumed once
+    audited = [f"{RUN}: approved decision audited"]
+    delivered = [f"{RUN}: approved decision delivered"] if dies == "before the callback" else []
+    assert actions == audited + delivered
+    assert list(desk.recorder.audit.values()) == [decision_outcome(desk.stored)]
+    assert [call[0] for call in desk.tokens.calls] == ["succeed"] * (1 + len(delivered))
+    assert desk.stored.task_token == ""
+    assert desk.store.waiting() == []
+
+
+def test_the_sweep_leaves_an_unaudited_decision_for_the_next_run_if_the_audit_fails(
+    desk: Desk,
+) -> None:
+    desk.recorder.failing = ["audit", "audit"]
+    desk.post("approve")
+
+    with pytest.raises(AuditUnavailable):
+        desk.sweep(DECIDED_AT + REDELIVERY_GRACE_SECONDS)
+    assert desk.stored.audit_due
+
+    assert desk.sweep(DECIDED_AT + 2 * REDELIVERY_GRACE_SECONDS) == [
+        f"{RUN}: approved decision audited"
+    ]
+    assert desk.recorder.kinds == ["approval-granted"]
+    assert desk.store.waiting() == []
+
+
+# -- the decision's own write, when it fails or its answer is lost ------------------------------
+
+
+class Unreachable(InMemoryApprovalStore):
+    """The decision's write fails without landing; then (if `reads`) reads fail as well."""
+
+    def __init__(self, approval: Approval, reads: bool) -> None:
+        super().__init__(approval)
+        self.reads = reads
+        self.broken = False
+
+    def get(self, approval_id: str) -> Approval | None:
+        if self.broken and self.reads:
+            raise StoreUnavailable("get")
+        return super().get(approval_id)
+
+    def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
+        self.broken = True
+        raise StoreUnavailable("update_item")
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["read-back-pending", "read-back-fails"])
+def test_a_decision_write_that_failed_is_told_as_unconfirmed_not_as_taken_or_as_nothing(
+    reads: bool,
+) -> None:
+    approval = make_approval()
+    desk = Desk(approval, Unreachable(approval, reads), FakeTokens())
+
+    outcome = desk.post("approve")
+
+    assert outcome == Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
+    assert STATUS_CODES[outcome.page] == 503
+    assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
+    assert desk.stored == approval
+
+
+class SameFormTwice(InMemoryApprovalStore):
+    """Between this request's read and its write, another request decides: the same form,
+    from the same browser, in the same second (a double click that reached two containers)."""
+
+    def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
+        twin = replace(approval, decision_id="the-other-request")
+        if self.items[approval.id].status is Status.PENDING:
+            assert super().decide(twin, csrf_token, now) is twin
+        return super().decide(approval, csrf_token, now)
+
+
+def test_a_refused_write_is_never_taken_for_this_requests_own_however_alike(desk: Desk) -> None:
+    desk.store = SameFormTwice(desk.approval)
+
+    outcome = desk.post("approve", "ok")
+
+    # Then this request is told it was already decided, and resumed and audited nothing
+    assert outcome == Outcome(Page.ALREADY_DECIDED, desk.stored)
+    assert desk.stored.decision_id == "the-other-request"
+    assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
+
+
 # -- sweep_approvals ---------------------------------------------------------------------------
 
 
@@ -708,7 +1222,7 @@ def test_the_sweep_ends_the_wait_of_an_approval_past_its_expiry(now: int) -> Non
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, now)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), now)
 
     assert actions == [f"{RUN}: approval expired"]
     assert tokens.calls == [
@@ -727,7 +1241,7 @@ def test_the_sweep_closes_an_expired_approval_even_if_its_run_stopped_waiting(
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens(valid=not spent)
 
-    actions = sweep_approvals(store, tokens, EXPIRES_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT)
 
     assert actions == [f"{RUN}: approval expired"]
     assert store.items[approval.id].status is Status.EXPIRED
@@ -737,7 +1251,7 @@ def test_the_sweep_keeps_an_open_approvals_run_waiting_with_a_heartbeat() -> Non
     approval = make_approval()
     store, tokens = InMemoryApprovalStore(approval), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, EXPIRES_AT - 1)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT - 1)
 
     assert actions == [f"{RUN}: approval pending, heartbeat sent"]
     assert tokens.calls == [("heartbeat", TOKEN)]
@@ -751,7 +1265,7 @@ def test_the_sweep_closes_an_open_approval_whose_run_stopped_waiting() -> None:
     store, tokens = InMemoryApprovalStore(approval), FakeTokens(valid=False)
 
     # When the sweep's heartbeat finds the token spent
-    actions = sweep_approvals(store, tokens, DECIDED_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), DECIDED_AT)
 
     # Then the approval is closed, and nothing else is sent to the run
     assert actions == [f"{RUN}: the wait had already ended; approval closed"]
@@ -782,7 +1296,7 @@ def test_the_sweep_never_closes_an_approval_decided_while_it_ran() -> None:
     store, tokens = DecidedDuringTheSweep(approval), FakeTokens(valid=False)
 
     # When the sweep's heartbeat finds the token spent (by the decision's delivery)
-    actions = sweep_approvals(store, tokens, DECIDED_AT)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), DECIDED_AT)
 
     # Then its attempt to close the approval is refused, and it reports nothing
     assert actions == []
@@ -799,7 +1313,7 @@ def test_the_sweep_leaves_delivered_and_expired_approvals_alone() -> None:
     )
     tokens = FakeTokens()
 
-    assert sweep_approvals(store, tokens, EXPIRES_AT + 1) == []
+    assert sweep_approvals(store, tokens, FakeRecorder(), EXPIRES_AT + 1) == []
     assert (store.writes, tokens.calls) == ([], [])
 
 
@@ -897,7 +1411,7 @@ def test_the_sweep_handles_each_waiting_approval_on_its_own() -> None:
     }
     store, tokens = InMemoryApprovalStore(*approvals.values()), FakeTokens()
 
-    actions = sweep_approvals(store, tokens, now)
+    actions = sweep_approvals(store, tokens, FakeRecorder(), now)
 
     assert sorted(actions) == [
         "late: approval expired",
@@ -941,8 +1455,15 @@ def store(request: pytest.FixtureRequest) -> AnyStore:
 
 
 def decision(approval: Approval, status: Status = Status.APPROVED) -> Approval:
+    """A decision as decide() hands it to the store (which marks it due for audit)."""
     return replace(
-        approval, status=status, decided_at=DECIDED_AT, decided_by=SOURCE, comment="fine"
+        approval,
+        status=status,
+        decided_at=DECIDED_AT,
+        decided_by=SOURCE,
+        comment="fine",
+        decision_id="Zq2cV7mR0xkA1s9P4nT8yQ",
+        audit_due=True,
     )
 
 
@@ -950,7 +1471,7 @@ def by_id(approvals: list[Approval]) -> list[Approval]:
     return sorted(approvals, key=lambda a: a.id)
 
 
-def test_store_decides_a_pending_approval_once_and_keeps_its_token_until_delivered(
+def test_store_decides_a_pending_approval_once_keeping_its_token_and_audit_marker_until_done(
     store: AnyStore,
 ) -> None:
     approval = make_approval()
@@ -969,8 +1490,26 @@ def test_store_decides_a_pending_approval_once_and_keeps_its_token_until_deliver
 
     store.delivered(approval.id)
 
+    # Delivered: the token is gone, the decision still waits for its audit
     assert store.get(approval.id) == replace(decided, task_token="")
+    assert store.waiting() == [replace(decided, task_token="")]
+
+    store.audited(approval.id)
+
+    assert store.get(approval.id) == replace(decided, task_token="", audit_due=False)
     assert store.waiting() == []
+
+
+def test_store_audit_marker_can_go_before_the_token(store: AnyStore) -> None:
+    approval = make_approval()
+    store.put(approval)
+    decided = decision(approval)
+    store.decide(decided, approval.csrf_token, DECIDED_AT)
+
+    store.audited(approval.id)
+
+    assert store.get(approval.id) == replace(decided, audit_due=False)
+    assert store.waiting() == [replace(decided, audit_due=False)]
 
 
 @pytest.mark.parametrize(
@@ -1027,7 +1566,10 @@ def test_store_expiry_of_the_decision_it_expects_closes_it(store: AnyStore, stat
 
     assert store.expire(approval.id, status) is True
 
-    assert store.get(approval.id) == replace(decided, status=Status.EXPIRED, task_token="")
+    # (a decision that took no effect: nothing left to deliver or audit)
+    assert store.get(approval.id) == replace(
+        decided, status=Status.EXPIRED, task_token="", audit_due=False
+    )
     assert store.waiting() == []
 
 
@@ -1075,34 +1617,47 @@ def test_store_expiry_of_an_approval_it_does_not_hold_is_refused(store: AnyStore
     assert store.get(approval.id) is None
 
 
-def test_store_refuses_to_mark_an_approval_it_does_not_hold_delivered(store: AnyStore) -> None:
+@pytest.mark.parametrize("mark", ["delivered", "audited"])
+def test_store_refuses_to_mark_an_approval_it_does_not_hold(store: AnyStore, mark: str) -> None:
     approval = make_approval()
 
     with pytest.raises((LookupError, ClientError)) as raised:
-        store.delivered(approval.id)
+        getattr(store, mark)(approval.id)
 
     if isinstance(raised.value, ClientError):
         assert raised.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     assert store.get(approval.id) is None
 
 
-def test_store_lists_as_waiting_the_approvals_that_still_hold_a_token(store: AnyStore) -> None:
+def test_store_lists_as_waiting_the_approvals_that_hold_a_token_or_an_audit_marker(
+    store: AnyStore,
+) -> None:
     # Given approvals in every state
-    pending, late, approved, rejected, delivered, expired = (make_approval() for _ in range(6))
+    pending, late, approved, rejected, unaudited, done, expired = (
+        make_approval() for _ in range(7)
+    )
     late = replace(late, expires_at=NOW - 1)  # past its expiry, not yet swept: still waiting
-    for approval in (pending, late, approved, rejected, delivered, expired):
+    for approval in (pending, late, approved, rejected, unaudited, done, expired):
         store.put(approval)
     store.decide(decision(approved), approved.csrf_token, DECIDED_AT)
     store.decide(decision(rejected, Status.REJECTED), rejected.csrf_token, DECIDED_AT)
-    store.decide(decision(delivered), delivered.csrf_token, DECIDED_AT)
-    store.delivered(delivered.id)
+    for decided in (unaudited, done):
+        store.decide(decision(decided), decided.csrf_token, DECIDED_AT)
+        store.delivered(decided.id)
+    store.audited(done.id)
     store.expire(expired.id, Status.PENDING)
 
-    # Then the pending ones and the undelivered decisions are waiting, tokens and all
+    # Then the pending ones and the undelivered or unaudited decisions are waiting
     assert by_id(store.waiting()) == by_id(
-        [pending, late, decision(approved), decision(rejected, Status.REJECTED)]
+        [
+            pending,
+            late,
+            decision(approved),
+            decision(rejected, Status.REJECTED),
+            replace(decision(unaudited), task_token=""),
+        ]
     )
-    assert {a.task_token for a in store.waiting()} == {TOKEN}
+    assert sorted(a.task_token for a in store.waiting()) == ["", *[TOKEN] * 4]
 
 
 def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
@@ -1111,14 +1666,14 @@ def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
     # Given a decision whose delivery failed transiently
     approval = make_approval()
     store.put(approval)
-    tokens = FakeTokens(errors=1)
+    tokens, recorder = FakeTokens(errors=1), FakeRecorder()
     form = Form("approve", "fine", approval.csrf_token)
-    outcome = decide(store, tokens, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
     assert (outcome.page, outcome.message) == (Page.DECIDED, DELIVERY_DELAYED)
 
     # When the sweep runs before its grace is over, then after it, then again
     swept = [
-        sweep_approvals(store, tokens, now)
+        sweep_approvals(store, tokens, recorder, now)
         for now in (
             DECIDED_AT + REDELIVERY_GRACE_SECONDS - 1,
             DECIDED_AT + REDELIVERY_GRACE_SECONDS,
@@ -1129,8 +1684,57 @@ def test_a_delayed_decision_is_delivered_once_by_the_sweep_on_either_store(
     # Then the decision was delivered once, after the grace, and the token is gone
     assert swept == [[], [f"{RUN}: approved decision delivered"], []]
     assert [call[:2] for call in tokens.calls] == [("succeed", TOKEN)] * 2
-    assert store.get(approval.id) == replace(decision(approval), task_token="")
+    final = store.get(approval.id)
+    assert final is not None
+    assert final == replace(
+        decision(approval), task_token="", audit_due=False, decision_id=final.decision_id
+    )
     assert store.waiting() == []
+    assert recorder.kinds == ["approval-granted"]
+
+
+def lose_the_next_answer(store: AnyStore, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """The store's next decision write lands, but its answer never comes back: botocore's
+    retry is refused by the condition the landed write broke ("retry-refused"), or every
+    retry times out ("timed-out"). On DynamoApprovalStore, at its client's update_item."""
+    target: Any = store._db if isinstance(store, DynamoApprovalStore) else store
+    name = "update_item" if isinstance(store, DynamoApprovalStore) else "decide"
+    real = getattr(target, name)
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(target, name, real)  # only this once
+        real(*args, **kwargs)  # lands
+        if how == "timed-out":
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return real(*args, **kwargs)  # botocore's retry
+
+    monkeypatch.setattr(target, name, lost)
+
+
+@pytest.mark.parametrize("how", ["retry-refused", "timed-out"])
+def test_a_decision_whose_write_landed_but_whose_answer_was_lost_is_this_requests_own(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # Given a decision write that lands, and whose answer is lost
+    approval = make_approval()
+    store.put(approval)
+    tokens, recorder = FakeTokens(), FakeRecorder()
+    lose_the_next_answer(store, monkeypatch, how)
+
+    # When the approver approves
+    form = Form("approve", "ship it", approval.csrf_token)
+    outcome = decide(store, tokens, recorder, approval.id, form=form, source=SOURCE, now=DECIDED_AT)
+
+    # Then the page says this request decided it (not "already decided"), and it went on
+    assert outcome.page is Page.DECIDED
+    assert outcome.message == ""
+    assert outcome.approval is not None
+    assert (outcome.approval.status, outcome.approval.comment) == (Status.APPROVED, "ship it")
+    assert [call[0] for call in tokens.calls] == ["succeed"]
+    assert recorder.kinds == ["approval-granted"]
+    final = store.get(approval.id)
+    assert final is not None
+    assert (final.status, final.task_token, final.audit_due) == (Status.APPROVED, "", False)
 
 
 @pytest.mark.parametrize("approval_id", ["", "x" * 101])

@@ -588,7 +588,15 @@ SOURCE = {"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}
 
 
 def decided(status: Status = Status.APPROVED, now: int = NOW + 600) -> Approval:
-    return replace(PENDING, status=status, decided_at=now, decided_by=SOURCE, comment="ship it")
+    return replace(
+        PENDING,
+        status=status,
+        decided_at=now,
+        decided_by=SOURCE,
+        comment="ship it",
+        decision_id="d3c1s10n-1d",
+        audit_due=True,
+    )
 
 
 def approvals(client: DynamoDBClient) -> DynamoApprovalStore:
@@ -633,7 +641,7 @@ def test_an_overlong_id_is_not_looked_up_even_if_stored(dynamodb: DynamoDBClient
 # this store alike in test_approvals.py; here, only what DynamoDB alone shows.
 
 
-def test_decision_is_recorded_beside_the_task_token_which_delivery_removes(
+def test_decision_is_recorded_beside_the_task_token_and_an_audit_marker_which_are_removed(
     dynamodb: DynamoDBClient,
 ) -> None:
     store = approvals(dynamodb)
@@ -646,13 +654,16 @@ def test_decision_is_recorded_beside_the_task_token_which_delivery_removes(
         "decided_at": str(NOW + 600),
         "decided_by": '{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}',
         "comment": "ship it",
+        "decision_id": "d3c1s10n-1d",
     }
-    assert record(dynamodb) == before | decision  # the token kept for the delivery
+    # the token kept for the delivery, the marker for the audit
+    assert record(dynamodb) == before | decision | {"audit_due": True}
     assert record(dynamodb)["task_token"] == TASK_TOKEN
 
     store.delivered(PENDING.id)
+    store.audited(PENDING.id)
 
-    # The attribute is removed, not blanked: the sweep's scan filters on its existence
+    # The attributes are removed, not blanked: the sweep's scan filters on their existence
     after = {name: value for name, value in before.items() if name != "task_token"}
     assert record(dynamodb) == after | decision
 
@@ -678,7 +689,7 @@ def test_waiting_reads_every_page_of_the_scan_even_an_empty_one(
     stubber = stubbed(client)
     scan = {
         "TableName": APPROVALS_TABLE,
-        "FilterExpression": "attribute_exists(task_token)",
+        "FilterExpression": "attribute_exists(task_token) OR attribute_exists(audit_due)",
         "ConsistentRead": True,
     }
     # A filtered scan can return a page with no items that is not the last one
@@ -692,7 +703,7 @@ def test_waiting_reads_every_page_of_the_scan_even_an_empty_one(
     assert DynamoApprovalStore(client, APPROVALS_TABLE).waiting() == [PENDING]
 
 
-@pytest.mark.parametrize("operation", ["decide", "delivered", "expire"])
+@pytest.mark.parametrize("operation", ["decide", "delivered", "audited", "expire"])
 def test_other_dynamodb_errors_of_the_approvals_are_raised(stubbed: Stub, operation: str) -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
     stubbed(client).add_client_error(
@@ -702,6 +713,7 @@ def test_other_dynamodb_errors_of_the_approvals_are_raised(stubbed: Stub, operat
     calls: dict[str, Callable[[], object]] = {
         "decide": lambda: store.decide(decided(), CSRF, NOW + 600),
         "delivered": lambda: store.delivered(PENDING.id),
+        "audited": lambda: store.audited(PENDING.id),
         "expire": lambda: store.expire(PENDING.id, Status.PENDING),
     }
 

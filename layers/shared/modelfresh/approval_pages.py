@@ -2,6 +2,7 @@
 
 Every value that comes from data (model names, metrics, comments, reasons) is escaped. The
 CSRF token appears in the review page's form and nowhere else; the task token appears nowhere.
+Every refusal (4xx) says that the request decided nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
+
+# On every 4xx page: whatever the request was, it changed nothing.
+REFUSED = "This request decided nothing."
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -101,8 +105,12 @@ def render(outcome: Outcome) -> tuple[int, Mapping[str, str], str]:
         )
     elif outcome.page is Page.UNKNOWN:
         body = _note("Approval not found", "This link does not match any approval.")
+    elif outcome.page is Page.UNCONFIRMED:
+        body = _note("Your decision could not be confirmed", escape(outcome.message))
     else:
         body = _note("This request could not be taken", escape(outcome.message or "Bad request."))
+    if 400 <= status < 500:
+        body += f"<p>{REFUSED}</p>"
     return status, SECURITY_HEADERS, _document(body)
 
 

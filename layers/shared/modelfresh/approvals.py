@@ -6,20 +6,32 @@ The rules, because public samples get them wrong:
 - GET (and HEAD) only show the page: mail scanners fetch every link in an email;
 - the decision is a POST carrying a CSRF token bound to that approval, and a conditional
   write makes it single-use; an expired or decided approval cannot be decided again;
-- every decision is audited with its time, source IP, user agent and comment.
+- every decision is audited with its time, source IP, user agent and comment, exactly once;
+- whatever a client sends gets a page: the form is read in one place (read_form), and a
+  request that is not the page's own form is refused (4xx) before anything is looked up;
+- once the decision is recorded, the page says so, whatever fails afterwards: delivery and
+  audit are retried by the sweep, which finds them by the token and the audit marker the
+  record keeps until each is done.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
+import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_to_bytes
 
 from modelfresh.errors import ModelfreshError
+from modelfresh.events import iso
+from modelfresh.observability import logger
+from modelfresh.outcomes import Outcome as Audited
 
 if TYPE_CHECKING:
     from modelfresh.callbacks import TaskTokens
@@ -27,7 +39,12 @@ if TYPE_CHECKING:
 # Leaves room, within the registry's 1,024-character ApprovalDescription, for the context.
 COMMENT_LIMIT = 800
 FORM_LIMIT_BYTES = 8192
+# The page's form has three fields; a client may add a few, not hundreds.
+FIELD_LIMIT = 10
+FORM_FIELDS = ("csrf", "decision", "comment")
 DECISIONS = ("approve", "reject")
+# What new_approval makes (token_urlsafe(32): 43 characters); anything else names no approval.
+_APPROVAL_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 class ApprovalRejected(ModelfreshError):
@@ -61,6 +78,12 @@ class Approval:
     decided_at: int | None = None
     decided_by: Mapping[str, str] = field(default_factory=dict)  # source IP, user agent
     comment: str = ""
+    # Which request's decision this is (random, per request): a write whose answer was lost
+    # is recognised as this request's own when read back.
+    decision_id: str = ""
+    # Set with the decision, cleared once it is audited: the sweep audits it if the request
+    # that took it could not.
+    audit_due: bool = False
 
     def is_open(self, now: int) -> bool:
         """Whether a decision can still be taken."""
@@ -108,9 +131,14 @@ class ApprovalStore(Protocol):
     def get(self, approval_id: str) -> Approval | None: ...
 
     def decide(self, approval: Approval, csrf_token: str, now: int) -> Approval | None:
-        """Record the decision if the approval is still pending, unexpired and the CSRF token
-        matches: single use. Returns the decided approval, token included (it is delivered
-        next), or None if the write was refused."""
+        """Record the decision (status, time, source, comment, decision id, audit marker) if
+        the approval is still pending, unexpired and the CSRF token matches: single use.
+        Returns the decided approval, token included (it is delivered next), or None if the
+        write was refused (a retry of a write whose answer was lost is refused too)."""
+        ...
+
+    def audited(self, approval_id: str) -> None:
+        """The decision is audited: drop its audit marker."""
         ...
 
     def delivered(self, approval_id: str) -> None:
@@ -118,13 +146,20 @@ class ApprovalStore(Protocol):
         ...
 
     def expire(self, approval_id: str, expected: Status) -> bool:
-        """Mark it expired and drop the token, if its status is still `expected` (so a
-        decision taken meanwhile is never overwritten). False if it was not."""
+        """Mark it expired and drop the token and the audit marker, if its status is still
+        `expected` (so a decision taken meanwhile is never overwritten). False if it was not."""
         ...
 
     def waiting(self) -> list[Approval]:
-        """The records still holding a token: pending, or decided but not yet delivered."""
+        """The records still holding a token or an audit marker: pending, or decided but not
+        yet delivered or audited."""
         ...
+
+
+class Recorder(Protocol):
+    """Audits and announces an outcome (outcomes.OutcomeRecorder)."""
+
+    def record(self, outcome: Audited) -> Audited: ...
 
 
 class Page(StrEnum):
@@ -139,7 +174,8 @@ class Page(StrEnum):
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too-large"
     WRONG_METHOD = "wrong-method"
-    BROKEN = "broken"
+    BROKEN = "broken"  # a fault before any decision was written: nothing was decided
+    UNCONFIRMED = "unconfirmed"  # the decision's write failed and its fate is not known
 
 
 STATUS_CODES: Mapping[Page, int] = {
@@ -153,6 +189,7 @@ STATUS_CODES: Mapping[Page, int] = {
     Page.TOO_LARGE: 413,
     Page.WRONG_METHOD: 405,
     Page.BROKEN: 500,
+    Page.UNCONFIRMED: 503,
 }
 
 
@@ -167,11 +204,68 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Form:
-    """A submitted decision form."""
+    """A submitted decision form: each field once at most (missing ones are empty), as text."""
 
     decision: str
     comment: str
     csrf_token: str
+
+
+UNREADABLE = "This form could not be read; open the link again and use its buttons."
+
+
+def read_form(body: str | None, base64_encoded: bool) -> Form | Outcome:
+    """The form a POST carries (API Gateway's `body` and `isBase64Encoded`), read strictly, or
+    the page refusing it: a body that is not base64 when flagged so, too large, not UTF-8
+    (raw or percent-encoded), with more than FIELD_LIMIT fields or a field of the form twice.
+    Never raises: whatever a client sends is an answer, not a fault."""
+    raw = _body_bytes(body or "", base64_encoded)
+    if raw is None:
+        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+    if len(raw) > FORM_LIMIT_BYTES:
+        return Outcome(Page.TOO_LARGE, message="The form is too large.")
+    pieces = [piece for piece in raw.split(b"&") if piece]
+    fields: dict[str, list[str]] = {}
+    for piece in pieces[: FIELD_LIMIT + 1]:
+        name, _, value = (_form_text(part) for part in piece.partition(b"="))
+        if name is None or value is None:
+            return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+        fields.setdefault(name, []).append(value)
+    if len(pieces) > FIELD_LIMIT or any(len(fields.get(n, ())) > 1 for n in FORM_FIELDS):
+        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+    return Form(
+        decision=fields.get("decision", [""])[0],
+        comment=fields.get("comment", [""])[0],
+        csrf_token=fields.get("csrf", [""])[0],
+    )
+
+
+def _body_bytes(body: str, base64_encoded: bool) -> bytes | None:
+    try:
+        return base64.b64decode(body, validate=True) if base64_encoded else body.encode()
+    except ValueError:  # not base64 (binascii.Error), or text no UTF-8 can carry (surrogates)
+        return None
+
+
+def _form_text(part: bytes) -> str | None:
+    """One name or value of an application/x-www-form-urlencoded body, as text (None if its
+    bytes, once unescaped, are not UTF-8)."""
+    try:
+        return unquote_to_bytes(part.replace(b"+", b" ")).decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def request_source(source_ip: str | None, user_agent: str | None) -> dict[str, str]:
+    """Where a decision came from, as kept with it: printable text of bounded length."""
+    return {
+        "source_ip": _printable(source_ip or "", 64) or "unknown",
+        "user_agent": _printable(user_agent or "", 300),
+    }
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(c for c in text if unicodedata.category(c)[0] != "C")[:limit]
 
 
 # Format characters that text needs (emoji sequences, Persian and Indic scripts); the other
@@ -202,48 +296,179 @@ def _closed(approval: Approval | None, now: int) -> Outcome | None:
 
 def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
     """GET: which page to show. Changes nothing, whoever (or whatever) asks."""
+    if not _APPROVAL_ID.fullmatch(approval_id):
+        return Outcome(Page.UNKNOWN)
     approval = store.get(approval_id)
     return _closed(approval, now) or Outcome(Page.REVIEW, approval)
+
+
+def submit(
+    store: ApprovalStore,
+    tokens: TaskTokens,
+    recorder: Recorder,
+    approval_id: str,
+    *,
+    body: str | None,
+    base64_encoded: bool,
+    source: Mapping[str, str],
+    now: int,
+) -> Outcome:
+    """POST, as API Gateway hands it over: read the form, then decide."""
+    form = read_form(body, base64_encoded)
+    if isinstance(form, Outcome):
+        return form
+    return decide(store, tokens, recorder, approval_id, form=form, source=source, now=now)
 
 
 def decide(
     store: ApprovalStore,
     tokens: TaskTokens,
+    recorder: Recorder,
     approval_id: str,
     *,
     form: Form,
     source: Mapping[str, str],
     now: int,
 ) -> Outcome:
-    """POST: take the decision once, then resume the deploy run."""
+    """POST: take the decision once, then resume the deploy run and audit the decision.
+
+    A fault before the decision is written raises (nothing was decided); once it is written,
+    the outcome says so whatever fails next (see _settle)."""
+    if not _APPROVAL_ID.fullmatch(approval_id):
+        return Outcome(Page.UNKNOWN)
     approval = store.get(approval_id)
     closed = _closed(approval, now)
     if closed is not None or approval is None:
         return closed or Outcome(Page.UNKNOWN)
-    if not form.csrf_token or not hmac.compare_digest(form.csrf_token, approval.csrf_token):
+    if not _same_secret(form.csrf_token, approval.csrf_token):
         return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:
         return Outcome(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
-    status = Status.APPROVED if form.decision == "approve" else Status.REJECTED
     decided = replace(
         approval,
-        status=status,
+        status=Status.APPROVED if form.decision == "approve" else Status.REJECTED,
         decided_at=now,
         decided_by=dict(source),
         comment=clean_comment(form.comment),
+        decision_id=secrets.token_urlsafe(16),
+        audit_due=True,
     )
-    stored = store.decide(decided, form.csrf_token, now)
-    if stored is None:  # someone else decided a moment ago, or it just expired
-        return review(store, approval_id, now)
+    recorded = _record(store, decided, form.csrf_token, now)
+    if isinstance(recorded, Outcome):
+        return recorded
+    return _settle(store, tokens, recorder, approval, recorded)
+
+
+def _same_secret(given: str, kept: str) -> bool:
+    """Whether a submitted token is the kept one, in constant time. (compare_digest refuses a
+    str with non-ASCII characters, which anyone can send: compare their bytes.)"""
+    return bool(given) and hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), kept.encode("utf-8", "surrogatepass")
+    )
+
+
+UNCONFIRMED = (
+    "Your decision could not be confirmed just now. Open the link again in a minute: the page "
+    "will show whether it was recorded, and let you decide if it was not."
+)
+
+
+def _record(
+    store: ApprovalStore, decided: Approval, csrf_token: str, now: int
+) -> Approval | Outcome:
+    """Write the decision. A refused or failed write is read back: a write of this request's
+    whose answer was lost (so that botocore's retry was refused) is this request's decision."""
+    failure: Exception | None = None
     try:
-        resumed = _resume(tokens, stored)
-    except Exception:  # noqa: BLE001 - whatever kept it from the run, the sweep retries it
-        return Outcome(Page.DECIDED, stored, DELIVERY_DELAYED)
-    if not resumed:  # the run stopped waiting (its approval timed out meanwhile)
-        store.expire(approval_id, stored.status)
+        if store.decide(decided, csrf_token, now) is not None:
+            return decided
+    except Exception as error:  # noqa: BLE001 - the write's fate is read back below
+        failure = error
+    try:
+        found = store.get(decided.id)
+    except Exception as error:  # noqa: BLE001 - said to the approver, and logged
+        return _unconfirmed(failure or error)
+    if found is not None and found.decision_id == decided.decision_id:
+        return found  # recorded; only its answer was lost
+    if failure is not None:
+        return _unconfirmed(failure)
+    # Someone else decided a moment ago, or it just expired.
+    return _closed(found, now) or Outcome(Page.REVIEW, found)
+
+
+def _unconfirmed(error: Exception) -> Outcome:
+    # A server fault, not a client's: logged as an error, by type (its text could carry
+    # anything), and the approver told the truth: not known yet.
+    logger.error("decision write not confirmed", extra={"error": type(error).__name__})
+    return Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
+
+
+def _settle(
+    store: ApprovalStore,
+    tokens: TaskTokens,
+    recorder: Recorder,
+    approval: Approval,
+    decided: Approval,
+) -> Outcome:
+    """After the decision is recorded: deliver it, drop the used token, audit it. Nothing
+    here can undo or hide the decision, so nothing here raises: what fails is left to the
+    sweep (the record keeps the token until delivered and the marker until audited), and the
+    page says the decision was recorded."""
+    try:
+        resumed: bool | None = _resume(tokens, decided)
+    except Exception as error:  # noqa: BLE001 - whatever kept it from the run, the sweep retries
+        logger.warning(
+            "decision recorded; its delivery is left to the sweep",
+            extra={"error": type(error).__name__},
+        )
+        resumed = None
+    if resumed is False:  # the run stopped waiting (its approval timed out meanwhile)
+        _quietly("closing the approval", lambda: store.expire(decided.id, decided.status))
         return Outcome(Page.EXPIRED, approval)
-    store.delivered(approval_id)
-    return Outcome(Page.DECIDED, stored)
+    if resumed:
+        _quietly("dropping the used token", lambda: store.delivered(decided.id))
+    _quietly("auditing the decision", lambda: _audit(store, recorder, decided))
+    return Outcome(Page.DECIDED, decided, "" if resumed else DELIVERY_DELAYED)
+
+
+def _quietly(what: str, step: Callable[[], object]) -> None:
+    """One step after the decision: a failure is logged (by type) and left to the sweep."""
+    try:
+        step()
+    except Exception as error:  # noqa: BLE001 - the sweep retries it; the decision stands
+        logger.warning(
+            f"decision recorded; {what} is left to the sweep",
+            extra={"error": type(error).__name__},
+        )
+
+
+def _audit(store: ApprovalStore, recorder: Recorder, approval: Approval) -> None:
+    recorder.record(decision_outcome(approval))
+    store.audited(approval.id)
+
+
+def decision_outcome(approval: Approval) -> Audited:
+    """The audit record of a person's decision. Its time is the decision's own, so that a
+    repeat (by the sweep, or a retried request) writes the same audit item again."""
+    granted = approval.status is Status.APPROVED
+    decided_at = approval.decided_at or approval.created_at
+    return Audited(
+        model=approval.model,
+        kind="approval-granted" if granted else "approval-refused",
+        run=approval.run,
+        at=iso(datetime.fromtimestamp(decided_at, UTC)),
+        summary=f"v{approval.version} {'approved' if granted else 'rejected'} by "
+        f"{approval.decided_by.get('source_ip', 'unknown')}"
+        + (f": {approval.comment}" if approval.comment else ""),
+        detail={
+            "approval_id": approval.id,
+            "package": approval.package_arn,
+            "decided_at": decided_at,
+            "source_ip": approval.decided_by.get("source_ip"),
+            "user_agent": approval.decided_by.get("user_agent"),
+            "comment": approval.comment,
+        },
+    )
 
 
 # A decision is delivered by the request that takes it, within a second; the sweep steps in
@@ -273,14 +498,21 @@ class ApprovalExpired(ModelfreshError):
     """No decision within the approval SLA (the Step Functions error the sweep sends)."""
 
 
-def sweep_approvals(store: ApprovalStore, tokens: TaskTokens, now: int) -> list[str]:
-    """Keep pending approvals' runs alive, end the wait of those past their expiry, and deliver
-    decisions that could not be delivered when they were taken."""
+def sweep_approvals(
+    store: ApprovalStore, tokens: TaskTokens, recorder: Recorder, now: int
+) -> list[str]:
+    """Keep pending approvals' runs alive, end the wait of those past their expiry, and
+    audit and deliver the decisions that the requests which took them could not."""
     actions = []
     for approval in store.waiting():
         if approval.status is not Status.PENDING:
             if now - (approval.decided_at or 0) < REDELIVERY_GRACE_SECONDS:
-                continue  # being delivered by the request that took it
+                continue  # being delivered and audited by the request that took it
+            if approval.audit_due:
+                _audit(store, recorder, approval)
+                actions.append(f"{approval.run}: {approval.status} decision audited")
+            if not approval.task_token:
+                continue
             if _resume(tokens, approval):
                 actions.append(f"{approval.run}: {approval.status} decision delivered")
             else:  # the run no longer waits; its own record says how it ended

@@ -48,10 +48,11 @@ class DynamoApprovalStore:
             self._db.update_item(
                 TableName=self._table,
                 Key={"approval_id": {"S": approval.id}},
-                # The token stays until the decision has reached the run (see delivered).
+                # The token stays until the decision has reached the run (see delivered), the
+                # audit marker until the decision is audited (see audited).
                 UpdateExpression=(
                     "SET #status = :decided, decided_at = :now, decided_by = :by, "
-                    "#comment = :comment"
+                    "#comment = :comment, decision_id = :decision, audit_due = :due"
                 ),
                 ConditionExpression=(
                     "#status = :pending AND expires_at > :now AND csrf_token = :csrf"
@@ -63,6 +64,8 @@ class DynamoApprovalStore:
                     ":now": {"N": str(now)},
                     ":by": {"S": json.dumps(dict(approval.decided_by))},
                     ":comment": {"S": approval.comment},
+                    ":decision": {"S": approval.decision_id},
+                    ":due": {"BOOL": True},
                     ":csrf": {"S": csrf_token},
                 },
             )
@@ -81,12 +84,20 @@ class DynamoApprovalStore:
             ConditionExpression="attribute_exists(approval_id)",
         )
 
+    def audited(self, approval_id: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"approval_id": {"S": approval_id}},
+            UpdateExpression="REMOVE audit_due",
+            ConditionExpression="attribute_exists(approval_id)",
+        )
+
     def expire(self, approval_id: str, expected: Status) -> bool:
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"approval_id": {"S": approval_id}},
-                UpdateExpression="SET #status = :expired REMOVE task_token",
+                UpdateExpression="SET #status = :expired REMOVE task_token, audit_due",
                 ConditionExpression="#status = :expected",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
@@ -104,7 +115,7 @@ class DynamoApprovalStore:
         # A handful of records at a time (one per deploy waiting for a person): a scan is fine.
         pages = self._db.get_paginator("scan").paginate(
             TableName=self._table,
-            FilterExpression="attribute_exists(task_token)",
+            FilterExpression="attribute_exists(task_token) OR attribute_exists(audit_due)",
             ConsistentRead=True,
         )
         return [_approval(item) for page in pages for item in page.get("Items", [])]
@@ -147,6 +158,8 @@ def _approval(item: Mapping[str, Any]) -> Approval:
         decided_at=int(item["decided_at"]["N"]) if "decided_at" in item else None,
         decided_by=json.loads(text("decided_by") or "{}"),
         comment=text("comment"),
+        decision_id=text("decision_id"),
+        audit_due=bool(item.get("audit_due", {}).get("BOOL")),
     )
 
 
