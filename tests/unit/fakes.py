@@ -136,7 +136,11 @@ class InMemoryLedger:
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
         def write(row: _Row, read: str | None) -> ClaimResult:
-            leased = ticket if read is None else absorbing(ticket, _parse(read))
+            held = row.lease_signal if row.lease_run is not None else None  # free: expired
+            leased = ticket
+            for carried in (held, read):
+                if carried is not None:
+                    leased = absorbing(leased, _parse(carried))
             self._record(ticket.signal.id, "started", leased.run)
             row.take_lease(leased, now)
             return ClaimResult(Claim.WON, ticket=leased)
@@ -183,6 +187,14 @@ class InMemoryLedger:
             row.last_run = holder
             row.cooldown_until = now
             row.drop_pending()
+            return True
+
+    def renew(self, model: str, run: str, now: int, expires_at: int) -> bool:
+        with self._lock:
+            row = self._rows.get(model)
+            if row is None or row.lease_run != run:
+                return False
+            row.lease_acquired_at, row.lease_expires_at = now, expires_at
             return True
 
     def start_pending(self, pending: Signal, ticket: Ticket, now: int) -> bool:

@@ -139,6 +139,40 @@ def test_acquire_takes_over_an_expired_lease_and_absorbs_the_pending_signal(
     assert (state.pending, state.pending_count) == (None, 0)
 
 
+def test_acquire_over_an_expired_lease_carries_that_leases_change(ledger: AnyLedger) -> None:
+    # Given a lease that expired before its run started (its starter died; no sweep ran)
+    first = leased(ledger)
+    after_expiry = NOW + LIFETIME + 1
+    newer = ticket(make_signal(n=3), after_expiry)
+
+    # When a new signal takes the lease over
+    result = ledger.acquire(newer, after_expiry)
+
+    # Then the run it starts stands for the expired lease's change too: nothing is dropped
+    assert result.claim is Claim.WON
+    assert result.ticket is not None
+    lease = ledger.state("taxi-fare").lease
+    assert lease is not None
+    assert lease.run == result.ticket.run == newer.run  # named after the newest change
+    assert {c["id"] for c in changes_of(lease.signal)} == {first.signal.id, newer.signal.id}
+
+
+def test_renew_gives_the_holders_lease_a_new_lifetime(ledger: AnyLedger) -> None:
+    first = leased(ledger)
+    later = NOW + LIFETIME + 100
+
+    assert ledger.renew("taxi-fare", "another-run", later, later + LIFETIME) is False
+    assert ledger.renew("taxi-fare", first.run, later, later + LIFETIME) is True
+
+    lease = ledger.state("taxi-fare").lease
+    assert lease is not None
+    assert (lease.run, lease.acquired_at, lease.expires_at) == (
+        first.run,
+        later,
+        later + LIFETIME,
+    )
+
+
 def test_acquire_over_an_expired_handed_off_lease_forgets_who_granted_it(
     ledger: AnyLedger,
 ) -> None:

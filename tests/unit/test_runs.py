@@ -654,6 +654,29 @@ def test_sweep_starts_a_leased_run_that_never_started_after_the_grace_period(
     assert world.lease_run() == first.run_name
 
 
+def test_sweep_starts_a_leased_run_that_never_started_even_after_its_lease_expired(
+    world: World,
+) -> None:
+    # Given a signal that took the lease, its starter died, and no sweep ran for days
+    first = taxi(1)
+    world.executions.lose_starts = 1
+    with pytest.raises(StartLost):
+        world.admit(first)
+    world.clock.advance(LEASE_SECONDS + 1)
+
+    # When the sweep runs at last
+    actions = world.coordinator.sweep()
+
+    # Then the run starts, with a lease that lives from now (its signal is not dropped)
+    assert actions == [
+        f"taxi-fare: started {first.run_name}, which held the lease but had not started"
+    ]
+    assert world.executions.started == [first.run_name]
+    lease = world.ledger.state("taxi-fare").lease
+    assert lease is not None
+    assert (lease.run, lease.acquired_at) == (first.run_name, world.clock.epoch)
+
+
 def test_sweep_reclaims_an_expired_lease_and_hands_off_to_the_pending_signal(
     world: World,
 ) -> None:

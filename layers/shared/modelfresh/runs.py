@@ -137,6 +137,10 @@ class Ledger(Protocol):
         """Lease a free, cooled-down model to its pending signal's run."""
         ...
 
+    def renew(self, model: str, run: str, now: int, expires_at: int) -> bool:
+        """Give `run`'s lease a new lifetime from now. False if `run` no longer holds it."""
+        ...
+
     def state(self, model: str) -> ModelState:
         """A model's current state (empty if never seen)."""
         ...
@@ -260,15 +264,21 @@ class RunCoordinator:
             if state.pending is not None and state.cooldown_until <= now:
                 return self._start_pending(state.pending, now)
             return None
-        if lease.expires_at < now:
-            return self._reclaim(model, lease, now, "its lease expired")
         status = self._executions.status(lease.run)
         if status is None:
             if now - lease.acquired_at < SWEEP_GRACE_SECONDS:
                 return None
-            # Leased but never started (its starter crashed): start it now.
+            # Leased but never started (its starter crashed): start it now, with a lease that
+            # lives from now if it had expired meanwhile (dropping it would drop its signal).
+            lifetime = self.ticket(lease.signal, now).expires_at
+            if lease.expires_at < now and not self._ledger.renew(
+                model.name, lease.run, now, lifetime
+            ):
+                return None  # a new signal took the lease over, carrying this one
             self._ensure_started(lease, "held the lease but had not started")
             return f"started {lease.run}, which held the lease but had not started"
+        if lease.expires_at < now:
+            return self._reclaim(model, lease, now, "its lease expired")
         run_status, stopped_at = status
         if run_status == "RUNNING":
             return None

@@ -71,7 +71,12 @@ class DynamoLedger:
 
     def acquire(self, ticket: Ticket, now: int) -> ClaimResult:
         def attempt(read: str | None) -> ClaimResult:
-            leased = ticket if read is None else absorbing(ticket, _parse(read))
+            # An expired lease's signal is carried too: its run may never have started.
+            held = self._expired_lease_json(ticket.model, now)
+            leased = ticket
+            for carried in (held, read):
+                if carried is not None:
+                    leased = absorbing(leased, _parse(carried))
             result = self._transact(
                 ticket.signal.id,
                 ticket.model,
@@ -80,14 +85,27 @@ class DynamoLedger:
                 decision="started",
                 state_update={
                     "UpdateExpression": _TAKE_LEASE,
-                    "ConditionExpression": f"{_FREE} AND {_COOL} AND {_pending_is(read)}",
-                    "ExpressionAttributeValues": _lease_values(leased, now) | _read_value(read),
+                    "ConditionExpression": (
+                        f"{_FREE} AND {_COOL} AND {_pending_is(read)} AND {_lease_is(held)}"
+                    ),
+                    "ExpressionAttributeValues": _lease_values(leased, now)
+                    | _read_value(read)
+                    | ({} if held is None else {":held": _s(held)}),
                 },
             )
             return ClaimResult(Claim.WON, ticket=leased) if result.claim is Claim.WON else result
 
-        # Refused though free and cool: the pending signal moved under us.
+        # Refused though free and cool: the pending signal (or the lease) moved under us.
         return self._merging(ticket.model, attempt, moved=lambda state: _free(state, now))
+
+    def renew(self, model: str, run: str, now: int, expires_at: int) -> bool:
+        refused = self._update_or_state(
+            model,
+            update="SET lease_acquired_at = :now, lease_expires_at = :exp, updated_at = :now",
+            condition="lease_run = :run",
+            values={":run": _s(run), ":now": _n(now), ":exp": _n(expires_at)},
+        )
+        return refused is None
 
     def enqueue(self, ticket: Ticket, now: int) -> ClaimResult:
         def attempt(read: str | None) -> ClaimResult:
@@ -202,6 +220,18 @@ class DynamoLedger:
             return result
         return ClaimResult(Claim.REFUSED, state=self.state(model))
 
+    def _expired_lease_json(self, model: str, now: int) -> str | None:
+        """The signal of the model's lease, as stored, if the lease has expired."""
+        item = self._db.get_item(
+            TableName=self._state_table,
+            Key={"model": _s(model)},
+            ConsistentRead=True,
+            ProjectionExpression="lease_signal, lease_expires_at",
+        ).get("Item", {})
+        if "lease_signal" not in item or int(item["lease_expires_at"]["N"]) >= now:
+            return None
+        return item["lease_signal"]["S"]
+
     def _pending_json(self, model: str) -> str | None:
         """The pending signal as stored (the string a condition compares), if any."""
         item = self._db.get_item(
@@ -297,6 +327,11 @@ def absorbing(ticket: Ticket, pending: Signal) -> Ticket:
 def _pending_is(read: str | None) -> str:
     """The condition that the pending signal is still the one read."""
     return "attribute_not_exists(pending_signal)" if read is None else "pending_signal = :read"
+
+
+def _lease_is(held: str | None) -> str:
+    """The condition that the lease is still the expired one read (or still absent)."""
+    return "attribute_not_exists(lease_run)" if held is None else "lease_signal = :held"
 
 
 def _read_value(read: str | None) -> dict[str, Any]:
