@@ -28,7 +28,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench deploy clean
+.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -103,6 +103,12 @@ demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (a
 # The bench group (Evidently, pandas) is installed here, never by `make test`.
 bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md
 	$(RUN) --group bench python -m bench
+
+# `make test` runs the property tests' short profiles; this runs them long (minutes).
+soak: .venv/.synced ## Long runs of the property tests: the controller's invariants, the approval API fuzz
+	MODELFRESH_HYPOTHESIS_PROFILE=soak MODELFRESH_FUZZ_EXAMPLES=2000 $(RUN) pytest -q \
+		tests/unit/test_controller_invariants.py tests/integration/test_approval_fuzz.py \
+		--hypothesis-show-statistics
 
 # The pipeline's step code goes to the artifacts bucket first: the deployed definition names it.
 deploy: build ## Upload the pipeline's step code, then sam deploy --config-env $(ENV) (needs AWS credentials)
