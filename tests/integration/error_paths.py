@@ -1,4 +1,4 @@
-"""Every Task of the retrain and deploy state machines, failing in turn: each run ends through a
+"""Helpers for failing every Task of the retrain and deploy state machines in turn: each run ends through a
 named path (a Fail state of ours, or a named stop), with the error recorded, and never in
 `States.Runtime` or with the task's raw error as the execution's.
 
@@ -12,15 +12,13 @@ Functions names them: `SageMaker.ValidationException`, `SageMaker.AmazonSageMake
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from modelfresh.config import ModelConfig
 
-from localcloud import Candidate, LocalCloud, approver
+from localcloud import Candidate, LocalCloud
 from localcloud.models import CHAMPION
 from tests.conftest import FIXTURES, App
 
@@ -117,16 +115,6 @@ def ended_through_a_named_path(case: Case, execution: dict[str, Any], injected: 
     assert failures, f"the injected {injected} never reached the run"
 
 
-# -- retrain ----------------------------------------------------------------------------------
-
-RETRAIN_TASKS = tasks("retrain.asl.json")
-# The Task that must fail first for the one in the case to run at all.
-RETRAIN_BEFORE = {"Finish the failed run": "Evaluate the candidate"}
-# Cases whose pipeline the test ends (it runs on otherwise: its wait lapses, or it is stopped).
-PIPELINE_ENDS = {"Evaluate the candidate", "Record the registry decision", "Finish the run",
-                 "Finish the failed run"}  # fmt: skip
-
-
 def injected(resource: str) -> tuple[str, str]:
     """(code to inject, the name Step Functions gives it) for a Task of this integration: a
     non-transient error, and the same every attempt."""
@@ -146,105 +134,3 @@ def fail(cloud: LocalCloud, machine: str, *states: str | None) -> dict[str, str]
         cloud.faults.task(state, code, times=None)
         names[state] = name
     return names
-
-
-@pytest.fixture(scope="module")
-def retrain_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cases]:
-    # Heartbeats lapse 120 times faster: "Check the pipeline" runs when no sweep heartbeats.
-    with LocalCloud(heartbeat_time_scale=120) as cloud:
-        app = shared_app(
-            cloud, tmp_path_factory.mktemp("retrain"), len(RETRAIN_TASKS), HeartbeatMinutes="2"
-        )
-        yield Cases(app)
-
-
-@pytest.mark.parametrize("task", RETRAIN_TASKS)
-def test_a_failing_retrain_task_ends_the_run_through_a_named_path(
-    retrain_cases: Cases, task: str
-) -> None:
-    case = retrain_cases.next(in_production=False)
-    cloud = case.app.cloud
-    cloud.faults.clear()
-    errors = fail(cloud, "retrain.asl.json", task, RETRAIN_BEFORE.get(task))
-    error = errors[task]
-
-    case.app.fire_alarm(f"modelfresh-drift-{case.model.name}")
-    execution = cloud.wait_until(
-        lambda: case.executions("RetrainStateMachineArn"), what="the retrain run"
-    )[0]
-    if task in PIPELINE_ENDS:
-        run = cloud.pipelines.wait_for_run(case.model.pipeline)
-        case.app.parked(run)
-        run.succeed(GOOD)
-
-    ended_through_a_named_path(case, execution, error)
-    if task not in ("Finish the run", "Finish the failed run"):
-        failed = case.notifications()[-1]
-        assert (failed["kind"], error in failed["summary"]) == ("failed", True)
-        assert "lease_run" not in case.app.model_state(case.model.name)
-    for run in cloud.pipelines.runs(case.model.pipeline):
-        assert run.status != "Executing", "a failed run left its pipeline running"
-
-
-# -- deploy -----------------------------------------------------------------------------------
-
-DEPLOY_TASKS = tasks("deploy.asl.json")
-# Tasks that run only after another Task failed (or the smoke test, for a stop).
-DEPLOY_BEFORE = {
-    "Look for the model": "Create the model",
-    "Look for the staging config": "Create the staging endpoint config",
-    "Look for the prod config": "Create the prod endpoint config",
-    "Read what staging is doing": "Update the staging endpoint",
-    "Read what prod is doing": "Update the prod endpoint",
-    "Return staging to the champion": "Smoke test staging",
-    "Finish the stopped deploy": "Smoke test staging",
-}
-# Tasks that run only for a model with no endpoints yet.
-FIRST_DEPLOY = {"Create the staging endpoint", "Create the prod endpoint"}
-
-
-@pytest.fixture(scope="module")
-def deploy_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cases]:
-    with LocalCloud() as cloud:
-        yield Cases(shared_app(cloud, tmp_path_factory.mktemp("deploy"), len(DEPLOY_TASKS)))
-
-
-@pytest.mark.parametrize("task", DEPLOY_TASKS)
-def test_a_failing_deploy_task_ends_the_run_through_a_named_path(
-    deploy_cases: Cases, task: str
-) -> None:
-    case = deploy_cases.next(in_production=task not in FIRST_DEPLOY)
-    cloud = case.app.cloud
-    cloud.faults.clear()
-    errors = fail(cloud, "deploy.asl.json", task, DEPLOY_BEFORE.get(task))
-
-    candidate = cloud.register_package(case.model.package_group, "PendingManualApproval")
-    case.app.approve(candidate)
-    execution = cloud.wait_until(
-        lambda: case.executions("DeployStateMachineArn"), what="the deploy run"
-    )[0]
-    approve_when_asked(case, execution)
-
-    ended_through_a_named_path(case, execution, errors[task])
-    finishing = task in ("Finish the deploy", "Finish the stopped deploy")
-    slot = case.app.model_state(case.model.name).get("deploy_run")
-    assert slot == (execution["name"] if finishing else None)  # a failed finish: it expires
-    if not finishing:  # the outcome names every error the run met on its way out
-        ended = case.notifications()[-1]
-        assert ended["kind"] == "promotion-failed", ended["kind"]
-        assert all(error in ended["summary"] for error in errors.values()), ended["summary"]
-
-
-def approve_when_asked(case: Case, execution: dict[str, Any]) -> None:
-    """Decide "approve" on the run's approval page if it asks, until the run ends."""
-
-    def asked_or_ended() -> Any:
-        subject = f"Approve {case.model.name} v"
-        emails = [e for e in case.app.approval_emails() if subject in e["subject"]]
-        status = case.app.sfn.describe_execution(executionArn=execution["executionArn"])
-        return emails or status["status"] != "RUNNING"
-
-    found = case.app.cloud.wait_until(asked_or_ended, timeout=60, what="approval or end")
-    if isinstance(found, list):
-        status, _page = approver.decide(approver.link_in(found[0]["email"]), "approve")
-        assert status == 200
