@@ -86,10 +86,10 @@ class Cases:
     def next(self, *, in_production: bool = True) -> Case:
         model = self._free.pop(0)
         if in_production:
-            champion = self.app.cloud.register_package(
-                model.package_group, "Approved", model=CHAMPION
-            )
+            # Approved once it serves, as before the controller: its event then starts nothing.
+            champion = self.app.cloud.register_package(model.package_group, model=CHAMPION)
             self.app.cloud.seed_production(model, champion)
+            self.app.approve(champion)
         return Case(self.app, model)
 
 
