@@ -25,12 +25,23 @@ from tests.conftest import FIXTURES, App
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
 # How a run may end when one of its Tasks fails: a named Fail state, or a named stop.
-NAMED_ENDS = {"RetrainFailed", "DeployFailed", "FinishFailed"}
+NAMED_ENDS = {"RetrainFailed", "DeployFailed", "FinishFailed", "DriftCheckFailed"}
+
+
+def states_of(machine: str) -> dict[str, dict[str, Any]]:
+    """Every state of a machine by name, those of its Maps' item processors included."""
+
+    def walk(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found = dict(states)
+        for state in states.values():
+            found |= walk((state.get("ItemProcessor") or {}).get("States", {}))
+        return found
+
+    return walk(json.loads((ROOT / "statemachines" / machine).read_text())["States"])
 
 
 def tasks(machine: str) -> list[str]:
-    states = json.loads((ROOT / "statemachines" / machine).read_text())["States"]
-    return [name for name, state in states.items() if state["Type"] == "Task"]
+    return [name for name, state in states_of(machine).items() if state["Type"] == "Task"]
 
 
 def case_models(tmp_path: Path, count: int) -> Path:
@@ -122,12 +133,14 @@ def injected(resource: str) -> tuple[str, str]:
         return "ValidationException", "SageMaker.ValidationException"
     if ":::sagemaker:" in resource:  # SageMaker does not model it: the SDK's catch-all
         return "ValidationException", "SageMaker.AmazonSageMakerException"
+    if ":::sns:" in resource:
+        return "InvalidParameter", "SNS.InvalidParameterException"
     return "ResourceNotFoundException", "Lambda.ResourceNotFoundException"
 
 
 def fail(cloud: LocalCloud, machine: str, *states: str | None) -> dict[str, str]:
     """Make these Tasks fail at every attempt; the name of each one's error."""
-    definition = json.loads((ROOT / "statemachines" / machine).read_text())["States"]
+    definition = states_of(machine)
     names = {}
     for state in filter(None, states):
         code, name = injected(definition[state]["Resource"])
