@@ -68,6 +68,13 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
 16. uncatchable_runtime   `States.ALL` catches and retries neither `States.Runtime` nor
                           `States.DataLimitExceeded`, as AWS documents (moto caught both): an error
                           path that reads a field that is not there fails the execution here too.
+17. cfn_json_templates    CloudFormation reads a JSON template as JSON (moto reads every template
+                          with PyYAML's pure-Python loader: over a second for this app's, in every
+                          test that deploys it). A JSON document means the same either way.
+18. parse_once            A state machine definition is parsed once (moto's interpreter parsed it
+                          again, with ANTLR's pure-Python runtime, at every execution: a third of
+                          a second for the deploy machine); each execution still builds its own
+                          evaluation components from the parse tree, as before.
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -102,6 +109,7 @@ from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.cloudformation import parsing
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 from moto.cloudwatch.responses import CloudWatchResponse
@@ -155,6 +163,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.arns import parse_arn
@@ -194,6 +203,8 @@ def apply() -> list[str]:
                 api_faults,
                 service_error_names,
                 uncatchable_runtime,
+                cfn_json_templates,
+                parse_once,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -1680,3 +1691,42 @@ def uncatchable_runtime() -> None:
         original(self, env)
 
     ErrorEqualsDecl._eval_body = _eval_body
+
+
+# -------------------------------------------------------------------------------- 17. CFN JSON
+
+
+def cfn_json_templates() -> None:
+    original = CloudFormationStack.parse_template
+
+    def parse_template(template: str) -> dict[str, Any]:
+        if template.lstrip().startswith("{"):
+            with contextlib.suppress(ValueError):
+                return json.loads(template)  # type: ignore[no-any-return]
+        return original(template)  # type: ignore[no-any-return]
+
+    CloudFormationStack.parse_template = staticmethod(parse_template)
+
+
+# -------------------------------------------------------------------------------- 18. Parse
+
+
+PARSED_DEFINITIONS = 64  # parse trees kept (definitions seen in one test process are few)
+_parse_trees: dict[str, Any] = {}
+
+
+def parse_once() -> None:
+    original = asl_parser.AmazonStateLanguageParser.parse
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = _parse_trees.get(definition)
+        if tree is None:
+            program, tree = original(definition)
+            if len(_parse_trees) >= PARSED_DEFINITIONS:
+                _parse_trees.pop(next(iter(_parse_trees)))
+            _parse_trees[definition] = tree
+            return program, tree
+        # The tree is read, never changed: new components for this execution from it.
+        return asl_parser.Preprocessor().visit(tree), tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)

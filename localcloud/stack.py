@@ -13,6 +13,7 @@ gets created, and a template change shows up here at once.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -72,8 +73,15 @@ def deployed_pipelines(template: Mapping[str, Any], parameters: Mapping[str, str
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """template.yaml as plain data (short-form intrinsics such as !Ref understood)."""
-    return json.loads(json.dumps(cfn_yaml.load(str(path))))  # type: ignore[no-any-return]
+    """template.yaml as plain data (short-form intrinsics such as !Ref understood): a fresh
+    copy each call, read again only when the file changes (cfn-lint's YAML loader takes a
+    fifth of a second, and every deploy and seeded model reads it)."""
+    return json.loads(_template_json(str(path), path.stat().st_mtime_ns))  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=8)
+def _template_json(path: str, _modified: int) -> str:
+    return json.dumps(cfn_yaml.load(path))
 
 
 def deploy(

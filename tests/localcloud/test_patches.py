@@ -84,7 +84,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
-        "uncatchable_runtime",
+        "uncatchable_runtime", "cfn_json_templates", "parse_once",
     ]  # fmt: skip
 
 
@@ -1046,3 +1046,54 @@ def test_states_all_catches_neither_states_runtime_nor_retries_it(cloud: LocalCl
         executionArn=started["executionArn"], maxResults=1000
     )["events"]
     assert sum(e["type"] == "TaskScheduled" for e in history) == 1  # not retried
+
+
+# ---------------------------------------------------------------------------- 17. CFN JSON
+
+
+def test_a_json_template_is_read_as_json_and_means_what_yaml_reads(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+    from moto.cloudformation.models import Stack
+
+    body = json.dumps({"Description": "2026-12-07", "Parameters": {"On": {"Type": "String"}}})
+    assert Stack.parse_template(body) == yaml.load(body, Loader=yaml.Loader)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a JSON template went through PyYAML")
+
+    monkeypatch.setattr(yaml, "load", refuse)
+    assert Stack.parse_template(body)["Parameters"] == {"On": {"Type": "String"}}
+    with pytest.raises(AssertionError, match="went through PyYAML"):
+        Stack.parse_template("Description: x\n")  # a YAML template still is read as YAML
+
+
+# ---------------------------------------------------------------------------- 18. Parse
+
+
+def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_own(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    parsed: list[int] = []
+    original = ASLParser.state_machine
+
+    def counting(self: Any) -> Any:
+        parsed.append(1)
+        return original(self)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(ASLParser, "state_machine", counting)
+
+    first, tree = AmazonStateLanguageParser.parse(definition)
+    again, same_tree = AmazonStateLanguageParser.parse(definition)
+
+    assert len(parsed) == 1
+    assert same_tree is tree
+    assert again is not first  # components are never shared between executions
+    machine = state_machine(cloud, json.loads(definition))
+    assert run(cloud, machine)["status"] == "SUCCEEDED"
+    assert run(cloud, machine)["status"] == "SUCCEEDED"

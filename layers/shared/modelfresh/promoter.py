@@ -36,6 +36,7 @@ from modelfresh.promotion import (
     deploy_run_prefix,
     plan_deploy,
     report_metrics,
+    serving,
     why_not_deploy,
 )
 
@@ -287,11 +288,7 @@ class Promoter:
 
     def _serving(self, model: ModelConfig) -> Champion | None:
         """The package the prod endpoint serves, as a champion (None if not from a package)."""
-        prod = self._endpoints.describe(model.endpoints.prod, model.deploy.variant)
-        if not prod.package_arn:
-            return None
-        version = prod.package_arn.rsplit("/", 1)[-1]
-        return Champion(prod.package_arn, int(version) if version.isdigit() else 0)
+        return serving(self._endpoints.describe(model.endpoints.prod, model.deploy.variant))
 
     def _crown(
         self,
