@@ -8,6 +8,7 @@ loads only the ones it uses (cold-start time). Tests pass fakes to the domain cl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
@@ -46,6 +47,23 @@ class Container:
     """The per-container object graph. Every attribute is built on first use."""
 
     @cached_property
+    def _session(self) -> boto3.session.Session:
+        # One session for every client: it loads each service's model from disk once (a
+        # session per client read them again: ~30 ms a client at cold start). Making clients
+        # from one session is not thread-safe (boto3's docs), and the local cloud runs several
+        # handlers of one container at once: clients are made under _CLIENTS. Once made, a
+        # client is safe to share.
+        return boto3.session.Session()
+
+    def _once[T](self, attribute: str, build: Callable[[boto3.session.Session], T]) -> T:
+        """Make a client under _CLIENTS, once: a first use that waited for another finds the
+        client already made (cached_property alone would make one per waiting thread)."""
+        with _CLIENTS:
+            if attribute in self.__dict__:
+                return cast(T, self.__dict__[attribute])
+            return build(self._session)
+
+    @cached_property
     def settings(self) -> Settings:
         return Settings.from_env()
 
@@ -57,35 +75,39 @@ class Container:
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
-        return _session().client("dynamodb", config=RETRIES)
+        return self._once("dynamodb", lambda s: s.client("dynamodb", config=RETRIES))
 
     @cached_property
     def stepfunctions(self) -> SFNClient:
-        return _session().client("stepfunctions", config=RETRIES)
+        return self._once("stepfunctions", lambda s: s.client("stepfunctions", config=RETRIES))
 
     @cached_property
     def sagemaker(self) -> SageMakerClient:
-        return _session().client("sagemaker", config=RETRIES)
+        return self._once("sagemaker", lambda s: s.client("sagemaker", config=RETRIES))
 
     @cached_property
     def s3(self) -> S3Client:
-        return _session().client("s3", config=RETRIES)
+        return self._once("s3", lambda s: s.client("s3", config=RETRIES))
 
     @cached_property
     def sns(self) -> SNSClient:
-        return _session().client("sns", config=RETRIES)
+        return self._once("sns", lambda s: s.client("sns", config=RETRIES))
 
     @cached_property
     def sagemaker_runtime(self) -> SageMakerRuntimeClient:
-        return _session().client("sagemaker-runtime", config=RETRIES)
+        return self._once(
+            "sagemaker_runtime", lambda s: s.client("sagemaker-runtime", config=RETRIES)
+        )
 
     @cached_property
     def cloudwatch(self) -> CloudWatchClient:
-        return _session().client("cloudwatch", config=RETRIES)
+        return self._once("cloudwatch", lambda s: s.client("cloudwatch", config=RETRIES))
 
     @cached_property
     def autoscaling(self) -> ApplicationAutoScalingClient:
-        return _session().client("application-autoscaling", config=RETRIES)
+        return self._once(
+            "autoscaling", lambda s: s.client("application-autoscaling", config=RETRIES)
+        )
 
     # -- services --------------------------------------------------------------------------
 
@@ -270,9 +292,4 @@ def _lazy[T](build: Callable[[], T]) -> T:
 # A retried request may meet what its first attempt did when that answer was lost: the
 # adapters make each write safe to repeat (conditional writes, names, client tokens).
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 6})
-
-
-def _session() -> boto3.session.Session:
-    # One session per client keeps client creation thread-safe (boto3's default session is
-    # not), which matters when the local cloud runs several handlers at once.
-    return boto3.session.Session()
+_CLIENTS = threading.Lock()
