@@ -185,3 +185,21 @@ def test_a_model_whose_data_is_out_of_reach_is_refused_before_a_run_starts() -> 
     with pytest.raises(DataOutOfReach, match=r"training.data_uri is in bucket 'lake'.*"
                        r"TrainingDataBucket"):  # fmt: skip
         settings.require_reachable(elsewhere)
+
+
+def test_every_function_that_starts_retrains_times_out_within_the_sweep_grace() -> None:
+    # A lease younger than the grace may belong to a starter still alive: the coordinator
+    # leaves its run to it, which is only safe if no starter can outlive the grace.
+    from modelfresh.runs import SWEEP_GRACE_SECONDS
+
+    starters = [
+        folder.name
+        for folder in (ROOT / "functions").iterdir()
+        if "container.coordinator." in (folder / "app.py").read_text()
+    ]
+    assert sorted(starters) == ["finish_run", "on_drift_alarm", "on_schedule", "sweep_leases"]
+    default = TEMPLATE["Globals"]["Function"]["Timeout"]
+    for name in starters:
+        logical_id = "".join(part.title() for part in name.split("_")) + "Function"
+        timeout = FUNCTIONS[logical_id]["Properties"].get("Timeout", default)
+        assert timeout < SWEEP_GRACE_SECONDS, logical_id

@@ -163,12 +163,33 @@ def test_duplicate_of_a_signal_whose_start_was_lost_starts_its_run(world: World)
         world.admit(signal)
     assert world.executions.started == []
 
-    # When the signal is delivered again
+    # When the signal is delivered again, once its first delivery has surely timed out
+    world.clock.advance(SWEEP_GRACE_SECONDS)
     result = world.admit(signal)
 
     # Then it is a duplicate, and the run it leased is started now
     assert result == AdmitResult(Admission.DUPLICATE, signal.run_name)
     assert world.executions.started == [signal.run_name]
+    assert world.recorder.kinds == ["started"]
+
+
+def test_duplicate_while_the_first_delivery_may_still_be_starting_leaves_the_start_to_it(
+    world: World,
+) -> None:
+    # Given a first delivery that took the lease and has not started the run yet
+    signal = taxi(1)
+    world.executions.lose_starts = 1
+    with pytest.raises(StartLost):
+        world.admit(signal)
+
+    # When the signal is delivered again while that delivery may still be alive
+    world.clock.advance(SWEEP_GRACE_SECONDS - 1)
+    result = world.admit(signal)
+
+    # Then it starts nothing and announces nothing: two starters would announce one run twice
+    assert result == AdmitResult(Admission.DUPLICATE, signal.run_name)
+    assert world.executions.started == []
+    assert world.recorder.kinds == []
 
 
 def test_signal_while_a_run_holds_the_lease_is_coalesced_behind_it(world: World) -> None:
@@ -378,13 +399,17 @@ def test_retried_finish_starts_a_follow_up_whose_start_was_lost_after_the_hand_o
     assert world.lease_run() == second.run_name
     assert world.executions.started == [first.run_name]
 
-    # When the finish is retried, and then retried again
+    # When the finish is retried at once (the first attempt may still be alive), then again
+    # once that attempt has surely timed out, and then again
+    early = world.finish("taxi-fare", first.run_name)
+    world.clock.advance(SWEEP_GRACE_SECONDS)
     retried = world.finish("taxi-fare", first.run_name)
     again = world.finish("taxi-fare", first.run_name)
 
-    # Then the follow-up is started, once
-    assert retried == again == f"lease already handed to {second.run_name}"
+    # Then only the late retry starts the follow-up, once
+    assert early == retried == again == f"lease already handed to {second.run_name}"
     assert world.executions.started == [first.run_name, second.run_name]
+    assert world.recorder.kinds.count("started") == 2
 
 
 # ------------------------------------------------------------------------------- cooldown

@@ -35,8 +35,10 @@ from modelfresh.signals import Signal
 # A lease outlives the pipeline's own timeout by this much: the state machine gives up on
 # the pipeline first, and its failure path releases the lease normally.
 LEASE_MARGIN_SECONDS = 3600
-# How long the sweep leaves a lease alone after its run stopped (or before its run exists):
-# long enough for the run's own last step, or its starter's retries, to finish the job.
+# How long a lease is left to whoever took it, after its run stopped (or before its run
+# exists): long enough for the run's own last step, or its starter, to finish the job. It
+# outlasts the timeout of every function that starts runs (tests/template checks), so a
+# starter still inside it may be alive, and starting its run too would announce it twice.
 SWEEP_GRACE_SECONDS = 300
 
 
@@ -311,8 +313,9 @@ class RunCoordinator:
             lease = state.lease
             if lease is None or lease.run != run:
                 if lease is not None and lease.granted_by == run:
-                    # An earlier attempt handed off, then may have died before starting it.
-                    self._ensure_started(lease, f"follow-up to {run}, restarted")
+                    if _starter_gone(lease, now):
+                        # An earlier attempt handed off, then died before starting it.
+                        self._ensure_started(lease, f"follow-up to {run}, restarted")
                     return False, f"lease already handed to {lease.run}"
                 return False, "lease already released"
             if state.pending is None:
@@ -374,9 +377,11 @@ class RunCoordinator:
             },
         )
         if record is not None and record.decision == "started":
-            # The first delivery may have died between taking the lease and starting the run.
+            # The first delivery may have died between taking the lease and starting the run;
+            # while it may still be alive, it starts the run itself (the sweep is the backstop).
             lease = self._ledger.state(signal.model).lease
-            if lease is not None and lease.run == record.run:
+            now = _epoch(self._clock())
+            if lease is not None and lease.run == record.run and _starter_gone(lease, now):
                 self._ensure_started(lease, f"started by {_describe(signal)} (redelivered)")
         return AdmitResult(Admission.DUPLICATE, record.run if record else signal.run_name)
 
@@ -392,6 +397,11 @@ class RunCoordinator:
                 detail=detail,
             )
         )
+
+
+def _starter_gone(lease: Lease, now: int) -> bool:
+    """Whether whoever took the lease has surely finished or timed out."""
+    return now - lease.acquired_at >= SWEEP_GRACE_SECONDS
 
 
 def _describe(signal: Signal) -> str:
