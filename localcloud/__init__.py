@@ -49,6 +49,10 @@ from pipelines import bundle as pipeline_bundle
 ROOT = Path(__file__).resolve().parent.parent
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The waits' timeouts only guard against a hang: a machine shared with other work can take
+# several times longer than a quiet one, so they are stretched (LOCALCLOUD_PATIENCE=1 for the
+# nominal figure).
+PATIENCE = float(os.environ.get("LOCALCLOUD_PATIENCE", "3"))
 # What every process talking to the local cloud needs: a region and (fake) credentials.
 BASE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -400,7 +404,7 @@ class LocalCloud:
     def wait_for_execution(self, execution_arn: str, timeout: float = 30.0) -> dict[str, Any]:
         """Poll until the execution ends; returns DescribeExecution's answer."""
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * PATIENCE
         while True:
             described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
@@ -413,7 +417,7 @@ class LocalCloud:
         self, condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
     ) -> Any:
         """Poll a condition until it returns something truthy."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * PATIENCE
         while not (result := condition()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
