@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import textwrap
 import threading
 import time
@@ -30,7 +31,13 @@ def cloud() -> Iterator[LocalCloud]:
         yield local
 
 
-def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> str:
+def make_function(
+    cloud: LocalCloud,
+    tmp_path: Path,
+    name: str,
+    body: str,
+    environment: dict[str, str] | None = None,
+) -> str:
     """A Lambda function whose code is `body` (an app.py), run in-process. Returns its ARN."""
     source = tmp_path / name
     source.mkdir()
@@ -44,6 +51,7 @@ def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> st
         Role=ROLE,
         Handler="app.handler",
         Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": environment or {}},
     )
     patches.functions.register(name, source, "app.handler")
     return str(created["FunctionArn"])
@@ -153,6 +161,115 @@ def test_handler_log_lines_reach_the_functions_log_group(cloud: LocalCloud, tmp_
 
     events = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/talker")["events"]
     assert [json.loads(e["message"])["message"] for e in events] == ["hello from the handler"]
+
+
+def logging_function(
+    cloud: LocalCloud, tmp_path: Path, name: str, service: str, then: str = "pass"
+) -> str:
+    """A function that logs as ours do (Powertools, built without a service name, clearing
+    its state per invocation), appending the state it is given, then doing `then`."""
+    return make_function(
+        cloud,
+        tmp_path,
+        name,
+        f"""
+        import json, time
+        import boto3
+        from aws_lambda_powertools import Logger
+        import rendezvous
+        logger = Logger()
+
+        @logger.inject_lambda_context(clear_state=True)
+        def handler(event, context):
+            logger.append_keys(state=event["state"])
+            {then}
+            logger.info("working")
+            return {{}}
+    """,
+        {"POWERTOOLS_SERVICE_NAME": service},
+    )
+
+
+@pytest.fixture
+def rendezvous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A module the test's functions share: both invocations wait there for each other."""
+    (tmp_path / "rendezvous.py").write_text(
+        "import threading\nBOTH_STARTED = threading.Barrier(2, timeout=10)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "rendezvous", raising=False)
+    yield
+    sys.modules.pop("rendezvous", None)
+
+
+def log_lines(cloud: LocalCloud, name: str) -> list[dict[str, Any]]:
+    events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    return [json.loads(e["message"]) for e in events]
+
+
+def test_concurrent_invocations_each_log_their_own_function_state_and_service(
+    cloud: LocalCloud, tmp_path: Path, rendezvous: None
+) -> None:
+    # Given two functions sharing one Powertools logger (built before any service name was
+    # set), each of which waits, once it has its keys, until the other has its own
+    wait = "rendezvous.BOTH_STARTED.wait()"
+    logging_function(cloud, tmp_path, "orders", service="shop", then=wait)
+    logging_function(cloud, tmp_path, "billing", service="accounts", then=wait)
+
+    # When both are invoked at once, on two threads
+    def invoke(name: str) -> None:
+        payload = json.dumps({"state": "Bill the order?" if name == "billing" else "Take it"})
+        cloud.client("lambda").invoke(FunctionName=name, Payload=payload)
+
+    callers = [threading.Thread(target=invoke, args=(name,)) for name in ("orders", "billing")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+
+    # Then each line carries its own invocation's function, state, service and cold start
+    (orders,) = log_lines(cloud, "orders")
+    (billing,) = log_lines(cloud, "billing")
+    assert (orders["function_name"], orders["state"], orders["service"]) == (
+        "orders", "Take it", "shop",
+    )  # fmt: skip
+    assert (billing["function_name"], billing["state"], billing["service"]) == (
+        "billing", "Bill the order?", "accounts",
+    )  # fmt: skip
+    assert orders["cold_start"] is billing["cold_start"] is True
+    assert orders["function_request_id"] != billing["function_request_id"]
+
+
+def test_a_nested_invocation_logs_apart_and_all_lines_come_back_in_time_order(
+    cloud: LocalCloud, tmp_path: Path, rendezvous: None
+) -> None:
+    # Given a function that logs, then invokes another on the same thread (as an event it
+    # emits would), then logs again
+    logging_function(cloud, tmp_path, "inner", service="shop", then="time.sleep(0.002)")
+    logging_function(
+        cloud,
+        tmp_path,
+        "outer",
+        service="shop",
+        then="""logger.info("calling")
+            time.sleep(0.002)
+            boto3.client("lambda").invoke(FunctionName="inner", Payload=json.dumps({"state": "In"}))
+            time.sleep(0.002)""",
+    )
+
+    # When it is invoked twice
+    for _ in range(2):
+        cloud.client("lambda").invoke(FunctionName="outer", Payload=json.dumps({"state": "Out"}))
+
+    # Then each function's lines are its own, and all come back oldest first
+    lines = cloud.lambda_logs()
+    assert [(line["function"], line["message"], line["state"]) for line in lines] == [
+        ("outer", "calling", "Out"), ("inner", "working", "In"), ("outer", "working", "Out"),
+    ] * 2  # fmt: skip
+    assert [line["cold_start"] for line in lines if line["function"] == "outer"] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert all(line["function_name"] == line["function"] for line in lines)
 
 
 # ---------------------------------------------------------------------------- 2. EventBridge
