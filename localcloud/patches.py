@@ -79,6 +79,9 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           again, with ANTLR's pure-Python runtime, at every execution: a third of
                           a second for the deploy machine); each execution still builds its own
                           evaluation components from the parse tree, as before.
+19. execution_history_pages  GetExecutionHistory honours maxResults (default 100, at most
+                          1000), nextToken, reverseOrder and includeExecutionData (moto ignored
+                          them all and returned every event, oldest first).
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -90,6 +93,7 @@ Lambda does; `lambda_output.echo` decides whether they also reach this process's
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import functools
@@ -133,6 +137,8 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.exceptions import InvalidToken
+from moto.stepfunctions.exceptions import ValidationException as SfnValidationException
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.api import (
     HistoryEventType,
@@ -171,6 +177,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -213,6 +220,7 @@ def apply() -> list[str]:
                 uncatchable_runtime,
                 cfn_json_templates,
                 parse_once,
+                execution_history_pages,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -1859,3 +1867,57 @@ def parse_once() -> None:
         return asl_parser.Preprocessor().visit(tree), tree
 
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)
+
+
+# -------------------------------------------------------------------------------- 19. History
+
+
+HISTORY_PAGE, HISTORY_MAX_PAGE = 100, 1000  # GetExecutionHistory's default and largest page
+
+
+def _history_token(arn: str, reverse: bool, last_id: int) -> str:
+    position = {"executionArn": arn, "reverseOrder": reverse, "after": last_id}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def _history_after(token: str, arn: str, reverse: bool) -> int:
+    """The id of the last event the token's page ended on. Raises InvalidToken for a token
+    of another execution or order, or one that is not a token."""
+    try:
+        position = json.loads(base64.urlsafe_b64decode(token))
+        if position["executionArn"] != arn or position["reverseOrder"] != reverse:
+            raise ValueError(position)
+        return int(position["after"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise InvalidToken(token) from error
+
+
+def execution_history_pages() -> None:
+
+    def get_execution_history(self: Any) -> ActionResult:
+        arn = self._get_param("executionArn")
+        reverse = bool(self._get_param("reverseOrder", False))
+        size = int(self._get_param("maxResults") or HISTORY_PAGE)
+        if size > HISTORY_MAX_PAGE:
+            raise SfnValidationException(
+                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {HISTORY_MAX_PAGE}"
+            )
+        events = self.stepfunction_backend.get_execution_history(arn)["events"]
+        if reverse:
+            events.reverse()
+        token = self._get_param("nextToken")
+        if token:
+            after = _history_after(token, arn, reverse)
+            events = [e for e in events if (e["id"] < after if reverse else e["id"] > after)]
+        if self._get_param("includeExecutionData") is False:
+            for event in events:
+                for key, details in event.items():
+                    if key.endswith("EventDetails"):
+                        EventManager._remove_data_from_history_log(details)
+        page: dict[str, Any] = {"events": events[:size]}
+        if len(events) > size:
+            page["nextToken"] = _history_token(arn, reverse, events[size - 1]["id"])
+        return ActionResult(page)
+
+    StepFunctionResponse.get_execution_history = get_execution_history

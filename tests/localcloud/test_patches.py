@@ -12,6 +12,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
-        "uncatchable_runtime", "cfn_json_templates", "parse_once",
+        "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
     ]  # fmt: skip
 
 
@@ -1214,3 +1215,104 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_
     machine = state_machine(cloud, json.loads(definition))
     assert run(cloud, machine)["status"] == "SUCCEEDED"
     assert run(cloud, machine)["status"] == "SUCCEEDED"
+
+
+# ---------------------------------------------------------------------------- 19. History
+
+
+def pages(cloud: LocalCloud, execution_arn: str, **arguments: Any) -> list[list[dict[str, Any]]]:
+    """Every page of an execution's history, following nextToken as a client does."""
+    sfn = cloud.client("stepfunctions")
+    found: list[list[dict[str, Any]]] = []
+    token: dict[str, str] = {}
+    while True:
+        page = sfn.get_execution_history(executionArn=execution_arn, **arguments, **token)
+        found.append(page["events"])
+        if "nextToken" not in page:
+            return found
+        token = {"nextToken": page["nextToken"]}
+
+
+@pytest.fixture
+def long_history(cloud: LocalCloud) -> str:
+    """A finished execution with more than 100 history events. Returns its ARN."""
+    machine = state_machine(cloud, {
+        "StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+                "StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}},
+            },
+        }},
+    })  # fmt: skip
+    described = run(cloud, machine, {"items": list(range(30))})
+    assert described["status"] == "SUCCEEDED"
+    return str(described["executionArn"])
+
+
+def test_execution_history_comes_in_pages_of_100_by_default_and_as_many_as_asked(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    everything = cloud.client("stepfunctions").get_execution_history(
+        executionArn=long_history, maxResults=1000
+    )
+    events = everything["events"]
+    assert len(events) > 100
+    assert "nextToken" not in everything
+
+    by_default = pages(cloud, long_history)
+    by_fifty = pages(cloud, long_history, maxResults=50)
+
+    assert [len(page) for page in by_default] == [100, len(events) - 100]
+    assert list(chain.from_iterable(by_default)) == events
+    assert all(len(page) == 50 for page in by_fifty[:-1])
+    assert list(chain.from_iterable(by_fifty)) == events
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
+
+
+def test_execution_history_in_reverse_order_starts_with_the_latest_events(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=long_history, maxResults=1000)["events"]
+
+    latest = sfn.get_execution_history(executionArn=long_history, reverseOrder=True, maxResults=5)
+    backwards = pages(cloud, long_history, reverseOrder=True, maxResults=40)
+
+    assert latest["events"] == events[::-1][:5]
+    assert latest["events"][0]["type"] == "ExecutionSucceeded"
+    assert list(chain.from_iterable(backwards)) == events[::-1]
+
+
+def test_execution_history_refuses_a_token_of_another_order_and_pages_over_1000(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+    token = sfn.get_execution_history(executionArn=long_history, maxResults=5)["nextToken"]
+
+    with pytest.raises(ClientError) as other_order:
+        sfn.get_execution_history(executionArn=long_history, reverseOrder=True, nextToken=token)
+    with pytest.raises(ClientError) as too_many:
+        sfn.get_execution_history(executionArn=long_history, maxResults=1001)
+
+    assert other_order.value.response["Error"]["Code"] == "InvalidToken"
+    assert too_many.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_execution_history_leaves_out_inputs_and_outputs_when_asked(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+
+    with_data = sfn.get_execution_history(executionArn=long_history, maxResults=1000)["events"]
+    without = sfn.get_execution_history(
+        executionArn=long_history, maxResults=1000, includeExecutionData=False
+    )["events"]
+
+    def data(events: list[dict[str, Any]]) -> list[str]:
+        return [
+            key for e in events for details in e.values() if isinstance(details, dict)
+            for key in details if key in ("input", "output")
+        ]  # fmt: skip
+
+    assert data(with_data)
+    assert data(without) == []
+    assert [e["type"] for e in without] == [e["type"] for e in with_data]
