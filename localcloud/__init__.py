@@ -16,6 +16,7 @@ repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer woul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -458,22 +459,50 @@ class LocalCloud:
         return found
 
     def function_logs(self, logical_id: str) -> list[dict[str, Any]]:
-        """Every JSON log line a deployed function wrote to its CloudWatch log group."""
+        """Every JSON log line a deployed function wrote to its CloudWatch log group, oldest
+        first."""
         if self.stack is None:
             raise RuntimeError("deploy first")
+        return [
+            line for _, line in self._log_lines(f"/aws/lambda/{self.stack.resources[logical_id]}")
+        ]
+
+    def lambda_logs(self) -> list[dict[str, Any]]:
+        """Every line every Lambda function wrote, oldest first, each with its `function`: the
+        logical id of a deployed one, else its name."""
+        names = {
+            physical: logical
+            for logical, physical in (self.stack.resources if self.stack else {}).items()
+        }
         logs = self.client("logs")
-        group = f"/aws/lambda/{self.stack.resources[logical_id]}"
+        timed = []
+        for page in logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix="/aws/lambda/"
+        ):
+            for group in page["logGroups"]:
+                name = group["logGroupName"].removeprefix("/aws/lambda/")
+                function = names.get(name, name)
+                timed += [
+                    (at, {"function": function, **line})
+                    for at, line in self._log_lines(group["logGroupName"])
+                ]
+        return [line for _, line in sorted(timed, key=lambda pair: pair[0])]
+
+    def _log_lines(self, group: str) -> list[tuple[int, dict[str, Any]]]:
+        """A log group's lines as (timestamp, parsed JSON line), oldest first; a line that is
+        not JSON is {"message": line}."""
+        logs = self.client("logs")
+        events = []
         try:
-            events = logs.filter_log_events(logGroupName=group)["events"]
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+                events += page["events"]
         except logs.exceptions.ResourceNotFoundException:
             return []
-        lines = []
-        for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
-            try:
-                lines.append(json.loads(event["message"]))
-            except ValueError:
-                lines.append({"message": event["message"]})
-        return lines
+        # Sorted by time only: a stable sort keeps each stream's lines in the order written.
+        return [
+            (event["timestamp"], _parsed(event["message"]))
+            for event in sorted(events, key=lambda e: e["timestamp"])
+        ]
 
     def queue_messages(self, queue_url: str) -> list[Any]:
         """Every message waiting in a queue (read without consuming)."""
@@ -491,3 +520,12 @@ class LocalCloud:
             if not batch.get("Messages"):
                 break
         return messages[:count]
+
+
+def _parsed(line: str) -> dict[str, Any]:
+    """A JSON log line as data; any other line as {"message": line}."""
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(line)
+        if isinstance(parsed, dict):
+            return parsed
+    return {"message": line}
