@@ -4,10 +4,10 @@ TOML because Python reads it with the standard library (no parser in the Lambdas
 can comment it. The file is validated as a whole and every problem is reported at once, with
 its path, so a broken file fails `make build` and the tests rather than a Lambda at 3 a.m.
 
-Check the repository's file with `make check-config`, which also checks it against the stack
-that serves it (checks/config.py: template.yaml and samconfig.toml). This module checks a file
-alone: `python -m modelfresh.config FILE ...`, with layers/shared importable (as `make` and the
-layer's build run it).
+Check a file with `make check-config` (CONFIG=FILE; config/models.toml by default), which also
+checks it against the stack that serves it (checks/config.py reads template.yaml and
+samconfig.toml; the Lambdas never do). The file alone: `python -m modelfresh.config FILE ...`
+with layers/shared on PYTHONPATH, as the layer's build runs it.
 """
 
 from __future__ import annotations
