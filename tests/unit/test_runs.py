@@ -57,7 +57,10 @@ CONFIG: ControllerConfig = parse_config(
                 "endpoints": {"staging": "churn-staging", "prod": "churn-prod"},
                 "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.8},
                 "smoke_test": {"payloads": ["1,2,3"]},
-                "training": {"data_uri": "s3://modelfresh-data/churn/training/"},
+                "training": {
+                    "data_uri": "s3://modelfresh-data/churn/training/",
+                    "problem_type": "binary_classification",
+                },
                 "cooldown_hours": 6,
             },
         },
