@@ -82,9 +82,14 @@ validate: $(SAM) ## sam validate --lint (cfn-lint on the template)
 checkov: $(CHECKOV) ## checkov on the template (skips are justified in .checkov.yaml)
 	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
 
-# sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved.
+# sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved. Two of its
+# lines are dropped: "requirements.txt file not found" for every function (their dependencies
+# are in the shared layer, on purpose), and its closing hint, `sam deploy --guided`, which
+# would skip what `make deploy` puts in place first (the pipeline's step code, package groups).
 build: $(SAM) $(UV) ## sam build (no Docker)
-	PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build
+	@PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build 2>&1 \
+		| sed -u -e '/^requirements.txt file not found/d' -e '/^Commands you can use next/,$$d'
+	@echo "Next: make deploy ENV=<environment of samconfig.toml> (default: $(ENV))"
 
 unit: .venv/.synced browser ## pytest: unit, ASL, local-cloud, integration and browser tests
 	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest
@@ -110,9 +115,14 @@ soak: .venv/.synced ## Long runs of the property tests: the controller's invaria
 		tests/unit/test_controller_invariants.py tests/integration/test_approval_fuzz.py \
 		--hypothesis-show-statistics
 
-# The pipeline's step code goes to the artifacts bucket first: the deployed definition names it.
-deploy: build ## Upload the pipeline's step code, then sam deploy --config-env $(ENV) (needs AWS credentials)
-	$(RUN) python -m pipelines.publish --config-env $(ENV)
+# The setup is checked first (the environment, its region, credentials: one line for what is
+# missing), so a mistake costs a second, not a build. After the build, what the stack uses
+# without owning it: the default buckets, each configured model's package group, the
+# pipeline's step code (the deployed definition names it). Then sam deploy.
+deploy: .venv/.synced $(SAM) ## Deploy samconfig.toml's ENV (make deploy ENV=prod) to AWS; needs credentials
+	$(RUN) python -m ops.deploy --config-env $(ENV) --check
+	$(MAKE) --no-print-directory build
+	$(RUN) python -m ops.deploy --config-env $(ENV)
 	$(SAM) deploy --config-env $(ENV)
 
 clean: ## Remove build output and caches (keeps .tools and .venv)

@@ -98,7 +98,9 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
     the pipeline's holdout, and its baseline is the pipeline's own), approved and served on
     staging and prod with auto scaling and data capture."""
     base = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=1), seed=2)
-    bucket, _, key = f"{model.training.data_uri.rstrip('/')}/part-0.csv"[5:].partition("/")
+    bucket, _, key = f"{model.training_data_uri(cloud.data_bucket).rstrip('/')}/part-0.csv"[
+        5:
+    ].partition("/")
     s3 = cloud.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
@@ -143,7 +145,7 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
         now(),
         "seed",
         f"champion {short(champion)} trained by the pipeline on {TRAINING_TRIPS:,} trips "
-        f"of the city as it was (base data {model.training.data_uri}); "
+        f"of the city as it was (base data {model.training_data_uri(cloud.data_bucket)}); "
         + (holdout_line(report) if report else "no evaluation report"),
     )
     cloud.seed_production(model, champion)
@@ -170,7 +172,7 @@ def first_run_parameters(cloud: LocalCloud, model: ModelConfig, manifest: str) -
         "DriftWindowStart": "",
         "DriftWindowEnd": "",
         "RunName": "demo-first-model",
-        "TrainingData": model.training.data_uri,
+        "TrainingData": model.training_data_uri(cloud.data_bucket),
         "DriftDataset": manifest,
         "ProblemType": model.training.problem_type,
         "Objective": model.training.xgboost_objective,
