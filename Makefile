@@ -28,7 +28,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy clean
+.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy destroy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -124,6 +124,15 @@ deploy: .venv/.synced $(SAM) ## Deploy samconfig.toml's ENV (make deploy ENV=pro
 	$(MAKE) --no-print-directory build
 	$(RUN) python -m ops.deploy --config-env $(ENV)
 	$(SAM) deploy --config-env $(ENV)
+
+# sam delete first (it asks): the stack's functions would make again what the rest removes.
+# Then what its runs made (alarms, auto scaling, endpoints, models, outputs, log groups) is
+# listed and removed after a yes; the registry, the buckets and the retained audit table and
+# dead-letter queue stay (README, "Cleanup").
+destroy: .venv/.synced $(SAM) ## Delete ENV's stack, then what its runs left behind (asks first)
+	$(RUN) python -m ops.deploy --config-env $(ENV) --check
+	$(SAM) delete --config-env $(ENV)
+	$(RUN) python -m ops.destroy --config-env $(ENV)
 
 clean: ## Remove build output and caches (keeps .tools and .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -191,9 +191,8 @@ def main(argv: Sequence[str] | None = None, config_path: Path = CONFIG) -> int:
         if stale_definition():
             raise DeployError("pipelines/definition.json is stale: run `make pipeline`")
         target = connect(environment)
-        where = f"stack {environment.stack_name} in account {target.account}, {target.region}"
         if args.check:
-            print(f"deploying {where}")
+            print(f"stack {environment.stack_name} in account {target.account}, {target.region}")
             return 0
         for line in prepare(target.client, config, target.buckets, target.region, environment.name):
             print(line)

@@ -116,7 +116,7 @@ def test_the_check_names_the_account_and_stack_and_changes_nothing(
 
     # Then it says where the deploy goes, and creates nothing
     assert capsys.readouterr().out == (
-        "deploying stack modelfresh-prod in account 123456789012, us-east-1\n"
+        "stack modelfresh-prod in account 123456789012, us-east-1\n"
     )
     assert {b["Name"] for b in local.client("s3").list_buckets()["Buckets"]} == before
 
