@@ -534,13 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         retrain, deploy, link = run_the_loop(cloud, model, args.wait_for_approval)
         if args.keep_running:
             print(
-                f"\nThe local cloud stays up at {cloud.endpoint}. Try:\n"
-                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 stepfunctions "
-                f"get-execution-history --execution-arn {deploy['executionArn']}\n"
-                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 sagemaker "
-                f"list-model-packages --model-package-group-name {MODEL}\n"
-                f"  open {link} (decided now: it says so)\n"
-                "Press Ctrl-C to stop."
+                f"\nThe local cloud stays up at {cloud.endpoint}. In another shell, the AWS CLI:\n"
+                + "".join(f"  {line}\n" for line in aws_cli_lines(cloud, deploy["executionArn"]))
+                + f"  open {link} (decided now: it says so)\nPress Ctrl-C to stop."
             )
             try:
                 while True:
@@ -549,6 +545,15 @@ def main(argv: list[str] | None = None) -> int:
                 pass
     succeeded = retrain["status"] == deploy["status"] == "SUCCEEDED"
     return 0 if succeeded else 1
+
+
+def aws_cli_lines(cloud: LocalCloud, deploy_arn: str) -> list[str]:
+    """What the demo offers to try with the AWS CLI once it is done, as printed (a test runs
+    them against the local cloud)."""
+    return cloud.cli_lines(
+        f"aws stepfunctions get-execution-history --execution-arn {deploy_arn}",
+        f"aws sagemaker list-model-packages --model-package-group-name {MODEL}",
+    )
 
 
 def run_the_loop(

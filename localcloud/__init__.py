@@ -393,6 +393,20 @@ class LocalCloud:
             ComparisonOperator="GreaterThanThreshold",
         )
 
+    def cli_lines(self, *commands: str) -> list[str]:
+        """AWS CLI commands as a person runs them against this local cloud (server mode), in
+        another shell: first what that shell needs (any credentials will do here, so dummy
+        ones; the region; the endpoint, which CLI v1 >= 1.29 and v2 >= 2.13 read), then each."""
+        if self.endpoint is None:
+            raise RuntimeError("the AWS CLI reaches the local cloud in server mode only")
+        environment = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+        return ["export " + " ".join(f"{k}={v}" for k, v in environment.items()), *commands]
+
     def api_url(self, logical_id: str) -> str:
         """The local base URL (with its stage) of a REST API of the deployed stack."""
         if self.stack is None:
