@@ -115,9 +115,7 @@ def test_the_check_names_the_account_and_stack_and_changes_nothing(
     assert deploy.main(["--config-env", "prod", "--check"], FIXTURES / "models.toml") == 0
 
     # Then it says where the deploy goes, and creates nothing
-    assert capsys.readouterr().out == (
-        "stack modelfresh-prod in account 123456789012, us-east-1\n"
-    )
+    assert capsys.readouterr().out == ("stack modelfresh-prod in account 123456789012, us-east-1\n")
     assert {b["Name"] for b in local.client("s3").list_buckets()["Buckets"]} == before
 
 
