@@ -95,7 +95,7 @@ def connect(environment: Environment, session: boto3.Session | None = None) -> T
     if not region:
         raise DeployError(
             f"no region for environment {environment.name!r}: set region in samconfig.toml "
-            f"[{environment.name}.deploy.parameters] (or AWS_REGION)"
+            f"[{environment.name}.deploy.parameters] (or AWS_DEFAULT_REGION)"
         )
     if session.get_credentials() is None:
         raise DeployError(
