@@ -4,6 +4,7 @@ local cloud."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,11 +97,14 @@ def test_an_environment_without_a_region_asks_for_one() -> None:
         deploy.connect(regionless)
 
 
-def test_every_samconfig_environment_is_complete_enough_to_deploy() -> None:
+def test_every_samconfig_environment_is_complete_enough_to_deploy_and_delete() -> None:
+    sections = tomllib.loads((ROOT / "samconfig.toml").read_text())
     for name in samconfig.environments(ROOT / "samconfig.toml"):
         environment = samconfig.environment(name, ROOT / "samconfig.toml")
         assert environment.stack_name.startswith("modelfresh-"), name
         assert environment.region, name
+        # sam delete (make destroy) reads its own section: the same region
+        assert sections[name]["delete"]["parameters"]["region"] == environment.region, name
     with pytest.raises(UnknownEnvironment):
         samconfig.environment("version", ROOT / "samconfig.toml")
 
