@@ -28,7 +28,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy clean
+.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy destroy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -82,9 +82,14 @@ validate: $(SAM) ## sam validate --lint (cfn-lint on the template)
 checkov: $(CHECKOV) ## checkov on the template (skips are justified in .checkov.yaml)
 	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
 
-# sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved.
+# sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved. Two of its
+# lines are dropped: "requirements.txt file not found" for every function (their dependencies
+# are in the shared layer, on purpose), and its closing hint, `sam deploy --guided`, which
+# would skip what `make deploy` puts in place first (the pipeline's step code, package groups).
 build: $(SAM) $(UV) ## sam build (no Docker)
-	PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build
+	@PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build 2>&1 \
+		| sed -u -e '/^requirements.txt file not found/d' -e '/^Commands you can use next/,$$d'
+	@echo "Next: make deploy ENV=<environment of samconfig.toml> (default: $(ENV))"
 
 unit: .venv/.synced browser ## pytest: unit, ASL, local-cloud, integration and browser tests
 	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest
@@ -110,10 +115,24 @@ soak: .venv/.synced ## Long runs of the property tests: the controller's invaria
 		tests/unit/test_controller_invariants.py tests/integration/test_approval_fuzz.py \
 		--hypothesis-show-statistics
 
-# The pipeline's step code goes to the artifacts bucket first: the deployed definition names it.
-deploy: build ## Upload the pipeline's step code, then sam deploy --config-env $(ENV) (needs AWS credentials)
-	$(RUN) python -m pipelines.publish --config-env $(ENV)
+# The setup is checked first (the environment, its region, credentials: one line for what is
+# missing), so a mistake costs a second, not a build. After the build, what the stack uses
+# without owning it: the default buckets, each configured model's package group, the
+# pipeline's step code (the deployed definition names it). Then sam deploy.
+deploy: .venv/.synced $(SAM) ## Deploy samconfig.toml's ENV (make deploy ENV=prod) to AWS; needs credentials
+	$(RUN) python -m ops.deploy --config-env $(ENV) --check
+	$(MAKE) --no-print-directory build
+	$(RUN) python -m ops.deploy --config-env $(ENV)
 	$(SAM) deploy --config-env $(ENV)
+
+# sam delete first (it asks): the stack's functions would make again what the rest removes.
+# Then what its runs made (alarms, auto scaling, endpoints, models, outputs, log groups) is
+# listed and removed after a yes; the registry, the buckets and the retained audit table and
+# dead-letter queue stay (README, "Cleanup").
+destroy: .venv/.synced $(SAM) ## Delete ENV's stack, then what its runs left behind (asks first)
+	$(RUN) python -m ops.deploy --config-env $(ENV) --check
+	$(SAM) delete --config-env $(ENV)
+	$(RUN) python -m ops.destroy --config-env $(ENV)
 
 clean: ## Remove build output and caches (keeps .tools and .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -29,7 +29,7 @@ import yaml
 from modelfresh.config import ControllerConfig, load_config
 from modelfresh.errors import ConfigError
 
-from pipelines.publish import samconfig_deploy
+from ops import samconfig as samconfig_file
 
 ROOT = Path(__file__).resolve().parent.parent
 # The functions' variables naming the buckets they and the pipeline may read (Settings).
@@ -57,11 +57,10 @@ def environments(template: Mapping[str, Any], samconfig: Path) -> list[Environme
         if "Default" in declared
     }
     found = []
-    for name in tomllib.loads(samconfig.read_text()):
-        if name == "version":
-            continue
-        region, overrides = samconfig_deploy(samconfig, name)
-        region = region or "<region>"
+    for name in samconfig_file.environments(samconfig):
+        deploy = samconfig_file.environment(name, samconfig)
+        overrides = deploy.parameters
+        region = deploy.region or "<region>"
         partition = "aws-cn" if region.startswith("cn-") else "aws"
         if region.startswith("us-gov-"):
             partition = "aws-us-gov"

@@ -98,7 +98,9 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
     the pipeline's holdout, and its baseline is the pipeline's own), approved and served on
     staging and prod with auto scaling and data capture."""
     base = taxi.training_csv(taxi.trips(TRAINING_TRIPS, seed=1), seed=2)
-    bucket, _, key = f"{model.training.data_uri.rstrip('/')}/part-0.csv"[5:].partition("/")
+    bucket, _, key = f"{model.training_data_uri(cloud.data_bucket).rstrip('/')}/part-0.csv"[
+        5:
+    ].partition("/")
     s3 = cloud.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
@@ -143,7 +145,7 @@ def seed(cloud: LocalCloud, model: ModelConfig, timeline: Timeline) -> str:
         now(),
         "seed",
         f"champion {short(champion)} trained by the pipeline on {TRAINING_TRIPS:,} trips "
-        f"of the city as it was (base data {model.training.data_uri}); "
+        f"of the city as it was (base data {model.training_data_uri(cloud.data_bucket)}); "
         + (holdout_line(report) if report else "no evaluation report"),
     )
     cloud.seed_production(model, champion)
@@ -170,7 +172,7 @@ def first_run_parameters(cloud: LocalCloud, model: ModelConfig, manifest: str) -
         "DriftWindowStart": "",
         "DriftWindowEnd": "",
         "RunName": "demo-first-model",
-        "TrainingData": model.training.data_uri,
+        "TrainingData": model.training_data_uri(cloud.data_bucket),
         "DriftDataset": manifest,
         "ProblemType": model.training.problem_type,
         "Objective": model.training.xgboost_objective,
@@ -532,13 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         retrain, deploy, link = run_the_loop(cloud, model, args.wait_for_approval)
         if args.keep_running:
             print(
-                f"\nThe local cloud stays up at {cloud.endpoint}. Try:\n"
-                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 stepfunctions "
-                f"get-execution-history --execution-arn {deploy['executionArn']}\n"
-                f"  aws --endpoint-url {cloud.endpoint} --region us-east-1 sagemaker "
-                f"list-model-packages --model-package-group-name {MODEL}\n"
-                f"  open {link} (decided now: it says so)\n"
-                "Press Ctrl-C to stop."
+                f"\nThe local cloud stays up at {cloud.endpoint}. In another shell, the AWS CLI:\n"
+                + "".join(f"  {line}\n" for line in aws_cli_lines(cloud, deploy["executionArn"]))
+                + f"  open {link} (decided now: it says so)\nPress Ctrl-C to stop."
             )
             try:
                 while True:
@@ -547,6 +545,15 @@ def main(argv: list[str] | None = None) -> int:
                 pass
     succeeded = retrain["status"] == deploy["status"] == "SUCCEEDED"
     return 0 if succeeded else 1
+
+
+def aws_cli_lines(cloud: LocalCloud, deploy_arn: str) -> list[str]:
+    """What the demo offers to try with the AWS CLI once it is done, as printed (a test runs
+    them against the local cloud)."""
+    return cloud.cli_lines(
+        f"aws stepfunctions get-execution-history --execution-arn {deploy_arn}",
+        f"aws sagemaker list-model-packages --model-package-group-name {MODEL}",
+    )
 
 
 def run_the_loop(

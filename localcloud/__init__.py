@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ from localcloud.models import CHAMPION, TaxiModel, artifact
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
+from ops import deploy as ops_deploy
+from ops import samconfig
 from pipelines import bundle as pipeline_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +188,12 @@ class LocalCloud:
         return f"sagemaker-{self.region}-{self.account}"
 
     @property
+    def data_bucket(self) -> str:
+        """The stack's data bucket when TrainingDataBucket is empty: models' base training data
+        is under <model>/training/ there unless their config says otherwise."""
+        return samconfig.DEFAULT_DATA_BUCKET.format(region=self.region, account=self.account)
+
+    @property
     def capture_uri(self) -> str:
         """Where endpoints capture traffic by default (Settings.data_capture_uri)."""
         return f"s3://{self.artifacts_bucket}/modelfresh/data-capture"
@@ -207,11 +216,16 @@ class LocalCloud:
     ) -> Stack:
         """Deploy the app from its template, with samconfig.toml's parameters for the given
         environment (overridden by `parameters`), serving the models in `model_config`."""
-        values = stack.read_samconfig_parameters(ROOT / "samconfig.toml", samconfig_environment)
-        values.update(parameters or {})
-        # What `make deploy` does before `sam deploy`: the pipeline's step code to the bucket.
-        pipeline_bundle.upload(
-            self.client("s3"), values.get("ArtifactsBucket") or self.artifacts_bucket
+        environment = samconfig.environment(samconfig_environment, ROOT / "samconfig.toml")
+        values = environment.parameters | dict(parameters or {})
+        # What `make deploy` does before `sam deploy`: default buckets, package groups, the
+        # pipeline's step code.
+        ops_deploy.prepare(
+            self.client,
+            load_config(model_config),
+            ops_deploy.buckets(replace(environment, parameters=values), self.account, self.region),
+            self.region,
+            samconfig_environment,
         )
         self.stack = stack.deploy(
             self, template, stack_name, values, {"MODEL_CONFIG_PATH": str(model_config)}
@@ -226,7 +240,7 @@ class LocalCloud:
         with a pipeline of its own had it before the controller (here, with our definition).
         (Executions are the simulator's business: see localcloud/pipelines.py.)"""
         sagemaker = self.client("sagemaker")
-        sagemaker.create_model_package_group(ModelPackageGroupName=model.package_group)
+        ops_deploy.ensure_package_group(sagemaker, model)
         parameters = (
             self.stack.parameters
             if self.stack is not None
@@ -383,6 +397,20 @@ class LocalCloud:
             Threshold=0.2,
             ComparisonOperator="GreaterThanThreshold",
         )
+
+    def cli_lines(self, *commands: str) -> list[str]:
+        """AWS CLI commands as a person runs them against this local cloud (server mode), in
+        another shell: first what that shell needs (any credentials will do here, so dummy
+        ones; the region; the endpoint, which CLI v1 >= 1.29 and v2 >= 2.13 read), then each."""
+        if self.endpoint is None:
+            raise RuntimeError("the AWS CLI reaches the local cloud in server mode only")
+        environment = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+        return ["export " + " ".join(f"{k}={v}" for k, v in environment.items()), *commands]
 
     def api_url(self, logical_id: str) -> str:
         """The local base URL (with its stage) of a REST API of the deployed stack."""

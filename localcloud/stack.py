@@ -30,7 +30,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from localcloud import patches
-from pipelines.publish import samconfig_deploy
+from ops import samconfig
 
 ARTIFACT_BUCKET = "localcloud-sam-artifacts"
 _PACKAGED = {
@@ -53,7 +53,7 @@ class Stack:
 
 def read_samconfig_parameters(path: Path, environment: str = "default") -> dict[str, str]:
     """The parameter_overrides of one samconfig.toml environment, as a dict."""
-    return samconfig_deploy(path, environment)[1]
+    return samconfig.environment(environment, path).parameters
 
 
 def deployed_pipelines(template: Mapping[str, Any], parameters: Mapping[str, str]) -> set[str]:

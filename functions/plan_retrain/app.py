@@ -34,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             capture_uri=settings.data_capture_uri,
             ground_truth_uri=settings.ground_truth_uri,
             datasets_uri=settings.drift_datasets_uri,
+            data_bucket=settings.data_bucket,
         ),
         objects=container.drift_objects,
         endpoints=container.endpoints,

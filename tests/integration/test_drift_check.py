@@ -225,10 +225,15 @@ def test_a_broken_baseline_fails_the_check_with_a_notification(drift_app: DriftA
     assert checked["status"] == "FAILED"
     assert "Notify the failed check" in drift_app.entered(checked)
     (note,) = drift_app.cloud.notifications(drift_app.topic_arn)
-    assert (note["kind"], note["model"], note["error"]) == (
+    assert (note["kind"], note["model"], note["detail"]["error"]) == (
         "drift-check-failed",
         MODEL,
         "BaselineInvalid",
+    )
+    assert note["subject"] == f"[modelfresh] {MODEL}: drift check failed"
+    assert note["summary"] == (
+        f"The drift check of {MODEL} failed with BaselineInvalid: nothing was published for "
+        "its window."
     )
     assert "Nothing was published" in note["email"]
     assert drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []
@@ -322,7 +327,7 @@ def test_a_check_that_cannot_be_planned_fails_with_a_clear_error_and_a_notificat
 
     assert checked["status"] == "FAILED"
     (note,) = drift_app.cloud.notifications(drift_app.topic_arn)
-    assert (note["kind"], note["error"]) == ("drift-check-failed", error)
+    assert (note["kind"], note["detail"]["error"]) == ("drift-check-failed", error)
     assert [e["name"] for e in drift_app.drift_checks()] == ["bad"]
     assert drift_app.cloudwatch.list_metrics(Namespace="ModelFresh/Drift")["Metrics"] == []
 
@@ -345,7 +350,7 @@ def test_a_check_whose_input_is_out_of_the_deployments_reach_fails_before_readin
 
     assert checked["status"] == "FAILED"
     (note,) = cloud.notifications(app.topic_arn)
-    assert (note["kind"], note["error"]) == ("drift-check-failed", "DataOutOfReach")
+    assert (note["kind"], note["detail"]["error"]) == ("drift-check-failed", "DataOutOfReach")
     events = app.sfn.get_execution_history(executionArn=checked["executionArn"])["events"]
     causes = [e[key]["cause"] for e in events for key in e if key.endswith("FailedEventDetails")]
     assert any("batch_input_uri is in bucket 'someone-elses-lake'" in c for c in causes), causes

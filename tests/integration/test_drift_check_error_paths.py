@@ -66,4 +66,4 @@ def test_a_failing_drift_check_task_ends_the_check_through_its_failure_path(
         found = next(n for n in notified if n["run"] == checked["name"])
         # A failed batch makes the conclusion refuse the window as incomplete.
         expected = "DriftCheckIncomplete" if task == "Summarise a batch" else errors[task]
-        assert found["error"] == expected
+        assert found["detail"]["error"] == expected

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import operator
 import random
-import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,7 +47,8 @@ def test_drift_alarm_leads_to_an_approved_candidate(app: App) -> None:
     start = datetime.fromisoformat(run.parameters["DriftWindowStart"])
     end = datetime.fromisoformat(run.parameters["DriftWindowEnd"])
     assert end - start == timedelta(hours=24)
-    assert run.parameters["TrainingData"] == "s3://modelfresh-data/taxi-fare/training/"
+    # ... training on the base data where the config leaves it: in the stack's data bucket
+    assert run.parameters["TrainingData"] == f"s3://{app.cloud.data_bucket}/taxi-fare/training/"
     assert run.parameters["ChampionModelPackageArn"] == ""  # nothing in prod yet
     # ... every outcome was notified and audited, and the lease is free again
     assert app.outcomes() == ["started", "approved"]
@@ -573,7 +573,9 @@ def test_a_model_whose_data_is_out_of_reach_fails_its_run_before_the_pipeline_st
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
     config = (FIXTURES / "models.toml").read_text()
-    config = re.sub(r'data_uri = "[^"]*"', 'data_uri = "s3://someone-elses-lake/taxi/"', config)
+    base_data_elsewhere = 'training = { data_uri = "s3://someone-elses-lake/taxi/", '
+    assert config.count("training = { ") == 2
+    config = config.replace("training = { ", base_data_elsewhere)
     (tmp_path / "models.toml").write_text(config)
     app = App(cloud, model_config=tmp_path / "models.toml")
 

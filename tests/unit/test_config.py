@@ -128,7 +128,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
             max_errors=0,
         ),
         training=Training(
-            data_uri="s3://modelfresh-data/taxi-fare/training/",
+            data_uri=None,  # the stack's data bucket, under taxi-fare/training/
             problem_type="regression",
             objective="reg:squarederror",
             ground_truth_uri=None,
@@ -854,9 +854,6 @@ def test_a_model_without_a_training_table_is_a_config_error() -> None:
     ("overrides", "expected"),
     [
         pytest.param(
-            {"data_uri": None}, "models.taxi-fare.training.data_uri: required", id="no-data"
-        ),
-        pytest.param(
             {"data_uri": "modelfresh-data/taxi-fare"},
             "models.taxi-fare.training.data_uri: 'modelfresh-data/taxi-fare' is not an s3:// URI",
             id="data-not-s3",
@@ -1027,8 +1024,9 @@ def test_every_catalogue_metric_makes_a_gate_for_its_problem_type(metric: str) -
     ).model("taxi-fare")
 
     # Then it is accepted, and the pipeline is told exactly that
-    assert model.pipeline_settings["GateMetric"] == ("gate.metric", metric)
-    assert model.pipeline_settings["ProblemType"] == ("training.problem_type", problem_type)
+    settings = model.pipeline_settings("modelfresh-data")
+    assert settings["GateMetric"] == ("gate.metric", metric)
+    assert settings["ProblemType"] == ("training.problem_type", problem_type)
 
 
 # -- smoke payloads against the features ---------------------------------------------------
@@ -1101,7 +1099,22 @@ def test_a_value_of_exactly_1024_characters_is_accepted() -> None:
 
     model = parse_config(training(data_uri=uri)).model("taxi-fare")
 
-    assert len(model.pipeline_settings["TrainingData"][1]) == 1024
+    assert len(model.pipeline_settings("modelfresh-data")["TrainingData"][1]) == 1024
+
+
+def test_base_data_defaults_to_the_models_folder_in_the_deployments_data_bucket() -> None:
+    # Given a model whose training table names no data_uri
+    model = parse_config(training(data_uri=None)).model("taxi-fare")
+
+    # Then its base data is under <model>/training/ in whichever data bucket the stack has,
+    # which is always within the deployment's reach
+    assert model.training.data_uri is None
+    assert model.training_data_uri("data-1") == "s3://data-1/taxi-fare/training/"
+    assert model.pipeline_settings("data-1")["TrainingData"] == (
+        "training.data_uri",
+        "s3://data-1/taxi-fare/training/",
+    )
+    assert model.data_out_of_reach("artifacts", "data-1") == []
 
 
 def reach_model(**overrides: Any) -> ModelConfig:

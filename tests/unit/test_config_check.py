@@ -38,10 +38,12 @@ SAMCONFIG = """\
 version = 0.1
 
 [dev.deploy.parameters]
+stack_name = "modelfresh-dev"
 region = "us-east-1"
 parameter_overrides = "TrainingDataBucket=team-lake"
 
 [prod.deploy.parameters]
+stack_name = "modelfresh-prod"
 region = "eu-west-1"
 parameter_overrides = "TrainingDataBucket=prod-lake ArtifactsBucket=prod-artifacts \
 RetrainPipelineName=prod-retrain"

@@ -35,6 +35,7 @@ LOCATIONS = DataLocations(
     capture_uri=f"s3://{BUCKET}/modelfresh/data-capture",
     ground_truth_uri=f"s3://{BUCKET}/modelfresh/ground-truth",
     datasets_uri=f"s3://{BUCKET}/drift-datasets",
+    data_bucket="modelfresh-data",
 )
 CAPTURE = "modelfresh/data-capture/taxi-fare-prod/AllTraffic/"
 TRUTH = "modelfresh/ground-truth/taxi-fare/"

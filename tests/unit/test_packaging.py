@@ -14,6 +14,7 @@ from modelfresh.settings import Settings
 
 from checks import config as check_config
 from localcloud.stack import load_template, read_samconfig_parameters
+from ops import samconfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -151,16 +152,58 @@ def test_make_check_config_reads_the_template_as_cfn_lint_does() -> None:
     assert check_config.load_template(ROOT / "template.yaml") == TEMPLATE
 
 
+def test_every_models_data_is_within_the_deployments_reach() -> None:
+    # The stack's roles read the artifacts bucket and TrainingDataBucket only (and endpoints
+    # capture into the artifacts bucket): the shipped config must fit every environment.
+    config = load_config(ROOT / "config" / "models.toml")
+    environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    environments.pop("version")
+    for name in environments:
+        environment = samconfig.environment(name, ROOT / "samconfig.toml")
+        data = environment.data_bucket("<account>", "<region>")
+        artifacts = environment.artifacts_bucket("<account>", "<region>")
+        for model in config.models.values():
+            assert model.data_out_of_reach(artifacts, data) == [], name
+
+
+def test_the_default_buckets_are_named_as_the_deploy_step_names_them() -> None:
+    # S3 names are global: an empty bucket parameter means a name made unique by the account
+    # and region, the same in the stack and in `make deploy`, which creates it when missing.
+    for parameter, default in (
+        ("ArtifactsBucket", samconfig.DEFAULT_ARTIFACTS_BUCKET),
+        ("TrainingDataBucket", samconfig.DEFAULT_DATA_BUCKET),
+    ):
+        assert TEMPLATE["Parameters"][parameter]["Default"] == ""
+        derived = {"Fn::Sub": default.format(region="${AWS::Region}", account="${AWS::AccountId}")}
+        condition = (
+            "UseDefaultArtifactsBucket"
+            if parameter == "ArtifactsBucket"
+            else ("UseDefaultDataBucket")
+        )
+        assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": parameter}, ""]}
+        variable = "ARTIFACTS_BUCKET" if parameter == "ArtifactsBucket" else "DATA_BUCKET"
+        assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][variable] == {
+            "Fn::If": [condition, derived, {"Ref": parameter}]
+        }
+
+
 def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -> None:
-    data_bucket = {"Ref": "TrainingDataBucket"}
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    data_bucket = variables["DATA_BUCKET"]  # the parameter, or its derived default
     for logical_id in ("PlanDriftCheckFunction", "SummariseCaptureFunction"):
         policies = FUNCTIONS[logical_id]["Properties"]["Policies"]
         assert {"S3ReadPolicy": {"BucketName": data_bucket}} in policies, logical_id
     (statement,) = FUNCTIONS["PlanRetrainFunction"]["Properties"]["Policies"]
     (listing,) = [s for s in statement["Statement"] if s["Action"] == "s3:ListBucket"]
-    assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrainingDataBucket}"} in listing["Resource"]
-    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["DATA_BUCKET"] == data_bucket
+    bucket_arn = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": data_bucket}]}
+    assert bucket_arn in listing["Resource"]
+    (reading,) = [
+        s
+        for s in RESOURCES["RetrainPipelinePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "ReadTheTrainingData"
+    ]
+    objects = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/*", {"Bucket": data_bucket}]}
+    assert reading["Resource"] == [bucket_arn, objects]
 
 
 def test_a_model_whose_data_is_out_of_reach_is_refused_before_a_run_starts() -> None:

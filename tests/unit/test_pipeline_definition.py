@@ -17,7 +17,8 @@ from modelfresh.config import load_config
 from modelfresh.retrain import PIPELINE_PARAMETERS
 
 from localcloud.stack import load_template, read_samconfig_parameters
-from pipelines import bundle, publish, template
+from ops import deploy, samconfig
+from pipelines import bundle, template
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEXT = bundle.definition_text()
@@ -439,9 +440,10 @@ def test_substitution_refuses_a_missing_or_an_unknown_value() -> None:
         bundle.substitute("${A}", {"A": "1", "C": "3"})
 
 
-def test_publish_reads_the_region_and_bucket_sam_deploy_uses() -> None:
-    region, overrides = publish.samconfig_deploy(ROOT / "samconfig.toml", "prod")
-    assert region == "us-east-1"
-    assert overrides["EnableCloudTrail"] == "false"
-    assert "ArtifactsBucket" not in overrides  # so: SageMaker's default bucket, as the stack
-    assert not publish.stale_definition()
+def test_deploy_reads_the_region_and_bucket_sam_deploy_uses() -> None:
+    prod = samconfig.environment("prod", ROOT / "samconfig.toml")
+    assert prod.region == "us-east-1"
+    assert prod.parameters["EnableCloudTrail"] == "false"
+    # No ArtifactsBucket: SageMaker's default bucket, as the stack has it
+    assert prod.artifacts_bucket("123456789012", "us-east-1") == "sagemaker-us-east-1-123456789012"
+    assert not deploy.stale_definition()

@@ -86,6 +86,7 @@ def plan(
         heartbeat_seconds,
         dataset=DATASET,
         champion=champion,
+        data_bucket="modelfresh-data",
     )
 
 
@@ -348,6 +349,7 @@ def test_the_plan_step_writes_the_manifest_and_passes_it_with_the_champion() -> 
         capture_uri="s3://modelfresh-artifacts/modelfresh/data-capture",
         ground_truth_uri="s3://modelfresh-artifacts/modelfresh/ground-truth",
         datasets_uri="s3://modelfresh-artifacts/drift-datasets",
+        data_bucket="modelfresh-data",
     )
 
     # When the run is planned a day after the window (all its labels are in)

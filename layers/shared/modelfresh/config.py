@@ -325,7 +325,9 @@ class Training:
     """What the retraining pipeline learns from (pipelines/README.md): the model's base
     training data, plus the drift window's captured requests joined with their ground truth."""
 
-    data_uri: str  # s3:// prefix of the base training CSVs (label first, no header)
+    # s3:// prefix of the base training CSVs (label first, no header). Default:
+    # s3://<data bucket>/<model>/training/, the deployment's TrainingDataBucket.
+    data_uri: str | None = None
     problem_type: ProblemType = "regression"
     objective: str | None = None  # default: the problem type's first in OBJECTIVES
     # Model Monitor's ground-truth layout, <uri>/yyyy/mm/dd/hh/ by the hour labels were
@@ -452,13 +454,17 @@ class ModelConfig:
         hours = int(match["n"]) * (24 if match["unit"].startswith("day") else 1)
         return hours * 3600
 
-    @property
-    def pipeline_settings(self) -> dict[str, tuple[str, str]]:
+    def training_data_uri(self, data_bucket: str) -> str:
+        """Where the base training data is: training.data_uri, or its default in the
+        deployment's data bucket."""
+        return self.training.data_uri or f"s3://{data_bucket}/{self.name}/training/"
+
+    def pipeline_settings(self, data_bucket: str) -> dict[str, tuple[str, str]]:
         """The retraining pipeline's parameters that come from this configuration (see
         pipelines/README.md), each with the key it comes from: name -> (key, value)."""
         check = self.drift_check
         return {
-            "TrainingData": ("training.data_uri", self.training.data_uri),
+            "TrainingData": ("training.data_uri", self.training_data_uri(data_bucket)),
             "ProblemType": ("training.problem_type", self.training.problem_type),
             "Objective": ("training.objective", self.training.xgboost_objective),
             "FeatureNames": ("drift_check.features", ",".join(check.features) if check else ""),
@@ -642,7 +648,8 @@ def _check_pipeline_parameters(models: list[ModelConfig]) -> list[str]:
         f"models.{model.name}.{key}: {len(value)} characters as the pipeline parameter {name}; "
         f"SageMaker takes at most {PARAMETER_LIMIT}"
         for model in models
-        for name, (key, value) in model.pipeline_settings.items()
+        # The longest bucket name S3 allows: a default data_uri fits whatever the deployment's.
+        for name, (key, value) in model.pipeline_settings("b" * 63).items()
         if len(value) > PARAMETER_LIMIT
     ]
 

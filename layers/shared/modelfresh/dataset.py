@@ -30,12 +30,13 @@ _HOUR = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class DataLocations:
-    """The deployment's default locations (Settings): captured traffic and ground truth when
-    a model's config names none, and where manifests go."""
+    """The deployment's default locations (Settings): captured traffic, ground truth and base
+    training data when a model's config names none, and where manifests go."""
 
     capture_uri: str  # s3://<artifacts bucket>/modelfresh/data-capture
     ground_truth_uri: str  # s3://<artifacts bucket>/modelfresh/ground-truth (+ /<model>)
     datasets_uri: str  # s3://<artifacts bucket>/drift-datasets
+    data_bucket: str  # base training data (s3://<bucket>/<model>/training/) by default
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,15 @@ def prepare_retrain(
     window = signal.drift_window(model)
     dataset = write_drift_dataset(model, run, window, now=now, locations=locations, objects=objects)
     champion = champion_of(model, endpoints, packages)
-    return plan_retrain(model, signal, run, heartbeat_seconds, dataset=dataset, champion=champion)
+    return plan_retrain(
+        model,
+        signal,
+        run,
+        heartbeat_seconds,
+        dataset=dataset,
+        champion=champion,
+        data_bucket=locations.data_bucket,
+    )
 
 
 def plan_retrain(
@@ -112,6 +120,7 @@ def plan_retrain(
     *,
     dataset: DriftDataset,
     champion: ChampionModel,
+    data_bucket: str,
 ) -> dict[str, Any]:
     """Everything the run needs, fixed at its start (a config change mid-run changes nothing).
 
@@ -127,7 +136,7 @@ def plan_retrain(
         "DriftDataset": dataset.uri,
         "ChampionModelPackageArn": champion.package_arn,
         "ChampionModelData": champion.model_data,
-    } | {name: value for name, (_key, value) in model.pipeline_settings.items()}
+    } | {name: value for name, (_key, value) in model.pipeline_settings(data_bucket).items()}
     for name, value in values.items():
         if len(value) > PARAMETER_LIMIT:
             raise PipelineParameterInvalid(
