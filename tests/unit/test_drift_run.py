@@ -407,6 +407,23 @@ def test_the_finding_names_the_measure_that_found_a_feature_beside_its_distance(
     ]  # fmt: skip
 
 
+def test_the_finding_names_a_chi_square_verdict_by_its_statistic() -> None:
+    # Given the chi-square method and a window whose plan shares moved
+    rng = np.random.default_rng(0)
+    settings = DriftSettings(categorical_method="chisquared")
+    plan = (FeatureSpec("plan", "categorical"),)
+    ref = reference_for([[p] for p in rng.choice(PLANS, 5000, p=[0.6, 0.3, 0.1])], plan, settings)
+    result = compare(ref, window_of(ref, [[p] for p in rng.choice(PLANS, 2000, p=[0.5, 0.4, 0.1])]))
+
+    found = finding(result, WINDOW, FILES, EXECUTION)
+
+    (drift,) = result.features
+    assert drift.found_by == "chi2" and drift.chi2 is not None
+    assert found["features"] == [
+        {"name": "plan", "distance": round(drift.distance, 4), "chi2": round(drift.chi2, 4)}
+    ]
+
+
 def test_the_finding_says_what_was_checked_and_where_the_files_are() -> None:
     result, _ = drifted_result()
 

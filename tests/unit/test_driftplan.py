@@ -268,9 +268,10 @@ def test_the_summary_names_the_share_and_the_worst_features_within_sagemakers_li
         {"name": "a", "distance": 0.41},
         {"name": "b", "distance": 0.02, "psi": 0.22},
         {"name": "c", "distance": 0.03, "wasserstein": 0.25},
+        {"name": "d", "distance": 0.04, "chi2": 57.31},
     ]
     assert drift_summary(FINDING | {"features": found}) == (
-        "33% of features drifted: a 0.41, b PSI 0.22, c moved 0.25 sd"
+        "33% of features drifted: a 0.41, b PSI 0.22, c moved 0.25 sd, d chi-square 57.3"
     )
     many = FINDING | {"features": [{"name": "f" * 30, "distance": 0.5}] * 20}
     assert len(drift_summary(many)) == 256 and drift_summary(many).endswith("...")

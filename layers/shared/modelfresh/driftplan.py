@@ -289,9 +289,12 @@ def fresh_finding(
 
 def _feature_text(feature: Mapping[str, Any]) -> str:
     """One drifted feature and the measure that found it: "trip_distance_km 0.31" (the
-    L-infinity distance), "dropoff_latitude PSI 0.14", "fare moved 0.25 sd" (Wasserstein)."""
+    L-infinity distance), "dropoff_latitude PSI 0.14", "fare moved 0.25 sd" (Wasserstein),
+    "plan chi-square 57.3"."""
     if "psi" in feature:
         return f"{feature['name']} PSI {feature['psi']:.2f}"
+    if "chi2" in feature:
+        return f"{feature['name']} chi-square {feature['chi2']:.1f}"
     if "wasserstein" in feature:
         return f"{feature['name']} moved {feature['wasserstein']:.2f} sd"
     return f"{feature['name']} {feature['distance']:.2f}"

@@ -176,4 +176,6 @@ def _feature(drift: FeatureDrift) -> dict[str, Any]:
         entry["psi"] = round(drift.psi, 4)  # the population stability index found it
     elif drift.found_by == "wasserstein" and drift.wasserstein is not None:
         entry["wasserstein"] = round(drift.wasserstein, 4)  # in baseline standard deviations
+    elif drift.found_by == "chi2" and drift.chi2 is not None:
+        entry["chi2"] = round(drift.chi2, 4)  # the chi-square method's statistic found it
     return entry
