@@ -15,6 +15,7 @@ from modelfresh.driftplan import (
     MAX_BATCHES,
     SINGLE_MAX_OBJECTS,
     CaptureObject,
+    DriftBaseline,
     DriftCheckRequest,
     Window,
     alarm_differs,
@@ -127,7 +128,7 @@ def test_many_small_objects_never_make_more_batches_than_the_map_takes() -> None
         Window(at("2026-11-22T05:00:00"), at("2026-11-22T06:00:00")),
         objects,
         capture_bucket="b",
-        baseline=("s3://b/s.json", "s3://b/c.json"),
+        baseline=DriftBaseline("s3://b/s.json", "s3://b/c.json"),
         output_uri="s3://b/o/",
     )
     assert plan["mode"] == "fan-out"
@@ -159,7 +160,7 @@ def test_the_plan_carries_what_each_batch_needs_and_nothing_to_check_lists_no_ba
         window,
         [CaptureObject("x/1.jsonl", 5)],
         capture_bucket="cap",
-        baseline=("s3://b/s.json", "s3://b/c.json"),
+        baseline=DriftBaseline("s3://b/s.json", "s3://b/c.json"),
         output_uri="s3://b/out/",
     )
     assert plan["check"] == {

@@ -67,6 +67,23 @@ class Window:
 
 
 @dataclass(frozen=True)
+class DriftBaseline:
+    """The baseline files a drift check compares with, and the model package they belong to
+    (as recorded with the champion, or registered with the package prod serves)."""
+
+    statistics: str
+    constraints: str
+    package_arn: str = ""
+    version: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"statistics": self.statistics, "constraints": self.constraints}
+        if self.package_arn:
+            found |= {"package": self.package_arn, "version": self.version}
+        return found
+
+
+@dataclass(frozen=True)
 class CaptureObject:
     key: str
     size: int
@@ -167,7 +184,7 @@ def plan_document(
     objects: Sequence[CaptureObject],
     *,
     capture_bucket: str,
-    baseline: tuple[str, str] | None,
+    baseline: DriftBaseline | None,
     output_uri: str,
     input_format: str = "capture",
 ) -> dict[str, Any]:
@@ -191,9 +208,7 @@ def plan_document(
             "model": model.name,
             "bucket": capture_bucket,
             "format": input_format,
-            "baseline": {"statistics": baseline[0], "constraints": baseline[1]}
-            if baseline
-            else None,
+            "baseline": baseline.to_json() if baseline else None,
             "output": output_uri,
         },
         "batches": listed if mode in ("single", "fan-out") else [],
