@@ -270,35 +270,46 @@ def _table(
     history: Sequence[PastCheck] | None,
     means: Mapping[str, tuple[float | None, float]],
 ) -> str:
+    """One row per feature; a measure's column only where it applies (the Wasserstein one
+    when turned on, PSI with numeric features, chi-square with categorical ones)."""
+    kinds = {f.kind for f in features}
+    measures: list[tuple[Measure, str, Callable[[FeatureDrift], str]]] = [
+        ("distance", "Distance / threshold", lambda f: _against(f.distance, f.threshold)),
+    ]
+    if "numeric" in kinds:
+        measures.append(
+            ("psi", "PSI / threshold", lambda f: _against(f.psi, settings.psi_threshold))
+        )
+    if settings.wasserstein_threshold is not None:
+        moved = settings.wasserstein_threshold
+        measures.append(
+            ("wasserstein", "Moved (sd) / threshold", lambda f: _against(f.wasserstein, moved))
+        )
+    if "categorical" in kinds:
+        measures.append(("chi2", "&chi;&sup2; (p)", _chi))
     head = (
         "<h2>Features</h2><div class='scroll'><table id='features'><thead><tr>"
         "<th>Feature</th><th>Verdict</th>"
-        "<th>Distance / threshold</th><th>PSI / threshold</th><th>Moved (sd) / threshold</th>"
-        "<th>&chi;&sup2; (p)</th><th>Mean, baseline &rarr; window</th><th>Completeness</th>"
+        + "".join(f"<th>{title}</th>" for _, title, _ in measures)
+        + "<th>Mean, baseline &rarr; window</th><th>Completeness</th>"
         "<th class='why'>Why</th><th>Distance, last checks</th></tr></thead><tbody>"
     )
     rows = []
     for f in features:
-        decided = f.found_by
-
-        def cell(measure: Measure, text: str, decided: str = decided) -> str:
-            return f"<td class='decided'>{text}</td>" if decided == measure else f"<td>{text}</td>"
-
         if not f.judged:
             verdict = _tag("off", "not compared")
         elif f.drifted:
             verdict = _tag("drift", f"drift by {MEASURE_NAMES[f.found_by or 'distance']}")
         else:
             verdict = _tag("ok", "ok")
-        numeric = f.kind == "numeric"
+        cells = "".join(
+            f"<td{' class=decided' if f.found_by == measure else ''}>{show(f)}</td>"
+            for measure, _, show in measures
+        )
         rows.append(
             f"<tr{" class='drifted'" if f.drifted else ''}>"
             f"<td>{_e(f.name)} <span class='muted kind'>{f.kind}</span></td><td>{verdict}</td>"
-            + cell("distance", f"{f.distance:.3f} <span class='muted'>/ {f.threshold:.3g}</span>")
-            + cell("psi", _against(f.psi, settings.psi_threshold) if numeric else "–")
-            + cell("wasserstein", _against(f.wasserstein, settings.wasserstein_threshold))
-            + cell("chi2", _chi(f))
-            + f"<td>{_mean_change(means.get(f.name))}</td>"
+            f"{cells}<td>{_mean_change(means.get(f.name))}</td>"
             f"<td>{f.completeness:.1%} <span class='muted'>/ {f.baseline_completeness:.1%}</span>"
             f"</td><td class='why'>{_e(_why(f, settings))}</td>"
             f"<td>{_sparkline(f, history)}</td></tr>"
@@ -369,8 +380,8 @@ def _why(f: FeatureDrift, settings: DriftSettings) -> str:
     if f.kind == "categorical" and settings.categorical_method == "linf" and chi_significant:
         reasons.append(
             f"χ² is significant ({_p(f.p_value or 0.0)}), but the distance decides: "
-            f"{f.distance:.3f} ≤ {f.threshold:.3g}. With {f.count:,} values even a small move "
-            "is significant."
+            f"{f.distance:.3f} ≤ {f.threshold:.3g} (χ² grows with the number of values, "
+            f"{f.count:,} here, and finds moves too small to matter)."
         )
     return " ".join(reasons) or "Every measure within its threshold."
 
