@@ -68,8 +68,8 @@ lint: .venv/.synced ## ruff (lint + format check)
 typecheck: .venv/.synced ## mypy --strict
 	$(RUN) mypy
 
-check-config: .venv/.synced ## Validate config/models.toml, listing every problem
-	$(RUN) python -m modelfresh.config config/models.toml
+check-config: .venv/.synced ## Validate config/models.toml, and that the stack serves it (CONFIG=another file)
+	$(RUN) python -m checks.config $(CONFIG)
 
 # The sagemaker SDK (the pipeline group) is installed here and by `make pipeline` only; the
 # tests read the generated file without it.

@@ -497,11 +497,11 @@ def summarise(
     return "\n".join(lines)
 
 
-def write_lambda_logs(cloud: LocalCloud, resources: Mapping[str, str]) -> None:
+def write_lambda_logs(cloud: LocalCloud) -> None:
+    """Every function's log lines, oldest first, each tagged with its function."""
     with (OUTPUT / "lambda-logs.jsonl").open("w") as out:
-        for logical_id in sorted(r for r in resources if r.endswith("Function")):
-            for line in cloud.function_logs(logical_id):
-                out.write(json.dumps({"function": logical_id, **line}) + "\n")
+        for line in cloud.lambda_logs():
+            out.write(json.dumps(line) + "\n")
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -598,7 +598,7 @@ def run_the_loop(
     (OUTPUT / "timeline.txt").write_text(f"{report}\n\n{summary}\n")
     for name, described in (("retrain", retrain), ("deploy", deploy)):
         (OUTPUT / f"{name}-execution.json").write_text(json.dumps(described, indent=2, default=str))
-    write_lambda_logs(cloud, stack.resources)
+    write_lambda_logs(cloud)
     print(
         f"\nWritten: {os.path.relpath(OUTPUT)}/timeline.txt, drift-report.html, "
         "approval-email.txt, retrain-execution.json, deploy-execution.json, lambda-logs.jsonl"

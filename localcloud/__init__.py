@@ -16,6 +16,7 @@ repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer woul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,6 +50,10 @@ from pipelines import bundle as pipeline_bundle
 ROOT = Path(__file__).resolve().parent.parent
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The waits' timeouts only guard against a hang: a machine shared with other work can take
+# several times longer than a quiet one, so they are stretched (LOCALCLOUD_PATIENCE=1 for the
+# nominal figure).
+PATIENCE = float(os.environ.get("LOCALCLOUD_PATIENCE", "3"))
 # What every process talking to the local cloud needs: a region and (fake) credentials.
 BASE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -400,7 +405,7 @@ class LocalCloud:
     def wait_for_execution(self, execution_arn: str, timeout: float = 30.0) -> dict[str, Any]:
         """Poll until the execution ends; returns DescribeExecution's answer."""
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * PATIENCE
         while True:
             described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] in TERMINAL:
@@ -413,7 +418,7 @@ class LocalCloud:
         self, condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
     ) -> Any:
         """Poll a condition until it returns something truthy."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * PATIENCE
         while not (result := condition()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
@@ -454,22 +459,50 @@ class LocalCloud:
         return found
 
     def function_logs(self, logical_id: str) -> list[dict[str, Any]]:
-        """Every JSON log line a deployed function wrote to its CloudWatch log group."""
+        """Every JSON log line a deployed function wrote to its CloudWatch log group, oldest
+        first."""
         if self.stack is None:
             raise RuntimeError("deploy first")
+        return [
+            line for _, line in self._log_lines(f"/aws/lambda/{self.stack.resources[logical_id]}")
+        ]
+
+    def lambda_logs(self) -> list[dict[str, Any]]:
+        """Every line every Lambda function wrote, oldest first, each with its `function`: the
+        logical id of a deployed one, else its name."""
+        names = {
+            physical: logical
+            for logical, physical in (self.stack.resources if self.stack else {}).items()
+        }
         logs = self.client("logs")
-        group = f"/aws/lambda/{self.stack.resources[logical_id]}"
+        timed = []
+        for page in logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix="/aws/lambda/"
+        ):
+            for group in page["logGroups"]:
+                name = group["logGroupName"].removeprefix("/aws/lambda/")
+                function = names.get(name, name)
+                timed += [
+                    (at, {"function": function, **line})
+                    for at, line in self._log_lines(group["logGroupName"])
+                ]
+        return [line for _, line in sorted(timed, key=lambda pair: pair[0])]
+
+    def _log_lines(self, group: str) -> list[tuple[int, dict[str, Any]]]:
+        """A log group's lines as (timestamp, parsed JSON line), oldest first; a line that is
+        not JSON is {"message": line}."""
+        logs = self.client("logs")
+        events = []
         try:
-            events = logs.filter_log_events(logGroupName=group)["events"]
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+                events += page["events"]
         except logs.exceptions.ResourceNotFoundException:
             return []
-        lines = []
-        for event in sorted(events, key=lambda e: (e["timestamp"], e.get("eventId", ""))):
-            try:
-                lines.append(json.loads(event["message"]))
-            except ValueError:
-                lines.append({"message": event["message"]})
-        return lines
+        # Sorted by time only: a stable sort keeps each stream's lines in the order written.
+        return [
+            (event["timestamp"], _parsed(event["message"]))
+            for event in sorted(events, key=lambda e: e["timestamp"])
+        ]
 
     def queue_messages(self, queue_url: str) -> list[Any]:
         """Every message waiting in a queue (read without consuming)."""
@@ -487,3 +520,12 @@ class LocalCloud:
             if not batch.get("Messages"):
                 break
         return messages[:count]
+
+
+def _parsed(line: str) -> dict[str, Any]:
+    """A JSON log line as data; any other line as {"message": line}."""
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(line)
+        if isinstance(parsed, dict):
+            return parsed
+    return {"message": line}

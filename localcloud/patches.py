@@ -4,7 +4,11 @@ moto is pinned exactly (pyproject.toml). Each patch below says which AWS behavio
 and is covered by tests/localcloud/test_patches.py, which fails loudly when a moto upgrade
 moves the internals a patch relies on. `apply()` installs them all, once per process.
 
-1. lambda_in_process      Lambda runs our Python handlers in-process (moto wants Docker).
+1. lambda_in_process      Lambda runs our Python handlers in-process (moto wants Docker), and
+                          each invocation logs as in a container of its own: Powertools'
+                          keys (Lambda context, appended keys, service) and cold start belong
+                          to the invocation, although every function shares this process's
+                          logger, and invocations run concurrently on threads or nested.
 2. events_to_lambda       EventBridge delivers to Lambda targets, with Lambda's asynchronous
                           retries and on-failure destination (moto raises NotImplementedError);
                           scheduled rules only fire on schedule.
@@ -75,17 +79,21 @@ moves the internals a patch relies on. `apply()` installs them all, once per pro
                           again, with ANTLR's pure-Python runtime, at every execution: a third of
                           a second for the deploy machine); each execution still builds its own
                           evaluation components from the parse tree, as before.
+19. execution_history_pages  GetExecutionHistory honours maxResults (default 100, at most
+                          1000), nextToken, reverseOrder and includeExecutionData (moto ignored
+                          them all and returned every event, oldest first).
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
 
 Lambda invocations also write their log lines to the function's CloudWatch log group
-(/aws/lambda/<name>), as Lambda does; `lambda_output.echo` decides whether they also reach
-this process's stdout.
+(/aws/lambda/<name>), one stream per invocation, each line at the time it was written, as
+Lambda does; `lambda_output.echo` decides whether they also reach this process's stdout.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import functools
@@ -98,13 +106,17 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import logger as powertools_logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 from moto.awslambda.models import LambdaFunction, lambda_backends
@@ -125,6 +137,8 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.exceptions import InvalidToken
+from moto.stepfunctions.exceptions import ValidationException as SfnValidationException
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.api import (
     HistoryEventType,
@@ -163,6 +177,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatTimeoutError,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -205,6 +220,7 @@ def apply() -> list[str]:
                 uncatchable_runtime,
                 cfn_json_templates,
                 parse_once,
+                execution_history_pages,
             ):
                 patch()
                 _applied.append(patch.__name__)
@@ -275,50 +291,150 @@ class LambdaContext:
         return self.timeout_seconds * 1000
 
 
-class LambdaOutput(logging.Handler):
+@dataclass
+class Invocation:
+    """One in-process invocation: the lines its handler logs and prints, each stamped with the
+    time it was written, and the logging state a Lambda container of its own would give it."""
+
+    service: str | None  # the function's POWERTOOLS_SERVICE_NAME
+    cold_start: bool
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (epoch milliseconds, line)
+    log_keys: dict[Any, dict[str, Any]] = field(default_factory=dict)  # per Powertools formatter
+    _partial: str = ""
+
+    def add(self, created: float, line: str) -> None:
+        if line.strip():
+            # CloudWatch Logs takes one stream's lines in time order only.
+            at = max(int(created * 1000), self.lines[-1][0] if self.lines else 0)
+            self.lines.append((at, line))
+
+    def write(self, text: str) -> None:
+        """What the handler prints: whole lines, as they are completed."""
+        *complete, self._partial = (self._partial + text).split("\n")
+        for line in complete:
+            self.add(time.time(), line)
+
+    def finish(self) -> list[tuple[int, str]]:
+        self.write("\n" if self._partial else "")
+        return self.lines
+
+    def as_in_its_container(self, keys: dict[str, Any]) -> dict[str, Any]:
+        """Powertools keys as a Logger built in this function's container has them: one that
+        found no service name when it was built (Powertools reads POWERTOOLS_SERVICE_NAME
+        then) gets the function's, as in Lambda, where the environment precedes the code."""
+        if keys.get("service") == "service_undefined" and self.service:
+            return {**keys, "service": self.service}
+        return dict(keys)
+
+
+_invoking: ContextVar[Invocation | None] = ContextVar("invoking", default=None)
+
+
+class _InvocationLogKeys:
+    """LambdaPowertoolsFormatter.log_format, the keys on every line (Lambda context, appended
+    keys, service): during an invocation, each formatter has the invocation's own."""
+
+    def __get__(self, formatter: Any, owner: Any = None) -> Any:
+        if formatter is None:
+            return self
+        shared = formatter.__dict__["log_format"]
+        invocation = _invoking.get()
+        if invocation is None:
+            return shared
+        if formatter not in invocation.log_keys:
+            invocation.log_keys[formatter] = invocation.as_in_its_container(shared)
+        return invocation.log_keys[formatter]
+
+    def __set__(self, formatter: Any, keys: dict[str, Any]) -> None:
+        invocation = _invoking.get()
+        if invocation is None or "log_format" not in formatter.__dict__:
+            formatter.__dict__["log_format"] = keys
+        if invocation is not None:
+            invocation.log_keys[formatter] = keys
+
+
+class _InvocationDefaultKeys:
+    """Logger._default_log_keys, which clear_state restores (service included): during an
+    invocation, as a Logger built in the function's own container has them."""
+
+    def __get__(self, logger: Any, owner: Any = None) -> Any:
+        if logger is None:
+            return self
+        keys = logger.__dict__["_default_log_keys"]
+        invocation = _invoking.get()
+        return keys if invocation is None else invocation.as_in_its_container(keys)
+
+    def __set__(self, logger: Any, keys: dict[str, Any]) -> None:
+        logger.__dict__["_default_log_keys"] = keys
+
+
+def _logging_per_invocation() -> None:
+    """Lambda runs each function in containers of its own, one invocation at a time; here
+    every function shares this process and Powertools' logger, which keeps its keys in one
+    formatter and its cold start in one global. Give each invocation its own."""
+    LambdaPowertoolsFormatter.log_format = _InvocationLogKeys()  # type: ignore[assignment]
+    Logger._default_log_keys = _InvocationDefaultKeys()  # type: ignore[assignment]
+    original = powertools_logger._is_cold_start
+
+    def is_cold_start() -> bool:
+        invocation = _invoking.get()
+        return original() if invocation is None else invocation.cold_start
+
+    powertools_logger._is_cold_start = is_cold_start
+
+
+class LambdaOutput:
     """Sends what a handler logs or prints during an invocation to its function's log group,
-    as Lambda does (powertools logs and EMF metrics included). Outside an invocation, and
-    on other threads, output goes where it always went. `echo` also copies it there."""
+    as Lambda does (Powertools logs and EMF metrics included). Outside an invocation, and on
+    other threads, output goes where it always went; `echo` also copies it there."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.echo = True
-        self._current = threading.local()
         self._stdout = _StdoutRouter(self)
 
-    def begin_capture(self) -> None:
-        """Start collecting this thread's output."""
-        self._current.chunks = []
+    @contextlib.contextmanager
+    def capture(self, invocation: Invocation) -> Iterator[None]:
+        """Collect this thread's output into `invocation` (nested invocations each their own)."""
         self._attach()
+        token = _invoking.set(invocation)
+        try:
+            yield
+        finally:
+            _invoking.reset(token)
 
-    def end_capture(self) -> list[str]:
-        """Stop collecting; the lines collected."""
-        chunks: list[str] = getattr(self._current, "chunks", None) or []
-        self._current.chunks = None
-        return [line for line in "".join(chunks).splitlines() if line.strip()]
-
-    def capturing(self) -> list[str] | None:
-        """This thread's collected output, if it is collecting."""
-        return getattr(self._current, "chunks", None)  # type: ignore[no-any-return]
-
-    def emit(self, record: logging.LogRecord) -> None:
-        chunks = self.capturing()
-        if chunks is not None:
-            chunks.append(self.format(record) + "\n")
+    def collect(self, invocation: Invocation, created: float, line: str) -> None:
+        invocation.add(created, line)
+        if self.echo:
+            self._stdout.through(line + "\n")
 
     def _attach(self) -> None:
         self._stdout.install()
         # Powertools loggers are stdlib loggers with one stream handler and no propagation:
-        # join them, borrowing their JSON formatter, and quiet their stream while capturing.
+        # tap each with its own JSON formatter, and quiet its stream during invocations.
         for logger in list(logging.Logger.manager.loggerDict.values()):
-            if not isinstance(logger, logging.Logger) or self in logger.handlers:
+            if not isinstance(logger, logging.Logger):
                 continue
-            streams = [h for h in logger.handlers if type(h).__name__ == "StreamHandler"]
-            if streams and type(streams[0].formatter).__name__ == "LambdaPowertoolsFormatter":
-                self.setFormatter(streams[0].formatter)
+            if any(isinstance(h, _Tap) for h in logger.handlers):
+                continue
+            streams = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+            if streams and isinstance(streams[0].formatter, LambdaPowertoolsFormatter):
                 for stream in streams:
-                    stream.addFilter(lambda _record: self.echo or self.capturing() is None)
-                logger.addHandler(self)
+                    stream.addFilter(lambda _record: _invoking.get() is None)
+                logger.addHandler(_Tap(self, streams[0].formatter))
+
+
+class _Tap(logging.Handler):
+    """A Powertools logger's lines during an invocation, formatted as its own stream does."""
+
+    def __init__(self, output: LambdaOutput, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self._output = output
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        invocation = _invoking.get()
+        if invocation is not None:
+            self._output.collect(invocation, record.created, self.format(record))
 
 
 class _StdoutRouter:
@@ -332,13 +448,16 @@ class _StdoutRouter:
         if sys.stdout is not self:
             self._through, sys.stdout = sys.stdout, self  # type: ignore[assignment]
 
+    def through(self, text: str) -> None:
+        self._through.write(text)
+
     def write(self, text: str) -> int:
-        chunks = self._output.capturing()
-        if chunks is not None:
-            chunks.append(text)
-            if not self._output.echo:
-                return len(text)
-        return int(self._through.write(text))
+        invocation = _invoking.get()
+        if invocation is not None:
+            invocation.write(text)
+        if invocation is None or self._output.echo:
+            self._through.write(text)
+        return len(text)
 
     def flush(self) -> None:
         self._through.flush()
@@ -348,6 +467,21 @@ class _StdoutRouter:
 
 
 lambda_output = LambdaOutput()
+_log_writes = threading.Lock()
+
+
+def save_logs(fn: Any, lines: list[tuple[int, str]]) -> None:
+    """One invocation's log stream, each line at the time it was written (moto's save_logs
+    stamps every line with the time it is called)."""
+    if not lines:
+        return
+    stream = f"{utcnow():%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+    with _log_writes:  # moto's logs backend is not safe for concurrent writers
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)
+        fn.logs_backend.create_log_stream(fn.logs_group_name, stream)
+        fn.logs_backend.put_log_events(
+            fn.logs_group_name, stream, [{"timestamp": at, "message": m} for at, m in lines]
+        )
 
 
 def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
@@ -365,28 +499,30 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
     handler = functions.handler_for(fn.function_name)
-    lambda_output.begin_capture()
-    try:
-        result = handler(event, context)
-        outcome = json.dumps(result), False
-    except Exception as error:  # noqa: BLE001 - every error becomes Lambda's error payload
-        payload = {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "requestId": context.aws_request_id,
-            "stackTrace": traceback.format_tb(error.__traceback__),
-        }
-        print(
-            json.dumps(
-                {"level": "ERROR", "errorType": payload["errorType"], "errorMessage": str(error)}
+    invocation = Invocation(
+        service=fn.environment_vars.get("POWERTOOLS_SERVICE_NAME"),
+        cold_start=functions.functions[fn.function_name].invocations == 1,
+    )
+    with lambda_output.capture(invocation):
+        try:
+            result = handler(event, context)
+            outcome = json.dumps(result), False
+        except Exception as error:  # noqa: BLE001 - every error becomes Lambda's error payload
+            payload = {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": context.aws_request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            print(
+                json.dumps(
+                    {"level": "ERROR"} | {k: payload[k] for k in ("errorType", "errorMessage")}
+                )
             )
-        )
-        outcome = json.dumps(payload), True
-    lines = lambda_output.end_capture()
-    if lines:
-        fn.logs_backend.ensure_log_group(fn.logs_group_name)
-        fn.save_logs("\n".join(lines))
-    return outcome[0], outcome[1], "\n".join(lines)
+            outcome = json.dumps(payload), True
+    lines = invocation.finish()
+    save_logs(fn, lines)
+    return outcome[0], outcome[1], "\n".join(line for _, line in lines)
 
 
 def lambda_in_process() -> None:
@@ -395,6 +531,7 @@ def lambda_in_process() -> None:
         return invoke_in_process(self, event)
 
     LambdaFunction._invoke_lambda = _invoke_lambda
+    _logging_per_invocation()
 
 
 # -------------------------------------------------------------------------------- 2. Events
@@ -1730,3 +1867,57 @@ def parse_once() -> None:
         return asl_parser.Preprocessor().visit(tree), tree
 
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)
+
+
+# -------------------------------------------------------------------------------- 19. History
+
+
+HISTORY_PAGE, HISTORY_MAX_PAGE = 100, 1000  # GetExecutionHistory's default and largest page
+
+
+def _history_token(arn: str, reverse: bool, last_id: int) -> str:
+    position = {"executionArn": arn, "reverseOrder": reverse, "after": last_id}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def _history_after(token: str, arn: str, reverse: bool) -> int:
+    """The id of the last event the token's page ended on. Raises InvalidToken for a token
+    of another execution or order, or one that is not a token."""
+    try:
+        position = json.loads(base64.urlsafe_b64decode(token))
+        if position["executionArn"] != arn or position["reverseOrder"] != reverse:
+            raise ValueError(position)
+        return int(position["after"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise InvalidToken(token) from error
+
+
+def execution_history_pages() -> None:
+
+    def get_execution_history(self: Any) -> ActionResult:
+        arn = self._get_param("executionArn")
+        reverse = bool(self._get_param("reverseOrder", False))
+        size = int(self._get_param("maxResults") or HISTORY_PAGE)
+        if size > HISTORY_MAX_PAGE:
+            raise SfnValidationException(
+                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {HISTORY_MAX_PAGE}"
+            )
+        events = self.stepfunction_backend.get_execution_history(arn)["events"]
+        if reverse:
+            events.reverse()
+        token = self._get_param("nextToken")
+        if token:
+            after = _history_after(token, arn, reverse)
+            events = [e for e in events if (e["id"] < after if reverse else e["id"] > after)]
+        if self._get_param("includeExecutionData") is False:
+            for event in events:
+                for key, details in event.items():
+                    if key.endswith("EventDetails"):
+                        EventManager._remove_data_from_history_log(details)
+        page: dict[str, Any] = {"events": events[:size]}
+        if len(events) > size:
+            page["nextToken"] = _history_token(arn, reverse, events[size - 1]["id"])
+        return ActionResult(page)
+
+    StepFunctionResponse.get_execution_history = get_execution_history

@@ -5,7 +5,10 @@ Standard library only: `make deploy`, the local cloud and the tests use this mod
 the sagemaker SDK (which only pipelines/definition.py needs).
 
 The code bundle is pipelines/steps/ with the driftcheck package beside the scripts, so that
-`import driftcheck` works in the container (a script's own folder is first on sys.path). It is
+`import driftcheck` works in the container (a script's own folder is first on sys.path), and
+the metric catalogue as `modelfresh/quality_metrics.py` (the only module of the shared package
+the steps use: standard library only), so that the evaluation step judges a gate by the same
+catalogue as the configuration check. It is
 stored under a prefix named by its content digest: a definition always runs the code it was
 built with, and changing a script changes the definition (`make pipeline`).
 """
@@ -23,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "pipelines" / "definition.json"
 STEPS = ROOT / "pipelines" / "steps"
 DRIFTCHECK = ROOT / "layers" / "drift" / "driftcheck"
+# Single modules of the shared package the steps import, by their path inside the bundle.
+SHARED = {"modelfresh/quality_metrics.py": ROOT / "layers/shared/modelfresh/quality_metrics.py"}
 
 # Where the bundle lives in the artifacts bucket, and where processing jobs find it.
 CODE_PREFIX = "modelfresh/pipeline-code"
@@ -60,6 +65,7 @@ def files() -> dict[str, bytes]:
             relative = path.relative_to(source)
             if path.is_file() and not (_SKIPPED & set(relative.parts)) and path.suffix != ".pyc":
                 found[inside + relative.as_posix()] = path.read_bytes()
+    found.update((inside, path.read_bytes()) for inside, path in SHARED.items())
     return dict(sorted(found.items()))
 
 

@@ -139,10 +139,11 @@ class App:
         return self.cloud.queue_messages(self.dead_letter_queue)
 
     def history(self, execution: dict[str, Any]) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.sfn.get_execution_history(
-            executionArn=execution["executionArn"], maxResults=1000
-        )["events"]
-        return events
+        """Every event of an execution's history, oldest first (all its pages)."""
+        pages = self.sfn.get_paginator("get_execution_history").paginate(
+            executionArn=execution["executionArn"], PaginationConfig={"PageSize": 1000}
+        )
+        return [event for page in pages for event in page["events"]]
 
     def entered(self, execution: dict[str, Any]) -> list[str]:
         """The names of the states an execution entered, in order."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from modelfresh import quality_metrics  # the bundle ships it (pipelines/bundle.py)
 from numpy.typing import NDArray
 
 try:
@@ -95,21 +96,11 @@ def auc(actual: NDArray[np.bool_], scores: Floats) -> float:
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
 
 
-# problem type -> (the report's section, the metrics, their names)
-PROBLEMS: Mapping[str, tuple[str, Metrics, tuple[str, ...]]] = {
-    "regression": ("regression_metrics", regression_metrics, ("rmse", "mae", "r2")),
-    "binary_classification": (
-        "binary_classification_metrics",
-        binary_metrics,
-        ("auc", "accuracy", "f1", "precision", "recall"),
-    ),
-}
-# Which way each metric improves: a gate that wants a lower r2 is a configuration mistake.
-DIRECTIONS = {
-    "rmse": "minimize",
-    "mae": "minimize",
-    "r2": "maximize",
-    **dict.fromkeys(("auc", "accuracy", "f1", "precision", "recall"), "maximize"),
+# How each problem type's metrics are computed; their names, directions and ranges are the
+# catalogue's (modelfresh.quality_metrics), which the configuration check uses too.
+SCORERS: Mapping[str, Metrics] = {
+    "regression": regression_metrics,
+    "binary_classification": binary_metrics,
 }
 
 
@@ -202,27 +193,12 @@ def _objective(booster: xgb.Booster) -> str:
 
 def check_gate(problem: str, metric: str, direction: str, threshold: str) -> float:
     """The threshold, once the gate makes sense for the problem. Raises: StepError."""
-    if problem not in PROBLEMS:
-        raise common.StepError(
-            f"unknown problem type {problem!r}: one of {', '.join(PROBLEMS)} expected"
-        )
-    known = PROBLEMS[problem][2]
-    if metric not in known:
-        raise common.StepError(
-            f"the gate metric {metric!r} is not a {problem} metric (one of {', '.join(known)})"
-        )
-    if direction not in ("minimize", "maximize"):
-        raise common.StepError(
-            f"the gate direction must be minimize or maximize, not {direction!r}"
-        )
-    if direction != DIRECTIONS[metric]:
-        raise common.StepError(
-            f"{metric} is better {'lower' if DIRECTIONS[metric] == 'minimize' else 'higher'}: "
-            f"its gate direction must be {DIRECTIONS[metric]}, not {direction}"
-        )
     value = common.number(threshold)
     if value is None:
         raise common.StepError(f"the gate threshold {threshold!r} is not a finite number")
+    problems = quality_metrics.gate_problems(problem, metric, direction, value)
+    if problems:
+        raise common.StepError("; ".join(f"gate {field}: {text}" for field, text in problems))
     return value
 
 
@@ -251,7 +227,7 @@ def evaluate(
     _check_holdout(holdout, dataset)
     if problem == "binary_classification" and not np.all(np.isin(holdout.labels, (0.0, 1.0))):
         raise common.StepError("binary classification labels must be 0 or 1")
-    section, metrics, _ = PROBLEMS[problem]
+    section, metrics = quality_metrics.SECTIONS[problem], SCORERS[problem]
 
     archive = model_dir / MODEL_ARCHIVE
     if not archive.is_file():
@@ -341,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output-dir", type=Path, default=common.container_path(DEFAULT_OUTPUT_DIR)
     )
-    parser.add_argument("--problem-type", required=True, help=", ".join(PROBLEMS))
+    parser.add_argument(
+        "--problem-type", required=True, help=", ".join(quality_metrics.PROBLEM_TYPES)
+    )
     parser.add_argument("--gate-metric", required=True)
     parser.add_argument("--gate-direction", required=True)
     parser.add_argument("--gate-threshold", required=True)

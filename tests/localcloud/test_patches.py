@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import textwrap
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,13 @@ def cloud() -> Iterator[LocalCloud]:
         yield local
 
 
-def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> str:
+def make_function(
+    cloud: LocalCloud,
+    tmp_path: Path,
+    name: str,
+    body: str,
+    environment: dict[str, str] | None = None,
+) -> str:
     """A Lambda function whose code is `body` (an app.py), run in-process. Returns its ARN."""
     source = tmp_path / name
     source.mkdir()
@@ -44,6 +52,7 @@ def make_function(cloud: LocalCloud, tmp_path: Path, name: str, body: str) -> st
         Role=ROLE,
         Handler="app.handler",
         Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": environment or {}},
     )
     patches.functions.register(name, source, "app.handler")
     return str(created["FunctionArn"])
@@ -84,7 +93,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "cfn_missing_types", "sagemaker_api", "sagemaker_events",
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
-        "uncatchable_runtime", "cfn_json_templates", "parse_once",
+        "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
     ]  # fmt: skip
 
 
@@ -153,6 +162,115 @@ def test_handler_log_lines_reach_the_functions_log_group(cloud: LocalCloud, tmp_
 
     events = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/talker")["events"]
     assert [json.loads(e["message"])["message"] for e in events] == ["hello from the handler"]
+
+
+def logging_function(
+    cloud: LocalCloud, tmp_path: Path, name: str, service: str, then: str = "pass"
+) -> str:
+    """A function that logs as ours do (Powertools, built without a service name, clearing
+    its state per invocation), appending the state it is given, then doing `then`."""
+    return make_function(
+        cloud,
+        tmp_path,
+        name,
+        f"""
+        import json, time
+        import boto3
+        from aws_lambda_powertools import Logger
+        import rendezvous
+        logger = Logger()
+
+        @logger.inject_lambda_context(clear_state=True)
+        def handler(event, context):
+            logger.append_keys(state=event["state"])
+            {then}
+            logger.info("working")
+            return {{}}
+    """,
+        {"POWERTOOLS_SERVICE_NAME": service},
+    )
+
+
+@pytest.fixture
+def rendezvous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A module the test's functions share: both invocations wait there for each other."""
+    (tmp_path / "rendezvous.py").write_text(
+        "import threading\nBOTH_STARTED = threading.Barrier(2, timeout=10)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "rendezvous", raising=False)
+    yield
+    sys.modules.pop("rendezvous", None)
+
+
+def log_lines(cloud: LocalCloud, name: str) -> list[dict[str, Any]]:
+    events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    return [json.loads(e["message"]) for e in events]
+
+
+def test_concurrent_invocations_each_log_their_own_function_state_and_service(
+    cloud: LocalCloud, tmp_path: Path, rendezvous: None
+) -> None:
+    # Given two functions sharing one Powertools logger (built before any service name was
+    # set), each of which waits, once it has its keys, until the other has its own
+    wait = "rendezvous.BOTH_STARTED.wait()"
+    logging_function(cloud, tmp_path, "orders", service="shop", then=wait)
+    logging_function(cloud, tmp_path, "billing", service="accounts", then=wait)
+
+    # When both are invoked at once, on two threads
+    def invoke(name: str) -> None:
+        payload = json.dumps({"state": "Bill the order?" if name == "billing" else "Take it"})
+        cloud.client("lambda").invoke(FunctionName=name, Payload=payload)
+
+    callers = [threading.Thread(target=invoke, args=(name,)) for name in ("orders", "billing")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+
+    # Then each line carries its own invocation's function, state, service and cold start
+    (orders,) = log_lines(cloud, "orders")
+    (billing,) = log_lines(cloud, "billing")
+    assert (orders["function_name"], orders["state"], orders["service"]) == (
+        "orders", "Take it", "shop",
+    )  # fmt: skip
+    assert (billing["function_name"], billing["state"], billing["service"]) == (
+        "billing", "Bill the order?", "accounts",
+    )  # fmt: skip
+    assert orders["cold_start"] is billing["cold_start"] is True
+    assert orders["function_request_id"] != billing["function_request_id"]
+
+
+def test_a_nested_invocation_logs_apart_and_all_lines_come_back_in_time_order(
+    cloud: LocalCloud, tmp_path: Path, rendezvous: None
+) -> None:
+    # Given a function that logs, then invokes another on the same thread (as an event it
+    # emits would), then logs again
+    logging_function(cloud, tmp_path, "inner", service="shop", then="time.sleep(0.002)")
+    logging_function(
+        cloud,
+        tmp_path,
+        "outer",
+        service="shop",
+        then="""logger.info("calling")
+            time.sleep(0.002)
+            boto3.client("lambda").invoke(FunctionName="inner", Payload=json.dumps({"state": "In"}))
+            time.sleep(0.002)""",
+    )
+
+    # When it is invoked twice
+    for _ in range(2):
+        cloud.client("lambda").invoke(FunctionName="outer", Payload=json.dumps({"state": "Out"}))
+
+    # Then each function's lines are its own, and all come back oldest first
+    lines = cloud.lambda_logs()
+    assert [(line["function"], line["message"], line["state"]) for line in lines] == [
+        ("outer", "calling", "Out"), ("inner", "working", "In"), ("outer", "working", "Out"),
+    ] * 2  # fmt: skip
+    assert [line["cold_start"] for line in lines if line["function"] == "outer"] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert all(line["function_name"] == line["function"] for line in lines)
 
 
 # ---------------------------------------------------------------------------- 2. EventBridge
@@ -1097,3 +1215,104 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_
     machine = state_machine(cloud, json.loads(definition))
     assert run(cloud, machine)["status"] == "SUCCEEDED"
     assert run(cloud, machine)["status"] == "SUCCEEDED"
+
+
+# ---------------------------------------------------------------------------- 19. History
+
+
+def pages(cloud: LocalCloud, execution_arn: str, **arguments: Any) -> list[list[dict[str, Any]]]:
+    """Every page of an execution's history, following nextToken as a client does."""
+    sfn = cloud.client("stepfunctions")
+    found: list[list[dict[str, Any]]] = []
+    token: dict[str, str] = {}
+    while True:
+        page = sfn.get_execution_history(executionArn=execution_arn, **arguments, **token)
+        found.append(page["events"])
+        if "nextToken" not in page:
+            return found
+        token = {"nextToken": page["nextToken"]}
+
+
+@pytest.fixture
+def long_history(cloud: LocalCloud) -> str:
+    """A finished execution with more than 100 history events. Returns its ARN."""
+    machine = state_machine(cloud, {
+        "StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+                "StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}},
+            },
+        }},
+    })  # fmt: skip
+    described = run(cloud, machine, {"items": list(range(30))})
+    assert described["status"] == "SUCCEEDED"
+    return str(described["executionArn"])
+
+
+def test_execution_history_comes_in_pages_of_100_by_default_and_as_many_as_asked(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    everything = cloud.client("stepfunctions").get_execution_history(
+        executionArn=long_history, maxResults=1000
+    )
+    events = everything["events"]
+    assert len(events) > 100
+    assert "nextToken" not in everything
+
+    by_default = pages(cloud, long_history)
+    by_fifty = pages(cloud, long_history, maxResults=50)
+
+    assert [len(page) for page in by_default] == [100, len(events) - 100]
+    assert list(chain.from_iterable(by_default)) == events
+    assert all(len(page) == 50 for page in by_fifty[:-1])
+    assert list(chain.from_iterable(by_fifty)) == events
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
+
+
+def test_execution_history_in_reverse_order_starts_with_the_latest_events(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=long_history, maxResults=1000)["events"]
+
+    latest = sfn.get_execution_history(executionArn=long_history, reverseOrder=True, maxResults=5)
+    backwards = pages(cloud, long_history, reverseOrder=True, maxResults=40)
+
+    assert latest["events"] == events[::-1][:5]
+    assert latest["events"][0]["type"] == "ExecutionSucceeded"
+    assert list(chain.from_iterable(backwards)) == events[::-1]
+
+
+def test_execution_history_refuses_a_token_of_another_order_and_pages_over_1000(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+    token = sfn.get_execution_history(executionArn=long_history, maxResults=5)["nextToken"]
+
+    with pytest.raises(ClientError) as other_order:
+        sfn.get_execution_history(executionArn=long_history, reverseOrder=True, nextToken=token)
+    with pytest.raises(ClientError) as too_many:
+        sfn.get_execution_history(executionArn=long_history, maxResults=1001)
+
+    assert other_order.value.response["Error"]["Code"] == "InvalidToken"
+    assert too_many.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_execution_history_leaves_out_inputs_and_outputs_when_asked(
+    cloud: LocalCloud, long_history: str
+) -> None:
+    sfn = cloud.client("stepfunctions")
+
+    with_data = sfn.get_execution_history(executionArn=long_history, maxResults=1000)["events"]
+    without = sfn.get_execution_history(
+        executionArn=long_history, maxResults=1000, includeExecutionData=False
+    )["events"]
+
+    def data(events: list[dict[str, Any]]) -> list[str]:
+        return [
+            key for e in events for details in e.values() if isinstance(details, dict)
+            for key in details if key in ("input", "output")
+        ]  # fmt: skip
+
+    assert data(with_data)
+    assert data(without) == []
+    assert [e["type"] for e in without] == [e["type"] for e in with_data]

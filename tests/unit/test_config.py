@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from modelfresh import config as config_module
+from modelfresh import quality_metrics
 from modelfresh.config import (
     Autoscaling,
     ControllerConfig,
@@ -772,6 +777,35 @@ def test_cli_without_arguments_checks_the_shipped_configuration(
     assert capsys.readouterr().out == "config/models.toml: OK, 1 model(s): taxi-fare\n"
 
 
+def test_python_m_modelfresh_config_checks_files_as_its_docstring_says(tmp_path: Path) -> None:
+    # Given a good file and a broken one, and the command the docstring gives, run as the layer
+    # build runs it: a fresh interpreter with only layers/shared importable
+    broken = tmp_path / "models.toml"
+    broken.write_text(BROKEN_TOML, encoding="utf-8")
+    good = ROOT / "config" / "models.toml"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(ROOT / "layers" / "shared")
+    assert "python -m modelfresh.config FILE" in " ".join(str(config_module.__doc__).split())
+
+    def check(*files: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "modelfresh.config", *map(str, files)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    # When it checks each
+    passed, failed = check(good), check(good, broken)
+
+    # Then the good file passes, and the broken one fails with every problem listed
+    assert (passed.returncode, passed.stderr) == (0, "")
+    assert passed.stdout.startswith(f"{good}: OK, ")
+    assert failed.returncode == 1
+    assert failed.stdout == passed.stdout
+    assert failed.stderr == f"{broken}: {len(BROKEN_PROBLEMS)} problem(s)\n" + "".join(
+        f"  - {p}\n" for p in BROKEN_PROBLEMS
+    )
+
+
 def test_a_name_key_inside_a_model_table_is_rejected() -> None:
     # Given a model table that also names the model (the table key already does)
     problems = problems_of({"models": {"taxi-fare": model_table(name="other")}})
@@ -800,7 +834,14 @@ def test_training_needs_only_the_base_data_and_defaults_the_rest() -> None:
 
 
 def test_the_default_objective_follows_the_problem_type() -> None:
-    model = parse_config(training(problem_type="binary_classification")).model("taxi-fare")
+    raw = training(problem_type="binary_classification")
+    raw["models"]["taxi-fare"]["gate"] = {
+        "metric": "auc",
+        "threshold": 0.8,
+        "direction": "maximize",
+    }
+
+    model = parse_config(raw).model("taxi-fare")
 
     assert model.training.xgboost_objective == "binary:logistic"
 
@@ -878,6 +919,161 @@ def test_bad_training_settings_are_reported_with_their_path(
     assert problems_of(training(**overrides)) == [expected]
 
 
+# -- the gate against the metric catalogue ----------------------------------------------------
+
+
+CLASSIFIER = {"data_uri": "s3://modelfresh-data/churn/", "problem_type": "binary_classification"}
+REGRESSOR = {"data_uri": "s3://modelfresh-data/taxi-fare/"}
+CLASSIFIER_METRICS = "auc, accuracy, f1, precision, recall"
+
+
+@pytest.mark.parametrize(
+    ("training_table", "gate", "expected"),
+    [
+        pytest.param(
+            CLASSIFIER, {"metric": "AUC", "direction": "maximize", "threshold": 0.8},
+            "gate.metric: 'AUC' is not a binary_classification metric: did you mean 'auc'? "
+            f"(one of {CLASSIFIER_METRICS})",
+            id="metric-in-capitals",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "roc_auc", "direction": "maximize", "threshold": 0.8},
+            "gate.metric: 'roc_auc' is not a binary_classification metric: did you mean 'auc'? "
+            f"(one of {CLASSIFIER_METRICS})",
+            id="metric-by-another-name",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "logloss", "threshold": 0.3},
+            "gate.metric: 'logloss' is not a binary_classification metric: use one of "
+            f"{CLASSIFIER_METRICS}",
+            id="metric-not-reported",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "rmse", "threshold": 0.3},
+            "gate.metric: 'rmse' is a regression metric, not a binary_classification one: use "
+            f"one of {CLASSIFIER_METRICS}",
+            id="regression-metric-on-a-classifier",
+        ),
+        pytest.param(
+            REGRESSOR, {"metric": "auc", "direction": "maximize", "threshold": 0.8},
+            "gate.metric: 'auc' is a binary_classification metric, not a regression one: use "
+            "one of rmse, mae, r2",
+            id="classifier-metric-on-a-regressor",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "auc", "direction": "minimize", "threshold": 0.8},
+            "gate.direction: auc is better higher: must be maximize, not minimize",
+            id="minimized-auc",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "auc", "threshold": 0.8},
+            "gate.direction: auc is better higher: must be maximize, not minimize",
+            id="auc-with-the-default-direction",
+        ),
+        pytest.param(
+            REGRESSOR, {"metric": "r2", "threshold": 0.8},
+            "gate.direction: r2 is better higher: must be maximize, not minimize",
+            id="minimized-r2",
+        ),
+        pytest.param(
+            REGRESSOR, {"metric": "mae", "direction": "maximize", "threshold": 2},
+            "gate.direction: mae is better lower: must be minimize, not maximize",
+            id="maximized-error",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "auc", "direction": "maximize", "threshold": 80},
+            "gate.threshold: 80 is outside auc's range (0 to 1)",
+            id="auc-in-percent",
+        ),
+        pytest.param(
+            CLASSIFIER, {"metric": "recall", "direction": "maximize", "threshold": -0.1},
+            "gate.threshold: -0.1 is outside recall's range (0 to 1)",
+            id="negative-share",
+        ),
+        pytest.param(
+            REGRESSOR, {"metric": "rmse", "threshold": -1},
+            "gate.threshold: -1 is outside rmse's range (at least 0)",
+            id="negative-error",
+        ),
+        pytest.param(
+            REGRESSOR, {"metric": "r2", "direction": "maximize", "threshold": 1.5},
+            "gate.threshold: 1.5 is outside r2's range (at most 1)",
+            id="r2-above-1",
+        ),
+    ],
+)  # fmt: skip
+def test_a_gate_the_evaluation_cannot_honour_is_reported_with_its_path(
+    training_table: dict[str, Any], gate: dict[str, Any], expected: str
+) -> None:
+    # Given a model whose gate does not fit the metrics its problem type reports
+    raw = one_model(training=training_table, gate=gate)
+
+    # When the file is checked, Then the mistake is named where it is, hours before a pipeline
+    # would fail on it
+    assert problems_of(raw) == [f"models.taxi-fare.{expected}"]
+
+
+@pytest.mark.parametrize("metric", sorted(quality_metrics.METRICS))
+def test_every_catalogue_metric_makes_a_gate_for_its_problem_type(metric: str) -> None:
+    # Given a gate on the metric, in its own direction, at a threshold within its range
+    entry = quality_metrics.METRICS[metric]
+    (problem_type,) = entry.problem_types
+    threshold = 0.5 if entry.highest == 1 else 4.0
+    gate = {"metric": metric, "direction": entry.direction, "threshold": threshold}
+
+    # When a model uses it
+    model = parse_config(
+        one_model(training=REGRESSOR | {"problem_type": problem_type}, gate=gate)
+    ).model("taxi-fare")
+
+    # Then it is accepted, and the pipeline is told exactly that
+    assert model.pipeline_settings["GateMetric"] == ("gate.metric", metric)
+    assert model.pipeline_settings["ProblemType"] == ("training.problem_type", problem_type)
+
+
+# -- smoke payloads against the features ---------------------------------------------------
+
+
+def smoke_model(payloads: list[str], content_type: str = "text/csv") -> dict[str, Any]:
+    return one_model(
+        drift_check={"features": ["age", "plan", "calls"]},
+        smoke_test={"payloads": payloads, "content_type": content_type},
+    )
+
+
+def test_csv_smoke_payloads_of_the_features_width_are_accepted() -> None:
+    raw = smoke_model(['35,"gold, yearly",2', "41,basic,0\n29,basic,7\n"])
+
+    assert parse_config(raw).model("taxi-fare").smoke_test.payloads[0] == '35,"gold, yearly",2'
+
+
+def test_a_csv_smoke_payload_of_another_width_is_reported_with_its_number() -> None:
+    # Given payloads with a value missing, one too many, and a bad second row
+    raw = smoke_model(["35,gold", "35,gold,2", "35,gold,2,9", "41,basic,0\n29,basic"])
+
+    # Then each is named, before a staging endpoint fails on it
+    assert problems_of(raw) == [
+        f"models.taxi-fare.smoke_test.payloads: payload {n} has a row of {width} values; "
+        "drift_check.features lists 3"
+        for n, width in ((1, 2), (3, 4), (4, 2))
+    ]
+
+
+def test_a_content_type_with_parameters_is_still_csv() -> None:
+    assert problems_of(smoke_model(["35,gold"], "text/csv; charset=utf-8")) == [
+        "models.taxi-fare.smoke_test.payloads: payload 1 has a row of 2 values; "
+        "drift_check.features lists 3"
+    ]
+
+
+def test_payloads_that_are_not_csv_or_a_model_without_features_are_not_counted() -> None:
+    json_payloads = smoke_model(['{"age": 35}'], "application/json")
+    no_features = one_model(smoke_test={"payloads": ["1,2,3,4,5"]})
+
+    assert parse_config(json_payloads).models
+    assert parse_config(no_features).models
+
+
 def test_a_configured_value_longer_than_a_pipeline_parameter_is_a_config_error() -> None:
     # Given 6 features of 200 characters: 1,205 characters as FeatureNames, comma-separated
     features = [f"{i}{'f' * 199}" for i in range(6)]
@@ -886,6 +1082,7 @@ def test_a_configured_value_longer_than_a_pipeline_parameter_is_a_config_error()
     problems = problems_of(
         one_model(
             drift_check={"features": features},
+            smoke_test={"payloads": ["1,2,3,4,5,6"]},
             training={"data_uri": long_uri},
         )
     )
@@ -919,6 +1116,7 @@ def test_data_in_the_artifacts_or_the_data_bucket_is_within_reach() -> None:
         },
         deploy={"data_capture_uri": "s3://artifacts/capture"},
         drift_check={"features": ["a"], "batch_input_uri": "s3://modelfresh-data/batch"},
+        smoke_test={"payloads": ["1"]},
     )
 
     assert model.data_out_of_reach("artifacts", "modelfresh-data") == []
@@ -933,6 +1131,7 @@ def test_data_elsewhere_is_named_with_its_key_and_the_buckets_that_would_do() ->
         # SageMaker writes capture with SageMakerModelRole, which may write the artifacts only.
         deploy={"data_capture_uri": "s3://modelfresh-data/capture"},
         drift_check={"features": ["a"], "batch_input_uri": "s3://other/batch"},
+        smoke_test={"payloads": ["1"]},
     )
 
     assert model.data_out_of_reach("artifacts", "modelfresh-data") == [

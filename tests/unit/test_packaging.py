@@ -12,6 +12,7 @@ from modelfresh.config import load_config
 from modelfresh.errors import DataOutOfReach
 from modelfresh.settings import Settings
 
+from checks import config as check_config
 from localcloud.stack import load_template, read_samconfig_parameters
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -144,21 +145,10 @@ def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
         assert mapped <= routed, environment
 
 
-def test_every_models_data_is_within_the_deployments_reach() -> None:
-    # The stack's roles read the artifacts bucket and TrainingDataBucket only (and endpoints
-    # capture into the artifacts bucket): the shipped config must fit every environment.
-    config = load_config(ROOT / "config" / "models.toml")
-    environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    environments.pop("version")
-    for environment in environments:
-        parameters = read_samconfig_parameters(ROOT / "samconfig.toml", environment)
-        data = (
-            parameters.get("TrainingDataBucket")
-            or TEMPLATE["Parameters"]["TrainingDataBucket"]["Default"]
-        )
-        artifacts = parameters.get("ArtifactsBucket") or "sagemaker-<region>-<account>"
-        for model in config.models.values():
-            assert model.data_out_of_reach(artifacts, data) == [], environment
+def test_make_check_config_reads_the_template_as_cfn_lint_does() -> None:
+    # (checks/config.py has its own small loader: importing cfn-lint takes seconds.) Its
+    # test_the_shipped_configuration_is_served_in_every_environment covers the shipped config.
+    assert check_config.load_template(ROOT / "template.yaml") == TEMPLATE
 
 
 def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -> None:

@@ -4,8 +4,10 @@ the generated file; `make check-pipeline` checks it is what the SDK builds now."
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -376,6 +378,23 @@ def test_the_bundle_ships_driftcheck_beside_the_scripts() -> None:
     engine = {p.name for p in bundle.DRIFTCHECK.glob("*.py")}
     assert {n.removeprefix("driftcheck/") for n in shipped if n.startswith("driftcheck/")} == engine
     assert not [n for n in shipped if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_bundle_ships_the_metric_catalogue_and_no_other_shared_module() -> None:
+    # Given the bundle and the catalogue the configuration check uses
+    shipped = bundle.files()
+    catalogue = bundle.ROOT / "layers" / "shared" / "modelfresh" / "quality_metrics.py"
+
+    # Then the steps get the same bytes, and the catalogue needs nothing a container lacks
+    assert [n for n in shipped if n.startswith("modelfresh/")] == ["modelfresh/quality_metrics.py"]
+    assert shipped["modelfresh/quality_metrics.py"] == catalogue.read_bytes()
+    imported = set()
+    for node in ast.walk(ast.parse(catalogue.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(str(node.module).split(".")[0])
+    assert imported <= sys.stdlib_module_names
 
 
 def test_the_bundle_ships_every_script_the_definition_runs() -> None:

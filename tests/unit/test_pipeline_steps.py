@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,16 +18,16 @@ import driftcheck
 import numpy as np
 import pytest
 import xgboost as xgb
+from modelfresh import quality_metrics
 
 from demo import taxi
+from pipelines import bundle
 from pipelines.steps import baseline, evaluate, train
 from tests.conftest import moto_s3
 from tests.unit.pipeline_data import BUCKET, Window, labelled_window, run_preprocess, write_base
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-STEPS = Path(train.__file__).parent
 
 HYPERPARAMETERS = {
     "objective": "reg:squarederror",
@@ -437,6 +436,17 @@ def test_binary_classification_reports_its_metrics_as_numpy_counts_them(tmp_path
     assert evaluation["gate"]["meets_threshold"] is (expected["auc"] >= 0.8)
 
 
+def test_each_problem_type_reports_exactly_the_catalogues_metrics() -> None:
+    # Given labels and predictions each scorer can score
+    labels = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    predictions = np.array([0.2, 0.7, 0.4, 0.1, 0.9])
+
+    # When every problem type's scorer runs, Then it reports the catalogue's metrics, in order
+    assert set(evaluate.SCORERS) == set(quality_metrics.PROBLEM_TYPES)
+    for problem, scorer in evaluate.SCORERS.items():
+        assert tuple(scorer(labels, predictions)) == quality_metrics.metrics_of(problem), problem
+
+
 def test_auc_shares_the_rank_of_tied_scores() -> None:
     actual = np.array([1, 0, 1, 1, 0, 0, 1, 0], dtype=bool)
     scores = np.array([0.9, 0.9, 0.5, 0.5, 0.5, 0.1, 0.1, 0.0])
@@ -450,13 +460,19 @@ def test_auc_shares_the_rank_of_tied_scores() -> None:
     ("gate", "reason"),
     [
         (("regression", "auc", "maximize", "0.9"),
-         "the gate metric 'auc' is not a regression metric (one of rmse, mae, r2)"),
+         "gate metric: 'auc' is a binary_classification metric, not a regression one: use one "
+         "of rmse, mae, r2"),
         (("binary_classification", "rmse", "minimize", "1"),
-         "the gate metric 'rmse' is not a binary_classification metric"),
+         "gate metric: 'rmse' is a regression metric, not a binary_classification one"),
+        (("binary_classification", "AUC", "maximize", "0.8"),
+         "gate metric: 'AUC' is not a binary_classification metric: did you mean 'auc'?"),
         (("regression", "rmse", "maximize", "4"),
-         "rmse is better lower: its gate direction must be minimize, not maximize"),
-        (("regression", "rmse", "down", "4"), "must be minimize or maximize, not 'down'"),
-        (("ranking", "ndcg", "maximize", "1"), "unknown problem type 'ranking'"),
+         "gate direction: rmse is better lower: must be minimize, not maximize"),
+        (("regression", "rmse", "down", "4"), "gate direction: must be minimize or maximize, not"),
+        (("binary_classification", "auc", "maximize", "80"),
+         "gate threshold: 80 is outside auc's range (0 to 1)"),
+        (("ranking", "ndcg", "maximize", "1"),
+         "gate problem_type: 'ranking' is not one of regression, binary_classification"),
         (("regression", "rmse", "minimize", "four"), "the gate threshold 'four' is not a finite"),
         (("binary_classification", "auc", "maximize", "0.8"),
          "binary classification labels must be 0 or 1"),
@@ -612,11 +628,12 @@ def test_a_baseline_that_cannot_be_made_is_a_clear_error(
 
 
 def test_the_scripts_run_side_by_side_as_in_a_sagemaker_container(tmp_path: Path) -> None:
-    # Given the step scripts copied into one code directory, without the repository
+    # Given the code bundle in one code directory, as processing jobs get it, without the
+    # repository
     code = tmp_path / "code"
-    code.mkdir()
-    for script in STEPS.glob("*.py"):
-        shutil.copy(script, code / script.name)
+    for name, body in bundle.files().items():
+        (code / name).parent.mkdir(parents=True, exist_ok=True)
+        (code / name).write_bytes(body)
     write_split(tmp_path / "input" / "data" / "train", TRAIN[:100])
     (tmp_path / "hyperparameters.json").write_text(json.dumps(HYPERPARAMETERS))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -638,3 +655,13 @@ def test_the_scripts_run_side_by_side_as_in_a_sagemaker_container(tmp_path: Path
     assert (tmp_path / "model" / "xgboost-model").read_bytes() == (
         (same / "xgboost-model").read_bytes()
     )
+
+    # ...and the evaluation step judges a gate by the metric catalogue the bundle ships
+    judged = subprocess.run(
+        [sys.executable, str(code / "evaluate.py"), "--problem-type", "binary_classification",
+         "--gate-metric", "AUC", "--gate-direction", "maximize", "--gate-threshold", "0.8"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    reason = "gate metric: 'AUC' is not a binary_classification metric: did you mean 'auc'?"
+    assert judged.returncode == 1
+    assert f"evaluate failed: {reason}" in judged.stderr

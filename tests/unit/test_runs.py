@@ -57,7 +57,10 @@ CONFIG: ControllerConfig = parse_config(
                 "endpoints": {"staging": "churn-staging", "prod": "churn-prod"},
                 "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.8},
                 "smoke_test": {"payloads": ["1,2,3"]},
-                "training": {"data_uri": "s3://modelfresh-data/churn/training/"},
+                "training": {
+                    "data_uri": "s3://modelfresh-data/churn/training/",
+                    "problem_type": "binary_classification",
+                },
                 "cooldown_hours": 6,
             },
         },
@@ -104,6 +107,13 @@ def make_world(ledger: InMemoryLedger | None = None) -> World:
 @pytest.fixture
 def world() -> World:
     return make_world()
+
+
+def admit_losing_the_start(world: World, signal: Signal) -> None:
+    """The signal takes the lease, then its starter dies before the run starts."""
+    world.executions.lose_starts = 1
+    with pytest.raises(StartLost):
+        world.admit(signal)
 
 
 def taxi(n: int, reason: str = "drift") -> Signal:
@@ -158,9 +168,7 @@ def test_same_signal_delivered_again_is_a_duplicate_that_starts_nothing_new(worl
 def test_duplicate_of_a_signal_whose_start_was_lost_starts_its_run(world: World) -> None:
     # Given a first delivery that took the lease, then died before starting the run
     signal = taxi(1)
-    world.executions.lose_starts = 1
-    with pytest.raises(StartLost):
-        world.admit(signal)
+    admit_losing_the_start(world, signal)
     assert world.executions.started == []
 
     # When the signal is delivered again, once its first delivery has surely timed out
@@ -178,9 +186,7 @@ def test_duplicate_while_the_first_delivery_may_still_be_starting_leaves_the_sta
 ) -> None:
     # Given a first delivery that took the lease and has not started the run yet
     signal = taxi(1)
-    world.executions.lose_starts = 1
-    with pytest.raises(StartLost):
-        world.admit(signal)
+    admit_losing_the_start(world, signal)
 
     # When the signal is delivered again while that delivery may still be alive
     world.clock.advance(SWEEP_GRACE_SECONDS - 1)
@@ -660,9 +666,7 @@ def test_sweep_starts_a_leased_run_that_never_started_after_the_grace_period(
 ) -> None:
     # Given a signal that took the lease, then its starter died
     first = taxi(1)
-    world.executions.lose_starts = 1
-    with pytest.raises(StartLost):
-        world.admit(first)
+    admit_losing_the_start(world, first)
 
     # When the sweep runs within the grace period, then after it
     world.clock.advance(SWEEP_GRACE_SECONDS - 1)
@@ -684,9 +688,7 @@ def test_sweep_starts_a_leased_run_that_never_started_even_after_its_lease_expir
 ) -> None:
     # Given a signal that took the lease, its starter died, and no sweep ran for days
     first = taxi(1)
-    world.executions.lose_starts = 1
-    with pytest.raises(StartLost):
-        world.admit(first)
+    admit_losing_the_start(world, first)
     world.clock.advance(LEASE_SECONDS + 1)
 
     # When the sweep runs at last

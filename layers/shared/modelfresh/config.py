@@ -4,11 +4,15 @@ TOML because Python reads it with the standard library (no parser in the Lambdas
 can comment it. The file is validated as a whole and every problem is reported at once, with
 its path, so a broken file fails `make build` and the tests rather than a Lambda at 3 a.m.
 
-Run `python -m modelfresh.config config/models.toml` to check a file by hand.
+Check a file with `make check-config` (CONFIG=FILE; config/models.toml by default), which also
+checks it against the stack that serves it (checks/config.py reads template.yaml and
+samconfig.toml; the Lambdas never do). The file alone: `python -m modelfresh.config FILE ...`
+with layers/shared on PYTHONPATH, as the layer's build runs it.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
 import math
 import re
@@ -21,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from modelfresh import quality_metrics
 from modelfresh.errors import ConfigError, UnknownModel
 
 Direction = Literal["minimize", "maximize"]
@@ -384,10 +389,15 @@ class ModelConfig:
     drift_alarms: tuple[str, ...] = ()
     # Our drift check of the prod endpoint; without it, only existing alarms trigger retrains.
     drift_check: DriftCheck | None = None
+    # The model's `pipeline` is its own, made outside this stack (it keeps the contract of
+    # pipelines/README.md); otherwise `make check-config` requires the stack to deploy it.
+    own_pipeline: bool = False
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         """Rules beyond types, over whichever fields converted."""
+        yield from _gate_problems(v.get("gate"), v.get("training"))
+        yield from _smoke_test_problems(v.get("smoke_test"), v.get("drift_check"))
         if "name" in v and (not MODEL_NAME.match(v["name"]) or ALARM_SEPARATOR in v["name"]):
             yield "name", "model names are 1-40 lowercase letters, digits and single dashes"
         for key in ("package_group", "pipeline"):
@@ -413,7 +423,8 @@ class ModelConfig:
         """The data this model's config puts where the deployment cannot reach it, one
         sentence each: the stack's roles may read the artifacts bucket and the data bucket
         (the TrainingDataBucket parameter), and endpoints capture into the artifacts bucket
-        only (SageMakerModelRole may write nowhere else)."""
+        only (SageMakerModelRole may write nowhere else). A bucket name may hold <account> or
+        <region> where the caller does not know them (the build-time check)."""
         readable = {artifacts_bucket, data_bucket} - {""}
         uris = {
             "training.data_uri": (self.training.data_uri, readable),
@@ -425,7 +436,7 @@ class ModelConfig:
         found = []
         for key, (uri, buckets) in uris.items():
             bucket = (uri or "").removeprefix("s3://").split("/", 1)[0]
-            if uri is not None and bucket not in buckets:
+            if uri is not None and not any(_same_bucket(bucket, b) for b in buckets):
                 allowed = " or ".join(repr(b) for b in sorted(buckets))
                 found.append(f"{self.name}: {key} is in bucket {bucket!r}, not in {allowed}")
         return found
@@ -460,6 +471,51 @@ class ModelConfig:
             "GateThreshold": ("gate.threshold", repr(self.gate.threshold)),
             "ModelPackageGroup": ("package_group", self.package_group),
         }
+
+
+# What an unknown account or region in a bucket name stands for (re.escape leaves <, > be).
+_UNKNOWN_PARTS = {"<account>": r"\d{12}", "<region>": r"[a-z]{2}(?:-[a-z]+)+-\d+"}
+
+
+def _same_bucket(name: str, expected: str) -> bool:
+    """Whether a bucket name is the expected one, whose <account> and <region> match any."""
+    pattern = re.escape(expected)
+    for part, matches in _UNKNOWN_PARTS.items():
+        pattern = pattern.replace(part, matches)
+    return re.fullmatch(pattern, name) is not None
+
+
+def _gate_problems(gate: Gate | None, training: Training | None) -> Iterator[tuple[str, str]]:
+    """The gate against the metrics the evaluation reports for the model's problem type."""
+    if gate is None or training is None:
+        return
+    for field, message in quality_metrics.gate_problems(
+        training.problem_type, gate.metric, gate.direction, gate.threshold
+    ):
+        yield f"gate.{field}", message
+
+
+CSV_CONTENT_TYPES = frozenset({"text/csv", "application/csv"})
+
+
+def _smoke_test_problems(
+    test: SmokeTest | None, check: DriftCheck | None
+) -> Iterator[tuple[str, str]]:
+    """CSV smoke payloads must have one value per feature the drift check lists."""
+    if test is None or check is None:
+        return
+    if test.content_type.split(";")[0].strip().lower() not in CSV_CONTENT_TYPES:
+        return
+    width = len(check.features)
+    for number, payload in enumerate(test.payloads, 1):
+        for row in csv.reader(payload.splitlines()):
+            if row and len(row) != width:
+                yield (
+                    "smoke_test.payloads",
+                    f"payload {number} has a row of {len(row)} values; drift_check.features "
+                    f"lists {width}",
+                )
+                break
 
 
 @dataclass(frozen=True)
