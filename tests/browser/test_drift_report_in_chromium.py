@@ -25,7 +25,7 @@ def test_a_reader_sees_which_measure_decided_the_alarm_the_baseline_and_the_hist
     # Given three hourly checks of taxi-fare: quiet traffic, then two drifted hours
     app = DriftApp(cloud)
     for hour, drift in zip(HOURS, (0.0, 1.0, 1.0), strict=True):
-        app.serve_traffic(hour, drift)
+        app.serve_traffic(hour, drift, requests=25, rows=20)  # 500 rows in few invocations
         checked = app.check(hour)
         assert checked["status"] == "SUCCEEDED", checked
     report_uri = output_of(checked)["result"]["report"]

@@ -729,9 +729,11 @@ class _Frame:
 
     def value_ticks(self, count: int = 5, *, whole: bool = False) -> str:
         """Evenly spaced value labels along the x axis (whole numbers only, if asked)."""
-        values = np.linspace(self.x_low, self.x_high, count)
-        if whole:
-            values = np.unique(np.round(values))
+        if whole:  # inside the axis, which whole-number bars widen by half a value
+            low, high = math.ceil(self.x_low), math.floor(self.x_high)
+            values = np.unique(np.round(np.linspace(low, high, count)))
+        else:
+            values = np.linspace(self.x_low, self.x_high, count)
         return "".join(
             f"<text x='{self.x(v):.1f}' y='{self.bottom + 14}' text-anchor='middle'>"
             f"{_num(v)}</text>"
@@ -782,6 +784,7 @@ def _num(value: float) -> str:
     """A value for a person: 4 significant digits, thousands separated."""
     if not math.isfinite(value):
         return "–"
+    value += 0.0  # -0.0 reads as 0
     if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
         return f"{value:.3g}"
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
