@@ -8,6 +8,7 @@ A window without valid rows is "no data": files are written, no drift metric is 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from modelfresh.driftplan import drift_summary
@@ -16,6 +17,8 @@ from modelfresh.driftrun import (
     finding,
     read_partials,
     reference_of_check,
+    report_context,
+    report_title,
     summarise,
     write_outputs,
 )
@@ -42,8 +45,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = conclude(parts, ref)
 
     window = require(plan, "window", dict)
+    # The report also shows whose baseline this was, the alarm, and the earlier checks.
+    history = report_context(
+        container.drift_metrics,
+        model,
+        ref.names,
+        check["baseline"],
+        datetime.fromisoformat(window["start"]),
+    )
     files = write_outputs(
-        objects, check["output"], result, ref, f"{model.name}: {window['start']} .. {window['end']}"
+        objects, check["output"], result, ref, report_title(model.name, window), context=history
     )
     summary = {
         "rows": result.rows,

@@ -14,6 +14,7 @@ from typing import Any
 from modelfresh.config import ModelConfig
 from modelfresh.driftplan import (
     INPUT_SUFFIX,
+    DriftBaseline,
     DriftCheckRequest,
     Window,
     checked_model,
@@ -70,7 +71,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return plan
 
 
-def baseline_of(model: ModelConfig) -> tuple[str, str] | None:
+def baseline_of(model: ModelConfig) -> DriftBaseline | None:
     """The champion's baseline as recorded at its promotion; for a model that was in
     production before the controller, the DriftCheckBaselines of the package prod serves."""
     recorded = container.drift_state.baseline(model.name)
@@ -81,5 +82,10 @@ def baseline_of(model: ModelConfig) -> tuple[str, str] | None:
         return None
     package = container.registry.describe(prod.package_arn)
     if package.baseline_statistics and package.baseline_constraints:
-        return package.baseline_statistics, package.baseline_constraints
+        return DriftBaseline(
+            package.baseline_statistics,
+            package.baseline_constraints,
+            package_arn=package.arn,
+            version=package.version,
+        )
     return None

@@ -1,41 +1,14 @@
 """A person approves in a real browser: headless Chromium opens the link from the approval
-email, reads the page, types a comment, clicks Approve, and the run goes on to production.
-
-Debian's chromium package, driven by Playwright (no browser download). `make test` installs
-Chromium and sets MODELFRESH_REQUIRE_BROWSER=1, so there the test cannot skip; elsewhere it
-skips when Chromium is absent.
+email, reads the page, types a comment, clicks Approve, and the run goes on to production
+(Chromium as tests/browser/conftest.py sets it up).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from localcloud import LocalCloud
 from tests.conftest import App
-
-# What a headless Chromium needs on a closed network, as root, with no GPU.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        if os.environ.get("MODELFRESH_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_an_approver_approves_in_chromium_and_the_model_reaches_prod(

@@ -157,7 +157,16 @@ def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_
         for v in violations
         if v["constraint_check_type"] == "baseline_drift_check"
     } == set(last["result"]["drifted"])
-    assert "trip_distance_km" in drift_app.read(files["report"])
+    report = drift_app.read(files["report"])
+    assert "trip_distance_km" in report
+    # ... which says whose baseline it used, as the plan found it (the package prod serves),
+    # and where this check stands against the alarm with the two before it, from their metrics
+    champion = drift_app.sagemaker.describe_model_package(ModelPackageName=drift_app.champion)
+    version = champion["ModelPackageVersion"]
+    assert f"<dd>taxi-fare v{version}</dd>" in report
+    assert f"<title>taxi-fare drift check, {hours[2]:%d %b %Y %H:00}–" in report
+    assert "<strong>2 of the last 3</strong> above 20%" in report
+    assert "this meets the alarm's condition" in report
 
     # The metrics the alarm watched, one datapoint per check, stamped with the window's hour.
     points = drift_app.cloudwatch.get_metric_statistics(

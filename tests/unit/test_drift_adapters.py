@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from modelfresh.aws.deploys import DynamoDeploys
-from modelfresh.aws.drift import METRICS_PER_CALL, DriftMetrics, DriftObjects, DriftState
+from modelfresh.aws.drift import (
+    METRICS_PER_CALL,
+    QUERIES_PER_CALL,
+    DriftMetrics,
+    DriftObjects,
+    DriftState,
+)
 from modelfresh.config import load_config
-from modelfresh.driftplan import CaptureObject, drift_alarm
+from modelfresh.driftplan import CaptureObject, DriftBaseline, drift_alarm
 from modelfresh.promotion import Champion
 from moto import mock_aws
 from moto.s3.models import s3_backends
@@ -36,6 +42,7 @@ STATISTICS = f"s3://{BUCKET}/baselines/v3/statistics.json"
 CONSTRAINTS = f"s3://{BUCKET}/baselines/v3/constraints.json"
 WINDOW_START = "2026-11-22T05:00:00.000Z"
 START = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 FINDING: dict[str, Any] = {
     "execution": "arn:aws:states:us-east-1:123456789012:execution:drift:taxi-fare-20261122T0600",
     "window": {"start": WINDOW_START, "end": "2026-11-22T06:00:00.000Z"},
@@ -197,10 +204,11 @@ def test_the_baseline_is_the_one_the_last_crown_recorded(dynamodb: DynamoDBClien
     newer = (STATISTICS.replace("v3", "v4"), CONSTRAINTS.replace("v3", "v4"))
 
     deploys.crown("taxi-fare", Champion(PACKAGE, 3), (STATISTICS, CONSTRAINTS), "run-1", "t1")
-    assert state.baseline("taxi-fare") == (STATISTICS, CONSTRAINTS)
+    assert state.baseline("taxi-fare") == DriftBaseline(STATISTICS, CONSTRAINTS, PACKAGE, 3)
 
     deploys.crown("taxi-fare", Champion(PACKAGE[:-1] + "4", 4), newer, "run-2", "t2")
-    assert state.baseline("taxi-fare") == newer
+    # ... with the package it belongs to, for the report to name
+    assert state.baseline("taxi-fare") == DriftBaseline(*newer, PACKAGE[:-1] + "4", 4)
     assert state.baseline("churn") is None
 
 
@@ -226,13 +234,13 @@ def test_finding_and_champion_share_the_item_without_overwriting_each_other(
 
     deploys.crown("taxi-fare", Champion(PACKAGE, 3), (STATISTICS, CONSTRAINTS), "run-1", "t1")
     state.record_finding("taxi-fare", FINDING)
-    assert state.baseline("taxi-fare") == (STATISTICS, CONSTRAINTS)
+    assert state.baseline("taxi-fare") == DriftBaseline(STATISTICS, CONSTRAINTS, PACKAGE, 3)
     assert deploys.champion("taxi-fare") == Champion(PACKAGE, 3)
 
     newer = (STATISTICS.replace("v3", "v4"), CONSTRAINTS.replace("v3", "v4"))
     deploys.crown("taxi-fare", Champion(PACKAGE[:-1] + "4", 4), newer, "run-2", "t2")
     assert state.latest_finding("taxi-fare") == FINDING
-    assert state.baseline("taxi-fare") == newer
+    assert state.baseline("taxi-fare") == DriftBaseline(*newer, PACKAGE[:-1] + "4", 4)
 
 
 # -- DriftMetrics: publish ------------------------------------------------------------------
@@ -294,6 +302,41 @@ def test_publish_splits_the_datapoints_into_calls_of_at_most_a_thousand(
     names = [d["MetricName"] for call in calls for d in call]
     assert len(set(names)) == 1502
     assert datapoints(cloudwatch, "feature_baseline_drift_f1499") == [(START, 0.1499, "None")]
+
+
+def test_recent_reads_back_each_metric_by_window_at_the_alarms_period(
+    cloudwatch: CloudWatchClient,
+) -> None:
+    # Given three hourly checks published, the middle hour without data, and another model's
+    metrics = DriftMetrics(cloudwatch)
+    for hours, share in ((0, 0.1), (2, 0.5), (3, 0.0)):
+        at = (START + hours * HOUR).isoformat()
+        metrics.publish("taxi-fare", at, share, {"trip_distance_km": share / 2}, 100)
+    metrics.publish("churn", WINDOW_START, 0.9, {"trip_distance_km": 0.9}, 100)
+    names = ["drifted_feature_share", "feature_baseline_drift_trip_distance_km", "unknown"]
+
+    # When the windows before the fourth hour are read
+    found = metrics.recent("taxi-fare", names, START, START + 3 * HOUR, 3600)
+
+    # Then each metric maps window start -> value, the hour without data and later ones absent
+    assert found == {
+        "drifted_feature_share": {START: 0.1, START + 2 * HOUR: 0.5},
+        "feature_baseline_drift_trip_distance_km": {START: 0.05, START + 2 * HOUR: 0.25},
+        "unknown": {},
+    }
+
+
+def test_recent_asks_for_at_most_500_metrics_per_call(cloudwatch: CloudWatchClient) -> None:
+    calls: list[int] = []
+    cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricData",
+        lambda params, **_: calls.append(len(params["MetricDataQueries"])),
+    )
+    names = [f"feature_baseline_drift_f{i:03d}" for i in range(QUERIES_PER_CALL + 1)]
+
+    found = DriftMetrics(cloudwatch).recent("taxi-fare", names, START, START + HOUR, 3600)
+
+    assert calls == [QUERIES_PER_CALL, 1] and list(found) == names
 
 
 # -- DriftMetrics: the alarm ----------------------------------------------------------------

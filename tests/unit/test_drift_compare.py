@@ -36,6 +36,8 @@ FEATURES = [
     FeatureSpec("plan", "categorical"),
 ]
 PLANS, PLAN_SHARES = ["basic", "silver", "gold"], [0.6, 0.3, 0.1]
+# How AWS's samples read a drift violation: the first number is the feature's drift distance.
+AWS_DISTANCE = re.compile(r"distance: (.+) exceeds threshold: (.+)")
 
 Rows = list[tuple[object, ...]]
 
@@ -121,6 +123,13 @@ def test_doubled_variance_is_drift_by_psi_though_l_infinity_barely_sees_it() -> 
     drift = compare(default, window_of(default, window)).features[0]
     assert drift.drifted and drift.distance < 0.1 and drift.psi is not None and drift.psi > 0.1
     assert not verdicts(lenient, window)["amount"]
+    # ... and its violation says it was the PSI, in words AWS tooling never reads as a distance
+    assert drift.found_by == "psi"
+    assert drift.reason == (
+        f"Baseline drift population stability index: {java_double(drift.psi)} "
+        "exceeds threshold: 0.1"
+    )
+    assert AWS_DISTANCE.search(drift.reason) is None
 
 
 def test_a_quarter_sd_mean_shift_is_drift_when_asked_for_by_the_wasserstein_distance() -> None:
@@ -137,8 +146,27 @@ def test_a_quarter_sd_mean_shift_is_drift_when_asked_for_by_the_wasserstein_dist
     assert drift.wasserstein is not None
     assert drift.wasserstein == pytest.approx(0.25, abs=0.03)
     moved = java_double(drift.wasserstein)
-    assert drift.reason == f"Baseline drift distance: {moved} exceeds threshold: 0.1"
+    assert drift.reason == (
+        f"Baseline drift Wasserstein distance in baseline standard deviations: {moved} "
+        "exceeds threshold: 0.1"
+    )
+    assert AWS_DISTANCE.search(drift.reason) is None
     assert compare(default, window_of(default, window)).features[0].wasserstein is None
+
+
+def test_measures_past_their_threshold_in_a_small_window_are_noise_and_say_so(
+    ref: Reference,
+) -> None:
+    # Given 50 rows of unchanged traffic: one empty PSI bin is enough to pass 0.1
+    result = compare(ref, window_of(ref, traffic(np.random.default_rng(8), 50)))
+
+    # Then nothing drifted, and the measures past their threshold are named as noise
+    amount, count, plan = result.features
+    assert not result.drifted_features
+    assert amount.psi is not None and amount.psi > 0.1 and amount.linf > 0.1
+    assert amount.within_noise == ("distance", "psi") and amount.found_by == ""
+    assert count.within_noise == ()
+    assert plan.within_noise == ("distance",) and plan.distance < 0.1 < plan.linf
 
 
 def test_the_wasserstein_test_stays_quiet_on_unchanged_traffic_however_small() -> None:
@@ -204,9 +232,12 @@ def test_chi_square_method_judges_categories_by_p_value() -> None:
     plan = swapped.features[2]
     assert plan.drifted and plan.p_value is not None and plan.p_value < 0.001
     drift = next(v for v in swapped.violations if v.feature_name == "plan")
+    assert plan.found_by == "chi2" and AWS_DISTANCE.search(drift.description) is None
     statistic, critical = map(
-        float, re.findall(r"distance: (.+) exceeds threshold: (.+)", drift.description)[0]
-    )
+        float,
+        re.findall(r"^Baseline drift chi-square statistic: (.+) exceeds threshold: (.+)$",
+                   drift.description)[0],
+    )  # fmt: skip
     assert statistic == plan.chi2 and critical == pytest.approx(16.2662, abs=1e-3)  # df 3
     assert not same.features[2].drifted
     assert same.features[2].p_value is not None and same.features[2].p_value > 0.001
@@ -219,9 +250,7 @@ def test_drift_violation_text_is_the_one_aws_tooling_parses(ref: Reference) -> N
     result = compare(ref, window_of(ref, traffic(np.random.default_rng(1), 5000, shift=1.0)))
 
     (drift,) = [v for v in result.violations if v.constraint_check_type == "baseline_drift_check"]
-    distance, threshold = re.findall(r"distance: (.+) exceeds threshold: (.+)", drift.description)[
-        0
-    ]
+    distance, threshold = AWS_DISTANCE.findall(drift.description)[0]
     assert drift.description.startswith("Baseline drift distance: ")
     assert float(distance) == result.features[0].distance and threshold == "0.1"
 

@@ -7,27 +7,35 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 from driftcheck import DriftResult, DriftSettings, FeatureSpec, Reference, baseline, compare, fold
 from driftcheck import dumps as jackson
+from driftcheck.report import AlarmRule, PastCheck
 from modelfresh import driftrun
-from modelfresh.aws.drift import DriftObjects
-from modelfresh.config import DriftCheck
+from modelfresh.aws.drift import DriftMetrics, DriftObjects
+from modelfresh.config import DriftCheck, load_config
 from modelfresh.driftrun import (
+    HISTORY_CHECKS,
     finding,
     partial_uri,
     read_partials,
     reference,
+    report_context,
+    report_title,
     settings_of,
     write_outputs,
 )
 from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete, ModelfreshError
 from moto import mock_aws
 
+from tests.conftest import FIXTURES
 from tests.unit.drift_fixtures import reference_for, window_of
 
 if TYPE_CHECKING:
@@ -63,6 +71,7 @@ CHECK = DriftCheck(
     method="robust",
     psi_threshold=0.2,
 )
+TAXI = replace(load_config(FIXTURES / "models.toml").model("taxi-fare"), drift_check=CHECK)
 
 
 def training_rows(count: int = 300, seed: int = 1) -> list[tuple[float, str]]:
@@ -407,6 +416,23 @@ def test_the_finding_names_the_measure_that_found_a_feature_beside_its_distance(
     ]  # fmt: skip
 
 
+def test_the_finding_names_a_chi_square_verdict_by_its_statistic() -> None:
+    # Given the chi-square method and a window whose plan shares moved
+    rng = np.random.default_rng(0)
+    settings = DriftSettings(categorical_method="chisquared")
+    plan = (FeatureSpec("plan", "categorical"),)
+    ref = reference_for([[p] for p in rng.choice(PLANS, 5000, p=[0.6, 0.3, 0.1])], plan, settings)
+    result = compare(ref, window_of(ref, [[p] for p in rng.choice(PLANS, 2000, p=[0.5, 0.4, 0.1])]))
+
+    found = finding(result, WINDOW, FILES, EXECUTION)
+
+    (drift,) = result.features
+    assert drift.found_by == "chi2" and drift.chi2 is not None
+    assert found["features"] == [
+        {"name": "plan", "distance": round(drift.distance, 4), "chi2": round(drift.chi2, 4)}
+    ]
+
+
 def test_the_finding_says_what_was_checked_and_where_the_files_are() -> None:
     result, _ = drifted_result()
 
@@ -462,3 +488,71 @@ def test_the_outputs_are_model_monitors_two_files_and_the_report_with_their_type
     assert kind == "text/html"
     assert body.decode().startswith("<!doctype html>")
     assert "taxi-fare: 05:00 .. 06:00" in body.decode()
+
+
+# -- the report's title and what it says beyond the window ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "title"),
+    [
+        (WINDOW, "taxi-fare drift check, 22 Nov 2026 05:00–06:00 UTC"),
+        (
+            {"start": "2026-11-22T18:00:00.000Z", "end": "2026-11-23T00:00:00.000Z"},
+            "taxi-fare drift check, 22 Nov 2026 18:00–00:00 UTC",
+        ),
+        (
+            {"start": "2026-11-22T22:00:00.000Z", "end": "2026-11-23T04:00:00.000Z"},
+            "taxi-fare drift check, 22 Nov 2026 22:00–23 Nov 2026 04:00 UTC",
+        ),
+    ],
+    ids=["hour", "to-midnight", "past-midnight"],
+)
+def test_the_reports_title_is_the_model_and_its_window_for_a_person(
+    window: dict[str, str], title: str
+) -> None:
+    assert report_title("taxi-fare", window) == title
+
+
+def test_the_report_context_comes_from_the_plan_the_config_and_the_alarms_metrics() -> None:
+    # Given two earlier hourly checks published, with an hour without data between them
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    metrics = DriftMetrics(cloudwatch)
+    start = datetime(2026, 11, 22, 5, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    metrics.publish("taxi-fare", (start - 3 * hour).isoformat(), 0.5, {"distance": 0.31}, 90)
+    metrics.publish("taxi-fare", (start - hour).isoformat(), 0.0, {"distance": 0.02}, 90)
+    model = replace(TAXI, drift_check=replace(CHECK, alarm_share=0.3, evaluation_periods=4))
+    planned = BASELINE | {"package": "arn:...:model-package/taxi-fare/3", "version": 3}
+
+    context = report_context(metrics, model, ["distance", "plan"], planned, start)
+
+    # Then: the package version the plan recorded, the alarm as configured, the earlier checks
+    assert context.baseline == "taxi-fare v3" and context.baseline_uri == STATISTICS
+    assert context.alarm == AlarmRule(share=0.3, datapoints=2, periods=4)
+    assert context.history is not None and len(context.history) == HISTORY_CHECKS
+    assert context.history[-3:] == (
+        PastCheck(start - 3 * hour, 0.5, {"distance": 0.31}),
+        PastCheck(start - 2 * hour, None, {}),
+        PastCheck(start - hour, 0.0, {"distance": 0.02}),
+    )
+    assert all(c.drifted_share is None for c in context.history[:-3])
+
+
+def test_a_report_context_whose_metrics_cannot_be_read_has_no_history() -> None:
+    # Given CloudWatch refusing the read (a role without GetMetricData, say)
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stub = Stubber(cloudwatch)
+    stub.add_client_error("get_metric_data", "AccessDenied", http_status_code=403)
+    planned = {"statistics": STATISTICS, "constraints": CONSTRAINTS}  # a plan naming no package
+
+    with stub:
+        context = report_context(
+            DriftMetrics(cloudwatch),
+            TAXI,
+            ["distance"],
+            planned,
+            datetime(2026, 11, 22, 5, tzinfo=UTC),
+        )
+
+    assert context.history is None and context.baseline == "" and context.alarm is not None

@@ -15,6 +15,7 @@ from modelfresh.driftplan import (
     MAX_BATCHES,
     SINGLE_MAX_OBJECTS,
     CaptureObject,
+    DriftBaseline,
     DriftCheckRequest,
     Window,
     alarm_differs,
@@ -127,7 +128,7 @@ def test_many_small_objects_never_make_more_batches_than_the_map_takes() -> None
         Window(at("2026-11-22T05:00:00"), at("2026-11-22T06:00:00")),
         objects,
         capture_bucket="b",
-        baseline=("s3://b/s.json", "s3://b/c.json"),
+        baseline=DriftBaseline("s3://b/s.json", "s3://b/c.json"),
         output_uri="s3://b/o/",
     )
     assert plan["mode"] == "fan-out"
@@ -159,7 +160,7 @@ def test_the_plan_carries_what_each_batch_needs_and_nothing_to_check_lists_no_ba
         window,
         [CaptureObject("x/1.jsonl", 5)],
         capture_bucket="cap",
-        baseline=("s3://b/s.json", "s3://b/c.json"),
+        baseline=DriftBaseline("s3://b/s.json", "s3://b/c.json"),
         output_uri="s3://b/out/",
     )
     assert plan["check"] == {
@@ -268,9 +269,10 @@ def test_the_summary_names_the_share_and_the_worst_features_within_sagemakers_li
         {"name": "a", "distance": 0.41},
         {"name": "b", "distance": 0.02, "psi": 0.22},
         {"name": "c", "distance": 0.03, "wasserstein": 0.25},
+        {"name": "d", "distance": 0.04, "chi2": 57.31},
     ]
     assert drift_summary(FINDING | {"features": found}) == (
-        "33% of features drifted: a 0.41, b PSI 0.22, c moved 0.25 sd"
+        "33% of features drifted: a 0.41, b PSI 0.22, c moved 0.25 sd, d chi-square 57.3"
     )
     many = FINDING | {"features": [{"name": "f" * 30, "distance": 0.5}] * 20}
     assert len(drift_summary(many)) == 256 and drift_summary(many).endswith("...")

@@ -16,7 +16,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from driftcheck.distances import (
     wasserstein_cdfs,
 )
 from driftcheck.features import Kind
+from driftcheck.formats import Measure
 from driftcheck.reference import (
     CategoricalReference,
     FeatureReference,
@@ -70,9 +71,13 @@ class FeatureDrift:
     p_value: float | None = None
     unseen_share: float | None = None  # categorical: share of values outside the domain
     reason: str = ""  # what made it drift (the violation's text); empty when it did not
-    # Which measure crossed its threshold: "distance" (the verdict distance, or chi-square's
-    # p-value), "psi" or "wasserstein"; empty when none did.
-    found_by: str = ""
+    # Which measure crossed its threshold: "distance" (the verdict distance), "psi",
+    # "wasserstein" or "chi2" (the chi-square method's test); empty when none did.
+    found_by: Measure | Literal[""] = ""
+    # Measures beyond their threshold that the robust method counts as the sampling noise of a
+    # small window, when nothing found drift (why an "ok" can sit beside a large number).
+    within_noise: tuple[Measure, ...] = ()
+    judged: bool = True  # False: the constraints turn the comparison off for this feature
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,8 @@ def _judge_numeric(
     linf = distance = 0.0
     index: float | None = None
     moved: float | None = None
-    reason = found_by = ""
+    found: tuple[Measure, float, float] | None = None  # (measure, value, threshold)
+    beyond: list[Measure] = []  # measures past their threshold, noise or not
     if m:
         at_edges = np.cumsum(partial.counts)
         linf = linf_cdfs(ref.cdf, at_edges[:-1] / m)
@@ -176,29 +182,38 @@ def _judge_numeric(
         index = _psi(ref, at_edges, m)
         if settings.wasserstein_threshold is not None:
             moved = _wasserstein(ref, partial, at_edges, m)
-        if distance > settings.threshold:
-            reason, found_by = formats.drift_text(distance, settings.threshold), "distance"
-        elif (
-            settings.psi_threshold is not None
-            and index > settings.psi_threshold
-            and (settings.method == "simple" or _psi_beyond_noise(index, ref, n, m))
-        ):
-            reason, found_by = formats.drift_text(index, settings.psi_threshold), "psi"
-        elif (
+        if linf > settings.threshold:
+            beyond.append("distance")
+        if settings.psi_threshold is not None and index > settings.psi_threshold:
+            beyond.append("psi")
+        if (
             moved is not None
             and settings.wasserstein_threshold is not None
             and moved > settings.wasserstein_threshold
+        ):
+            beyond.append("wasserstein")
+        if distance > settings.threshold:
+            found = ("distance", distance, settings.threshold)
+        elif (
+            "psi" in beyond
+            and settings.psi_threshold is not None
+            and (settings.method == "simple" or _psi_beyond_noise(index, ref, n, m))
+        ):
+            found = ("psi", index, settings.psi_threshold)
+        elif (
+            "wasserstein" in beyond
+            and moved is not None
+            and settings.wasserstein_threshold is not None
             # Robust: only where the KS test tells the samples apart (Deequ's alpha), so a
             # small window's noise never counts as a move.
             and (settings.method == "simple" or robust(linf, n, m) > 0.0)
         ):
-            reason = formats.drift_text(moved, settings.wasserstein_threshold)
-            found_by = "wasserstein"
+            found = ("wasserstein", moved, settings.wasserstein_threshold)
     return _feature_drift(
         ref,
         reference,
-        reason,
-        found_by,
+        found,
+        beyond,
         completeness=partial.present / rows,
         count=m,
         distance=distance,
@@ -262,7 +277,8 @@ def _judge_categorical(
     m, n = partial.present, ref.count
     linf = distance = 0.0
     statistic = p_value = unseen = None
-    reason = ""
+    found: tuple[Measure, float, float] | None = None
+    beyond: list[Measure] = []
     if m:
         observed = _comparable_counts(ref, partial)
         linf = linf_frequencies(ref.counts, observed)
@@ -273,15 +289,17 @@ def _judge_categorical(
         unseen = 1.0 - sum(partial.counts.get(value, 0) for value in domain) / m
         if settings.categorical_method == "chisquared":
             if p_value is not None and p_value < settings.chi2_p_value:
-                critical = chi2_isf(settings.chi2_p_value, df)
-                reason = formats.drift_text(statistic, critical)
-        elif distance > settings.categorical_threshold:
-            reason = formats.drift_text(distance, settings.categorical_threshold)
+                found = ("chi2", statistic, chi2_isf(settings.chi2_p_value, df))
+        else:
+            if linf > settings.categorical_threshold:
+                beyond.append("distance")
+            if distance > settings.categorical_threshold:
+                found = ("distance", distance, settings.categorical_threshold)
     return _feature_drift(
         ref,
         reference,
-        reason,
-        "distance" if reason else "",
+        found,
+        beyond,
         completeness=partial.present / rows,
         count=m,
         distance=distance,
@@ -327,18 +345,25 @@ def _chi_square(
 
 
 def _feature_drift(
-    ref: FeatureReference, reference: Reference, reason: str, found_by: str, **measures: Any
+    ref: FeatureReference,
+    reference: Reference,
+    found: tuple[Measure, float, float] | None,
+    beyond: list[Measure],
+    **measures: Any,
 ) -> FeatureDrift:
-    """The verdict: drifted when a reason was found and the constraints ask for the check."""
+    """The verdict: drifted when a measure found drift and the constraints ask for the check;
+    otherwise the measures past their threshold were noise."""
     judged = reference.compare and reference.evaluate and ref.checked
+    measures["baseline_completeness"] = ref.completeness
+    if found is None or not judged:
+        noise = tuple(beyond) if judged else ()
+        return FeatureDrift(
+            ref.name, ref.kind, drifted=False, judged=judged, within_noise=noise, **measures
+        )
+    measure, value, threshold = found
+    reason = formats.drift_text(value, threshold, measure)
     return FeatureDrift(
-        name=ref.name,
-        kind=ref.kind,
-        baseline_completeness=ref.completeness,
-        drifted=bool(reason) and judged,
-        reason=reason if judged else "",
-        found_by=found_by if judged else "",
-        **measures,
+        ref.name, ref.kind, drifted=True, reason=reason, found_by=measure, **measures
     )
 
 

@@ -5,6 +5,9 @@ Key names and nesting follow the AWS developer guide and the files the built-in 
 dashboards, notebooks and scripts written for Model Monitor read ours unchanged. Violation texts
 are the analyzer's own: AWS tooling parses them with regular expressions such as
 "distance: (.+) exceeds threshold: (.+)", and numbers are printed the way Java prints a double.
+A drift found by a measure Model Monitor does not have (PSI, the Wasserstein distance, a
+chi-square test) says which measure it was, in the same shape but never "distance: ", so that
+tooling never reads its number as the feature's drift distance.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from driftcheck.features import DriftSettings
 
@@ -189,9 +192,21 @@ def violations_document(violations: Sequence[Mapping[str, str]]) -> dict[str, An
     return {"violations": [dict(v) for v in violations]}
 
 
-def drift_text(distance: float, threshold: float) -> str:
-    distance_text, threshold_text = java_double(distance), java_double(threshold)
-    return f"Baseline drift distance: {distance_text} exceeds threshold: {threshold_text}"
+# The measure that found a drift: Model Monitor's L-infinity distance, or one of this engine's.
+Measure = Literal["distance", "psi", "wasserstein", "chi2"]
+MEASURE_NAMES: Mapping[Measure, str] = {
+    "distance": "Baseline drift distance",  # Model Monitor's own text
+    "psi": "Baseline drift population stability index",
+    "wasserstein": "Baseline drift Wasserstein distance in baseline standard deviations",
+    "chi2": "Baseline drift chi-square statistic",
+}
+
+
+def drift_text(value: float, threshold: float, measure: Measure = "distance") -> str:
+    """Model Monitor's "Baseline drift distance: 0.31 exceeds threshold: 0.1", or the same
+    sentence for another measure under its own name."""
+    value_text, threshold_text = java_double(value), java_double(threshold)
+    return f"{MEASURE_NAMES[measure]}: {value_text} exceeds threshold: {threshold_text}"
 
 
 def data_type_text(expected_type: str, threshold: float, share: float) -> str:

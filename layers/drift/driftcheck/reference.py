@@ -53,6 +53,7 @@ class NumericReference:
     shift: float  # the baseline mean; windows sum (x - shift) so variances stay accurate
     psi_cuts: NDArray[np.intp]  # indices into edges: the baseline's deciles
     spread: float = 0.0  # the baseline's standard deviation (0: unknown or constant)
+    mean: float | None = None  # the baseline's mean, when statistics.json gives one
     low: float = 0.0  # the baseline's min and max
     high: float = 0.0
     checked: bool = True
@@ -214,6 +215,7 @@ def _numeric(
         shift=shift,
         psi_cuts=np.unique(np.searchsorted(cdf, PSI_QUANTILES, side="left")),
         spread=float(spread) if _finite(spread) and spread > 0 else 0.0,
+        mean=float(mean) if _finite(mean) else None,
         low=min(float(low), float(edges[0])) if _finite(low) else float(edges[0]),
         high=max(float(high), float(edges[-1])) if _finite(high) else float(edges[-1]),
         checked=_checked(constraint),

@@ -60,22 +60,31 @@ def numeric_statistics(partial: NumericPartial, ref: NumericReference) -> dict[s
             bucket_counts=[],
             sketch=[],
         )
-    mean_offset = partial.shifted_sum / n
-    variance = max(partial.shifted_squares / n - mean_offset**2, 0.0)
+    mean, std_dev = moments(partial, ref)
     xs, cs = cdf_knots(partial, ref)
     return numeric_entry(
         ref.name,
         inferred,
         present=partial.present,
         missing=partial.missing,
-        mean=ref.shift + mean_offset,
+        mean=mean,
         total=ref.shift * n + partial.shifted_sum,
-        std_dev=math.sqrt(variance),
+        std_dev=std_dev,
         minimum=partial.minimum,
         maximum=partial.maximum,
         bucket_counts=_bucket_counts(xs, cs, partial),
         sketch=_quantile_points(xs, cs, n, integral=inferred == "Integral"),
     )
+
+
+def moments(partial: NumericPartial, ref: NumericReference) -> tuple[float, float]:
+    """The window's exact mean and (population) standard deviation; (0, 0) when empty."""
+    n = partial.count
+    if not n:
+        return 0.0, 0.0
+    mean_offset = partial.shifted_sum / n
+    variance = max(partial.shifted_squares / n - mean_offset**2, 0.0)
+    return ref.shift + mean_offset, math.sqrt(variance)
 
 
 def categorical_statistics(

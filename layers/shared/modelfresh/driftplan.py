@@ -67,6 +67,23 @@ class Window:
 
 
 @dataclass(frozen=True)
+class DriftBaseline:
+    """The baseline files a drift check compares with, and the model package they belong to
+    (as recorded with the champion, or registered with the package prod serves)."""
+
+    statistics: str
+    constraints: str
+    package_arn: str = ""
+    version: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"statistics": self.statistics, "constraints": self.constraints}
+        if self.package_arn:
+            found |= {"package": self.package_arn, "version": self.version}
+        return found
+
+
+@dataclass(frozen=True)
 class CaptureObject:
     key: str
     size: int
@@ -167,7 +184,7 @@ def plan_document(
     objects: Sequence[CaptureObject],
     *,
     capture_bucket: str,
-    baseline: tuple[str, str] | None,
+    baseline: DriftBaseline | None,
     output_uri: str,
     input_format: str = "capture",
 ) -> dict[str, Any]:
@@ -191,9 +208,7 @@ def plan_document(
             "model": model.name,
             "bucket": capture_bucket,
             "format": input_format,
-            "baseline": {"statistics": baseline[0], "constraints": baseline[1]}
-            if baseline
-            else None,
+            "baseline": baseline.to_json() if baseline else None,
             "output": output_uri,
         },
         "batches": listed if mode in ("single", "fan-out") else [],
@@ -289,9 +304,12 @@ def fresh_finding(
 
 def _feature_text(feature: Mapping[str, Any]) -> str:
     """One drifted feature and the measure that found it: "trip_distance_km 0.31" (the
-    L-infinity distance), "dropoff_latitude PSI 0.14", "fare moved 0.25 sd" (Wasserstein)."""
+    L-infinity distance), "dropoff_latitude PSI 0.14", "fare moved 0.25 sd" (Wasserstein),
+    "plan chi-square 57.3"."""
     if "psi" in feature:
         return f"{feature['name']} PSI {feature['psi']:.2f}"
+    if "chi2" in feature:
+        return f"{feature['name']} chi-square {feature['chi2']:.1f}"
     if "wasserstein" in feature:
         return f"{feature['name']} moved {feature['wasserstein']:.2f} sd"
     return f"{feature['name']} {feature['distance']:.2f}"

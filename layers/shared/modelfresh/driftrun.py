@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from driftcheck import BaselineInvalid as BrokenBaseline
 from driftcheck import (
     DriftResult,
@@ -22,12 +23,17 @@ from driftcheck import (
     fold,
     render_report,
 )
+from driftcheck.report import AlarmRule, PastCheck, ReportContext
 
-from modelfresh.aws.drift import FINDING_FEATURES, DriftObjects
+from modelfresh.aws.drift import FINDING_FEATURES, DriftMetrics, DriftObjects
 from modelfresh.config import ControllerConfig, DriftCheck, ModelConfig
-from modelfresh.driftplan import checked_model
+from modelfresh.driftplan import FEATURE_METRIC, SHARE_METRIC, checked_model
 from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete, MalformedEvent
 from modelfresh.events import require
+from modelfresh.observability import logger
+
+# How many earlier checks the report shows (at least the alarm's evaluation periods).
+HISTORY_CHECKS = 12
 
 # One compiled baseline per container: every batch of a check (and the next hour's check)
 # compares against the same champion until it is replaced. Keyed by the files' ETags too, so
@@ -130,8 +136,68 @@ def conclude(parts: Iterable[WindowStats], ref: Reference) -> DriftResult:
     return compare(ref, fold(parts, reference=ref))
 
 
+def report_title(model: str, window: Mapping[str, str]) -> str:
+    """The page's title: "taxi-fare drift check, 22 Nov 2026 05:00-06:00 UTC" (an en dash
+    in fact; the end's date too when the window crosses midnight)."""
+    start, end = (datetime.fromisoformat(window[k]).astimezone(UTC) for k in ("start", "end"))
+    same_day = (end - timedelta(seconds=1)).date() == start.date()  # 22:00-00:00 is one day
+    until = f"{end:%H:%M}" if same_day else f"{end:%d %b %Y %H:%M}"
+    return f"{model} drift check, {start:%d %b %Y %H:%M}–{until} UTC"
+
+
+def report_context(
+    metrics: DriftMetrics,
+    model: ModelConfig,
+    features: Sequence[str],
+    baseline: Mapping[str, Any],
+    window_start: datetime,
+) -> ReportContext:
+    """What the report says beyond the window, from the records: whose baseline (the plan's,
+    as recorded with the champion), the alarm's rule (the config it is kept in line with), and
+    the earlier windows' drifted share and distances (the metrics the alarm watches). Earlier
+    windows that cannot be read leave history None: the page says so, the check goes on."""
+    check = model.drift_check
+    assert check is not None  # reference_of_check found it
+    version = baseline.get("version")
+    period = check.every_hours * 3600
+    count = max(HISTORY_CHECKS, check.evaluation_periods)
+    starts = [window_start - timedelta(seconds=period * k) for k in range(count, 0, -1)]
+    names = [SHARE_METRIC, *(FEATURE_METRIC.format(feature=f) for f in features)]
+    history: tuple[PastCheck, ...] | None
+    try:
+        series = metrics.recent(model.name, names, starts[0], window_start, period)
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("the earlier checks' metrics could not be read", extra={"error": str(error)})
+        history = None
+    else:
+        history = tuple(
+            PastCheck(
+                start,
+                series[SHARE_METRIC].get(start),
+                {
+                    f: series[FEATURE_METRIC.format(feature=f)][start]
+                    for f in features
+                    if start in series[FEATURE_METRIC.format(feature=f)]
+                },
+            )
+            for start in starts
+        )
+    return ReportContext(
+        baseline=f"{model.package_group} v{version}" if version is not None else "",
+        baseline_uri=str(baseline.get("statistics", "")),
+        alarm=AlarmRule(check.alarm_share, check.datapoints_to_alarm, check.evaluation_periods),
+        history=history,
+    )
+
+
 def write_outputs(
-    objects: DriftObjects, output: str, result: DriftResult, ref: Reference, title: str
+    objects: DriftObjects,
+    output: str,
+    result: DriftResult,
+    ref: Reference,
+    title: str,
+    *,
+    context: ReportContext | None = None,
 ) -> dict[str, str]:
     """statistics.json and constraint_violations.json (Model Monitor's names and formats) and
     report.html, under the check's output prefix; returns their URIs."""
@@ -145,7 +211,9 @@ def write_outputs(
             "application/json",
         ),
         "report": objects.write(
-            output + "report.html", render_report(result, ref, title=title), "text/html"
+            output + "report.html",
+            render_report(result, ref, title=title, context=context),
+            "text/html",
         ),
     }
 
@@ -176,4 +244,6 @@ def _feature(drift: FeatureDrift) -> dict[str, Any]:
         entry["psi"] = round(drift.psi, 4)  # the population stability index found it
     elif drift.found_by == "wasserstein" and drift.wasserstein is not None:
         entry["wasserstein"] = round(drift.wasserstein, 4)  # in baseline standard deviations
+    elif drift.found_by == "chi2" and drift.chi2 is not None:
+        entry["chi2"] = round(drift.chi2, 4)  # the chi-square method's statistic found it
     return entry

@@ -16,13 +16,18 @@ from modelfresh.driftplan import (
     FEATURE_METRIC,
     SHARE_METRIC,
     CaptureObject,
+    DriftBaseline,
     alarm_differs,
     split_s3_uri,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef, PutMetricAlarmInputTypeDef
+    from mypy_boto3_cloudwatch.type_defs import (
+        MetricDataQueryTypeDef,
+        MetricDatumTypeDef,
+        PutMetricAlarmInputTypeDef,
+    )
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 BLOCK_BYTES = 1 << 20
 # CloudWatch takes at most this many datapoints in one PutMetricData call.
 METRICS_PER_CALL = 1000
+# ...and at most this many metrics in one GetMetricData call.
+QUERIES_PER_CALL = 500
 # A finding travels in events, executions and package metadata: keep it small.
 FINDING_FEATURES = 10
 
@@ -97,12 +104,21 @@ class DriftState:
             TableName=self._table, Key={"model": {"S": model}}, ConsistentRead=True
         ).get("Item", {})
 
-    def baseline(self, model: str) -> tuple[str, str] | None:
-        """The champion's statistics.json and constraints.json, when it has both."""
+    def baseline(self, model: str) -> DriftBaseline | None:
+        """The champion's statistics.json and constraints.json, when it has both, with the
+        package they were recorded with (one item, written together at its crowning)."""
         item = self._item(model)
         statistics = item.get("baseline_statistics", {}).get("S", "")
         constraints = item.get("baseline_constraints", {}).get("S", "")
-        return (statistics, constraints) if statistics and constraints else None
+        if not statistics or not constraints:
+            return None
+        version = item.get("champion_version", {}).get("N")
+        return DriftBaseline(
+            statistics,
+            constraints,
+            package_arn=item.get("champion_package", {}).get("S", ""),
+            version=int(version) if version is not None else None,
+        )
 
     def record_finding(self, model: str, finding: Mapping[str, Any]) -> None:
         self._db.update_item(
@@ -148,6 +164,37 @@ class DriftMetrics:
                 Namespace=DRIFT_NAMESPACE, MetricData=data[start : start + METRICS_PER_CALL]
             )
         return len(data)
+
+    def recent(
+        self, model: str, names: Sequence[str], start: datetime, end: datetime, period: int
+    ) -> dict[str, dict[datetime, float]]:
+        """The model's metrics by name, each as {window start: value} for the datapoints in
+        [start, end), at the check period and statistic the alarm uses (one GetMetricData call
+        per 500 metrics: $0.01 per 1,000 metrics read)."""
+        found: dict[str, dict[datetime, float]] = {name: {} for name in names}
+        paginator = self._cw.get_paginator("get_metric_data")
+        for first in range(0, len(names), QUERIES_PER_CALL):
+            chunk = names[first : first + QUERIES_PER_CALL]
+            queries: list[MetricDataQueryTypeDef] = [
+                {
+                    "Id": f"m{i}",  # ids must start with a lower-case letter
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": DRIFT_NAMESPACE,
+                            "MetricName": name,
+                            "Dimensions": [{"Name": "model", "Value": model}],
+                        },
+                        "Period": period,
+                        "Stat": "Maximum",
+                    },
+                }
+                for i, name in enumerate(chunk)
+            ]
+            for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=end):
+                for series in page["MetricDataResults"]:
+                    values = found[chunk[int(series["Id"][1:])]]
+                    values.update(zip(series["Timestamps"], series["Values"], strict=True))
+        return found
 
     def ensure_alarm(self, wanted: PutMetricAlarmInputTypeDef) -> bool:
         """Create or update the alarm when it differs from the config; True if written.
