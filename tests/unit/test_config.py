@@ -110,7 +110,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
     assert taxi == ModelConfig(
         name="taxi-fare",
         package_group="taxi-fare",
-        pipeline="taxi-fare-retrain",
+        pipeline="modelfresh-retrain",
         endpoints=Endpoints(staging="taxi-fare-staging", prod="taxi-fare-prod"),
         gate=Gate(metric="rmse", threshold=6.0, direction="minimize", champion_margin=0.05),
         smoke_test=SmokeTest(
