@@ -68,7 +68,7 @@ def short(arn: str | None) -> str:
 def history(cloud: LocalCloud, execution_arn: str) -> Iterator[dict[str, Any]]:
     """An execution's history events, oldest first, page by page (nextToken)."""
     pages = cloud.client("stepfunctions").get_paginator("get_execution_history")
-    for page in pages.paginate(executionArn=execution_arn):
+    for page in pages.paginate(executionArn=execution_arn, PaginationConfig={"PageSize": 1000}):
         yield from page["events"]
 
 

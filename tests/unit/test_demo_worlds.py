@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from modelfresh.config import load_config
 
 import demo.__main__ as demo
-from demo.story import no_alarm
+from demo.story import APPROVAL_STATE, no_alarm
 from demo.world import csv_rows, training_csv
 
 
@@ -36,11 +37,14 @@ def test_every_demo_world_fits_its_configured_model(name: str) -> None:
 
 
 def test_drift_moves_the_churn_world_and_keeps_it_reproducible() -> None:
+    # Given the churn world
     world = demo.WORLDS["churn"]()
 
+    # When it makes customers before and after the rival's plan
     before = world.requests(2000, seed=5)
     after = world.requests(2000, seed=5, drift=1.0)
 
+    # Then the same seed gives the same customers, and the changed world pays more and leaves
     assert np.array_equal(before, world.requests(2000, seed=5))
     charges = world.features.index("monthly_charges")
     assert after[:, charges].mean() > before[:, charges].mean() + 10
@@ -50,8 +54,10 @@ def test_drift_moves_the_churn_world_and_keeps_it_reproducible() -> None:
 def test_an_unknown_model_gets_one_line_naming_the_configured_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # When the demo is asked for a model the config does not have
     status = demo.main(["--model", "fraud"])
 
+    # Then one line says so and names the ones it has, before anything starts
     out, err = capsys.readouterr()
     assert status == 2
     assert out == ""
@@ -76,6 +82,7 @@ def test_a_config_whose_features_are_not_the_worlds_is_refused_plainly(tmp_path:
 
 
 def test_drift_below_the_alarms_share_ends_in_a_decision_that_says_why() -> None:
+    # Given the drift alarm still OK after three checks, one of them above its share
     alarm = {
         "AlarmName": "modelfresh-drift-churn",
         "StateValue": "OK",
@@ -84,11 +91,25 @@ def test_drift_below_the_alarms_share_ends_in_a_decision_that_says_why() -> None
         "EvaluationPeriods": 3,
     }
 
+    # When the demo concludes
     ending = no_alarm(alarm, [0.0, 0.17, 0.33])
 
+    # Then it is a decision, with the alarm's rule and what the checks found
     assert ending.kind == "decided"
     assert ending.why.startswith(
         "no retrain: the alarm modelfresh-drift-churn is OK; it goes to ALARM when more than "
         "20% of features drift in 2 of the last 3 checks, and the hourly checks found 0%, 17%, "
         "33%"
     )
+
+
+def test_the_state_the_demo_waits_on_is_the_deploys_approval_task() -> None:
+    # Given the deploy state machine as deployed
+    definition = json.loads((demo.ROOT / "statemachines" / "deploy.asl.json").read_text())
+
+    # When the demo looks for the approval task by name
+    state = definition["States"][APPROVAL_STATE]
+
+    # Then it is the task that waits for the person's decision
+    assert state["Type"] == "Task"
+    assert state["Resource"].endswith(".waitForTaskToken")
