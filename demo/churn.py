@@ -31,7 +31,7 @@ def customers(n: int, seed: int, drift: float = 0.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     contract = rng.choice(3, size=n, p=mix([0.45, 0.30, 0.25], [0.75, 0.15, 0.10], drift))
     tenure = rng.gamma(shape=1.0 + contract, scale=14.0, size=n).clip(0, 72).round()
-    charges = rng.normal(65 + 15 * drift, 18, n).clip(18, 130).round(2)
+    charges = rng.normal(65 + 25 * drift, 18, n).clip(18, 130).round(2)
     calls = rng.poisson(1.0 + 1.5 * drift, n)
     usage = rng.lognormal(np.log(12), 0.6, n).clip(0, 200).round(1)
     paperless = (rng.random(n) < 0.55 + 0.1 * drift).astype(int)
@@ -44,16 +44,19 @@ def churned(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
     decides: the dearer the plan, the likelier they leave, whatever their contract."""
     rng = np.random.default_rng(seed)
     tenure, charges, calls, contract, usage, paperless = rows.T
-    score = (
+    habits = (
         0.5
-        - (0.07 - 0.06 * drift) * tenure
+        - 0.07 * tenure
         + 0.8 * calls
-        - (1.4 - 1.3 * drift) * contract
+        - 1.4 * contract
         + 0.4 * paperless
         - 0.02 * usage
-        + (0.01 + 0.09 * drift) * (charges - 65)
-        - 2.5 * drift
+        + 0.01 * (charges - 65)
     )
+    price = 0.2 * (charges - 90)
+    # Drift moves the rule from habits to price: a model that learnt the habits ranks the new
+    # leavers little better than chance, and only data from the changed world teaches price.
+    score = (1 - drift) * habits + drift * price
     left: np.ndarray = rng.random(len(rows)) < 1 / (1 + np.exp(-score))
     return left.astype(int)
 

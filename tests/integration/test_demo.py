@@ -112,7 +112,7 @@ def test_the_churn_demo_says_why_a_candidate_was_not_promoted(
     # Then it ends cleanly with the system's decision and why, the timeline still printed
     assert status == demo.EXIT["decided"] == 3
     printed = capsys.readouterr().out
-    assert "modelfresh demo: churn (binary_classification, gate auc maximize 0.8)" in printed
+    assert "modelfresh demo: churn (binary_classification, gate auc maximize 0.75)" in printed
     assert "[rejected] Rejected by the gate" in printed
     assert "does not beat the champion" in printed
     timeline = (tmp_path / "timeline.txt").read_text()

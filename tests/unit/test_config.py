@@ -166,7 +166,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
         package_group="churn",
         pipeline="modelfresh-retrain",
         endpoints=Endpoints(staging="churn-staging", prod="churn-prod"),
-        gate=Gate(metric="auc", threshold=0.8, direction="maximize", champion_margin=0.005),
+        gate=Gate(metric="auc", threshold=0.75, direction="maximize", champion_margin=0.005),
         smoke_test=SmokeTest(
             payloads=("2,89.9,4,0,3.5,1", "40,55.25,0,2,18.2,0", "12,70.0,1,1,11.0,1"),
             max_latency_ms=1000.0,
