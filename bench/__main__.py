@@ -116,7 +116,7 @@ def transitions_benchmark() -> dict[str, Any]:
             cloud.client("cloudwatch").set_alarm_state(
                 AlarmName="modelfresh-drift-taxi-fare", StateValue="ALARM", StateReason="bench"
             )
-            run = cloud.pipelines.wait_for_run("taxi-fare-retrain")
+            run = cloud.pipelines.wait_for_run("modelfresh-retrain")
             for _ in range(heartbeat_sweeps):
                 cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
             assert run.status == "Executing"

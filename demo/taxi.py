@@ -8,10 +8,12 @@ bigger groups. The demo captures such traffic from the prod endpoint; the drift 
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
-
 import numpy as np
+
+from demo.world import csv_rows, mix
+from demo.world import training_csv as _training_csv
+
+__all__ = ["CATEGORICAL", "FEATURES", "City", "csv_rows", "fares", "training_csv", "trips"]
 
 FEATURES = (
     "passenger_count",
@@ -34,7 +36,7 @@ def trips(n: int, seed: int, drift: float = 0.0) -> np.ndarray:
     passengers = rng.choice(
         np.arange(1, 7),
         size=n,
-        p=_mix([0.70, 0.15, 0.06, 0.04, 0.03, 0.02], [0.40, 0.20, 0.12, 0.12, 0.08, 0.08], drift),
+        p=mix([0.70, 0.15, 0.06, 0.04, 0.03, 0.02], [0.40, 0.20, 0.12, 0.12, 0.08, 0.08], drift),
     )
     distance = rng.lognormal(mean=np.log(3.0) + 0.6 * drift, sigma=0.7, size=n).clip(0.2, 80)
     rush = rng.random(n) < 0.5
@@ -43,7 +45,7 @@ def trips(n: int, seed: int, drift: float = 0.0) -> np.ndarray:
     weekday = rng.choice(
         7,
         size=n,
-        p=_mix([0.13, 0.14, 0.15, 0.15, 0.16, 0.14, 0.13], [0.08] * 5 + [0.3, 0.3], drift),
+        p=mix([0.13, 0.14, 0.15, 0.15, 0.16, 0.14, 0.13], [0.08] * 5 + [0.3, 0.3], drift),
     )
     month = rng.integers(1, 13, size=n)
     lat = rng.normal(40.75, 0.03, n)
@@ -79,23 +81,24 @@ def fares(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
     ).round(2)
 
 
-def csv_rows(rows: np.ndarray) -> list[str]:
-    """One request body line per trip, as the endpoint receives them."""
-    return [",".join(_cell(v) for v in row) for row in rows]
-
-
 def training_csv(rows: np.ndarray, seed: int) -> str:
     """Training data as the built-in XGBoost wants it: the fare first, no header."""
-    out = io.StringIO()
-    for fare, line in zip(fares(rows, seed), csv_rows(rows), strict=True):
-        out.write(f"{fare},{line}\n")
-    return out.getvalue()
+    return _training_csv(City(), rows, seed)
 
 
-def _cell(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+class City:
+    """The taxi-fare model's world, for the demo (demo.world.World)."""
 
+    features: tuple[str, ...] = FEATURES
+    categorical: tuple[str, ...] = CATEGORICAL
+    noun = "trips"
+    labels_are = "fares"
 
-def _mix(before: Sequence[float], after: Sequence[float], drift: float) -> np.ndarray:
-    p = (1 - drift) * np.asarray(before) + drift * np.asarray(after)
-    return p / p.sum()
+    def requests(self, n: int, seed: int, drift: float = 0.0) -> np.ndarray:
+        return trips(n, seed, drift)
+
+    def labels(self, rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
+        return fares(rows, seed, drift)
+
+    def describe(self, drift: float) -> str:
+        return "like the training data" if drift == 0 else "longer trips, later pickups"

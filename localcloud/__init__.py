@@ -143,12 +143,12 @@ class LocalCloud:
             )
             self._server.start()
             self.endpoint = f"http://127.0.0.1:{self.server_port}"
-            request = urllib.request.Request(  # noqa: S310 - our own loopback server
-                f"{self.endpoint}/moto-api/config",
-                data=json.dumps(MOTO_CONFIG).encode(),
-                method="POST",
-            )
-            urllib.request.urlopen(request).close()  # noqa: S310 - our own loopback server
+            # moto's backends outlive a server in this process: start empty, as mock_aws does.
+            for path, body in (("reset", b""), ("config", json.dumps(MOTO_CONFIG).encode())):
+                request = urllib.request.Request(  # noqa: S310 - our own loopback server
+                    f"{self.endpoint}/moto-api/{path}", data=body, method="POST"
+                )
+                urllib.request.urlopen(request).close()  # noqa: S310 - our own loopback server
             # The Step Functions interpreter and our handlers reach the server like any client.
             os.environ.update(
                 {"AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.server_port)}

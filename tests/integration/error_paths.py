@@ -52,7 +52,7 @@ def case_models(tmp_path: Path, count: int) -> Path:
     for n in range(1, count + 1):
         name = f"case-{n:02d}"
         body = (
-            taxi.replace('"taxi-fare-retrain"', f'"{name}-retrain"')
+            taxi.replace('"modelfresh-retrain"', f'"{name}-retrain"')
             .replace('package_group = "taxi-fare"', f'package_group = "{name}"')
             .replace('"taxi-fare-staging"', f'"{name}-staging"')
             .replace('"taxi-fare-prod"', f'"{name}-prod"')

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelfresh.config import load_config
 
 import demo.__main__ as demo
 from localcloud import LocalCloud
@@ -68,7 +69,8 @@ def test_the_demos_cli_commands_work_as_printed(served: LocalCloud, tmp_path: Pa
     served.register_package("taxi-fare")
 
     # When a person pastes what the demo prints, in another shell
-    lines = demo.aws_cli_lines(served, started["executionArn"])
+    model = load_config(FIXTURES / "models.toml").model("taxi-fare")
+    lines = demo.aws_cli_lines(served, model, started["executionArn"])
     assert lines[0].startswith("export AWS_ACCESS_KEY_ID=testing ")
     history, packages = documents(shell(lines, tmp_path))
 

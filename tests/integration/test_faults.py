@@ -45,7 +45,7 @@ def test_a_throttled_pipeline_start_is_retried_and_the_run_goes_on(app: App) -> 
     app.cloud.faults.api("sagemaker", "StartPipelineExecution", "throttle", times=2)
 
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     run.succeed(GOOD)
 
     assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
@@ -59,12 +59,12 @@ def test_a_pipeline_start_whose_answer_was_lost_starts_one_pipeline(app: App) ->
     app.cloud.faults.api("sagemaker", "StartPipelineExecution", "lost")
 
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     app.parked(run)
     run.succeed(GOOD)
 
     assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
-    assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 1
+    assert len(app.cloud.pipelines.runs("modelfresh-retrain")) == 1
     assert [f.kind for f in app.cloud.faults.fired] == ["lost"]
 
 
@@ -78,7 +78,7 @@ def test_a_run_that_fails_after_starting_its_pipeline_stops_it_and_says_so(app: 
 
     # ... through its failure path, and the pipeline it started is stopped, not orphaned
     assert (described["status"], described["error"]) == ("FAILED", "RetrainFailed")
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     assert run.status == "Stopped"
     failed = app.cloud.notifications(app.topic_arn)[-1]
     assert failed["kind"] == "failed"

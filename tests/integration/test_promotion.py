@@ -456,7 +456,7 @@ def test_drift_alarm_to_production_and_the_drift_check_follows_the_new_baseline(
 
     app = App(cloud, champion=True)
     app.fire_alarm("modelfresh-drift-taxi-fare", reason="pickup_hour drifted")
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     baseline = driftcheck.baseline(
         [[float(i)] for i in range(100)], [driftcheck.FeatureSpec("x", "numeric")], DriftSettings()
     )
@@ -485,7 +485,7 @@ def test_a_candidate_whose_model_cannot_load_stops_at_staging_before_anyone_is_a
     app: App,
 ) -> None:
     # Given an approved candidate whose model.tar.gz is not where its package says
-    missing = f"s3://{app.cloud.artifacts_bucket}/taxi-fare-retrain/lost/model/model.tar.gz"
+    missing = f"s3://{app.cloud.artifacts_bucket}/modelfresh-retrain/lost/model/model.tar.gz"
     candidate = app.cloud.register_package("taxi-fare", model_data_url=missing)
     app.approve(candidate)
 

@@ -29,7 +29,7 @@ def test_drift_alarm_leads_to_an_approved_candidate(app: App) -> None:
     # Given a drift alarm that belongs to taxi-fare by naming convention
     # When it goes to ALARM and the pipeline registers a candidate better than the champion
     app.fire_alarm("modelfresh-drift-taxi-fare", reason="pickup_hour drifted")
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     package_arn = run.succeed(GOOD)
 
     # Then the run succeeds and the package is Approved, with the reasons in the registry
@@ -64,7 +64,7 @@ def test_drift_alarm_leads_to_an_approved_candidate(app: App) -> None:
 
 def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: App) -> None:
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     package_arn = run.succeed(WORSE_THAN_CHAMPION)
 
     assert app.wait(app.only_execution())["status"] == "SUCCEEDED"  # losing is an outcome
@@ -79,7 +79,7 @@ def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: A
 
 def test_candidate_over_the_threshold_is_rejected(app: App) -> None:
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     package_arn = run.succeed(Candidate(metrics={"rmse": 4.5}))
 
     app.wait(app.only_execution())
@@ -105,7 +105,7 @@ def test_manual_mode_leaves_a_passing_candidate_pending_with_an_explanation(app:
 
 def test_failed_pipeline_takes_the_failure_path_and_releases_the_lease(app: App) -> None:
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     run.fail("AlgorithmError: training diverged")
 
     described = app.wait(app.only_execution())
@@ -144,14 +144,14 @@ def test_fifty_concurrent_duplicate_alarm_events_start_one_execution(app: App) -
     assert len(app.executions()) == 1
     assert app.outcomes() == ["started"]
     assert app.dead_letters() == []
-    app.cloud.pipelines.wait_for_run("taxi-fare-retrain")  # once the run has planned
-    assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 1
+    app.cloud.pipelines.wait_for_run("modelfresh-retrain")  # once the run has planned
+    assert len(app.cloud.pipelines.runs("modelfresh-retrain")) == 1
 
 
 def test_alarm_during_a_run_causes_exactly_one_follow_up_after_it(app: App) -> None:
     # Given a run in progress
     app.fire_alarm(reason="first")
-    first_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    first_pipeline = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     # When three more alarm changes arrive while it runs
     for reason in ("second", "third", "fourth"):
         app.fire_alarm(reason=reason)
@@ -163,7 +163,7 @@ def test_alarm_during_a_run_causes_exactly_one_follow_up_after_it(app: App) -> N
     # When the first run ends, exactly one follow-up starts, for the latest signal
     first_pipeline.succeed(GOOD)
     app.wait(app.executions()[0])
-    follow_up_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+    follow_up_pipeline = app.cloud.pipelines.wait_for_run("modelfresh-retrain", count=2)
     executions = app.executions()
     assert len(executions) == 2
     follow_up_input = json.loads(
@@ -175,14 +175,14 @@ def test_alarm_during_a_run_causes_exactly_one_follow_up_after_it(app: App) -> N
 
     # ... and no third one
     assert len(app.executions()) == 2
-    assert len(app.cloud.pipelines.runs("taxi-fare-retrain")) == 2
+    assert len(app.cloud.pipelines.runs("modelfresh-retrain")) == 2
     assert "lease_run" not in app.model_state()
 
 
 def test_lost_pipeline_status_event_is_recovered_by_the_heartbeat(app: App) -> None:
     # Given a run waiting on its pipeline
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     app.parked(run)
     # When the pipeline succeeds but SageMaker's status event never arrives
     run.succeed(GOOD, emit_event=False)
@@ -196,7 +196,7 @@ def test_lost_pipeline_status_event_is_recovered_by_the_heartbeat(app: App) -> N
 
 def test_repeated_status_events_are_harmless(app: App) -> None:
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     run.succeed(GOOD)
     execution = app.only_execution()
     app.wait(execution)
@@ -213,13 +213,13 @@ def test_repeated_status_events_are_harmless(app: App) -> None:
 def test_long_pipeline_costs_no_more_transitions_than_a_short_one(app: App) -> None:
     # A pipeline that runs 72 simulated hours gets 432 heartbeat sweeps (every 10 minutes)
     app.fire_alarm(reason="short")
-    short = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    short = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     short.succeed(GOOD)
     first = app.only_execution()
     app.wait(first)
 
     app.fire_alarm(reason="long")
-    long = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+    long = app.cloud.pipelines.wait_for_run("modelfresh-retrain", count=2)
     for _ in range(72 * 6):
         app.cloud.fire_schedules(only=lambda rule: "HeartbeatWaits" in rule)
     assert long.status == "Executing"
@@ -330,7 +330,7 @@ def test_schedule_starts_one_retrain_per_period(app: App) -> None:
 
     execution = app.only_execution()
     assert execution["name"].startswith("taxi-fare-sched-")
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     assert run.parameters["TriggerKind"] == "schedule"
 
 
@@ -359,7 +359,7 @@ def test_alarm_during_cooldown_is_deferred_and_started_by_the_sweep_when_it_ends
 def test_sweep_reclaims_the_lease_of_a_run_that_ended_without_releasing_it(app: App) -> None:
     # Given a run that was stopped by hand (its failure path never ran)
     app.fire_alarm()
-    app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     execution = app.only_execution()
     app.sfn.stop_execution(executionArn=execution["executionArn"])
     app.wait(execution)
@@ -394,7 +394,7 @@ def test_with_no_sweep_a_running_pipeline_is_rechecked_and_waited_for_again(
 ) -> None:
     app = app_without_sweeps
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     execution = app.only_execution()
 
     # When no heartbeat arrives before the deadline, the run checks the pipeline: still running
@@ -421,7 +421,7 @@ def test_with_no_sweep_and_a_lost_event_the_heartbeat_deadline_still_finds_the_r
 ) -> None:
     app = app_without_sweeps
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     app.parked(run)
     run.succeed(GOOD, emit_event=False)
 
@@ -496,7 +496,7 @@ def test_the_pipeline_learns_from_the_windows_captured_requests_and_their_labels
 
     # When the drift alarm starts a retrain
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
 
     # Then the pipeline is started with all 17 parameters, every one a string within limits
     execution = app.only_execution()
@@ -544,7 +544,7 @@ def test_a_window_whose_labels_have_not_arrived_is_said_to_train_on_the_base_dat
 
     # When the drift alarm starts a retrain that ends with an approved candidate
     app.fire_alarm()
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     manifest = app.manifest(run.parameters["DriftDataset"])
     run.succeed(GOOD)
     execution = app.only_execution()
@@ -588,7 +588,7 @@ def test_a_model_whose_data_is_out_of_reach_fails_its_run_before_the_pipeline_st
     assert "DataOutOfReach" in failed["summary"]
     assert "training.data_uri is in bucket 'someone-elses-lake'" in failed["summary"]
     assert (
-        app.cloud.client("sagemaker").list_pipeline_executions(PipelineName="taxi-fare-retrain")[
+        app.cloud.client("sagemaker").list_pipeline_executions(PipelineName="modelfresh-retrain")[
             "PipelineExecutionSummaries"
         ]
         == []
@@ -673,7 +673,7 @@ def test_a_huge_alarm_reason_and_drift_finding_still_end_in_a_finished_notified_
 
     # When it goes to ALARM and the pipeline registers a good candidate
     app.fire_alarm(reason=reason)
-    run = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
     run.succeed(GOOD)
 
     # Then the run finishes, everyone is told, and the lease is free again
@@ -696,7 +696,7 @@ def test_a_flapping_storm_delivered_out_of_order_leaves_one_follow_up_of_the_new
 ) -> None:
     # Given a run in progress
     app.fire_alarm(reason="first")
-    first_pipeline = app.cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    first_pipeline = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
 
     # When 40 later ALARM changes of its alarm arrive out of order, 8 at a time, the newest
     # among the first 8 (EventBridge promises no order, and delivers at least once)
@@ -735,7 +735,7 @@ def test_a_flapping_storm_delivered_out_of_order_leaves_one_follow_up_of_the_new
     # When the first run ends
     first_pipeline.succeed(GOOD)
     app.wait(app.executions()[0])
-    follow_up = app.cloud.pipelines.wait_for_run("taxi-fare-retrain", count=2)
+    follow_up = app.cloud.pipelines.wait_for_run("modelfresh-retrain", count=2)
 
     # Then one follow-up retrains on the window that ends at the newest change
     newest = stamps[39]

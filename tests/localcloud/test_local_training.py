@@ -24,7 +24,7 @@ from localcloud import LocalCloud, PipelineRun
 from tests.conftest import FIXTURES
 from tests.unit.pipeline_data import BUCKET, Window, labelled_window
 
-PIPELINE = "taxi-fare-retrain"
+PIPELINE = "modelfresh-retrain"
 FEATURES = ",".join(taxi.FEATURES)
 
 

@@ -50,7 +50,7 @@ def test_the_stack_creates_the_pipeline_with_the_file_filled_in_for_the_account(
 
     described = cloud.client("sagemaker").describe_pipeline(PipelineName=name)
 
-    assert name == "taxi-fare-retrain"
+    assert name == "modelfresh-retrain"
     assert described["RoleArn"] == role
     expected = bundle.substitute(
         bundle.definition_text(),
@@ -118,10 +118,10 @@ def test_seeding_a_model_after_the_deploy_leaves_the_stacks_pipeline_alone(
     deployed: Deployed,
 ) -> None:
     cloud = deployed.cloud
-    before = definition_of(cloud, "taxi-fare-retrain")
+    before = definition_of(cloud, "modelfresh-retrain")
     # (a group of its own: the fixture seeded taxi-fare's before deploying)
     model = replace(deployed.config.model("taxi-fare"), package_group="taxi-fare-again")
 
     cloud.seed_model(model)  # as the bench does, after deploying
 
-    assert definition_of(cloud, "taxi-fare-retrain") == before
+    assert definition_of(cloud, "modelfresh-retrain") == before

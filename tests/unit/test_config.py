@@ -111,11 +111,11 @@ def test_shipped_configuration_loads_and_validates() -> None:
     config = load_config(ROOT / "config" / "models.toml")
 
     taxi = config.model("taxi-fare")
-    assert list(config.models) == ["taxi-fare"]
+    assert list(config.models) == ["taxi-fare", "churn"]
     assert taxi == ModelConfig(
         name="taxi-fare",
         package_group="taxi-fare",
-        pipeline="taxi-fare-retrain",
+        pipeline="modelfresh-retrain",
         endpoints=Endpoints(staging="taxi-fare-staging", prod="taxi-fare-prod"),
         gate=Gate(metric="rmse", threshold=6.0, direction="minimize", champion_margin=0.05),
         smoke_test=SmokeTest(
@@ -159,6 +159,54 @@ def test_shipped_configuration_loads_and_validates() -> None:
                 "dropoff_longitude",
             ),
             categorical=("pickup_weekday",),
+            every_hours=1,
+            threshold=0.1,
+            alarm_share=0.2,
+            datapoints_to_alarm=2,
+            evaluation_periods=3,
+        ),
+    )
+    assert config.model("churn") == ModelConfig(
+        name="churn",
+        package_group="churn",
+        pipeline="modelfresh-retrain",
+        endpoints=Endpoints(staging="churn-staging", prod="churn-prod"),
+        gate=Gate(metric="auc", threshold=0.75, direction="maximize", champion_margin=0.005),
+        smoke_test=SmokeTest(
+            payloads=("2,89.9,4,0,3.5,1", "40,55.25,0,2,18.2,0", "12,70.0,1,1,11.0,1"),
+            max_latency_ms=1000.0,
+            max_errors=0,
+        ),
+        training=Training(
+            data_uri="s3://modelfresh-data/churn/training/",
+            problem_type="binary_classification",
+            objective="binary:logistic",
+            ground_truth_uri=None,
+            ground_truth_lag_hours=2,
+        ),
+        deploy=Deployment(
+            traffic="linear",
+            step_percent=25,
+            autoscaling=Autoscaling(
+                min_instances=2, max_instances=4, invocations_per_instance=1000.0
+            ),
+        ),
+        approval="auto",
+        cooldown_hours=6.0,
+        drift_window_hours=2.0,
+        pipeline_timeout_hours=72.0,
+        retrain_schedule=None,
+        drift_alarms=(),
+        drift_check=DriftCheck(
+            features=(
+                "tenure_months",
+                "monthly_charges",
+                "support_calls",
+                "contract",
+                "data_usage_gb",
+                "paperless_billing",
+            ),
+            categorical=("contract", "paperless_billing"),
             every_hours=1,
             threshold=0.1,
             alarm_share=0.2,
@@ -748,7 +796,7 @@ def test_cli_returns_0_for_good_files(capsys: pytest.CaptureFixture[str]) -> Non
     assert status == 0
     assert err == ""
     assert out == (
-        f"{ROOT / 'config' / 'models.toml'}: OK, 1 model(s): taxi-fare\n"
+        f"{ROOT / 'config' / 'models.toml'}: OK, 2 model(s): taxi-fare, churn\n"
         f"{FIXTURES / 'models.toml'}: OK, 2 model(s): taxi-fare, churn\n"
     )
 
@@ -774,7 +822,7 @@ def test_cli_without_arguments_checks_the_shipped_configuration(
     status = main([])
 
     assert status == 0
-    assert capsys.readouterr().out == "config/models.toml: OK, 1 model(s): taxi-fare\n"
+    assert capsys.readouterr().out == "config/models.toml: OK, 2 model(s): taxi-fare, churn\n"
 
 
 def test_python_m_modelfresh_config_checks_files_as_its_docstring_says(tmp_path: Path) -> None:
