@@ -51,7 +51,7 @@ def used(cloud: LocalCloud) -> App:
     promoted to prod, an hourly drift check; then deleted as `sam delete` deletes it."""
     app = App(cloud, champion=True)
     app.fire_alarm()
-    cloud.pipelines.wait_for_run("taxi-fare-retrain").succeed(Candidate(metrics={"rmse": 9.0}))
+    cloud.pipelines.wait_for_run("modelfresh-retrain").succeed(Candidate(metrics={"rmse": 9.0}))
     (retrain,) = app.sfn.list_executions(stateMachineArn=app.state_machine_arn)["executions"]
     assert app.wait(dict(retrain))["status"] == "SUCCEEDED"
     candidate = app.register("taxi-fare")

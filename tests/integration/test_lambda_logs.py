@@ -16,7 +16,7 @@ def test_every_line_of_a_run_names_its_own_function_state_and_service(
     # When a drift alarm leads to an approved candidate, through functions that Step
     # Functions, EventBridge and each other invoke, on several threads at once
     app.fire_alarm()
-    run = cloud.pipelines.wait_for_run("taxi-fare-retrain")
+    run = cloud.pipelines.wait_for_run("modelfresh-retrain")
     run.succeed(Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}))
     assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
 
