@@ -143,6 +143,10 @@ class LocalCloud:
             )
             self._server.start()
             self.endpoint = f"http://127.0.0.1:{self.server_port}"
+            # The server serves moto's process-wide backends, which outlive an earlier server
+            # in this process: start from an empty account, as mock_aws does.
+            reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback server
             request = urllib.request.Request(  # noqa: S310 - our own loopback server
                 f"{self.endpoint}/moto-api/config",
                 data=json.dumps(MOTO_CONFIG).encode(),
