@@ -157,7 +157,12 @@ class OutcomeRecorder:
         self._notifier.publish(outcome)
         logger.info(
             TITLES[outcome.kind],
-            extra={"model": outcome.model, "run": outcome.run, "outcome": outcome.kind},
+            extra={
+                "model": outcome.model,
+                "run": outcome.run,
+                "outcome": outcome.kind,
+                "summary": outcome.summary,
+            },
         )
         count(METRICS[outcome.kind], outcome.model)
         return outcome
