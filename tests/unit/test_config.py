@@ -178,7 +178,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
             max_errors=0,
         ),
         training=Training(
-            data_uri="s3://modelfresh-data/churn/training/",
+            data_uri=None,  # the stack's data bucket, under churn/training/
             problem_type="binary_classification",
             objective="binary:logistic",
             ground_truth_uri=None,

@@ -105,7 +105,7 @@ def test_plan_fixes_everything_the_run_needs() -> None:
     assert {k: v for k, v in planned.items() if k != "clientRequestToken"} == {
         "model": "taxi-fare",
         "run": RUN,
-        "pipelineName": "taxi-fare-retrain",
+        "pipelineName": "modelfresh-retrain",
         "packageGroup": "taxi-fare",
         "pipelineParameters": [
             {"Name": "TriggerKind", "Value": "drift"},
