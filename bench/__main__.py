@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 
 from bench import drift
 from localcloud import Candidate, LocalCloud

@@ -2,7 +2,7 @@
 
     python -m checks.config [FILE] [--template template.yaml] [--samconfig samconfig.toml]
 
-First the file's own rules (modelfresh.config: the layer build and every Lambda apply them);
+First the file's own rules (modelfresh.core.config: the layer build and every Lambda apply them);
 then, for every environment of samconfig.toml, what only the template knows:
 - each model's `pipeline` is one the stack deploys (RetrainPipelineName), unless the model
   brings its own (`own_pipeline = true`);
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from modelfresh.config import ControllerConfig, load_config
-from modelfresh.errors import ConfigError
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import ConfigError
+from modelfresh.core.schema import ControllerConfig
 
 from ops import samconfig as samconfig_file
 

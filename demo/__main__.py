@@ -35,8 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelfresh.config import ModelConfig, load_config
-from modelfresh.errors import ConfigError
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import ConfigError
+from modelfresh.core.schema import ModelConfig
 
 from demo import churn, taxi
 from demo.world import World

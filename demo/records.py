@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.config import ModelConfig
+from modelfresh.core.schema import ModelConfig
 
 from demo.world import World
 from localcloud import LocalCloud, PipelineRun

@@ -16,8 +16,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from modelfresh.config import DriftCheck, ModelConfig
-from modelfresh.driftplan import DriftCheckRequest
+from modelfresh.core.schema import DriftCheck, ModelConfig
+from modelfresh.drift.plan import DriftCheckRequest
 
 from demo import records
 from demo.records import Audited, Timeline, now, short

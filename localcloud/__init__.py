@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from modelfresh.config import ModelConfig, load_config
+from modelfresh.core.config import load_config
+from modelfresh.core.schema import ModelConfig
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 from moto.s3.models import s3_backends
@@ -322,7 +323,7 @@ class LocalCloud:
         # Imported here: importing the app's modules builds its logger, which must wait for
         # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
         from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
-        from modelfresh.promotion import data_capture_config  # noqa: PLC0415
+        from modelfresh.promote.steps import data_capture_config  # noqa: PLC0415
 
         sagemaker = self.client("sagemaker")
         role = self.client("iam").create_role(

@@ -45,7 +45,7 @@ class Candidate:
     baseline: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None
 
     def report(self, holdout_uri: str) -> dict[str, Any]:
-        """The evaluation report, in the layout modelfresh.gate reads."""
+        """The evaluation report, in the layout modelfresh.retrain.gate reads."""
         report: dict[str, Any] = {
             self.section: {
                 k: {"value": v, "standard_deviation": 0.0} for k, v in self.metrics.items()

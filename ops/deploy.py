@@ -27,8 +27,9 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from modelfresh.config import ControllerConfig, ModelConfig, load_config
-from modelfresh.errors import ConfigError
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import ConfigError
+from modelfresh.core.schema import ControllerConfig, ModelConfig
 
 from ops import samconfig
 from ops.samconfig import Environment, UnknownEnvironment

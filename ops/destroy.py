@@ -31,20 +31,21 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from modelfresh.aws.hosting import scaling_policy_name
-from modelfresh.config import ControllerConfig, ModelConfig, load_config
-from modelfresh.errors import ConfigError
-from modelfresh.promotion import rollback_alarm_names
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import ConfigError
+from modelfresh.core.schema import ControllerConfig, ModelConfig
+from modelfresh.promote.steps import rollback_alarm_names
 
 from ops import samconfig
 from ops.deploy import CONFIG, ClientFactory, DeployError, connect
 from ops.samconfig import UnknownEnvironment
 from pipelines import bundle
 
-# The names modelfresh.promotion.plan_deploy gives a deploy's model and endpoint configs:
+# The names modelfresh.promote.steps.plan_deploy gives a deploy's model and endpoint configs:
 # tests/integration/test_destroying.py makes them through the real loop.
 DEPLOYED_MODEL = r"{model}-v\d+-[0-9a-f]{{6}}"
 DEPLOYED_CONFIG = r"{model}-v\d+-(stg|prd)-[0-9a-f]{{6}}"
-# Prefixes of the artifacts bucket the controller's runs write under (modelfresh.settings,
+# Prefixes of the artifacts bucket the controller's runs write under (modelfresh.core.settings,
 # pipelines.bundle); ground truth, which the team writes, is not among them.
 RUN_OUTPUTS = (
     "modelfresh/drift-checks/",

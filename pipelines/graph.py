@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from modelfresh.retrain import PIPELINE_PARAMETERS
+from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 from sagemaker.core import image_uris
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics

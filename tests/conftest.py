@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 from moto import mock_aws
 
 from localcloud import LocalCloud, approver

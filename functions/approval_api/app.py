@@ -12,9 +12,16 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from modelfresh.approval_pages import render
-from modelfresh.approvals import STATUS_CODES, Outcome, Page, request_source, review, submit
-from modelfresh.observability import entry_point, logger
+from modelfresh.core.observability import entry_point, logger
+from modelfresh.promote.approval_pages import render
+from modelfresh.promote.approvals import (
+    STATUS_CODES,
+    Page,
+    PageReply,
+    request_source,
+    review,
+    submit,
+)
 from modelfresh.wiring import Container
 
 container = Container()
@@ -37,7 +44,7 @@ def post(approval_id: str) -> Response[str]:
     event = app.current_event
     identity = event.request_context.identity
     source = request_source(identity.source_ip, identity.user_agent)
-    outcome = submit(
+    reply = submit(
         container.approvals,
         container.task_tokens,
         container.recorder,
@@ -47,20 +54,20 @@ def post(approval_id: str) -> Response[str]:
         source=source,
         now=int(time.time()),
     )
-    if 400 <= STATUS_CODES[outcome.page] < 500:  # a client's mistake (or attack): no error
+    if 400 <= STATUS_CODES[reply.page] < 500:  # a client's mistake (or attack): no error
         logger.info(
             "approval not decided",
-            extra={"page": outcome.page.value, "source_ip": source["source_ip"]},
+            extra={"page": reply.page.value, "source_ip": source["source_ip"]},
         )
-    return page(outcome)
+    return page(reply)
 
 
 @app.not_found
 def not_found(error: Exception) -> Response[str]:
     # The API routes only /approvals/{id} here: another method, or an id no approval has.
     if app.current_event.http_method.upper() in ALLOWED:
-        return page(Outcome(Page.UNKNOWN))
-    response = page(Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."))
+        return page(PageReply(Page.UNKNOWN))
+    response = page(PageReply(Page.WRONG_METHOD, message="Use the page's buttons to decide."))
     response.headers["Allow"] = ", ".join(ALLOWED)
     return response
 
@@ -72,11 +79,11 @@ def broken(error: Exception) -> Response[str]:
     # "nothing was decided" is true. Never by a client's input (see approvals.read_form). The
     # type is enough to find it; the text could carry anything, so it is not logged.
     logger.error("approval request failed", extra={"error": type(error).__name__})
-    return page(Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."))
+    return page(PageReply(Page.BROKEN, message="Something went wrong; nothing was decided."))
 
 
-def page(outcome: Outcome) -> Response[str]:
-    status, headers, html = render(outcome)
+def page(reply: PageReply) -> Response[str]:
+    status, headers, html = render(reply)
     body = "" if app.current_event.http_method.upper() == "HEAD" else html
     return Response(
         status_code=status, content_type=headers["Content-Type"], body=body, headers=dict(headers)

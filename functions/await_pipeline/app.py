@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from modelfresh.callbacks import Callback
-from modelfresh.events import require
-from modelfresh.observability import entry_point
+from modelfresh.core.events import require
+from modelfresh.core.observability import entry_point
+from modelfresh.retrain.callbacks import Callback
 from modelfresh.wiring import Container
 
 container = Container()

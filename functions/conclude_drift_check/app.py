@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from modelfresh.driftplan import drift_summary
-from modelfresh.driftrun import (
+from modelfresh.core.events import require
+from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.drift.check import (
     conclude,
     finding,
     read_partials,
@@ -22,8 +23,7 @@ from modelfresh.driftrun import (
     summarise,
     write_outputs,
 )
-from modelfresh.events import require
-from modelfresh.observability import count, entry_point, logger
+from modelfresh.drift.plan import drift_summary
 from modelfresh.wiring import Container
 
 container = Container()

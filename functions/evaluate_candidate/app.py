@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.config import parse_gate
-from modelfresh.events import require, require_one_of
-from modelfresh.observability import entry_point, tracer
-from modelfresh.retrain import evaluate_candidate, trigger_metadata
-from modelfresh.signals import Signal
+from modelfresh.core.config import parse_gate
+from modelfresh.core.events import require, require_one_of
+from modelfresh.core.observability import entry_point, tracer
+from modelfresh.retrain.signals import Signal
+from modelfresh.retrain.steps import evaluate_candidate, trigger_metadata
 from modelfresh.wiring import Container
 
 container = Container()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.events import require
-from modelfresh.observability import entry_point
+from modelfresh.core.events import require
+from modelfresh.core.observability import entry_point
 from modelfresh.wiring import Container
 
 container = Container()

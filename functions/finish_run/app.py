@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.events import iso, require
-from modelfresh.observability import entry_point
-from modelfresh.retrain import run_outcome, stop_orphans
+from modelfresh.core.events import iso, require
+from modelfresh.core.observability import entry_point
+from modelfresh.retrain.steps import run_outcome, stop_orphans
 from modelfresh.wiring import Container
 
 container = Container()

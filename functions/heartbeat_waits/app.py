@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from modelfresh.approvals import sweep_approvals
-from modelfresh.observability import entry_point
+from modelfresh.core.observability import entry_point
+from modelfresh.promote.approvals import sweep_approvals
 from modelfresh.wiring import Container
 
 container = Container()

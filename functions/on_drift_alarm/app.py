@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.driftplan import fresh_finding
-from modelfresh.observability import count, entry_point, logger, tracer
-from modelfresh.signals import alarm_signal, not_an_alarm, parse_alarm_change
+from modelfresh.core.observability import count, entry_point, logger, tracer
+from modelfresh.drift.plan import fresh_finding
+from modelfresh.retrain.signals import alarm_signal, not_an_alarm, parse_alarm_change
 from modelfresh.wiring import Container
 
 container = Container()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.observability import count, entry_point, logger, tracer
-from modelfresh.promotion import parse_package_change
+from modelfresh.core.observability import count, entry_point, logger, tracer
+from modelfresh.promote.steps import parse_package_change
 from modelfresh.wiring import Container
 
 container = Container()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.callbacks import parse_pipeline_status
-from modelfresh.observability import entry_point
+from modelfresh.core.observability import entry_point
+from modelfresh.retrain.callbacks import parse_pipeline_status
 from modelfresh.wiring import Container
 
 container = Container()

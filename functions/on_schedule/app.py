@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.driftplan import due_checks
-from modelfresh.observability import count, entry_point
-from modelfresh.signals import parse_schedule_tick, schedule_signals
+from modelfresh.core.observability import count, entry_point
+from modelfresh.drift.plan import due_checks
+from modelfresh.retrain.signals import parse_schedule_tick, schedule_signals
 from modelfresh.wiring import Container
 
 container = Container()

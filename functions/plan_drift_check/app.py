@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.config import ModelConfig
-from modelfresh.driftplan import (
+from modelfresh.core.events import require
+from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.core.schema import ModelConfig
+from modelfresh.drift.plan import (
     INPUT_SUFFIX,
     DriftBaseline,
     DriftCheckRequest,
@@ -23,8 +25,6 @@ from modelfresh.driftplan import (
     plan_document,
     split_s3_uri,
 )
-from modelfresh.events import require
-from modelfresh.observability import count, entry_point, logger
 from modelfresh.wiring import Container
 
 container = Container()

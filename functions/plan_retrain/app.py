@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.dataset import DataLocations
-from modelfresh.events import require
-from modelfresh.observability import count, entry_point, logger
-from modelfresh.retrain import prepare_retrain
-from modelfresh.signals import Signal
+from modelfresh.core.events import require
+from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.retrain.dataset import DataLocations
+from modelfresh.retrain.signals import Signal
+from modelfresh.retrain.steps import prepare_retrain
 from modelfresh.wiring import Container
 
 container = Container()

@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.approvals import new_approval
-from modelfresh.events import iso, require
-from modelfresh.observability import entry_point
-from modelfresh.outcomes import Outcome
+from modelfresh.core.events import iso, require
+from modelfresh.core.observability import entry_point
+from modelfresh.core.outcomes import Outcome
+from modelfresh.promote.approvals import new_approval
 from modelfresh.wiring import Container
 
 container = Container()

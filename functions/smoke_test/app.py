@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.events import require
-from modelfresh.observability import entry_point
-from modelfresh.smoke import smoke_test
+from modelfresh.core.events import require
+from modelfresh.core.observability import entry_point
+from modelfresh.promote.smoke import smoke_test
 from modelfresh.wiring import Container
 
 container = Container()

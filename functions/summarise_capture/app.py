@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from driftcheck import dumps
-from modelfresh.driftrun import partial_uri, reference_of_check, summarise
-from modelfresh.events import require
-from modelfresh.observability import entry_point
+from modelfresh.core.events import require
+from modelfresh.core.observability import entry_point
+from modelfresh.drift.check import partial_uri, reference_of_check, summarise
 from modelfresh.wiring import Container
 
 container = Container()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.observability import entry_point
+from modelfresh.core.observability import entry_point
 from modelfresh.wiring import Container
 
 container = Container()

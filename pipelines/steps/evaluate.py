@@ -3,7 +3,7 @@
 In: the candidate's model.tar.gz (holding `xgboost-model`) under --model-dir, the holdout
 (preprocess's test split) under --test-dir, preprocess's dataset.json under --dataset-dir,
 and the champion's model.tar.gz at --champion-model-data (s3://; empty when there is none).
-Out: --output-dir/evaluation.json in the layout modelfresh.gate reads:
+Out: --output-dir/evaluation.json in the layout modelfresh.retrain.gate reads:
 
     {"regression_metrics": {"rmse": {"value": 3.1, "standard_deviation": 0.2}, ...},
      "champion": {"model_package_arn": "arn:...", "regression_metrics": {...}},

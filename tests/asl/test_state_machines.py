@@ -172,17 +172,21 @@ def possible_errors(kind: str) -> set[str]:
     integrations); the optimized ones name an error by the Java SDK's exception class, with its
     catch-all for what the service does not model; a Lambda task, by the function's error type
     (our error classes) or Lambda's own API error."""
-    import modelfresh.approvals
-    import modelfresh.errors
-    import modelfresh.runs
+    import modelfresh.core.errors
+    import modelfresh.promote.approvals
+    import modelfresh.retrain.runs
 
     if kind == "lambda":
         ours = {
             name
-            for module in (modelfresh.errors, modelfresh.approvals, modelfresh.runs)
+            for module in (
+                modelfresh.core.errors,
+                modelfresh.promote.approvals,
+                modelfresh.retrain.runs,
+            )
             for name, value in vars(module).items()
-            if isinstance(value, type) and issubclass(value, modelfresh.errors.ModelfreshError)
-        } | {modelfresh.errors.PIPELINE_FAILED, modelfresh.errors.PIPELINE_STOPPED}
+            if isinstance(value, type) and issubclass(value, modelfresh.core.errors.ModelfreshError)
+        } | {modelfresh.core.errors.PIPELINE_FAILED, modelfresh.core.errors.PIPELINE_STOPPED}
         lambdas = {f"Lambda.{exception(code)}" for _shape, code in modelled("lambda")}
         return ours | lambdas | {"Lambda.AWSLambdaException", "Lambda.SdkClientException"}
     if kind == "aws-sdk:sagemaker":
@@ -229,8 +233,8 @@ def test_a_deploy_waiting_for_its_models_slot_never_gives_up() -> None:
     plan = states(MACHINES["DeployStateMachine"])["Plan the deploy"]
     waiting = next(r for r in plan["Retry"] if r["ErrorEquals"] == ["DeployInProgress"])
     assert waiting["MaxDelaySeconds"] <= 900  # re-checked at least every 15 minutes
-    from modelfresh.config import MAX_APPROVAL_SLA_HOURS
-    from modelfresh.promoter import SLOT_MARGIN_SECONDS
+    from modelfresh.core.schema import MAX_APPROVAL_SLA_HOURS
+    from modelfresh.promote.promoter import SLOT_MARGIN_SECONDS
 
     longest_hold = MAX_APPROVAL_SLA_HOURS * 3600 + SLOT_MARGIN_SECONDS
     assert waiting["MaxAttempts"] * waiting["MaxDelaySeconds"] > longest_hold

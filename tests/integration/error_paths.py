@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelfresh.config import ModelConfig
+from modelfresh.core.schema import ModelConfig
 
 from localcloud import Candidate, LocalCloud
 from localcloud.models import CHAMPION

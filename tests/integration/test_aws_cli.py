@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 
 import demo.__main__ as demo
 from localcloud import LocalCloud

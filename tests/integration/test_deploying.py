@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 
 from localcloud import LocalCloud
 from ops import deploy, samconfig

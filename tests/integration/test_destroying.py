@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 
 from localcloud import Candidate, LocalCloud
 from localcloud.stack import load_template

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from driftcheck import DriftSettings, FeatureSpec, baseline_csv
 from modelfresh.aws.drift import DriftObjects
-from modelfresh.config import DriftCheck
-from modelfresh.driftrun import conclude, reference, summarise
+from modelfresh.core.schema import DriftCheck
+from modelfresh.drift.check import conclude, reference, summarise
 
 from demo import taxi
 from localcloud import LocalCloud

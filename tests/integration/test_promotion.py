@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 from driftcheck import DriftSettings
 from modelfresh.aws.approvals import DynamoApprovalStore
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-from modelfresh.events import iso
-from modelfresh.outcomes import Outcome as Audited
+from modelfresh.core.events import iso
+from modelfresh.core.outcomes import Outcome as Audited
 from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.responses import StepFunctionResponse
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import time_machine
-from modelfresh.events import iso
-from modelfresh.retrain import PIPELINE_PARAMETERS
+from modelfresh.core.events import iso
+from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 
 from localcloud import Candidate, LocalCloud
 from tests.conftest import FIXTURES, App, sample_event

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import xgboost as xgb
 from driftcheck import FeatureSpec, WindowStats
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 from moto import mock_aws
 
 from localcloud import LocalCloud, models

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
-from modelfresh.config import ModelConfig, load_config
+from modelfresh.core.config import load_config
+from modelfresh.core.schema import ModelConfig
 
 from demo import taxi
 from localcloud import LocalCloud

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from driftcheck import Reference
-from modelfresh.config import load_config
-from modelfresh.retrain import PIPELINE_PARAMETERS
+from modelfresh.core.config import load_config
+from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 
 from demo import taxi
 from localcloud import LocalCloud, PipelineRun

@@ -717,8 +717,8 @@ def test_concurrent_transactions_have_exactly_one_winner_and_lose_nothing(
     # The run ledger's own transactions (record the signal + take the lease), 20 at once, in
     # several rounds: without the patch, 2-6 callers "win" and rollbacks erase signal records.
     from modelfresh.aws.ledger import DynamoLedger
-    from modelfresh.runs import Claim, Ticket
-    from modelfresh.signals import Signal
+    from modelfresh.retrain.runs import Claim, Ticket
+    from modelfresh.retrain.signals import Signal
 
     dynamodb = cloud.client("dynamodb")
     for table, key in (("state", "model"), ("signals", "signal_id")):

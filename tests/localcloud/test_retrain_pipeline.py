@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from modelfresh.config import ControllerConfig, load_config
+from modelfresh.core.config import load_config
+from modelfresh.core.schema import ControllerConfig
 
 from localcloud import LocalCloud, Stack
 from pipelines import bundle

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from modelfresh.aws.ledger import MERGE_ATTEMPTS, absorbing
-from modelfresh.events import iso
-from modelfresh.outcomes import Outcome, OutcomeRecorder
-from modelfresh.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal, merge
+from modelfresh.core.events import iso
+from modelfresh.core.outcomes import Outcome, OutcomeRecorder
+from modelfresh.retrain.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
+from modelfresh.retrain.signals import Signal, merge
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the promoter's collaborators (modelfresh.promoter's Protocols), with
+"""In-memory stand-ins for the promoter's collaborators (modelfresh.promote.promoter's Protocols), with
 the rules of the adapters they replace: a deploy slot is taken by a conditional write
 (aws/deploys.py), execution names are single-use (aws/executions.py), and a package's status
 changes only when set (aws/sagemaker.py)."""
@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from modelfresh.config import ModelConfig
-from modelfresh.errors import DeployInProgress
-from modelfresh.promotion import Champion, Endpoint, Package
+from modelfresh.core.errors import DeployInProgress
+from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.schema import ModelConfig
 
 
 @dataclass

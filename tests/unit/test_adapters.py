@@ -23,11 +23,11 @@ from modelfresh.aws.callbacks import DynamoCallbackStore, StepFunctionsTaskToken
 from modelfresh.aws.executions import StepFunctionsExecutions
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
 from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
-from modelfresh.callbacks import Callback
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
-from modelfresh.outcomes import Outcome
-from modelfresh.runs import Ticket
-from modelfresh.signals import Signal
+from modelfresh.core.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.core.outcomes import Outcome
+from modelfresh.retrain.callbacks import Callback
+from modelfresh.retrain.runs import Ticket
+from modelfresh.retrain.signals import Signal
 
 ACCOUNT = "123456789012"
 EXECUTION = (

@@ -13,20 +13,21 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from modelfresh.approval_pages import REFUSED, email, render, subject
-from modelfresh.approvals import (
+from modelfresh.core.config import load_config
+from modelfresh.core.records import Champion, Package
+from modelfresh.promote.approval_pages import REFUSED, email, render, subject
+from modelfresh.promote.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
     DELIVERY_DELAYED,
     UNCONFIRMED,
     Approval,
-    Outcome,
     Page,
+    PageReply,
     Status,
 )
-from modelfresh.config import load_config
-from modelfresh.promotion import Champion, Package, approval_details
-from modelfresh.smoke import SmokeReport
+from modelfresh.promote.smoke import SmokeReport
+from modelfresh.promote.steps import approval_details
 
 from tests.conftest import FIXTURES
 from tests.unit.fakes import START
@@ -139,22 +140,24 @@ class Parsed(HTMLParser):
         return [attrs for name, attrs in self.elements if name == tag]
 
 
-def outcome_of(page: Page) -> Outcome:
+def outcome_of(page: Page) -> PageReply:
     """The outcome the approval API renders for a page, as approvals.py and app.py make it."""
     return {
-        Page.REVIEW: Outcome(Page.REVIEW, make_approval()),
-        Page.DECIDED: Outcome(Page.DECIDED, APPROVED),  # as store.decide returns it: with token
-        Page.ALREADY_DECIDED: Outcome(Page.ALREADY_DECIDED, replace(APPROVED, task_token="")),
-        Page.EXPIRED: Outcome(Page.EXPIRED, make_approval()),
-        Page.UNKNOWN: Outcome(Page.UNKNOWN),
-        Page.BAD_REQUEST: Outcome(Page.BAD_REQUEST, make_approval(), "Choose Approve or Reject."),
-        Page.FORBIDDEN: Outcome(
+        Page.REVIEW: PageReply(Page.REVIEW, make_approval()),
+        Page.DECIDED: PageReply(Page.DECIDED, APPROVED),  # as store.decide returns it: with token
+        Page.ALREADY_DECIDED: PageReply(Page.ALREADY_DECIDED, replace(APPROVED, task_token="")),
+        Page.EXPIRED: PageReply(Page.EXPIRED, make_approval()),
+        Page.UNKNOWN: PageReply(Page.UNKNOWN),
+        Page.BAD_REQUEST: PageReply(Page.BAD_REQUEST, make_approval(), "Choose Approve or Reject."),
+        Page.FORBIDDEN: PageReply(
             Page.FORBIDDEN, make_approval(), "This form is out of date; open the link again."
         ),
-        Page.TOO_LARGE: Outcome(Page.TOO_LARGE, message="The form is too large."),
-        Page.WRONG_METHOD: Outcome(Page.WRONG_METHOD, message="Use the page's buttons to decide."),
-        Page.BROKEN: Outcome(Page.BROKEN, message="Something went wrong; nothing was decided."),
-        Page.UNCONFIRMED: Outcome(Page.UNCONFIRMED, message=UNCONFIRMED),
+        Page.TOO_LARGE: PageReply(Page.TOO_LARGE, message="The form is too large."),
+        Page.WRONG_METHOD: PageReply(
+            Page.WRONG_METHOD, message="Use the page's buttons to decide."
+        ),
+        Page.BROKEN: PageReply(Page.BROKEN, message="Something went wrong; nothing was decided."),
+        Page.UNCONFIRMED: PageReply(Page.UNCONFIRMED, message=UNCONFIRMED),
     }[page]
 
 
@@ -312,7 +315,7 @@ def test_a_failed_smoke_test_is_marked_as_bad_on_the_review_page() -> None:
     failed = SmokeReport(False, 2, 2, 30.0, 31.0, ("request 1: 500",), "FAILED: 2 request(s)")
     approval = make_approval(details=make_details(smoke=failed))
 
-    _, _, html = render(Outcome(Page.REVIEW, approval))
+    _, _, html = render(PageReply(Page.REVIEW, approval))
 
     assert '<span class="bad">FAILED: 2 request(s)</span>' in html
 
@@ -332,7 +335,7 @@ def test_the_review_page_escapes_everything_that_comes_from_data() -> None:
     )
 
     # When the review page is rendered, with a message
-    _, _, html = render(Outcome(Page.REVIEW, approval, HOSTILE))
+    _, _, html = render(PageReply(Page.REVIEW, approval, HOSTILE))
 
     # Then no markup got in: the text shows it literally, the attribute keeps it whole
     parsed = Parsed(html)
@@ -358,7 +361,7 @@ def test_the_decided_page_confirms_the_decision_and_escapes_the_comment(
 ) -> None:
     decided = replace(APPROVED, status=status, model=HOSTILE, comment=HOSTILE)
 
-    _, _, html = render(Outcome(Page.DECIDED, decided))
+    _, _, html = render(PageReply(Page.DECIDED, decided))
 
     parsed = Parsed(html)
     assert parsed.tags.isdisjoint({"script", "img"})
@@ -369,7 +372,7 @@ def test_the_decided_page_confirms_the_decision_and_escapes_the_comment(
 
 def test_the_decided_page_without_a_comment_just_thanks() -> None:
     _, _, html = render(
-        Outcome(Page.DECIDED, replace(APPROVED, status=Status.REJECTED, comment=""))
+        PageReply(Page.DECIDED, replace(APPROVED, status=Status.REJECTED, comment=""))
     )
 
     assert "Thank you. The candidate was rejected.</p>" in html
@@ -379,15 +382,15 @@ def test_the_decided_page_without_a_comment_just_thanks() -> None:
 def test_the_decided_page_adds_that_the_run_gets_the_decision_later(status: Status) -> None:
     decided = replace(APPROVED, status=status)
 
-    _, _, delayed = render(Outcome(Page.DECIDED, decided, DELIVERY_DELAYED))
-    _, _, plain = render(Outcome(Page.DECIDED, decided))
+    _, _, delayed = render(PageReply(Page.DECIDED, decided, DELIVERY_DELAYED))
+    _, _, plain = render(PageReply(Page.DECIDED, decided))
 
     assert Parsed(delayed).text == f"{Parsed(plain).text} {DELIVERY_DELAYED}"
     assert DELIVERY_DELAYED not in Parsed(plain).text
 
 
 def test_the_decided_page_escapes_its_message() -> None:
-    _, _, html = render(Outcome(Page.DECIDED, APPROVED, HOSTILE))
+    _, _, html = render(PageReply(Page.DECIDED, APPROVED, HOSTILE))
 
     parsed = Parsed(html)
     assert parsed.tags.isdisjoint({"script", "img"})
@@ -398,7 +401,7 @@ def test_the_decided_page_escapes_its_message() -> None:
 def test_the_already_decided_page_says_what_was_decided_and_when() -> None:
     decided = replace(APPROVED, model=HOSTILE, task_token="")
 
-    _, _, html = render(Outcome(Page.ALREADY_DECIDED, decided))
+    _, _, html = render(PageReply(Page.ALREADY_DECIDED, decided))
 
     parsed = Parsed(html)
     assert parsed.tags.isdisjoint({"script", "img"})
@@ -410,7 +413,7 @@ def test_the_already_decided_page_says_what_was_decided_and_when() -> None:
 
 
 def test_the_expired_page_says_when_the_window_closed() -> None:
-    _, _, html = render(Outcome(Page.EXPIRED, make_approval(model=HOSTILE)))
+    _, _, html = render(PageReply(Page.EXPIRED, make_approval(model=HOSTILE)))
 
     parsed = Parsed(html)
     assert parsed.tags.isdisjoint({"script", "img"})
@@ -421,7 +424,7 @@ def test_the_expired_page_says_when_the_window_closed() -> None:
 
 
 def test_the_unknown_page_says_the_link_matches_nothing() -> None:
-    _, _, html = render(Outcome(Page.UNKNOWN))
+    _, _, html = render(PageReply(Page.UNKNOWN))
 
     assert Parsed(html).text.endswith(
         f"Approval not foundThis link does not match any approval.{REFUSED}"
@@ -441,7 +444,7 @@ def test_every_refusal_says_the_request_decided_nothing_and_no_other_page_does(
 
 
 def test_a_decision_whose_write_is_not_confirmed_says_so_and_how_to_find_out() -> None:
-    status, _, html = render(Outcome(Page.UNCONFIRMED, message=UNCONFIRMED))
+    status, _, html = render(PageReply(Page.UNCONFIRMED, message=UNCONFIRMED))
 
     assert status == 503
     assert Parsed(html).text.endswith(f"Your decision could not be confirmed{UNCONFIRMED}")
@@ -451,8 +454,8 @@ def test_a_decision_whose_write_is_not_confirmed_says_so_and_how_to_find_out() -
 
 @pytest.mark.parametrize("page", [Page.BAD_REQUEST, Page.FORBIDDEN, Page.TOO_LARGE, Page.BROKEN])
 def test_error_pages_show_their_message_escaped(page: Page) -> None:
-    _, _, with_message = render(Outcome(page, make_approval(), HOSTILE))
-    _, _, without = render(Outcome(page))
+    _, _, with_message = render(PageReply(page, make_approval(), HOSTILE))
+    _, _, without = render(PageReply(page))
 
     parsed = Parsed(with_message)
     assert parsed.tags.isdisjoint({"script", "img"})

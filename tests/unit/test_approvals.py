@@ -22,7 +22,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from modelfresh.approvals import (
+from modelfresh.aws.approvals import DynamoApprovalStore
+from modelfresh.core.outcomes import Outcome
+from modelfresh.promote.approvals import (
     COMMENT_LIMIT,
     DECISIONS,
     DELIVERY_DELAYED,
@@ -32,8 +34,8 @@ from modelfresh.approvals import (
     UNREADABLE,
     Approval,
     Form,
-    Outcome,
     Page,
+    PageReply,
     Status,
     clean_comment,
     decide,
@@ -45,8 +47,6 @@ from modelfresh.approvals import (
     submit,
     sweep_approvals,
 )
-from modelfresh.aws.approvals import DynamoApprovalStore
-from modelfresh.outcomes import Outcome as Audited
 from moto import mock_aws
 
 from tests.unit.fakes import START
@@ -223,10 +223,10 @@ class FakeRecorder:
 
     def __init__(self, *failing: str) -> None:
         self.failing = list(failing)
-        self.audit: dict[tuple[str, str], Audited] = {}
-        self.notified: list[Audited] = []
+        self.audit: dict[tuple[str, str], Outcome] = {}
+        self.notified: list[Outcome] = []
 
-    def record(self, outcome: Audited) -> Audited:
+    def record(self, outcome: Outcome) -> Outcome:
         failure = self.failing.pop(0) if self.failing else ""
         if failure == "crash":
             raise Killed()
@@ -263,7 +263,7 @@ class Desk:
         comment: str = "",
         csrf: str | None = None,
         now: int = DECIDED_AT,
-    ) -> Outcome:
+    ) -> PageReply:
         """The page's form, submitted (with its own CSRF token unless told otherwise)."""
         form = Form(decision, comment, self.approval.csrf_token if csrf is None else csrf)
         return decide(
@@ -435,12 +435,12 @@ def test_a_comment_cut_at_the_limit_loses_the_blanks_it_then_ends_with(blanks: s
 def test_looking_at_an_open_approval_shows_the_review_page(desk: Desk) -> None:
     outcome = review(desk.store, desk.approval.id, DECIDED_AT)
 
-    assert outcome == Outcome(Page.REVIEW, desk.approval)
+    assert outcome == PageReply(Page.REVIEW, desk.approval)
 
 
 @pytest.mark.parametrize("approval_id", ["", "no-such-approval", "x" * 101])
 def test_looking_at_an_unknown_id_shows_not_found(desk: Desk, approval_id: str) -> None:
-    assert review(desk.store, approval_id, DECIDED_AT) == Outcome(Page.UNKNOWN)
+    assert review(desk.store, approval_id, DECIDED_AT) == PageReply(Page.UNKNOWN)
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ def test_looking_at_an_expired_approval_shows_expired(status: Status, now: int) 
     approval = make_approval(status=status)
     store = InMemoryApprovalStore(approval)
 
-    assert review(store, approval.id, now) == Outcome(Page.EXPIRED, approval)
+    assert review(store, approval.id, now) == PageReply(Page.EXPIRED, approval)
 
 
 @pytest.mark.parametrize("status", [Status.APPROVED, Status.REJECTED])
@@ -464,7 +464,7 @@ def test_looking_at_a_decided_approval_shows_already_decided(status: Status, now
     approval = make_approval(status=status, decided_at=DECIDED_AT, task_token="")
     store = InMemoryApprovalStore(approval)
 
-    assert review(store, approval.id, now) == Outcome(Page.ALREADY_DECIDED, approval)
+    assert review(store, approval.id, now) == PageReply(Page.ALREADY_DECIDED, approval)
 
 
 def test_looking_at_approvals_never_changes_them() -> None:
@@ -539,7 +539,7 @@ def test_a_well_formed_body_reads_as_the_form_it_carries(
     assert read_form(body, base64_encoded) == form
 
 
-UNREADABLE_PAGE = Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+UNREADABLE_PAGE = PageReply(Page.BAD_REQUEST, message=UNREADABLE)
 
 
 @pytest.mark.parametrize(
@@ -561,25 +561,25 @@ UNREADABLE_PAGE = Outcome(Page.BAD_REQUEST, message=UNREADABLE)
         pytest.param(
             "comment=" + "x" * 8185,
             False,
-            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            PageReply(Page.TOO_LARGE, message="The form is too large."),
             id="over-8-kib",
         ),
         pytest.param(
             b64(b"comment=" + b"x" * 8185),
             True,
-            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            PageReply(Page.TOO_LARGE, message="The form is too large."),
             id="over-8-kib-base64",
         ),
         pytest.param(
             "comment=" + "é" * 4093,
             False,
-            Outcome(Page.TOO_LARGE, message="The form is too large."),
+            PageReply(Page.TOO_LARGE, message="The form is too large."),
             id="over-8-kib-in-bytes",
         ),
     ],
 )
 def test_a_body_that_is_not_the_pages_form_is_refused_with_a_page(
-    body: str, base64_encoded: bool, outcome: Outcome
+    body: str, base64_encoded: bool, outcome: PageReply
 ) -> None:
     assert read_form(body, base64_encoded) == outcome
 
@@ -591,7 +591,7 @@ def test_any_body_reads_as_a_form_or_a_refusal_never_an_error(
 ) -> None:
     read = read_form(body, base64_encoded)
 
-    if isinstance(read, Outcome):
+    if isinstance(read, PageReply):
         assert read.page in (Page.BAD_REQUEST, Page.TOO_LARGE)
         assert 400 <= STATUS_CODES[read.page] < 500
     else:
@@ -644,7 +644,7 @@ def test_approving_records_the_decision_once_and_resumes_the_run_with_its_token(
     # request's own id and the marker that it is yet to be audited
     decided = taken(desk, Status.APPROVED, "Looks good, ship it.")
     assert desk.store.of("decide") == [desk.approval.id]
-    assert outcome == Outcome(Page.DECIDED, decided)
+    assert outcome == PageReply(Page.DECIDED, decided)
     # ... the run was resumed once, with success and the decision
     assert desk.tokens.calls == [
         (
@@ -707,7 +707,7 @@ def test_deciding_an_unknown_id_decides_nothing(desk: Desk) -> None:
         now=DECIDED_AT,
     )
 
-    assert outcome == Outcome(Page.UNKNOWN)
+    assert outcome == PageReply(Page.UNKNOWN)
     assert (desk.store.writes, desk.tokens.calls, desk.recorder.audit) == ([], [], {})
 
 
@@ -727,7 +727,7 @@ def test_deciding_an_expired_approval_decides_nothing(desk: Desk, expired: bool,
 
     outcome = desk.post("approve", now=now)
 
-    assert outcome == Outcome(Page.EXPIRED, before)
+    assert outcome == PageReply(Page.EXPIRED, before)
     assert (desk.store.writes, desk.tokens.calls) == ([], [])
     assert desk.stored == before
 
@@ -763,7 +763,7 @@ def test_a_form_without_the_approvals_csrf_token_is_forbidden_and_decides_nothin
 
     outcome = desk.post(decision, "approve!", csrf=csrf)
 
-    assert outcome == Outcome(
+    assert outcome == PageReply(
         Page.FORBIDDEN, desk.approval, "This form is out of date; open the link again."
     )
     assert (desk.store.writes, desk.tokens.calls) == ([], [])
@@ -778,7 +778,7 @@ def test_a_form_with_no_valid_decision_is_a_bad_request_and_decides_nothing(
 
     outcome = desk.post(decision, "looks good")
 
-    assert outcome == Outcome(Page.BAD_REQUEST, desk.approval, "Choose Approve or Reject.")
+    assert outcome == PageReply(Page.BAD_REQUEST, desk.approval, "Choose Approve or Reject.")
     assert (desk.store.writes, desk.tokens.calls) == ([], [])
     assert desk.stored == desk.approval
 
@@ -840,7 +840,7 @@ def test_a_replayed_decision_changes_nothing(desk: Desk, again: str) -> None:
     replayed = desk.post(again, "changed my mind", now=DECIDED_AT + 30)
 
     # Then it is already decided: no second write, no second callback, the record unchanged
-    assert replayed == Outcome(Page.ALREADY_DECIDED, decided)
+    assert replayed == PageReply(Page.ALREADY_DECIDED, decided)
     assert desk.store.of("decide") == [desk.approval.id]
     assert [call[0] for call in desk.tokens.calls] == ["succeed"]
     assert desk.stored == decided
@@ -909,7 +909,7 @@ def test_a_decision_after_the_run_stopped_waiting_closes_the_approval_as_expired
 
     # Then the callback was tried once, the approval is closed, and the page says expired
     assert [c[:2] for c in desk.tokens.calls] == [(call, TOKEN)]
-    assert outcome == Outcome(Page.EXPIRED, desk.approval)
+    assert outcome == PageReply(Page.EXPIRED, desk.approval)
     # ... closed from the decision this request wrote (expire expects it), token dropped
     assert desk.store.writes == [("decide", desk.approval.id), ("expire", desk.approval.id)]
     assert desk.stored.status is Status.EXPIRED
@@ -944,7 +944,7 @@ def test_a_decision_the_run_could_not_be_told_is_recorded_and_kept_for_the_sweep
 
     # Then the page confirms the decision and says its delivery is delayed
     decided = taken(desk, status, "fine by me")
-    assert outcome == Outcome(Page.DECIDED, decided, DELIVERY_DELAYED)
+    assert outcome == PageReply(Page.DECIDED, decided, DELIVERY_DELAYED)
     # ... the callback was tried once, and the decision is kept with its token for the sweep
     assert len(desk.tokens.calls) == 1
     assert desk.store.writes == [("decide", desk.approval.id), ("audited", desk.approval.id)]
@@ -965,7 +965,7 @@ def test_a_delayed_decision_cannot_be_taken_again_on_the_page(desk: Desk) -> Non
     again = desk.post("reject", "changed my mind", now=DECIDED_AT + 30)
 
     # Then it is already decided: no second write, no second callback, the token still kept
-    assert again == Outcome(Page.ALREADY_DECIDED, decided)
+    assert again == PageReply(Page.ALREADY_DECIDED, decided)
     assert desk.store.of("decide") == [desk.approval.id]
     assert len(desk.tokens.calls) == 1
     assert desk.stored == decided
@@ -1003,7 +1003,7 @@ def test_a_decision_whose_audit_failed_is_told_as_taken_and_audited_by_the_sweep
     outcome = desk.post("approve", "ship it")
 
     # Then the page says it was taken (and delivered: there is no delay to mention)
-    assert outcome == Outcome(Page.DECIDED, taken(desk, Status.APPROVED, "ship it"))
+    assert outcome == PageReply(Page.DECIDED, taken(desk, Status.APPROVED, "ship it"))
     assert [call[0] for call in desk.tokens.calls] == ["succeed"]
     # ... and the record keeps its audit marker (not its token) for the sweep
     assert (desk.stored.task_token, desk.stored.audit_due) == ("", True)
@@ -1186,7 +1186,7 @@ def test_a_decision_write_that_failed_is_told_as_unconfirmed_not_as_taken_or_as_
 
     outcome = desk.post("approve")
 
-    assert outcome == Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
+    assert outcome == PageReply(Page.UNCONFIRMED, message=UNCONFIRMED)
     assert STATUS_CODES[outcome.page] == 503
     assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
     assert desk.stored == approval
@@ -1209,7 +1209,7 @@ def test_a_refused_write_is_never_taken_for_this_requests_own_however_alike(desk
     outcome = desk.post("approve", "ok")
 
     # Then this request is told it was already decided, and resumed and audited nothing
-    assert outcome == Outcome(Page.ALREADY_DECIDED, desk.stored)
+    assert outcome == PageReply(Page.ALREADY_DECIDED, desk.stored)
     assert desk.stored.decision_id == "the-other-request"
     assert (desk.tokens.calls, desk.recorder.audit) == ([], {})
 

@@ -10,9 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from modelfresh.callbacks import Callback, CallbackDesk, parse_pipeline_status
-from modelfresh.errors import MalformedEvent
-from modelfresh.observability import logger
+from modelfresh.core.errors import MalformedEvent
+from modelfresh.core.observability import logger
+from modelfresh.retrain.callbacks import Callback, CallbackDesk, parse_pipeline_status
 
 from tests.conftest import sample_event
 

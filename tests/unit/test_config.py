@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelfresh import config as config_module
 from modelfresh import quality_metrics
-from modelfresh.config import (
+from modelfresh.core import config as config_module
+from modelfresh.core.config import load_config, main, parse_config, parse_gate
+from modelfresh.core.errors import ConfigError, UnknownModel
+from modelfresh.core.schema import (
     Autoscaling,
     ControllerConfig,
     Deployment,
@@ -23,12 +25,7 @@ from modelfresh.config import (
     ModelConfig,
     SmokeTest,
     Training,
-    load_config,
-    main,
-    parse_config,
-    parse_gate,
 )
-from modelfresh.errors import ConfigError, UnknownModel
 
 from tests.conftest import FIXTURES, ROOT
 
@@ -833,11 +830,11 @@ def test_python_m_modelfresh_config_checks_files_as_its_docstring_says(tmp_path:
     good = ROOT / "config" / "models.toml"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(ROOT / "layers" / "shared")
-    assert "python -m modelfresh.config FILE" in " ".join(str(config_module.__doc__).split())
+    assert "python -m modelfresh.core.config FILE" in " ".join(str(config_module.__doc__).split())
 
     def check(*files: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "modelfresh.config", *map(str, files)],
+            [sys.executable, "-m", "modelfresh.core.config", *map(str, files)],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 

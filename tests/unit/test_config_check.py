@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelfresh.config import ControllerConfig, load_config, parse_config
+from modelfresh.core.config import load_config, parse_config
+from modelfresh.core.schema import ControllerConfig
 
 from checks.config import (
     Environment,

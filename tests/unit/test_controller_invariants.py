@@ -36,14 +36,14 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from modelfresh.config import load_config
-from modelfresh.errors import DeployInProgress
-from modelfresh.events import iso
-from modelfresh.outcomes import Outcome
-from modelfresh.promoter import SLOT_GRACE_SECONDS, DeploySettings, Promoter
-from modelfresh.promotion import PackageChange
-from modelfresh.runs import SWEEP_GRACE_SECONDS, Admission, RunCoordinator
-from modelfresh.signals import Signal, changes_of, schedule_signals
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import DeployInProgress
+from modelfresh.core.events import iso
+from modelfresh.core.outcomes import Outcome
+from modelfresh.promote.promoter import SLOT_GRACE_SECONDS, DeploySettings, Promoter
+from modelfresh.promote.steps import PackageChange
+from modelfresh.retrain.runs import SWEEP_GRACE_SECONDS, Admission, RunCoordinator
+from modelfresh.retrain.signals import Signal, changes_of, schedule_signals
 
 from tests.conftest import FIXTURES
 from tests.unit.fakes import FakeClock, FakeExecutions, FakeRecorder, InMemoryLedger, make_signal

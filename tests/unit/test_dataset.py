@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from modelfresh.aws.drift import DriftObjects
-from modelfresh.config import Deployment, Training, load_config
-from modelfresh.dataset import (
+from modelfresh.core.config import load_config
+from modelfresh.core.schema import Deployment, Training
+from modelfresh.drift.plan import CaptureObject
+from modelfresh.retrain.dataset import (
     DataLocations,
     DriftDataset,
     hours_touching,
@@ -22,7 +24,6 @@ from modelfresh.dataset import (
     sources_of,
     write_drift_dataset,
 )
-from modelfresh.driftplan import CaptureObject
 
 from tests.conftest import FIXTURES, moto_s3
 

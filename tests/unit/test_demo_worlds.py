@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelfresh.config import load_config
+from modelfresh.core.config import load_config
 
 import demo.__main__ as demo
 from demo.story import APPROVAL_STATE, no_alarm

@@ -19,9 +19,9 @@ from modelfresh.aws.drift import (
     DriftObjects,
     DriftState,
 )
-from modelfresh.config import load_config
-from modelfresh.driftplan import CaptureObject, DriftBaseline, drift_alarm
-from modelfresh.promotion import Champion
+from modelfresh.core.config import load_config
+from modelfresh.core.records import Champion
+from modelfresh.drift.plan import CaptureObject, DriftBaseline, drift_alarm
 from moto import mock_aws
 from moto.s3.models import s3_backends
 

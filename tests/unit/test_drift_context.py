@@ -12,12 +12,13 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import validate_parameters
-from modelfresh.approval_pages import email, render
-from modelfresh.approvals import Outcome, Page
-from modelfresh.config import DriftCheck, load_config
-from modelfresh.driftplan import drift_summary, fresh_finding
-from modelfresh.retrain import trigger_metadata
-from modelfresh.signals import Signal, alarm_signal, merge, parse_alarm_change
+from modelfresh.core.config import load_config
+from modelfresh.core.schema import DriftCheck
+from modelfresh.drift.plan import drift_summary, fresh_finding
+from modelfresh.promote.approval_pages import email, render
+from modelfresh.promote.approvals import Page, PageReply
+from modelfresh.retrain.signals import Signal, alarm_signal, merge, parse_alarm_change
+from modelfresh.retrain.steps import trigger_metadata
 
 from tests.conftest import FIXTURES, sample_event
 from tests.unit.test_approval_pages import (
@@ -304,7 +305,7 @@ def test_the_email_gives_the_drift_summary_and_report_after_the_trigger() -> Non
 def test_the_review_page_shows_the_drift_summary_and_report_as_text() -> None:
     approval = make_approval(details=make_details(metadata=DRIFT_METADATA))
 
-    _, _, html = render(Outcome(Page.REVIEW, approval))
+    _, _, html = render(PageReply(Page.REVIEW, approval))
 
     parsed = Parsed(html)
     assert f"Drift check: {SUMMARY} (report {REPORT})" in parsed.text
@@ -315,7 +316,7 @@ def test_the_review_page_escapes_the_drift_summary_and_report() -> None:
     metadata = METADATA | {"modelfresh:drift": HOSTILE, "modelfresh:drift-report": HOSTILE}
     approval = make_approval(details=make_details(metadata=metadata))
 
-    _, _, html = render(Outcome(Page.REVIEW, approval))
+    _, _, html = render(PageReply(Page.REVIEW, approval))
 
     parsed = Parsed(html)
     assert parsed.tags.isdisjoint({"script", "img"})
@@ -378,7 +379,7 @@ def test_the_approver_sees_the_changes_a_follow_up_stands_for() -> None:
     approval = make_approval(details=details)
 
     text = email(approval, LINK)
-    _, _, html = render(Outcome(Page.REVIEW, approval))
+    _, _, html = render(PageReply(Page.REVIEW, approval))
 
     assert details["trigger"]["coalesced"] == coalesced
     assert f"Stands for {coalesced}." in text

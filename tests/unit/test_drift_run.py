@@ -1,4 +1,4 @@
-"""The drift check's statistics steps (modelfresh.driftrun) on moto's S3, with baselines built
+"""The drift check's statistics steps (modelfresh.drift.check) on moto's S3, with baselines built
 by the driftcheck engine from small synthetic data: compiling the champion's baseline once per
 container, reading a fanned-out check's partials, the finding and the output files."""
 
@@ -18,10 +18,12 @@ from botocore.stub import Stubber
 from driftcheck import DriftResult, DriftSettings, FeatureSpec, Reference, baseline, compare, fold
 from driftcheck import dumps as jackson
 from driftcheck.report import AlarmRule, PastCheck
-from modelfresh import driftrun
 from modelfresh.aws.drift import DriftMetrics, DriftObjects
-from modelfresh.config import DriftCheck, load_config
-from modelfresh.driftrun import (
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import BaselineInvalid, DriftCheckIncomplete, ModelfreshError
+from modelfresh.core.schema import DriftCheck
+from modelfresh.drift import check as driftrun
+from modelfresh.drift.check import (
     HISTORY_CHECKS,
     finding,
     partial_uri,
@@ -32,7 +34,6 @@ from modelfresh.driftrun import (
     settings_of,
     write_outputs,
 )
-from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete, ModelfreshError
 from moto import mock_aws
 
 from tests.conftest import FIXTURES

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from modelfresh.config import DriftCheck, ModelConfig, load_config, parse_config
-from modelfresh.driftplan import (
+from modelfresh.core.config import load_config, parse_config
+from modelfresh.core.errors import ConfigError, MalformedEvent, NoDriftCheck
+from modelfresh.core.schema import DriftCheck, ModelConfig
+from modelfresh.drift.plan import (
     BATCH_BYTES,
     BATCH_OBJECTS,
     MAX_BATCHES,
@@ -30,7 +32,6 @@ from modelfresh.driftplan import (
     plan_document,
     split_s3_uri,
 )
-from modelfresh.errors import ConfigError, MalformedEvent, NoDriftCheck
 
 from tests.conftest import ROOT
 

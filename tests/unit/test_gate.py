@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from modelfresh.config import ApprovalMode, Gate
-from modelfresh.errors import EvaluationReportInvalid
-from modelfresh.gate import DESCRIPTION_LIMIT, Evaluation, judge, read_evaluation
+from modelfresh.core.errors import EvaluationReportInvalid
+from modelfresh.core.schema import ApprovalMode, Gate
+from modelfresh.retrain.gate import DESCRIPTION_LIMIT, Evaluation, judge, read_evaluation
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3"
 CHAMPION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/2"

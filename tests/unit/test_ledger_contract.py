@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from modelfresh.aws.ledger import DynamoLedger
-from modelfresh.runs import Claim, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal, changes_of, merge
+from modelfresh.retrain.runs import Claim, Lease, ModelState, SignalRecord, Ticket
+from modelfresh.retrain.signals import Signal, changes_of, merge
 from moto import mock_aws
 
 from localcloud import patches

@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from modelfresh.aws.approvals import SnsApprovalMailer, approval_message
 from modelfresh.aws.executions import execution_input
 from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier, audit_item, outcome_message
-from modelfresh.config import MODEL_NAME
-from modelfresh.errors import MessageTooLarge
-from modelfresh.limits import (
+from modelfresh.core.errors import MessageTooLarge
+from modelfresh.core.limits import (
     DYNAMODB_ITEM_LIMIT,
     SIGNAL_BUDGET,
     SNS_MESSAGE_LIMIT,
@@ -28,9 +27,10 @@ from modelfresh.limits import (
     Cut,
     fit,
 )
-from modelfresh.outcomes import TITLES, Outcome
-from modelfresh.runs import Ticket
-from modelfresh.signals import Signal
+from modelfresh.core.outcomes import TITLES, Outcome
+from modelfresh.core.schema import MODEL_NAME
+from modelfresh.retrain.runs import Ticket
+from modelfresh.retrain.signals import Signal
 from moto import mock_aws
 from moto.sns.models import sns_backends
 

@@ -1,5 +1,5 @@
 """README's "Notifications: the contract" is what the code sends: every kind, attribute and field
-of the outcome messages, from the Lambdas (modelfresh.outcomes) and from the state machines."""
+of the outcome messages, from the Lambdas (modelfresh.core.outcomes) and from the state machines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from modelfresh.aws.notifications import SnsNotifier
-from modelfresh.outcomes import Outcome, OutcomeKind
+from modelfresh.core.outcomes import Outcome, OutcomeKind
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 README = (ROOT / "README.md").read_text()

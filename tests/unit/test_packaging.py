@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import lint_all
-from modelfresh.config import load_config
-from modelfresh.errors import DataOutOfReach
-from modelfresh.settings import Settings
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import DataOutOfReach
+from modelfresh.core.settings import Settings
 
 from checks import config as check_config
 from localcloud.stack import load_template, read_samconfig_parameters
@@ -58,17 +58,18 @@ def test_only_the_drift_statistics_functions_take_the_numpy_layer() -> None:
     # SAM appends a function's Layers to the Globals' (SharedLayer).
     drift = [{"Ref": "DriftLayer"}]
     assert layered == {"SummariseCaptureFunction": drift, "ConcludeDriftCheckFunction": drift}
-    # ...and no other code reaches the engine: only modelfresh.driftrun imports it, and only
-    # those two functions import driftrun.
+    # ...and no other code reaches the engine: only modelfresh.drift.check imports it, and only
+    # those two functions import that module.
+    check = ROOT / "layers" / "shared" / "modelfresh" / "drift" / "check.py"
     for folder in (ROOT / "functions").iterdir():
         if folder.name not in ("summarise_capture", "conclude_drift_check"):
             source = (folder / "app.py").read_text()
-            assert "driftcheck" not in source and "driftrun" not in source, folder.name
+            assert "driftcheck" not in source and "drift.check" not in source, folder.name
     for module in (ROOT / "layers" / "shared" / "modelfresh").rglob("*.py"):
-        if module.name != "driftrun.py":
+        if module != check:
             source = module.read_text()
             assert "import driftcheck" not in source and "from driftcheck" not in source, module
-            assert "driftrun" not in source, module
+            assert "drift.check import" not in source, module
 
 
 def test_functions_share_one_environment_but_for_the_approval_link() -> None:
@@ -223,7 +224,7 @@ def test_a_model_whose_data_is_out_of_reach_is_refused_before_a_run_starts() -> 
 def test_every_function_that_starts_retrains_times_out_within_the_sweep_grace() -> None:
     # A lease younger than the grace may belong to a starter still alive: the coordinator
     # leaves its run to it, which is only safe if no starter can outlive the grace.
-    from modelfresh.runs import SWEEP_GRACE_SECONDS
+    from modelfresh.retrain.runs import SWEEP_GRACE_SECONDS
 
     starters = [
         folder.name

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelfresh.config import load_config
-from modelfresh.retrain import PIPELINE_PARAMETERS
+from modelfresh.core.config import load_config
+from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 
 from localcloud.stack import load_template, read_samconfig_parameters
 from ops import deploy, samconfig

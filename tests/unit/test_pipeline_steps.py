@@ -340,7 +340,7 @@ def test_candidate_and_champion_are_scored_on_the_same_holdout_as_numpy_scores_t
 
 
 def test_the_report_is_what_the_gate_reads(s3: S3Client, tmp_path: Path) -> None:
-    from modelfresh.gate import read_evaluation
+    from modelfresh.retrain.gate import read_evaluation
 
     candidate = train_model(tmp_path, TRAIN, name="candidate-model")
     champion = train_model(tmp_path, training_lines(300, seed=5), name="champion-model")

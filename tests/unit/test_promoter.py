@@ -8,11 +8,12 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-from modelfresh.config import load_config
-from modelfresh.errors import DeployInProgress
-from modelfresh.outcomes import Outcome
-from modelfresh.promoter import DeploySettings, Promoter
-from modelfresh.promotion import Champion, PackageChange, deploy_run_name
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import DeployInProgress
+from modelfresh.core.outcomes import Outcome
+from modelfresh.core.records import Champion
+from modelfresh.promote.promoter import DeploySettings, Promoter
+from modelfresh.promote.steps import PackageChange, deploy_run_name
 
 from tests.conftest import FIXTURES
 from tests.unit.fakes import FakeClock, FakeRecorder

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelfresh.config import ModelConfig, load_config
-from modelfresh.errors import MalformedEvent
-from modelfresh.outcomes import TITLES
-from modelfresh.promotion import (
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import MalformedEvent
+from modelfresh.core.outcomes import TITLES
+from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.schema import ModelConfig
+from modelfresh.promote.steps import (
     _DEPLOY_OUTCOMES,
-    Champion,
-    Endpoint,
-    Package,
     PackageChange,
     approval_details,
     deploy_outcome,

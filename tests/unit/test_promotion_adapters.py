@@ -17,14 +17,14 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from modelfresh.approvals import Approval, Status
 from modelfresh.aws.approvals import KEEP_SECONDS, DynamoApprovalStore
 from modelfresh.aws.deploys import DynamoDeploys
-from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
-from modelfresh.config import load_config
-from modelfresh.errors import DeployInProgress
-from modelfresh.promotion import Champion, Endpoint
-from modelfresh.smoke import EndpointError
+from modelfresh.aws.hosting import Guardrails, RuntimeInvoker, SageMakerEndpoints
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import DeployInProgress
+from modelfresh.core.records import Champion, Endpoint
+from modelfresh.promote.approvals import Approval, Status
+from modelfresh.promote.smoke import EndpointError
 from moto import mock_aws
 
 from tests.conftest import FIXTURES
@@ -316,7 +316,7 @@ def test_endpoint_is_described_by_its_config_variant_and_model_package(
         {"ModelName": "model-of-AllTraffic"},
     )
 
-    found = Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
+    found = SageMakerEndpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
     assert found == Endpoint(
         "taxi-fare-prod", True, CONFIG_NAME, "ml.c5.xlarge", package, status="InService"
@@ -326,7 +326,7 @@ def test_endpoint_is_described_by_its_config_variant_and_model_package(
 def test_endpoint_without_the_variant_has_only_its_config(stubbed: Stub) -> None:
     client, _ = sagemaker_endpoint(stubbed, [variant("Blue")])  # no describe_model stubbed
 
-    found = Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
+    found = SageMakerEndpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
     assert found == Endpoint("taxi-fare-prod", exists=True, config=CONFIG_NAME, status="InService")
 
@@ -340,7 +340,7 @@ def test_missing_endpoint_is_described_as_not_existing(stubbed: Stub) -> None:
         expected_params={"EndpointName": "taxi-fare-prod"},
     )
 
-    found = Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
+    found = SageMakerEndpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
     assert found == Endpoint("taxi-fare-prod", exists=False)
 
@@ -354,7 +354,7 @@ def test_other_describe_errors_are_raised(stubbed: Stub) -> None:
     )
 
     with pytest.raises(ClientError) as raised:
-        Endpoints(client).describe("taxi-fare-prod", "AllTraffic")
+        SageMakerEndpoints(client).describe("taxi-fare-prod", "AllTraffic")
 
     assert raised.value.response["Error"]["Code"] == "ValidationException"
 

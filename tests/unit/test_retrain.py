@@ -10,21 +10,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from modelfresh.config import Gate, ModelConfig, load_config
-from modelfresh.dataset import DataLocations, DriftDataset
-from modelfresh.driftplan import CaptureObject
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid, PipelineParameterInvalid
-from modelfresh.promotion import Endpoint, Package
-from modelfresh.retrain import (
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import (
+    CandidateNotFound,
+    EvaluationReportInvalid,
+    PipelineParameterInvalid,
+)
+from modelfresh.core.records import Endpoint, Package
+from modelfresh.core.schema import Gate, ModelConfig
+from modelfresh.drift.plan import CaptureObject
+from modelfresh.retrain.dataset import DataLocations, DriftDataset
+from modelfresh.retrain.signals import Signal, alarm_signal, parse_alarm_change
+from modelfresh.retrain.steps import (
     PIPELINE_PARAMETERS,
-    ChampionModel,
+    ServedModel,
     champion_of,
     evaluate_candidate,
     plan_retrain,
     prepare_retrain,
     run_outcome,
 )
-from modelfresh.signals import Signal, alarm_signal, parse_alarm_change
 
 from tests.conftest import FIXTURES, ROOT, sample_event
 
@@ -49,7 +54,7 @@ MANIFEST = f"s3://modelfresh-artifacts/drift-datasets/taxi-fare/{RUN}/manifest.j
 DATASET = DriftDataset(MANIFEST, capture_objects=25, ground_truth_objects=26, notes=())
 CHAMPION_PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/2"
 CHAMPION_DATA = "s3://modelfresh-artifacts/taxi-fare-retrain/p1/model/model.tar.gz"
-CHAMPION = ChampionModel(CHAMPION_PACKAGE, CHAMPION_DATA)
+CHAMPION = ServedModel(CHAMPION_PACKAGE, CHAMPION_DATA)
 # The contract's parameters, in its order (pipelines/README.md).
 CONTRACT = [
     "TriggerKind",
@@ -77,7 +82,7 @@ def plan(
     signal: Signal | None = None,
     run: str = RUN,
     heartbeat_seconds: int = 600,
-    champion: ChampionModel = CHAMPION,
+    champion: ServedModel = CHAMPION,
 ) -> dict[str, Any]:
     return plan_retrain(
         model,
@@ -154,7 +159,7 @@ def test_plan_fixes_everything_the_run_needs() -> None:
 def test_plan_passes_every_parameter_of_the_contract_in_order_as_strings_within_limits(
     model: ModelConfig,
 ) -> None:
-    planned = plan(model=model, champion=ChampionModel())
+    planned = plan(model=model, champion=ServedModel())
 
     names = [p["Name"] for p in planned["pipelineParameters"]]
     assert names == list(PIPELINE_PARAMETERS) == CONTRACT
@@ -176,7 +181,7 @@ def test_a_classifier_without_a_drift_check_or_a_champion_passes_empty_values() 
     churn = CONFIG.model("churn")
     assert churn.drift_check is None
 
-    values = parameters(plan(model=churn, champion=ChampionModel()))
+    values = parameters(plan(model=churn, champion=ServedModel()))
 
     assert {k: values[k] for k in CONTRACT[5:]} == {
         "TrainingData": "s3://modelfresh-data/churn/training/",
@@ -291,8 +296,8 @@ class FakePackages:
 @pytest.mark.parametrize(
     ("served", "model_data", "champion"),
     [
-        pytest.param({}, {}, ChampionModel(), id="no-prod-endpoint-yet"),
-        pytest.param({"taxi-fare-prod": None}, {}, ChampionModel(), id="model-not-from-a-package"),
+        pytest.param({}, {}, ServedModel(), id="no-prod-endpoint-yet"),
+        pytest.param({"taxi-fare-prod": None}, {}, ServedModel(), id="model-not-from-a-package"),
         pytest.param(
             {"taxi-fare-prod": CHAMPION_PACKAGE},
             {CHAMPION_PACKAGE: CHAMPION_DATA},
@@ -302,7 +307,7 @@ class FakePackages:
         pytest.param(
             {"taxi-fare-prod": CHAMPION_PACKAGE},
             {CHAMPION_PACKAGE: None},
-            ChampionModel(CHAMPION_PACKAGE, ""),
+            ServedModel(CHAMPION_PACKAGE, ""),
             id="package-without-model-data",
         ),
     ],
@@ -310,7 +315,7 @@ class FakePackages:
 def test_the_champion_is_the_package_the_prod_variant_serves(
     served: Mapping[str, str | None],
     model_data: Mapping[str, str | None],
-    champion: ChampionModel,
+    champion: ServedModel,
 ) -> None:
     endpoints = FakeEndpoints(served)
 

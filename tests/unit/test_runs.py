@@ -9,11 +9,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
-from modelfresh.config import ControllerConfig, parse_config
-from modelfresh.errors import UnknownModel
-from modelfresh.events import iso
-from modelfresh.outcomes import Outcome
-from modelfresh.runs import (
+from modelfresh.core.config import parse_config
+from modelfresh.core.errors import UnknownModel
+from modelfresh.core.events import iso
+from modelfresh.core.outcomes import Outcome
+from modelfresh.core.schema import ControllerConfig
+from modelfresh.retrain.runs import (
     SWEEP_GRACE_SECONDS,
     Admission,
     AdmitResult,
@@ -24,7 +25,7 @@ from modelfresh.runs import (
     RunCoordinator,
     Ticket,
 )
-from modelfresh.signals import Signal, changes_of
+from modelfresh.retrain.signals import Signal, changes_of
 
 from tests.unit.fakes import (
     START,

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from modelfresh.config import (
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import MalformedEvent
+from modelfresh.core.limits import SIGNAL_BUDGET
+from modelfresh.core.schema import (
     ControllerConfig,
     Endpoints,
     Gate,
     ModelConfig,
     SmokeTest,
     Training,
-    load_config,
 )
-from modelfresh.errors import MalformedEvent
-from modelfresh.limits import SIGNAL_BUDGET
-from modelfresh.signals import (
+from modelfresh.retrain.signals import (
     MERGED_CHANGES,
     AlarmChange,
     Signal,

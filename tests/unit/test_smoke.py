@@ -7,8 +7,8 @@ import json
 from collections.abc import Sequence
 
 import pytest
-from modelfresh.config import SmokeTest
-from modelfresh.smoke import EndpointError, SmokeReport, smoke_test
+from modelfresh.core.schema import SmokeTest
+from modelfresh.promote.smoke import EndpointError, SmokeReport, smoke_test
 
 ENDPOINT = "taxi-fare-staging"
 ROW_1 = "1,2.4,8,1,11,40.75,-73.98,40.76,-73.97"

@@ -1,7 +1,7 @@
 """The model-quality metrics a gate may judge a candidate by: which problem types report each,
 which way it improves, and the values it can take.
 
-One catalogue for the configuration check (modelfresh.config) and the pipeline's evaluation
+One catalogue for the configuration check (modelfresh.core.config) and the pipeline's evaluation
 step (pipelines/steps/evaluate.py), which ships this file beside its scripts
 (pipelines/bundle.py): it must import nothing but the standard library. Names and report
 sections follow Model Monitor's model-quality metrics.

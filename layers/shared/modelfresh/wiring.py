@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 from botocore.config import Config
 
-from modelfresh.config import ControllerConfig, load_config
-from modelfresh.errors import SettingsError
-from modelfresh.settings import Settings
+from modelfresh.core.config import load_config
+from modelfresh.core.errors import SettingsError
+from modelfresh.core.schema import ControllerConfig
+from modelfresh.core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -35,12 +36,12 @@ if TYPE_CHECKING:
     from modelfresh.aws.deploys import DynamoDeploys
     from modelfresh.aws.drift import DriftMetrics, DriftObjects, DriftState
     from modelfresh.aws.executions import StepFunctionsExecutions
-    from modelfresh.aws.hosting import Endpoints, Guardrails, RuntimeInvoker
+    from modelfresh.aws.hosting import Guardrails, RuntimeInvoker, SageMakerEndpoints
     from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
-    from modelfresh.callbacks import CallbackDesk
-    from modelfresh.outcomes import OutcomeRecorder
-    from modelfresh.promoter import Promoter
-    from modelfresh.runs import RunCoordinator
+    from modelfresh.core.outcomes import OutcomeRecorder
+    from modelfresh.promote.promoter import Promoter
+    from modelfresh.retrain.callbacks import CallbackDesk
+    from modelfresh.retrain.runs import RunCoordinator
 
 
 class Container:
@@ -114,7 +115,7 @@ class Container:
     @cached_property
     def recorder(self) -> OutcomeRecorder:
         from modelfresh.aws.notifications import DynamoAuditLog, SnsNotifier
-        from modelfresh.outcomes import OutcomeRecorder
+        from modelfresh.core.outcomes import OutcomeRecorder
 
         return OutcomeRecorder(
             SnsNotifier(self.sns, self.settings.notifications_topic_arn),
@@ -125,7 +126,7 @@ class Container:
     def coordinator(self) -> RunCoordinator:
         from modelfresh.aws.executions import StepFunctionsExecutions
         from modelfresh.aws.ledger import DynamoLedger
-        from modelfresh.runs import RunCoordinator
+        from modelfresh.retrain.runs import RunCoordinator
 
         return RunCoordinator(
             config=self.config,
@@ -146,7 +147,7 @@ class Container:
 
     @cached_property
     def promoter(self) -> Promoter:
-        from modelfresh.promoter import DeploySettings, Promoter
+        from modelfresh.promote.promoter import DeploySettings, Promoter
 
         settings = self.settings
         return Promoter(
@@ -186,7 +187,7 @@ class Container:
     @cached_property
     def callback_desk(self) -> CallbackDesk:
         from modelfresh.aws.callbacks import DynamoCallbackStore
-        from modelfresh.callbacks import CallbackDesk
+        from modelfresh.retrain.callbacks import CallbackDesk
 
         return CallbackDesk(
             DynamoCallbackStore(self.dynamodb, self.settings.callbacks_table),
@@ -207,10 +208,10 @@ class Container:
         return DynamoDeploys(self.dynamodb, self.settings.model_state_table)
 
     @cached_property
-    def endpoints(self) -> Endpoints:
-        from modelfresh.aws.hosting import Endpoints
+    def endpoints(self) -> SageMakerEndpoints:
+        from modelfresh.aws.hosting import SageMakerEndpoints
 
-        return Endpoints(self.sagemaker)
+        return SageMakerEndpoints(self.sagemaker)
 
     @cached_property
     def invoker(self) -> RuntimeInvoker:

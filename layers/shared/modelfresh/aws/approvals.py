@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from modelfresh.approval_pages import email, subject
-from modelfresh.approvals import Approval, Status
 from modelfresh.aws.notifications import cut_note, sns_message
+from modelfresh.promote.approval_pages import email, subject
+from modelfresh.promote.approvals import Approval, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from modelfresh.callbacks import Callback
+from modelfresh.retrain.callbacks import Callback
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

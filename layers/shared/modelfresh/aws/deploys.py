@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from modelfresh.errors import DeployInProgress
-from modelfresh.promotion import Champion
+from modelfresh.core.errors import DeployInProgress
+from modelfresh.core.records import Champion
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from modelfresh.driftplan import (
+from modelfresh.drift.plan import (
     DRIFT_NAMESPACE,
     FEATURE_METRIC,
     SHARE_METRIC,
@@ -37,8 +37,6 @@ BLOCK_BYTES = 1 << 20
 METRICS_PER_CALL = 1000
 # ...and at most this many metrics in one GetMetricData call.
 QUERIES_PER_CALL = 500
-# A finding travels in events, executions and package metadata: keep it small.
-FINDING_FEATURES = 10
 
 
 class DriftObjects:

@@ -7,9 +7,9 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from modelfresh.limits import EXECUTION_INPUT_BUDGET, Cut, fit
-from modelfresh.observability import logger
-from modelfresh.runs import Ticket
+from modelfresh.core.limits import EXECUTION_INPUT_BUDGET, Cut, fit
+from modelfresh.core.observability import logger
+from modelfresh.retrain.runs import Ticket
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

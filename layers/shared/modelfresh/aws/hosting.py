@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelfresh.config import ModelConfig
-from modelfresh.promotion import Endpoint, rollback_alarm_names
-from modelfresh.smoke import EndpointError
+from modelfresh.core.records import Endpoint
+from modelfresh.core.schema import ModelConfig
+from modelfresh.promote.smoke import EndpointError
+from modelfresh.promote.steps import rollback_alarm_names
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -43,7 +44,7 @@ class RuntimeInvoker:
         return answer["Body"].read()
 
 
-class Endpoints:
+class SageMakerEndpoints:
     """Reads endpoints as they stand."""
 
     def __init__(self, client: SageMakerClient) -> None:

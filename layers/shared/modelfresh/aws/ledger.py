@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from modelfresh.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
-from modelfresh.signals import Signal, merge
+from modelfresh.retrain.runs import Claim, ClaimResult, Lease, ModelState, SignalRecord, Ticket
+from modelfresh.retrain.signals import Signal, merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from modelfresh.limits import AUDIT_ITEM_BUDGET, SNS_BUDGET, Cut, fit
-from modelfresh.outcomes import Outcome
+from modelfresh.core.limits import AUDIT_ITEM_BUDGET, SNS_BUDGET, Cut, fit
+from modelfresh.core.outcomes import Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

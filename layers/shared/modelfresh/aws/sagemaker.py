@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid
-from modelfresh.promotion import Package
+from modelfresh.core.errors import CandidateNotFound, EvaluationReportInvalid
+from modelfresh.core.records import Package
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

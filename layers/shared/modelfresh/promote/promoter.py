@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from modelfresh.config import ControllerConfig, ModelConfig
-from modelfresh.errors import EvaluationReportInvalid
-from modelfresh.events import iso
-from modelfresh.observability import logger
-from modelfresh.outcomes import Outcome, OutcomeRecorder
-from modelfresh.promotion import (
-    Champion,
-    Endpoint,
-    Package,
+from modelfresh.core.errors import EvaluationReportInvalid
+from modelfresh.core.events import iso
+from modelfresh.core.observability import logger
+from modelfresh.core.outcomes import Outcome, OutcomeRecorder
+from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.schema import ControllerConfig, ModelConfig
+from modelfresh.promote.steps import (
     PackageChange,
     deploy_outcome,
     deploy_run_name,
@@ -234,7 +232,7 @@ class Promoter:
     ) -> Outcome:
         """Write how the run ended: the champion and its baseline on promotion, the registry
         status on a stop, then notify and audit; the deploy slot is freed whatever happens."""
-        from modelfresh.retrain import failure_message  # noqa: PLC0415 - one helper, no cycle
+        from modelfresh.retrain.steps import failure_message  # noqa: PLC0415 - one helper, no cycle
 
         model = self._config.model(model_name)
         stop = stop or {}

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelfresh.config import Deployment, ModelConfig
-from modelfresh.events import iso, require, require_one_of
-from modelfresh.gate import METRIC_SECTIONS
-from modelfresh.outcomes import Outcome, OutcomeKind
-from modelfresh.smoke import media_type
+from modelfresh.core.events import iso, require, require_one_of
+from modelfresh.core.outcomes import Outcome, OutcomeKind
+from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.schema import Deployment, ModelConfig
+from modelfresh.promote.smoke import media_type
+from modelfresh.retrain.gate import METRIC_SECTIONS
 
 PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 # How often the deploy run checks an endpoint (its Wait states), in seconds.
@@ -83,43 +84,6 @@ def deploy_run_name(change: PackageChange, model: str) -> str:
 def deploy_run_prefix(model: str, version: int) -> str:
     """What the names of every deploy run of one package version start with."""
     return f"{model}-deploy-v{version}-"
-
-
-@dataclass(frozen=True)
-class Package:
-    """What the registry says about a model package."""
-
-    arn: str
-    group: str
-    version: int
-    status: str
-    report_uri: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    approval_description: str = ""
-    baseline_statistics: str | None = None
-    baseline_constraints: str | None = None
-    model_data_url: str | None = None  # its (first) container's model.tar.gz
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The package serving in production, as the controller last recorded it."""
-
-    package_arn: str
-    version: int
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """An endpoint as it stands before the deploy."""
-
-    name: str
-    exists: bool
-    config: str | None = None
-    instance_type: str | None = None
-    package_arn: str | None = None  # the model package its model was created from, if any
-    status: str | None = None  # EndpointStatus: InService, Updating, Failed, ...
 
 
 def rollback_alarm_names(model: str) -> dict[str, str]:

@@ -28,13 +28,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
-from modelfresh.errors import ModelfreshError
-from modelfresh.events import iso
-from modelfresh.observability import logger
-from modelfresh.outcomes import Outcome as Audited
+from modelfresh.core.errors import ModelfreshError
+from modelfresh.core.events import iso
+from modelfresh.core.observability import logger
+from modelfresh.core.outcomes import Outcome
 
 if TYPE_CHECKING:
-    from modelfresh.callbacks import TaskTokens
+    from modelfresh.retrain.callbacks import TaskTokens
 
 # Leaves room, within the registry's 1,024-character ApprovalDescription, for the context.
 COMMENT_LIMIT = 800
@@ -159,7 +159,7 @@ class ApprovalStore(Protocol):
 class Recorder(Protocol):
     """Audits and announces an outcome (outcomes.OutcomeRecorder)."""
 
-    def record(self, outcome: Audited) -> Audited: ...
+    def record(self, outcome: Outcome) -> Outcome: ...
 
 
 class Page(StrEnum):
@@ -194,7 +194,7 @@ STATUS_CODES: Mapping[Page, int] = {
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PageReply:
     """The page to show, and the approval it is about (None for unknown ids)."""
 
     page: Page
@@ -214,25 +214,25 @@ class Form:
 UNREADABLE = "This form could not be read; open the link again and use its buttons."
 
 
-def read_form(body: str | None, base64_encoded: bool) -> Form | Outcome:
+def read_form(body: str | None, base64_encoded: bool) -> Form | PageReply:
     """The form a POST carries (API Gateway's `body` and `isBase64Encoded`), read strictly, or
     the page refusing it: a body that is not base64 when flagged so, too large, not UTF-8
     (raw or percent-encoded), with more than FIELD_LIMIT fields or a field of the form twice.
     Never raises: whatever a client sends is an answer, not a fault."""
     raw = _body_bytes(body or "", base64_encoded)
     if raw is None:
-        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+        return PageReply(Page.BAD_REQUEST, message=UNREADABLE)
     if len(raw) > FORM_LIMIT_BYTES:
-        return Outcome(Page.TOO_LARGE, message="The form is too large.")
+        return PageReply(Page.TOO_LARGE, message="The form is too large.")
     pieces = [piece for piece in raw.split(b"&") if piece]
     fields: dict[str, list[str]] = {}
     for piece in pieces[: FIELD_LIMIT + 1]:
         name, _, value = (_form_text(part) for part in piece.partition(b"="))
         if name is None or value is None:
-            return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+            return PageReply(Page.BAD_REQUEST, message=UNREADABLE)
         fields.setdefault(name, []).append(value)
     if len(pieces) > FIELD_LIMIT or any(len(fields.get(n, ())) > 1 for n in FORM_FIELDS):
-        return Outcome(Page.BAD_REQUEST, message=UNREADABLE)
+        return PageReply(Page.BAD_REQUEST, message=UNREADABLE)
     return Form(
         decision=fields.get("decision", [""])[0],
         comment=fields.get("comment", [""])[0],
@@ -281,25 +281,25 @@ def clean_comment(text: str) -> str:
     return kept.strip()[:COMMENT_LIMIT].rstrip()
 
 
-def _closed(approval: Approval | None, now: int) -> Outcome | None:
+def _closed(approval: Approval | None, now: int) -> PageReply | None:
     """The page for an approval that can no longer be decided (None while it can)."""
     if approval is None:
-        return Outcome(Page.UNKNOWN)
+        return PageReply(Page.UNKNOWN)
     if approval.status is Status.EXPIRED or (
         approval.status is Status.PENDING and not approval.is_open(now)
     ):
-        return Outcome(Page.EXPIRED, approval)
+        return PageReply(Page.EXPIRED, approval)
     if approval.status is not Status.PENDING:
-        return Outcome(Page.ALREADY_DECIDED, approval)
+        return PageReply(Page.ALREADY_DECIDED, approval)
     return None
 
 
-def review(store: ApprovalStore, approval_id: str, now: int) -> Outcome:
+def review(store: ApprovalStore, approval_id: str, now: int) -> PageReply:
     """GET: which page to show. Changes nothing, whoever (or whatever) asks."""
     if not _APPROVAL_ID.fullmatch(approval_id):
-        return Outcome(Page.UNKNOWN)
+        return PageReply(Page.UNKNOWN)
     approval = store.get(approval_id)
-    return _closed(approval, now) or Outcome(Page.REVIEW, approval)
+    return _closed(approval, now) or PageReply(Page.REVIEW, approval)
 
 
 def submit(
@@ -312,10 +312,10 @@ def submit(
     base64_encoded: bool,
     source: Mapping[str, str],
     now: int,
-) -> Outcome:
+) -> PageReply:
     """POST, as API Gateway hands it over: read the form, then decide."""
     form = read_form(body, base64_encoded)
-    if isinstance(form, Outcome):
+    if isinstance(form, PageReply):
         return form
     return decide(store, tokens, recorder, approval_id, form=form, source=source, now=now)
 
@@ -329,21 +329,21 @@ def decide(
     form: Form,
     source: Mapping[str, str],
     now: int,
-) -> Outcome:
+) -> PageReply:
     """POST: take the decision once, then resume the deploy run and audit the decision.
 
     A fault before the decision is written raises (nothing was decided); once it is written,
     the outcome says so whatever fails next (see _settle)."""
     if not _APPROVAL_ID.fullmatch(approval_id):
-        return Outcome(Page.UNKNOWN)
+        return PageReply(Page.UNKNOWN)
     approval = store.get(approval_id)
     closed = _closed(approval, now)
     if closed is not None or approval is None:
-        return closed or Outcome(Page.UNKNOWN)
+        return closed or PageReply(Page.UNKNOWN)
     if not _same_secret(form.csrf_token, approval.csrf_token):
-        return Outcome(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
+        return PageReply(Page.FORBIDDEN, approval, "This form is out of date; open the link again.")
     if form.decision not in DECISIONS:
-        return Outcome(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
+        return PageReply(Page.BAD_REQUEST, approval, "Choose Approve or Reject.")
     decided = replace(
         approval,
         status=Status.APPROVED if form.decision == "approve" else Status.REJECTED,
@@ -354,7 +354,7 @@ def decide(
         audit_due=True,
     )
     recorded = _record(store, decided, form.csrf_token, now)
-    if isinstance(recorded, Outcome):
+    if isinstance(recorded, PageReply):
         return recorded
     return _settle(store, tokens, recorder, approval, recorded)
 
@@ -375,7 +375,7 @@ UNCONFIRMED = (
 
 def _record(
     store: ApprovalStore, decided: Approval, csrf_token: str, now: int
-) -> Approval | Outcome:
+) -> Approval | PageReply:
     """Write the decision. A refused or failed write is read back: a write of this request's
     whose answer was lost (so that botocore's retry was refused) is this request's decision."""
     failure: Exception | None = None
@@ -393,14 +393,14 @@ def _record(
     if failure is not None:
         return _unconfirmed(failure)
     # Someone else decided a moment ago, or it just expired.
-    return _closed(found, now) or Outcome(Page.REVIEW, found)
+    return _closed(found, now) or PageReply(Page.REVIEW, found)
 
 
-def _unconfirmed(error: Exception) -> Outcome:
+def _unconfirmed(error: Exception) -> PageReply:
     # A server fault, not a client's: logged as an error, by type (its text could carry
     # anything), and the approver told the truth: not known yet.
     logger.error("decision write not confirmed", extra={"error": type(error).__name__})
-    return Outcome(Page.UNCONFIRMED, message=UNCONFIRMED)
+    return PageReply(Page.UNCONFIRMED, message=UNCONFIRMED)
 
 
 def _settle(
@@ -409,7 +409,7 @@ def _settle(
     recorder: Recorder,
     approval: Approval,
     decided: Approval,
-) -> Outcome:
+) -> PageReply:
     """After the decision is recorded: deliver it, drop the used token, audit it. Nothing
     here can undo or hide the decision, so nothing here raises: what fails is left to the
     sweep (the record keeps the token until delivered and the marker until audited), and the
@@ -424,11 +424,11 @@ def _settle(
         resumed = None
     if resumed is False:  # the run stopped waiting (its approval timed out meanwhile)
         _quietly("closing the approval", lambda: store.expire(decided.id, decided.status))
-        return Outcome(Page.EXPIRED, approval)
+        return PageReply(Page.EXPIRED, approval)
     if resumed:
         _quietly("dropping the used token", lambda: store.delivered(decided.id))
     _quietly("auditing the decision", lambda: _audit(store, recorder, decided))
-    return Outcome(Page.DECIDED, decided, "" if resumed else DELIVERY_DELAYED)
+    return PageReply(Page.DECIDED, decided, "" if resumed else DELIVERY_DELAYED)
 
 
 def _quietly(what: str, step: Callable[[], object]) -> None:
@@ -447,12 +447,12 @@ def _audit(store: ApprovalStore, recorder: Recorder, approval: Approval) -> None
     store.audited(approval.id)
 
 
-def decision_outcome(approval: Approval) -> Audited:
+def decision_outcome(approval: Approval) -> Outcome:
     """The audit record of a person's decision. Its time is the decision's own, so that a
     repeat (by the sweep, or a retried request) writes the same audit item again."""
     granted = approval.status is Status.APPROVED
     decided_at = approval.decided_at or approval.created_at
-    return Audited(
+    return Outcome(
         model=approval.model,
         kind="approval-granted" if granted else "approval-refused",
         run=approval.run,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from modelfresh.errors import MessageTooLarge
+from modelfresh.core.errors import MessageTooLarge
 
 KIB = 1024
 # AWS's limits (FACTS.md, "Size limits").

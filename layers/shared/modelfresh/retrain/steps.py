@@ -13,16 +13,25 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from modelfresh.config import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
-from modelfresh.dataset import DataLocations, DatasetObjects, DriftDataset, write_drift_dataset
-from modelfresh.driftplan import drift_summary
-from modelfresh.errors import CandidateNotFound, EvaluationReportInvalid, PipelineParameterInvalid
-from modelfresh.gate import Verdict, judge, read_evaluation
-from modelfresh.outcomes import Outcome, OutcomeKind
-from modelfresh.signals import Signal, changes_of
+from modelfresh.core.errors import (
+    CandidateNotFound,
+    EvaluationReportInvalid,
+    PipelineParameterInvalid,
+)
+from modelfresh.core.outcomes import Outcome, OutcomeKind
+from modelfresh.core.schema import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
+from modelfresh.drift.plan import drift_summary
+from modelfresh.retrain.dataset import (
+    DataLocations,
+    DatasetObjects,
+    DriftDataset,
+    write_drift_dataset,
+)
+from modelfresh.retrain.gate import Verdict, judge, read_evaluation
+from modelfresh.retrain.signals import Signal, changes_of
 
 if TYPE_CHECKING:
-    from modelfresh.promotion import Endpoint, Package
+    from modelfresh.core.records import Endpoint, Package
 
 # The parameters of the retraining pipeline, in the contract's order (pipelines/README.md):
 # the controller passes exactly these, all strings, on every start.
@@ -52,7 +61,7 @@ HEARTBEATS_MISSED = 3
 
 
 @dataclass(frozen=True)
-class ChampionModel:
+class ServedModel:
     """The model package prod serves and its model.tar.gz ("" for either when unknown)."""
 
     package_arn: str = ""
@@ -71,16 +80,14 @@ class Packages(Protocol):
     def describe(self, package_arn: str) -> Package: ...
 
 
-def champion_of(
-    model: ModelConfig, endpoints: ServingEndpoints, packages: Packages
-) -> ChampionModel:
+def champion_of(model: ModelConfig, endpoints: ServingEndpoints, packages: Packages) -> ServedModel:
     """The package the prod endpoint's variant serves, and its ModelDataUrl; nothing when prod
     does not exist yet or serves a model that was not created from a package."""
     prod = endpoints.describe(model.endpoints.prod, model.deploy.variant)
     if prod.package_arn is None:
-        return ChampionModel()
+        return ServedModel()
     package = packages.describe(prod.package_arn)
-    return ChampionModel(package.arn, package.model_data_url or "")
+    return ServedModel(package.arn, package.model_data_url or "")
 
 
 def prepare_retrain(
@@ -119,7 +126,7 @@ def plan_retrain(
     heartbeat_seconds: int,
     *,
     dataset: DriftDataset,
-    champion: ChampionModel,
+    champion: ServedModel,
     data_bucket: str,
 ) -> dict[str, Any]:
     """Everything the run needs, fixed at its start (a config change mid-run changes nothing).

@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from modelfresh.config import ControllerConfig, ModelConfig
-from modelfresh.driftplan import drift_summary
-from modelfresh.errors import ModelfreshError, UnknownModel
-from modelfresh.events import iso
-from modelfresh.observability import logger
-from modelfresh.outcomes import Outcome, OutcomeKind, OutcomeRecorder
-from modelfresh.signals import Signal
+from modelfresh.core.errors import ModelfreshError, UnknownModel
+from modelfresh.core.events import iso
+from modelfresh.core.observability import logger
+from modelfresh.core.outcomes import Outcome, OutcomeKind, OutcomeRecorder
+from modelfresh.core.schema import ControllerConfig, ModelConfig
+from modelfresh.drift.plan import drift_summary
+from modelfresh.retrain.signals import Signal
 
 # A lease outlives the pipeline's own timeout by this much: the state machine gives up on
 # the pipeline first, and its failure path releases the lease normally.

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.errors import MalformedEvent
+from modelfresh.core.errors import MalformedEvent
 
 
 def require[T](event: Mapping[str, Any], path: str, kind: type[T]) -> T:

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelfresh.errors import PIPELINE_FAILED, PIPELINE_STOPPED
-from modelfresh.events import require, require_one_of
-from modelfresh.observability import logger
+from modelfresh.core.errors import PIPELINE_FAILED, PIPELINE_STOPPED
+from modelfresh.core.events import require, require_one_of
+from modelfresh.core.observability import logger
 
 PIPELINE_STATUS_DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
 PIPELINE_STATUSES = ("Executing", "Stopping", "Stopped", "Failed", "Succeeded")

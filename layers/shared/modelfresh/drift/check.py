@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from driftcheck import BaselineInvalid as BrokenBaseline
@@ -25,12 +25,39 @@ from driftcheck import (
 )
 from driftcheck.report import AlarmRule, PastCheck, ReportContext
 
-from modelfresh.aws.drift import FINDING_FEATURES, DriftMetrics, DriftObjects
-from modelfresh.config import ControllerConfig, DriftCheck, ModelConfig
-from modelfresh.driftplan import FEATURE_METRIC, SHARE_METRIC, checked_model
-from modelfresh.errors import BaselineInvalid, DriftCheckIncomplete, MalformedEvent
-from modelfresh.events import require
-from modelfresh.observability import logger
+from modelfresh.core.errors import BaselineInvalid, DriftCheckIncomplete, MalformedEvent
+from modelfresh.core.events import require
+from modelfresh.core.observability import logger
+from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
+from modelfresh.drift.plan import FEATURE_METRIC, SHARE_METRIC, checked_model
+
+# A finding travels in events, executions and package metadata: keep it small.
+FINDING_FEATURES = 10
+
+
+class DriftObjects(Protocol):
+    """The drift check's files and captured traffic in S3 (see aws/drift.py's DriftObjects)."""
+
+    def lines(self, bucket: str, key: str) -> Iterator[bytes]: ...
+
+    def blocks(self, bucket: str, key: str) -> Iterator[bytes]: ...
+
+    def etag(self, uri: str) -> str: ...
+
+    def read_json(self, uri: str) -> Any: ...
+
+    def write(self, uri: str, body: str | bytes, content_type: str) -> str: ...
+
+
+class DriftMetrics(Protocol):
+    """The drift check's earlier CloudWatch metrics (see aws/drift.py's DriftMetrics)."""
+
+    def recent(
+        self, model: str, names: Sequence[str], start: datetime, end: datetime, period: int
+    ) -> dict[str, dict[datetime, float]]:
+        """The model's metrics by name, each as {window start: value}."""
+        ...
+
 
 # How many earlier checks the report shows (at least the alarm's evaluation periods).
 HISTORY_CHECKS = 12

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from modelfresh.errors import ModelfreshError
+from modelfresh.core.errors import ModelfreshError
 
 logger = Logger()
 tracer = Tracer()

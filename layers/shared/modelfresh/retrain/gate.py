@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from modelfresh.config import ApprovalMode, Gate
-from modelfresh.errors import EvaluationReportInvalid
+from modelfresh.core.errors import EvaluationReportInvalid
+from modelfresh.core.schema import ApprovalMode, Gate
 
 RegistryStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
 METRIC_SECTIONS = (

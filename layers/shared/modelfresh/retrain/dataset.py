@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from modelfresh.config import ModelConfig
-from modelfresh.driftplan import CaptureObject, Window, capture_prefix, split_s3_uri
-from modelfresh.events import iso
+from modelfresh.core.events import iso
+from modelfresh.core.schema import ModelConfig
+from modelfresh.drift.plan import CaptureObject, Window, capture_prefix, split_s3_uri
 
 MANIFEST_VERSION = 1
 # SageMaker writes captured requests as JSON lines; Model Monitor reads ground truth as such.

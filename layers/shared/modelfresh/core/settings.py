@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING
 
-from modelfresh.errors import DataOutOfReach, SettingsError
+from modelfresh.core.errors import DataOutOfReach, SettingsError
 
 if TYPE_CHECKING:
-    from modelfresh.config import ModelConfig
+    from modelfresh.core.schema import ModelConfig
 
 # Where the model configuration is inside the deployed layer (layers/shared/Makefile puts it
 # there); the local cloud points MODEL_CONFIG_PATH at the repository's file instead.

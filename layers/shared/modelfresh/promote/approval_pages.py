@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from modelfresh.approvals import COMMENT_LIMIT, STATUS_CODES, Approval, Outcome, Page
+from modelfresh.promote.approvals import COMMENT_LIMIT, STATUS_CODES, Approval, Page, PageReply
 
 # No scripts at all; styles inline; forms may only post back here; no framing, no referrer.
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -71,13 +71,13 @@ def email(approval: Approval, link: str) -> str:
     return "\n".join(lines)
 
 
-def render(outcome: Outcome) -> tuple[int, Mapping[str, str], str]:
-    """(status code, headers, HTML) for an outcome of the approval API."""
-    status = STATUS_CODES[outcome.page]
-    approval = outcome.approval
-    if outcome.page is Page.REVIEW and approval is not None:
-        body = _review(approval, outcome.message)
-    elif outcome.page is Page.DECIDED and approval is not None:
+def render(reply: PageReply) -> tuple[int, Mapping[str, str], str]:
+    """(status code, headers, HTML) for an reply of the approval API."""
+    status = STATUS_CODES[reply.page]
+    approval = reply.approval
+    if reply.page is Page.REVIEW and approval is not None:
+        body = _review(approval, reply.message)
+    elif reply.page is Page.DECIDED and approval is not None:
         verb = "approved" if approval.status == "approved" else "rejected"
         body = _note(
             f"{approval.model} v{approval.version} {verb}",
@@ -88,27 +88,27 @@ def render(outcome: Outcome) -> tuple[int, Mapping[str, str], str]:
                 if verb == "approved"
                 else ""
             )
-            + (f" {escape(outcome.message)}" if outcome.message else ""),
+            + (f" {escape(reply.message)}" if reply.message else ""),
         )
-    elif outcome.page is Page.ALREADY_DECIDED and approval is not None:
+    elif reply.page is Page.ALREADY_DECIDED and approval is not None:
         when = _time(approval.decided_at) if approval.decided_at else "earlier"
         body = _note(
             "Already decided",
             f"{escape(approval.model)} v{approval.version} was {escape(approval.status)} on {when}."
             " A decision cannot be changed here.",
         )
-    elif outcome.page is Page.EXPIRED and approval is not None:
+    elif reply.page is Page.EXPIRED and approval is not None:
         body = _note(
             "This approval has expired",
             f"The decision window for {escape(approval.model)} v{approval.version} closed on "
             f"{_time(approval.expires_at)}; the candidate was not promoted.",
         )
-    elif outcome.page is Page.UNKNOWN:
+    elif reply.page is Page.UNKNOWN:
         body = _note("Approval not found", "This link does not match any approval.")
-    elif outcome.page is Page.UNCONFIRMED:
-        body = _note("Your decision could not be confirmed", escape(outcome.message))
+    elif reply.page is Page.UNCONFIRMED:
+        body = _note("Your decision could not be confirmed", escape(reply.message))
     else:
-        body = _note("This request could not be taken", escape(outcome.message or "Bad request."))
+        body = _note("This request could not be taken", escape(reply.message or "Bad request."))
     if 400 <= status < 500:
         body += f"<p>{REFUSED}</p>"
     return status, SECURITY_HEADERS, _document(body)

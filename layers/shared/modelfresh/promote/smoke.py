@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from modelfresh.config import SmokeTest
+from modelfresh.core.schema import SmokeTest
 
 
 class EndpointError(Exception):

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from modelfresh.config import ControllerConfig, ModelConfig
-from modelfresh.errors import MalformedEvent
-from modelfresh.events import iso, optional, require, require_one_of, require_time
-from modelfresh.limits import SIGNAL_BUDGET, Cut, fit
+from modelfresh.core.errors import MalformedEvent
+from modelfresh.core.events import iso, optional, require, require_one_of, require_time
+from modelfresh.core.limits import SIGNAL_BUDGET, Cut, fit
+from modelfresh.core.schema import ControllerConfig, ModelConfig
 
 SignalKind = Literal["drift-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"

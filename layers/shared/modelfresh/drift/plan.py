@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelfresh.config import ControllerConfig, DriftCheck, ModelConfig
-from modelfresh.errors import NoDriftCheck
-from modelfresh.events import iso, require, require_time
+from modelfresh.core.errors import NoDriftCheck
+from modelfresh.core.events import iso, require, require_time
+from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef

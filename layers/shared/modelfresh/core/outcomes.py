@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from modelfresh.observability import count, logger
+from modelfresh.core.observability import count, logger
 
 OutcomeKind = Literal[
     "started",

@@ -1,0 +1,44 @@
+"""The records every workflow shares: a model package as the registry describes it, an endpoint
+as it stands, and the champion the controller recorded as serving in production."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Package:
+    """What the registry says about a model package."""
+
+    arn: str
+    group: str
+    version: int
+    status: str
+    report_uri: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    approval_description: str = ""
+    baseline_statistics: str | None = None
+    baseline_constraints: str | None = None
+    model_data_url: str | None = None  # its (first) container's model.tar.gz
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The package serving in production, as the controller last recorded it."""
+
+    package_arn: str
+    version: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An endpoint as it stands before the deploy."""
+
+    name: str
+    exists: bool
+    config: str | None = None
+    instance_type: str | None = None
+    package_arn: str | None = None  # the model package its model was created from, if any
+    status: str | None = None  # EndpointStatus: InService, Updating, Failed, ...
