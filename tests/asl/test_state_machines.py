@@ -3,12 +3,15 @@ DefinitionUri files, so these are the only checks the ASL gets before it runs.""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from modelfresh.core import errors
 from statelint.linter import Linter
 
 from localcloud.stack import load_template
@@ -166,29 +169,25 @@ def exception(name: str) -> str:
     return name if name.endswith("Exception") else name + "Exception"
 
 
+def subclasses(cls: type) -> set[type]:
+    return {c for sub in cls.__subclasses__() for c in {sub, *subclasses(sub)}}
+
+
+def our_errors() -> set[str]:
+    """The error names of core/errors.py: its classes, and the names it sends without raising."""
+    classes = {c.__name__ for c in subclasses(errors.ModelfreshError)}
+    return classes | {errors.PIPELINE_FAILED, errors.PIPELINE_STOPPED}
+
+
 def possible_errors(kind: str) -> set[str]:
     """Every error name a Task of this integration can fail with, by Step Functions' naming
     rule: `ServiceName.ErrorName`, both PascalCase, always ending in `Exception` (the aws-sdk
     integrations); the optimized ones name an error by the Java SDK's exception class, with its
     catch-all for what the service does not model; a Lambda task, by the function's error type
     (our error classes) or Lambda's own API error."""
-    import modelfresh.core.errors
-    import modelfresh.promote.approvals
-    import modelfresh.retrain.runs
-
     if kind == "lambda":
-        ours = {
-            name
-            for module in (
-                modelfresh.core.errors,
-                modelfresh.promote.approvals,
-                modelfresh.retrain.runs,
-            )
-            for name, value in vars(module).items()
-            if isinstance(value, type) and issubclass(value, modelfresh.core.errors.ModelfreshError)
-        } | {modelfresh.core.errors.PIPELINE_FAILED, modelfresh.core.errors.PIPELINE_STOPPED}
         lambdas = {f"Lambda.{exception(code)}" for _shape, code in modelled("lambda")}
-        return ours | lambdas | {"Lambda.AWSLambdaException", "Lambda.SdkClientException"}
+        return our_errors() | lambdas | {"Lambda.AWSLambdaException", "Lambda.SdkClientException"}
     if kind == "aws-sdk:sagemaker":
         codes = {code for _shape, code in modelled("sagemaker")} | COMMON_ERRORS
         return {f"SageMaker.{exception(code)}" for code in codes}
@@ -219,6 +218,60 @@ def test_every_error_a_retry_or_catch_names_can_occur(logical_id: str) -> None:
         for handler in state.get("Retry", []) + state.get("Catch", []):
             for error in handler["ErrorEquals"]:
                 assert error in possible, f"{name}: {error} is not an error its task can raise"
+
+
+def every_state(states_: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every state, those inside Map and Parallel states too."""
+    for state in states_.values():
+        yield state
+        for inner in [state.get("ItemProcessor") or state.get("Iterator") or {}]:
+            yield from every_state(inner.get("States", {}))
+        for branch in state.get("Branches", []):
+            yield from every_state(branch["States"])
+
+
+def handled_by_name() -> set[str]:
+    """Every error name of ours (no service prefix, not States.*) in a Retry or Catch."""
+    return {
+        error
+        for properties in MACHINES.values()
+        for state in every_state(states(properties))
+        for handler in state.get("Retry", []) + state.get("Catch", [])
+        for error in handler["ErrorEquals"]
+        if "." not in error
+    }
+
+
+def test_the_machines_handle_by_name_exactly_the_errors_declared_for_them() -> None:
+    # A name in a Retry or Catch that errors.py does not declare never matches; a
+    # StateMachineError no machine names is handled by nothing but States.ALL.
+    declared = {c.__name__ for c in subclasses(errors.StateMachineError)}
+    assert handled_by_name() == declared
+
+
+def test_every_error_a_machine_sets_itself_is_declared() -> None:
+    # Fail states end a run with one of errors.RUN_FAILURES (and every one of them is used);
+    # Pass states that make a failure record name an error of ours.
+    every = [s for p in MACHINES.values() for s in every_state(states(p))]
+    failing = {s["Error"] for s in every if s["Type"] == "Fail"}
+    recorded = {
+        s["Parameters"]["Error"]
+        for s in every
+        if s["Type"] == "Pass" and "Error" in (s.get("Parameters") or {})
+    }
+    assert failing == errors.RUN_FAILURES
+    assert recorded
+    assert recorded <= our_errors()
+
+
+def test_every_error_class_lives_in_errors_py() -> None:
+    # Importing every module of the package finds each ModelfreshError subclass wherever it is.
+    package = ROOT / "layers" / "shared"
+    for path in sorted((package / "modelfresh").rglob("*.py")):
+        dotted = ".".join(path.relative_to(package).with_suffix("").parts)
+        importlib.import_module(dotted.removesuffix(".__init__"))
+    outside = {c.__qualname__: c.__module__ for c in subclasses(errors.ModelfreshError)}
+    assert {name: module for name, module in outside.items() if module != errors.__name__} == {}
 
 
 @pytest.mark.parametrize("logical_id", MACHINES)

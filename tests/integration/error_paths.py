@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelfresh.core.errors import RUN_FAILURES
 from modelfresh.core.schema import ModelConfig
 
 from localcloud import Candidate, LocalCloud
@@ -24,8 +25,6 @@ from tests.conftest import FIXTURES, App
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
-# How a run may end when one of its Tasks fails: a named Fail state, or a named stop.
-NAMED_ENDS = {"RetrainFailed", "DeployFailed", "FinishFailed", "DriftCheckFailed"}
 
 
 def states_of(machine: str) -> dict[str, dict[str, Any]]:
@@ -113,7 +112,7 @@ def ended_through_a_named_path(case: Case, execution: dict[str, Any], injected: 
     error was met by a Catch (the history shows the state that caught it being left)."""
     described = case.app.cloud.wait_for_execution(execution["executionArn"], timeout=60)
     if described["status"] == "FAILED":
-        assert described.get("error") in NAMED_ENDS, described.get("error")
+        assert described.get("error") in RUN_FAILURES, described.get("error")
     else:
         assert described["status"] == "SUCCEEDED", described
     failures = [

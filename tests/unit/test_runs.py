@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from modelfresh.core.config import parse_config
-from modelfresh.core.errors import UnknownModel
+from modelfresh.core.errors import LedgerContention, UnknownModel
 from modelfresh.core.events import iso
 from modelfresh.core.outcomes import Outcome
 from modelfresh.core.schema import ControllerConfig
@@ -20,7 +20,6 @@ from modelfresh.retrain.runs import (
     AdmitResult,
     Claim,
     ClaimResult,
-    LedgerContention,
     ModelState,
     RunCoordinator,
     Ticket,

@@ -1,4 +1,6 @@
-"""Domain errors. A class name here *is* the Step Functions error name used in Retry/Catch."""
+"""Every error the controller raises or sends on purpose. A class name here *is* its Step
+Functions error name: a Lambda task that raises one fails with that name, and the state
+machines name the StateMachineError ones in Retry and Catch (tests/asl checks both ways)."""
 
 from __future__ import annotations
 
@@ -46,8 +48,24 @@ class PipelineParameterInvalid(ModelfreshError):
     """A retrain's pipeline parameter cannot be passed as it is (over SageMaker's limit)."""
 
 
-class DeployInProgress(ModelfreshError):
+class StateMachineError(ModelfreshError):
+    """An error a state machine handles by its name, in a Retry or a Catch."""
+
+
+class DeployInProgress(StateMachineError):
     """Another deploy run is promoting this model; this one waits its turn (Retry)."""
+
+
+class ApprovalRejected(StateMachineError):
+    """The approver rejected the candidate (the Step Functions error of a rejection)."""
+
+
+class ApprovalExpired(StateMachineError):
+    """No decision within the approval SLA (the Step Functions error the sweep sends)."""
+
+
+class LedgerContention(ModelfreshError):
+    """The model's state kept changing under us; the trigger is retried by Lambda."""
 
 
 class NoDriftCheck(ModelfreshError):
@@ -62,10 +80,15 @@ class BaselineInvalid(ModelfreshError):
     """A model's drift baseline (statistics.json, constraints.json) is missing or broken."""
 
 
-# Errors sent with SendTaskFailure when a pipeline ends badly. They are not raised in Python,
-# but they are Step Functions error names all the same, so they live with the others.
+# Errors sent with SendTaskFailure when a pipeline ends badly (and set by the retrain machine
+# when it reads a pipeline's end itself). Not raised in Python, but Step Functions error names
+# all the same, so they live with the others.
 PIPELINE_FAILED = "PipelineExecutionFailed"
 PIPELINE_STOPPED = "PipelineExecutionStopped"
+
+# The errors a failed execution ends with (the state machines' Fail states): what
+# DescribeExecution's `error` says once a failure path has recorded what happened.
+RUN_FAILURES = frozenset({"RetrainFailed", "DeployFailed", "DriftCheckFailed", "FinishFailed"})
 
 
 class MessageTooLarge(ModelfreshError):

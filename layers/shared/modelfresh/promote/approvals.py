@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
-from modelfresh.core.errors import ModelfreshError
+from modelfresh.core.errors import ApprovalExpired, ApprovalRejected
 from modelfresh.core.events import iso
 from modelfresh.core.observability import logger
 from modelfresh.core.outcomes import Outcome
@@ -45,10 +45,6 @@ FORM_FIELDS = ("csrf", "decision", "comment")
 DECISIONS = ("approve", "reject")
 # What new_approval makes (token_urlsafe(32): 43 characters); anything else names no approval.
 _APPROVAL_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
-
-
-class ApprovalRejected(ModelfreshError):
-    """The approver rejected the candidate (the Step Functions error of a rejection)."""
 
 
 class Status(StrEnum):
@@ -492,10 +488,6 @@ def _resume(tokens: TaskTokens, approval: Approval) -> bool:
         return tokens.succeed(approval.task_token, decision)
     cause = approval.comment or "rejected without a comment"
     return tokens.fail(approval.task_token, ApprovalRejected.__name__, cause)
-
-
-class ApprovalExpired(ModelfreshError):
-    """No decision within the approval SLA (the Step Functions error the sweep sends)."""
 
 
 def sweep_approvals(

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from modelfresh.core.errors import ModelfreshError, UnknownModel
+from modelfresh.core.errors import LedgerContention, UnknownModel
 from modelfresh.core.events import iso
 from modelfresh.core.observability import logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind, OutcomeRecorder
@@ -40,10 +40,6 @@ LEASE_MARGIN_SECONDS = 3600
 # outlasts the timeout of every function that starts runs (tests/template checks), so a
 # starter still inside it may be alive, and starting its run too would announce it twice.
 SWEEP_GRACE_SECONDS = 300
-
-
-class LedgerContention(ModelfreshError):
-    """The model's state kept changing under us; the trigger is retried by Lambda."""
 
 
 @dataclass(frozen=True)
