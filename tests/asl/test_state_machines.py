@@ -169,8 +169,11 @@ def exception(name: str) -> str:
     return name if name.endswith("Exception") else name + "Exception"
 
 
-def subclasses(cls: type) -> set[type]:
-    return {c for sub in cls.__subclasses__() for c in {sub, *subclasses(sub)}}
+def subclasses(cls: type[Exception]) -> set[type[Exception]]:
+    found: set[type[Exception]] = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *subclasses(sub)}
+    return found
 
 
 def our_errors() -> set[str]:
