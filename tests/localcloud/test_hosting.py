@@ -20,7 +20,7 @@ from modelfresh.config import ModelConfig, load_config
 
 from demo import taxi
 from localcloud import LocalCloud
-from localcloud.hosting import DOWNLOAD_FAILED, PING_FAILED, artifacts
+from localcloud.model_servers import DOWNLOAD_FAILED, PING_FAILED, artifacts
 from localcloud.models import CANDIDATE, CHAMPION, MODEL_FILE, TaxiModel, archive, artifact, train
 from tests.conftest import FIXTURES
 
