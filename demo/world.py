@@ -11,10 +11,15 @@ class has these members, and list it in WORLDS under the model's name.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+
+# Every world drifts its categories with `mix`, which lives with the taxi-fare world in the
+# local cloud, which trains its models on that world (demo may import localcloud, never back).
+from localcloud.taxi import mix
+
+__all__ = ["World", "csv_rows", "mix", "training_csv"]
 
 
 class World(Protocol):
@@ -49,12 +54,6 @@ def training_csv(world: World, rows: np.ndarray, seed: int) -> str:
     for label, line in zip(world.labels(rows, seed), csv_rows(rows), strict=True):
         out.write(f"{label},{line}\n")
     return out.getvalue()
-
-
-def mix(before: Sequence[float], after: Sequence[float], drift: float) -> np.ndarray:
-    """Category probabilities `drift` of the way from `before` to `after`."""
-    p = (1 - drift) * np.asarray(before) + drift * np.asarray(after)
-    return p / p.sum()
 
 
 def _cell(value: float) -> str:

@@ -16,7 +16,6 @@ repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer woul
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
-from localcloud import alarms, patches, stack
+from localcloud import alarms, cloudwatch_logs, patches, seeding, stack
 from localcloud.apigateway import ApiGateway
 from localcloud.faults import Faults, faults
 from localcloud.groundtruth import GroundTruthWriter
@@ -320,69 +319,7 @@ class LocalCloud:
     ) -> None:
         """A model already in production before the controller: its package served on staging
         (one instance) and on prod (as configured, with auto scaling), data capture on."""
-        # Imported here: importing the app's modules builds its logger, which must wait for
-        # the deployed functions' environment (POWERTOOLS_SERVICE_NAME, ...).
-        from modelfresh.aws.hosting import scaling_policy_name  # noqa: PLC0415
-        from modelfresh.promote.steps import data_capture_config  # noqa: PLC0415
-
-        sagemaker = self.client("sagemaker")
-        role = self.client("iam").create_role(
-            RoleName=f"{model.name}-serving", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        sagemaker.create_model(
-            ModelName=f"{model.name}-champion",
-            PrimaryContainer={"ModelPackageName": package_arn},
-            ExecutionRoleArn=role,
-        )
-        deploy = model.deploy
-        prod_instance_type = instance_type or deploy.instance_type
-        for kind, endpoint, serving_type, count in (
-            ("staging", model.endpoints.staging, deploy.staging_instance_type, 1),
-            ("prod", model.endpoints.prod, prod_instance_type, deploy.instance_count),
-        ):
-            sagemaker.create_endpoint_config(
-                EndpointConfigName=f"{model.name}-champion-{kind}",
-                ProductionVariants=[
-                    {
-                        "VariantName": deploy.variant,
-                        "ModelName": f"{model.name}-champion",
-                        "InstanceType": serving_type,
-                        "InitialInstanceCount": count,
-                    }
-                ],
-                DataCaptureConfig=data_capture_config(model, self.capture_uri),
-            )
-            sagemaker.create_endpoint(
-                EndpointName=endpoint, EndpointConfigName=f"{model.name}-champion-{kind}"
-            )
-            described = sagemaker.describe_endpoint(EndpointName=endpoint)
-            if described["EndpointStatus"] != "InService":
-                raise RuntimeError(
-                    f"{endpoint} cannot serve {package_arn}: {described.get('FailureReason')}"
-                )
-
-        resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
-        scaling = self.client("application-autoscaling")
-        scaling.register_scalable_target(
-            ServiceNamespace="sagemaker",
-            ResourceId=resource,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-            MinCapacity=deploy.autoscaling.min_instances,
-            MaxCapacity=deploy.autoscaling.max_instances,
-        )
-        scaling.put_scaling_policy(
-            PolicyName=scaling_policy_name(model.name),
-            ServiceNamespace="sagemaker",
-            ResourceId=resource,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration={
-                "TargetValue": deploy.autoscaling.invocations_per_instance,
-                "PredefinedMetricSpecification": {
-                    "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-                },
-            },
-        )
+        seeding.seed_production(self, model, package_arn, instance_type)
 
     def create_drift_alarm(self, name: str, model: str, description: str = "") -> None:
         """A drift alarm as the drift check defines them: the share of drifted features."""
@@ -492,9 +429,8 @@ class LocalCloud:
         first."""
         if self.stack is None:
             raise RuntimeError("deploy first")
-        return [
-            line for _, line in self._log_lines(f"/aws/lambda/{self.stack.resources[logical_id]}")
-        ]
+        group = f"/aws/lambda/{self.stack.resources[logical_id]}"
+        return [line for _, line in cloudwatch_logs.log_lines(self.client("logs"), group)]
 
     def lambda_logs(self) -> list[dict[str, Any]]:
         """Every line every Lambda function wrote, oldest first, each with its `function`: the
@@ -503,35 +439,7 @@ class LocalCloud:
             physical: logical
             for logical, physical in (self.stack.resources if self.stack else {}).items()
         }
-        logs = self.client("logs")
-        timed = []
-        for page in logs.get_paginator("describe_log_groups").paginate(
-            logGroupNamePrefix="/aws/lambda/"
-        ):
-            for group in page["logGroups"]:
-                name = group["logGroupName"].removeprefix("/aws/lambda/")
-                function = names.get(name, name)
-                timed += [
-                    (at, {"function": function, **line})
-                    for at, line in self._log_lines(group["logGroupName"])
-                ]
-        return [line for _, line in sorted(timed, key=lambda pair: pair[0])]
-
-    def _log_lines(self, group: str) -> list[tuple[int, dict[str, Any]]]:
-        """A log group's lines as (timestamp, parsed JSON line), oldest first; a line that is
-        not JSON is {"message": line}."""
-        logs = self.client("logs")
-        events = []
-        try:
-            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
-                events += page["events"]
-        except logs.exceptions.ResourceNotFoundException:
-            return []
-        # Sorted by time only: a stable sort keeps each stream's lines in the order written.
-        return [
-            (event["timestamp"], _parsed(event["message"]))
-            for event in sorted(events, key=lambda e: e["timestamp"])
-        ]
+        return cloudwatch_logs.lambda_logs(self.client("logs"), names)
 
     def queue_messages(self, queue_url: str) -> list[Any]:
         """Every message waiting in a queue (read without consuming)."""
@@ -549,12 +457,3 @@ class LocalCloud:
             if not batch.get("Messages"):
                 break
         return messages[:count]
-
-
-def _parsed(line: str) -> dict[str, Any]:
-    """A JSON log line as data; any other line as {"message": line}."""
-    with contextlib.suppress(ValueError):
-        parsed = json.loads(line)
-        if isinstance(parsed, dict):
-            return parsed
-    return {"message": line}

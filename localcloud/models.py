@@ -3,9 +3,10 @@
 A model package points at a `model.tar.gz` holding `xgboost-model`, written by the training
 step with xgboost's Booster.save_model (pipelines/README.md); the local cloud's endpoints load
 that file and answer with its predictions. So every package the tests, the demo and the
-pipeline simulator register points at one of these: twenty small trees trained on demo.taxi's
-synthetic trips and fares in about a tenth of a second (the demo's 50,000 trips: a third),
-byte for byte the same on every run. The archive of each recipe is built once per process.
+pipeline simulator register points at one of these: twenty small trees trained on
+localcloud.taxi's synthetic trips and fares in about a tenth of a second (the demo's 50,000
+trips: a third), byte for byte the same on every run. The archive of each recipe is built once
+per process.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import xgboost as xgb
 
-from demo import taxi
+from localcloud import taxi
 
 MODEL_FILE = "xgboost-model"
 
 
 @dataclass(frozen=True)
 class TaxiModel:
-    """How a taxi-fare model is trained: on which synthetic trips and fares (demo.taxi's
+    """How a taxi-fare model is trained: on which synthetic trips and fares (localcloud.taxi's
     generator and seeds, `drift` moving the city as the demo's traffic does), and how big."""
 
     trips: int = 2_000

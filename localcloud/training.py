@@ -20,6 +20,8 @@ from the execution's parameters and the results of the steps already run. Script
 process (one step at a time, under a lock) so that their boto3 calls reach the local cloud in
 either of its modes; each sees its container paths under a scratch directory
 (`common.CONTAINER_ROOT`).
+
+Kept whole at ~500 lines: one runner, and helpers (paths, S3 channels, scripts) only it uses.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from demo import taxi
 from localcloud import LocalCloud, patches
-from localcloud.hosting import failing
+from localcloud.model_servers import failing
 from localcloud.models import CANDIDATE, CHAMPION, TaxiModel, train
 from tests.conftest import App
 

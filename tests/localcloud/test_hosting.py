@@ -21,7 +21,7 @@ from modelfresh.core.schema import ModelConfig
 
 from demo import taxi
 from localcloud import LocalCloud
-from localcloud.hosting import DOWNLOAD_FAILED, PING_FAILED, artifacts
+from localcloud.model_servers import DOWNLOAD_FAILED, PING_FAILED, artifacts
 from localcloud.models import CANDIDATE, CHAMPION, MODEL_FILE, TaxiModel, archive, artifact, train
 from tests.conftest import FIXTURES
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import textwrap
 import threading
@@ -95,6 +96,23 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
     ]  # fmt: skip
+
+
+def test_the_index_lists_every_patch_in_order_with_its_module() -> None:
+    # Given the index at the top of localcloud/patches
+    index = re.findall(r"^ ?(\d+)\. (\w+) +(\w+)\.py ", patches.__doc__ or "", re.MULTILINE)
+
+    # When it is read beside the patches apply() installs
+    listed = [(int(number), name, f"localcloud.patches.{module}") for number, name, module in index]
+    installed = [
+        (n, patch.__name__, patch.__module__) for n, patch in enumerate(patches.PATCHES, 1)
+    ]
+
+    # Then it names each one, in order, where its code is, and each docstring has its number
+    assert listed == installed
+    assert [(patch.__doc__ or "").split(":")[0] for patch in patches.PATCHES] == [
+        f"Patch {n}" for n in range(1, len(patches.PATCHES) + 1)
+    ]
 
 
 # ---------------------------------------------------------------------------- 1. Lambda

@@ -8,7 +8,7 @@ nothing the Lambdas ship imports the tools around it."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,12 +54,15 @@ def forbidden_for(part: str) -> tuple[str, ...]:
     return ()
 
 
-def violations(paths: list[Path], rule: object) -> list[str]:
+def violations(
+    paths: list[Path], rule: Callable[[Path], tuple[str, ...]], root: Path = ROOT
+) -> list[str]:
+    """'<file> imports <module>' for each import the rule forbids in that file."""
     found = []
     for path in paths:
-        banned = rule(path)  # type: ignore[operator]
+        banned = rule(path)
         found += [
-            f"{path.relative_to(ROOT)} imports {m}" for m in imports(path) if under(m, *banned)
+            f"{path.relative_to(root)} imports {m}" for m in imports(path) if under(m, *banned)
         ]
     return sorted(set(found))
 
@@ -102,3 +105,27 @@ def test_localcloud_never_imports_the_demo() -> None:
 )
 def test_the_rules_say_what_the_docstring_says(part: str, module: str, allowed: bool) -> None:
     assert under(module, *forbidden_for(part)) is not allowed
+
+
+def test_the_check_sees_every_form_of_import(tmp_path: Path) -> None:
+    # Given modules that import the demo in each way Python allows, and one that does not
+    forms = {
+        "plain.py": "import demo.taxi\n",
+        "from_package.py": "from demo import taxi\n",
+        "nested.py": "def f():\n    from demo.world import mix\n",
+        "clean.py": "import json\nfrom demonstration import x\n",
+    }
+    for name, source in forms.items():
+        (tmp_path / name).write_text(source)
+
+    # When the rule "never the demo" reads them
+    found = violations(sorted(tmp_path.glob("*.py")), lambda p: ("demo",), root=tmp_path)
+
+    # Then it names exactly the imports that reach the demo
+    assert found == [
+        "from_package.py imports demo",
+        "from_package.py imports demo.taxi",
+        "nested.py imports demo.world",
+        "nested.py imports demo.world.mix",
+        "plain.py imports demo.taxi",
+    ]

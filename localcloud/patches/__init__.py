@@ -1,0 +1,124 @@
+"""Every change the local cloud makes to moto: one module per patched service.
+
+moto is pinned exactly (pyproject.toml). Each patch restores one AWS behaviour, says which in
+its docstring, and is covered by tests/localcloud/test_patches.py, which fails loudly when a
+moto upgrade moves the internals a patch relies on. `apply()` installs them all, once per
+process, in this order (a test checks this index against it):
+
+ 1. lambda_in_process        lambda_.py         Lambda runs our handlers in-process
+ 2. events_to_lambda         events.py          EventBridge delivers to Lambda targets
+ 3. alarm_state_events       cloudwatch.py      alarm state changes reach EventBridge
+ 4. cfn_state_machines       cloudformation.py  CloudFormation's state machines execute
+ 5. cfn_missing_types        cloudformation.py  the resource types moto lacks
+ 6. sagemaker_api            sagemaker.py       the pipeline and model package API moto lacks
+ 7. sagemaker_events         sagemaker.py       SageMaker's status-change events
+ 8. heartbeat_timeout        stepfunctions.py   States.HeartbeatTimeout
+ 9. early_callback           stepfunctions.py   a callback that arrives early completes a task
+10. task_failure_cause       stepfunctions.py   SendTaskFailure keeps its cause
+11. atomic_dynamodb          dynamodb.py        atomic operations under concurrent callers
+12. time_scale               time_scale.py      timers faster than real time
+13. sagemaker_hosting        sagemaker.py       endpoints that deploy and serve their model
+14. api_faults               api_faults.py      throttles, outages and lost answers on demand
+15. service_error_names      stepfunctions.py   integration errors named as AWS names them
+16. uncatchable_runtime      stepfunctions.py   States.ALL does not catch States.Runtime
+17. cfn_json_templates       cloudformation.py  a JSON template read as JSON
+18. parse_once               stepfunctions.py   a definition parsed once
+19. execution_history_pages  stepfunctions.py   GetExecutionHistory's pages and options
+
+Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
+same-name StartExecution calls have one winner under concurrent callers.
+
+The rest of the local cloud reaches the patches' state through this package: the function
+registry, the hooks the pipeline simulator and hosting set, the time scale, Lambda's output.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from localcloud.patches.api_faults import api_faults
+from localcloud.patches.cloudformation import (
+    RestApi,
+    cfn_json_templates,
+    cfn_missing_types,
+    cfn_state_machines,
+    rest_apis,
+)
+from localcloud.patches.cloudwatch import alarm_state_events
+from localcloud.patches.dynamodb import atomic_dynamodb
+from localcloud.patches.events import events_to_lambda, fire_schedules
+from localcloud.patches.lambda_ import (
+    functions,
+    invoke_in_process,
+    lambda_in_process,
+    lambda_output,
+)
+from localcloud.patches.sagemaker import (
+    emit_pipeline_status,
+    hosting_hooks,
+    pipeline_hooks,
+    sagemaker_api,
+    sagemaker_events,
+    sagemaker_hosting,
+)
+from localcloud.patches.stepfunctions import (
+    early_callback,
+    execution_history_pages,
+    heartbeat_timeout,
+    parse_once,
+    service_error_names,
+    task_failure_cause,
+    uncatchable_runtime,
+)
+from localcloud.patches.time_scale import local_time, time_scale
+
+__all__ = [
+    "PATCHES",
+    "RestApi",
+    "apply",
+    "emit_pipeline_status",
+    "fire_schedules",
+    "functions",
+    "hosting_hooks",
+    "invoke_in_process",
+    "lambda_output",
+    "local_time",
+    "pipeline_hooks",
+    "rest_apis",
+]
+
+PATCHES = (
+    lambda_in_process,
+    events_to_lambda,
+    alarm_state_events,
+    cfn_state_machines,
+    cfn_missing_types,
+    sagemaker_api,
+    sagemaker_events,
+    heartbeat_timeout,
+    early_callback,
+    task_failure_cause,
+    atomic_dynamodb,
+    time_scale,
+    sagemaker_hosting,
+    api_faults,
+    service_error_names,
+    uncatchable_runtime,
+    cfn_json_templates,
+    parse_once,
+    execution_history_pages,
+)
+
+_lock = threading.Lock()
+_applied: list[str] = []
+
+
+def apply() -> list[str]:
+    """Install every patch (idempotent). Returns the names of the patches installed."""
+    with _lock:
+        if not _applied:
+            # In order: sagemaker_events wraps the UpdateModelPackage that sagemaker_api made.
+            for patch in PATCHES:
+                patch()
+                _applied.append(patch.__name__)
+    return list(_applied)

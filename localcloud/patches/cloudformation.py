@@ -1,0 +1,243 @@
+"""CloudFormation's patches (4, 5, 17): state machines that execute, the resource types
+moto lacks, and JSON templates read as JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda.models import lambda_backends
+from moto.cloudformation import parsing
+from moto.cloudformation.models import Stack as CloudFormationStack
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+from moto.s3.models import s3_backends
+from moto.sagemaker.models import sagemaker_backends
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+# -------------------------------------------------------------------------------- 4. CFN SFN
+
+
+def substitute(definition: str, substitutions: dict[str, Any]) -> str:
+    """Apply DefinitionSubstitutions the way Step Functions' CloudFormation resource does."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    return definition
+
+
+def cfn_state_machines() -> None:
+    """Patch 4: CloudFormation creates state machines that execute, from DefinitionS3Location,
+    with DefinitionSubstitutions applied."""
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        if "DefinitionS3Location" in properties:
+            location = properties["DefinitionS3Location"]
+            key = s3_backends[account_id]["global"].get_object(location["Bucket"], location["Key"])
+            definition = key.value.decode()
+        elif "Definition" in properties:
+            definition = json.dumps(properties["Definition"])
+        else:
+            definition = properties.get("DefinitionString", "")
+        definition = substitute(definition, properties.get("DefinitionSubstitutions", {}))
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            name=properties.get("StateMachineName", resource_name),
+            definition=definition,
+            roleArn=properties.get("RoleArn", ""),
+            loggingConfiguration=properties.get("LoggingConfiguration"),
+            tracingConfiguration=properties.get("TracingConfiguration"),
+        )
+
+    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+# -------------------------------------------------------------------------------- 5. CFN types
+
+
+def _local_resource(cloudformation_type: str, create: Callable[..., str], doc: str) -> type:
+    """A CloudFormation resource type moto lacks. `create(properties, logical_id, account,
+    region)` makes the resource and returns its physical id. moto finds types through
+    CloudFormationModel.__subclasses__(), so each is a direct subclass."""
+
+    def __init__(self: Any, name: str) -> None:
+        self.name = name
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        return cls(create(properties, resource_name, account_id, region_name))
+
+    return type(
+        cloudformation_type.replace("::", ""),
+        (CloudFormationModel,),
+        {
+            "__doc__": doc,
+            "__init__": __init__,
+            "cloudformation_type": staticmethod(lambda: cloudformation_type),
+            "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+            "physical_resource_id": property(lambda self: self.name),
+        },
+    )
+
+
+def _create_event_invoke_config(
+    properties: dict[str, Any], name: str, account: str, region: str
+) -> str:
+    function = properties.pop("FunctionName")
+    properties.pop("Qualifier", None)
+    lambda_backends[account][region].put_function_event_invoke_config(function, properties)
+    return name
+
+
+def _create_metric_alarm(p: dict[str, Any], name: str, account: str, region: str) -> str:
+    alarm = p.get("AlarmName", name)
+    cloudwatch_backends[account][region].put_metric_alarm(
+        name=alarm,
+        namespace=p.get("Namespace"),
+        metric_name=p.get("MetricName"),
+        metric_data_queries=None,
+        comparison_operator=p["ComparisonOperator"],
+        evaluation_periods=int(p["EvaluationPeriods"]),
+        datapoints_to_alarm=p.get("DatapointsToAlarm"),
+        period=int(p.get("Period", 60)),
+        threshold=float(p["Threshold"]),
+        statistic=p.get("Statistic"),
+        extended_statistic=p.get("ExtendedStatistic"),
+        description=p.get("AlarmDescription", ""),
+        dimensions=p.get("Dimensions", []),
+        alarm_actions=p.get("AlarmActions", []),
+        ok_actions=p.get("OKActions"),
+        insufficient_data_actions=p.get("InsufficientDataActions"),
+        unit=p.get("Unit"),
+        actions_enabled=p.get("ActionsEnabled", True),
+        treat_missing_data=p.get("TreatMissingData"),
+        evaluate_low_sample_count_percentile=None,
+        threshold_metric_id=None,
+        rule=None,
+        tags=[],
+    )
+    return str(alarm)
+
+
+def _create_pipeline(p: dict[str, Any], name: str, account: str, region: str) -> str:
+    """CreatePipeline with the resource's definition, as SageMaker's CloudFormation resource
+    does: the body as given (intrinsics resolved), or the file at its S3 location."""
+    definition = p["PipelineDefinition"]
+    body = definition.get("PipelineDefinitionBody")
+    if body is None:
+        location = definition["PipelineDefinitionS3Location"]
+        key = s3_backends[account]["global"].get_object(location["Bucket"], location["Key"])
+        body = key.value.decode()
+    pipeline = sagemaker_backends[account][region].create_pipeline(
+        pipeline_name=p["PipelineName"],
+        pipeline_display_name=p.get("PipelineDisplayName", ""),
+        pipeline_definition=body,
+        pipeline_definition_s3_location={},
+        pipeline_description=p.get("PipelineDescription", ""),
+        role_arn=p["RoleArn"],
+        tags=p.get("Tags", []),
+        parallelism_configuration=p.get("ParallelismConfiguration", {}),
+    )
+    return str(pipeline.pipeline_name)
+
+
+def _accept(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    return name
+
+
+@dataclass
+class RestApi:
+    """A REST API as CloudFormation declared it: its OpenAPI body and its stages."""
+
+    id: str
+    name: str
+    body: dict[str, Any]
+    stages: list[str] = field(default_factory=list)
+
+
+rest_apis: dict[str, RestApi] = {}
+
+
+def _create_rest_api(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    api_id = uuid.uuid4().hex[:10]
+    rest_apis[api_id] = RestApi(api_id, properties.get("Name", name), properties.get("Body", {}))
+    return api_id
+
+
+def _create_stage(properties: dict[str, Any], name: str, account: str, region: str) -> str:
+    api = rest_apis.get(properties.get("RestApiId", ""))
+    if api is not None:
+        api.stages.append(properties["StageName"])
+    return str(properties.get("StageName", name))
+
+
+def cfn_missing_types() -> None:
+    """Patch 5: CloudFormation creates Lambda::EventInvokeConfig, CloudWatch::Alarm and
+    SageMaker::Pipeline (its definition body or S3 file, Fn::Sub already applied), accepts
+    SQS::QueuePolicy (moto skips them silently), and records REST APIs (ApiGateway
+    RestApi/Deployment/Stage, on which moto fails) for localcloud/apigateway.py to serve."""
+    added = [
+        _local_resource(
+            "AWS::Lambda::EventInvokeConfig",
+            _create_event_invoke_config,
+            "Lambda's asynchronous retries and on-failure destination for a function.",
+        ),
+        _local_resource("AWS::CloudWatch::Alarm", _create_metric_alarm, "A single-metric alarm."),
+        _local_resource(
+            "AWS::SageMaker::Pipeline",
+            _create_pipeline,
+            "A pipeline (runs: localcloud/pipelines.py).",
+        ),
+        _local_resource(
+            "AWS::SQS::QueuePolicy", _accept, "Accepted; the local cloud does not enforce IAM."
+        ),
+        _local_resource(
+            "AWS::ApiGateway::RestApi", _create_rest_api, "A REST API, served locally."
+        ),
+        _local_resource(
+            "AWS::ApiGateway::Deployment", _accept, "Accepted: the API serves at once."
+        ),
+        _local_resource("AWS::ApiGateway::Stage", _create_stage, "A stage of a local REST API."),
+    ]
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    for model in added:
+        if parsing.get_model_map().get(model.cloudformation_type()) is not model:
+            raise RuntimeError(f"moto's CloudFormation did not take {model.cloudformation_type()}")
+
+
+# -------------------------------------------------------------------------------- 17. CFN JSON
+
+
+def cfn_json_templates() -> None:
+    """Patch 17: CloudFormation reads a JSON template as JSON (moto reads every template with
+    PyYAML's pure-Python loader: over a second for this app's, in every test that deploys it). A
+    JSON document means the same either way."""
+    original = CloudFormationStack.parse_template
+
+    def parse_template(template: str) -> dict[str, Any]:
+        if template.lstrip().startswith("{"):
+            with contextlib.suppress(ValueError):
+                return json.loads(template)  # type: ignore[no-any-return]
+        return original(template)  # type: ignore[no-any-return]
+
+    CloudFormationStack.parse_template = staticmethod(parse_template)
