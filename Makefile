@@ -92,8 +92,10 @@ build: $(SAM) $(UV) ## sam build (no Docker)
 		| sed -u -e '/^requirements.txt file not found/d' -e '/^Commands you can use next/,$$d'
 	@echo "Next: make deploy ENV=<environment of samconfig.toml> (default: $(ENV))"
 
+# One worker per core (pytest-xdist), each test file kept on one worker so its module-scoped
+# local cloud is built once. Every local cloud lives in its own process, ports are free ones.
 unit: .venv/.synced browser ## pytest: unit, ASL, local-cloud, integration and browser tests
-	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest
+	MODELFRESH_REQUIRE_BROWSER=1 $(RUN) pytest -n auto --dist loadfile
 
 # ------------------------------------------------------------------------------ build
 pipeline: .venv/.synced ## Rebuild pipelines/definition.json (and its copy in template.yaml) with the SDK

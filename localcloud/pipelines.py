@@ -72,6 +72,9 @@ class PipelineRun:
     package_arn: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     ended_at: datetime | None = None
+    # Set once the execution has ended *and* its status event is out: SageMaker's status
+    # changes before the event is emitted, so a reader of the status alone can be early.
+    told: threading.Event = field(default_factory=threading.Event)
 
     @property
     def status(self) -> str:
@@ -121,6 +124,7 @@ class PipelineRun:
         execution = self._execution()
         previous = execution.pipeline_execution_status
         if previous == "Stopped":
+            self.told.set()
             return  # StopPipelineExecution ended it: what its steps did after that is moot
         execution.pipeline_execution_status = status
         execution.pipeline_execution_failure_reason = failure_reason or None
@@ -129,6 +133,8 @@ class PipelineRun:
         if emit_event:
             patches.emit_pipeline_status(backend, execution, previous)
             self.events_emitted.append(status)
+        if status in TERMINAL:
+            self.told.set()
 
     def _execution(self) -> Any:
         return get_pipeline_execution_from_arn(self.simulator.backend.pipelines, self.arn)

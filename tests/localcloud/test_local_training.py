@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -146,10 +145,8 @@ def trained() -> Iterator[Trained]:
 
 
 def wait_until_ended(run: PipelineRun, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while run.status == "Executing":
-        assert time.monotonic() < deadline, "the pipeline execution did not end"
-        time.sleep(0.05)
+    """Until the execution has ended and its status event is out."""
+    assert run.told.wait(timeout), "the pipeline execution did not end"
 
 
 def test_an_execution_runs_every_step_and_registers_the_candidate(trained: Trained) -> None:
