@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from modelfresh.core.observability import count, logger
+from modelfresh.core.observability import Metric, count, logger
 
 OutcomeKind = Literal[
     "started",
@@ -57,26 +57,26 @@ TITLES: Mapping[OutcomeKind, str] = {
     "reconciled": "records repaired to match production",
 }
 
-METRICS: Mapping[OutcomeKind, str] = {
-    "started": "RetrainStarted",
-    "coalesced": "SignalCoalesced",
-    "deferred": "SignalDeferred",
-    "approved": "CandidateApproved",
-    "rejected": "CandidateRejected",
-    "pending-approval": "CandidateAwaitingApproval",
-    "failed": "RetrainFailed",
-    "lease-reclaimed": "LeaseReclaimed",
-    "approval-requested": "ApprovalRequested",
-    "approval-granted": "ApprovalGranted",
-    "approval-refused": "ApprovalRefused",
-    "promoted": "ProductionDeployed",
-    "promotion-skipped": "PromotionSkipped",
-    "smoke-test-failed": "SmokeTestFailed",
-    "promotion-rejected": "PromotionRejected",
-    "promotion-expired": "ApprovalTimedOut",
-    "promotion-rolled-back": "ProductionRolledBack",
-    "promotion-failed": "PromotionFailed",
-    "reconciled": "RecordsReconciled",
+METRICS: Mapping[OutcomeKind, Metric] = {
+    "started": Metric.RETRAIN_STARTED,
+    "coalesced": Metric.SIGNAL_COALESCED,
+    "deferred": Metric.SIGNAL_DEFERRED,
+    "approved": Metric.CANDIDATE_APPROVED,
+    "rejected": Metric.CANDIDATE_REJECTED,
+    "pending-approval": Metric.CANDIDATE_AWAITING_APPROVAL,
+    "failed": Metric.RETRAIN_FAILED,
+    "lease-reclaimed": Metric.LEASE_RECLAIMED,
+    "approval-requested": Metric.APPROVAL_REQUESTED,
+    "approval-granted": Metric.APPROVAL_GRANTED,
+    "approval-refused": Metric.APPROVAL_REFUSED,
+    "promoted": Metric.PRODUCTION_DEPLOYED,
+    "promotion-skipped": Metric.PROMOTION_SKIPPED,
+    "smoke-test-failed": Metric.SMOKE_TEST_FAILED,
+    "promotion-rejected": Metric.PROMOTION_REJECTED,
+    "promotion-expired": Metric.APPROVAL_TIMED_OUT,
+    "promotion-rolled-back": Metric.PRODUCTION_ROLLED_BACK,
+    "promotion-failed": Metric.PROMOTION_FAILED,
+    "reconciled": Metric.RECORDS_RECONCILED,
 }
 
 
