@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from modelfresh.core.events import iso, require, require_one_of
@@ -282,32 +283,51 @@ def report_metrics(section: Mapping[str, Any]) -> dict[str, float]:
     return found
 
 
-_DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
-    "promoted": (
+class DeployResult(StrEnum):
+    """How a deploy run ends: the `result` the deploy machine gives its finishing task."""
+
+    PROMOTED = "promoted"
+    NOT_APPROVED = "not-approved"
+    ALREADY_SERVING = "already-serving"
+    SMOKE_TEST_FAILED = "smoke-test-failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    ROLLED_BACK = "rolled-back"
+    FAILED = "failed"
+
+
+_DEPLOY_OUTCOMES: Mapping[DeployResult, tuple[OutcomeKind, str]] = {
+    DeployResult.PROMOTED: (
         "promoted",
         "v{version} now serves production; the drift check uses its baseline.",
     ),
-    "not-approved": (
+    DeployResult.NOT_APPROVED: (
         "promotion-skipped",
         "v{version} is no longer Approved; nothing was deployed.",
     ),
-    "already-serving": (
+    DeployResult.ALREADY_SERVING: (
         "promotion-skipped",
         "v{version} already serves production; nothing was deployed.",
     ),
-    "smoke-test-failed": (
+    DeployResult.SMOKE_TEST_FAILED: (
         "smoke-test-failed",
         "v{version} failed its smoke test on staging: {reason}",
     ),
-    "rejected": ("promotion-rejected", "v{version} was rejected by its approver: {reason}"),
-    "expired": ("promotion-expired", "v{version} was not approved in time: {reason}"),
-    "rolled-back": ("promotion-rolled-back", "v{version} was rolled back in production: {reason}"),
-    "failed": ("promotion-failed", "promotion of v{version} failed: {reason}"),
+    DeployResult.REJECTED: (
+        "promotion-rejected",
+        "v{version} was rejected by its approver: {reason}",
+    ),
+    DeployResult.EXPIRED: ("promotion-expired", "v{version} was not approved in time: {reason}"),
+    DeployResult.ROLLED_BACK: (
+        "promotion-rolled-back",
+        "v{version} was rolled back in production: {reason}",
+    ),
+    DeployResult.FAILED: ("promotion-failed", "promotion of v{version} failed: {reason}"),
 }
 
 
 def deploy_outcome(
-    *, model: str, run: str, at: str, result: str, version: int, reason: str = "",
+    *, model: str, run: str, at: str, result: DeployResult, version: int, reason: str = "",
     detail: Mapping[str, Any] | None = None,
 ) -> Outcome:  # fmt: skip
     """How a deploy run ended, for the notification and the audit record."""
