@@ -1,5 +1,6 @@
-"""The README's lists of closed sets are the code's: the business metrics (Metric), and the
-closed tables that must agree with each other (outcome kinds, their titles and metrics)."""
+"""Closed sets of names are one enum or table each, and what lists them agrees: the README's
+business metrics, the pipeline contract's trigger kinds, and the tables keyed by outcome kind
+and by signal kind, which must cover every kind."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import get_args
 
 from modelfresh.core.observability import Metric
 from modelfresh.core.outcomes import METRICS, TITLES, OutcomeKind
+from modelfresh.retrain.signals import SHORT_KIND, SignalKind
+from modelfresh.retrain.steps import TRIGGER_KINDS, TriggerKind
 
-README = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent.parent
+README = (ROOT / "README.md").read_text()
 
 
 def observability_paragraph() -> str:
@@ -28,3 +32,16 @@ def test_every_outcome_kind_has_one_title_and_one_metric() -> None:
     assert set(TITLES) == kinds
     assert set(METRICS) == kinds
     assert len(set(METRICS.values())) == len(kinds)  # one metric per kind, none shared
+
+
+def test_every_signal_kind_has_its_trigger_and_short_name() -> None:
+    kinds = set(get_args(SignalKind))
+    assert set(TRIGGER_KINDS) == kinds
+    assert set(SHORT_KIND) == kinds
+
+
+def test_the_pipeline_contract_lists_every_trigger_kind() -> None:
+    contract = (ROOT / "pipelines" / "README.md").read_text()
+    (row,) = [line for line in contract.splitlines() if line.startswith("| `TriggerKind` |")]
+    listed = re.findall(r"`([a-z-]+)`", row.split("|")[2])
+    assert listed == [k.value for k in TriggerKind]

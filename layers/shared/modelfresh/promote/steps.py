@@ -18,7 +18,7 @@ from typing import Any
 
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.records import Champion, Endpoint, Package, PackageMetadata
 from modelfresh.core.schema import Deployment, ModelConfig
 from modelfresh.promote.smoke import media_type
 from modelfresh.retrain.gate import METRIC_SECTIONS
@@ -242,21 +242,21 @@ def approval_details(
         ]
     meta = package.metadata
     trigger = {}
-    if "modelfresh:trigger" in meta:
+    if PackageMetadata.TRIGGER in meta:
         trigger = {
-            "kind": meta.get("modelfresh:trigger", ""),
-            "source": meta.get("modelfresh:source", ""),
-            "reason": meta.get("modelfresh:reason", ""),
-            "window": meta.get("modelfresh:window", ""),
-            "run": meta.get("modelfresh:run", ""),
+            "kind": meta.get(PackageMetadata.TRIGGER, ""),
+            "source": meta.get(PackageMetadata.SOURCE, ""),
+            "reason": meta.get(PackageMetadata.REASON, ""),
+            "window": meta.get(PackageMetadata.WINDOW, ""),
+            "run": meta.get(PackageMetadata.RUN, ""),
         }
         # The changes a follow-up run stands for, when several were merged into it.
-        if "modelfresh:coalesced" in meta:
-            trigger["coalesced"] = meta["modelfresh:coalesced"]
+        if PackageMetadata.COALESCED in meta:
+            trigger["coalesced"] = meta[PackageMetadata.COALESCED]
         # What the drift check found, when a drift check raised the alarm.
-        if "modelfresh:drift" in meta:
-            trigger["drift"] = meta["modelfresh:drift"]
-            trigger["report"] = meta.get("modelfresh:drift-report", "")
+        if PackageMetadata.DRIFT in meta:
+            trigger["drift"] = meta[PackageMetadata.DRIFT]
+            trigger["report"] = meta.get(PackageMetadata.DRIFT_REPORT, "")
     return {
         "metrics": metrics,
         "gate": package.approval_description,
