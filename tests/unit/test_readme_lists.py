@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import get_args
 
-from modelfresh.core.observability import Metric
+from modelfresh.core.observability import BusinessMetric
 from modelfresh.core.outcomes import METRICS, TITLES, OutcomeKind
 from modelfresh.retrain.signals import SHORT_KIND, SignalKind
 from modelfresh.retrain.steps import TRIGGER_KINDS, TriggerKind
@@ -24,7 +24,7 @@ def observability_paragraph() -> str:
 
 def test_the_readme_lists_every_business_metric_and_no_other() -> None:
     listed = set(re.findall(r"`([A-Z][A-Za-z]+)`", observability_paragraph())) - {"ModelFresh"}
-    assert listed == {m.value for m in Metric}
+    assert listed == {m.value for m in BusinessMetric}
 
 
 def test_every_outcome_kind_has_one_title_and_one_metric() -> None:

@@ -20,7 +20,7 @@ logger = Logger()
 tracer = Tracer()
 
 
-class Metric(StrEnum):
+class BusinessMetric(StrEnum):
     """Every business metric, in the ModelFresh namespace, dimensioned by model (the README
     lists them all: a test checks)."""
 
@@ -57,8 +57,8 @@ class Metric(StrEnum):
     RECORDS_RECONCILED = "RecordsReconciled"
 
 
-def count(metric: Metric, model: str) -> None:
-    """Record one business event (Metric.DRIFT_ALARM_RECEIVED, ...) for a model.
+def count(metric: BusinessMetric, model: str) -> None:
+    """Record one business event (BusinessMetric.DRIFT_ALARM_RECEIVED, ...) for a model.
 
     One EMF record per event, so one invocation can count events of several models without
     their dimensions clashing.
