@@ -64,9 +64,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         manifest_bucket, manifest_key = split_s3_uri(manifest)
         plan |= {"batches": [], "manifest": {"bucket": manifest_bucket, "key": manifest_key}}
     elif plan["mode"] == "no-data":
-        count(
-            BusinessMetric.DRIFT_CHECK_NO_DATA, model.name
-        )  # no traffic is "no data", never drift
+        # No traffic is "no data", never drift.
+        count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)
     elif plan["mode"] == "no-baseline":
         count(BusinessMetric.DRIFT_CHECK_NO_BASELINE, model.name)
         logger.warning("the model's champion has no drift baseline; nothing to compare with")
