@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from modelfresh.core.events import require
-from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.core.observability import BusinessMetric, count, entry_point, logger
 from modelfresh.drift.check import (
     conclude,
     finding,
@@ -66,7 +66,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "malformed capture lines skipped", extra={"examples": list(result.malformed_examples)}
         )
     if result.no_data:
-        count("DriftCheckNoData", model.name)
+        count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)
         logger.info("no valid rows in the window: no data, not drift", extra=summary)
         return summary | {"noData": True}
 
@@ -79,7 +79,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result.rows,
     )
     container.drift_state.record_finding(model.name, found)
-    count("DriftCheckCompleted", model.name)
+    count(BusinessMetric.DRIFT_CHECK_COMPLETED, model.name)
     logger.info(
         f"drift check: {drift_summary(found)}", extra=summary | {"drifted": result.drifted_features}
     )

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.events import require
+from modelfresh.core.events import require, require_one_of
 from modelfresh.core.observability import entry_point
+from modelfresh.promote.steps import DeployResult
 from modelfresh.wiring import Container
+
+RESULTS = tuple(DeployResult)  # what a deploy run may end with
 
 container = Container()
 
@@ -17,10 +20,11 @@ container = Container()
 @entry_point
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     stop = event.get("stop") or {}
+    ending = event if event.get("result") else stop  # a stopped deploy's is in its stop
     outcome = container.promoter.finish(
         model_name=require(event, "model", str),
         run=require(event, "execution", str),
-        result=str(event.get("result") or require(stop, "result", str)),
+        result=DeployResult(require_one_of(ending, "result", RESULTS)),
         package=require(event, "package", dict),
         stop=stop,
         details=event.get("details"),

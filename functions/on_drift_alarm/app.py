@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.observability import count, entry_point, logger, tracer
+from modelfresh.core.observability import BusinessMetric, count, entry_point, logger, tracer
 from modelfresh.drift.plan import fresh_finding
 from modelfresh.retrain.signals import alarm_signal, not_an_alarm, parse_alarm_change
 from modelfresh.wiring import Container
@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     if reason := not_an_alarm(change):
         logger.info(reason, extra={"suppressedBy": change.suppressed_by})
         if change.suppressed_by and model is not None:
-            count("DriftAlarmSuppressed", model.name)
+            count(BusinessMetric.DRIFT_ALARM_SUPPRESSED, model.name)
         return {"result": "ignored", "reason": reason}
     if model is None:
         reason = f"alarm {change.alarm_name!r} belongs to no configured model; nothing started"
@@ -36,7 +36,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         return {"result": "ignored", "reason": reason}
     logger.append_keys(model=model.name)
     tracer.put_annotation(key="model", value=model.name)
-    count("DriftAlarmReceived", model.name)
+    count(BusinessMetric.DRIFT_ALARM_RECEIVED, model.name)
     drift = fresh_finding(
         container.drift_state.latest_finding(model.name), change.changed_at, model.drift_check
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.observability import count, entry_point, logger, tracer
+from modelfresh.core.observability import BusinessMetric, count, entry_point, logger, tracer
 from modelfresh.promote.steps import parse_package_change
 from modelfresh.wiring import Container
 
@@ -22,5 +22,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     logger.append_keys(model=started.model)
     tracer.put_annotation(key="model", value=started.model)
     if started.result == "started":
-        count("PromotionStarted", started.model)
+        count(BusinessMetric.PROMOTION_STARTED, started.model)
     return {"result": started.result, "run": started.run}

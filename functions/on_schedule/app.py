@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.observability import count, entry_point
+from modelfresh.core.observability import BusinessMetric, count, entry_point
 from modelfresh.drift.plan import due_checks
 from modelfresh.retrain.signals import parse_schedule_tick, schedule_signals
 from modelfresh.wiring import Container
@@ -25,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     rule = str((event.get("resources") or ["schedule"])[0])
     results = {}
     for signal in schedule_signals(container.config, tick, rule):
-        count("ScheduledRetrainDue", signal.model)
+        count(BusinessMetric.SCHEDULED_RETRAIN_DUE, signal.model)
         admitted = container.coordinator.admit(signal)
         results[signal.model] = f"{admitted.admission} {admitted.run}"
     for name, request in due_checks(container.config, tick):

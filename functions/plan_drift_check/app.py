@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelfresh.core.events import require
-from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.core.observability import BusinessMetric, count, entry_point, logger
 from modelfresh.core.schema import ModelConfig
 from modelfresh.drift.plan import (
     INPUT_SUFFIX,
@@ -64,9 +64,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         manifest_bucket, manifest_key = split_s3_uri(manifest)
         plan |= {"batches": [], "manifest": {"bucket": manifest_bucket, "key": manifest_key}}
     elif plan["mode"] == "no-data":
-        count("DriftCheckNoData", model.name)  # no traffic is "no data", never drift
+        # No traffic is "no data", never drift.
+        count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)
     elif plan["mode"] == "no-baseline":
-        count("DriftCheckNoBaseline", model.name)
+        count(BusinessMetric.DRIFT_CHECK_NO_BASELINE, model.name)
         logger.warning("the model's champion has no drift baseline; nothing to compare with")
     return plan
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelfresh.core.events import require
-from modelfresh.core.observability import count, entry_point, logger
+from modelfresh.core.observability import BusinessMetric, count, entry_point, logger
 from modelfresh.retrain.dataset import DataLocations
 from modelfresh.retrain.signals import Signal
 from modelfresh.retrain.steps import prepare_retrain
@@ -45,5 +45,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for note in dataset["notes"]:
         logger.warning(note)
     if not dataset["captureObjects"] or not dataset["groundTruthObjects"]:
-        count("RetrainOnBaseDataOnly", model.name)
+        count(BusinessMetric.RETRAIN_ON_BASE_DATA_ONLY, model.name)
     return plan

@@ -41,7 +41,7 @@ from modelfresh.core.errors import DeployInProgress
 from modelfresh.core.events import iso
 from modelfresh.core.outcomes import Outcome
 from modelfresh.promote.promoter import SLOT_GRACE_SECONDS, DeploySettings, Promoter
-from modelfresh.promote.steps import PackageChange
+from modelfresh.promote.steps import DeployResult, PackageChange
 from modelfresh.retrain.runs import SWEEP_GRACE_SECONDS, Admission, RunCoordinator
 from modelfresh.retrain.signals import Signal, changes_of, schedule_signals
 
@@ -406,7 +406,7 @@ class Controller(RuleBasedStateMachine):
             return self.promoter.finish(
                 model_name=deploy.model,
                 run=deploy.name,
-                result=result,
+                result=DeployResult(result),
                 package={"arn": deploy.package, "version": deploy.version},
                 stop=None if result == "promoted" else {"result": result, "reason": reason},
             )

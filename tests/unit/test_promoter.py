@@ -13,7 +13,7 @@ from modelfresh.core.errors import DeployInProgress
 from modelfresh.core.outcomes import Outcome
 from modelfresh.core.records import Champion
 from modelfresh.promote.promoter import DeploySettings, Promoter
-from modelfresh.promote.steps import PackageChange, deploy_run_name
+from modelfresh.promote.steps import DeployResult, PackageChange, deploy_run_name
 
 from tests.conftest import FIXTURES
 from tests.unit.fakes import FakeClock, FakeRecorder
@@ -162,7 +162,7 @@ def finish(world: World, result: str, **stop: str) -> Outcome:
     return world.promoter.finish(
         model_name="taxi-fare",
         run="run-a",
-        result=result,
+        result=DeployResult(result),
         package={"arn": V2, "version": 2},
         stop={"result": result, **stop} if result != "promoted" else None,
         details={"metrics": [{"name": "rmse", "candidate": 2.4, "champion": 3.1}]},

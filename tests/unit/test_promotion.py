@@ -19,6 +19,7 @@ from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import ModelConfig
 from modelfresh.promote.steps import (
     _DEPLOY_OUTCOMES,
+    DeployResult,
     PackageChange,
     approval_details,
     deploy_outcome,
@@ -30,7 +31,7 @@ from modelfresh.promote.steps import (
     why_not_deploy,
 )
 
-from tests.conftest import FIXTURES, sample_event
+from tests.conftest import FIXTURES, ROOT, sample_event
 
 CONFIG = load_config(FIXTURES / "models.toml")
 TAXI = CONFIG.model("taxi-fare")  # canary 10%, 5-minute bakes, 4-hour approval SLA
@@ -661,13 +662,21 @@ def test_every_deploy_result_is_covered_here() -> None:
     assert set(OUTCOMES) == set(_DEPLOY_OUTCOMES)
 
 
+def test_every_deploy_result_has_its_outcome_and_every_one_is_a_machines() -> None:
+    # The deploy machine's results (each Pass state that sets one) are the enum's, and each
+    # has its outcome here (so a new one cannot reach "Finish the deploy" untold).
+    machine = (ROOT / "statemachines" / "deploy.asl.json").read_text()
+    set_by_machine = set(re.findall(r'"result": "([a-z-]+)"', machine))
+    assert set_by_machine == {r.value for r in DeployResult} == set(OUTCOMES)
+
+
 @pytest.mark.parametrize("result", list(OUTCOMES))
 def test_deploy_run_ends_with_the_outcome_of_its_result(result: str) -> None:
     kind, ending = OUTCOMES[result]
 
     outcome = deploy_outcome(
-        model="taxi-fare", run=RUN, at=AT, result=result, version=3, reason="the reason",
-        detail={"package": PACKAGE_ARN},
+        model="taxi-fare", run=RUN, at=AT, result=DeployResult(result), version=3,
+        reason="the reason", detail={"package": PACKAGE_ARN},
     )  # fmt: skip
 
     assert outcome.kind == kind
@@ -680,7 +689,12 @@ def test_deploy_run_ends_with_the_outcome_of_its_result(result: str) -> None:
 
 def test_failed_promotion_summary_reads_as_one_sentence() -> None:
     outcome = deploy_outcome(
-        model="taxi-fare", run=RUN, at=AT, result="failed", version=3, reason="the reason"
+        model="taxi-fare",
+        run=RUN,
+        at=AT,
+        result=DeployResult.FAILED,
+        version=3,
+        reason="the reason",
     )
 
     assert not re.match(r"taxi-fare [A-Z]", outcome.summary), outcome.summary
@@ -690,7 +704,9 @@ def test_failed_promotion_summary_reads_as_one_sentence() -> None:
     "result", ["smoke-test-failed", "rejected", "expired", "rolled-back", "failed"]
 )
 def test_deploy_outcome_without_a_reason_says_none_was_given(result: str) -> None:
-    outcome = deploy_outcome(model="taxi-fare", run=RUN, at=AT, result=result, version=3)
+    outcome = deploy_outcome(
+        model="taxi-fare", run=RUN, at=AT, result=DeployResult(result), version=3
+    )
 
     assert outcome.summary.endswith(": no reason given")
     assert outcome.detail == {}

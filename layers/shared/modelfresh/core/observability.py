@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -19,8 +20,45 @@ logger = Logger()
 tracer = Tracer()
 
 
-def count(metric: str, model: str) -> None:
-    """Record one business event (DriftAlarmReceived, RetrainStarted, ...) for a model.
+class BusinessMetric(StrEnum):
+    """Every business metric, in the ModelFresh namespace, dimensioned by model (the README
+    lists them all: a test checks)."""
+
+    # Triggers
+    DRIFT_ALARM_RECEIVED = "DriftAlarmReceived"
+    DRIFT_ALARM_SUPPRESSED = "DriftAlarmSuppressed"
+    SCHEDULED_RETRAIN_DUE = "ScheduledRetrainDue"
+    # Drift checks
+    DRIFT_CHECK_COMPLETED = "DriftCheckCompleted"
+    DRIFT_CHECK_NO_DATA = "DriftCheckNoData"
+    DRIFT_CHECK_NO_BASELINE = "DriftCheckNoBaseline"
+    # Retrain runs
+    RETRAIN_STARTED = "RetrainStarted"
+    SIGNAL_COALESCED = "SignalCoalesced"
+    SIGNAL_DEFERRED = "SignalDeferred"
+    RETRAIN_ON_BASE_DATA_ONLY = "RetrainOnBaseDataOnly"
+    CANDIDATE_APPROVED = "CandidateApproved"
+    CANDIDATE_REJECTED = "CandidateRejected"
+    CANDIDATE_AWAITING_APPROVAL = "CandidateAwaitingApproval"
+    RETRAIN_FAILED = "RetrainFailed"
+    LEASE_RECLAIMED = "LeaseReclaimed"
+    # Promotions
+    PROMOTION_STARTED = "PromotionStarted"
+    APPROVAL_REQUESTED = "ApprovalRequested"
+    APPROVAL_GRANTED = "ApprovalGranted"
+    APPROVAL_REFUSED = "ApprovalRefused"
+    APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+    SMOKE_TEST_FAILED = "SmokeTestFailed"
+    PRODUCTION_DEPLOYED = "ProductionDeployed"
+    PRODUCTION_ROLLED_BACK = "ProductionRolledBack"
+    PROMOTION_REJECTED = "PromotionRejected"
+    PROMOTION_SKIPPED = "PromotionSkipped"
+    PROMOTION_FAILED = "PromotionFailed"
+    RECORDS_RECONCILED = "RecordsReconciled"
+
+
+def count(metric: BusinessMetric, model: str) -> None:
+    """Record one business event (BusinessMetric.DRIFT_ALARM_RECEIVED, ...) for a model.
 
     One EMF record per event, so one invocation can count events of several models without
     their dimensions clashing.

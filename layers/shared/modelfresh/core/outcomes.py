@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from modelfresh.core.observability import count, logger
+from modelfresh.core.observability import BusinessMetric, count, logger
 
 OutcomeKind = Literal[
     "started",
@@ -57,26 +57,26 @@ TITLES: Mapping[OutcomeKind, str] = {
     "reconciled": "records repaired to match production",
 }
 
-METRICS: Mapping[OutcomeKind, str] = {
-    "started": "RetrainStarted",
-    "coalesced": "SignalCoalesced",
-    "deferred": "SignalDeferred",
-    "approved": "CandidateApproved",
-    "rejected": "CandidateRejected",
-    "pending-approval": "CandidateAwaitingApproval",
-    "failed": "RetrainFailed",
-    "lease-reclaimed": "LeaseReclaimed",
-    "approval-requested": "ApprovalRequested",
-    "approval-granted": "ApprovalGranted",
-    "approval-refused": "ApprovalRefused",
-    "promoted": "ProductionDeployed",
-    "promotion-skipped": "PromotionSkipped",
-    "smoke-test-failed": "SmokeTestFailed",
-    "promotion-rejected": "PromotionRejected",
-    "promotion-expired": "ApprovalTimedOut",
-    "promotion-rolled-back": "ProductionRolledBack",
-    "promotion-failed": "PromotionFailed",
-    "reconciled": "RecordsReconciled",
+METRICS: Mapping[OutcomeKind, BusinessMetric] = {
+    "started": BusinessMetric.RETRAIN_STARTED,
+    "coalesced": BusinessMetric.SIGNAL_COALESCED,
+    "deferred": BusinessMetric.SIGNAL_DEFERRED,
+    "approved": BusinessMetric.CANDIDATE_APPROVED,
+    "rejected": BusinessMetric.CANDIDATE_REJECTED,
+    "pending-approval": BusinessMetric.CANDIDATE_AWAITING_APPROVAL,
+    "failed": BusinessMetric.RETRAIN_FAILED,
+    "lease-reclaimed": BusinessMetric.LEASE_RECLAIMED,
+    "approval-requested": BusinessMetric.APPROVAL_REQUESTED,
+    "approval-granted": BusinessMetric.APPROVAL_GRANTED,
+    "approval-refused": BusinessMetric.APPROVAL_REFUSED,
+    "promoted": BusinessMetric.PRODUCTION_DEPLOYED,
+    "promotion-skipped": BusinessMetric.PROMOTION_SKIPPED,
+    "smoke-test-failed": BusinessMetric.SMOKE_TEST_FAILED,
+    "promotion-rejected": BusinessMetric.PROMOTION_REJECTED,
+    "promotion-expired": BusinessMetric.APPROVAL_TIMED_OUT,
+    "promotion-rolled-back": BusinessMetric.PRODUCTION_ROLLED_BACK,
+    "promotion-failed": BusinessMetric.PROMOTION_FAILED,
+    "reconciled": BusinessMetric.RECORDS_RECONCILED,
 }
 
 

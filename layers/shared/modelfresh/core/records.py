@@ -1,10 +1,12 @@
-"""The records every workflow shares: a model package as the registry describes it, an endpoint
-as it stands, and the champion the controller recorded as serving in production."""
+"""The records every workflow shares: a model package as the registry describes it (and the
+metadata keys a retrain writes on it), an endpoint as it stands, and the champion the
+controller recorded as serving in production."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,17 @@ class Endpoint:
     instance_type: str | None = None
     package_arn: str | None = None  # the model package its model was created from, if any
     status: str | None = None  # EndpointStatus: InService, Updating, Failed, ...
+
+
+class PackageMetadata(StrEnum):
+    """The keys a retrain writes in its candidate's CustomerMetadataProperties (why it exists),
+    which the approval email reads back."""
+
+    RUN = "modelfresh:run"
+    TRIGGER = "modelfresh:trigger"
+    SOURCE = "modelfresh:source"
+    REASON = "modelfresh:reason"
+    WINDOW = "modelfresh:window"
+    COALESCED = "modelfresh:coalesced"  # the changes a follow-up run stands for
+    DRIFT = "modelfresh:drift"  # what the drift check found, when one raised the alarm
+    DRIFT_REPORT = "modelfresh:drift-report"

@@ -28,6 +28,7 @@ from modelfresh.core.outcomes import Outcome, OutcomeRecorder
 from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import ControllerConfig, ModelConfig
 from modelfresh.promote.steps import (
+    DeployResult,
     PackageChange,
     deploy_outcome,
     deploy_run_name,
@@ -42,7 +43,14 @@ from modelfresh.promote.steps import (
 SLOT_MARGIN_SECONDS = 6 * 3600
 # How a stopped deploy's candidate is left in the registry: Rejected, with the reason, so that
 # nothing deploys it again by itself (a run that failed for its own reasons leaves it as is).
-REJECTED_WHEN = frozenset({"smoke-test-failed", "rejected", "expired", "rolled-back"})
+REJECTED_WHEN = frozenset(
+    {
+        DeployResult.SMOKE_TEST_FAILED,
+        DeployResult.REJECTED,
+        DeployResult.EXPIRED,
+        DeployResult.ROLLED_BACK,
+    }
+)
 RECONCILIATION = "reconciliation"
 # How long the sweep leaves the slot of an ended run alone (its last step may be releasing it).
 SLOT_GRACE_SECONDS = 300
@@ -224,7 +232,7 @@ class Promoter:
         *,
         model_name: str,
         run: str,
-        result: str,
+        result: DeployResult,
         package: Mapping[str, Any],
         stop: Mapping[str, Any] | None = None,
         details: Mapping[str, Any] | None = None,
@@ -239,14 +247,14 @@ class Promoter:
         at = iso(self._clock())
         arn, version = str(package["arn"]), int(package["version"])
         try:
-            if result == "promoted":
+            if result is DeployResult.PROMOTED:
                 self._crown(model, self._registry.describe(arn), run, at, details)
                 self._scaling.ensure_auto_scaling(model)
             reason = str(stop.get("reason") or failure_message(stop.get("failure")))
             unresolved = (stop.get("failure") or {}).get("resolveFailure")
             if unresolved:  # a call failed, and describing what SageMaker did failed too
                 reason += "; what SageMaker did is unknown: " + failure_message(unresolved)
-            if result == "rolled-back":
+            if result is DeployResult.ROLLED_BACK:
                 reason = (
                     self._endpoints.failure_reason(model.endpoints.prod)
                     or "a rollback alarm went off"
@@ -310,7 +318,9 @@ class Promoter:
         baseline = (package.baseline_statistics, package.baseline_constraints)
         self._slots.crown(model.name, champion, baseline, run, at)
 
-    def _reject(self, model: ModelConfig, arn: str, run: str, result: str, reason: str) -> str:
+    def _reject(
+        self, model: ModelConfig, arn: str, run: str, result: DeployResult, reason: str
+    ) -> str:
         """Set the candidate Rejected with the reason, unless prod serves it. Returns a note
         for the outcome when it was kept."""
         serving = self._serving(model)

@@ -13,11 +13,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import Champion, Endpoint, Package
+from modelfresh.core.records import Champion, Endpoint, Package, PackageMetadata
 from modelfresh.core.schema import Deployment, ModelConfig
 from modelfresh.promote.smoke import media_type
 from modelfresh.retrain.gate import METRIC_SECTIONS
@@ -241,21 +242,21 @@ def approval_details(
         ]
     meta = package.metadata
     trigger = {}
-    if "modelfresh:trigger" in meta:
+    if PackageMetadata.TRIGGER in meta:
         trigger = {
-            "kind": meta.get("modelfresh:trigger", ""),
-            "source": meta.get("modelfresh:source", ""),
-            "reason": meta.get("modelfresh:reason", ""),
-            "window": meta.get("modelfresh:window", ""),
-            "run": meta.get("modelfresh:run", ""),
+            "kind": meta.get(PackageMetadata.TRIGGER, ""),
+            "source": meta.get(PackageMetadata.SOURCE, ""),
+            "reason": meta.get(PackageMetadata.REASON, ""),
+            "window": meta.get(PackageMetadata.WINDOW, ""),
+            "run": meta.get(PackageMetadata.RUN, ""),
         }
         # The changes a follow-up run stands for, when several were merged into it.
-        if "modelfresh:coalesced" in meta:
-            trigger["coalesced"] = meta["modelfresh:coalesced"]
+        if PackageMetadata.COALESCED in meta:
+            trigger["coalesced"] = meta[PackageMetadata.COALESCED]
         # What the drift check found, when a drift check raised the alarm.
-        if "modelfresh:drift" in meta:
-            trigger["drift"] = meta["modelfresh:drift"]
-            trigger["report"] = meta.get("modelfresh:drift-report", "")
+        if PackageMetadata.DRIFT in meta:
+            trigger["drift"] = meta[PackageMetadata.DRIFT]
+            trigger["report"] = meta.get(PackageMetadata.DRIFT_REPORT, "")
     return {
         "metrics": metrics,
         "gate": package.approval_description,
@@ -282,32 +283,51 @@ def report_metrics(section: Mapping[str, Any]) -> dict[str, float]:
     return found
 
 
-_DEPLOY_OUTCOMES: Mapping[str, tuple[OutcomeKind, str]] = {
-    "promoted": (
+class DeployResult(StrEnum):
+    """How a deploy run ends: the `result` the deploy machine gives its finishing task."""
+
+    PROMOTED = "promoted"
+    NOT_APPROVED = "not-approved"
+    ALREADY_SERVING = "already-serving"
+    SMOKE_TEST_FAILED = "smoke-test-failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    ROLLED_BACK = "rolled-back"
+    FAILED = "failed"
+
+
+_DEPLOY_OUTCOMES: Mapping[DeployResult, tuple[OutcomeKind, str]] = {
+    DeployResult.PROMOTED: (
         "promoted",
         "v{version} now serves production; the drift check uses its baseline.",
     ),
-    "not-approved": (
+    DeployResult.NOT_APPROVED: (
         "promotion-skipped",
         "v{version} is no longer Approved; nothing was deployed.",
     ),
-    "already-serving": (
+    DeployResult.ALREADY_SERVING: (
         "promotion-skipped",
         "v{version} already serves production; nothing was deployed.",
     ),
-    "smoke-test-failed": (
+    DeployResult.SMOKE_TEST_FAILED: (
         "smoke-test-failed",
         "v{version} failed its smoke test on staging: {reason}",
     ),
-    "rejected": ("promotion-rejected", "v{version} was rejected by its approver: {reason}"),
-    "expired": ("promotion-expired", "v{version} was not approved in time: {reason}"),
-    "rolled-back": ("promotion-rolled-back", "v{version} was rolled back in production: {reason}"),
-    "failed": ("promotion-failed", "promotion of v{version} failed: {reason}"),
+    DeployResult.REJECTED: (
+        "promotion-rejected",
+        "v{version} was rejected by its approver: {reason}",
+    ),
+    DeployResult.EXPIRED: ("promotion-expired", "v{version} was not approved in time: {reason}"),
+    DeployResult.ROLLED_BACK: (
+        "promotion-rolled-back",
+        "v{version} was rolled back in production: {reason}",
+    ),
+    DeployResult.FAILED: ("promotion-failed", "promotion of v{version} failed: {reason}"),
 }
 
 
 def deploy_outcome(
-    *, model: str, run: str, at: str, result: str, version: int, reason: str = "",
+    *, model: str, run: str, at: str, result: DeployResult, version: int, reason: str = "",
     detail: Mapping[str, Any] | None = None,
 ) -> Outcome:  # fmt: skip
     """How a deploy run ended, for the notification and the audit record."""

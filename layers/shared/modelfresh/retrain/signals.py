@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from modelfresh.core.errors import MalformedEvent
 from modelfresh.core.events import iso, optional, require, require_one_of, require_time
@@ -22,7 +22,8 @@ from modelfresh.core.schema import ControllerConfig, ModelConfig
 SignalKind = Literal["drift-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 SCHEDULE_DETAIL_TYPE = "Scheduled Event"
-_SHORT_KIND = {"drift-alarm": "drift", "schedule": "sched"}
+# Each kind, as a run's name shows it (a test checks every kind has one).
+SHORT_KIND: Mapping[SignalKind, str] = {"drift-alarm": "drift", "schedule": "sched"}
 # What names a signal and its run.
 SIGNAL_KEEP = ("model", "kind", "id", "at", "source")
 
@@ -43,7 +44,7 @@ class Signal:
         """The execution name of the run this signal starts: readable, unique, <= 80 chars."""
         digest = hashlib.sha256(self.id.encode()).hexdigest()[:10]
         stamp = self.at.replace("-", "").replace(":", "")[:13]  # 20261122T1000
-        return f"{self.model}-{_SHORT_KIND[self.kind]}-{stamp}-{digest}"
+        return f"{self.model}-{SHORT_KIND[self.kind]}-{stamp}-{digest}"
 
     def drift_window(self, model: ModelConfig) -> tuple[str, str]:
         """The traffic window the retrain should learn from: the hours before the signal."""
@@ -60,7 +61,7 @@ class Signal:
         """The inverse of to_dict. Raises: MalformedEvent."""
         return cls(
             model=require(data, "model", str),
-            kind=require_one_of(data, "kind", ("drift-alarm", "schedule")),  # type: ignore[arg-type]
+            kind=require_one_of(data, "kind", get_args(SignalKind)),  # type: ignore[arg-type]
             id=require(data, "id", str),
             at=require(data, "at", str),
             source=require(data, "source", str),

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from modelfresh.core.errors import (
@@ -19,6 +20,7 @@ from modelfresh.core.errors import (
     PipelineParameterInvalid,
 )
 from modelfresh.core.outcomes import Outcome, OutcomeKind
+from modelfresh.core.records import PackageMetadata
 from modelfresh.core.schema import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
 from modelfresh.drift.plan import drift_summary
 from modelfresh.retrain.dataset import (
@@ -28,7 +30,7 @@ from modelfresh.retrain.dataset import (
     write_drift_dataset,
 )
 from modelfresh.retrain.gate import Verdict, judge, read_evaluation
-from modelfresh.retrain.signals import Signal, changes_of
+from modelfresh.retrain.signals import Signal, SignalKind, changes_of
 
 if TYPE_CHECKING:
     from modelfresh.core.records import Endpoint, Package
@@ -54,8 +56,23 @@ PIPELINE_PARAMETERS = (
     "ChampionModelPackageArn",
     "ChampionModelData",
 )
-# The contract's names for what triggered a run.
-TRIGGER_KINDS: Mapping[str, str] = {"drift-alarm": "drift", "schedule": "schedule"}
+
+
+class TriggerKind(StrEnum):
+    """What triggered a run, as the pipeline contract names it (the TriggerKind parameter,
+    pipelines/README.md): the controller starts runs for drift alarms and schedules; a team
+    that starts its pipeline by hand passes `manual`."""
+
+    DRIFT = "drift"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+# The trigger each kind of signal is, for the pipeline (a test checks every kind has one).
+TRIGGER_KINDS: Mapping[SignalKind, TriggerKind] = {
+    "drift-alarm": TriggerKind.DRIFT,
+    "schedule": TriggerKind.SCHEDULE,
+}
 # The wait for a pipeline tolerates this many missed heartbeat sweeps before re-checking.
 HEARTBEATS_MISSED = 3
 
@@ -135,7 +152,7 @@ def plan_retrain(
     SageMaker's limit: cutting it would hand the pipeline something else)."""
     start, end = signal.drift_window(model)
     values = {
-        "TriggerKind": TRIGGER_KINDS[signal.kind],
+        "TriggerKind": TRIGGER_KINDS[signal.kind].value,
         "TriggerId": signal.id,
         "DriftWindowStart": start,
         "DriftWindowEnd": end,
@@ -221,24 +238,24 @@ def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dic
     approves it later sees why it exists, in the characters SageMaker allows there."""
     reason = str(signal.detail.get("reason") or signal.detail.get("schedule") or "")
     values = {
-        "modelfresh:run": run,
-        "modelfresh:trigger": signal.kind,
-        "modelfresh:source": signal.source,
-        "modelfresh:reason": reason,
-        "modelfresh:window": f"{window.get('start', '')} .. {window.get('end', '')}",
+        PackageMetadata.RUN: run,
+        PackageMetadata.TRIGGER: signal.kind,
+        PackageMetadata.SOURCE: signal.source,
+        PackageMetadata.REASON: reason,
+        PackageMetadata.WINDOW: f"{window.get('start', '')} .. {window.get('end', '')}",
     }
     count = signal.detail.get("coalesced_count")
     if isinstance(count, int) and count > 1:
         # A follow-up that stands for several changes: every one, newest first, as many as fit.
         kind = "alarm changes" if signal.kind == "drift-alarm" else "signals"
         listed = " ".join(f"{c['at']} {c['reason']}".strip() for c in changes_of(signal))
-        values["modelfresh:coalesced"] = f"{count} {kind} newest first: {listed}"
+        values[PackageMetadata.COALESCED] = f"{count} {kind} newest first: {listed}"
     drift = signal.detail.get("drift")
     if isinstance(drift, Mapping):
-        values["modelfresh:drift"] = drift_summary(drift, limit=4096)  # cut once cleaned
+        values[PackageMetadata.DRIFT] = drift_summary(drift, limit=4096)  # cut once cleaned
         report = str(drift.get("report") or "")
         if report == metadata_value(report):  # a link is kept whole or not at all
-            values["modelfresh:drift-report"] = report
+            values[PackageMetadata.DRIFT_REPORT] = report
     cleaned = {key: metadata_value(value) for key, value in values.items()}
     return {key: value for key, value in cleaned.items() if value}
 
