@@ -28,7 +28,7 @@ from typing import Any
 
 from modelfresh.core.config import load_config
 
-from bench import drift
+from bench import drift, drift_report
 from localcloud import Candidate, LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +215,7 @@ def render(results: dict[str, Any]) -> str:
         f"{cycle['poll_loop_transitions_72h']:,} transitions for the same 72 hours.",
         "",
     ]
-    lines += drift.render(results["drift"])
+    lines += drift_report.render(results["drift"])
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
 """Evidently's side of the drift benchmark (see bench/drift.py), run as its jobs:
-python -m bench.drift_evidently <job> <json arguments> (see bench.drift.serve).
+python -m bench.drift_evidently <job> <json arguments> (see bench.measure.serve).
 
 The only module that imports pandas and Evidently; both come with the `bench` dependency
 group, which `make bench` installs and `make test` does not.
@@ -25,17 +25,15 @@ from evidently import DataDefinition, Dataset, Report
 from evidently import __version__ as evidently_version
 from evidently.presets import DataDriftPreset
 
-from bench.drift import (
+from bench.drift_data import (
     DETECTION_BASELINE_SEED,
     FEATURES,
-    Job,
     Table,
     capture_files,
     detection_window,
     generate,
-    measured,
-    serve,
 )
+from bench.measure import Job, measured, serve
 
 NAMES = [f.name for f in FEATURES]
 NUMERIC = [f.name for f in FEATURES if not f.categorical]
@@ -124,7 +122,7 @@ def job_report(folder: Path) -> dict[str, Any]:
 
 
 def job_detect(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """Evidently's drifted features on each detection window (bench.drift.detection_plan)."""
+    """Evidently's drifted features on each detection window (bench.drift_data.detection_plan)."""
     reference = frame(generate(arguments["baseline_rows"], DETECTION_BASELINE_SEED))
     reference_set = Dataset.from_pandas(reference, data_definition=definition())
     flags = []

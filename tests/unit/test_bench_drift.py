@@ -1,4 +1,4 @@
-"""The drift benchmark's own machinery (bench/drift.py), at tiny sizes and without Evidently:
+"""The drift benchmark's own machinery (bench/drift*.py), at tiny sizes and without Evidently:
 the synthetic data say what they claim, the capture files hold exactly those rows, and the
 verdicts and rates are counted right. The figures themselves belong to `make bench`."""
 
@@ -11,23 +11,25 @@ import numpy as np
 import pytest
 from driftcheck import DriftSettings, Reference, WindowStats, baseline, compare
 
-from bench import drift
+from bench import drift, drift_data, drift_ours
 
 ROWS = 20_000
 
 
-def reference_of(table: drift.Table) -> Reference:
-    statistics, constraints = baseline(drift.value_rows(table), drift.specs(), DriftSettings())
+def reference_of(table: drift_data.Table) -> Reference:
+    statistics, constraints = baseline(
+        drift_data.value_rows(table), drift_ours.specs(), DriftSettings()
+    )
     return Reference.from_baseline(statistics, constraints)
 
 
 def test_the_same_seed_gives_the_same_table_and_a_shift_changes_only_its_feature() -> None:
-    shifts = {"normal": drift.Shift("mean", 0.5)}
+    shifts = {"normal": drift_data.Shift("mean", 0.5)}
 
-    first, again = drift.generate(500, seed=7), drift.generate(500, seed=7)
-    shifted = drift.generate(500, seed=7, shifts=shifts)
+    first, again = drift_data.generate(500, seed=7), drift_data.generate(500, seed=7)
+    shifted = drift_data.generate(500, seed=7, shifts=shifts)
 
-    assert [f.name for f in drift.FEATURES] == list(first)
+    assert [f.name for f in drift_data.FEATURES] == list(first)
     for name in first:
         np.testing.assert_array_equal(first[name], again[name])
         if name != "normal":
@@ -36,23 +38,25 @@ def test_the_same_seed_gives_the_same_table_and_a_shift_changes_only_its_feature
 
 
 def test_numeric_shifts_move_the_mean_and_the_spread_by_what_they_say() -> None:
-    _, sd = drift.moments("normal")
-    plain = drift.generate(ROWS, seed=1)
-    moved = drift.generate(ROWS, seed=1, shifts={"normal": drift.Shift("mean", 0.25)})
-    wider = drift.generate(ROWS, seed=1, shifts={"normal_unit": drift.Shift("variance", 1.5)})
+    _, sd = drift_data.moments("normal")
+    plain = drift_data.generate(ROWS, seed=1)
+    moved = drift_data.generate(ROWS, seed=1, shifts={"normal": drift_data.Shift("mean", 0.25)})
+    wider = drift_data.generate(
+        ROWS, seed=1, shifts={"normal_unit": drift_data.Shift("variance", 1.5)}
+    )
 
     assert np.mean(moved["normal"]) - np.mean(plain["normal"]) == pytest.approx(0.25 * sd, 1e-3)
     assert np.var(wider["normal_unit"]) / np.var(plain["normal_unit"]) == pytest.approx(1.5, 1e-2)
 
 
 def test_a_category_swap_exchanges_two_shares_and_a_spike_sets_the_missing_share() -> None:
-    plain = drift.generate(ROWS, seed=2)
-    changed = drift.generate(
+    plain = drift_data.generate(ROWS, seed=2)
+    changed = drift_data.generate(
         ROWS,
         seed=2,
         shifts={
-            "cat_10": drift.Shift("swap", ranks=(0, 1)),
-            "normal_missing": drift.Shift("missing", 0.15),
+            "cat_10": drift_data.Shift("swap", ranks=(0, 1)),
+            "normal_missing": drift_data.Shift("missing", 0.15),
         },
     )
 
@@ -66,13 +70,13 @@ def test_a_category_swap_exchanges_two_shares_and_a_spike_sets_the_missing_share
 
 
 def test_capture_lines_hold_exactly_the_table_rows() -> None:
-    ref = reference_of(drift.generate(2_000, seed=3))
-    table = drift.generate(1_500, seed=4, shifts=drift.WINDOW_SHIFTS)
+    ref = reference_of(drift_data.generate(2_000, seed=3))
+    table = drift_data.generate(1_500, seed=4, shifts=drift_data.WINDOW_SHIFTS)
 
     captured = WindowStats.empty(ref)
-    captured.add_capture(drift.capture_lines(drift.csv_rows(table)), source="bench")
+    captured.add_capture(drift_data.capture_lines(drift_data.csv_rows(table)), source="bench")
     direct = WindowStats.empty(ref)
-    direct.add_rows(drift.value_rows(table))
+    direct.add_rows(drift_data.value_rows(table))
 
     result = compare(ref, captured)
     assert (result.records, result.rows, result.malformed) == (1_500, 1_500, 0)
@@ -124,13 +128,13 @@ def test_the_upper_bound_of_no_hits_is_the_rule_of_three_exactly() -> None:
 
 def test_the_three_ways_ours_reads_the_window_give_the_same_verdicts(tmp_path: Path) -> None:
     # Given the benchmark's files at a tiny scale
-    drift.write_data(tmp_path, drift.Sizes(reference_rows=3_000, window_rows=4_000))
-    drift.job_ours_baseline(tmp_path)
+    drift_data.write_data(tmp_path, drift_data.Sizes(reference_rows=3_000, window_rows=4_000))
+    drift_ours.job_ours_baseline(tmp_path)
 
     # When ours reads the window from the files, from columns in memory, and fanned out
-    from_files = drift.job_ours_check(tmp_path)
-    from_columns = drift.job_ours_engine(tmp_path)
-    fanned_out = drift.job_ours_fanout(tmp_path)
+    from_files = drift_ours.job_ours_check(tmp_path)
+    from_columns = drift_ours.job_ours_engine(tmp_path)
+    fanned_out = drift_ours.job_ours_fanout(tmp_path)
 
     # Then every way reads every row and reaches the same verdicts
     assert from_files["rows"] == from_columns["rows"] == fanned_out["rows"] == 4_000
@@ -139,16 +143,16 @@ def test_the_three_ways_ours_reads_the_window_give_the_same_verdicts(tmp_path: P
 
 
 def test_columns_read_from_the_capture_files_are_the_table(tmp_path: Path) -> None:
-    table = drift.generate(300, seed=5, shifts=drift.WINDOW_SHIFTS)
+    table = drift_data.generate(300, seed=5, shifts=drift_data.WINDOW_SHIFTS)
     folder = tmp_path
     (folder / "capture").mkdir()
     (folder / "capture" / "000.jsonl").write_text(
-        "".join(line + "\n" for line in drift.capture_lines(drift.csv_rows(table)))
+        "".join(line + "\n" for line in drift_data.capture_lines(drift_data.csv_rows(table)))
     )
 
-    columns = drift.read_columns(drift.capture_files(folder))
+    columns = drift_ours.read_columns(drift_data.capture_files(folder))
 
-    for feature in drift.FEATURES:
+    for feature in drift_data.FEATURES:
         if feature.categorical:
             labels = np.array([*feature.categories, None], dtype=object)
             assert columns[feature.name].tolist() == labels[table[feature.name]].tolist()

@@ -376,7 +376,7 @@ def test_rendering_replaces_the_body_and_the_mapping_only() -> None:
 
 def test_the_bundle_ships_driftcheck_beside_the_scripts() -> None:
     shipped = bundle.files()
-    engine = {p.name for p in bundle.DRIFTCHECK.glob("*.py")}
+    engine = {p.relative_to(bundle.DRIFTCHECK).as_posix() for p in bundle.DRIFTCHECK.rglob("*.py")}
     assert {n.removeprefix("driftcheck/") for n in shipped if n.startswith("driftcheck/")} == engine
     assert not [n for n in shipped if "__pycache__" in n or n.endswith(".pyc")]
 
