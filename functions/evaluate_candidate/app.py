@@ -9,14 +9,19 @@ from modelfresh.core.config import parse_gate
 from modelfresh.core.events import require, require_one_of
 from modelfresh.core.observability import entry_point, tracer
 from modelfresh.retrain.signals import Signal
-from modelfresh.retrain.steps import evaluate_candidate, trigger_metadata
+from modelfresh.retrain.steps import (
+    CandidateVerdict,
+    evaluate_candidate,
+    trigger_metadata,
+    verdict_output,
+)
 from modelfresh.wiring import Container
 
 container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> CandidateVerdict:
     tracer.put_annotation(key="model", value=require(event, "model", str))
     run = require(event, "execution", str)
     verdict = evaluate_candidate(
@@ -30,4 +35,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     signal = Signal.from_dict(require(event, "signal", dict))
     window = require(event, "driftWindow", dict)
-    return verdict.to_dict() | {"metadata": trigger_metadata(signal, run, window)}
+    return verdict_output(verdict, trigger_metadata(signal, run, window))

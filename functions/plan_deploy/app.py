@@ -8,13 +8,14 @@ from typing import Any
 
 from modelfresh.core.events import require
 from modelfresh.core.observability import entry_point
+from modelfresh.promote.steps import DeployPlan
 from modelfresh.wiring import Container
 
 container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> DeployPlan:
     return container.promoter.plan(
         require(event, "model", str),
         require(event, "execution", str),

@@ -11,14 +11,14 @@ from modelfresh.core.events import require
 from modelfresh.core.observability import BusinessMetric, count, entry_point, logger
 from modelfresh.retrain.dataset import DataLocations
 from modelfresh.retrain.signals import Signal
-from modelfresh.retrain.steps import prepare_retrain
+from modelfresh.retrain.steps import RetrainPlan, prepare_retrain
 from modelfresh.wiring import Container
 
 container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> RetrainPlan:
     model = container.config.model(require(event, "model", str))
     signal = Signal.from_dict(require(event, "signal", dict))
     run = require(event, "execution", str)

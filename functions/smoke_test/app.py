@@ -7,13 +7,13 @@ from typing import Any
 
 from modelfresh.core.events import require
 from modelfresh.core.observability import entry_point
-from modelfresh.promote.smoke import smoke_test
+from modelfresh.promote.smoke import SmokeResult, smoke_test
 from modelfresh.wiring import Container
 
 container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> SmokeResult:
     model = container.config.model(require(event, "model", str))
     return smoke_test(container.invoker, model.endpoints.staging, model.smoke_test).to_dict()

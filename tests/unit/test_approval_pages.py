@@ -85,7 +85,7 @@ def make_details(
         approval_description=gate,
     )
     details = approval_details(CHURN, package, champion, report)
-    return details | {"smoke": smoke.to_dict() if smoke else {}}
+    return details | {"smoke": dict(smoke.to_dict()) if smoke else {}}
 
 
 def make_approval(**changes: Any) -> Approval:

@@ -19,6 +19,7 @@ from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import ModelConfig
 from modelfresh.promote.steps import (
     _DEPLOY_OUTCOMES,
+    DeployPlan,
     DeployResult,
     PackageChange,
     approval_details,
@@ -93,7 +94,7 @@ def plan(
     report: Mapping[str, Any] | None = None,
     run: str = RUN,
     status: str = "Approved",
-) -> dict[str, Any]:
+) -> DeployPlan:
     return plan_deploy(
         model=model,
         package=replace(package(), status=status),

@@ -23,6 +23,7 @@ from modelfresh.retrain.dataset import DataLocations, DriftDataset
 from modelfresh.retrain.signals import Signal, alarm_signal, parse_alarm_change
 from modelfresh.retrain.steps import (
     PIPELINE_PARAMETERS,
+    RetrainPlan,
     ServedModel,
     champion_of,
     evaluate_candidate,
@@ -83,7 +84,7 @@ def plan(
     run: str = RUN,
     heartbeat_seconds: int = 600,
     champion: ServedModel = CHAMPION,
-) -> dict[str, Any]:
+) -> RetrainPlan:
     return plan_retrain(
         model,
         signal or drift_signal(),

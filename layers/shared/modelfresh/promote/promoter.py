@@ -28,6 +28,7 @@ from modelfresh.core.outcomes import Outcome, OutcomeRecorder
 from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import ControllerConfig, ModelConfig
 from modelfresh.promote.steps import (
+    DeployPlan,
     DeployResult,
     PackageChange,
     deploy_outcome,
@@ -196,7 +197,7 @@ class Promoter:
 
     # -- "Plan the deploy" -------------------------------------------------------------------
 
-    def plan(self, model_name: str, run: str, package_arn: str) -> dict[str, Any]:
+    def plan(self, model_name: str, run: str, package_arn: str) -> DeployPlan:
         """Take the model's deploy slot, then read the package, the champion and both endpoints
         and fix the run's names, configs and limits. Raises: DeployInProgress (the state
         machine retries until the slot is free), UnknownModel."""

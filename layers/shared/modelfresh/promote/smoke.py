@@ -11,8 +11,8 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol, TypedDict
 
 from modelfresh.core.schema import SmokeTest
 
@@ -29,6 +29,18 @@ class Invoker(Protocol):
         ...
 
 
+class SmokeResult(TypedDict):
+    """A SmokeReport as the state machine reads it."""
+
+    passed: bool
+    invocations: int
+    errors: int
+    p50_ms: float
+    max_ms: float
+    problems: list[str]
+    summary: str
+
+
 @dataclass(frozen=True)
 class SmokeReport:
     """How staging answered."""
@@ -41,9 +53,17 @@ class SmokeReport:
     problems: tuple[str, ...]
     summary: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form (the state machine's data)."""
-        return asdict(self) | {"problems": list(self.problems)}
+    def to_dict(self) -> SmokeResult:
+        """As "Smoke test staging" returns it: the deploy machine reads it at $.smoke."""
+        return {
+            "passed": self.passed,
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "p50_ms": self.p50_ms,
+            "max_ms": self.max_ms,
+            "problems": list(self.problems),
+            "summary": self.summary,
+        }
 
 
 def smoke_test(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.outcomes import Outcome, OutcomeKind
@@ -111,6 +111,73 @@ def data_capture_config(model: ModelConfig, capture_uri: str) -> dict[str, Any]:
     return capture
 
 
+class PlannedPackage(TypedDict):
+    arn: str
+    version: int
+    stillApproved: bool  # the state machine's names: camelCase
+    alreadyServing: bool
+
+
+class SageMakerModel(TypedDict):
+    """CreateModel's parameters."""
+
+    ModelName: str
+    PrimaryContainer: dict[str, str]
+    ExecutionRoleArn: str
+
+
+class EndpointConfig(TypedDict):
+    """CreateEndpointConfig's parameters."""
+
+    EndpointConfigName: str
+    ProductionVariants: list[dict[str, Any]]
+    DataCaptureConfig: dict[str, Any]
+
+
+class StagingPlan(TypedDict):
+    endpoint: str
+    exists: bool
+    previousConfig: str | None
+    config: EndpointConfig
+
+
+class ProdPlan(StagingPlan):
+    retainVariantProperties: bool
+    deregisterScaling: bool
+    deploymentConfig: dict[str, Any]  # UpdateEndpoint's DeploymentConfig
+
+
+class CheckLimits(TypedDict):
+    stagingMax: int
+    prodMax: int
+
+
+class CheckCounters(TypedDict):
+    staging: int
+    prod: int
+
+
+class ApprovalTimes(TypedDict):
+    slaSeconds: int
+    heartbeatSeconds: int
+
+
+class DeployPlan(TypedDict):
+    """ "Plan the deploy"'s output: the deploy machine reads it at $.plan."""
+
+    model: str
+    run: str
+    package: PlannedPackage
+    sagemakerModel: SageMakerModel
+    staging: StagingPlan
+    prod: ProdPlan
+    rollbackAlarms: dict[str, str]
+    checks: CheckLimits
+    counters: CheckCounters  # checks done so far (Pass states count them)
+    approval: ApprovalTimes
+    details: dict[str, Any]
+
+
 def plan_deploy(
     *,
     model: ModelConfig,
@@ -123,14 +190,14 @@ def plan_deploy(
     role_arn: str,
     capture_uri: str,
     heartbeat_minutes: int,
-) -> dict[str, Any]:
+) -> DeployPlan:
     """Everything the deploy run needs, fixed at its start: names, configs, limits, details."""
     deploy = model.deploy
     suffix = _digest(run, 6)
     model_name = f"{model.name}-v{package.version}-{suffix}"
     capture = data_capture_config(model, capture_uri)
 
-    def endpoint_config(kind: str, instance_type: str, count: int) -> dict[str, Any]:
+    def endpoint_config(kind: str, instance_type: str, count: int) -> EndpointConfig:
         return {
             "EndpointConfigName": f"{model.name}-v{package.version}-{kind}-{suffix}",
             "ProductionVariants": [

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from modelfresh.core.errors import (
     CandidateNotFound,
@@ -118,7 +118,7 @@ def prepare_retrain(
     objects: DatasetObjects,
     endpoints: ServingEndpoints,
     packages: Packages,
-) -> dict[str, Any]:
+) -> RetrainPlan:
     """Write the run's drift dataset manifest, find the champion, and plan the run.
 
     Raises: PipelineParameterInvalid."""
@@ -136,6 +136,68 @@ def prepare_retrain(
     )
 
 
+class PipelineParameter(TypedDict):
+    Name: str
+    Value: str
+
+
+class DriftWindow(TypedDict):
+    start: str
+    end: str
+
+
+class RetrainPlan(TypedDict):
+    """ "Plan the retrain"'s output: the retrain machine reads it at $.plan."""
+
+    model: str
+    run: str
+    pipelineName: str  # the state machine's names: camelCase
+    packageGroup: str
+    clientRequestToken: str
+    pipelineParameters: list[PipelineParameter]
+    pipelineTimeoutSeconds: int
+    heartbeatSeconds: int
+    gate: dict[str, Any]  # a Gate's table form (parse_gate reads it back)
+    approval: ApprovalMode
+    driftWindow: DriftWindow
+    dataset: dict[str, Any]  # DriftDataset.summary()
+
+
+class CandidateVerdict(TypedDict):
+    """ "Evaluate the candidate"'s output: the retrain machine reads it at $.verdict."""
+
+    model_package_arn: str
+    passed: bool
+    status: str  # the registry status to set: Approved, Rejected or PendingManualApproval
+    reasons: list[str]
+    metric: str
+    direction: str
+    candidate: float
+    threshold: float
+    champion: float | None
+    margin: float
+    description: str
+    metadata: dict[str, str]  # the candidate's CustomerMetadataProperties
+
+
+def verdict_output(verdict: Verdict, metadata: dict[str, str]) -> CandidateVerdict:
+    """The verdict as the state machine reads it, with the metadata to write on the package."""
+    return {
+        "model_package_arn": verdict.model_package_arn,
+        "passed": verdict.passed,
+        "status": verdict.status,
+        "reasons": list(verdict.reasons),
+        "metric": verdict.metric,
+        "direction": verdict.direction,
+        "candidate": verdict.candidate,
+        "threshold": verdict.threshold,
+        "champion": verdict.champion,
+        "margin": verdict.margin,
+        "description": verdict.description,
+        "metadata": metadata,
+    }
+
+
 def plan_retrain(
     model: ModelConfig,
     signal: Signal,
@@ -145,7 +207,7 @@ def plan_retrain(
     dataset: DriftDataset,
     champion: ServedModel,
     data_bucket: str,
-) -> dict[str, Any]:
+) -> RetrainPlan:
     """Everything the run needs, fixed at its start (a config change mid-run changes nothing).
 
     Raises: PipelineParameterInvalid (a value of the run, not of the config, over
