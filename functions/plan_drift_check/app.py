@@ -17,6 +17,7 @@ from modelfresh.core.schema import ModelConfig
 from modelfresh.drift.plan import (
     INPUT_SUFFIX,
     DriftBaseline,
+    DriftCheckPlan,
     DriftCheckRequest,
     Window,
     checked_model,
@@ -31,7 +32,7 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> DriftCheckPlan:
     request = DriftCheckRequest.from_event(require(event, "request", dict))
     model, drift_check = checked_model(container.config, request.model)
     settings = container.settings
@@ -62,7 +63,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if plan["mode"] == "fan-out":
         manifest = container.drift_objects.write_json(output + "batches.json", plan["batches"])
         manifest_bucket, manifest_key = split_s3_uri(manifest)
-        plan |= {"batches": [], "manifest": {"bucket": manifest_bucket, "key": manifest_key}}
+        plan["batches"] = []
+        plan["manifest"] = {"bucket": manifest_bucket, "key": manifest_key}
     elif plan["mode"] == "no-data":
         # No traffic is "no data", never drift.
         count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)

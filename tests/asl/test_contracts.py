@@ -33,9 +33,6 @@ MACHINES = {
     for logical_id, resource in RESOURCES.items()
     if resource["Type"] == "AWS::Serverless::StateMachine"
 }
-# Results a machine reads by path whose handler does not declare a typed output yet (issue 12
-# goes on): this set may only shrink, and a test checks it is exactly the untyped ones.
-NOT_YET_TYPED = {("DriftCheckStateMachine", "PlanDriftCheckFunction")}
 # What entry_point reads from every event (the run's names on each log line).
 READ_BY_ENTRY_POINT = {"execution", "state", "model"}
 REQUIRED_BY = {"require", "require_one_of", "require_time"}
@@ -104,21 +101,12 @@ READS = list(result_reads())
 def test_every_path_a_machine_reads_from_a_result_is_a_field_of_its_output(
     machine: str, state: str, function: str, paths: list[list[str]]
 ) -> None:
-    if not paths or (machine, function) in NOT_YET_TYPED:
+    if not paths:
         return
     output = get_type_hints(handler(function)).get("return")
     assert is_typeddict(output), f"{state}: {function} is read by path but declares no TypedDict"
     problems = [p for keys in paths if (p := missing_field(output, keys))]
     assert problems == [], state
-
-
-def test_the_untyped_results_are_exactly_the_ones_listed() -> None:
-    untyped = {
-        (machine, function)
-        for machine, _state, function, paths in READS
-        if paths and not is_typeddict(get_type_hints(handler(function)).get("return"))
-    }
-    assert untyped == NOT_YET_TYPED
 
 
 def event_keys(function: str) -> tuple[set[str], set[str]]:

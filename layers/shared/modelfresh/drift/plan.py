@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from modelfresh.core.errors import NoDriftCheck
 from modelfresh.core.events import iso, require, require_time
@@ -178,6 +178,44 @@ def choose_mode(objects: Sequence[CaptureObject], check: DriftCheck, has_baselin
     return "fan-out" if large else "single"
 
 
+class Batch(TypedDict):
+    index: int
+    keys: list[str]
+
+
+class BatchCheck(TypedDict):
+    """What every batch's Lambda needs ("Summarise a batch" reads it as `check`)."""
+
+    model: str
+    bucket: str
+    format: str
+    baseline: dict[str, Any] | None
+    output: str
+
+
+class S3Location(TypedDict):
+    bucket: str
+    key: str
+
+
+class CheckWindow(TypedDict):
+    start: str
+    end: str
+
+
+class DriftCheckPlan(TypedDict):
+    """ "Plan the check"'s output: the drift-check machine reads it at $.plan."""
+
+    model: str
+    mode: Mode
+    window: CheckWindow
+    objects: int
+    bytes: int
+    check: BatchCheck
+    batches: list[Batch]  # inline for a single-Lambda check; a fan-out reads them from S3...
+    manifest: NotRequired[S3Location]  # ...here
+
+
 def plan_document(
     model: ModelConfig,
     window: Window,
@@ -187,7 +225,7 @@ def plan_document(
     baseline: DriftBaseline | None,
     output_uri: str,
     input_format: str = "capture",
-) -> dict[str, Any]:
+) -> DriftCheckPlan:
     """The drift-check run's plan, JSON-ready. `check` is what every batch's Lambda needs;
     `batches` are listed inline for a single-Lambda check (a fan-out reads them from S3)."""
     mode = choose_mode(objects, _check_of(model), baseline is not None)
@@ -197,7 +235,9 @@ def plan_document(
         per = -(-len(objects) // MAX_BATCHES)
         ordered = sorted(objects, key=lambda o: o.key)
         groups = [ordered[i : i + per] for i in range(0, len(ordered), per)]
-    listed = [{"index": i, "keys": [o.key for o in group]} for i, group in enumerate(groups)]
+    listed: list[Batch] = [
+        {"index": i, "keys": [o.key for o in group]} for i, group in enumerate(groups)
+    ]
     return {
         "model": model.name,
         "mode": mode,
