@@ -30,13 +30,22 @@ ALLOWED = ("GET", "HEAD", "POST")
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, Any]:
+    app.append_context(container=container)  # type: ignore[no-untyped-call]  # the routes read it
     return app.resolve(event, context)
+
+
+def services() -> Container:
+    """The container of the request being answered."""
+    found: Container = app.context["container"]
+    return found
 
 
 @app.route("/approvals/<approval_id>", method=["GET", "HEAD"])
 def show(approval_id: str) -> Response[str]:
-    return page(review(container.approvals, approval_id, int(time.time())))
+    return page(review(services().approvals, approval_id, int(time.time())))
 
 
 @app.post("/approvals/<approval_id>")
@@ -45,9 +54,9 @@ def post(approval_id: str) -> Response[str]:
     identity = event.request_context.identity
     source = request_source(identity.source_ip, identity.user_agent)
     reply = submit(
-        container.approvals,
-        container.task_tokens,
-        container.recorder,
+        services().approvals,
+        services().task_tokens,
+        services().recorder,
         approval_id,
         body=event.body,
         base64_encoded=bool(event.is_base64_encoded),

@@ -17,7 +17,9 @@ KEEP_AFTER_TIMEOUT_SECONDS = 7 * 86400
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     callback = Callback(
         pipeline_execution_arn=require(event, "pipelineExecutionArn", str),
         task_token=require(event, "taskToken", str),

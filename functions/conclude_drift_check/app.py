@@ -30,7 +30,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, Any]:
     plan = require(event, "plan", dict)
     check = require(plan, "check", dict)
     objects = container.drift_objects

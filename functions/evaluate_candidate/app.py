@@ -21,7 +21,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> CandidateVerdict:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> CandidateVerdict:
     tracer.put_annotation(key="model", value=require(event, "model", str))
     run = require(event, "execution", str)
     verdict = evaluate_candidate(

@@ -18,7 +18,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     stop = event.get("stop") or {}
     ending = event if event.get("result") else stop  # a stopped deploy's is in its stop
     outcome = container.promoter.finish(

@@ -16,7 +16,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     model = require(event, "model", str)
     run = require(event, "execution", str)
     now = datetime.now(UTC)

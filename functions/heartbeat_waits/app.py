@@ -19,7 +19,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, list[str]]:
     return {
         "pipelines": container.callback_desk.heartbeat(),
         "approvals": sweep_approvals(

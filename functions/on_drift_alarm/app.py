@@ -20,7 +20,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     change = parse_alarm_change(event)
     model = container.config.model_for_alarm(
         change.alarm_name, container.settings.drift_alarm_prefix

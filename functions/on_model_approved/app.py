@@ -15,7 +15,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     started = container.promoter.on_package_change(parse_package_change(event))
     if started.result == "ignored":
         return {"result": "ignored", "reason": started.reason}

@@ -14,6 +14,8 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     arn, status = parse_pipeline_status(event)
     return {"result": container.callback_desk.on_status(arn, status)}

@@ -20,7 +20,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     tick = parse_schedule_tick(event)
     rule = str((event.get("resources") or ["schedule"])[0])
     results = {}

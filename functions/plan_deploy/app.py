@@ -15,7 +15,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> DeployPlan:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> DeployPlan:
     return container.promoter.plan(
         require(event, "model", str),
         require(event, "execution", str),

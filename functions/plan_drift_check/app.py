@@ -32,7 +32,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> DriftCheckPlan:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> DriftCheckPlan:
     request = DriftCheckRequest.from_event(require(event, "request", dict))
     model, drift_check = checked_model(container.config, request.model)
     settings = container.settings
@@ -51,7 +53,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> DriftCheckPlan:
         window,
         objects,
         capture_bucket=bucket,
-        baseline=baseline_of(model),
+        baseline=baseline_of(model, container),
         output_uri=output,
         input_format=kind,
     )
@@ -74,7 +76,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> DriftCheckPlan:
     return plan
 
 
-def baseline_of(model: ModelConfig) -> DriftBaseline | None:
+def baseline_of(model: ModelConfig, container: Container) -> DriftBaseline | None:
     """The champion's baseline as recorded at its promotion; for a model that was in
     production before the controller, the DriftCheckBaselines of the package prod serves."""
     recorded = container.drift_state.baseline(model.name)

@@ -18,7 +18,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> RetrainPlan:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> RetrainPlan:
     model = container.config.model(require(event, "model", str))
     signal = Signal.from_dict(require(event, "signal", dict))
     run = require(event, "execution", str)

@@ -14,7 +14,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, Any]:
     model = container.config.model(require(event, "model", str))
     alarms = container.guardrails.ensure_rollback_alarms(model)
     if event.get("deregisterScaling"):

@@ -17,7 +17,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, str]:
     plan = require(event, "plan", dict)
     package = require(plan, "package", dict)
     now = int(time.time())

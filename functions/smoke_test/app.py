@@ -14,6 +14,8 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> SmokeResult:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> SmokeResult:
     model = container.config.model(require(event, "model", str))
     return smoke_test(container.invoker, model.endpoints.staging, model.smoke_test).to_dict()

@@ -19,7 +19,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, Any]:
     check = require(event, "check", dict)
     index = require(event, "batch.index", int)
     keys = require(event, "batch.keys", list)

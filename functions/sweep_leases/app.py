@@ -14,7 +14,9 @@ container = Container()
 
 
 @entry_point
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def lambda_handler(
+    event: dict[str, Any], context: Any, container: Container = container
+) -> dict[str, list[str]]:
     return {
         "actions": container.coordinator.sweep(),
         "reconciled": container.promoter.reconcile(),

@@ -67,23 +67,24 @@ def count(metric: BusinessMetric, model: str) -> None:
         emitted.add_dimension(name="model", value=model)
 
 
-def entry_point[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+def entry_point[R](handler: Callable[..., R]) -> Callable[..., R]:
     """Wrap a Lambda handler: log context, trace, tag logs with the run, log our errors.
 
     Step Functions tasks pass `execution` and `state` in their payload ($$.Execution.Name,
     $$.State.Name); every log line of the invocation carries them. A domain error is logged
     as one clear line and re-raised: its class name is the Step Functions error name, and for
     asynchronous triggers the raise makes Lambda retry and then dead-letter the event.
+    Keyword arguments pass through to the handler: a test hands it a container of fakes.
     """
 
     @functools.wraps(handler)
-    def run(event: Any, context: Any) -> R:
+    def run(event: Any, context: Any, **injected: Any) -> R:
         if isinstance(event, dict):
             logger.append_keys(
                 **{k: event[k] for k in ("execution", "state", "model") if k in event}
             )
         try:
-            return handler(event, context)
+            return handler(event, context, **injected)
         except ModelfreshError as error:
             logger.error(str(error), extra={"error": type(error).__name__})
             raise
