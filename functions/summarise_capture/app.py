@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftcheck import dumps
 from modelfresh.core.events import require
 from modelfresh.core.observability import entry_point
-from modelfresh.drift.check import partial_uri, reference_of_check, summarise
+from modelfresh.drift.check import summarise_batch
 from modelfresh.wiring import Container
 
 container = Container()
@@ -22,12 +21,9 @@ container = Container()
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> dict[str, Any]:
-    check = require(event, "check", dict)
-    index = require(event, "batch.index", int)
-    keys = require(event, "batch.keys", list)
-    _, ref = reference_of_check(container.config, container.drift_objects, check)
-    bucket = require(check, "bucket", str)
-    window = summarise(container.drift_objects, ref, bucket, keys, check.get("format", "capture"))
-    uri = partial_uri(require(check, "output", str), index)
-    container.drift_objects.write(uri, dumps(window.to_json()), "application/json")
-    return {"index": index, "partial": uri, "objects": len(keys)}
+    return summarise_batch(
+        container.config,
+        container.drift_objects,
+        require(event, "check", dict),
+        {"index": require(event, "batch.index", int), "keys": require(event, "batch.keys", list)},
+    )

@@ -27,9 +27,15 @@ from driftcheck.report import AlarmRule, PastCheck, ReportContext
 
 from modelfresh.core.errors import BaselineInvalid, DriftCheckIncomplete, MalformedEvent
 from modelfresh.core.events import require
-from modelfresh.core.observability import logger
+from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
-from modelfresh.drift.plan import FEATURE_METRIC, SHARE_METRIC, checked_model
+from modelfresh.drift.plan import (
+    FEATURE_METRIC,
+    SHARE_METRIC,
+    Batch,
+    checked_model,
+    drift_summary,
+)
 
 # A finding travels in events, executions and package metadata: keep it small.
 FINDING_FEATURES = 10
@@ -50,7 +56,13 @@ class DriftObjects(Protocol):
 
 
 class DriftMetrics(Protocol):
-    """The drift check's earlier CloudWatch metrics (see aws/drift.py's DriftMetrics)."""
+    """The drift check's CloudWatch metrics (see aws/drift.py's DriftMetrics)."""
+
+    def publish(
+        self, model: str, at: str, share: float, distances: Mapping[str, float], rows: int
+    ) -> int:
+        """One datapoint per metric, stamped with the window's start; returns how many."""
+        ...
 
     def recent(
         self, model: str, names: Sequence[str], start: datetime, end: datetime, period: int
@@ -66,6 +78,12 @@ HISTORY_CHECKS = 12
 # compares against the same champion until it is replaced. Keyed by the files' ETags too, so
 # a baseline rewritten in place is read again.
 _compiled: dict[tuple[str, ...], Reference] = {}
+
+
+class DriftFindings(Protocol):
+    """Where a model's latest drift finding is kept (see aws/drift.py's DriftState)."""
+
+    def record_finding(self, model: str, finding: Mapping[str, Any]) -> None: ...
 
 
 def reference(objects: DriftObjects, baseline: Mapping[str, str], check: DriftCheck) -> Reference:
@@ -274,3 +292,85 @@ def _feature(drift: FeatureDrift) -> dict[str, Any]:
     elif drift.found_by == "chi2" and drift.chi2 is not None:
         entry["chi2"] = round(drift.chi2, 4)  # the chi-square method's statistic found it
     return entry
+
+
+# -- the drift-check machine's statistics tasks ----------------------------------------------
+
+
+def summarise_batch(
+    config: ControllerConfig, objects: DriftObjects, check: Mapping[str, Any], batch: Batch
+) -> dict[str, Any]:
+    """ "Summarise a batch": one Distributed Map item's partial statistics, written to S3 under
+    the check's output prefix (a Map's results must stay small)."""
+    _, ref = reference_of_check(config, objects, check)
+    bucket = require(check, "bucket", str)
+    window = summarise(objects, ref, bucket, batch["keys"], check.get("format", "capture"))
+    uri = partial_uri(require(check, "output", str), batch["index"])
+    objects.write(uri, dumps(window.to_json()), "application/json")
+    return {"index": batch["index"], "partial": uri, "objects": len(batch["keys"])}
+
+
+def conclude_check(
+    plan: Mapping[str, Any],
+    partials: Sequence[Mapping[str, Any]] | None,
+    execution: str,
+    *,
+    config: ControllerConfig,
+    objects: DriftObjects,
+    metrics: DriftMetrics,
+    findings: DriftFindings,
+) -> dict[str, Any]:
+    """ "Check the window" / "Conclude the check": the window's statistics (folded from the
+    batches' partials, or computed here batch by batch for a small window) against the
+    baseline; the files written, the alarm's metrics published and the finding recorded.
+    A window without valid rows is no data: files written, no drift metric published."""
+    check = require(plan, "check", dict)
+    model, ref = reference_of_check(config, objects, check)
+    if partials is not None:  # a fanned-out check: the Distributed Map's results
+        parts: Iterable[WindowStats] = read_partials(objects, ref, partials)
+    else:
+        parts = (
+            summarise(objects, ref, check["bucket"], b["keys"], check.get("format", "capture"))
+            for b in plan["batches"]
+        )
+    result = conclude(parts, ref)
+
+    window = require(plan, "window", dict)
+    # The report also shows whose baseline this was, the alarm, and the earlier checks.
+    history = report_context(
+        metrics, model, ref.names, check["baseline"], datetime.fromisoformat(window["start"])
+    )
+    files = write_outputs(
+        objects, check["output"], result, ref, report_title(model.name, window), context=history
+    )
+    summary = {
+        "rows": result.rows,
+        "records": result.records,
+        "malformed": result.malformed,
+    } | files
+    if result.malformed:
+        logger.warning(
+            "malformed capture lines skipped", extra={"examples": list(result.malformed_examples)}
+        )
+    if result.no_data:
+        count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)
+        logger.info("no valid rows in the window: no data, not drift", extra=summary)
+        return summary | {"noData": True}
+
+    found = finding(result, window, files, execution)
+    metrics.publish(
+        model.name,
+        window["start"],
+        result.drifted_share,
+        {f.name: f.distance for f in result.features},
+        result.rows,
+    )
+    findings.record_finding(model.name, found)
+    count(BusinessMetric.DRIFT_CHECK_COMPLETED, model.name)
+    logger.info(
+        f"drift check: {drift_summary(found)}", extra=summary | {"drifted": result.drifted_features}
+    )
+    return summary | {
+        "driftedShare": found["drifted_share"],
+        "drifted": list(result.drifted_features),
+    }
