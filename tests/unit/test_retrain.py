@@ -269,7 +269,7 @@ def test_schedule_signal_is_planned_with_its_kind_and_slot_window() -> None:
 
 
 class FakeEndpoints:
-    """retrain.ServingEndpoints over a dictionary of endpoint name -> package served."""
+    """records.ServingEndpoints over a dictionary of endpoint name -> package served."""
 
     def __init__(self, served: Mapping[str, str | None]) -> None:
         self._served = served
@@ -283,7 +283,7 @@ class FakeEndpoints:
 
 
 class FakePackages:
-    """retrain.Packages over a dictionary of package ARN -> ModelDataUrl."""
+    """records.Packages over a dictionary of package ARN -> ModelDataUrl."""
 
     def __init__(self, model_data: Mapping[str, str | None]) -> None:
         self._model_data = model_data

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,15 @@ class PackageMetadata(StrEnum):
     COALESCED = "modelfresh:coalesced"  # the changes a follow-up run stands for
     DRIFT = "modelfresh:drift"  # what the drift check found, when one raised the alarm
     DRIFT_REPORT = "modelfresh:drift-report"
+
+
+class ServingEndpoints(Protocol):
+    """Reads endpoints as they stand (see aws/hosting.py)."""
+
+    def describe(self, name: str, variant: str) -> Endpoint: ...
+
+
+class Packages(Protocol):
+    """Reads model packages (see aws/sagemaker.py's ModelRegistry)."""
+
+    def describe(self, package_arn: str) -> Package: ...

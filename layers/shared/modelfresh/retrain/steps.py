@@ -20,7 +20,7 @@ from modelfresh.core.errors import (
     PipelineParameterInvalid,
 )
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import PackageMetadata
+from modelfresh.core.records import PackageMetadata, Packages, ServingEndpoints
 from modelfresh.core.schema import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
 from modelfresh.drift.plan import drift_summary
 from modelfresh.retrain.dataset import (
@@ -33,7 +33,7 @@ from modelfresh.retrain.gate import Verdict, judge, read_evaluation
 from modelfresh.retrain.signals import Signal, SignalKind, changes_of
 
 if TYPE_CHECKING:
-    from modelfresh.core.records import Endpoint, Package
+    pass
 
 # The parameters of the retraining pipeline, in the contract's order (pipelines/README.md):
 # the controller passes exactly these, all strings, on every start.
@@ -83,18 +83,6 @@ class ServedModel:
 
     package_arn: str = ""
     model_data: str = ""
-
-
-class ServingEndpoints(Protocol):
-    """Reads endpoints as they stand (see aws/hosting.py)."""
-
-    def describe(self, name: str, variant: str) -> Endpoint: ...
-
-
-class Packages(Protocol):
-    """Reads model packages (see aws/sagemaker.py's ModelRegistry)."""
-
-    def describe(self, package_arn: str) -> Package: ...
 
 
 def champion_of(model: ModelConfig, endpoints: ServingEndpoints, packages: Packages) -> ServedModel:
