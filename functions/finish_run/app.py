@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from modelfresh.core.events import iso, require
+from modelfresh.core.events import optional, require
 from modelfresh.core.observability import entry_point
-from modelfresh.retrain.steps import run_outcome, stop_orphans
+from modelfresh.retrain.steps import finish_run
 from modelfresh.wiring import Container
 
 container = Container()
@@ -19,26 +19,19 @@ container = Container()
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> dict[str, str]:
-    model = require(event, "model", str)
-    run = require(event, "execution", str)
-    now = datetime.now(UTC)
-    failure = event.get("failure")
-    stopped = []
-    configured = container.config.models.get(model)
-    if failure is not None and configured is not None:
-        stopped = stop_orphans(configured, run, container.pipelines, now)
-    outcome = run_outcome(
-        model=model,
-        run=run,
-        at=iso(now),
-        verdict=event.get("verdict"),
-        failure=failure,
+    return finish_run(
+        require(event, "model", str),
+        require(event, "execution", str),
+        failure=optional(event, "failure", dict),
+        verdict=optional(event, "verdict", dict),
+        # What the outcome carries of the run, when the state passes it.
         context={
             k: event[k]
             for k in ("signal", "pipelineExecutionArn", "driftWindow", "dataset")
             if event.get(k)
         },
-        stopped=stopped,
+        config=container.config,
+        pipelines=container.pipelines,
+        ledger=container.coordinator,
+        now=datetime.now(UTC),
     )
-    lease = container.coordinator.finish(model, run, outcome)
-    return {"outcome": outcome.kind, "lease": lease}

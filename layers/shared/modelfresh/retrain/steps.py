@@ -19,9 +19,18 @@ from modelfresh.core.errors import (
     EvaluationReportInvalid,
     PipelineParameterInvalid,
 )
+from modelfresh.core.events import iso
+from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind
 from modelfresh.core.records import PackageMetadata, Packages, ServingEndpoints
-from modelfresh.core.schema import PARAMETER_LIMIT, ApprovalMode, Gate, ModelConfig
+from modelfresh.core.schema import (
+    PARAMETER_LIMIT,
+    ApprovalMode,
+    ControllerConfig,
+    Gate,
+    ModelConfig,
+)
+from modelfresh.core.settings import Settings
 from modelfresh.drift.plan import drift_summary
 from modelfresh.retrain.dataset import (
     DataLocations,
@@ -404,3 +413,81 @@ def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
         else:
             message = str(parsed)
     return error, message[:500]
+
+
+# -- the retrain machine's tasks, as its handlers call them ----------------------------------
+
+
+class RunLedger(Protocol):
+    """Ends a run's hold on its model (see runs.RunCoordinator.finish)."""
+
+    def finish(self, model_name: str, run: str, outcome: Outcome) -> str: ...
+
+
+def plan_run(
+    model: ModelConfig,
+    signal: Signal,
+    run: str,
+    *,
+    settings: Settings,
+    now: datetime,
+    objects: DatasetObjects,
+    endpoints: ServingEndpoints,
+    packages: Packages,
+) -> RetrainPlan:
+    """ "Plan the retrain": the drift dataset written, the champion found, the run fixed.
+    Raises: DataOutOfReach, PipelineParameterInvalid."""
+    settings.require_reachable(model)
+    plan = prepare_retrain(
+        model,
+        signal,
+        run,
+        heartbeat_seconds=60 * settings.heartbeat_minutes,
+        now=now,
+        locations=DataLocations(
+            capture_uri=settings.data_capture_uri,
+            ground_truth_uri=settings.ground_truth_uri,
+            datasets_uri=settings.drift_datasets_uri,
+            data_bucket=settings.data_bucket,
+        ),
+        objects=objects,
+        endpoints=endpoints,
+        packages=packages,
+    )
+    dataset = plan["dataset"]
+    logger.info("drift dataset written", extra=dataset)
+    for note in dataset["notes"]:
+        logger.warning(note)
+    if not dataset["captureObjects"] or not dataset["groundTruthObjects"]:
+        count(BusinessMetric.RETRAIN_ON_BASE_DATA_ONLY, model.name)
+    return plan
+
+
+def finish_run(
+    model: str,
+    run: str,
+    *,
+    failure: Mapping[str, Any] | None,
+    verdict: Mapping[str, Any] | None,
+    context: Mapping[str, Any],
+    config: ControllerConfig,
+    pipelines: PipelineRuns,
+    ledger: RunLedger,
+    now: datetime,
+) -> dict[str, str]:
+    """ "Finish the run" / "Finish the failed run": a failed run's pipeline stopped (never left
+    orphaned), the outcome recorded, the model's lease released or handed to its follow-up."""
+    stopped = []
+    configured = config.models.get(model)
+    if failure is not None and configured is not None:
+        stopped = stop_orphans(configured, run, pipelines, now)
+    outcome = run_outcome(
+        model=model,
+        run=run,
+        at=iso(now),
+        verdict=verdict,
+        failure=failure,
+        context=context,
+        stopped=stopped,
+    )
+    return {"outcome": outcome.kind, "lease": ledger.finish(model, run, outcome)}
