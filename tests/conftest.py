@@ -3,6 +3,7 @@ act like AWS would (alarms changing state, pipelines finishing)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
 FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def load_handler(app: Path) -> Any:
+    """A function's lambda_handler (wrapped by entry_point), loaded from its app.py as the
+    Lambda runtime loads it: a module of its own, whatever other handler is loaded."""
+    spec = importlib.util.spec_from_file_location(f"handler_{app.parent.name}", app)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
 
 
 def sample_event(name: str) -> dict[str, Any]:

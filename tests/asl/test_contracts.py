@@ -7,7 +7,6 @@ field fails here, not in a run."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
 import json
 import re
@@ -19,6 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints, is_typeddic
 import pytest
 
 from localcloud.stack import load_template
+from tests.conftest import load_handler
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -59,11 +59,7 @@ def lambda_tasks(machine: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 def handler(function: str) -> Any:
     """The deployed handler function, unwrapped from entry_point."""
-    spec = importlib.util.spec_from_file_location(f"contract_{function}", FUNCTIONS[function])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return inspect.unwrap(module.lambda_handler)
+    return inspect.unwrap(load_handler(FUNCTIONS[function]))
 
 
 def missing_field(output: Any, keys: list[str]) -> str | None:

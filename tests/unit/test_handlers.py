@@ -3,9 +3,7 @@ container of fakes: what each takes from its event, hands to the domain, and ret
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 from modelfresh.core.errors import MalformedEvent
 from modelfresh.wiring import Container
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_handler
 from tests.unit.test_promoter import CONFIG, STAGING, V2, World
 
 CONTEXT = SimpleNamespace(
@@ -25,13 +23,7 @@ CONTEXT = SimpleNamespace(
 
 
 def handler(folder: str) -> Any:
-    """A function's lambda_handler, loaded from its folder as the runtime loads it."""
-    path: Path = ROOT / "functions" / folder / "app.py"
-    spec = importlib.util.spec_from_file_location(f"handler_{folder}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load_handler(ROOT / "functions" / folder / "app.py")
 
 
 def container_of(**services: Any) -> Container:
