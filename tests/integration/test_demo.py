@@ -33,6 +33,18 @@ class Transcript(io.StringIO):
         return super().write(text)
 
 
+def run_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str) -> None:
+    """The demo reads `config` and writes to tmp_path. The smoke tests' latency bar is raised
+    as in the tests' own models: on a loaded CI box a local request can stall past the shipped
+    1 s (CI once stopped this demo at its smoke test so), which says nothing about a model."""
+    assert config.count("max_latency_ms = 1000") == 2  # the two smoke tests, not the rollback
+    (tmp_path / "models.toml").write_text(
+        config.replace("max_latency_ms = 1000", "max_latency_ms = 30000")
+    )
+    monkeypatch.setattr(demo, "CONFIG", tmp_path / "models.toml")
+    monkeypatch.setattr(demo, "OUTPUT", tmp_path)
+
+
 def approve_later(output: Path, clicked: threading.Event) -> None:
     """A person: reads the email once it arrives, takes a while, then approves on the page."""
     email = output / "approval-email.txt"
@@ -49,7 +61,7 @@ def test_the_demo_waits_for_a_person_and_takes_a_drift_alarm_to_production(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the taxi-fare demo that waits for a person, who approves a while after the email
-    monkeypatch.setattr(demo, "OUTPUT", tmp_path)
+    run_with(tmp_path, monkeypatch, demo.CONFIG.read_text())
     clicked = threading.Event()
     transcript = Transcript(clicked)
     monkeypatch.setattr("sys.stdout", transcript)
@@ -102,9 +114,7 @@ def test_the_churn_demo_says_why_a_candidate_was_not_promoted(
     # Given the churn classifier, whose candidate must beat the champion's AUC by 0.5
     config = demo.CONFIG.read_text().replace("champion_margin = 0.005", "champion_margin = 0.5", 1)
     assert "champion_margin = 0.5" in config
-    (tmp_path / "models.toml").write_text(config)
-    monkeypatch.setattr(demo, "CONFIG", tmp_path / "models.toml")
-    monkeypatch.setattr(demo, "OUTPUT", tmp_path)
+    run_with(tmp_path, monkeypatch, config)
 
     # When the demo runs it
     status = demo.main(["--model", "churn"])
