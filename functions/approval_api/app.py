@@ -13,15 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from modelfresh.core.observability import entry_point, logger
+from modelfresh.promote.approval_forms import STATUS_CODES, Page, PageReply, request_source
 from modelfresh.promote.approval_pages import render
-from modelfresh.promote.approvals import (
-    STATUS_CODES,
-    Page,
-    PageReply,
-    request_source,
-    review,
-    submit,
-)
+from modelfresh.promote.approvals import review, submit
 from modelfresh.wiring import Container
 
 container = Container()

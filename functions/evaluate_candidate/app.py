@@ -9,12 +9,7 @@ from modelfresh.core.config import parse_gate
 from modelfresh.core.events import require, require_one_of
 from modelfresh.core.observability import entry_point, tracer
 from modelfresh.retrain.signals import Signal
-from modelfresh.retrain.steps import (
-    CandidateVerdict,
-    evaluate_candidate,
-    trigger_metadata,
-    verdict_output,
-)
+from modelfresh.retrain.steps import CandidateRequest, CandidateVerdict, evaluate_candidate
 from modelfresh.wiring import Container
 
 container = Container()
@@ -25,16 +20,13 @@ def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> CandidateVerdict:
     tracer.put_annotation(key="model", value=require(event, "model", str))
-    run = require(event, "execution", str)
-    verdict = evaluate_candidate(
+    request = CandidateRequest(
+        run=require(event, "execution", str),
         pipeline_execution_arn=require(event, "pipelineExecutionArn", str),
         package_group=require(event, "packageGroup", str),
         gate=parse_gate(require(event, "gate", dict)),
         approval=require_one_of(event, "approval", ("auto", "manual")),  # type: ignore[arg-type]
-        run=run,
-        registry=container.pipelines,
-        reports=container.reports,
+        signal=Signal.from_dict(require(event, "signal", dict)),
+        drift_window=require(event, "driftWindow", dict),
     )
-    signal = Signal.from_dict(require(event, "signal", dict))
-    window = require(event, "driftWindow", dict)
-    return verdict_output(verdict, trigger_metadata(signal, run, window))
+    return evaluate_candidate(request, registry=container.pipelines, reports=container.reports)

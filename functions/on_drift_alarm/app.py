@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.observability import BusinessMetric, count, entry_point, logger, tracer
-from modelfresh.drift.plan import fresh_finding
-from modelfresh.retrain.signals import alarm_signal, not_an_alarm, parse_alarm_change
+from modelfresh.core.observability import entry_point
+from modelfresh.retrain.signals import parse_alarm_change
+from modelfresh.retrain.triggers import take_drift_alarm
 from modelfresh.wiring import Container
 
 container = Container()
@@ -23,24 +23,10 @@ container = Container()
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> dict[str, str]:
-    change = parse_alarm_change(event)
-    model = container.config.model_for_alarm(
-        change.alarm_name, container.settings.drift_alarm_prefix
+    return take_drift_alarm(
+        parse_alarm_change(event),
+        config=container.config,
+        alarm_prefix=container.settings.drift_alarm_prefix,
+        findings=container.drift_state,
+        admissions=container.coordinator,
     )
-    if reason := not_an_alarm(change):
-        logger.info(reason, extra={"suppressedBy": change.suppressed_by})
-        if change.suppressed_by and model is not None:
-            count(BusinessMetric.DRIFT_ALARM_SUPPRESSED, model.name)
-        return {"result": "ignored", "reason": reason}
-    if model is None:
-        reason = f"alarm {change.alarm_name!r} belongs to no configured model; nothing started"
-        logger.warning(reason, extra={"alarm": change.alarm_name})
-        return {"result": "ignored", "reason": reason}
-    logger.append_keys(model=model.name)
-    tracer.put_annotation(key="model", value=model.name)
-    count(BusinessMetric.DRIFT_ALARM_RECEIVED, model.name)
-    drift = fresh_finding(
-        container.drift_state.latest_finding(model.name), change.changed_at, model.drift_check
-    )
-    admitted = container.coordinator.admit(alarm_signal(change, model, drift))
-    return {"result": admitted.admission, "run": admitted.run}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelfresh.core.observability import BusinessMetric, count, entry_point
-from modelfresh.drift.plan import due_checks
-from modelfresh.retrain.signals import parse_schedule_tick, schedule_signals
+from modelfresh.core.observability import entry_point
+from modelfresh.retrain.signals import parse_schedule_tick
+from modelfresh.retrain.triggers import start_due_work
 from modelfresh.wiring import Container
 
 container = Container()
@@ -23,14 +23,10 @@ container = Container()
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> dict[str, str]:
-    tick = parse_schedule_tick(event)
-    rule = str((event.get("resources") or ["schedule"])[0])
-    results = {}
-    for signal in schedule_signals(container.config, tick, rule):
-        count(BusinessMetric.SCHEDULED_RETRAIN_DUE, signal.model)
-        admitted = container.coordinator.admit(signal)
-        results[signal.model] = f"{admitted.admission} {admitted.run}"
-    for name, request in due_checks(container.config, tick):
-        started = container.drift_check_executions.start_named(name, request.to_json())
-        results[f"{request.model} drift check"] = f"{'started' if started else 'exists'} {name}"
-    return results
+    return start_due_work(
+        parse_schedule_tick(event),
+        str((event.get("resources") or ["schedule"])[0]),
+        config=container.config,
+        admissions=container.coordinator,
+        drift_checks=container.drift_check_executions,
+    )

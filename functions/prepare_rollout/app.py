@@ -8,6 +8,7 @@ from typing import Any
 
 from modelfresh.core.events import require
 from modelfresh.core.observability import entry_point
+from modelfresh.promote.steps import RolloutReady, prepare_rollout
 from modelfresh.wiring import Container
 
 container = Container()
@@ -16,9 +17,9 @@ container = Container()
 @entry_point
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
-) -> dict[str, Any]:
-    model = container.config.model(require(event, "model", str))
-    alarms = container.guardrails.ensure_rollback_alarms(model)
-    if event.get("deregisterScaling"):
-        container.guardrails.leave_auto_scaling(model)
-    return {"alarms": alarms}
+) -> RolloutReady:
+    return prepare_rollout(
+        container.config.model(require(event, "model", str)),
+        leave_auto_scaling=bool(event.get("deregisterScaling")),
+        guards=container.guardrails,
+    )

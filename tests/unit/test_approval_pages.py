@@ -15,17 +15,9 @@ from typing import Any
 import pytest
 from modelfresh.core.config import load_config
 from modelfresh.core.records import Champion, Package
+from modelfresh.promote.approval_forms import COMMENT_LIMIT, DECISIONS, Page, PageReply
 from modelfresh.promote.approval_pages import REFUSED, email, render, subject
-from modelfresh.promote.approvals import (
-    COMMENT_LIMIT,
-    DECISIONS,
-    DELIVERY_DELAYED,
-    UNCONFIRMED,
-    Approval,
-    Page,
-    PageReply,
-    Status,
-)
+from modelfresh.promote.approvals import DELIVERY_DELAYED, UNCONFIRMED, Approval, Status
 from modelfresh.promote.smoke import SmokeReport
 from modelfresh.promote.steps import approval_details
 

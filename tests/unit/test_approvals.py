@@ -24,25 +24,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from modelfresh.aws.approvals import DynamoApprovalStore
 from modelfresh.core.outcomes import Outcome
-from modelfresh.promote.approvals import (
+from modelfresh.promote.approval_forms import (
     COMMENT_LIMIT,
     DECISIONS,
-    DELIVERY_DELAYED,
-    REDELIVERY_GRACE_SECONDS,
     STATUS_CODES,
-    UNCONFIRMED,
     UNREADABLE,
-    Approval,
     Form,
     Page,
     PageReply,
-    Status,
     clean_comment,
+    read_form,
+    request_source,
+)
+from modelfresh.promote.approvals import (
+    DELIVERY_DELAYED,
+    REDELIVERY_GRACE_SECONDS,
+    UNCONFIRMED,
+    Approval,
+    Status,
     decide,
     decision_outcome,
     new_approval,
-    read_form,
-    request_source,
     review,
     submit,
     sweep_approvals,

@@ -15,8 +15,8 @@ from botocore.validate import validate_parameters
 from modelfresh.core.config import load_config
 from modelfresh.core.schema import DriftCheck
 from modelfresh.drift.plan import drift_summary, fresh_finding
+from modelfresh.promote.approval_forms import Page, PageReply
 from modelfresh.promote.approval_pages import email, render
-from modelfresh.promote.approvals import Page, PageReply
 from modelfresh.retrain.signals import Signal, alarm_signal, merge, parse_alarm_change
 from modelfresh.retrain.steps import trigger_metadata
 

@@ -134,11 +134,11 @@ def test_threshold_is_inclusive_in_the_gate_direction(
 ) -> None:
     verdict = judge(Evaluation(candidate=value), gate, "auto", PACKAGE, RUN)
 
-    assert verdict.passed is passed
-    assert verdict.reasons == (
+    assert verdict["passed"] is passed
+    assert verdict["reasons"] == [
         reason,
         "no champion metric in the report: judged on the threshold only",
-    )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -201,8 +201,8 @@ def test_candidate_must_beat_the_champion_by_the_margin(
 
     verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
 
-    assert verdict.passed is passed
-    assert verdict.reasons[1] == reason
+    assert verdict["passed"] is passed
+    assert verdict["reasons"][1] == reason
 
 
 def test_improvement_of_exactly_a_decimal_margin_passes() -> None:
@@ -210,7 +210,7 @@ def test_improvement_of_exactly_a_decimal_margin_passes() -> None:
 
     verdict = judge(Evaluation(candidate=3.1, champion=3.4), gate, "auto", PACKAGE, RUN)
 
-    assert verdict.passed, verdict.description
+    assert verdict["passed"], verdict["description"]
 
 
 def test_holdout_is_named_in_the_champion_reason() -> None:
@@ -218,7 +218,7 @@ def test_holdout_is_named_in_the_champion_reason() -> None:
 
     verdict = judge(evaluation, RMSE, "auto", PACKAGE, RUN)
 
-    assert verdict.reasons[1] == (
+    assert verdict["reasons"][1] == (
         f"beats the champion's 3.5 by the required margin 0 (improvement 0.5) on holdout {HOLDOUT}"
     )
 
@@ -226,7 +226,7 @@ def test_holdout_is_named_in_the_champion_reason() -> None:
 def test_candidate_over_the_threshold_is_rejected_even_if_it_beats_the_champion() -> None:
     verdict = judge(Evaluation(candidate=4.5, champion=9.0), RMSE, "auto", PACKAGE, RUN)
 
-    assert (verdict.passed, verdict.status) == (False, "Rejected")
+    assert (verdict["passed"], verdict["status"]) == (False, "Rejected")
 
 
 @pytest.mark.parametrize(
@@ -243,8 +243,8 @@ def test_registry_status_follows_the_gate_and_the_approval_mode(
 ) -> None:
     verdict = judge(Evaluation(candidate=candidate), RMSE, approval, PACKAGE, RUN)
 
-    assert verdict.status == status
-    assert verdict.description.startswith(f"{head} (modelfresh run {RUN}): ")
+    assert verdict["status"] == status
+    assert verdict["description"].startswith(f"{head} (modelfresh run {RUN}): ")
 
 
 def test_description_states_the_decision_the_run_and_every_reason() -> None:
@@ -253,7 +253,7 @@ def test_description_states_the_decision_the_run_and_every_reason() -> None:
 
     verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
 
-    assert verdict.description == (
+    assert verdict["description"] == (
         f"Approved by the gate (modelfresh run {RUN}): "
         "rmse 3 meets the threshold (<= 4); "
         "beats the champion's 3.5 by the required margin 0.25 (improvement 0.5)."
@@ -276,13 +276,13 @@ def test_description_fits_the_registry_limit(run: str, holdout: str) -> None:
 
     # Then the description is cut to UpdateModelPackage's 1024 characters, decision first
     assert DESCRIPTION_LIMIT == 1024
-    assert len(verdict.description) == 1024
+    assert len(verdict["description"]) == 1024
     expected_start = (
         f"Passed the gate; awaiting manual approval (modelfresh run {run}): rmse 3 meets"
     )
-    assert verdict.description.startswith(expected_start[:1024])
+    assert verdict["description"].startswith(expected_start[:1024])
     # ... while the reasons themselves are kept whole
-    assert verdict.reasons[1].endswith(f"on holdout {holdout}")
+    assert verdict["reasons"][1].endswith(f"on holdout {holdout}")
 
 
 def test_verdict_is_json_serialisable() -> None:
@@ -290,24 +290,24 @@ def test_verdict_is_json_serialisable() -> None:
     gate = Gate("rmse", 4.0, "minimize", champion_margin=0.25)
     verdict = judge(evaluation, gate, "auto", PACKAGE, RUN)
 
-    data = json.loads(json.dumps(verdict.to_dict()))
+    data = json.loads(json.dumps(verdict))
 
     assert data == {
         "model_package_arn": PACKAGE,
         "passed": True,
         "status": "Approved",
-        "reasons": list(verdict.reasons),
+        "reasons": list(verdict["reasons"]),
         "metric": "rmse",
         "direction": "minimize",
         "candidate": 3.0,
         "threshold": 4.0,
         "champion": 3.5,
         "margin": 0.25,
-        "description": verdict.description,
+        "description": verdict["description"],
     }
 
 
 def test_verdict_without_champion_serialises_it_as_null() -> None:
     verdict = judge(Evaluation(candidate=3.0), RMSE, "auto", PACKAGE, RUN)
 
-    assert json.loads(json.dumps(verdict.to_dict()))["champion"] is None
+    assert json.loads(json.dumps(verdict))["champion"] is None

@@ -23,6 +23,7 @@ from modelfresh.retrain.dataset import DataLocations, DriftDataset
 from modelfresh.retrain.signals import Signal, alarm_signal, parse_alarm_change
 from modelfresh.retrain.steps import (
     PIPELINE_PARAMETERS,
+    CandidateRequest,
     RetrainPlan,
     ServedModel,
     champion_of,
@@ -41,6 +42,7 @@ EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/taxi-fare-retrain
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/3"
 REPORT_URI = "s3://modelfresh-artifacts/taxi-fare/p4jn/evaluation.json"
 AT = "2026-11-22T10:00:00.000Z"
+WINDOW = {"start": "2019-10-02T16:04:00Z", "end": "2019-10-02T17:04:00Z"}
 
 
 def drift_signal() -> Signal:
@@ -435,15 +437,16 @@ GOOD_REPORT = {
 
 
 def evaluate(registry: FakeRegistry, reports: FakeReports, approval: str = "auto") -> Any:
-    return evaluate_candidate(
+    request = CandidateRequest(
+        run=RUN,
         pipeline_execution_arn=EXECUTION,
         package_group="taxi-fare",
         gate=Gate("rmse", 4.0, "minimize", champion_margin=0.05),
         approval=approval,  # type: ignore[arg-type]
-        run=RUN,
-        registry=registry,
-        reports=reports,
+        signal=drift_signal(),
+        drift_window=WINDOW,
     )
+    return evaluate_candidate(request, registry=registry, reports=reports)
 
 
 def test_candidate_of_the_pipeline_is_judged_on_its_report() -> None:
@@ -456,10 +459,14 @@ def test_candidate_of_the_pipeline_is_judged_on_its_report() -> None:
 
     # Then the verdict is about that package and that report
     assert reports.read == [REPORT_URI]
-    assert verdict.model_package_arn == PACKAGE
-    assert (verdict.passed, verdict.status) == (True, "Approved")
-    assert (verdict.candidate, verdict.champion) == (3.1, 3.4)
-    assert verdict.description.startswith(f"Approved by the gate (modelfresh run {RUN}): ")
+    assert verdict["model_package_arn"] == PACKAGE
+    assert (verdict["passed"], verdict["status"]) == (True, "Approved")
+    assert (verdict["candidate"], verdict["champion"]) == (3.1, 3.4)
+    assert verdict["description"].startswith(f"Approved by the gate (modelfresh run {RUN}): ")
+    # and it says what to write on the candidate: why the run was started, over which window
+    assert verdict["metadata"]["modelfresh:run"] == RUN
+    assert verdict["metadata"]["modelfresh:trigger"] == "drift-alarm"
+    assert verdict["metadata"]["modelfresh:window"] == f"{WINDOW['start']} .. {WINDOW['end']}"
 
 
 def test_candidate_registered_in_another_group_is_not_found() -> None:

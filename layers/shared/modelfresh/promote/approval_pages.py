@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from modelfresh.promote.approvals import COMMENT_LIMIT, STATUS_CODES, Approval, Page, PageReply
+from modelfresh.promote.approval_forms import COMMENT_LIMIT, STATUS_CODES, Page, PageReply
+from modelfresh.promote.approvals import Approval
 
 # No scripts at all; styles inline; forms may only post back here; no framing, no referrer.
 SECURITY_HEADERS: Mapping[str, str] = {

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.outcomes import Outcome, OutcomeKind
@@ -269,6 +269,31 @@ def serving(prod: Endpoint) -> Champion | None:
         return None
     version = prod.package_arn.rsplit("/", 1)[-1]
     return Champion(prod.package_arn, int(version) if version.isdigit() else 0)
+
+
+class RolloutGuards(Protocol):
+    """The prod endpoint's guardrails (see aws/hosting.py's Guardrails)."""
+
+    def ensure_rollback_alarms(self, model: ModelConfig) -> list[str]: ...
+
+    def leave_auto_scaling(self, model: ModelConfig) -> None: ...
+
+
+class RolloutReady(TypedDict):
+    """ "Prepare the rollout"'s output: the alarms that roll the deployment back."""
+
+    alarms: list[str]
+
+
+def prepare_rollout(
+    model: ModelConfig, *, leave_auto_scaling: bool, guards: RolloutGuards
+) -> RolloutReady:
+    """ "Prepare the rollout": the rollback alarms in line with the model's config, and, before
+    an instance type change, the variant out of auto scaling (SageMaker requires it)."""
+    alarms = guards.ensure_rollback_alarms(model)
+    if leave_auto_scaling:
+        guards.leave_auto_scaling(model)
+    return {"alarms": alarms}
 
 
 def deployment_config(deploy: Deployment, alarms: list[str], steps: int) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
 
 from modelfresh.core.errors import EvaluationReportInvalid
 from modelfresh.core.schema import ApprovalMode, Gate
@@ -42,14 +42,13 @@ class Evaluation:
     holdout: str | None = None
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's decision and every reason for it."""
+class Verdict(TypedDict):
+    """The gate's decision and every reason for it, JSON-ready (the state machine's data)."""
 
     model_package_arn: str
     passed: bool
-    status: RegistryStatus
-    reasons: tuple[str, ...]
+    status: RegistryStatus  # the registry status to set
+    reasons: list[str]
     metric: str
     direction: str
     candidate: float
@@ -57,10 +56,6 @@ class Verdict:
     champion: float | None
     margin: float
     description: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form (the state machine's data)."""
-        return asdict(self) | {"reasons": list(self.reasons)}
 
 
 def read_evaluation(report: Mapping[str, Any], metric: str) -> Evaluation:
@@ -94,7 +89,7 @@ def judge(
     bound = "<=" if gate.direction == "minimize" else ">="
     name = gate.metric
     value = evaluation.candidate
-    reasons = []
+    reasons: list[str] = []
 
     meets_threshold = better(value, gate.threshold)
     reasons.append(
@@ -128,19 +123,19 @@ def judge(
     else:
         status, head = "PendingManualApproval", "Passed the gate; awaiting manual approval"
     description = f"{head} (modelfresh run {run}): " + "; ".join(reasons) + "."
-    return Verdict(
-        model_package_arn=package_arn,
-        passed=passed,
-        status=status,
-        reasons=tuple(reasons),
-        metric=name,
-        direction=gate.direction,
-        candidate=value,
-        threshold=gate.threshold,
-        champion=evaluation.champion,
-        margin=gate.champion_margin,
-        description=description[:DESCRIPTION_LIMIT],
-    )
+    return {
+        "model_package_arn": package_arn,
+        "passed": passed,
+        "status": status,
+        "reasons": reasons,
+        "metric": name,
+        "direction": gate.direction,
+        "candidate": value,
+        "threshold": gate.threshold,
+        "champion": evaluation.champion,
+        "margin": gate.champion_margin,
+        "description": description[:DESCRIPTION_LIMIT],
+    }
 
 
 def _metric(section: Mapping[str, Any], metric: str) -> float | None:

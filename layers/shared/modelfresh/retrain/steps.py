@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from modelfresh.core.errors import (
     CandidateNotFound,
@@ -40,9 +40,6 @@ from modelfresh.retrain.dataset import (
 )
 from modelfresh.retrain.gate import Verdict, judge, read_evaluation
 from modelfresh.retrain.signals import Signal, SignalKind, changes_of
-
-if TYPE_CHECKING:
-    pass
 
 # The parameters of the retraining pipeline, in the contract's order (pipelines/README.md):
 # the controller passes exactly these, all strings, on every start.
@@ -160,39 +157,24 @@ class RetrainPlan(TypedDict):
     dataset: dict[str, Any]  # DriftDataset.summary()
 
 
-class CandidateVerdict(TypedDict):
+class CandidateVerdict(Verdict):
     """ "Evaluate the candidate"'s output: the retrain machine reads it at $.verdict."""
 
-    model_package_arn: str
-    passed: bool
-    status: str  # the registry status to set: Approved, Rejected or PendingManualApproval
-    reasons: list[str]
-    metric: str
-    direction: str
-    candidate: float
-    threshold: float
-    champion: float | None
-    margin: float
-    description: str
     metadata: dict[str, str]  # the candidate's CustomerMetadataProperties
 
 
-def verdict_output(verdict: Verdict, metadata: dict[str, str]) -> CandidateVerdict:
-    """The verdict as the state machine reads it, with the metadata to write on the package."""
-    return {
-        "model_package_arn": verdict.model_package_arn,
-        "passed": verdict.passed,
-        "status": verdict.status,
-        "reasons": list(verdict.reasons),
-        "metric": verdict.metric,
-        "direction": verdict.direction,
-        "candidate": verdict.candidate,
-        "threshold": verdict.threshold,
-        "champion": verdict.champion,
-        "margin": verdict.margin,
-        "description": verdict.description,
-        "metadata": metadata,
-    }
+@dataclass(frozen=True)
+class CandidateRequest:
+    """ "Evaluate the candidate"'s input: the run's pipeline execution, and what the plan
+    fixed for it (group, gate, approval mode, why it ran, its window)."""
+
+    run: str
+    pipeline_execution_arn: str
+    package_group: str
+    gate: Gate
+    approval: ApprovalMode
+    signal: Signal
+    drift_window: Mapping[str, str]
 
 
 def plan_retrain(
@@ -267,29 +249,23 @@ class Reports(Protocol):
 
 
 def evaluate_candidate(
-    *,
-    pipeline_execution_arn: str,
-    package_group: str,
-    gate: Gate,
-    approval: ApprovalMode,
-    run: str,
-    registry: Registry,
-    reports: Reports,
-) -> Verdict:
-    """Find the candidate this pipeline execution registered and judge it.
-
-    Raises: CandidateNotFound, EvaluationReportInvalid.
-    """
-    package_arn = registry.candidate_of(pipeline_execution_arn)
+    request: CandidateRequest, *, registry: Registry, reports: Reports
+) -> CandidateVerdict:
+    """Find the candidate this pipeline execution registered, judge it, and say what to write
+    on it. Raises: CandidateNotFound, EvaluationReportInvalid."""
+    package_arn = registry.candidate_of(request.pipeline_execution_arn)
     group, report_uri = registry.package(package_arn)
-    if group != package_group:
+    if group != request.package_group:
         raise CandidateNotFound(
-            f"{package_arn} was registered in group {group!r}, not the model's {package_group!r}"
+            f"{package_arn} was registered in group {group!r}, not the model's "
+            f"{request.package_group!r}"
         )
     if report_uri is None:
         raise EvaluationReportInvalid(f"{package_arn} has no ModelMetrics.ModelQuality.Statistics")
-    evaluation = read_evaluation(reports.read_json(report_uri), gate.metric)
-    return judge(evaluation, gate, approval, package_arn, run)
+    evaluation = read_evaluation(reports.read_json(report_uri), request.gate.metric)
+    verdict = judge(evaluation, request.gate, request.approval, package_arn, request.run)
+    metadata = trigger_metadata(request.signal, request.run, request.drift_window)
+    return CandidateVerdict(**verdict, metadata=metadata)
 
 
 def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,91 @@
+"""What starts work without a person: a model's drift alarm going to ALARM, and the hourly
+tick (a scheduled retrain whose period has begun, a drift check whose window has closed).
+
+Each turns its event into signals and hands them to the run coordinator, which decides what
+runs; a repeated event names the same signal or execution, so only the first starts anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from modelfresh.core.observability import BusinessMetric, count, logger, tracer
+from modelfresh.core.schema import ControllerConfig
+from modelfresh.drift.plan import due_checks, fresh_finding
+from modelfresh.retrain.runs import AdmitResult
+from modelfresh.retrain.signals import (
+    AlarmChange,
+    Signal,
+    alarm_signal,
+    not_an_alarm,
+    schedule_signals,
+)
+
+
+class Admissions(Protocol):
+    """Decides what a signal starts (see runs.RunCoordinator)."""
+
+    def admit(self, signal: Signal) -> AdmitResult: ...
+
+
+class LatestFindings(Protocol):
+    """The latest drift finding of each model (see aws/drift.py's DriftState)."""
+
+    def latest_finding(self, model: str) -> Mapping[str, Any] | None: ...
+
+
+class DriftCheckRuns(Protocol):
+    """Starts drift-check executions by name (see aws/executions.py)."""
+
+    def start_named(self, run: str, payload: str) -> bool: ...
+
+
+def take_drift_alarm(
+    change: AlarmChange,
+    *,
+    config: ControllerConfig,
+    alarm_prefix: str,
+    findings: LatestFindings,
+    admissions: Admissions,
+) -> dict[str, str]:
+    """A retrain signal for the alarm's model, carrying the drift check's latest finding when
+    it explains the alarm. Alarms of no configured model, changes to any state but ALARM and
+    suppressed composite alarms start nothing, and say why (a suppressed one is counted)."""
+    model = config.model_for_alarm(change.alarm_name, alarm_prefix)
+    if reason := not_an_alarm(change):
+        logger.info(reason, extra={"suppressedBy": change.suppressed_by})
+        if change.suppressed_by and model is not None:
+            count(BusinessMetric.DRIFT_ALARM_SUPPRESSED, model.name)
+        return {"result": "ignored", "reason": reason}
+    if model is None:
+        reason = f"alarm {change.alarm_name!r} belongs to no configured model; nothing started"
+        logger.warning(reason, extra={"alarm": change.alarm_name})
+        return {"result": "ignored", "reason": reason}
+    logger.append_keys(model=model.name)
+    tracer.put_annotation(key="model", value=model.name)
+    count(BusinessMetric.DRIFT_ALARM_RECEIVED, model.name)
+    drift = fresh_finding(findings.latest_finding(model.name), change.changed_at, model.drift_check)
+    admitted = admissions.admit(alarm_signal(change, model, drift))
+    return {"result": admitted.admission, "run": admitted.run}
+
+
+def start_due_work(
+    tick: datetime,
+    rule: str,
+    *,
+    config: ControllerConfig,
+    admissions: Admissions,
+    drift_checks: DriftCheckRuns,
+) -> dict[str, str]:
+    """What became of each piece of work due at this tick, by model."""
+    results = {}
+    for signal in schedule_signals(config, tick, rule):
+        count(BusinessMetric.SCHEDULED_RETRAIN_DUE, signal.model)
+        admitted = admissions.admit(signal)
+        results[signal.model] = f"{admitted.admission} {admitted.run}"
+    for name, request in due_checks(config, tick):
+        started = drift_checks.start_named(name, request.to_json())
+        results[f"{request.model} drift check"] = f"{'started' if started else 'exists'} {name}"
+    return results
