@@ -10,23 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelfresh.core.schema import ModelConfig
+from modelfresh.promote.steps import DEPLOY_ENDINGS
+from modelfresh.retrain.steps import RUN_ENDINGS
 
 from demo.world import World
 from localcloud import LocalCloud, PipelineRun
-
-# How each run ends, in its audit record.
-RETRAIN_ENDINGS = frozenset({"approved", "rejected", "pending-approval", "failed"})
-DEPLOY_ENDINGS = frozenset(
-    {
-        "promoted",
-        "promotion-skipped",
-        "smoke-test-failed",
-        "promotion-rejected",
-        "promotion-expired",
-        "promotion-rolled-back",
-        "promotion-failed",
-    }
-)
 
 
 class Timeline:
@@ -102,7 +90,7 @@ def audit(cloud: LocalCloud, table: str, model: str) -> list[Audited]:
 
 def run_ending(cloud: LocalCloud, table: str, model: str, run: str) -> Audited | None:
     """How a run ended, as its last audit record of an ending says."""
-    endings = RETRAIN_ENDINGS | DEPLOY_ENDINGS
+    endings = RUN_ENDINGS | DEPLOY_ENDINGS
     found = [a for a in audit(cloud, table, model) if a.run == run and a.kind in endings]
     return found[-1] if found else None
 

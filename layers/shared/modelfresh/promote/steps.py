@@ -416,6 +416,8 @@ _DEPLOY_OUTCOMES: Mapping[DeployResult, tuple[OutcomeKind, str]] = {
     ),
     DeployResult.FAILED: ("promotion-failed", "promotion of v{version} failed: {reason}"),
 }
+# The outcomes a deploy run ends with, one of them exactly once per run.
+DEPLOY_ENDINGS: frozenset[OutcomeKind] = frozenset(kind for kind, _ in _DEPLOY_OUTCOMES.values())
 
 
 def deploy_outcome(

@@ -314,6 +314,8 @@ _VERDICT_OUTCOMES: Mapping[str, OutcomeKind] = {
     "Rejected": "rejected",
     "PendingManualApproval": "pending-approval",
 }
+# The outcomes a retrain run ends with, one of them exactly once per run.
+RUN_ENDINGS: frozenset[OutcomeKind] = frozenset([*_VERDICT_OUTCOMES.values(), "failed"])
 
 
 class PipelineRuns(Protocol):
