@@ -8,11 +8,12 @@ A window without valid rows is "no data": files are written, no drift metric is 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from modelfresh.core.events import optional, require
 from modelfresh.core.observability import entry_point
 from modelfresh.drift.check import conclude_check
+from modelfresh.drift.plan import DriftCheckPlan
 from modelfresh.wiring import Container
 
 container = Container()
@@ -23,7 +24,7 @@ def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> dict[str, Any]:
     return conclude_check(
-        require(event, "plan", dict),
+        cast(DriftCheckPlan, require(event, "plan", dict)),  # "Plan the check"'s output
         optional(event, "partials", list),
         str(event.get("execution", "")),
         config=container.config,

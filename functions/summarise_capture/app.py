@@ -7,11 +7,12 @@ unreadable object raises: the item is retried, then reported failed, and the che
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from modelfresh.core.events import require
 from modelfresh.core.observability import entry_point
-from modelfresh.drift.check import summarise_batch
+from modelfresh.drift.check import BatchSummary, summarise_batch
+from modelfresh.drift.plan import BatchCheck
 from modelfresh.wiring import Container
 
 container = Container()
@@ -20,10 +21,11 @@ container = Container()
 @entry_point
 def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
-) -> dict[str, Any]:
+) -> BatchSummary:
+    # The check is the plan's, as "Plan the check" wrote it (tests/asl/test_contracts.py).
     return summarise_batch(
         container.config,
         container.drift_objects,
-        require(event, "check", dict),
+        cast(BatchCheck, require(event, "check", dict)),
         {"index": require(event, "batch.index", int), "keys": require(event, "batch.keys", list)},
     )

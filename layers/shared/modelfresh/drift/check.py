@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 from driftcheck import BaselineInvalid as BrokenBaseline
@@ -33,6 +33,8 @@ from modelfresh.drift.plan import (
     FEATURE_METRIC,
     SHARE_METRIC,
     Batch,
+    BatchCheck,
+    DriftCheckPlan,
     checked_model,
     drift_summary,
 )
@@ -297,9 +299,17 @@ def _feature(drift: FeatureDrift) -> dict[str, Any]:
 # -- the drift-check machine's statistics tasks ----------------------------------------------
 
 
+class BatchSummary(TypedDict):
+    """ "Summarise a batch"'s output: one Distributed Map result, gathered at $.partials."""
+
+    index: int
+    partial: str  # the s3:// URI of the batch's partial statistics
+    objects: int
+
+
 def summarise_batch(
-    config: ControllerConfig, objects: DriftObjects, check: Mapping[str, Any], batch: Batch
-) -> dict[str, Any]:
+    config: ControllerConfig, objects: DriftObjects, check: BatchCheck, batch: Batch
+) -> BatchSummary:
     """ "Summarise a batch": one Distributed Map item's partial statistics, written to S3 under
     the check's output prefix (a Map's results must stay small)."""
     _, ref = reference_of_check(config, objects, check)
@@ -311,8 +321,8 @@ def summarise_batch(
 
 
 def conclude_check(
-    plan: Mapping[str, Any],
-    partials: Sequence[Mapping[str, Any]] | None,
+    plan: DriftCheckPlan,
+    partials: Sequence[BatchSummary | None] | None,
     execution: str,
     *,
     config: ControllerConfig,
