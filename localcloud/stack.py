@@ -33,7 +33,8 @@ from localcloud import patches
 from ops import samconfig
 
 ARTIFACT_BUCKET = "localcloud-sam-artifacts"
-_PACKAGED = {
+# The properties `sam package` uploads and replaces with s3:// URIs, by resource type.
+PACKAGED = {
     "AWS::Serverless::Function": "CodeUri",
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::StateMachine": "DefinitionUri",
@@ -101,7 +102,7 @@ def deploy(
     sources: dict[str, tuple[Path, str]] = {}
     function_globals = template.get("Globals", {}).get("Function", {})
     for logical_id, resource in template["Resources"].items():
-        key = _PACKAGED.get(resource["Type"])
+        key = PACKAGED.get(resource["Type"])
         local = resource.get("Properties", {}).get(key)
         if not key or not isinstance(local, str) or local.startswith("s3://"):
             continue
@@ -114,7 +115,7 @@ def deploy(
             handler = resource["Properties"].get("Handler") or function_globals.get("Handler")
             sources[logical_id] = (path, handler)
 
-    translated = _translate(template, parameters)
+    translated = translate(template, parameters)
     cfn = cloud.client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
@@ -147,7 +148,8 @@ def deploy(
     )
 
 
-def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+def translate(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The SAM transform, as CloudFormation runs it (local paths must be s3:// URIs by now)."""
     policies_file = (
         Path(samtranslator.__file__).parent / "internal" / "data" / "aws_managed_policies.json"
     )
