@@ -11,12 +11,16 @@ UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
 ENV ?= default
+# Extra `sam deploy` flags; CI passes --no-confirm-changeset (nobody is there to answer).
+SAM_DEPLOY_FLAGS ?=
 MODEL ?= taxi-fare
 
 TOOLS := $(CURDIR)/.tools
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/bin/sam
 CHECKOV := $(TOOLS)/bin/checkov
+# The GitHub OIDC provider and the role CI deploys with (README, "Deploy from CI").
+CI_ROLE_TEMPLATE := ops/ci-deploy-role.yaml
 RUN := $(UV) run --frozen --python $(PYTHON_VERSION)
 
 # sam-cli and checkov pin their own dependencies (sam-cli pins boto3 and click exactly), so
@@ -77,11 +81,12 @@ check-config: .venv/.synced ## Validate config/models.toml, and that the stack s
 check-pipeline: .venv/.synced ## pipelines/definition.json and template.yaml are what the SDK builds
 	$(RUN) --group pipeline python -m pipelines.definition --check
 
-validate: $(SAM) ## sam validate --lint (cfn-lint on the template)
+validate: $(SAM) ## sam validate --lint (cfn-lint on the templates)
 	$(SAM) validate --lint
+	$(SAM) validate --lint -t $(CI_ROLE_TEMPLATE)
 
-checkov: $(CHECKOV) ## checkov on the template (skips are justified in .checkov.yaml)
-	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
+checkov: $(CHECKOV) ## checkov on the templates (skips are justified in .checkov.yaml)
+	$(CHECKOV) -f template.yaml -f $(CI_ROLE_TEMPLATE) --config-file .checkov.yaml
 
 # sam build needs the runtime's Python (3.12) first on PATH; no Docker is involved. Two of its
 # lines are dropped: "requirements.txt file not found" for every function (their dependencies
@@ -128,7 +133,7 @@ deploy: .venv/.synced $(SAM) ## Deploy samconfig.toml's ENV (make deploy ENV=pro
 	$(RUN) python -m ops.deploy --config-env $(ENV) --check
 	$(MAKE) --no-print-directory build
 	$(RUN) python -m ops.deploy --config-env $(ENV)
-	$(SAM) deploy --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_FLAGS)
 
 # sam delete first (it asks): the stack's functions would make again what the rest removes.
 # Then what its runs made (alarms, auto scaling, endpoints, models, outputs, log groups) is
