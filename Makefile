@@ -66,9 +66,10 @@ browser: ## Install Debian's chromium for the real-browser test
 # ------------------------------------------------------------------------------ checks
 test: lint typecheck check-config check-pipeline validate checkov build unit ## Every check and every test (CI)
 
-lint: .venv/.synced ## ruff (lint + format check)
+lint: .venv/.synced ## ruff (lint + format check), actionlint (with ShellCheck) on .github/workflows
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) actionlint
 
 typecheck: .venv/.synced ## mypy --strict
 	$(RUN) mypy
