@@ -20,6 +20,7 @@ import yaml
 from cfnlint.decode import cfn_yaml
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from checks.template_limits import packaged
 from localcloud import stack
 from ops import samconfig
 
@@ -113,13 +114,8 @@ def _matches(action: str, patterns: list[str]) -> bool:
 
 def _translated_template() -> dict[str, Any]:
     """template.yaml as CloudFormation sees it after the AWS::Serverless transform."""
-    template = stack.load_template(ROOT / "template.yaml")
-    for logical_id, resource in template["Resources"].items():
-        key = stack._PACKAGED.get(resource["Type"])
-        if key and isinstance(resource.get("Properties", {}).get(key), str):
-            resource["Properties"][key] = f"s3://packaged/{logical_id}.zip"  # as sam package
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return stack._translate(template, {})
+    return stack.translate(packaged(stack.load_template(ROOT / "template.yaml")), {})
 
 
 @pytest.fixture(scope="module")
