@@ -24,6 +24,7 @@ process, in this order (a test checks this index against it):
 17. cfn_json_templates       cloudformation.py  a JSON template read as JSON
 18. parse_once               stepfunctions.py   a definition parsed once
 19. execution_history_pages  stepfunctions.py   GetExecutionHistory's pages and options
+20. cfn_key_policy           cloudformation.py  a KMS key's policy kept as a JSON document
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -40,6 +41,7 @@ from localcloud.patches.api_faults import api_faults
 from localcloud.patches.cloudformation import (
     RestApi,
     cfn_json_templates,
+    cfn_key_policy,
     cfn_missing_types,
     cfn_state_machines,
     rest_apis,
@@ -107,6 +109,7 @@ PATCHES = (
     cfn_json_templates,
     parse_once,
     execution_history_pages,
+    cfn_key_policy,
 )
 
 _lock = threading.Lock()

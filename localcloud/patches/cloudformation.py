@@ -15,6 +15,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.kms.models import Key as KmsKey
 from moto.s3.models import s3_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.stepfunctions.models import StateMachine
@@ -241,3 +242,26 @@ def cfn_json_templates() -> None:
         return original(template)  # type: ignore[no-any-return]
 
     CloudFormationStack.parse_template = staticmethod(parse_template)
+
+
+# ------------------------------------------------------------------------- 20. CFN key policy
+
+
+def cfn_key_policy() -> None:
+    """Patch 20: a key CloudFormation creates keeps its KeyPolicy as a JSON document. AWS takes
+    the property as a JSON object and stores the policy's text (GetKeyPolicy returns a string);
+    moto stores the object, and every later KMS call on the key fails parsing it."""
+    original = KmsKey.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            cloudformation_json = {
+                **cloudformation_json,
+                "Properties": {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])},
+            }
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    KmsKey.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]

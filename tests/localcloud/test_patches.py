@@ -95,6 +95,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
+        "cfn_key_policy",
     ]  # fmt: skip
 
 
@@ -1334,3 +1335,28 @@ def test_execution_history_leaves_out_inputs_and_outputs_when_asked(
     assert data(with_data)
     assert data(without) == []
     assert [e["type"] for e in without] == [e["type"] for e in with_data]
+
+
+# ------------------------------------------------------------------------- 20. CFN key policy
+
+
+def test_a_key_made_by_cloudformation_keeps_its_policy_as_a_document(cloud: LocalCloud) -> None:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+             "Principal": {"AWS": f"arn:aws:iam::{cloud.account}:root"}},
+        ],
+    }  # fmt: skip
+    template = {
+        "Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": policy}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    }
+    cfn = cloud.client("cloudformation")
+    cfn.create_stack(StackName="key", TemplateBody=json.dumps(template))
+    arn = cfn.describe_stacks(StackName="key")["Stacks"][0]["Outputs"][0]["OutputValue"]
+
+    kms = cloud.client("kms")
+    # Without the patch, any call on the key fails (moto parses the policy it stored).
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Arn"] == arn
+    assert json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]) == policy

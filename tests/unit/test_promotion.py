@@ -386,6 +386,30 @@ def test_a_json_models_capture_declares_its_content_type_as_json(tmp_path: Path)
     assert capture["CaptureContentTypeHeader"] == {"JsonContentTypes": ["application/json"]}
 
 
+def test_captured_traffic_is_encrypted_with_the_stacks_key_only_when_it_has_one() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    common = {
+        "model": TAXI,
+        "package": package(),
+        "champion": None,
+        "staging": Endpoint(TAXI.endpoints.staging, exists=False),
+        "prod": Endpoint(TAXI.endpoints.prod, exists=False),
+        "report": None,
+        "run": RUN,
+        "role_arn": ROLE,
+        "capture_uri": CAPTURE,
+        "heartbeat_minutes": 10,
+    }
+
+    keyed = plan_deploy(**common, kms_key_arn=key)  # type: ignore[arg-type]
+    plain = plan_deploy(**common)  # type: ignore[arg-type]
+
+    for kind in ("staging", "prod"):
+        assert keyed[kind]["config"]["DataCaptureConfig"]["KmsKeyId"] == key
+        # No key: no KmsKeyId at all (S3's default encryption for the bucket), never "".
+        assert "KmsKeyId" not in plain[kind]["config"]["DataCaptureConfig"]
+
+
 def test_plan_sets_the_approval_limits_and_the_check_counts(tmp_path: Path) -> None:
     found = plan(custom_model(tmp_path))  # 1.5-hour SLA, one 15-minute bake
 

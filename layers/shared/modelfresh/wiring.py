@@ -163,6 +163,7 @@ class Container:
                 role_arn=settings.sagemaker_model_role_arn,
                 capture_uri=settings.data_capture_uri,
                 heartbeat_minutes=settings.heartbeat_minutes,
+                kms_key_arn=settings.kms_key_arn,
             ),
         )
 

@@ -46,6 +46,8 @@ class Settings:
     # Only the function that sends approval emails has it: the API's URL cannot be given to
     # the API's own function (a dependency cycle in the template).
     approval_base_url: str = ""
+    # The stack's KMS key (the KmsKeyArn parameter), empty when it uses AWS-managed keys.
+    kms_key_arn: str = ""
 
     def require_reachable(self, model: ModelConfig) -> None:
         """Raises DataOutOfReach when the model's config puts data where this deployment's

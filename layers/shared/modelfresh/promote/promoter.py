@@ -133,6 +133,7 @@ class DeploySettings:
     role_arn: str
     capture_uri: str
     heartbeat_minutes: int
+    kms_key_arn: str = ""  # encrypts captured traffic when set
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class Promoter:
             role_arn=settings.role_arn,
             capture_uri=settings.capture_uri,
             heartbeat_minutes=settings.heartbeat_minutes,
+            kms_key_arn=settings.kms_key_arn,
         )
 
     # -- "Finish the deploy" / "Finish the stopped deploy" -----------------------------------

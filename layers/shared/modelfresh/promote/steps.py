@@ -92,9 +92,12 @@ def rollback_alarm_names(model: str) -> dict[str, str]:
     return {kind: f"modelfresh-rollback-{model}--{kind}" for kind in ("5xx", "latency", "model")}
 
 
-def data_capture_config(model: ModelConfig, capture_uri: str) -> dict[str, Any]:
+def data_capture_config(
+    model: ModelConfig, capture_uri: str, kms_key_arn: str = ""
+) -> dict[str, Any]:
     """What an endpoint config says about capturing traffic: requests and answers, to the
-    model's capture URI (or `capture_uri`), where the drift check reads them."""
+    model's capture URI (or `capture_uri`), where the drift check reads them; encrypted with
+    the stack's key when it has one (else S3's default for the bucket)."""
     deploy = model.deploy
     capture: dict[str, Any] = {
         "EnableCapture": True,
@@ -108,6 +111,8 @@ def data_capture_config(model: ModelConfig, capture_uri: str) -> dict[str, Any]:
         capture["CaptureContentTypeHeader"] = {"CsvContentTypes": [content_type]}
     elif media_type(content_type).endswith(("/json", "+json", "/jsonlines")):
         capture["CaptureContentTypeHeader"] = {"JsonContentTypes": [content_type]}
+    if kms_key_arn:
+        capture["KmsKeyId"] = kms_key_arn
     return capture
 
 
@@ -190,12 +195,13 @@ def plan_deploy(
     role_arn: str,
     capture_uri: str,
     heartbeat_minutes: int,
+    kms_key_arn: str = "",
 ) -> DeployPlan:
     """Everything the deploy run needs, fixed at its start: names, configs, limits, details."""
     deploy = model.deploy
     suffix = _digest(run, 6)
     model_name = f"{model.name}-v{package.version}-{suffix}"
-    capture = data_capture_config(model, capture_uri)
+    capture = data_capture_config(model, capture_uri, kms_key_arn)
 
     def endpoint_config(kind: str, instance_type: str, count: int) -> EndpointConfig:
         return {
