@@ -31,7 +31,7 @@ ROLE_TEMPLATE = ROOT / "ops" / "ci-deploy-role.yaml"
 # Handler permissions for features this stack does not use (a resource type's schema lists
 # every feature's). Adding one of these features to template.yaml means granting it instead.
 UNUSED: dict[str, str] = {
-    "kms:*": "the stack uses no customer-managed KMS keys",
+    "kms:ScheduleKeyDeletion": "the stack's key is retained when the stack is deleted",
     "ec2:*": "no function runs in a VPC",
     "elasticfilesystem:*": "no function mounts EFS",
     "s3files:*": "no function mounts S3 Files",
@@ -58,7 +58,6 @@ UNUSED: dict[str, str] = {
     "dynamodb:*KinesisStreamingDestination": "no Kinesis streaming (Describe is granted: reads)",
     "dynamodb:UpdateContributorInsights": "contributor insights stay off",
     "dynamodb:*ResourcePolicy": "no table has a resource policy (Get is granted: reads)",
-    "logs:*Kms*": "no log group is KMS-encrypted",
     "logs:*DataProtectionPolicy": "no data protection policy (Get is granted: reads)",
     "logs:*IndexPolicy": "no field index policy (Describe is granted: reads)",
     "logs:*ResourcePolicy": "no log group resource policy (Describe is granted: reads)",
@@ -88,6 +87,8 @@ NO_RESOURCE_LEVEL = {
     "logs:DescribeLogGroups",
     "logs:DescribeResourcePolicies",
     "cloudtrail:DescribeTrails",
+    "kms:CreateKey",
+    "kms:ListAliases",
 }
 
 

@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from localcloud.stack import _translate, load_template
+from localcloud.stack import load_template, translate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAM_TEMPLATE = load_template(ROOT / "template.yaml")
@@ -109,7 +109,7 @@ def deployed(kms_key_arn: str) -> dict[str, dict[str, Any]]:
                 props[key] = f"s3://bucket/{props[key].strip('/')}.zip"
     given = {"KmsKeyArn": kms_key_arn, "EnableCloudTrail": "true"}
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):  # the translator's
-        translated = _translate(template, given)
+        translated = translate(template, given)
     parameters = {
         name: given.get(name, str(spec.get("Default", "")))
         for name, spec in translated["Parameters"].items()
