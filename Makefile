@@ -33,7 +33,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's Python is the one uv finds on the machine (3.12); never a download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait bench soak deploy destroy clean
+.PHONY: help setup browser test lint typecheck check-config check-pipeline validate checkov build unit pipeline demo demo-wait permissions bench soak deploy destroy clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -115,6 +115,13 @@ demo: .venv/.synced ## The end-to-end demo on the local cloud (MODEL=taxi-fare|c
 
 demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (and staying up)
 	$(RUN) python -m demo --model $(MODEL) --wait-for-approval --keep-running || [ $$? -eq 3 ]
+
+# The local-cloud and integration tests, IAM enforced, each call recorded with its role; then
+# per role, the actions used next to those granted (what is granted and never used: a finding).
+permissions: .venv/.synced ## Per-role report of the IAM actions the suite used vs. granted (docs/permissions.md)
+	rm -rf build/iam-ledger
+	LOCALCLOUD_IAM_LEDGER=build/iam-ledger $(RUN) pytest -q -n auto --dist loadfile tests/localcloud tests/integration
+	$(RUN) python -m localcloud.permissions_report build/iam-ledger docs/permissions.md
 
 # The bench group (Evidently, pandas) is installed here, never by `make test`.
 bench: .venv/.synced ## Benchmarks; results in bench/results.json and bench/RESULTS.md

@@ -52,6 +52,7 @@ from localcloud.model_servers import (
     ModelServer,
     artifacts,
 )
+from localcloud.permissions import acting_as
 
 INSTANCE = "i-0localcloud"  # the instance id in the endpoint's log stream names
 
@@ -279,7 +280,8 @@ class Hosting:
         endpoint.endpoint_status = "Updating"
         endpoint.failure_reason = None
         if self.on_update is not None:
-            self.on_update(endpoint.endpoint_name)
+            with acting_as(None):  # the test's world acting, not the caller's role
+                self.on_update(endpoint.endpoint_name)
         if not deployment:
             self.pending[endpoint.endpoint_name].steps_left = 1
             self.settle(backend, endpoint)

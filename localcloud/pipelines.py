@@ -24,6 +24,7 @@ from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import patches
 from localcloud.models import CANDIDATE, TaxiModel
+from localcloud.permissions import acting_as
 from localcloud.training import DefinitionRunner
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -95,12 +96,16 @@ class PipelineRun:
         scripts on this machine, the local XGBoost trainer) and end the execution as SageMaker
         would: the steps that ran, Succeeded or Failed with the failing step's reason, the
         status event. Returns the package its RegisterModel step registered, if any."""
-        definition = json.loads(self.simulator.backend.pipelines[self.pipeline].pipeline_definition)
+        pipeline = self.simulator.backend.pipelines[self.pipeline]
         runner = DefinitionRunner(
-            definition, self.parameters, execution_arn=self.arn, client=self.simulator.client
+            json.loads(pipeline.pipeline_definition),
+            self.parameters,
+            execution_arn=self.arn,
+            client=self.simulator.client,
         )
         try:
-            outcome = runner.run()
+            with acting_as(pipeline.role_arn):  # the steps read and write as the pipeline's role
+                outcome = runner.run()
         except Exception as error:
             # A bug of the local cloud must not leave the execution Executing for ever.
             self.set_status("Failed", failure_reason=f"local cloud: {error!r}"[:1000])

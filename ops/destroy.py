@@ -12,7 +12,8 @@ config/models.toml:
 - hosting: the staging and prod endpoints, the endpoint configs and models deploys made;
 - outputs in the artifacts bucket: drift checks, drift datasets, the pipeline's outputs and
   step code, traffic captured at the default location;
-- the functions' log groups (Lambda makes them on first use; they never expire).
+- function log groups outside the stack: the stack declares and deletes its functions' groups,
+  but one deployed before it did left Lambda's own (made on first use, never expiring).
 Kept, and said so: the model registry (package groups and versions), the buckets, the data in
 them that the team wrote (training data, ground truth), and what the stack retains on purpose
 (the audit table, the dead-letter queue).

@@ -239,3 +239,18 @@ def cloud() -> Iterator[LocalCloud]:
 @pytest.fixture
 def app(cloud: LocalCloud) -> App:
     return App(cloud)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """LOCALCLOUD_IAM_LEDGER=<dir>: each test process writes what every role did (and was
+    refused) there, for `make permissions` (localcloud/permissions_report.py)."""
+    import os
+
+    folder = os.environ.get("LOCALCLOUD_IAM_LEDGER")
+    if not folder:
+        return
+    from localcloud.permissions import ledger
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{worker}.json").write_text(json.dumps(ledger.to_json(), indent=1))

@@ -25,6 +25,7 @@ process, in this order (a test checks this index against it):
 18. parse_once               stepfunctions.py   a definition parsed once
 19. execution_history_pages  stepfunctions.py   GetExecutionHistory's pages and options
 20. cfn_key_policy           cloudformation.py  a KMS key's policy kept as a JSON document
+21. iam_enforced             iam.py             a role's calls allowed or refused by its policies
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -49,6 +50,7 @@ from localcloud.patches.cloudformation import (
 from localcloud.patches.cloudwatch import alarm_state_events
 from localcloud.patches.dynamodb import atomic_dynamodb
 from localcloud.patches.events import events_to_lambda, fire_schedules
+from localcloud.patches.iam import iam_enforced
 from localcloud.patches.lambda_ import (
     functions,
     invoke_in_process,
@@ -110,6 +112,7 @@ PATCHES = (
     parse_once,
     execution_history_pages,
     cfn_key_policy,
+    iam_enforced,
 )
 
 _lock = threading.Lock()

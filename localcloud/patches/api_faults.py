@@ -26,7 +26,7 @@ from localcloud.faults import LOST, Refusal, faults
 # -------------------------------------------------------------------------------- 14. Faults
 
 
-def _request_parameters(response: Any) -> dict[str, Any]:
+def request_parameters(response: Any) -> dict[str, Any]:
     """A request's parameters as a fault's `when` sees them: the JSON body or the query
     string, plus `_path` (rest-json services, such as Lambda, name their resource there)."""
     parameters: dict[str, Any] = {"_path": getattr(response, "path", "")}
@@ -66,7 +66,7 @@ def api_faults() -> None:
     @functools.wraps(original)
     def call_action(self: Any) -> Any:
         fault = faults.for_api(
-            self.boto3_service_name, self._get_action(), lambda: _request_parameters(self)
+            self.boto3_service_name, self._get_action(), lambda: request_parameters(self)
         )
         if fault is None:
             return original(self)

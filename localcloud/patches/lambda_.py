@@ -32,6 +32,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from moto.awslambda.models import LambdaFunction
 from moto.core.utils import utcnow
 
+from localcloud.permissions import acting_as
+
 # -------------------------------------------------------------------------------- 1. Lambda
 
 
@@ -308,7 +310,7 @@ def invoke_in_process(fn: Any, event: Any) -> tuple[str, bool, str]:
         service=fn.environment_vars.get("POWERTOOLS_SERVICE_NAME"),
         cold_start=functions.functions[fn.function_name].invocations == 1,
     )
-    with lambda_output.capture(invocation):
+    with lambda_output.capture(invocation), acting_as(fn.role):
         try:
             result = handler(event, context)
             outcome = json.dumps(result), False

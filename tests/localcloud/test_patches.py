@@ -26,10 +26,24 @@ from localcloud import LocalCloud, patches
 ROLE = "arn:aws:iam::123456789012:role/local"
 
 
+def make_role(cloud: LocalCloud) -> None:
+    """The role these tests' functions and state machines run as: it may do anything (IAM is
+    tested in test_permissions.py; these tests are about the other patches)."""
+    iam = cloud.client("iam")
+    iam.create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+    anything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName="local", PolicyName="anything", PolicyDocument=json.dumps(anything)
+    )
+
+
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud() as local:
-        local.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        make_role(local)
         yield local
 
 
@@ -95,7 +109,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
-        "cfn_key_policy",
+        "cfn_key_policy", "iam_enforced",
     ]  # fmt: skip
 
 
@@ -913,7 +927,7 @@ def test_send_task_failure_keeps_its_cause(cloud: LocalCloud, tmp_path: Path) ->
 
 def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> None:
     with LocalCloud(heartbeat_time_scale=100) as fast:
-        fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        make_role(fast)
         arn = make_function(
             fast, tmp_path, "silent", "def handler(event, context):\n    return {}\n"
         )
@@ -927,7 +941,7 @@ def test_heartbeat_deadlines_can_pass_faster_than_real_time(tmp_path: Path) -> N
 
 def test_wait_states_and_retry_back_off_pass_faster_than_real_time(tmp_path: Path) -> None:
     with LocalCloud(wait_time_scale=1000) as fast:
-        fast.client("iam").create_role(RoleName="local", AssumeRolePolicyDocument="{}")
+        make_role(fast)
         arn = make_function(
             fast,
             tmp_path,

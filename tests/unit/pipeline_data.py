@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "modelfresh-data"
+# The stack's data bucket with the default parameters: the pipeline's role may read it.
+BUCKET = f"modelfresh-data-us-east-1-{ACCOUNT}"
 AT = datetime(2026, 11, 20, 10, 5, 7, tzinfo=UTC)
 MANIFEST_KEY = "retrain/run-1/drift-dataset.json"
 

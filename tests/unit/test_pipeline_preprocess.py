@@ -331,7 +331,7 @@ def test_a_split_that_would_be_empty_is_an_error(
 @pytest.mark.parametrize(
     ("manifest", "reason"),
     [
-        (None, "cannot read s3://modelfresh-data/missing.json: NoSuchKey"),
+        (None, f"cannot read s3://{BUCKET}/missing.json: NoSuchKey"),
         ("not json", "is not valid JSON"),
         (
             {"version": 2, "capture": {"bucket": BUCKET}, "groundTruth": {"keys": []}},

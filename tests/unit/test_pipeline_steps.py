@@ -502,7 +502,7 @@ def test_unusable_models_and_inputs_are_clear_errors(
 
     # a champion archive that is not one, one without the model, one of another width
     s3.put_object(Bucket=BUCKET, Key="junk.tar.gz", Body=b"not a tar")
-    assert "the champion's s3://modelfresh-data/junk.tar.gz is not a readable tar archive" in fails(
+    assert f"the champion's s3://{BUCKET}/junk.tar.gz is not a readable tar archive" in fails(
         (f"s3://{BUCKET}/junk.tar.gz", CHAMPION_ARN)
     )
     empty = io.BytesIO()
@@ -516,7 +516,7 @@ def test_unusable_models_and_inputs_are_clear_errors(
     assert "the champion takes 8 features; the holdout has 9" in fails(
         (put_champion(s3, narrow), CHAMPION_ARN)
     )
-    assert "cannot read s3://modelfresh-data/absent.tar.gz: NoSuchKey" in fails(
+    assert f"cannot read s3://{BUCKET}/absent.tar.gz: NoSuchKey" in fails(
         (f"s3://{BUCKET}/absent.tar.gz", CHAMPION_ARN)
     )
     assert "--champion-model-data and --champion-package-arn come together" in fails(
