@@ -27,6 +27,7 @@ Every decision is kept (`ledger`): per role, the actions used and on what, which
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fnmatch
 import functools
@@ -478,3 +479,45 @@ def protocol(service: str) -> str:
     import botocore.session  # noqa: PLC0415
 
     return str(botocore.session.get_session().get_service_model(service).metadata["protocol"])
+
+
+# ------------------------------------------------------------- taking a permission away
+
+# LOCALCLOUD_IAM_DROP=<role logical id>:<policy name>:<statement index>: the stack is
+# deployed without that statement (tests/integration/test_permissions.py).
+DROP = "LOCALCLOUD_IAM_DROP"
+
+
+def statements(iam: Any, role_name: str) -> list[tuple[str, int, Mapping[str, Any]]]:
+    """(policy name, index, statement) of each statement of a role's inline policies."""
+    found = []
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = _document(iam.get_role_policy(RoleName=role_name, PolicyName=name))
+        found += [(name, i, s) for i, s in enumerate(_listed_statements(document))]
+    return found
+
+
+def drop_statement(iam: Any, resources: Mapping[str, str], spec: str) -> dict[str, Any]:
+    """Deletes one statement of a role of the stack; returns it."""
+    logical_id, policy, index = spec.split(":")
+    role = resources[logical_id]
+    document = _document(iam.get_role_policy(RoleName=role, PolicyName=policy))
+    kept = _listed_statements(document)
+    dropped = dict(kept.pop(int(index)))
+    if kept:
+        document["Statement"] = kept
+        iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
+    else:  # IAM keeps no policy without statements
+        iam.delete_role_policy(RoleName=role, PolicyName=policy)
+    return dropped
+
+
+def _document(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """GetRolePolicy's document: moto answers a template-made policy as Python's repr."""
+    document = answer["PolicyDocument"]
+    if isinstance(document, str):
+        try:
+            return dict(json.loads(document))
+        except ValueError:
+            return dict(ast.literal_eval(document))
+    return dict(document)

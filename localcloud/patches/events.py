@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
+from localcloud import permissions
 from localcloud.patches.lambda_ import invoke_in_process
 
 # -------------------------------------------------------------------------------- 2. Events
@@ -57,15 +59,26 @@ def deliver_async(fn: Any, event: dict[str, Any]) -> bool:
             },
             "responsePayload": json.loads(payload),
         }
-        _send_to_queue(destination, json.dumps(record))
+        _send_to_queue(destination, json.dumps(record), as_role=fn.role)
     elif fn.dead_letter_config and fn.dead_letter_config.get("TargetArn"):
-        _send_to_queue(fn.dead_letter_config["TargetArn"], json.dumps(event))
+        _send_to_queue(fn.dead_letter_config["TargetArn"], json.dumps(event), as_role=fn.role)
     return False
 
 
-def _send_to_queue(queue_arn: str, body: str) -> None:
+def _send_to_queue(queue_arn: str, body: str, as_role: str | None = None) -> None:
+    """Lambda sends a failed event on as the function's role (sqs:SendMessage): refused, the
+    event is lost, as in AWS (which counts it in DestinationDeliveryFailures)."""
 
     arn = parse_arn(queue_arn)
+    if as_role is not None:
+        request = permissions.Request((("sqs:SendMessage", queue_arn),))
+        refused = permissions.check(as_role, request, arn.account)
+        if refused is not None and permissions.ledger.enforce:
+            print(
+                f"Lambda could not deliver the failed event to {queue_arn}: {refused}",
+                file=sys.stderr,
+            )
+            return
     sqs_backends[arn.account][arn.region].send_message(arn.resource_id, body)
 
 

@@ -89,8 +89,9 @@ def iam_enforced() -> None:
 
 def _subclasses(cls: type) -> list[type]:
     found: list[type] = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
+    subclass: type
+    for subclass in cls.__subclasses__():
+        found += [subclass, *_subclasses(subclass)]
     return found
 
 

@@ -11,14 +11,18 @@ that disagreed with prod.
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from localcloud import Candidate, LocalCloud
+from localcloud.faults import UNAVAILABLE
 from localcloud.models import CANDIDATE
-from tests.conftest import App
+from tests.conftest import App, sample_event
 
 GOOD = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4})
 PROD, STAGING = "taxi-fare-prod", "taxi-fare-staging"
@@ -36,6 +40,34 @@ def status_of(app: App, package: str) -> str:
     return str(
         app.sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
     )
+
+
+# -- retrain: a trigger that died half-way ------------------------------------------------------
+
+
+def test_a_redelivered_alarm_starts_the_run_its_first_delivery_leased_but_never_started(
+    app: App,
+) -> None:
+    # Given an alarm whose first delivery took the model's lease, then could not start the run
+    app.create_alarm("modelfresh-drift-taxi-fare")
+    event = json.dumps(sample_event("cloudwatch_alarm_state_change_alarm"))
+    function = app.stack.resources["OnDriftAlarmFunction"]
+    invoke = app.cloud.client("lambda").invoke
+    app.cloud.faults.api("stepfunctions", "StartExecution", UNAVAILABLE, times=None)
+    first = invoke(FunctionName=function, Payload=event)
+    app.cloud.faults.clear()
+    assert "FunctionError" in first  # the handler failed: Lambda will deliver it again
+    assert app.model_state()["lease_run"] and app.executions() == []
+
+    # When Lambda delivers the same event again, once the first delivery has surely ended
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6)):
+        again = json.loads(invoke(FunctionName=function, Payload=event)["Payload"].read())
+
+    # Then the run it leased is started (found missing, not duplicated), and said so
+    assert again["result"] == "duplicate"
+    (execution,) = app.executions()
+    assert execution["name"] == app.model_state()["lease_run"] == again["run"]
+    assert app.outcomes() == ["started"]
 
 
 # -- retrain: starting the pipeline -------------------------------------------------------------
