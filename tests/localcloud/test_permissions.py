@@ -229,3 +229,32 @@ def test_a_refusal_reads_as_awss() -> None:
         f"authorized to perform: dynamodb:GetItem on resource: {TABLE} because no "
         "identity-based policy allows the dynamodb:GetItem action"
     )
+
+
+def test_the_report_sets_each_grant_beside_the_calls_that_used_it() -> None:
+    from localcloud.permissions_report import granted, report
+
+    # Given a role granted two actions and an AWS managed policy, of which the suite used one
+    template = {
+        "Resources": {
+            "PlanRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {"PolicyDocument": policy(allow(["dynamodb:GetItem", "dynamodb:Scan"]))}
+                    ],
+                    "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"],
+                },
+            }
+        }
+    }
+    used = {"PlanRole": {"dynamodb:GetItem": {TABLE}, "sns:Publish": {"*"}}}
+
+    # When the report is written
+    text = report(used, granted(template), denied=[])
+
+    # Then the used grant names its call, the other is a finding, and an ungranted call shows
+    assert "| `dynamodb:GetItem` | dynamodb:GetItem |" in text
+    assert "| `dynamodb:Scan` | **unused** |" in text
+    assert "| (not granted) | sns:Publish |" in text
+    assert "(managed) AWSXrayWriteOnlyAccess" in text
