@@ -1,6 +1,9 @@
 """The demo's story on the local cloud, told line by line as it happens: a model in production,
 traffic that drifts, and the system taking it from there. At the end the timeline is read back
-from the system's own records (demo.records), whatever the system decided."""
+from the system's own records (demo.records), whatever the system decided.
+
+Over 500 lines on purpose: it is the demo's script, read top to bottom in the order it is told.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
-from localcloud import permissions
+from localcloud import iam_requests, permissions
 from localcloud.patches.lambda_ import invoke_in_process
 
 # -------------------------------------------------------------------------------- 2. Events
@@ -71,7 +71,7 @@ def _send_to_queue(queue_arn: str, body: str, as_role: str | None = None) -> Non
 
     arn = parse_arn(queue_arn)
     if as_role is not None:
-        request = permissions.Request((("sqs:SendMessage", queue_arn),))
+        request = iam_requests.Request((("sqs:SendMessage", queue_arn),))
         refused = permissions.check(as_role, request, arn.account)
         if refused is not None and permissions.ledger.enforce:
             print(

@@ -12,18 +12,9 @@ from moto.s3.exceptions import S3ClientError
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401 - every state class
 
+from localcloud.iam_requests import PREFIXES, Request, request_of, s3_action
 from localcloud.patches.api_faults import request_parameters
-from localcloud.permissions import (
-    PREFIXES,
-    Request,
-    acting,
-    acting_as,
-    check,
-    ledger,
-    protocol,
-    request_of,
-    s3_action,
-)
+from localcloud.permissions import acting, acting_as, check, ledger, protocol
 
 # -------------------------------------------------------------------------------- 21. IAM
 

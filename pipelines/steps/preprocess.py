@@ -1,5 +1,8 @@
 """PreprocessData: the base training data plus the drift window's labelled requests, split.
 
+Over 500 lines on purpose: a step's script runs alone in its processing job, so what it does
+(read, join, validate, split, report) stays in this one file of the step code bundle.
+
 In: the base training CSVs (label first, no header) under --input-dir, and the drift dataset
 manifest (--drift-dataset, an s3:// URI; format in pipelines/README.md) listing the window's
 data capture and ground-truth objects. A captured request's payload is read by the drift

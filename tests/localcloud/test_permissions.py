@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.permissions import UnsupportedPolicy, decide, refusal, request_of
+from localcloud.iam_requests import request_of
+from localcloud.permissions import UnsupportedPolicy, decide, refusal
 
 ACCOUNT = "123456789012"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/modelfresh-dev-Runs-1"
