@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from botocore.endpoint import Endpoint
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.s3.exceptions import S3ClientError
@@ -51,8 +52,8 @@ def iam_enforced() -> None:
     decides by the acting role's policies (no role acting: not checked)."""
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
-        role = acting.get()
-        if role is None:
+        role = acting.get() or self.headers.get(ROLE_HEADER)
+        if not role:
             return
         service = self.boto3_service_name
         prefix = PREFIXES.get(service, service)
@@ -76,6 +77,27 @@ def iam_enforced() -> None:
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
     state_machines_act_as_their_role()
+    roles_travel_with_requests()
+
+
+# The acting role, carried by each request our botocore sends (server mode: the local cloud
+# answers over HTTP, on a thread of its own, where the caller's context is not).
+ROLE_HEADER = "x-localcloud-acting-role"
+
+
+def roles_travel_with_requests() -> None:
+    """Part of patch 21: every request made while a role acts names it in a header, which the
+    local cloud reads when the request reaches it on another thread (the demo's server mode)."""
+    original = Endpoint.make_request
+
+    @functools.wraps(original)
+    def make_request(self: Any, operation_model: Any, request_dict: dict[str, Any]) -> Any:
+        role = acting.get()
+        if role:
+            request_dict.setdefault("headers", {})[ROLE_HEADER] = role
+        return original(self, operation_model, request_dict)
+
+    Endpoint.make_request = make_request
 
 
 def _subclasses(cls: type) -> list[type]:

@@ -3,8 +3,14 @@ when an earlier server ran in the same process and left resources behind."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
 import demo.__main__ as demo
 from localcloud import LocalCloud
+from localcloud.permissions import acting_as
 
 
 def test_a_second_server_in_the_same_process_does_not_see_the_first_ones_resources() -> None:
@@ -18,3 +24,27 @@ def test_a_second_server_in_the_same_process_does_not_see_the_first_ones_resourc
 
     assert buckets == [second.artifacts_bucket]
     assert rules == []
+
+
+def test_a_role_acting_over_http_is_checked_as_that_role() -> None:
+    # Given the server, and a role that may read one bucket only
+    with LocalCloud(server_port=demo.free_port()) as cloud:
+        iam, s3 = cloud.client("iam"), cloud.client("s3")
+        role = iam.create_role(RoleName="reader", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        allowed = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::mine"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allowed]})
+        iam.put_role_policy(RoleName="reader", PolicyName="read", PolicyDocument=document)
+        for bucket in ("mine", "theirs"):
+            s3.create_bucket(Bucket=bucket)
+
+        # When the role lists both, over HTTP (the server answers on a thread of its own)
+        with acting_as(role):
+            s3.list_objects_v2(Bucket="mine")
+            with pytest.raises(ClientError) as refused:
+                s3.list_objects_v2(Bucket="theirs")
+
+    # Then only its own bucket was allowed, and the refusal names the action and the bucket
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::theirs" in str(
+        refused.value
+    )
