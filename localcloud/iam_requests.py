@@ -68,13 +68,18 @@ def _log_stream(params: Params, arn: Arn) -> list[str]:
     return [arn(f"log-group:{params['logGroupName']}:log-stream:{params['logStreamName']}")]
 
 
+def _queue(params: Params, arn: Arn) -> list[str]:
+    # SendMessage names its queue by URL (https://.../<account>/<name>); IAM by ARN.
+    return [arn(str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1])]
+
+
 def _pipeline_execution(params: Params, arn: Arn) -> list[str]:
     # arn:...:pipeline/<name>/execution/<id>: IAM's resource type pipeline-execution
     return [str(params["PipelineExecutionArn"])]
 
 
-def _endpoint_update(params: Params, arn: Arn) -> list[str]:
-    # UpdateEndpoint is authorized on the endpoint and on the config it moves to.
+def _endpoint_and_config(params: Params, arn: Arn) -> list[str]:
+    # CreateEndpoint and UpdateEndpoint are authorized on the endpoint and on its config.
     return [
         arn(f"endpoint/{params['EndpointName']}".lower()),
         arn(f"endpoint-config/{params['EndpointConfigName']}".lower()),
@@ -123,8 +128,8 @@ def _tables(params: Params, arn: Arn) -> list[str]:
 
 
 # What each action is authorized on, by the Service Authorization Reference's resource types.
-# An action missing here is recorded as unmapped (tests/localcloud/test_permissions.py fails
-# on it): nothing is checked against a guess.
+# An action missing here is recorded as unmapped, and `make permissions` fails on it: nothing
+# is checked against a guess.
 RESOURCES: Mapping[str, Callable[[Params, Arn], list[str]]] = {
     # DynamoDB
     **{
@@ -143,7 +148,7 @@ RESOURCES: Mapping[str, Callable[[Params, Arn], list[str]]] = {
     },
     # SNS, SQS
     "sns:Publish": _one("{TopicArn}"),
-    "sqs:SendMessage": _one("{QueueUrl}"),
+    "sqs:SendMessage": _queue,
     # Step Functions
     "states:StartExecution": _one("{stateMachineArn}"),
     "states:ListExecutions": _one("{stateMachineArn}"),
@@ -171,11 +176,8 @@ RESOURCES: Mapping[str, Callable[[Params, Arn], list[str]]] = {
     # SageMaker
     "sagemaker:InvokeEndpoint": _lowered("endpoint/{EndpointName}"),
     "sagemaker:DescribeEndpoint": _lowered("endpoint/{EndpointName}"),
-    "sagemaker:CreateEndpoint": lambda p, arn: [
-        arn(f"endpoint/{p['EndpointName']}".lower()),
-        arn(f"endpoint-config/{p['EndpointConfigName']}".lower()),
-    ],
-    "sagemaker:UpdateEndpoint": _endpoint_update,
+    "sagemaker:CreateEndpoint": _endpoint_and_config,
+    "sagemaker:UpdateEndpoint": _endpoint_and_config,
     "sagemaker:DescribeEndpointConfig": _lowered("endpoint-config/{EndpointConfigName}"),
     "sagemaker:CreateEndpointConfig": _lowered("endpoint-config/{EndpointConfigName}"),
     "sagemaker:DeleteEndpointConfig": _lowered("endpoint-config/{EndpointConfigName}"),

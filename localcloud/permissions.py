@@ -30,7 +30,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import fnmatch
-import functools
 import json
 import os
 import threading
@@ -148,7 +147,7 @@ def role_policies(account: str, role_arn: str) -> list[dict[str, Any]]:
     for managed in role.managed_policies.values():
         version = next(v for v in managed.versions if v.is_default)
         documents.append(version.document)
-    return [json.loads(d) if isinstance(d, str) else dict(d) for d in documents]
+    return [_parsed(d) for d in documents]
 
 
 @dataclass
@@ -164,9 +163,13 @@ class Ledger:
     unmapped: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, role_arn: str, action: str, resource: str, allowed: bool) -> None:
+    def record(self, role_arn: str, action: str, resource: str) -> None:
         with self._lock:
             self.used[role_arn.rsplit("/", 1)[-1]][action].add(resource)
+
+    def unmap(self, action: str) -> None:
+        with self._lock:
+            self.unmapped.add(action)
 
     def refuse(self, message: str) -> None:
         with self._lock:
@@ -218,20 +221,12 @@ def check(role_arn: str, request: Request, account: str) -> str | None:
     ]
     for action, resource, context in checks:
         allowed = decide(policies, action, resource, context)
-        ledger.record(role_arn, action, resource, allowed)
+        ledger.record(role_arn, action, resource)
         if not allowed:
             message = refusal(role_arn, action, resource)
             ledger.refuse(message)
             return message
     return None
-
-
-@functools.cache
-def protocol(service: str) -> str:
-    """A service's API protocol (json, rest-json, query, rest-xml), from botocore's model."""
-    import botocore.session  # noqa: PLC0415
-
-    return str(botocore.session.get_session().get_service_model(service).metadata["protocol"])
 
 
 # ------------------------------------------------------------- taking a permission away
@@ -245,29 +240,34 @@ def statements(iam: Any, role_name: str) -> list[tuple[str, int, Mapping[str, An
     """(policy name, index, statement) of each statement of a role's inline policies."""
     found = []
     for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-        document = _document(iam.get_role_policy(RoleName=role_name, PolicyName=name))
+        document = _parsed(
+            iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        )
         found += [(name, i, s) for i, s in enumerate(_listed_statements(document))]
     return found
 
 
-def drop_statement(iam: Any, resources: Mapping[str, str], spec: str) -> dict[str, Any]:
-    """Deletes one statement of a role of the stack; returns it."""
+def drop_statement(iam: Any, resources: Mapping[str, str], spec: str) -> None:
+    """Deletes one statement of a role of the stack."""
     logical_id, policy, index = spec.split(":")
     role = resources[logical_id]
-    document = _document(iam.get_role_policy(RoleName=role, PolicyName=policy))
+    document = _inline_policy(iam, role, policy)
     kept = _listed_statements(document)
-    dropped = dict(kept.pop(int(index)))
+    del kept[int(index)]
     if kept:
         document["Statement"] = kept
         iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
     else:  # IAM keeps no policy without statements
         iam.delete_role_policy(RoleName=role, PolicyName=policy)
-    return dropped
 
 
-def _document(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """GetRolePolicy's document: moto answers a template-made policy as Python's repr."""
-    document = answer["PolicyDocument"]
+def _inline_policy(iam: Any, role: str, policy: str) -> dict[str, Any]:
+    return _parsed(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"])
+
+
+def _parsed(document: Any) -> dict[str, Any]:
+    """A policy document as moto keeps or answers it: a dict, JSON, or (made by a template)
+    Python's repr of a dict."""
     if isinstance(document, str):
         try:
             return dict(json.loads(document))

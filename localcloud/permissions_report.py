@@ -6,6 +6,7 @@ path no test takes.
 
 The ledgers are what each test process wrote (tests/conftest.py, LOCALCLOUD_IAM_LEDGER);
 the grants are read from template.yaml as SAM transforms it, with the default parameters.
+Exits 1 when a call was refused or an action went unchecked (unmapped).
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         text += "".join(f"- {action}\n" for action in unmapped)
     output.write_text(text)
     print(f"{output}: {len(used)} roles; {len(denied)} refusals; {len(unmapped)} unmapped")
-    return 0
+    # A refusal is a role missing a grant a test needs; an unmapped action, one not checked.
+    return 1 if denied or unmapped else 0
 
 
 if __name__ == "__main__":

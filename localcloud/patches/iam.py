@@ -15,7 +15,7 @@ from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401 - eve
 
 from localcloud.iam_requests import PREFIXES, Request, request_of, s3_action
 from localcloud.patches.api_faults import request_parameters
-from localcloud.permissions import acting, acting_as, check, ledger, protocol
+from localcloud.permissions import acting, acting_as, check, ledger
 
 # -------------------------------------------------------------------------------- 21. IAM
 
@@ -34,6 +34,14 @@ class S3Refused(S3ClientError):
 
     def __init__(self, message: str) -> None:
         super().__init__("AccessDenied", message)
+
+
+@functools.cache
+def protocol(service: str) -> str:
+    """A service's API protocol (json, rest-json, query, rest-xml), from botocore's model."""
+    import botocore.session  # noqa: PLC0415
+
+    return str(botocore.session.get_session().get_service_model(service).metadata["protocol"])
 
 
 def refused(service: str, message: str) -> Exception:
@@ -69,7 +77,7 @@ def iam_enforced() -> None:
                 self.current_account,
             )
         if request is None:
-            ledger.unmapped.add(f"{prefix}:{self._get_action()}")
+            ledger.unmap(f"{prefix}:{self._get_action()}")
             return
         message = check(role, request, self.current_account)
         if message is not None and ledger.enforce:

@@ -162,6 +162,12 @@ def test_an_operator_the_evaluator_does_not_know_is_refused_loudly() -> None:
         ),
         ("states", "SendTaskSuccess", {"taskToken": "t"}, ["*"]),
         (
+            "sqs",
+            "SendMessage",
+            {"QueueUrl": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/modelfresh-dlq"},
+            [f"arn:aws:sqs:us-east-1:{ACCOUNT}:modelfresh-dlq"],
+        ),
+        (
             "cloudwatch",
             "DescribeAlarms",
             {"AlarmNames.member.2": "b", "AlarmNames.member.1": "a"},
