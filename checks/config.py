@@ -65,7 +65,12 @@ def environments(template: Mapping[str, Any], samconfig: Path) -> list[Environme
         partition = "aws-cn" if region.startswith("cn-") else "aws"
         if region.startswith("us-gov-"):
             partition = "aws-us-gov"
-        pseudo = {"AWS::Region": region, "AWS::AccountId": "<account>", "AWS::Partition": partition}
+        pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": "<account>",
+            "AWS::Partition": partition,
+            "AWS::StackName": deploy.stack_name,
+        }
         found.append(Environment(name, {**defaults, **overrides, **pseudo}))
     return found
 

@@ -253,7 +253,7 @@ class Story:
 
     def deploy_app(self) -> None:
         self.say("setup", "deploying the app into the local cloud from template.yaml ...")
-        stack = self.cloud.deploy(stack_name="modelfresh-demo", model_config=self.config)
+        stack = self.cloud.deploy(model_config=self.config)
         self.stack = stack
         functions = [r for r in stack.resources if r.endswith("Function")]
         created = (

@@ -51,6 +51,8 @@ from ops import samconfig
 from pipelines import bundle as pipeline_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
+# The stack the tests deploy (the demo names its own).
+DEFAULT_STACK_NAME = "modelfresh"
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # The waits' timeouts only guard against a hang: a machine shared with other work can take
@@ -156,7 +158,8 @@ class LocalCloud:
         self.pipelines = PipelineSimulator(self)
         self.hosting = Hosting(self)
         self.apigateway = ApiGateway(self)
-        # SageMaker's default bucket exists in any account that has used SageMaker.
+        # The default stack's artifacts bucket, as `make deploy` leaves it: tests of a part
+        # (capture, ground truth) use it without deploying the stack.
         self.client("s3").create_bucket(Bucket=self.artifacts_bucket)
         self.ground_truth = GroundTruthWriter(self.client("s3"))
         if self.run_schedules:
@@ -184,8 +187,16 @@ class LocalCloud:
 
     @property
     def artifacts_bucket(self) -> str:
-        """SageMaker's default bucket, which the stack uses when ArtifactsBucket is empty."""
-        return f"sagemaker-{self.region}-{self.account}"
+        """The stack's own bucket, which it uses when ArtifactsBucket is empty (before a deploy,
+        the default stack's)."""
+        return samconfig.DEFAULT_ARTIFACTS_BUCKET.format(
+            stack=self.stack_name, region=self.region, account=self.account
+        )
+
+    @property
+    def stack_name(self) -> str:
+        """The deployed stack's name (before a deploy, the default stack's)."""
+        return self.stack.name if self.stack is not None else DEFAULT_STACK_NAME
 
     @property
     def data_bucket(self) -> str:
@@ -209,7 +220,7 @@ class LocalCloud:
         self,
         *,
         template: Path = ROOT / "template.yaml",
-        stack_name: str = "modelfresh",
+        stack_name: str = DEFAULT_STACK_NAME,
         samconfig_environment: str = "default",
         parameters: Mapping[str, str] | None = None,
         model_config: Path = ROOT / "config" / "models.toml",
@@ -220,12 +231,13 @@ class LocalCloud:
         values = environment.parameters | dict(parameters or {})
         # What `make deploy` does before `sam deploy`: default buckets, package groups, the
         # pipeline's step code.
+        environment = replace(environment, stack_name=stack_name, parameters=values)
         ops_deploy.prepare(
             self.client,
             load_config(model_config),
-            ops_deploy.buckets(replace(environment, parameters=values), self.account, self.region),
+            ops_deploy.buckets(environment, self.account, self.region),
             self.region,
-            samconfig_environment,
+            environment,
         )
         self.stack = stack.deploy(
             self, template, stack_name, values, {"MODEL_CONFIG_PATH": str(model_config)}

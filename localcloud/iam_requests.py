@@ -86,6 +86,13 @@ def _endpoint_and_config(params: Params, arn: Arn) -> list[str]:
     ]
 
 
+def _invoked_endpoint(params: Params, arn: Arn) -> list[str]:
+    # rest-json: /endpoints/<name>/invocations
+    match = re.search(r"/endpoints/([^/]+)", unquote(str(params.get("_path", ""))))
+    name = str(params.get("EndpointName") or (match.group(1) if match else ""))
+    return [arn(f"endpoint/{name}".lower())]
+
+
 def _lowered(path: str) -> Callable[[Params, Arn], list[str]]:
     """SageMaker ARNs carry resource names in lower case."""
     named = _one(path)
@@ -174,8 +181,9 @@ RESOURCES: Mapping[str, Callable[[Params, Arn], list[str]]] = {
     "application-autoscaling:DescribeScalingPolicies": _any,
     "application-autoscaling:DeleteScalingPolicy": _any,
     # SageMaker
-    "sagemaker:InvokeEndpoint": _lowered("endpoint/{EndpointName}"),
+    "sagemaker:InvokeEndpoint": _invoked_endpoint,
     "sagemaker:DescribeEndpoint": _lowered("endpoint/{EndpointName}"),
+    "sagemaker:UpdateEndpointWeightsAndCapacities": _lowered("endpoint/{EndpointName}"),
     "sagemaker:CreateEndpoint": _endpoint_and_config,
     "sagemaker:UpdateEndpoint": _endpoint_and_config,
     "sagemaker:DescribeEndpointConfig": _lowered("endpoint-config/{EndpointConfigName}"),
@@ -218,6 +226,15 @@ _ITEM_ACTIONS = {
     "Get": "GetItem",
 }
 
+# SageMaker creates that tag what they create: the tags are the request's aws:RequestTag/<key>,
+# and the caller needs sagemaker:AddTags on the new resource too (SageMaker's docs: "Grant
+# permission to tag resources during creation").
+TAG_ON_CREATE = (
+    "sagemaker:CreateModel",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateEndpoint",
+)
+
 # Parameters that pass a role to the service that is called.
 PASSED_ROLES = {"sagemaker:CreateModel": ("ExecutionRoleArn", "sagemaker.amazonaws.com")}
 
@@ -250,10 +267,23 @@ def request_of(
     context: dict[str, str] = {}
     if action == "cloudwatch:PutMetricData":
         context["cloudwatch:namespace"] = str(params.get("Namespace", ""))
+    if prefix == "application-autoscaling":
+        context["application-autoscaling:service-namespace"] = str(
+            params.get("ServiceNamespace", "")
+        )
+        context["application-autoscaling:scalable-dimension"] = str(
+            params.get("ScalableDimension", "")
+        )
+    tags = params.get("Tags") if prefix == "sagemaker" else None
+    if isinstance(tags, list):
+        context.update({f"aws:RequestTag/{t['Key']}": str(t["Value"]) for t in tags})
     passes: tuple[tuple[str, str], ...] = ()
     if action in PASSED_ROLES:
         key, service = PASSED_ROLES[action]
         if params.get(key):
             passes = ((str(params[key]), service),)
-    checks = tuple((action, resource) for resource in resources_of(params, arn))
+    resources = resources_of(params, arn)
+    checks = tuple((action, resource) for resource in resources)
+    if action in TAG_ON_CREATE and tags:
+        checks += (("sagemaker:AddTags", resources[0]),)
     return Request(checks, context, passes)

@@ -150,6 +150,26 @@ def role_policies(account: str, role_arn: str) -> list[dict[str, Any]]:
     return [_parsed(d) for d in documents]
 
 
+def resource_tags(resource: str) -> dict[str, str]:
+    """aws:ResourceTag/<key> of each tag of an existing SageMaker model, endpoint config or
+    endpoint (whose policies here condition on tags); none for one not made yet."""
+    from moto.sagemaker.models import sagemaker_backends  # noqa: PLC0415 - see role_policies
+
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[2] != "sagemaker":
+        return {}
+    backend = sagemaker_backends[parts[4]][parts[3]]
+    kind, _, name = parts[5].partition("/")
+    stores: dict[str, dict[str, Any]] = {
+        "model": backend._models,  # moto keeps models only here
+        "endpoint-config": backend.endpoint_configs,
+        "endpoint": backend.endpoints,
+    }
+    # IAM's ARNs carry SageMaker names in lower case; moto keys them as created.
+    found = next((r for n, r in stores.get(kind, {}).items() if n.lower() == name.lower()), None)
+    return {f"aws:ResourceTag/{t['Key']}": str(t["Value"]) for t in getattr(found, "tags", [])}
+
+
 @dataclass
 class Ledger:
     """What each role did, and what it was refused. `enforce` off: decisions are recorded,
@@ -215,7 +235,10 @@ def check(role_arn: str, request: Request, account: str) -> str | None:
         policies = role_policies(account, role_arn)
     except KeyError:
         return None
-    checks = [(action, resource, request.context) for action, resource in request.checks]
+    checks = [
+        (action, resource, {**request.context, **resource_tags(resource)})
+        for action, resource in request.checks
+    ]
     checks += [
         ("iam:PassRole", role, {"iam:PassedToService": service}) for role, service in request.passes
     ]

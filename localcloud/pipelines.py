@@ -219,7 +219,8 @@ class PipelineSimulator:
             raise LookupError(f"no package group known for pipeline {run.pipeline}")
         bucket = self._cloud.artifacts_bucket
         s3 = self._cloud.client("s3")
-        prefix = f"{run.pipeline}/{run.arn.rsplit('/', 1)[-1]}"
+        # Where the pipeline's steps put their outputs (pipelines/definition.json).
+        prefix = f"modelfresh/pipelines/{run.pipeline}/{run.arn.rsplit('/', 1)[-1]}"
         report_uri = f"s3://{bucket}/{prefix}/evaluation/evaluation.json"
         s3.put_object(
             Bucket=bucket,

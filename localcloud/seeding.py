@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ops import deploy as ops_deploy
+
 if TYPE_CHECKING:
     from modelfresh.core.schema import ModelConfig
 
@@ -56,6 +58,11 @@ def seed_production(
             raise RuntimeError(
                 f"{endpoint} cannot serve {package_arn}: {described.get('FailureReason')}"
             )
+
+    # A team's endpoints become the stack's to change when `make deploy` tags them: made
+    # before the deploy, the deploy does; made after it, they are tagged as the next would.
+    if cloud.stack is not None:
+        ops_deploy.adopt_endpoints(sagemaker, model, cloud.stack.name)
 
     resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
     scaling = cloud.client("application-autoscaling")

@@ -12,7 +12,10 @@ What this puts in place outlives the stack on purpose (`sam delete` leaves it; s
 - each configured model's SageMaker model package group, when missing: the registry of its
   versions, which a team may have had before this controller (an existing group is kept as it
   is), and which config/models.toml may grow at any time, so a fixed template cannot list them;
-- the retraining pipeline's step code, which the deployed definition names by content digest.
+- the retraining pipeline's step code, which the deployed definition names by content digest;
+- the stack's tag (modelfresh:stack=<stack>) on each configured endpoint a team already has:
+  the stack's roles change only endpoints that carry it (the ones it creates are tagged as
+  they are made), and an endpoint another stack's tag claims is refused, not shared.
 Running it again changes nothing that is already there.
 """
 
@@ -153,23 +156,55 @@ def ensure_package_group(sagemaker: Any, model: ModelConfig) -> bool:
     return True
 
 
+# The tag that gives a stack's roles an endpoint to change (template.yaml's aws:ResourceTag).
+STACK_TAG = "modelfresh:stack"
+
+
+def adopt_endpoints(sagemaker: Any, model: ModelConfig, stack: str) -> list[str]:
+    """Tags the model's existing endpoints for `stack` (one missing is created, tagged, by the
+    deploy); returns what it tagged. Raises: DeployError if another stack's tag claims one."""
+    done = []
+    for kind, name in (("staging", model.endpoints.staging), ("prod", model.endpoints.prod)):
+        try:
+            arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            continue
+        tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+        owner = tags.get(STACK_TAG)
+        if owner == stack:
+            continue
+        if owner is not None:
+            raise DeployError(
+                f"endpoint {name} ({model.name}'s {kind}) belongs to stack {owner} (its "
+                f"{STACK_TAG} tag): two stacks must not change one endpoint; give {model.name} "
+                "other endpoints in this environment's models file"
+            )
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": STACK_TAG, "Value": stack}])
+        done.append(f"tagged endpoint {name} ({model.name}'s {kind}) for stack {stack}")
+    return done
+
+
 def prepare(
     client: ClientFactory,
     config: ControllerConfig,
     buckets: Sequence[Bucket],
     region: str,
-    environment: str,
+    environment: Environment,
 ) -> list[str]:
     """Everything the stack uses but does not own, put in place; returns what was done, one
     line each. Raises: DeployError, ClientError."""
     s3 = client("s3")
-    done = [line for b in buckets if (line := ensure_bucket(s3, b, region, environment))]
+    done = [line for b in buckets if (line := ensure_bucket(s3, b, region, environment.name))]
     sagemaker = client("sagemaker")
     done += [
         f"created model package group {model.package_group} ({model.name})"
         for model in config.models.values()
         if ensure_package_group(sagemaker, model)
     ]
+    for model in config.models.values():
+        done += adopt_endpoints(sagemaker, model, environment.stack_name)
     done.append(f"uploaded the pipeline's step code to {bundle.upload(s3, buckets[0].name)}")
     return done
 
@@ -195,7 +230,7 @@ def main(argv: Sequence[str] | None = None, config_path: Path = CONFIG) -> int:
         if args.check:
             print(f"stack {environment.stack_name} in account {target.account}, {target.region}")
             return 0
-        for line in prepare(target.client, config, target.buckets, target.region, environment.name):
+        for line in prepare(target.client, config, target.buckets, target.region, environment):
             print(line)
     except (DeployError, UnknownEnvironment) as error:
         print(f"deploy: {error}", file=sys.stderr)

@@ -151,6 +151,13 @@ def _alarms(cloudwatch: Any, model: ModelConfig, drift_alarm_prefix: str) -> Ite
 
 
 def _outputs(s3: Any, bucket: str) -> Iterator[Leftover]:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        # The stack's default bucket is made by `make deploy`: never deployed, nothing in it.
+        if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchBucket", "NotFound"}:
+            return
+        raise
     for prefix in RUN_OUTPUTS:
         keys = [
             item["Key"]

@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMCONFIG = ROOT / "samconfig.toml"
 
 # The stack's defaults when a bucket parameter is empty (template.yaml's UseDefault*Bucket):
-# S3 bucket names are global, so each is made unique by the account and region.
-DEFAULT_ARTIFACTS_BUCKET = "sagemaker-{region}-{account}"
+# S3 bucket names are global, so each is made unique by the account and region. The artifacts
+# bucket is the stack's own (not SageMaker's account-wide sagemaker-<region>-<account>): its
+# roles may then write there without writing where every other SageMaker user does.
+DEFAULT_ARTIFACTS_BUCKET = "{stack}-artifacts-{region}-{account}"
 DEFAULT_DATA_BUCKET = "modelfresh-data-{region}-{account}"
 
 
@@ -30,9 +32,9 @@ class Environment:
     parameters: dict[str, str]  # parameter_overrides
 
     def artifacts_bucket(self, account: str, region: str) -> str:
-        """The stack's artifacts bucket: the ArtifactsBucket parameter or SageMaker's default."""
+        """The stack's artifacts bucket: the ArtifactsBucket parameter or the stack's own."""
         return self.parameters.get("ArtifactsBucket") or DEFAULT_ARTIFACTS_BUCKET.format(
-            region=region, account=account
+            stack=self.stack_name, region=region, account=account
         )
 
     def data_bucket(self, account: str, region: str) -> str:

@@ -126,30 +126,31 @@ def test_the_check_names_the_account_and_stack_and_changes_nothing(
 def test_deploying_creates_the_default_buckets_and_every_models_package_group(
     local: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given an account with SageMaker's default bucket but no data bucket and no registry
+    # Given an account with neither of the stack's default buckets, and no registry
     s3 = local.client("s3")
     sagemaker = local.client("sagemaker")
 
     # When make deploy prepares the default environment for two configured models
     assert deploy.main(["--config-env", "default"], FIXTURES / "models.toml") == 0
 
-    # Then the data bucket (named by account and region) and both groups exist, and the step
-    # code is where the deployed definition names it
+    # Then the buckets (the artifacts one named by the stack, both by account and region) and
+    # both groups exist, and the step code is where the deployed definition names it
     out = capsys.readouterr().out.splitlines()
+    artifacts = "modelfresh-dev-artifacts-us-east-1-123456789012"
     data = "modelfresh-data-us-east-1-123456789012"
     assert out == [
+        f"created bucket {artifacts} (the stack's default ArtifactsBucket)",
         f"created bucket {data} (the stack's default TrainingDataBucket)",
         "created model package group taxi-fare (taxi-fare)",
         "created model package group churn (churn)",
-        f"uploaded the pipeline's step code to s3://{local.artifacts_bucket}/"
-        f"{bundle.code_prefix()}/",
+        f"uploaded the pipeline's step code to s3://{artifacts}/{bundle.code_prefix()}/",
     ]
     s3.head_bucket(Bucket=data)
     for model in MODELS.models.values():
         sagemaker.describe_model_package_group(ModelPackageGroupName=model.package_group)
-    assert s3.list_objects_v2(Bucket=local.artifacts_bucket, Prefix=bundle.code_prefix())[
-        "KeyCount"
-    ] == len(bundle.files())
+    assert s3.list_objects_v2(Bucket=artifacts, Prefix=bundle.code_prefix())["KeyCount"] == len(
+        bundle.files()
+    )
 
 
 def test_deploying_again_keeps_existing_groups_and_their_versions(
@@ -188,7 +189,7 @@ def test_a_named_bucket_that_does_not_exist_is_not_created(local: LocalCloud) ->
             MODELS,
             deploy.buckets(named, local.account, local.region),
             local.region,
-            named.name,
+            named,
         )
 
     # Then it says so in one line, and creates nothing under that name
@@ -208,3 +209,67 @@ def test_the_local_cloud_deploys_as_make_deploy_does(local: LocalCloud) -> None:
     groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert sorted(g["ModelPackageGroupName"] for g in groups) == ["churn", "taxi-fare"]
     boto3.Session(region_name=local.region).client("s3").head_bucket(Bucket=local.data_bucket)
+
+
+def _endpoint(local: LocalCloud, name: str, tags: list[dict[str, str]]) -> str:
+    """A team's endpoint, made outside any stack."""
+    sagemaker = local.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": "team/serving:1"},
+        ExecutionRoleArn=f"arn:aws:iam::{local.account}:role/team",
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}
+        ],
+    )
+    arn: str = sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)[
+        "EndpointArn"
+    ]
+    return arn
+
+
+def test_a_teams_endpoints_are_tagged_for_the_stack_that_will_change_them(
+    local: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given taxi-fare's prod endpoint from before the controller (staging not made yet)
+    prod = _endpoint(local, MODELS.models["taxi-fare"].endpoints.prod, [])
+
+    # When make deploy prepares the default environment, twice
+    for _ in range(2):
+        assert deploy.main(["--config-env", "default"], FIXTURES / "models.toml") == 0
+
+    # Then the endpoint carries the stack's tag (the roles may change it), tagged once
+    out = capsys.readouterr().out
+    assert (
+        out.count("tagged endpoint taxi-fare-prod (taxi-fare's prod) for stack modelfresh-dev") == 1
+    )
+    tags = local.client("sagemaker").list_tags(ResourceArn=prod)["Tags"]
+    assert {"Key": deploy.STACK_TAG, "Value": "modelfresh-dev"} in tags
+
+
+def test_an_endpoint_another_stack_claims_is_refused(local: LocalCloud) -> None:
+    # Given taxi-fare's prod endpoint, already the prod stack's
+    _endpoint(
+        local,
+        MODELS.models["taxi-fare"].endpoints.prod,
+        [{"Key": deploy.STACK_TAG, "Value": "modelfresh-prod"}],
+    )
+    dev = samconfig.environment("default", ROOT / "samconfig.toml")
+
+    # When the dev environment's deploy prepares the same models
+    with pytest.raises(deploy.DeployError) as raised:
+        deploy.prepare(
+            local.client,
+            MODELS,
+            deploy.buckets(dev, local.account, local.region),
+            local.region,
+            dev,
+        )
+
+    # Then it refuses, naming both stacks, and leaves the endpoint as it was
+    assert str(raised.value).startswith(
+        "endpoint taxi-fare-prod (taxi-fare's prod) belongs to stack modelfresh-prod"
+    )

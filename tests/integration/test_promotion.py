@@ -485,7 +485,7 @@ def test_a_candidate_whose_model_cannot_load_stops_at_staging_before_anyone_is_a
     app: App,
 ) -> None:
     # Given an approved candidate whose model.tar.gz is not where its package says
-    missing = f"s3://{app.cloud.artifacts_bucket}/modelfresh-retrain/lost/model/model.tar.gz"
+    missing = f"s3://{app.cloud.artifacts_bucket}/modelfresh/pipelines/modelfresh-retrain/lost/model/model.tar.gz"
     candidate = app.cloud.register_package("taxi-fare", model_data_url=missing)
     app.approve(candidate)
 
@@ -504,3 +504,30 @@ def test_a_candidate_whose_model_cannot_load_stops_at_staging_before_anyone_is_a
         in (failed["summary"])
     )
     assert f'from URL: "{missing}"' in failed["summary"]
+
+
+def test_an_endpoint_not_tagged_for_this_stack_is_never_changed(app: App) -> None:
+    # Given staging without the stack's tag (a team's endpoint no deploy adopted, or one the
+    # tag was taken from): the deploy's role may not change it
+    staging = app.sagemaker.describe_endpoint(EndpointName=STAGING)["EndpointArn"]
+    app.sagemaker.delete_tags(ResourceArn=staging, TagKeys=["modelfresh:stack"])
+
+    # When a candidate is approved
+    candidate = app.register("taxi-fare")
+    app.approve(candidate)
+
+    # Then IAM refuses the update, the run says so, and both endpoints keep the champion
+    deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
+    assert app.wait(deploy)["status"] == "FAILED"
+    assert served(app, STAGING) == app.champion
+    assert served(app, PROD) == app.champion
+    assert app.cloud.notifications(app.topic_arn)[-1]["kind"] == "promotion-failed"
+    history = app.cloud.client("stepfunctions").get_execution_history(
+        executionArn=deploy["executionArn"]
+    )
+    causes = [
+        e["taskFailedEventDetails"].get("cause", "")
+        for e in history["events"]
+        if e["type"] == "TaskFailed"
+    ]
+    assert any("not authorized to perform: sagemaker:UpdateEndpoint" in c for c in causes)

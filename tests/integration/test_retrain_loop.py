@@ -433,7 +433,7 @@ def test_with_no_sweep_and_a_lost_event_the_heartbeat_deadline_still_finds_the_r
 
 # -- the drift dataset: what the run learns from beyond the base data --------------------------
 
-CHAMPION_DATA = "s3://sagemaker-us-east-1-123456789012/taxi-fare/champion/model.tar.gz"
+CHAMPION_DATA = "s3://modelfresh-artifacts-us-east-1-123456789012/taxi-fare/champion/model.tar.gz"
 
 
 class ServingApp(App):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "sagemaker-us-east-1-123456789012"
+BUCKET = "modelfresh-artifacts-us-east-1-123456789012"
 DESTINATION = f"s3://{BUCKET}/modelfresh/data-capture"
 ENDPOINT = "taxi-fare-prod"
 VARIANT = "AllTraffic"

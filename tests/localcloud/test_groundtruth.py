@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "sagemaker-us-east-1-123456789012"
+BUCKET = "modelfresh-artifacts-us-east-1-123456789012"
 TRUTH = f"s3://{BUCKET}/modelfresh/ground-truth/taxi-fare"
 CAPTURED = f"s3://{BUCKET}/modelfresh/data-capture/taxi-fare-prod/AllTraffic/"
 AT = datetime(2026, 11, 20, 11, 42, 7, tzinfo=UTC)

@@ -180,6 +180,12 @@ def test_an_operator_the_evaluator_does_not_know_is_refused_loudly() -> None:
             {"_path": "/2015-03-31/functions/modelfresh-dev-Plan/invocations"},
             [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:modelfresh-dev-Plan"],
         ),
+        (
+            "sagemaker",
+            "InvokeEndpoint",
+            {"_path": "/endpoints/Taxi-Staging/invocations"},
+            [f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/taxi-staging"],
+        ),
     ],
 )
 def test_a_request_names_the_resources_iam_authorizes_it_on(
@@ -220,6 +226,37 @@ def test_a_call_that_passes_a_role_needs_pass_role_to_that_service() -> None:
     )
 
     assert request is not None and request.passes == ((role, "sagemaker.amazonaws.com"),)
+
+
+def test_a_create_that_tags_sets_the_request_tags_and_needs_add_tags_too() -> None:
+    tags = [{"Key": "modelfresh:stack", "Value": "dev"}]
+    request = request_of(
+        "sagemaker",
+        "CreateEndpoint",
+        {"EndpointName": "e", "EndpointConfigName": "c", "Tags": tags},
+        "us-east-1",
+        ACCOUNT,
+    )
+
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/e"
+    assert request is not None and request.checks[-1] == ("sagemaker:AddTags", endpoint)
+    assert request.context == {"aws:RequestTag/modelfresh:stack": "dev"}
+
+
+def test_a_scaling_call_sets_the_namespace_and_dimension_it_is_scoped_by() -> None:
+    params = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/e/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    request = request_of(
+        "application-autoscaling", "RegisterScalableTarget", params, "us-east-1", ACCOUNT
+    )
+
+    assert request is not None and request.context == {
+        "application-autoscaling:service-namespace": "sagemaker",
+        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+    }
 
 
 def test_an_action_without_a_known_resource_is_not_guessed() -> None:

@@ -145,7 +145,10 @@ def test_the_buckets_follow_each_environments_parameters(
     dev, prod = two_environments
 
     # The default artifacts bucket is SageMaker's, of an account this check cannot know.
-    assert readable_buckets(TEMPLATE, dev) == ("sagemaker-us-east-1-<account>", "team-lake")
+    assert readable_buckets(TEMPLATE, dev) == (
+        "modelfresh-dev-artifacts-us-east-1-<account>",
+        "team-lake",
+    )
     assert readable_buckets(TEMPLATE, prod) == ("prod-artifacts", "prod-lake")
 
 
@@ -166,9 +169,9 @@ def test_data_in_a_bucket_the_roles_cannot_read_is_named_with_its_environments(
     # Then each place is named with the environments whose roles cannot reach it
     assert problems == [
         "models.churn: training.ground_truth_uri is in bucket 'prod-lake', not in "
-        "'sagemaker-us-east-1-<account>' or 'team-lake' (samconfig.toml: dev)",
+        "'modelfresh-dev-artifacts-us-east-1-<account>' or 'team-lake' (samconfig.toml: dev)",
         "models.churn: deploy.data_capture_uri is in bucket 'team-lake', not in "
-        "'sagemaker-us-east-1-<account>' (samconfig.toml: dev)",
+        "'modelfresh-dev-artifacts-us-east-1-<account>' (samconfig.toml: dev)",
         "models.churn: training.data_uri is in bucket 'team-lake', not in 'prod-artifacts' or "
         "'prod-lake' (samconfig.toml: prod)",
         "models.churn: deploy.data_capture_uri is in bucket 'team-lake', not in "
@@ -179,7 +182,7 @@ def test_data_in_a_bucket_the_roles_cannot_read_is_named_with_its_environments(
 @pytest.mark.parametrize(
     ("bucket", "reachable"),
     [
-        (f"sagemaker-us-east-1-{ACCOUNT}", True),
+        (f"modelfresh-dev-artifacts-us-east-1-{ACCOUNT}", True),
         (f"sagemaker-eu-west-1-{ACCOUNT}", False),  # another region's default bucket
         ("sagemaker-us-east-1-team", False),  # not an account
     ],

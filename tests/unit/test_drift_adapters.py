@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "sagemaker-us-east-1-123456789012"
+BUCKET = "modelfresh-artifacts-us-east-1-123456789012"
 CAPTURE = "modelfresh/data-capture/taxi-fare-prod/AllTraffic/"
 STATE_TABLE = "modelfresh-model-state"
 TAXI = load_config(FIXTURES / "models.toml").model("taxi-fare")

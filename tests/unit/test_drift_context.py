@@ -35,9 +35,7 @@ from tests.unit.test_approval_pages import (
 TAXI = load_config(FIXTURES / "models.toml").model("taxi-fare")
 CHANGE = parse_alarm_change(sample_event("cloudwatch_alarm_state_change_alarm"))
 RUN = "taxi-fare-drift-20191002T1704-0123456789"
-REPORT = (
-    "s3://sagemaker-us-east-1-123456789012/modelfresh/drift/taxi-fare/20191002T1700/report.html"
-)
+REPORT = "s3://modelfresh-artifacts-us-east-1-123456789012/modelfresh/drift/taxi-fare/20191002T1700/report.html"
 FINDING: dict[str, Any] = {
     "execution": "arn:aws:states:us-east-1:123456789012:execution:drift-check:c-20191002T1700",
     "window": {"start": "2019-10-02T16:00:00.000Z", "end": "2019-10-02T17:00:00.000Z"},
@@ -215,7 +213,7 @@ def test_every_metadata_value_keeps_to_sagemakers_characters() -> None:
 def test_the_report_is_recorded_only_when_its_uri_fits_256_characters(
     length: int, kept: bool
 ) -> None:
-    prefix = "s3://sagemaker-us-east-1-123456789012/"
+    prefix = "s3://modelfresh-artifacts-us-east-1-123456789012/"
     report = prefix + "r" * (length - len(prefix) - len(".html")) + ".html"
     assert len(report) == length
 

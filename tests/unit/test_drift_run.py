@@ -42,7 +42,7 @@ from tests.unit.drift_fixtures import reference_for, window_of
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-BUCKET = "sagemaker-us-east-1-123456789012"
+BUCKET = "modelfresh-artifacts-us-east-1-123456789012"
 STATISTICS = f"s3://{BUCKET}/baselines/v3/statistics.json"
 CONSTRAINTS = f"s3://{BUCKET}/baselines/v3/constraints.json"
 BASELINE = {"statistics": STATISTICS, "constraints": CONSTRAINTS}

@@ -175,7 +175,11 @@ def test_the_default_buckets_are_named_as_the_deploy_step_names_them() -> None:
         ("TrainingDataBucket", samconfig.DEFAULT_DATA_BUCKET),
     ):
         assert TEMPLATE["Parameters"][parameter]["Default"] == ""
-        derived = {"Fn::Sub": default.format(region="${AWS::Region}", account="${AWS::AccountId}")}
+        derived = {
+            "Fn::Sub": default.format(
+                stack="${AWS::StackName}", region="${AWS::Region}", account="${AWS::AccountId}"
+            )
+        }
         condition = (
             "UseDefaultArtifactsBucket"
             if parameter == "ArtifactsBucket"
@@ -191,9 +195,16 @@ def test_the_default_buckets_are_named_as_the_deploy_step_names_them() -> None:
 def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -> None:
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     data_bucket = variables["DATA_BUCKET"]  # the parameter, or its derived default
+    objects = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/*", {"Bucket": data_bucket}]}
     for logical_id in ("PlanDriftCheckFunction", "SummariseCaptureFunction"):
         policies = FUNCTIONS[logical_id]["Properties"]["Policies"]
-        assert {"S3ReadPolicy": {"BucketName": data_bucket}} in policies, logical_id
+        reads = [
+            s["Resource"]
+            for p in policies
+            for s in p.get("Statement", [])
+            if s["Action"] == "s3:GetObject"
+        ]
+        assert objects in reads, logical_id
     (statement,) = FUNCTIONS["PlanRetrainFunction"]["Properties"]["Policies"]
     (listing,) = [s for s in statement["Statement"] if s["Action"] == "s3:ListBucket"]
     bucket_arn = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": data_bucket}]}

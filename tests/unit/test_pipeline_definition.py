@@ -444,6 +444,8 @@ def test_deploy_reads_the_region_and_bucket_sam_deploy_uses() -> None:
     prod = samconfig.environment("prod", ROOT / "samconfig.toml")
     assert prod.region == "us-east-1"
     assert prod.parameters["EnableCloudTrail"] == "false"
-    # No ArtifactsBucket: SageMaker's default bucket, as the stack has it
-    assert prod.artifacts_bucket("123456789012", "us-east-1") == "sagemaker-us-east-1-123456789012"
+    # No ArtifactsBucket: the stack's own bucket, as the template derives it
+    assert prod.artifacts_bucket("123456789012", "us-east-1") == (
+        "modelfresh-prod-artifacts-us-east-1-123456789012"
+    )
     assert not deploy.stale_definition()
