@@ -74,8 +74,8 @@ lint: .venv/.synced ## ruff (lint + format check), actionlint (with ShellCheck) 
 typecheck: .venv/.synced ## mypy --strict
 	$(RUN) mypy
 
-check-config: .venv/.synced ## Validate config/models.toml, and that the stack serves it (CONFIG=another file)
-	$(RUN) python -m checks.config $(CONFIG)
+check-config: .venv/.synced ## Validate each environment's models file, that its stack serves it, and no clash (CONFIG=a file to try as ENV's)
+	$(RUN) python -m checks.config $(if $(CONFIG),$(CONFIG) --env $(ENV))
 
 # The sagemaker SDK (the pipeline group) is installed here and by `make pipeline` only; the
 # tests read the generated file without it.
@@ -93,8 +93,18 @@ checkov: $(CHECKOV) ## checkov on the templates (skips are justified in .checkov
 # lines are dropped: "requirements.txt file not found" for every function (their dependencies
 # are in the shared layer, on purpose), and its closing hint, `sam deploy --guided`, which
 # would skip what `make deploy` puts in place first (the pipeline's step code, package groups).
-build: $(SAM) $(UV) ## sam build (no Docker)
-	@PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" $(SAM) build 2>&1 \
+#
+# ENV chooses the models file the layer carries (ops/samconfig.py: config/models.<ENV>.toml, else
+# config/models.toml); sam runs the layer's Makefile with this environment, so the choice reaches
+# it as MODELFRESH_MODELS_FILE. Each environment has its own build cache: the layer's cache key
+# is its folder's content, the same whichever file ENV chooses. check-config first: no build of
+# an environment whose stack would act on another environment's names.
+build: $(SAM) $(UV) check-config ## sam build of ENV (no Docker)
+	@models="$$($(RUN) python -m ops.samconfig models-file $(ENV))"; \
+	echo "Building $(ENV) with $$models"; \
+	PATH="$$(dirname "$$($(UV) python find --system $(PYTHON_VERSION))"):$$PATH" \
+		MODELFRESH_MODELS_FILE="$$models" $(SAM) build --config-env $(ENV) \
+		--cache-dir .aws-sam/cache-$(ENV) 2>&1 \
 		| sed -u -e '/^requirements.txt file not found/d' -e '/^Commands you can use next/,$$d'
 	@echo "Next: make deploy ENV=<environment of samconfig.toml> (default: $(ENV))"
 

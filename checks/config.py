@@ -1,16 +1,22 @@
-"""`make check-config`: the model configuration, and whether the stack can serve it.
+"""`make check-config`: each environment's models file, whether its stack can serve it, and
+that no two environments' stacks act on the same names.
 
     python -m checks.config [FILE] [--template template.yaml] [--samconfig samconfig.toml]
 
-First the file's own rules (modelfresh.core.config: the layer build and every Lambda apply them);
-then, for every environment of samconfig.toml, what only the template knows:
+Every environment of samconfig.toml serves its own models file (ops/samconfig.py chooses it:
+config/models.<env>.toml, else config/models.toml); FILE instead checks that one file as every
+environment's (a file being tried out: no comparison between environments then).
+First each file's own rules (modelfresh.core.config: the layer build and every Lambda apply them);
+then, for every environment serving it, what only the template knows:
 - each model's `pipeline` is one the stack deploys (RetrainPipelineName), unless the model
   brings its own (`own_pipeline = true`);
 - each model's data is where the stack's roles may read it, and it captures where endpoints may
   write: the buckets the functions know as ARTIFACTS_BUCKET and DATA_BUCKET (the same values
   the functions check a model against before a run), resolved from the template's parameters
   and the environment's overrides. The account is not known here: it stays <account>.
-Every problem is listed at once, with its path; the exit status is 1 when there is any.
+Then what two environments would both act on (checks/clashes.py), and models files that belong
+to no environment (config/models.<typo>.toml). Every problem is listed at once, with its path;
+the exit status is 1 when there is any.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ from modelfresh.core.config import load_config
 from modelfresh.core.errors import ConfigError
 from modelfresh.core.schema import ControllerConfig
 
+from checks import clashes
 from ops import samconfig as samconfig_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# What two environments may not share, and why the check compares environments of one region.
+ONE_ACCOUNT = "environments in one region may share an account: it is not known before a deploy"
+CLASHES = f"samconfig.toml environments ({ONE_ACCOUNT})"
 # The functions' variables naming the buckets they and the pipeline may read (Settings).
 BUCKET_VARIABLES = ("ARTIFACTS_BUCKET", "DATA_BUCKET")
 _SUB = re.compile(r"\$\{([^}]+)\}")
@@ -48,6 +58,10 @@ class Environment:
 
     name: str
     parameters: Mapping[str, str]  # declared defaults, overridden, and the pseudo parameters
+    stack_name: str = ""
+    models_file: Path = (
+        samconfig_file.ROOT / samconfig_file.CONFIG_DIR / samconfig_file.SHARED_MODELS
+    )
 
 
 def environments(template: Mapping[str, Any], samconfig: Path) -> list[Environment]:
@@ -71,7 +85,8 @@ def environments(template: Mapping[str, Any], samconfig: Path) -> list[Environme
             "AWS::Partition": partition,
             "AWS::StackName": deploy.stack_name,
         }
-        found.append(Environment(name, {**defaults, **overrides, **pseudo}))
+        parameters = {**defaults, **overrides, **pseudo}
+        found.append(Environment(name, parameters, deploy.stack_name, deploy.models_file))
     return found
 
 
@@ -214,28 +229,68 @@ _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m checks.config", description=__doc__)
-    parser.add_argument("file", nargs="?", type=Path, default=ROOT / "config" / "models.toml")
+    parser.add_argument("file", nargs="?", type=Path, help="check this file as every environment's")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml")
+    parser.add_argument("--env", help="with FILE: check it as this environment's only")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.file)
         template = load_template(args.template)
-        problems = stack_problems(config, template, environments(template, args.samconfig))
-        if problems:
-            raise ConfigError(f"{args.file} against {args.template.name}", problems)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        envs = environments(template, args.samconfig)
+        if args.file and args.env:
+            envs = [env for env in envs if env.name == args.env]
+            if not envs:
+                samconfig_file.environment(args.env, args.samconfig)  # says which there are
     except (OSError, yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         print(f"cannot read the stack's files: {error}", file=sys.stderr)
         return 1
-    names = ", ".join(config.models)
-    print(
-        f"{args.file}: OK, {len(config.models)} model(s): {names}; the stack serves them in "
-        f"every samconfig.toml environment"
-    )
+    except samconfig_file.UnknownEnvironment as error:
+        print(error, file=sys.stderr)
+        return 1
+    served_by: dict[Path, list[Environment]] = {}
+    for env in envs:
+        served_by.setdefault(args.file or env.models_file, []).append(env)
+    failures, passes, served = [], [], []
+    for path, members in served_by.items():
+        names = ", ".join(env.name for env in members)
+        where = f"samconfig.toml's {names}"
+        if args.file and not args.env:
+            where = "every samconfig.toml environment"
+        try:
+            config = load_config(path)
+            served += [clashes.Served(env, config) for env in members]
+            problems = stack_problems(config, template, members)
+            if problems:
+                raise ConfigError(f"{_shown(path)} against {args.template.name}", problems)
+        except ConfigError as error:
+            failures.append(str(error))
+            continue
+        passes.append(
+            f"{_shown(path)}: OK, {len(config.models)} model(s): {', '.join(config.models)}; "
+            f"the stack serves them in {where}"
+        )
+    if args.file is None:
+        problems = [
+            f"{_shown(path)}: no samconfig.toml environment is named "
+            f"{path.name.removeprefix('models.').removesuffix('.toml')!r}"
+            for path in samconfig_file.stray_models_files(args.samconfig)
+        ] + clashes.clashes(served, template)
+        if problems:
+            failures.append(str(ConfigError(CLASHES, problems)))
+        else:
+            passes.append(
+                f"no two samconfig.toml environments act on the same names ({ONE_ACCOUNT})"
+            )
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        return 1
+    print("\n".join(passes))
     return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as a person reads it: relative to the repository when it is inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,14 @@ from modelfresh.core.schema import ModelConfig
 
 from demo import churn, taxi
 from demo.world import World
+from ops import samconfig
 
 if TYPE_CHECKING:  # the local cloud is imported once the first lines are out
     from localcloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
-CONFIG = ROOT / "config" / "models.toml"
+CONFIG = samconfig.models_file("default")  # the local cloud deploys the default environment
 # The data generator of each model the demo can run (demo/world.py says how to add one).
 WORLDS: dict[str, Callable[[], World]] = {"taxi-fare": taxi.City, "churn": churn.Subscribers}
 EXIT = {"promoted": 0, "failed": 1, "decided": 3, "interrupted": 130}

@@ -223,11 +223,13 @@ class LocalCloud:
         stack_name: str = DEFAULT_STACK_NAME,
         samconfig_environment: str = "default",
         parameters: Mapping[str, str] | None = None,
-        model_config: Path = ROOT / "config" / "models.toml",
+        model_config: Path | None = None,
     ) -> Stack:
         """Deploy the app from its template, with samconfig.toml's parameters for the given
-        environment (overridden by `parameters`), serving the models in `model_config`."""
+        environment (overridden by `parameters`), serving the models in `model_config` (by
+        default the environment's models file, as `make build ENV=...` puts it in the layer)."""
         environment = samconfig.environment(samconfig_environment, ROOT / "samconfig.toml")
+        model_config = model_config or environment.models_file
         values = environment.parameters | dict(parameters or {})
         # What `make deploy` does before `sam deploy`: default buckets, package groups, the
         # pipeline's step code.

@@ -11,12 +11,16 @@ What this puts in place outlives the stack on purpose (`sam delete` leaves it; s
   bucket named in samconfig.toml must exist already);
 - each configured model's SageMaker model package group, when missing: the registry of its
   versions, which a team may have had before this controller (an existing group is kept as it
-  is), and which config/models.toml may grow at any time, so a fixed template cannot list them;
+  is), and which the environment's models file (ops/samconfig.py: config/models.<env>.toml, else
+  config/models.toml) may grow at any time, so a fixed template cannot list them;
 - the retraining pipeline's step code, which the deployed definition names by content digest;
 - the stack's tag (modelfresh:stack=<stack>) on each configured endpoint a team already has:
   the stack's roles change only endpoints that carry it (the ones it creates are tagged as
   they are made), and an endpoint another stack's tag claims is refused, not shared.
-Running it again changes nothing that is already there.
+Running it again changes nothing that is already there. Before that, it makes sure the build
+about to be deployed (.aws-sam/build) carries this environment's models file: `sam build` by
+hand, or `make build` of another ENV, would otherwise ship another environment's models.
+The check refuses environments whose stacks would act on the same names (checks/clashes.py).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from modelfresh.core.config import load_config
 from modelfresh.core.errors import ConfigError
 from modelfresh.core.schema import ControllerConfig, ModelConfig
 
+from checks import clashes as clash_check
+from checks import config as check_config
 from ops import samconfig
 from ops.samconfig import Environment, UnknownEnvironment
 from pipelines import bundle
 
-CONFIG = samconfig.ROOT / "config" / "models.toml"
+# The model configuration in the build `sam deploy` uploads (the layer's, layers/shared/Makefile).
+BUILT_MODELS = samconfig.ROOT / ".aws-sam" / "build" / "SharedLayer" / "modelfresh" / "models.toml"
 
 type ClientFactory = Callable[[str], Any]
 
@@ -214,7 +221,36 @@ def stale_definition() -> bool:
     return f"s3://${{ArtifactsBucket}}/{bundle.code_prefix()}/" not in bundle.definition_text()
 
 
-def main(argv: Sequence[str] | None = None, config_path: Path = CONFIG) -> int:
+def check_build(environment: Environment, built: Path = BUILT_MODELS) -> None:
+    """The build holds the environment's models file. Raises: DeployError."""
+    chosen = environment.models_file
+    fix = f"run `make build ENV={environment.name}`"
+    if not built.is_file():
+        raise DeployError(f"no build to deploy ({built} is missing): {fix}")
+    if built.read_bytes() != chosen.read_bytes():
+        raise DeployError(
+            f"the build's models file is not {chosen.name}, which [{environment.name}] serves "
+            f"(built for another environment, or before an edit): {fix}"
+        )
+
+
+def clashes(samconfig_path: Path = samconfig.SAMCONFIG) -> list[str]:
+    """What `make check-config` says two environments would both act on (none: [])."""
+    template = check_config.load_template(samconfig_path.parent / "template.yaml")
+    served = [
+        clash_check.Served(env, load_config(env.models_file))
+        for env in check_config.environments(template, samconfig_path)
+    ]
+    return clash_check.clashes(served, template)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    config_path: Path | None = None,
+    built: Path | None = BUILT_MODELS,
+) -> int:
+    """`config_path`: models other than the environment's (then no comparison between
+    environments); `built`: the build's models file to compare with the environment's, or None."""
     parser = argparse.ArgumentParser(prog="python -m ops.deploy", description=__doc__)
     parser.add_argument("--config-env", default="default", help="the samconfig.toml environment")
     parser.add_argument(
@@ -223,9 +259,16 @@ def main(argv: Sequence[str] | None = None, config_path: Path = CONFIG) -> int:
     args = parser.parse_args(argv)
     try:
         environment = samconfig.environment(args.config_env)
-        config = load_config(config_path)
+        config = load_config(config_path or environment.models_file)
         if stale_definition():
             raise DeployError("pipelines/definition.json is stale: run `make pipeline`")
+        if config_path is None and (found := clashes()):
+            raise DeployError(
+                f"{len(found)} name(s) another environment acts on too, first: {found[0]} "
+                "(run `make check-config`)"
+            )
+        if not args.check and config_path is None and built is not None:
+            check_build(environment, built)
         target = connect(environment)
         if args.check:
             print(f"stack {environment.stack_name} in account {target.account}, {target.region}")

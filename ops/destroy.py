@@ -5,8 +5,8 @@ once the deployer says yes.
 
 `make destroy ENV=<name>` runs `sam delete --config-env <name>` first (it asks too): the
 stack's functions would otherwise make again what this removes (the hourly drift check puts
-its alarm back). Found by the names the controller gives, for each model in
-config/models.toml:
+its alarm back). Found by the names the controller gives, for each model of the environment's
+models file (ops/samconfig.py):
 - alarms: the drift check's `<DriftAlarmNamePrefix><model>`, the three rollback alarms;
 - auto scaling: the prod variant's target-tracking policy and scalable target;
 - hosting: the staging and prod endpoints, the endpoint configs and models deploys made;
@@ -38,7 +38,7 @@ from modelfresh.core.schema import ControllerConfig, ModelConfig
 from modelfresh.promote.steps import rollback_alarm_names
 
 from ops import samconfig
-from ops.deploy import CONFIG, ClientFactory, DeployError, connect
+from ops.deploy import ClientFactory, DeployError, connect
 from ops.samconfig import UnknownEnvironment
 from pipelines import bundle
 
@@ -250,7 +250,7 @@ def _confirmed(ask: Callable[[str], str], question: str) -> bool:
 
 def main(
     argv: Sequence[str] | None = None,
-    config_path: Path = CONFIG,
+    config_path: Path | None = None,
     ask: Callable[[str], str] = input,
 ) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.destroy", description=__doc__)
@@ -258,7 +258,7 @@ def main(
     args = parser.parse_args(argv)
     try:
         environment = samconfig.environment(args.config_env)
-        config = load_config(config_path)
+        config = load_config(config_path or environment.models_file)
         target = connect(environment)
         destroy(
             target.client,

@@ -80,11 +80,14 @@ def two_environments(tmp_path: Path) -> list[Environment]:
     return environments(TEMPLATE, path)
 
 
-def test_the_shipped_configuration_is_served_in_every_environment() -> None:
-    config = load_config(ROOT / "config" / "models.toml")
-
+def test_each_shipped_environment_serves_its_own_models_file() -> None:
     assert [env.name for env in SHIPPED] == ["default", "prod"]
-    assert stack_problems(config, TEMPLATE, SHIPPED) == []
+    assert [env.models_file for env in SHIPPED] == [
+        ROOT / "config" / "models.toml",
+        ROOT / "config" / "models.prod.toml",
+    ]
+    for env in SHIPPED:
+        assert stack_problems(load_config(env.models_file), TEMPLATE, [env]) == [], env.name
 
 
 # -- the pipeline ------------------------------------------------------------------------------
@@ -94,13 +97,13 @@ def test_a_misspelt_pipeline_is_named_with_the_one_the_stack_deploys() -> None:
     # Given a model whose pipeline is one letter off the stack's
     config = a_config(pipeline=DEPLOYED[:-1])
 
-    # When it is checked against the shipped environments
-    problems = stack_problems(config, TEMPLATE, SHIPPED)
+    # When it is checked against the shipped default environment
+    problems = stack_problems(config, TEMPLATE, SHIPPED[:1])
 
     # Then the mistake is named once, with the likely fix and where it applies
     assert problems == [
         f"models.churn.pipeline: {DEPLOYED[:-1]!r} is not a pipeline the stack deploys: did you "
-        f"mean {DEPLOYED!r}? (or set own_pipeline = true) (samconfig.toml: default, prod)"
+        f"mean {DEPLOYED!r}? (or set own_pipeline = true) (samconfig.toml: default)"
     ]
 
 
@@ -108,10 +111,10 @@ def test_a_pipeline_the_stack_does_not_deploy_passes_only_as_the_models_own() ->
     foreign = a_config(pipeline="churn-training-v2")
     own = a_config(pipeline="churn-training-v2", own_pipeline=True)
 
-    assert stack_problems(foreign, TEMPLATE, SHIPPED) == [
+    assert stack_problems(foreign, TEMPLATE, SHIPPED[:1]) == [
         f"models.churn.pipeline: 'churn-training-v2' is not a pipeline the stack deploys "
         f"({DEPLOYED!r}): name it, or set own_pipeline = true if the model brings its own "
-        "(samconfig.toml: default, prod)"
+        "(samconfig.toml: default)"
     ]
     assert stack_problems(own, TEMPLATE, SHIPPED) == []
 
@@ -270,7 +273,7 @@ def test_a_template_whose_buckets_need_aws_is_a_problem_not_a_pass() -> None:
 def test_make_check_config_exits_1_listing_every_problem_and_0_when_all_is_well(
     tmp_path: Path,
 ) -> None:
-    # Given the shipped file, and a copy whose pipeline and gate are wrong
+    # Given the shipped files, and a copy of the default one whose pipeline is wrong
     shipped = ROOT / "config" / "models.toml"
     broken = tmp_path / "models.toml"
     text = shipped.read_text()
@@ -285,13 +288,20 @@ def test_make_check_config_exits_1_listing_every_problem_and_0_when_all_is_well(
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 
-    # When make check-config runs on each
-    good, bad = check(), check(str(broken))
+    # When make check-config runs on the shipped files, and on the broken one as default's
+    good, bad = check(), check(str(broken), "--env", "default")
 
-    # Then the shipped file passes, and the broken one fails with its problem and path
+    # Then each environment's file passes, with no clash; the broken one fails with its problem
     assert (good.returncode, good.stderr) == (0, "")
-    assert good.stdout.startswith(f"{shipped}: OK, ")
-    assert good.stdout.endswith("; the stack serves them in every samconfig.toml environment\n")
+    assert good.stdout.splitlines() == [
+        "config/models.toml: OK, 2 model(s): taxi-fare, churn; the stack serves them in "
+        "samconfig.toml's default",
+        "config/models.prod.toml: OK, 1 model(s): prod-taxi-fare; the stack serves them in "
+        "samconfig.toml's prod",
+        "no two samconfig.toml environments act on the same names (environments in one region "
+        "may share an account: it is not known before a deploy)",
+    ]
     assert (bad.returncode, bad.stdout) == (1, "")
     assert bad.stderr.startswith(f"{broken} against template.yaml: 1 problem(s)\n")
     assert "pipeline: 'nightly' is not a pipeline the stack deploys" in bad.stderr
+    assert bad.stderr.endswith("(samconfig.toml: default)\n")

@@ -123,26 +123,35 @@ def test_layer_requirements_match_the_lockfile() -> None:
         assert needed in pins, layer
 
 
-def test_the_layer_ships_the_repository_model_config() -> None:
-    shipped = ROOT / "layers" / "shared" / "models.toml"
-    assert shipped.is_symlink()
-    assert shipped.resolve() == (ROOT / "config" / "models.toml").resolve()
-    assert load_config(shipped).models
+def test_the_layer_sees_every_models_file_and_ships_the_one_its_build_is_given() -> None:
+    # sam build copies the layer's folder (following links) and keys its cache on that copy's
+    # content: config/ linked in makes every models file reach the build and count for the cache.
+    linked = ROOT / "layers" / "shared" / "config"
+    assert linked.is_symlink()
+    assert linked.resolve() == (ROOT / "config").resolve()
+    makefile = (ROOT / "layers" / "shared" / "Makefile").read_text()
+    assert "MODELS_FILE := $(or $(MODELFRESH_MODELS_FILE),config/models.toml)" in makefile
+    assert 'cp "$(MODELS_FILE)" "$(ARTIFACTS_DIR)/modelfresh/models.toml"' in makefile
+    # make build hands it the environment's file, with a build cache per environment
+    build = (ROOT / "Makefile").read_text().split("\nbuild:", 1)[1].split("\n\n", 1)[0]
+    assert "python -m ops.samconfig models-file $(ENV)" in build
+    assert 'MODELFRESH_MODELS_FILE="$$models" $(SAM) build --config-env $(ENV)' in build
+    assert "--cache-dir .aws-sam/cache-$(ENV)" in build
 
 
 def test_every_samconfig_environment_routes_every_mapped_alarm() -> None:
-    config = load_config(ROOT / "config" / "models.toml")
-    mapped = {alarm for model in config.models.values() for alarm in model.drift_alarms}
     environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
     environments.pop("version")
     assert environments  # default and prod
     for environment in environments:
+        config = load_config(samconfig.environment(environment).models_file)
+        mapped = {alarm for model in config.models.values() for alarm in model.drift_alarms}
         for section in ("global", "build", "validate", "deploy"):
             assert section in environments[environment], (environment, section)
         routed = set(
-            read_samconfig_parameters(ROOT / "samconfig.toml", environment)[
-                "ExplicitDriftAlarmNames"
-            ].split(",")
+            read_samconfig_parameters(ROOT / "samconfig.toml", environment)
+            .get("ExplicitDriftAlarmNames", "")
+            .split(",")
         )
         assert mapped <= routed, environment
 
@@ -155,15 +164,14 @@ def test_make_check_config_reads_the_template_as_cfn_lint_does() -> None:
 
 def test_every_models_data_is_within_the_deployments_reach() -> None:
     # The stack's roles read the artifacts bucket and TrainingDataBucket only (and endpoints
-    # capture into the artifacts bucket): the shipped config must fit every environment.
-    config = load_config(ROOT / "config" / "models.toml")
+    # capture into the artifacts bucket): each environment's models must fit its stack.
     environments = tomllib.loads((ROOT / "samconfig.toml").read_text())
     environments.pop("version")
     for name in environments:
         environment = samconfig.environment(name, ROOT / "samconfig.toml")
         data = environment.data_bucket("<account>", "<region>")
         artifacts = environment.artifacts_bucket("<account>", "<region>")
-        for model in config.models.values():
+        for model in load_config(environment.models_file).models.values():
             assert model.data_out_of_reach(artifacts, data) == [], name
 
 

@@ -338,15 +338,15 @@ def test_every_region_has_the_xgboost_registry() -> None:
 def test_the_template_pipeline_is_the_one_the_models_name() -> None:
     name = RESOURCE["Properties"]["PipelineName"]
     assert name == {"Ref": "RetrainPipelineName"}
-    deployed = TEMPLATE["Parameters"]["RetrainPipelineName"]["Default"]
-    models = load_config(ROOT / "config" / "models.toml").models.values()
-    assert {model.pipeline for model in models} == {deployed}
+    default = TEMPLATE["Parameters"]["RetrainPipelineName"]["Default"]
     environments = [
         e for e in tomllib.loads((ROOT / "samconfig.toml").read_text()) if e != "version"
     ]
     for environment in environments:
         overrides = read_samconfig_parameters(ROOT / "samconfig.toml", environment)
-        assert overrides.get("RetrainPipelineName", deployed) == deployed, environment
+        deployed = overrides.get("RetrainPipelineName", default)
+        models = load_config(samconfig.environment(environment).models_file).models.values()
+        assert {model.pipeline for model in models} == {deployed}, environment
 
 
 def test_rendering_the_template_again_changes_nothing() -> None:
