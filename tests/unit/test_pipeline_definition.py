@@ -315,7 +315,7 @@ def bodies() -> dict[bool, tuple[str, dict[str, Any]]]:
         "PipelineDefinitionBody"
     ]["Fn::If"]
     assert condition == "Encrypt"
-    return {True: tuple(encrypted["Fn::Sub"]), False: tuple(plain["Fn::Sub"])}  # type: ignore[dict-item]
+    return {True: tuple(encrypted["Fn::Sub"]), False: tuple(plain["Fn::Sub"])}
 
 
 @pytest.mark.parametrize("encrypted", [False, True])
