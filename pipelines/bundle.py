@@ -24,6 +24,10 @@ from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "pipelines" / "definition.json"
+# The same pipeline with every job's volume and S3 outputs encrypted with the stack's KMS key:
+# the template deploys it when KmsKeyArn is set (SageMaker's meaning of an empty key is not
+# documented, so the fields are left out rather than left empty).
+ENCRYPTED_DEFINITION = ROOT / "pipelines" / "definition.encrypted.json"
 STEPS = ROOT / "pipelines" / "steps"
 DRIFTCHECK = ROOT / "layers" / "drift" / "driftcheck"
 # Single modules of the shared package the steps import, by their path inside the bundle.
@@ -45,6 +49,10 @@ IMAGE_TAGS = {"XGBoostImage": "1.7-1", "ProcessingImage": "3.0-5"}
 # The definition's only deployment-specific values. template.yaml's Fn::Sub fills them in; the
 # local cloud does the same through moto's CloudFormation.
 PLACEHOLDERS = ("ArtifactsBucket", "PipelineRoleArn", "ProcessingImage", "XGBoostImage")
+# The encrypted definition's one more: the key (the stack's KmsKeyArn output).
+KEY_PLACEHOLDER = "KmsKeyArn"
+# Where a job of the encrypted definition names the key: its storage volume and its outputs.
+KEY_FIELDS = ("VolumeKmsKeyId", "KmsKeyId")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _SKIPPED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
@@ -93,9 +101,15 @@ def upload(s3: BucketWriter, bucket: str, bundle: Mapping[str, bytes] | None = N
     return f"s3://{bucket}/{prefix}/"
 
 
-def definition_text() -> str:
-    """pipelines/definition.json as written, placeholders and all."""
-    return DEFINITION.read_text()
+def definition_text(*, encrypted: bool = False) -> str:
+    """pipelines/definition.json (or definition.encrypted.json) as written, placeholders and
+    all."""
+    return (ENCRYPTED_DEFINITION if encrypted else DEFINITION).read_text()
+
+
+def placeholders_of(*, encrypted: bool) -> set[str]:
+    """The placeholders a definition holds: the key's too when it is the encrypted one."""
+    return {*PLACEHOLDERS, *([KEY_PLACEHOLDER] if encrypted else [])}
 
 
 def placeholders(text: str) -> set[str]:

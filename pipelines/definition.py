@@ -1,6 +1,7 @@
 """Build the retraining pipeline's definition with the sagemaker SDK (3.x), offline.
 
-    python -m pipelines.definition           write pipelines/definition.json and template.yaml
+    python -m pipelines.definition           write pipelines/definition{,.encrypted}.json and
+                                             template.yaml
     python -m pipelines.definition --check   exit 1 when either differs from what is built now
 
 The build makes no AWS call (sockets are closed while it runs), reads no SDK configuration
@@ -69,23 +70,33 @@ def offline() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def build() -> tuple[str, dict[str, str]]:
-    """pipelines/definition.json's text (sorted keys, placeholders) and the registry accounts."""
+def build() -> tuple[dict[bool, str], dict[str, str]]:
+    """The definitions' texts (sorted keys, placeholders), without and with the KMS key (by
+    `encrypted`), and the registry accounts."""
     with offline():
         # The SDK creates AWS clients at import time: it is imported only here, offline.
         from pipelines import graph  # noqa: PLC0415
 
-        raw = graph.definition(BUILD_REGION)
+        raws = {
+            encrypted: graph.definition(BUILD_REGION, encrypted=encrypted)
+            for encrypted in (False, True)
+        }
         registries = graph.registry_accounts()
-    text = json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    for sentinel, placeholder in graph.SENTINELS.items():
-        text = text.replace(sentinel, placeholder)
-    leftover = [s for s in ("000000000000", "sentinel", BUILD_REGION) if s in text]
-    if leftover:
-        raise RuntimeError(f"a build-time stand-in reached the definition: {leftover}")
-    if bundle.placeholders(text) != set(bundle.PLACEHOLDERS):
-        raise RuntimeError(f"placeholders {sorted(bundle.placeholders(text))} in the definition")
-    return text, registries
+    texts = {}
+    for encrypted, raw in raws.items():
+        text = json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for sentinel, placeholder in graph.SENTINELS.items():
+            text = text.replace(sentinel, placeholder)
+        leftover = [s for s in ("000000000000", "sentinel", BUILD_REGION) if s in text]
+        if leftover:
+            raise RuntimeError(f"a build-time stand-in reached the definition: {leftover}")
+        expected = bundle.placeholders_of(encrypted=encrypted)
+        if bundle.placeholders(text) != expected:
+            raise RuntimeError(
+                f"placeholders {sorted(bundle.placeholders(text))} in the definition"
+            )
+        texts[encrypted] = text
+    return texts, registries
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,10 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    definition, registries = build()
+    definitions, registries = build()
     targets = {
-        bundle.DEFINITION: definition,
-        TEMPLATE: template.render(TEMPLATE.read_text(), definition, registries),
+        bundle.DEFINITION: definitions[False],
+        bundle.ENCRYPTED_DEFINITION: definitions[True],
+        TEMPLATE: template.render(TEMPLATE.read_text(), definitions, registries),
     }
     missing = [s for s in STEP_SCRIPTS if not (bundle.STEPS / s).is_file()]
     if missing:

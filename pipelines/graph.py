@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from modelfresh.core.instances import has_instance_storage
 from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 from sagemaker.core import image_uris
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
@@ -70,6 +71,7 @@ HYPERPARAMETERS = {
 # stand-ins and swaps them for the placeholders afterwards; both must be unmistakable.
 ROLE = "arn:aws:iam::000000000000:role/modelfresh-sentinel-role"
 BUCKET = "modelfresh-sentinel-bucket"
+KMS_KEY = "arn:aws:kms:sentinel-1:000000000000:key/00000000-0000-0000-0000-000000000000"
 IMAGES = {
     placeholder: f"000000000000.dkr.ecr.sentinel-1.amazonaws.com/{bundle.XGBOOST_REPOSITORY}:{tag}"
     for placeholder, tag in bundle.IMAGE_TAGS.items()
@@ -78,6 +80,7 @@ XGBOOST_IMAGE, PROCESSING_IMAGE = IMAGES["XGBoostImage"], IMAGES["ProcessingImag
 SENTINELS = {
     ROLE: "${PipelineRoleArn}",
     BUCKET: "${ArtifactsBucket}",
+    KMS_KEY: "${" + bundle.KEY_PLACEHOLDER + "}",
     **{image: "${" + placeholder + "}" for placeholder, image in IMAGES.items()},
 }
 
@@ -154,6 +157,7 @@ def processing_step(
     session: Any,
     name: str,
     *,
+    kms_key: str | None,
     script: str,
     inputs: list[Any],
     outputs: list[tuple[str, str]],
@@ -161,7 +165,7 @@ def processing_step(
     property_files: list[Any] | None = None,
 ) -> Any:
     """A processing job that runs pipelines/steps/<script>, the code bundle its first input;
-    `outputs` are (name, container path) pairs."""
+    `outputs` are (name, container path) pairs; `kms_key` encrypts its volume and outputs."""
     processor = Processor(
         role=ROLE,
         image_uri=PROCESSING_IMAGE,
@@ -169,6 +173,8 @@ def processing_step(
         instance_type=PROCESSING_INSTANCE,
         entrypoint=["python3", f"{bundle.CONTAINER_CODE_DIR}/{script}"],
         max_runtime_in_seconds=PROCESSING_SECONDS,
+        volume_kms_key=kms_key,
+        output_kms_key=kms_key,
         sagemaker_session=session,
     )
     code = s3_input("code", f"s3://{BUCKET}/{bundle.code_prefix()}/", bundle.CONTAINER_CODE_DIR)
@@ -182,13 +188,19 @@ def processing_step(
     )
 
 
-def pipeline(session: Any) -> Any:
-    """The pipeline of pipelines/README.md (step names, paths and arguments are its contract)."""
+def pipeline(session: Any, kms_key: str | None = None) -> Any:
+    """The pipeline of pipelines/README.md (step names, paths and arguments are its contract);
+    with `kms_key`, every job's volume and S3 outputs are encrypted with it."""
     p = {name: ParameterString(name=name) for name in PARAMETERS}
+    if kms_key is not None:
+        local = [i for i in (PROCESSING_INSTANCE, TRAINING_INSTANCE) if has_instance_storage(i)]
+        if local:  # SageMaker refuses a volume key there: the instance encrypts its own disks
+            raise ValueError(f"{local}: local instance storage takes no volume KMS key")
 
     preprocess = processing_step(
         session,
         "PreprocessData",
+        kms_key=kms_key,
         script="preprocess.py",
         inputs=[s3_input("training", p["TrainingData"], "/opt/ml/processing/input/training")],
         outputs=[
@@ -202,10 +214,17 @@ def pipeline(session: Any) -> Any:
         training_image=XGBOOST_IMAGE,
         role=ROLE,
         sagemaker_session=session,
-        compute=Compute(instance_type=TRAINING_INSTANCE, instance_count=1, volume_size_in_gb=30),
+        compute=Compute(
+            instance_type=TRAINING_INSTANCE,
+            instance_count=1,
+            volume_size_in_gb=30,
+            volume_kms_key_id=kms_key,
+        ),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_SECONDS),
         hyperparameters={"objective": p["Objective"], **HYPERPARAMETERS},
-        output_data_config=OutputDataConfig(s3_output_path=output_uri("TrainModel", "model")),
+        output_data_config=OutputDataConfig(
+            s3_output_path=output_uri("TrainModel", "model"), kms_key_id=kms_key
+        ),
         base_job_name="modelfresh-train",  # the SDK wants one; the pipeline names the job
     )
     channels = [
@@ -223,6 +242,7 @@ def pipeline(session: Any) -> Any:
     evaluate = processing_step(
         session,
         "EvaluateModel",
+        kms_key=kms_key,
         script="evaluate.py",
         inputs=[
             s3_input("model", model_data, "/opt/ml/processing/model"),
@@ -247,6 +267,7 @@ def pipeline(session: Any) -> Any:
     baseline = processing_step(
         session,
         "BaselineData",
+        kms_key=kms_key,
         script="baseline.py",
         inputs=[
             s3_input("train", output_of(preprocess, "train"), "/opt/ml/processing/input/train")
@@ -318,14 +339,15 @@ def pipeline(session: Any) -> Any:
     )
 
 
-def definition(region: str) -> str:
-    """The SDK's definition of the pipeline (JSON, with the stand-ins of SENTINELS)."""
+def definition(region: str, *, encrypted: bool = False) -> str:
+    """The SDK's definition of the pipeline (JSON, with the stand-ins of SENTINELS); encrypted,
+    with the stand-in of the stack's KMS key wherever a job takes one."""
     session = PipelineSession(
         boto_session=boto3.Session(region_name=region),
         default_bucket=BUCKET,
         sagemaker_config=SDK_CONFIG,
     )
-    return str(pipeline(session).definition())
+    return str(pipeline(session, KMS_KEY if encrypted else None).definition())
 
 
 def registry_accounts() -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The two generated parts of template.yaml: the pipeline's definition body and the registry
-account of SageMaker's XGBoost images per region. Standard library only (tests use it).
+"""The generated parts of template.yaml: the pipeline's definition bodies (without and with
+the stack's KMS key) and the registry account of SageMaker's XGBoost images per region.
+Standard library only (tests use it).
 
 Both are plain YAML in the template, so that reviewers see them and cfn-lint checks them;
 `make pipeline` rewrites them in place and `make test` fails when they are stale.
@@ -11,17 +12,20 @@ import re
 from collections.abc import Mapping
 
 REGISTRY_MAPPING = "XGBoostRegistry"
-_BODY = re.compile(r"^(?P<indent> *)PipelineDefinitionBody: !Sub *$")
+# Each body follows a `- !Sub  # pipelines/<file>` line (an item of the resource's Fn::If).
+BODY_FILES = {False: "pipelines/definition.json", True: "pipelines/definition.encrypted.json"}
 
 
 class TemplateLayoutError(ValueError):
     """template.yaml no longer has the shape the generator rewrites."""
 
 
-def render(template: str, definition: str, registries: Mapping[str, str]) -> str:
-    """template.yaml with the definition body and the registry mapping replaced."""
+def render(template: str, definitions: Mapping[bool, str], registries: Mapping[str, str]) -> str:
+    """template.yaml with the definition bodies (by `encrypted`) and the registry mapping
+    replaced."""
     lines = template.splitlines()
-    lines = _replace_body(lines, definition)
+    for encrypted, definition in definitions.items():
+        lines = _replace_body(lines, BODY_FILES[encrypted], definition)
     lines = _replace_mapping(lines, registries)
     return "\n".join(lines) + "\n"
 
@@ -40,16 +44,15 @@ def _block_end(lines: list[str], start: int, parent_indent: int) -> int:
     return end
 
 
-def _replace_body(lines: list[str], definition: str) -> list[str]:
-    found = [i for i, line in enumerate(lines) if _BODY.match(line)]
+def _replace_body(lines: list[str], file: str, definition: str) -> list[str]:
+    marker = re.compile(rf"^ *- !Sub +# {re.escape(file)}$")
+    found = [i for i, line in enumerate(lines) if marker.match(line)]
     if len(found) != 1:
-        raise TemplateLayoutError(
-            f"expected one 'PipelineDefinitionBody: !Sub' line, found {len(found)}"
-        )
+        raise TemplateLayoutError(f"expected one '- !Sub  # {file}' line, found {len(found)}")
     at = found[0]
     indent = _indent(lines[at]) + 2
     if at + 1 >= len(lines) or lines[at + 1] != " " * indent + "- |":
-        raise TemplateLayoutError("'PipelineDefinitionBody: !Sub' must be followed by '- |'")
+        raise TemplateLayoutError(f"'- !Sub  # {file}' must be followed by '- |'")
     start = at + 2
     end = _block_end(lines, start, indent)
     body = [(" " * (indent + 2) + line) if line else "" for line in definition.splitlines()]

@@ -214,3 +214,63 @@ def test_every_function_has_its_log_group_with_a_retention() -> None:
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {
             "Ref": "LogRetentionDays"
         }
+
+
+def test_the_created_keys_policy_gives_grants_only_for_aws_resources() -> None:
+    statements = deployed("create")["EncryptionKey"]["Properties"]["KeyPolicy"]["Statement"]
+    use_policy = deployed("create")["EncryptionKeyUsePolicy"]["Properties"]["PolicyDocument"]
+
+    for statement in [*statements, *use_policy["Statement"]]:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if "kms:CreateGrant" in actions or "kms:Create*" in actions:
+            if statement.get("Sid") == "AccountAdministersTheKey":
+                continue  # administration, not use: the account's administrators
+            # SageMaker (job and endpoint volumes) and DynamoDB make the grant, for their own
+            # resource: nobody else gets one through the stack's services.
+            assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+            assert actions == ["kms:CreateGrant"]
+
+
+def test_the_sagemaker_roles_may_use_the_key_as_sagemaker_needs() -> None:
+    resources = deployed("create")
+    policy = resources["EncryptionKeyUsePolicy"]["Properties"]
+    granted = {role["Ref"] for role in policy["Roles"]}
+    actions = {
+        action
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+
+    # The jobs' role (volumes: a grant; outputs: S3 encrypts, so Encrypt / GenerateDataKey, and
+    # reads them back: Decrypt), the endpoints' model role (reads model.tar.gz), and the deploy
+    # machine, which calls CreateEndpoint / UpdateEndpoint with an encrypted config (a grant).
+    assert {"RetrainPipelineRole", "SageMakerModelRole", "DeployStateMachineRole"} <= granted
+    assert {"kms:CreateGrant", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*",
+            "kms:DescribeKey"} <= actions  # fmt: skip
+    services = policy["PolicyDocument"]["Statement"][0]["Condition"]["StringEquals"][
+        "kms:ViaService"
+    ]
+    assert {"Fn::Sub": "sagemaker.${AWS::Region}.amazonaws.com"} in services
+    assert {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"} in services
+
+
+@pytest.mark.parametrize("parameter", ["create", EXISTING_KEY, ""])
+def test_the_pipeline_encrypts_its_jobs_with_the_key_exactly_when_there_is_one(
+    parameter: str,
+) -> None:
+    body, variables = deployed(parameter)["RetrainPipeline"]["Properties"]["PipelineDefinition"][
+        "PipelineDefinitionBody"
+    ]["Fn::Sub"]
+
+    if parameter:
+        key = CREATED_KEY if parameter == "create" else EXISTING_KEY
+        assert variables["KmsKeyArn"] == key
+        assert body.count('"VolumeKmsKeyId": "${KmsKeyArn}"') == 4  # three processing, training
+        assert body.count('"KmsKeyId": "${KmsKeyArn}"') == 4  # their outputs
+    else:
+        assert "KmsKeyArn" not in variables
+        assert "KmsKeyId" not in body  # absent, never empty

@@ -309,11 +309,21 @@ def test_the_file_holds_placeholders_and_nothing_specific_to_an_account_or_regio
     assert written == TEXT  # sorted keys, one layout: a rebuild diffs only where it changed
 
 
-def test_the_template_deploys_the_file_and_fills_every_placeholder() -> None:
+def bodies() -> dict[bool, tuple[str, dict[str, Any]]]:
+    """The template's two Fn::Sub bodies and their variables, by whether they are encrypted."""
+    condition, encrypted, plain = RESOURCE["Properties"]["PipelineDefinition"][
+        "PipelineDefinitionBody"
+    ]["Fn::If"]
+    assert condition == "Encrypt"
+    return {True: tuple(encrypted["Fn::Sub"]), False: tuple(plain["Fn::Sub"])}
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_the_template_deploys_the_file_and_fills_every_placeholder(encrypted: bool) -> None:
     properties = RESOURCE["Properties"]
-    body, variables = properties["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
-    assert body == TEXT
-    assert set(variables) == set(bundle.PLACEHOLDERS)
+    body, variables = bodies()[encrypted]
+    assert body == bundle.definition_text(encrypted=encrypted)
+    assert set(variables) == bundle.placeholders_of(encrypted=encrypted)
     assert variables["PipelineRoleArn"] == {"Fn::GetAtt": ["RetrainPipelineRole", "Arn"]}
     assert properties["RoleArn"] == {"Fn::GetAtt": ["RetrainPipelineRole", "Arn"]}
     for placeholder, tag in bundle.IMAGE_TAGS.items():
@@ -323,9 +333,47 @@ def test_the_template_deploys_the_file_and_fills_every_placeholder() -> None:
             "Account": {"Fn::FindInMap": ["XGBoostRegistry", {"Ref": "AWS::Region"}, "Account"]}
         }
     # Filled in, nothing is left for SageMaker to stumble on.
-    filled = bundle.substitute(body, {name: f"value-of-{name}" for name in bundle.PLACEHOLDERS})
+    filled = bundle.substitute(body, {name: f"value-of-{name}" for name in variables})
     assert "${" not in filled
     json.loads(filled)
+
+
+def test_the_encrypted_definition_is_the_plain_one_with_the_key_on_every_job() -> None:
+    encrypted = bundle.load(bundle.definition_text(encrypted=True))
+    key = "${" + bundle.KEY_PLACEHOLDER + "}"
+
+    def strip(node: Any, path: str, found: list[str]) -> Any:
+        """The node without its key fields; their paths (under `path`) go to `found`."""
+        if isinstance(node, dict):
+            kept = {}
+            for name, value in node.items():
+                if name in bundle.KEY_FIELDS and value == key:
+                    found.append(f"{path}{name}")
+                else:
+                    kept[name] = strip(value, f"{path}{name}.", found)
+            return kept
+        if isinstance(node, list):
+            return [strip(v, path, found) for v in node]
+        return node
+
+    keyed: dict[str, list[str]] = {}
+    plain_steps = [
+        strip(step, "", keyed.setdefault(step["Name"], [])) for step in encrypted["Steps"]
+    ]
+
+    # The key, and nothing else, tells the two apart...
+    assert {**encrypted, "Steps": plain_steps} == DEFINITION
+    # ... and every job encrypts its volume and its outputs with it.
+    processing = ["Arguments.ProcessingOutputConfig.KmsKeyId",
+                  "Arguments.ProcessingResources.ClusterConfig.VolumeKmsKeyId"]  # fmt: skip
+    training = ["Arguments.OutputDataConfig.KmsKeyId", "Arguments.ResourceConfig.VolumeKmsKeyId"]
+    kinds = {"Processing": processing, "Training": training}
+    assert {name: sorted(paths) for name, paths in keyed.items()} == {
+        name: sorted(kinds.get(step["Type"], [])) for name, step in steps().items() if name in keyed
+    }
+    assert sorted(keyed["TrainModel"]) == sorted(training)
+    # Without the key, no job names one (SageMaker documents no meaning for an empty key).
+    assert not [field for field in bundle.KEY_FIELDS if f'"{field}"' in TEXT]
 
 
 def test_every_region_has_the_xgboost_registry() -> None:
@@ -351,24 +399,35 @@ def test_the_template_pipeline_is_the_one_the_models_name() -> None:
 
 def test_rendering_the_template_again_changes_nothing() -> None:
     registries = {r: v["Account"] for r, v in TEMPLATE["Mappings"]["XGBoostRegistry"].items()}
-    assert template.render(TEMPLATE_TEXT, TEXT, registries) == TEMPLATE_TEXT
+    definitions = {e: bundle.definition_text(encrypted=e) for e in (False, True)}
+    assert template.render(TEMPLATE_TEXT, definitions, registries) == TEMPLATE_TEXT
 
 
-def test_rendering_replaces_the_body_and_the_mapping_only() -> None:
+def test_rendering_replaces_the_bodies_and_the_mapping_only() -> None:
     before = (
         'Mappings:\n  XGBoostRegistry:\n    old-1: {Account: "1"}\n\nResources:\n  P:\n'
-        "    Properties:\n      PipelineDefinitionBody: !Sub\n        - |\n          {}\n"
-        "        - A: b\n      Other: 1\n"
+        "    Properties:\n      PipelineDefinitionBody: !If\n        - Encrypt\n"
+        "        - !Sub  # pipelines/definition.encrypted.json\n          - |\n            {}\n"
+        "          - A: b\n"
+        "        - !Sub  # pipelines/definition.json\n          - |\n            {}\n"
+        "          - A: c\n      Other: 1\n"
     )
-    after = template.render(before, '{\n  "a": 1\n}\n', {"eu-west-1": "2", "af-south-1": "3"})
+    after = template.render(
+        before,
+        {False: '{\n  "a": 1\n}\n', True: '{\n  "k": 2\n}\n'},
+        {"eu-west-1": "2", "af-south-1": "3"},
+    )
     assert after == (
         'Mappings:\n  XGBoostRegistry:\n    af-south-1: {Account: "3"}\n'
         '    eu-west-1: {Account: "2"}\n\nResources:\n  P:\n'
-        "    Properties:\n      PipelineDefinitionBody: !Sub\n        - |\n"
-        '          {\n            "a": 1\n          }\n        - A: b\n      Other: 1\n'
+        "    Properties:\n      PipelineDefinitionBody: !If\n        - Encrypt\n"
+        "        - !Sub  # pipelines/definition.encrypted.json\n          - |\n"
+        '            {\n              "k": 2\n            }\n          - A: b\n'
+        "        - !Sub  # pipelines/definition.json\n          - |\n"
+        '            {\n              "a": 1\n            }\n          - A: c\n      Other: 1\n'
     )
     with pytest.raises(template.TemplateLayoutError):
-        template.render("Resources: {}\n", "{}\n", {})
+        template.render("Resources: {}\n", {False: "{}\n"}, {})
 
 
 # -- the code bundle ---------------------------------------------------------------------------

@@ -410,6 +410,66 @@ def test_captured_traffic_is_encrypted_with_the_stacks_key_only_when_it_has_one(
         assert "KmsKeyId" not in plain[kind]["config"]["DataCaptureConfig"]
 
 
+def test_endpoint_storage_is_encrypted_with_the_stacks_key_only_when_it_has_one() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    common = {
+        "model": TAXI,
+        "package": package(),
+        "champion": None,
+        "staging": Endpoint(TAXI.endpoints.staging, exists=False),
+        "prod": Endpoint(TAXI.endpoints.prod, exists=False),
+        "report": None,
+        "run": RUN,
+        "role_arn": ROLE,
+        "capture_uri": CAPTURE,
+        "heartbeat_minutes": 10,
+    }
+
+    keyed = plan_deploy(**common, kms_key_arn=key)  # type: ignore[arg-type]
+    plain = plan_deploy(**common)  # type: ignore[arg-type]
+
+    for kind in ("staging", "prod"):
+        assert keyed[kind]["config"]["KmsKeyId"] == key
+        assert keyed[kind]["storage"] == "storage volume: the stack's KMS key"
+        # No key: the field is absent (the deploy machine then takes the Task without it).
+        assert "KmsKeyId" not in plain[kind]["config"]
+        assert "default encryption" in plain[kind]["storage"]
+
+
+def test_an_instance_type_with_local_nvme_storage_gets_no_storage_key_and_says_why(
+    tmp_path: Path,
+) -> None:
+    # Given a model that stages on ml.g4dn (local NVMe) and serves on ml.m5 (EBS)
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    model = replace(
+        TAXI,
+        deploy=replace(
+            TAXI.deploy, staging_instance_type="ml.g4dn.xlarge", instance_type="ml.m5.large"
+        ),
+    )
+
+    found = plan_deploy(
+        model=model,
+        package=package(),
+        champion=None,
+        staging=Endpoint(model.endpoints.staging, exists=False),
+        prod=Endpoint(model.endpoints.prod, exists=False),
+        report=None,
+        run=RUN,
+        role_arn=ROLE,
+        capture_uri=CAPTURE,
+        heartbeat_minutes=10,
+        kms_key_arn=key,
+    )
+
+    # Then CreateEndpointConfig would refuse a key for staging: the plan leaves it out, and
+    # says why; captured traffic keeps the key; prod's volume takes it
+    assert "KmsKeyId" not in found["staging"]["config"]
+    assert "ml.g4dn.xlarge has local NVMe storage" in found["staging"]["storage"]
+    assert found["staging"]["config"]["DataCaptureConfig"]["KmsKeyId"] == key
+    assert found["prod"]["config"]["KmsKeyId"] == key
+
+
 def test_plan_sets_the_approval_limits_and_the_check_counts(tmp_path: Path) -> None:
     found = plan(custom_model(tmp_path))  # 1.5-hour SLA, one 15-minute bake
 

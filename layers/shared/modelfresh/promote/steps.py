@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from modelfresh.core.events import iso, require, require_one_of
+from modelfresh.core.instances import has_instance_storage
 from modelfresh.core.outcomes import Outcome, OutcomeKind
 from modelfresh.core.records import Champion, Endpoint, Package, PackageMetadata
 from modelfresh.core.schema import Deployment, ModelConfig
@@ -137,6 +138,9 @@ class EndpointConfig(TypedDict):
     EndpointConfigName: str
     ProductionVariants: list[dict[str, Any]]
     DataCaptureConfig: dict[str, Any]
+    # The key of the instances' storage volume: present only when one is set (the deploy
+    # machine's Choice picks the Task that passes it; an empty key has no documented meaning).
+    KmsKeyId: NotRequired[str]
 
 
 class StagingPlan(TypedDict):
@@ -144,6 +148,7 @@ class StagingPlan(TypedDict):
     exists: bool
     previousConfig: str | None
     config: EndpointConfig
+    storage: str  # how the instances' storage is encrypted, and why (the run's history shows it)
 
 
 class ProdPlan(StagingPlan):
@@ -204,7 +209,7 @@ def plan_deploy(
     capture = data_capture_config(model, capture_uri, kms_key_arn)
 
     def endpoint_config(kind: str, instance_type: str, count: int) -> EndpointConfig:
-        return {
+        config: EndpointConfig = {
             "EndpointConfigName": f"{model.name}-v{package.version}-{kind}-{suffix}",
             "ProductionVariants": [
                 {
@@ -217,6 +222,9 @@ def plan_deploy(
             ],
             "DataCaptureConfig": capture,
         }
+        if storage_key(instance_type, kms_key_arn):
+            config["KmsKeyId"] = kms_key_arn
+        return config
 
     instance_type_changes = prod.exists and prod.instance_type not in (None, deploy.instance_type)
     steps = deploy.traffic_steps
@@ -242,12 +250,14 @@ def plan_deploy(
             "exists": staging.exists,
             "previousConfig": staging.config,
             "config": endpoint_config("stg", deploy.staging_instance_type, 1),
+            "storage": storage_encryption(deploy.staging_instance_type, kms_key_arn),
         },
         "prod": {
             "endpoint": prod.name,
             "exists": prod.exists,
             "previousConfig": prod.config,
             "config": endpoint_config("prd", deploy.instance_type, deploy.instance_count),
+            "storage": storage_encryption(deploy.instance_type, kms_key_arn),
             # Same instance type: keep the autoscaler's current instance count and policy.
             # A new type: SageMaker requires the variant to leave auto scaling first.
             "retainVariantProperties": bool(prod.exists and not instance_type_changes),
@@ -266,6 +276,25 @@ def plan_deploy(
         },
         "details": approval_details(model, package, champion or serving(prod), report),
     }
+
+
+def storage_key(instance_type: str, kms_key_arn: str) -> bool:
+    """Whether an endpoint config on this instance type names the stack's key for its storage
+    volume: when there is a key, and the type has no local NVMe storage (CreateEndpointConfig
+    fails if a key is set for one: the instance encrypts that storage itself)."""
+    return bool(kms_key_arn) and not has_instance_storage(instance_type)
+
+
+def storage_encryption(instance_type: str, kms_key_arn: str) -> str:
+    """How an endpoint's storage is encrypted, in a sentence (the plan records it)."""
+    if not kms_key_arn:
+        return "storage volume: SageMaker's default encryption (the stack has no KMS key)"
+    if has_instance_storage(instance_type):
+        return (
+            f"{instance_type} has local NVMe storage, encrypted by the instance: SageMaker "
+            "takes no KMS key for it (captured traffic still uses the stack's key)"
+        )
+    return "storage volume: the stack's KMS key"
 
 
 def serving(prod: Endpoint) -> Champion | None:
