@@ -31,6 +31,7 @@ import ast
 import contextlib
 import fnmatch
 import json
+import logging
 import os
 import threading
 from collections import defaultdict
@@ -40,6 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud.iam_requests import Request
+
+# A refusal a test did not expect is logged too: a failing test shows what IAM refused, even
+# where the refusal itself reached the test only as a failed Task or a retried event.
+log = logging.getLogger(__name__)
 
 acting: ContextVar[str | None] = ContextVar("acting", default=None)
 
@@ -180,6 +185,8 @@ class Ledger:
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
     denied: list[str] = field(default_factory=list)
+    # Refusals a test provokes on purpose (expecting_refusals): not findings of the report.
+    expected: list[str] | None = None
     unmapped: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -193,7 +200,23 @@ class Ledger:
 
     def refuse(self, message: str) -> None:
         with self._lock:
+            if self.expected is not None:
+                self.expected.append(message)
+                return
             self.denied.append(message)
+        log.warning("refused: %s", message)
+
+    @contextlib.contextmanager
+    def expecting_refusals(self) -> Iterator[list[str]]:
+        """Within: refusals are the test's to assert on (the list yielded), not the report's."""
+        with self._lock:
+            self.expected = []
+            expected = self.expected
+        try:
+            yield expected
+        finally:
+            with self._lock:
+                self.expected = None
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
@@ -279,6 +302,9 @@ def drop_statement(iam: Any, resources: Mapping[str, str], spec: str) -> None:
     del kept[int(index)]
     if kept:
         document["Statement"] = kept
+        # SAM writes some policies without a Version, which PutRolePolicy refuses; none here
+        # uses the policy variables that 2012-10-17 would change the meaning of.
+        document.setdefault("Version", "2012-10-17")
         iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
     else:  # IAM keeps no policy without statements
         iam.delete_role_policy(RoleName=role, PolicyName=policy)

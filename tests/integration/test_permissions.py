@@ -1,11 +1,13 @@
 """Permissions are enforced on the local cloud: take any one statement away from a role of the
 stack and a named test fails, with AWS's AccessDenied naming the action it lacked.
 
-The role is the drift-alarm trigger's (its run coordination touches every kind of grant it
+The first role is the drift-alarm trigger's (its run coordination touches every kind of grant it
 has: two tables read and written, one written, a topic, a state machine started and
 described, and the queue Lambda dead-letters its failed events to). The named tests: a
 redelivered alarm that finds its run leased but never started, and a malformed alarm event
-that is dead-lettered after its retries.
+that is dead-lettered after its retries. The second is the deploy machine's, whose endpoint
+grants hold only for what carries the stack's tag; its named test, a candidate that staging
+takes and gives back.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ NAMED_TEST = (
 DEAD_LETTER_TEST = (
     "tests/integration/test_retrain_loop.py::"
     "test_malformed_event_starts_nothing_and_is_dead_lettered_after_retries"
+)
+
+
+# The deploy machine's role: its endpoint grants are scoped by the stack's tag.
+DEPLOY_ROLE = "DeployStateMachineRole"
+# A candidate through staging and back (it fails its smoke test): the deploy's quickest path
+# that creates a model, a config and updates an endpoint, twice.
+PROMOTION_TEST = (
+    "tests/integration/test_promotion.py::test_smoke_test_failure_stops_before_anyone_is_asked"
 )
 
 
@@ -76,8 +87,30 @@ def test_each_statement_of_the_alarm_triggers_role_is_needed_by_the_named_test(a
     assert survivors == []
 
 
+def test_each_tag_scoped_grant_of_the_deploy_is_needed_to_promote(app: App) -> None:
+    # Given the deploy machine's grants that hold only for what carries the stack's tag:
+    # creating (tagged) models, configs and endpoints, and updating a tagged endpoint
+    role = app.stack.resources[DEPLOY_ROLE]
+    scoped = [
+        (policy, index, statement)
+        for policy, index, statement in permissions.statements(app.cloud.client("iam"), role)
+        if "Condition" in statement
+        and {"sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"} & set(actions_of(statement))
+    ]
+    assert len(scoped) == 2
+
+    # When each is taken away, the named test fails for want of one of its actions
+    for policy, index, statement in scoped:
+        finished = run_named_test(PROMOTION_TEST, f"{DEPLOY_ROLE}:{policy}:{index}")
+        output = finished.stdout + finished.stderr
+        assert finished.returncode != 0, (policy, index)
+        assert any(f"not authorized to perform: {a} " in output for a in actions_of(statement)), (
+            output[-3000:]
+        )
+
+
 def test_the_named_test_passes_with_the_role_whole() -> None:
     # The control: what fails above fails for the statement taken away, not on its own.
-    for test in (NAMED_TEST, DEAD_LETTER_TEST):
+    for test in (NAMED_TEST, DEAD_LETTER_TEST, PROMOTION_TEST):
         finished = run_named_test(test)
         assert finished.returncode == 0, finished.stdout[-2000:]

@@ -22,7 +22,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from demo import taxi
-from localcloud import LocalCloud, patches
+from localcloud import LocalCloud, patches, permissions
 from localcloud.model_servers import failing
 from localcloud.models import CANDIDATE, CHAMPION, TaxiModel, train
 from tests.conftest import App
@@ -513,12 +513,14 @@ def test_an_endpoint_not_tagged_for_this_stack_is_never_changed(app: App) -> Non
     app.sagemaker.delete_tags(ResourceArn=staging, TagKeys=["modelfresh:stack"])
 
     # When a candidate is approved
-    candidate = app.register("taxi-fare")
-    app.approve(candidate)
+    with permissions.ledger.expecting_refusals() as refusals:
+        candidate = app.register("taxi-fare")
+        app.approve(candidate)
+        deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
+        assert app.wait(deploy)["status"] == "FAILED"
 
-    # Then IAM refuses the update, the run says so, and both endpoints keep the champion
-    deploy = app.cloud.wait_until(app.deploys, what="the deploy")[0]
-    assert app.wait(deploy)["status"] == "FAILED"
+    # Then IAM refused the update, the run says so, and both endpoints keep the champion
+    assert refusals and all("sagemaker:UpdateEndpoint" in r for r in refusals)
     assert served(app, STAGING) == app.champion
     assert served(app, PROD) == app.champion
     assert app.cloud.notifications(app.topic_arn)[-1]["kind"] == "promotion-failed"

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 import demo.__main__ as demo
 from localcloud import LocalCloud
-from localcloud.permissions import acting_as
+from localcloud.permissions import acting_as, ledger
 
 
 def test_a_second_server_in_the_same_process_does_not_see_the_first_ones_resources() -> None:
@@ -38,13 +38,14 @@ def test_a_role_acting_over_http_is_checked_as_that_role() -> None:
             s3.create_bucket(Bucket=bucket)
 
         # When the role lists both, over HTTP (the server answers on a thread of its own)
-        with acting_as(role):
+        with acting_as(role), ledger.expecting_refusals() as refusals:
             s3.list_objects_v2(Bucket="mine")
             with pytest.raises(ClientError) as refused:
                 s3.list_objects_v2(Bucket="theirs")
 
     # Then only its own bucket was allowed, and the refusal names the action and the bucket
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert len(refusals) == 1
     assert "not authorized to perform: s3:ListBucket on resource: arn:aws:s3:::theirs" in str(
         refused.value
     )
