@@ -386,8 +386,11 @@ def test_a_json_models_capture_declares_its_content_type_as_json(tmp_path: Path)
     assert capture["CaptureContentTypeHeader"] == {"JsonContentTypes": ["application/json"]}
 
 
-def test_captured_traffic_is_encrypted_with_the_stacks_key_only_when_it_has_one() -> None:
-    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def keyed_and_plain_plans() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A first deploy's plan with the stack's key, and without one."""
     common = {
         "model": TAXI,
         "package": package(),
@@ -400,36 +403,25 @@ def test_captured_traffic_is_encrypted_with_the_stacks_key_only_when_it_has_one(
         "capture_uri": CAPTURE,
         "heartbeat_minutes": 10,
     }
-
-    keyed = plan_deploy(**common, kms_key_arn=key)  # type: ignore[arg-type]
+    keyed = plan_deploy(**common, kms_key_arn=KEY)  # type: ignore[arg-type]
     plain = plan_deploy(**common)  # type: ignore[arg-type]
+    return dict(keyed), dict(plain)
+
+
+def test_captured_traffic_is_encrypted_with_the_stacks_key_only_when_it_has_one() -> None:
+    keyed, plain = keyed_and_plain_plans()
 
     for kind in ("staging", "prod"):
-        assert keyed[kind]["config"]["DataCaptureConfig"]["KmsKeyId"] == key
+        assert keyed[kind]["config"]["DataCaptureConfig"]["KmsKeyId"] == KEY
         # No key: no KmsKeyId at all (S3's default encryption for the bucket), never "".
         assert "KmsKeyId" not in plain[kind]["config"]["DataCaptureConfig"]
 
 
 def test_endpoint_storage_is_encrypted_with_the_stacks_key_only_when_it_has_one() -> None:
-    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    common = {
-        "model": TAXI,
-        "package": package(),
-        "champion": None,
-        "staging": Endpoint(TAXI.endpoints.staging, exists=False),
-        "prod": Endpoint(TAXI.endpoints.prod, exists=False),
-        "report": None,
-        "run": RUN,
-        "role_arn": ROLE,
-        "capture_uri": CAPTURE,
-        "heartbeat_minutes": 10,
-    }
-
-    keyed = plan_deploy(**common, kms_key_arn=key)  # type: ignore[arg-type]
-    plain = plan_deploy(**common)  # type: ignore[arg-type]
+    keyed, plain = keyed_and_plain_plans()
 
     for kind in ("staging", "prod"):
-        assert keyed[kind]["config"]["KmsKeyId"] == key
+        assert keyed[kind]["config"]["KmsKeyId"] == KEY
         assert keyed[kind]["storage"] == "storage volume: the stack's KMS key"
         # No key: the field is absent (the deploy machine then takes the Task without it).
         assert "KmsKeyId" not in plain[kind]["config"]
