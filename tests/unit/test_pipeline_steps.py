@@ -562,9 +562,7 @@ def test_the_comparison_is_reproducible_and_exactly_zero_for_the_champion_itself
     assert set(itself["resampled_differences"]) == {0.0}
 
 
-def test_the_improvement_is_positive_when_the_candidate_is_better_whichever_the_direction() -> (
-    None
-):
+def test_the_improvement_is_positive_when_the_candidate_is_better_whichever_the_direction() -> None:
     rng = np.random.default_rng(3)
     labels = rng.normal(20, 5, ROWS)
     good, bad = labels + rng.normal(0, 1, ROWS), labels + rng.normal(0, 3, ROWS)
