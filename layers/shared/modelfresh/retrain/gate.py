@@ -25,7 +25,7 @@ import math
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, TypeGuard
 
 from modelfresh import quality_metrics
 from modelfresh.core.errors import EvaluationReportInvalid
@@ -276,7 +276,7 @@ def _noise_reason(
     return f"{text}, which this gate does not require (require_significant = false)"
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
