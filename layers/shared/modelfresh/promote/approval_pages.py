@@ -131,8 +131,7 @@ def _review(approval: Approval, message: str) -> str:
     improved = f"<p><b>Against the champion:</b> {escape(improvement)}</p>" if improvement else ""
     if any(m.get("candidate_sd") is not None for m in details.get("metrics", [])):
         improved += (
-            "<p class='muted'>± one standard deviation, from a bootstrap of the holdout's "
-            "rows.</p>"
+            "<p class='muted'>± one standard deviation, from a bootstrap of the holdout's rows.</p>"
         )
     smoke = details.get("smoke") or {}
     smoke_class = "ok" if smoke.get("passed") else "bad"
