@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modelfresh import quality_metrics
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
@@ -44,9 +45,18 @@ class Candidate:
     champion_package: str | None = None
     section: str = "regression_metrics"
     baseline: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None
+    # The paired 95% interval of the gate metric's improvement over the champion (positive:
+    # better). None: the scripted world has no noise (its standard deviations are 0), so the
+    # interval is the improvement itself. `compared=False`: a report from before the
+    # evaluation compared them.
+    interval: tuple[float, float] | None = None
+    compared: bool = True
 
-    def report(self, holdout_uri: str) -> dict[str, Any]:
-        """The evaluation report, in the layout modelfresh.retrain.gate reads."""
+    def report(
+        self, holdout_uri: str, gate: tuple[str, str] = ("rmse", "minimize")
+    ) -> dict[str, Any]:
+        """The evaluation report, in the layout modelfresh.retrain.gate reads (and
+        pipelines/steps/evaluate.py writes), for the run's gate (metric, direction)."""
         report: dict[str, Any] = {
             self.section: {
                 k: {"value": v, "standard_deviation": 0.0} for k, v in self.metrics.items()
@@ -58,7 +68,27 @@ class Candidate:
                 "model_package_arn": self.champion_package,
                 self.section: {k: {"value": v} for k, v in self.champion_metrics.items()},
             }
+            comparison = self.comparison(*gate)
+            if comparison is not None:
+                report["comparison"] = comparison
         return report
+
+    def comparison(self, metric: str, direction: str) -> dict[str, Any] | None:
+        """The report's paired comparison of the gate metric, as the evaluation step writes it
+        (without the resampled differences: the gate then takes the 95% interval as given)."""
+        champion = (self.champion_metrics or {}).get(metric)
+        if not self.compared or champion is None or metric not in self.metrics:
+            return None
+        gain = quality_metrics.improvement(direction, self.metrics[metric], champion)
+        low, high = self.interval if self.interval is not None else (gain, gain)
+        return {
+            "metric": metric,
+            "direction": direction,
+            "difference": gain,
+            "interval": [low, high],
+            "confidence": 0.95,
+            "resamples": 1000,
+        }
 
 
 @dataclass
@@ -222,10 +252,16 @@ class PipelineSimulator:
         # Where the pipeline's steps put their outputs (pipelines/definition.json).
         prefix = f"modelfresh/pipelines/{run.pipeline}/{run.arn.rsplit('/', 1)[-1]}"
         report_uri = f"s3://{bucket}/{prefix}/evaluation/evaluation.json"
+        gate = (
+            run.parameters.get("GateMetric", "rmse"),
+            run.parameters.get("GateDirection", "minimize"),
+        )
         s3.put_object(
             Bucket=bucket,
             Key=f"{prefix}/evaluation/evaluation.json",
-            Body=json.dumps(candidate.report(f"s3://{bucket}/{prefix}/data/test.csv")).encode(),
+            Body=json.dumps(
+                candidate.report(f"s3://{bucket}/{prefix}/data/test.csv", gate)
+            ).encode(),
         )
         # The pipeline's baseline step: the drift check compares traffic against these once
         # the candidate is promoted.

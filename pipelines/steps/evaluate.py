@@ -10,13 +10,25 @@ Out: --output-dir/evaluation.json in the layout modelfresh.retrain.gate reads:
      "holdout": {"rows": 2000, "drift_rows": 300},
      "dataset": {... dataset.json ...},
      "gate": {"metric": "rmse", "direction": "minimize", "threshold": 4.0,
-              "candidate": 3.1, "champion": 3.4, "meets_threshold": true}}
+              "candidate": 3.1, "champion": 3.4, "meets_threshold": true},
+     "comparison": {"metric": "rmse", "direction": "minimize", "difference": 0.3,
+                    "interval": [0.12, 0.49], "confidence": 0.95, "resamples": 1000,
+                    "standard_error": 0.094, "seed": 0, "resampled_differences": [...]}}
 
 Binary classification reports binary_classification_metrics (auc, accuracy, f1, precision,
 recall; the class is 1 when the predicted probability is >= 0.5; precision, recall and f1 are
 0 where their denominator is). A metric a holdout cannot define (r2 of a constant label, auc
-of one class) is null; the gate's metric must be defined. Standard deviations come from a
-seeded bootstrap that resamples the same rows for both models.
+of one class) is null; the gate's metric must be defined.
+
+One seeded bootstrap serves every figure of uncertainty: 1,000 resamples of the holdout's rows
+(with replacement), each scoring both models on the same drawn rows. A metric's
+standard_deviation is its spread over the resamples; with a champion, `comparison` is the
+paired bootstrap of the gate metric's improvement (positive: the candidate is better, whichever
+way the metric improves): `difference` on the holdout itself, the central 95% `interval` of
+the resamples' differences, and those differences sorted (`resampled_differences`, resamples
+a metric is undefined on left out), from which the gate takes the interval at the confidence
+it is configured with. Resamples are drawn as row counts, a block of them at a time, so the
+metrics are weighted sums (vectorised) and memory stays bounded whatever the holdout's size.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import json
 import sys
 import tarfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,53 +59,89 @@ DEFAULT_DATASET_DIR = Path("/opt/ml/processing/input/dataset")
 DEFAULT_OUTPUT_DIR = Path("/opt/ml/processing/evaluation")
 MODEL_ARCHIVE = "model.tar.gz"
 REPORT_FILE = "evaluation.json"
-BOOTSTRAP_SAMPLES = 200
+BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
+# The confidence of the interval the report shows (the gate may take another from the
+# resampled differences).
+CONFIDENCE = 0.95
+# Resamples are drawn a block at a time: at most this many (resample, row) counts at once,
+# about 16 MB an array, whatever the holdout's size.
+BLOCK_CELLS = 2_000_000
 CLASS_THRESHOLD = 0.5
 
 Floats = NDArray[np.float64]
-Metrics = Callable[[Floats, Floats], dict[str, float]]
+# How often each row is drawn, one resample a row: shape (resamples, holdout rows).
+Weights = NDArray[np.float64]
+# Metrics of (labels, predictions) under each resample's weights: one value per resample.
+Metrics = Callable[[Floats, Floats, Weights], dict[str, Floats]]
 
 
-# -- metrics (nan where the rows do not define one) --------------------------------------------
+# -- metrics (nan where the rows do not define one), one value per resample --------------------
 
 
-def regression_metrics(labels: Floats, predictions: Floats) -> dict[str, float]:
+def once(rows: int) -> Weights:
+    """The holdout itself, as one resample that draws every row once."""
+    return np.ones((1, rows))
+
+
+def regression_metrics(labels: Floats, predictions: Floats, weights: Weights) -> dict[str, Floats]:
+    drawn = weights.sum(axis=1)
     errors = labels - predictions
-    total = float(np.sum((labels - labels.mean()) ** 2))
+    squared = weights @ errors**2
+    centred = labels - labels.mean()  # so a large offset in the labels costs no precision
+    spread = weights @ centred**2
+    total = spread - (weights @ centred) ** 2 / drawn
+    # A constant label (what a resample drew, or the holdout's) leaves r2 undefined.
+    defined = total > 1e-12 * spread
     return {
-        "rmse": float(np.sqrt(np.mean(errors**2))),
-        "mae": float(np.mean(np.abs(errors))),
-        "r2": 1.0 - float(np.sum(errors**2)) / total if total > 0 else float("nan"),
+        "rmse": np.sqrt(squared / drawn),
+        "mae": (weights @ np.abs(errors)) / drawn,
+        "r2": 1.0 - _ratio(squared, total, defined, np.nan),
     }
 
 
-def binary_metrics(labels: Floats, probabilities: Floats) -> dict[str, float]:
+def binary_metrics(labels: Floats, probabilities: Floats, weights: Weights) -> dict[str, Floats]:
     actual = labels == 1
     predicted = probabilities >= CLASS_THRESHOLD
-    tp = int(np.count_nonzero(actual & predicted))
-    fp = int(np.count_nonzero(~actual & predicted))
-    fn = int(np.count_nonzero(actual & ~predicted))
+
+    def drawn(rows: NDArray[np.bool_]) -> Floats:
+        return weights @ rows.astype(np.float64)
+
+    tp, fp = drawn(actual & predicted), drawn(~actual & predicted)
+    fn = drawn(actual & ~predicted)
     return {
-        "auc": auc(actual, probabilities),
-        "accuracy": float(np.mean(actual == predicted)),
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
-        "precision": tp / (tp + fp) if tp + fp else 0.0,
-        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "auc": auc(actual, probabilities, weights),
+        "accuracy": drawn(actual == predicted) / weights.sum(axis=1),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn, 2 * tp + fp + fn > 0, 0.0),
+        "precision": _ratio(tp, tp + fp, tp + fp > 0, 0.0),
+        "recall": _ratio(tp, tp + fn, tp + fn > 0, 0.0),
     }
 
 
-def auc(actual: NDArray[np.bool_], scores: Floats) -> float:
-    """Area under the ROC curve: the Mann-Whitney statistic, tied scores sharing their ranks."""
-    positives = int(np.count_nonzero(actual))
-    negatives = actual.size - positives
-    if not positives or not negatives:
-        return float("nan")
-    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    # The 1-based ranks of a tied group average to its last rank minus (size - 1) / 2.
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[group]
-    rank_sum = float(np.sum(ranks[actual]))
-    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+def auc(actual: NDArray[np.bool_], scores: Floats, weights: Weights | None = None) -> Floats:
+    """Area under the ROC curve: the Mann-Whitney statistic (the share of positive-negative
+    pairs ranked right), tied scores counting half, each row counted as often as drawn."""
+    weights = once(scores.size) if weights is None else weights
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    ties = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # where each score starts
+    drawn = weights[:, order]
+    positive = drawn * actual[order]
+    # Per distinct score (ascending), the positives and negatives each resample drew with it.
+    positives = np.add.reduceat(positive, ties, axis=1)
+    negatives = np.add.reduceat(drawn - positive, ties, axis=1)
+    below = np.cumsum(negatives, axis=1) - negatives
+    pairs = np.sum(positives * (below + 0.5 * negatives), axis=1)
+    total = positives.sum(axis=1) * negatives.sum(axis=1)
+    return _ratio(pairs, total, total > 0, np.nan)
+
+
+def _ratio(
+    numerator: Floats, denominator: Floats, defined: NDArray[np.bool_], other: float
+) -> Floats:
+    """numerator / denominator where defined, `other` elsewhere."""
+    out = np.full(np.shape(numerator), other, dtype=np.float64)
+    return np.divide(numerator, denominator, out=out, where=defined)
 
 
 # How each problem type's metrics are computed; their names, directions and ranges are the
@@ -104,24 +152,73 @@ SCORERS: Mapping[str, Metrics] = {
 }
 
 
-def metric_section(labels: Floats, predictions: Floats, metrics: Metrics) -> dict[str, Any]:
-    """{metric: {"value", "standard_deviation"}} with a bootstrap's standard deviation
-    (the same resamples for every model: the generator restarts from the same seed)."""
-    values = metrics(labels, predictions)
+def resamples(rows: int, count: int = BOOTSTRAP_SAMPLES) -> Iterator[Weights]:
+    """The bootstrap's resamples of `rows` rows, a block at a time, as row counts (drawing
+    a row k times weighs it k): seeded, so a holdout always gets the same resamples."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    samples: dict[str, list[float]] = {name: [] for name in values}
-    for _ in range(BOOTSTRAP_SAMPLES):
-        rows = rng.integers(0, labels.size, labels.size)
-        for name, value in metrics(labels[rows], predictions[rows]).items():
-            samples[name].append(value)
+    per_block = max(1, BLOCK_CELLS // max(rows, 1))
+    for start in range(0, count, per_block):
+        size = min(per_block, count - start)
+        drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
+        counts = np.bincount(drawn.ravel(), minlength=size * rows)
+        yield counts.reshape(size, rows).astype(np.float64)
+
+
+def bootstrap(labels: Floats, models: list[Floats], metrics: Metrics) -> list[dict[str, Floats]]:
+    """Each model's metrics on every resample, the same resamples for all models (paired):
+    {metric: one value per resample} per model, in the models' order."""
+    blocks: list[dict[str, list[Floats]]] = [{} for _ in models]
+    for weights in resamples(labels.size):
+        for found, predictions in zip(blocks, models, strict=True):
+            for name, values in metrics(labels, predictions, weights).items():
+                found.setdefault(name, []).append(values)
+    return [{name: np.concatenate(parts) for name, parts in found.items()} for found in blocks]
+
+
+def metric_section(
+    labels: Floats, predictions: Floats, metrics: Metrics, resampled: Mapping[str, Floats]
+) -> dict[str, Any]:
+    """{metric: {"value", "standard_deviation"}}: the value on the holdout, and its spread over
+    the bootstrap's resamples (those that define it)."""
     section = {}
-    for name, value in values.items():
-        finite = np.asarray(samples[name])[np.isfinite(samples[name])]
+    for name, values in metrics(labels, predictions, once(labels.size)).items():
+        value = float(values[0])
+        finite = resampled[name][np.isfinite(resampled[name])]
         section[name] = {
             "value": value if np.isfinite(value) else None,
             "standard_deviation": float(np.std(finite, ddof=1)) if finite.size > 1 else None,
         }
     return section
+
+
+def comparison(
+    metric: str,
+    direction: str,
+    values: tuple[float | None, float | None],
+    resampled: tuple[Floats, Floats],
+) -> dict[str, Any]:
+    """The paired bootstrap of the candidate's improvement over the champion in `metric`
+    (candidate and champion each scored on the same resampled rows); positive is better."""
+    sign = -1.0 if direction == "minimize" else 1.0
+    differences = sign * (resampled[0] - resampled[1])
+    ordered = np.sort(differences[np.isfinite(differences)]).tolist()
+    candidate, champion = values
+    low_high = quality_metrics.interval(ordered, CONFIDENCE) if ordered else None
+    return {
+        "metric": metric,
+        "direction": direction,
+        "difference": (
+            quality_metrics.improvement(direction, candidate, champion)
+            if candidate is not None and champion is not None
+            else None
+        ),
+        "interval": list(low_high) if low_high is not None else None,
+        "confidence": CONFIDENCE,
+        "resamples": len(ordered),
+        "standard_error": float(np.std(ordered, ddof=1)) if len(ordered) > 1 else None,
+        "seed": BOOTSTRAP_SEED,
+        "resampled_differences": ordered,
+    }
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -233,17 +330,22 @@ def evaluate(
     if not archive.is_file():
         raise common.StepError(f"no candidate model at {archive}")
     candidate = booster_from_archive(archive.read_bytes(), f"the candidate's {archive}")
-    scores = predict(candidate, holdout.features, problem, "candidate")
-    report: dict[str, Any] = {section: metric_section(holdout.labels, scores, metrics)}
-    champion_value = None
+    models = [predict(candidate, holdout.features, problem, "candidate")]
     if champion_data:
         raw = (s3 or common.S3Reader()).read(*common.split_s3_uri(champion_data))
         booster = booster_from_archive(raw, f"the champion's {champion_data}")
-        champion_scores = predict(booster, holdout.features, problem, "champion")
-        champion_section = metric_section(holdout.labels, champion_scores, metrics)
-        report["champion"] = {"model_package_arn": champion_arn, section: champion_section}
-        champion_value = champion_section[metric]["value"]
-    candidate_value = report[section][metric]["value"]
+        models.append(predict(booster, holdout.features, problem, "champion"))
+    resampled = bootstrap(holdout.labels, models, metrics)
+    sections = [
+        metric_section(holdout.labels, predictions, metrics, found)
+        for predictions, found in zip(models, resampled, strict=True)
+    ]
+    report: dict[str, Any] = {section: sections[0]}
+    candidate_value = sections[0][metric]["value"]
+    champion_value = None
+    if champion_data:
+        report["champion"] = {"model_package_arn": champion_arn, section: sections[1]}
+        champion_value = sections[1][metric]["value"]
     if candidate_value is None:
         raise common.StepError(
             f"the gate metric {metric} is undefined on this holdout of {holdout.labels.size} "
@@ -266,14 +368,34 @@ def evaluate(
         "champion": champion_value,
         "meets_threshold": better,
     }
+    versus = ""
+    if champion_data:
+        compared = comparison(
+            metric,
+            direction,
+            (candidate_value, champion_value),
+            (resampled[0][metric], resampled[1][metric]),
+        )
+        report["comparison"] = compared
+        if champion_value is not None:
+            versus = f" (champion {champion_value:.4g}{_interval_text(compared)})"
     common.write_json(output_dir / REPORT_FILE, report)
-    versus = f" (champion {champion_value:.4g})" if champion_value is not None else ""
     print(
         f"evaluate: {metric} {candidate_value:.4g}{versus} on {holdout.labels.size} holdout "
         f"rows ({report['holdout']['drift_rows']} from the drift window); threshold "
         f"{threshold:g} {'met' if better else 'missed'}"
     )
     return report
+
+
+def _interval_text(compared: Mapping[str, Any]) -> str:
+    if compared["difference"] is None or compared["interval"] is None:
+        return ""
+    low, high = compared["interval"]
+    return (
+        f"; improvement {compared['difference']:.2g}, {compared['confidence']:.0%} interval "
+        f"{low:.2g} to {high:.2g}"
+    )
 
 
 def _dataset(dataset_dir: Path) -> dict[str, Any]:

@@ -77,6 +77,37 @@ def test_candidate_that_loses_to_the_champion_is_rejected_with_the_reason(app: A
     assert app.outcomes() == ["started", "rejected"]
 
 
+def test_candidate_whose_improvement_is_noise_is_rejected_with_its_interval(app: App) -> None:
+    # Given a candidate 0.3 better than the champion, over the margin, but whose paired
+    # interval on the holdout reaches below zero
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
+    noise = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}, interval=(-0.1, 0.7))
+    package_arn = run.succeed(noise)
+
+    # Then it is Rejected, and the registry says why with the interval
+    assert app.wait(app.only_execution())["status"] == "SUCCEEDED"
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    description = package["ApprovalDescription"]
+    assert "beats the champion's 3.4 by the required margin 0.05" in description
+    assert "(improvement 0.3, 95% interval -0.1 to 0.7)" in description
+    assert "the improvement is not distinguishable from noise" in description
+    assert app.outcomes() == ["started", "rejected"]
+
+
+def test_a_report_from_before_the_comparison_is_judged_on_the_margin(app: App) -> None:
+    app.fire_alarm()
+    run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")
+    old = Candidate(metrics={"rmse": 3.1}, champion_metrics={"rmse": 3.4}, compared=False)
+    package_arn = run.succeed(old)
+
+    app.wait(app.only_execution())
+    package = app.sagemaker.describe_model_package(ModelPackageName=package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert "judged on the margin alone" in package["ApprovalDescription"]
+
+
 def test_candidate_over_the_threshold_is_rejected(app: App) -> None:
     app.fire_alarm()
     run = app.cloud.pipelines.wait_for_run("modelfresh-retrain")

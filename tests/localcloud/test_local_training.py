@@ -16,6 +16,7 @@ import pytest
 import xgboost as xgb
 from driftcheck import Reference
 from modelfresh.core.config import load_config
+from modelfresh.retrain.gate import read_evaluation
 from modelfresh.retrain.steps import PIPELINE_PARAMETERS
 
 from demo import taxi
@@ -237,9 +238,19 @@ def test_candidate_and_champion_are_scored_on_the_same_drifted_holdout(trained: 
     )
     # ~15% of the 1,200 labelled requests of the window
     assert report["holdout"]["drift_rows"] == report["dataset"]["splits"]["test"]["drift"] > 120
-    # Trained on the longer trips of the drifted city, the candidate beats the champion there.
+    # Trained on the longer trips of the drifted city, the candidate beats the champion there,
+    # by more than the holdout's noise: the paired interval of the improvement is above zero,
+    # and the gate reads it so.
     candidate = report["regression_metrics"]["rmse"]["value"]
     assert candidate < report["champion"]["regression_metrics"]["rmse"]["value"]
+    comparison = report["comparison"]
+    assert comparison["difference"] == pytest.approx(
+        report["champion"]["regression_metrics"]["rmse"]["value"] - candidate
+    )
+    assert 0 < comparison["interval"][0] < comparison["difference"] < comparison["interval"][1]
+    assert comparison["resamples"] == len(comparison["resampled_differences"]) == 1000
+    read = read_evaluation(report, "rmse").comparison
+    assert read is not None and read.interval_at(0.95) == tuple(comparison["interval"])
 
 
 def test_a_candidate_that_misses_the_gate_fails_the_execution_unregistered(

@@ -191,6 +191,57 @@ def test_email_shows_the_candidate_against_the_champion_why_it_exists_and_how_st
     assert "Review and decide (until 2026-11-22 14:00 UTC):" in lines
 
 
+# The evaluation step's report: bootstrap standard deviations and the paired comparison.
+MEASURED = {
+    "binary_classification_metrics": {
+        "auc": {"value": 0.7765, "standard_deviation": 0.0152},
+        "f1": {"value": 0.7, "standard_deviation": None},
+    },
+    "champion": {
+        "binary_classification_metrics": {"auc": {"value": 0.7728, "standard_deviation": 0.0151}}
+    },
+    "comparison": {
+        "metric": "auc",
+        "difference": 0.0037,
+        "interval": [-0.0059, 0.0126],
+        "confidence": 0.95,
+        "resamples": 1000,
+    },
+}
+
+
+def test_the_approver_sees_each_metrics_noise_and_the_improvements_interval() -> None:
+    approval = make_approval(details=make_details(report=MEASURED))
+
+    lines = email(approval, LINK).splitlines()
+    text = Parsed(render(PageReply(Page.REVIEW, approval))[2]).text
+
+    rows = lines[lines.index("Candidate vs champion, on the same holdout:") + 1 :][:3]
+    assert rows == [
+        "  auc: candidate 0.7765 ± 0.015, champion 0.7728 ± 0.015",
+        "  f1: candidate 0.7, champion n/a",
+        "  auc improvement 0.0037 (95% interval -0.0059 to 0.013, candidate and champion paired)",
+    ]
+    assert "auc0.7765 ± 0.0150.7728 ± 0.015" in text
+    assert (
+        "Against the champion: auc improvement 0.0037 (95% interval -0.0059 to 0.013, "
+        "candidate and champion paired)"
+    ) in text
+    assert "± one standard deviation, from a bootstrap of the holdout's rows." in text
+
+
+def test_an_improvement_without_a_paired_interval_says_so_and_none_shows_without_a_champion() -> (
+    None
+):
+    # the default REPORT predates the comparison; a first promotion has no champion
+    lines = email(make_approval(), LINK).splitlines()
+    assert "  auc improvement 0.02813 (the evaluation report has no paired interval)" in lines
+    alone = {"binary_classification_metrics": {"auc": {"value": 0.87}}}
+    first = make_approval(details=make_details(champion=None, report=alone))
+    assert "  auc improvement" not in email(first, LINK)
+    assert "Against the champion" not in render(PageReply(Page.REVIEW, first))[2]
+
+
 def test_email_has_exactly_one_link_and_no_secret() -> None:
     text = email(make_approval(), LINK)
 

@@ -311,6 +311,31 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
             id="negative-margin",
         ),
         pytest.param(
+            {"gate": {"metric": "rmse", "threshold": 4.0, "confidence": 95}},
+            "models.taxi-fare.gate.confidence: 95 is outside 0.5 to 0.99 (a share: 0.95 for 95%)",
+            id="confidence-in-percent",
+        ),
+        pytest.param(
+            {"gate": {"metric": "rmse", "threshold": 4.0, "confidence": 0.999}},
+            "models.taxi-fare.gate.confidence: 0.999 is outside 0.5 to 0.99",
+            id="confidence-beyond-the-resamples",
+        ),
+        pytest.param(
+            {"gate": {"metric": "rmse", "threshold": 4.0, "confidence": 0.2}},
+            "models.taxi-fare.gate.confidence: 0.2 is outside 0.5 to 0.99",
+            id="confidence-too-low",
+        ),
+        pytest.param(
+            {"gate": {"metric": "rmse", "threshold": 4.0, "confidence": "95%"}},
+            "models.taxi-fare.gate.confidence: expected a number, got '95%'",
+            id="confidence-not-a-number",
+        ),
+        pytest.param(
+            {"gate": {"metric": "rmse", "threshold": 4.0, "require_significant": "yes"}},
+            "models.taxi-fare.gate.require_significant: expected true or false, got 'yes'",
+            id="require-significant-not-a-boolean",
+        ),
+        pytest.param(
             {"package_group": "taxi_fare"},
             "models.taxi-fare.package_group: 'taxi_fare' is not a valid SageMaker name",
             id="underscore-in-package-group",
@@ -736,6 +761,19 @@ def test_parse_gate_accepts_the_table_form_a_plan_carries() -> None:
     )
 
     assert gate == Gate(metric="auc", threshold=0.8, direction="maximize", champion_margin=0.01)
+
+
+def test_a_gate_tells_improvements_from_noise_at_95_percent_unless_told_otherwise() -> None:
+    # Given a gate that says nothing about noise (every config from before the setting)
+    default = parse_config(one_model()).model("taxi-fare").gate
+
+    # Then it requires the improvement's 95% interval above zero; a gate may say otherwise
+    assert (default.require_significant, default.confidence) == (True, 0.95)
+    custom = parse_gate(
+        {"metric": "rmse", "threshold": 4, "require_significant": False, "confidence": 0.9}
+    )
+    assert (custom.require_significant, custom.confidence) == (False, 0.9)
+    assert parse_gate({"metric": "rmse", "threshold": 4, "confidence": 0.99}).confidence == 0.99
 
 
 @pytest.mark.parametrize(

@@ -329,13 +329,29 @@ def test_candidate_and_champion_are_scored_on_the_same_holdout_as_numpy_scores_t
     assert evaluation["holdout"] == {"rows": 60, "drift_rows": 20}
     assert evaluation["dataset"] == {"splits": {"test": {"base": 40, "drift": 20}}, "notes": []}
     candidate_rmse = evaluation["regression_metrics"]["rmse"]["value"]
+    champion_rmse = evaluation["champion"]["regression_metrics"]["rmse"]["value"]
     assert evaluation["gate"] == {
         "metric": "rmse",
         "direction": "minimize",
         "threshold": 4.0,
         "candidate": candidate_rmse,
-        "champion": evaluation["champion"]["regression_metrics"]["rmse"]["value"],
+        "champion": champion_rmse,
         "meets_threshold": candidate_rmse <= 4.0,
+    }
+    # and the gate metric's paired comparison: the improvement (lower rmse is better), its
+    # 95% interval from the sorted resampled improvements, as numpy takes percentiles
+    comparison = evaluation["comparison"]
+    differences = comparison.pop("resampled_differences")
+    assert differences == sorted(differences) and len(differences) == 1000
+    assert comparison == {
+        "metric": "rmse",
+        "direction": "minimize",
+        "difference": pytest.approx(champion_rmse - candidate_rmse, rel=1e-12),
+        "interval": pytest.approx(list(np.quantile(differences, [0.025, 0.975])), rel=1e-12),
+        "confidence": 0.95,
+        "resamples": 1000,
+        "standard_error": pytest.approx(float(np.std(differences, ddof=1))),
+        "seed": 0,
     }
 
 
@@ -431,7 +447,7 @@ def test_binary_classification_reports_its_metrics_as_numpy_counts_them(tmp_path
     section = evaluation["binary_classification_metrics"]
     assert {k: v["value"] for k, v in section.items()} == pytest.approx(expected, rel=1e-9)
     assert "regression_metrics" not in evaluation
-    assert "champion" not in evaluation
+    assert "champion" not in evaluation and "comparison" not in evaluation
     assert evaluation["gate"]["champion"] is None
     assert evaluation["gate"]["meets_threshold"] is (expected["auc"] >= 0.8)
 
@@ -444,7 +460,8 @@ def test_each_problem_type_reports_exactly_the_catalogues_metrics() -> None:
     # When every problem type's scorer runs, Then it reports the catalogue's metrics, in order
     assert set(evaluate.SCORERS) == set(quality_metrics.PROBLEM_TYPES)
     for problem, scorer in evaluate.SCORERS.items():
-        assert tuple(scorer(labels, predictions)) == quality_metrics.metrics_of(problem), problem
+        found = scorer(labels, predictions, evaluate.once(labels.size))
+        assert tuple(found) == quality_metrics.metrics_of(problem), problem
 
 
 def test_auc_shares_the_rank_of_tied_scores() -> None:
@@ -454,6 +471,111 @@ def test_auc_shares_the_rank_of_tied_scores() -> None:
 
     assert evaluate.auc(actual, scores) == pytest.approx(np.mean(pairs))
     assert np.isnan(evaluate.auc(np.ones(3, dtype=bool), scores[:3]))
+
+
+def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
+    # Given the bootstrap's first resamples of a holdout with tied scores, as row counts
+    rng = np.random.default_rng(5)
+    labels = (rng.random(300) < 0.4).astype(np.float64)
+    scores = np.round(rng.random(300), 1)  # ten distinct scores: many ties
+    weights = next(evaluate.resamples(300, count=3))
+    draws = [np.repeat(np.arange(300), row.astype(int)) for row in weights]
+
+    # Then each problem type's weighted metrics are its metrics on the drawn rows themselves
+    for scorer in evaluate.SCORERS.values():
+        weighted = scorer(labels, scores, weights)
+        for index, rows in enumerate(draws):
+            drawn = scorer(labels[rows], scores[rows], evaluate.once(rows.size))
+            assert {k: v[index] for k, v in weighted.items()} == pytest.approx(
+                {k: v[0] for k, v in drawn.items()}, rel=1e-12
+            )
+
+
+def test_resamples_are_seeded_and_drawn_alike_in_blocks_of_any_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = np.concatenate(list(evaluate.resamples(50)))
+    monkeypatch.setattr(evaluate, "BLOCK_CELLS", 7 * 50)
+
+    blocks = list(evaluate.resamples(50))
+
+    assert len(blocks) == -(-evaluate.BOOTSTRAP_SAMPLES // 7)
+    assert np.array_equal(np.concatenate(blocks), whole)
+    assert whole.shape == (1000, 50) and set(whole.sum(axis=1)) == {50.0}
+
+
+ROWS = 1104  # the issue's holdout
+
+
+def classifiers(seed: int, lift: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, candidate, champion) of a holdout: two models of one signal, as two trainings
+    are, each with its own error on top; the candidate separates the classes `lift` more."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(ROWS) < 0.3).astype(np.float64)
+    signal = labels * 1.2 + rng.normal(size=ROWS) + rng.normal(scale=0.6, size=ROWS)
+    champion = signal + rng.normal(scale=0.25, size=ROWS)
+    candidate = signal + lift * labels + rng.normal(scale=0.25, size=ROWS)
+    return labels, 1 / (1 + np.exp(-candidate)), 1 / (1 + np.exp(-champion))
+
+
+def paired(labels: np.ndarray, candidate: np.ndarray, champion: np.ndarray) -> dict[str, Any]:
+    resampled = evaluate.bootstrap(labels, [candidate, champion], evaluate.binary_metrics)
+    values = [evaluate.auc(labels == 1, model)[0] for model in (candidate, champion)]
+    auc = (resampled[0]["auc"], resampled[1]["auc"])
+    return evaluate.comparison("auc", "maximize", (values[0], values[1]), auc)
+
+
+def test_an_auc_gain_of_0_0037_on_1104_rows_is_noise() -> None:
+    # Given the issue's case: a candidate 0.0037 better in AUC than the champion on 1,104 rows
+    labels, candidate, champion = classifiers(seed=162)
+
+    compared = paired(labels, candidate, champion)
+
+    # Then the paired interval straddles zero (about -0.006 to 0.013)
+    assert compared["difference"] == pytest.approx(0.0037, abs=5e-5)
+    low, high = compared["interval"]
+    assert -0.01 < low < 0 < 0.01 < high < 0.02
+    assert compared["resamples"] == 1000
+    # ... three times tighter than either model's own spread: pairing removes the rows'
+    # shared luck, which an unpaired comparison of the two standard deviations would keep
+    resampled = evaluate.bootstrap(labels, [candidate], evaluate.binary_metrics)[0]
+    assert 3 * compared["standard_error"] < float(np.std(resampled["auc"], ddof=1))
+
+
+def test_a_real_auc_gain_on_1104_rows_is_told_from_noise() -> None:
+    # Given a candidate that separates the classes better: about 0.02 better in AUC
+    labels, candidate, champion = classifiers(seed=162, lift=0.1)
+
+    compared = paired(labels, candidate, champion)
+
+    assert compared["difference"] > 0.01
+    assert 0 < compared["interval"][0] < compared["difference"] < compared["interval"][1]
+
+
+def test_the_comparison_is_reproducible_and_exactly_zero_for_the_champion_itself() -> None:
+    labels, candidate, champion = classifiers(seed=7)
+
+    assert paired(labels, candidate, champion) == paired(labels, candidate, champion)
+    # the same rows for both models: a candidate that is the champion differs in no resample
+    itself = paired(labels, champion, champion)
+    assert (itself["difference"], itself["interval"]) == (0.0, [0.0, 0.0])
+    assert set(itself["resampled_differences"]) == {0.0}
+
+
+def test_the_improvement_is_positive_when_the_candidate_is_better_whichever_the_direction() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.normal(20, 5, ROWS)
+    good, bad = labels + rng.normal(0, 1, ROWS), labels + rng.normal(0, 3, ROWS)
+    resampled = evaluate.bootstrap(labels, [good, bad], evaluate.regression_metrics)
+
+    for metric, direction in (("rmse", "minimize"), ("mae", "minimize"), ("r2", "maximize")):
+        values = [
+            float(evaluate.regression_metrics(labels, m, evaluate.once(ROWS))[metric][0])
+            for m in (good, bad)
+        ]
+        pair = (resampled[0][metric], resampled[1][metric])
+        compared = evaluate.comparison(metric, direction, (values[0], values[1]), pair)
+        assert compared["difference"] > 0 and compared["interval"][0] > 0, metric
 
 
 @pytest.mark.parametrize(

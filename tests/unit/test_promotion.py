@@ -664,11 +664,47 @@ def test_approver_sees_metrics_side_by_side_with_the_gate_metric_first() -> None
     details = approval_details(TAXI, package(), Champion(ARN.format(2), 2), REPORT)
 
     assert details["metrics"] == [
-        {"name": "rmse", "candidate": 3.1, "champion": 3.4},
-        {"name": "mae", "candidate": 2.2, "champion": 2.0},
-        {"name": "r2", "candidate": 0.91, "champion": None},
-    ]
+        {"name": "rmse", "candidate": 3.1, "champion": 3.4, "candidate_sd": 0.2, "champion_sd": None},
+        {"name": "mae", "candidate": 2.2, "champion": 2.0, "candidate_sd": None, "champion_sd": None},
+        {"name": "r2", "candidate": 0.91, "champion": None, "candidate_sd": None, "champion_sd": None},
+    ]  # fmt: skip
     assert details["champion"] == {"packageArn": ARN.format(2), "version": 2}
+    # a report without the paired comparison: the improvement, and no interval
+    assert details["comparison"] == {
+        "metric": "rmse",
+        "improvement": pytest.approx(0.3),
+        "interval": None,
+        "confidence": 0.95,
+    }
+
+
+def test_approver_sees_the_improvement_with_its_interval_at_the_gates_confidence() -> None:
+    # Given a report with the paired comparison, and a gate at 90%
+    differences = [i / 1000 for i in range(1000)]
+    report = REPORT | {
+        "comparison": {
+            "metric": "rmse",
+            "difference": 0.3,
+            "interval": [0.0125, 0.9865],
+            "confidence": 0.95,
+            "resamples": 1000,
+            "resampled_differences": differences,
+        }
+    }
+    model = replace(TAXI, gate=replace(TAXI.gate, confidence=0.9))
+
+    details = approval_details(model, package(), Champion(ARN.format(2), 2), report)
+
+    assert details["comparison"] == {
+        "metric": "rmse",
+        "improvement": pytest.approx(0.3),
+        "interval": pytest.approx([0.04995, 0.94905]),
+        "confidence": 0.9,
+    }
+    # and nothing to compare without a champion, or with a report the gate cannot read
+    alone = {k: v for k, v in report.items() if k != "champion"}
+    assert approval_details(model, package(), None, alone)["comparison"] == {}
+    assert approval_details(model, package(), None, {"holdout": {}})["comparison"] == {}
 
 
 def test_approver_sees_the_candidate_alone_when_there_is_no_champion() -> None:
@@ -699,6 +735,7 @@ def test_approver_sees_the_gate_and_the_trigger_from_the_package() -> None:
 
     assert details == {
         "metrics": [],
+        "comparison": {},
         "gate": "Approved by the gate",
         "trigger": {
             "kind": "drift-alarm",

@@ -146,6 +146,8 @@ def test_plan_fixes_everything_the_run_needs() -> None:
             "threshold": 4.0,
             "direction": "minimize",
             "champion_margin": 0.05,
+            "require_significant": True,
+            "confidence": 0.95,
         },
         "approval": "auto",
         "driftWindow": {"start": "2019-10-01T17:04:40.989Z", "end": "2019-10-02T17:04:40.989Z"},

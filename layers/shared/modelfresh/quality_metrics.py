@@ -101,3 +101,42 @@ def _range(metric: Metric) -> str:
     if math.isinf(metric.highest):
         return f"range (at least {metric.lowest:g})"
     return f"range ({metric.lowest:g} to {metric.highest:g})"
+
+
+# -- candidate against champion ----------------------------------------------------------------
+
+# The confidence of the paired interval a gate may ask for: below 0.5 an interval says little;
+# above 0.99 its ends rest on the few most extreme of the evaluation's resamples.
+CONFIDENCE_RANGE = (0.5, 0.99)
+
+
+def improvement(direction: str, candidate: float, champion: float) -> float:
+    """How much better the candidate is than the champion, in the metric's units: positive
+    when the candidate is better, whichever way the metric improves."""
+    return champion - candidate if direction == "minimize" else candidate - champion
+
+
+def confidence_problem(confidence: float) -> str | None:
+    """Why a confidence cannot be a gate's, or None."""
+    low, high = CONFIDENCE_RANGE
+    if not math.isfinite(confidence) or not low <= confidence <= high:
+        hint = f" (a share: {confidence / 100:g} for {confidence:g}%)" if confidence > 1 else ""
+        return f"{confidence:g} is outside {low:g} to {high:g}{hint}"
+    return None
+
+
+def interval(ordered: list[float], confidence: float) -> tuple[float, float]:
+    """The central `confidence` interval of resampled values sorted ascending: the percentiles
+    at (1 - confidence) / 2 and (1 + confidence) / 2, linearly interpolated between resamples as
+    numpy's default does. Raises: ValueError (no values)."""
+    if not ordered:
+        raise ValueError("an interval needs at least one resample")
+    tail = (1.0 - confidence) / 2.0
+    return _percentile(ordered, tail), _percentile(ordered, 1.0 - tail)
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    position = (len(ordered) - 1) * share
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])

@@ -51,6 +51,12 @@ class Gate:
     direction: Direction = "minimize"
     # How much better than the champion (in the metric's own units) the candidate must be.
     champion_margin: float = 0.0
+    # And whether the improvement must be told from noise: the interval of the evaluation's
+    # paired bootstrap (candidate and champion on the same resampled holdout rows), at this
+    # confidence, lies above zero. On by default: a margin alone passes an improvement that
+    # a holdout of a thousand rows cannot tell from chance.
+    require_significant: bool = True
+    confidence: float = 0.95
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -59,6 +65,10 @@ class Gate:
             yield "metric", "must name a metric of the evaluation report"
         if v.get("champion_margin", 0) < 0:
             yield "champion_margin", "must be >= 0"
+        if "confidence" in v:
+            problem = quality_metrics.confidence_problem(v["confidence"])
+            if problem is not None:
+                yield "confidence", problem
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from modelfresh.promote.approval_forms import COMMENT_LIMIT, STATUS_CODES, Page, PageReply
 from modelfresh.promote.approvals import Approval
+from modelfresh.retrain.gate import interval_text
 
 # No scripts at all; styles inline; forms may only post back here; no framing, no referrer.
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -59,6 +60,9 @@ def email(approval: Approval, link: str) -> str:
         "Candidate vs champion, on the same holdout:",
     ]
     lines += [f"  {row}" for row in _metric_rows(details)] or ["  (no metrics reported)"]
+    improvement = _improvement(details)
+    if improvement:
+        lines += [f"  {improvement}"]
     lines += ["", f"Gate:      {details.get('gate') or 'not recorded'}"]
     lines += [f"Trigger:   {_trigger(details)}"]
     lines += [f"Staging:   {_smoke(details)}"]
@@ -118,10 +122,17 @@ def render(reply: PageReply) -> tuple[int, Mapping[str, str], str]:
 def _review(approval: Approval, message: str) -> str:
     details = approval.details
     rows = "".join(
-        f"<tr><td>{escape(str(m['name']))}</td><td>{_num(m.get('candidate'))}</td>"
-        f"<td>{_num(m.get('champion'))}</td></tr>"
+        f"<tr><td>{escape(str(m['name']))}</td>"
+        f"<td>{_num(m.get('candidate'), m.get('candidate_sd'))}</td>"
+        f"<td>{_num(m.get('champion'), m.get('champion_sd'))}</td></tr>"
         for m in details.get("metrics", [])
     )
+    improvement = _improvement(details)
+    improved = f"<p><b>Against the champion:</b> {escape(improvement)}</p>" if improvement else ""
+    if any(m.get("candidate_sd") is not None for m in details.get("metrics", [])):
+        improved += (
+            "<p class='muted'>± one standard deviation, from a bootstrap of the holdout's rows.</p>"
+        )
     smoke = details.get("smoke") or {}
     smoke_class = "ok" if smoke.get("passed") else "bad"
     notice = f"<p class='bad'>{escape(message)}</p>" if message else ""
@@ -132,6 +143,7 @@ def _review(approval: Approval, message: str) -> str:
 Champion: {escape(_champion(details))}</p>
 <h2>Candidate vs champion, same holdout</h2>
 <table><tr><th>metric</th><th>candidate</th><th>champion</th></tr>{rows}</table>
+{improved}
 <p><b>Gate:</b> {escape(str(details.get("gate") or "not recorded"))}</p>
 <p><b>Trigger:</b> {escape(_trigger(details))}</p>
 <p><b>Staging smoke test:</b> <span class="{smoke_class}">{escape(_smoke(details))}</span></p>
@@ -162,9 +174,29 @@ def _document(body: str) -> str:
 
 def _metric_rows(details: Mapping[str, Any]) -> list[str]:
     return [
-        f"{m['name']}: candidate {_num(m.get('candidate'))}, champion {_num(m.get('champion'))}"
+        f"{m['name']}: candidate {_num(m.get('candidate'), m.get('candidate_sd'))}, "
+        f"champion {_num(m.get('champion'), m.get('champion_sd'))}"
         for m in details.get("metrics", [])
     ]
+
+
+def _improvement(details: Mapping[str, Any]) -> str:
+    """The gate metric's improvement over the champion, with its paired interval: "" without
+    a champion."""
+    comparison = details.get("comparison") or {}
+    gain = comparison.get("improvement")
+    if not isinstance(gain, int | float):
+        return ""
+    text = f"{comparison.get('metric', '')} improvement {gain:.4g}".strip()
+    bounds, confidence = comparison.get("interval"), comparison.get("confidence")
+    if (
+        isinstance(bounds, list)
+        and len(bounds) == 2
+        and all(isinstance(b, int | float) for b in bounds)
+        and isinstance(confidence, int | float)
+    ):
+        return f"{text} ({interval_text(bounds, confidence)}, candidate and champion paired)"
+    return f"{text} (the evaluation report has no paired interval)"
 
 
 def _champion(details: Mapping[str, Any]) -> str:
@@ -197,8 +229,13 @@ def _smoke(details: Mapping[str, Any]) -> str:
     return str(smoke.get("summary") or "not run")
 
 
-def _num(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+def _num(value: Any, spread: Any = None) -> str:
+    """A metric, and ± its standard deviation when there is one."""
+    if not isinstance(value, int | float):
+        return "n/a"
+    if isinstance(spread, int | float) and not isinstance(spread, bool):
+        return f"{value:.4g} ± {spread:.2g}"
+    return f"{value:.4g}"
 
 
 def _time(epoch: int) -> str:

@@ -16,13 +16,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NotRequired, Protocol, TypedDict
 
+from modelfresh import quality_metrics
+from modelfresh.core.errors import EvaluationReportInvalid
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.instances import has_instance_storage
 from modelfresh.core.outcomes import Outcome, OutcomeKind
 from modelfresh.core.records import Champion, Endpoint, Package, PackageMetadata
-from modelfresh.core.schema import Deployment, ModelConfig
+from modelfresh.core.schema import Deployment, Gate, ModelConfig
 from modelfresh.promote.smoke import media_type
-from modelfresh.retrain.gate import METRIC_SECTIONS
+from modelfresh.retrain.gate import METRIC_SECTIONS, read_evaluation
 
 PACKAGE_DETAIL_TYPE = "SageMaker Model Package State Change"
 # How often the deploy run checks an endpoint (its Wait states), in seconds.
@@ -356,17 +358,29 @@ def approval_details(
     champion: Champion | None,
     report: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """What the approver is shown: metrics side by side, the gate, the trigger."""
+    """What the approver is shown: metrics side by side (with their bootstrap standard
+    deviations), the improvement over the champion with its interval, the gate, the trigger."""
     metrics = []
+    comparison: dict[str, Any] = {}
     if report is not None:
         candidate = report_metrics(report)
-        champion_metrics = report_metrics(report.get("champion") or {})
+        champion_section = report.get("champion") or {}
+        champion_metrics = report_metrics(champion_section)
+        spread = report_metrics(report, "standard_deviation")
+        champion_spread = report_metrics(champion_section, "standard_deviation")
         names = [model.gate.metric, *sorted(set(candidate) - {model.gate.metric})]
         metrics = [
-            {"name": name, "candidate": candidate.get(name), "champion": champion_metrics.get(name)}
+            {
+                "name": name,
+                "candidate": candidate.get(name),
+                "champion": champion_metrics.get(name),
+                "candidate_sd": spread.get(name),
+                "champion_sd": champion_spread.get(name),
+            }
             for name in names
             if name in candidate
         ]
+        comparison = improvement_details(report, model.gate)
     meta = package.metadata
     trigger = {}
     if PackageMetadata.TRIGGER in meta:
@@ -386,6 +400,7 @@ def approval_details(
             trigger["report"] = meta.get(PackageMetadata.DRIFT_REPORT, "")
     return {
         "metrics": metrics,
+        "comparison": comparison,
         "gate": package.approval_description,
         "trigger": trigger,
         "champion": {"packageArn": champion.package_arn, "version": champion.version}
@@ -394,15 +409,38 @@ def approval_details(
     }
 
 
-def report_metrics(section: Mapping[str, Any]) -> dict[str, float]:
-    """A report section's finite metric values; a name in several sections counts where it
-    appears first, as the gate reads it."""
+def improvement_details(report: Mapping[str, Any], gate: Gate) -> dict[str, Any]:
+    """The candidate's improvement over the champion in the gate metric (positive: better)
+    and its interval at the gate's confidence, as the gate judged them; {} without a champion
+    or with a report the gate could not read."""
+    try:
+        evaluation = read_evaluation(report, gate.metric)
+    except EvaluationReportInvalid:
+        return {}
+    if evaluation.champion is None:
+        return {}
+    compared = evaluation.comparison
+    bounds = compared.interval_at(gate.confidence) if compared is not None else None
+    return {
+        "metric": gate.metric,
+        "improvement": quality_metrics.improvement(
+            gate.direction, evaluation.candidate, evaluation.champion
+        ),
+        "interval": list(bounds) if bounds is not None else None,
+        "confidence": gate.confidence,
+    }
+
+
+def report_metrics(section: Mapping[str, Any], field: str = "value") -> dict[str, float]:
+    """A report section's finite metric values (or another field of theirs, such as their
+    standard_deviation); a name in several sections counts where it appears first, as the gate
+    reads it."""
     found: dict[str, float] = {}
     for key in METRIC_SECTIONS:
         entries = section.get(key)
         if isinstance(entries, Mapping):
             for name, entry in entries.items():
-                value = entry.get("value") if isinstance(entry, Mapping) else None
+                value = entry.get(field) if isinstance(entry, Mapping) else None
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     continue
                 if math.isfinite(value):
