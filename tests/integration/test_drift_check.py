@@ -21,8 +21,7 @@ from modelfresh.core.schema import DriftCheck
 from modelfresh.drift.check import conclude, reference, summarise
 
 from demo import taxi
-from localcloud import LocalCloud
-from localcloud import models
+from localcloud import LocalCloud, models
 from localcloud.model_servers import XGBoostServer
 from tests.conftest import FIXTURES, App
 

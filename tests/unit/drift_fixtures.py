@@ -114,7 +114,7 @@ def capture_line(
     content_type: str = "text/csv",
     event_id: str = "8f45e35c-fa44-40d2-8ed3-1bcab3a596f3",
     compact: bool = False,
-    output: Mapping[str, str] | None = None,
+    output: Any = None,  # Mapping[str, str]; Any, since **metadata may be any str keyword
     **metadata: str,
 ) -> str:
     """One data-capture record as SageMaker writes it (input and output captured); compact:

@@ -192,7 +192,7 @@ def test_an_output_that_is_not_a_number_breaks_the_predictions_type(ref: Referen
 
 def test_blocks_partials_and_a_fold_read_the_predictions_as_one_pass(ref: Reference) -> None:
     rows, answers = requests(400, seed=5)
-    records = lines(rows, answers) + [capture_line("30,gold", output={"data": "1\n2"})]
+    records = [*lines(rows, answers), capture_line("30,gold", output={"data": "1\n2"})]
     body = ("\n".join(records) + "\n").encode()
     whole = read(ref, records)
 
