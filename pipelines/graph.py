@@ -270,7 +270,9 @@ def pipeline(session: Any, kms_key: str | None = None) -> Any:
         kms_key=kms_key,
         script="baseline.py",
         inputs=[
-            s3_input("train", output_of(preprocess, "train"), "/opt/ml/processing/input/train")
+            s3_input("train", output_of(preprocess, "train"), "/opt/ml/processing/input/train"),
+            # The candidate answers the baseline's rows: the prediction's baseline.
+            s3_input("model", model_data, "/opt/ml/processing/model"),
         ],
         outputs=[("baseline", "/opt/ml/processing/baseline")],
         arguments=[

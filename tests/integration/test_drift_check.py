@@ -12,14 +12,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from driftcheck import DriftSettings, FeatureSpec, baseline_csv
+import xgboost as xgb
+from driftcheck import DriftSettings, FeatureSpec, baseline, baseline_csv
 from modelfresh.aws.drift import DriftObjects
 from modelfresh.core.schema import DriftCheck
 from modelfresh.drift.check import conclude, reference, summarise
 
 from demo import taxi
-from localcloud import LocalCloud
+from localcloud import LocalCloud, models
+from localcloud.model_servers import XGBoostServer
 from tests.conftest import FIXTURES, App
 
 MODEL = "taxi-fare"
@@ -179,6 +182,84 @@ def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_
         Statistics=["Maximum"],
     )["Datapoints"]
     assert sorted(p["Timestamp"] for p in points) == hours
+
+
+class PredictionDriftApp(DriftApp):
+    """A champion whose baseline also holds its own predictions for the baseline's rows, as
+    the pipeline's BaselineData step makes it."""
+
+    def register_champion(self) -> str:
+        features = [
+            FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
+            for n in taxi.FEATURES
+        ]
+        training = taxi.training_csv(taxi.trips(20_000, 1), seed=2).splitlines()
+        rows = [line.split(",")[1:] for line in training if line]
+        answers = models.train(models.CHAMPION).predict(xgb.DMatrix(np.array(rows, dtype=float)))
+        statistics, constraints = baseline(rows, features, DriftSettings(), predictions=answers)
+        prefix = f"s3://{self.cloud.artifacts_bucket}/baselines/champion-with-predictions/"
+        uris = {
+            "Statistics": self.cloud.put_json(prefix + "statistics.json", statistics),
+            "Constraints": self.cloud.put_json(prefix + "constraints.json", constraints),
+        }
+        return self.cloud.register_package(
+            MODEL,
+            "Approved",
+            DriftCheckBaselines={
+                "ModelDataQuality": {
+                    kind: {"ContentType": "application/json", "S3Uri": uri}
+                    for kind, uri in uris.items()
+                }
+            },
+        )
+
+
+def test_unchanged_requests_answered_differently_are_prediction_drift_reported_and_published(
+    cloud: LocalCloud,
+) -> None:
+    app = PredictionDriftApp(cloud)
+    before, after = DAY + timedelta(hours=3), DAY + timedelta(hours=4)
+    # Given an hour of the usual traffic, answered by the champion
+    app.serve_traffic(before, 0.0)
+    assert app.check(before)["status"] == "SUCCEEDED"
+    # ...then the same traffic answered by another model: 40% higher fares
+    served = XGBoostServer(models.train(models.CHAMPION))
+
+    def pricier(body: bytes, content_type: str) -> bytes:
+        fares = served(body, content_type).decode().split()
+        return "".join(f"{1.4 * float(fare)}\n" for fare in fares).encode()
+
+    assert app.champion is not None
+    cloud.hosting.serve(app.champion, pricier)
+    app.serve_traffic(after, 0.0)
+    checked = app.check(after)
+
+    # Then no feature drifted, the prediction did: in the result, the files and the report
+    assert checked["status"] == "SUCCEEDED", checked
+    first, result = output_of(app.check(before, "again"))["result"], output_of(checked)["result"]
+    assert (first["drifted"], first["predictionDrifted"]) == ([], False)
+    assert (result["drifted"], result["predictionDrifted"]) == ([], True)
+    assert result["driftedShare"] == 0.0  # reported, not counted in the alarm's share
+    violations = app.read(result["violations"])["violations"]
+    assert [v["feature_name"] for v in violations] == ["prediction"]
+    assert app.read(result["statistics"])["prediction"]["numerical_statistics"]["common"] == {
+        "num_present": 500,
+        "num_missing": 0,
+    }
+    assert "The model's output (prediction) drifted" in app.read(result["report"])
+    # ...and published beside the features' distances, one datapoint per check
+    points = app.cloudwatch.get_metric_statistics(
+        Namespace="ModelFresh/Drift",
+        MetricName="prediction_baseline_drift",
+        Dimensions=[{"Name": "model", "Value": MODEL}],
+        StartTime=before,
+        EndTime=after + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    distances = {p["Timestamp"]: p["Maximum"] for p in points}
+    assert sorted(distances) == [before, after]
+    assert distances[before] <= 0.1 < distances[after]
 
 
 def test_the_alarm_follows_the_config_and_keeps_its_state_when_rewritten(

@@ -214,7 +214,14 @@ def test_the_baseline_is_our_engines_of_the_training_split(trained: Trained) -> 
     reference = Reference.from_baseline(statistics, constraints)
 
     assert reference.names == taxi.FEATURES
-    assert statistics["dataset"]["item_count"] == len(split_of(cloud, run, "train"))
+    train = split_of(cloud, run, "train")
+    assert statistics["dataset"]["item_count"] == len(train)
+    # ...with the candidate's own answers to those rows, the prediction drift's baseline
+    found = package(cloud, run.package_arn)
+    model = booster(cloud, found["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    answers = model.predict(xgb.DMatrix(train[:, 1:]))
+    assert reference.prediction is not None and reference.prediction.count == len(train)
+    assert reference.prediction.mean == pytest.approx(float(np.mean(answers)), rel=1e-6)
 
 
 def test_candidate_and_champion_are_scored_on_the_same_drifted_holdout(trained: Trained) -> None:

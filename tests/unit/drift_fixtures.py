@@ -114,10 +114,12 @@ def capture_line(
     content_type: str = "text/csv",
     event_id: str = "8f45e35c-fa44-40d2-8ed3-1bcab3a596f3",
     compact: bool = False,
+    output: Any = None,  # Mapping[str, str]; Any, since **metadata may be any str keyword
     **metadata: str,
 ) -> str:
     """One data-capture record as SageMaker writes it (input and output captured); compact:
-    without spaces, as SageMaker's own files are (the shape the engine's fast path knows)."""
+    without spaces, as SageMaker's own files are (the shape the engine's fast path knows).
+    `output`: the endpointOutput's fields that differ from a one-value CSV answer."""
     record = {
         "captureData": {
             "endpointInput": {
@@ -131,6 +133,7 @@ def capture_line(
                 "mode": "OUTPUT",
                 "data": "0.8731",
                 "encoding": "CSV",
+                **(output or {}),
             },
         },
         "eventMetadata": {
@@ -160,8 +163,11 @@ def reference_for(
     rows: Iterable[Sequence[object]],
     features: Sequence[FeatureSpec],
     settings: DriftSettings | None = None,
+    predictions: Sequence[float] | None = None,
 ) -> Reference:
-    statistics, constraints = baseline(rows, features, settings or DriftSettings())
+    statistics, constraints = baseline(
+        rows, features, settings or DriftSettings(), predictions=predictions
+    )
     return Reference.from_baseline(statistics, constraints)
 
 

@@ -107,7 +107,7 @@ def test_the_parameters_are_exactly_the_ones_the_controller_passes() -> None:
 
 def test_the_steps_and_their_dependencies_are_the_contracts() -> None:
     # PreprocessData -> TrainModel -> EvaluateModel -> CheckGate -> RegisterModel | GateFailed,
-    # and PreprocessData -> BaselineData -> CheckGate.
+    # and PreprocessData, TrainModel -> BaselineData -> CheckGate.
     assert [s["Name"] for s in DEFINITION["Steps"]] == [
         "PreprocessData", "TrainModel", "EvaluateModel", "BaselineData", "CheckGate",
     ]  # fmt: skip
@@ -132,7 +132,7 @@ def test_the_steps_and_their_dependencies_are_the_contracts() -> None:
         "PreprocessData": set(),
         "TrainModel": {"PreprocessData"},
         "EvaluateModel": {"PreprocessData", "TrainModel"},
-        "BaselineData": {"PreprocessData"},
+        "BaselineData": {"PreprocessData", "TrainModel"},  # the candidate answers its rows
         "CheckGate": {"EvaluateModel", "BaselineData"},
         "RegisterModel": {"TrainModel", "EvaluateModel", "BaselineData"},
         "GateFailed": {"EvaluateModel"},
@@ -220,6 +220,11 @@ def test_the_baseline_is_computed_from_the_training_split_with_the_features() ->
     assert inputs("BaselineData")["train"] == (
         output("PreprocessData", "train"),
         "/opt/ml/processing/input/train",
+    )
+    # ...and the candidate, whose answers to the same rows are the prediction's baseline
+    assert inputs("BaselineData")["model"] == (
+        {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"},
+        "/opt/ml/processing/model",
     )
     assert flags("BaselineData") == {
         "--feature-names": get("FeatureNames"),

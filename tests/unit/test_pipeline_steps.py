@@ -4,12 +4,14 @@ holdout in the gate's layout, and the drift baseline of the training data."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -652,10 +654,23 @@ def test_unusable_models_and_inputs_are_clear_errors(
 # -- BaselineData ------------------------------------------------------------------------------
 
 
-def run_baseline(tmp_path: Path, names: str, categorical: str = "") -> int:
+@functools.cache
+def candidate_archive() -> bytes:
+    """A candidate trained on TRAIN once per process, as TrainModel's model.tar.gz."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return model_archive(train_model(Path(scratch), TRAIN))
+
+
+def run_baseline(
+    tmp_path: Path, names: str, categorical: str = "", archive: bytes | None = None
+) -> int:
+    """baseline.main with the candidate's model.tar.gz (`archive`, default the cached one)."""
+    (tmp_path / "candidate").mkdir(exist_ok=True)
+    (tmp_path / "candidate" / "model.tar.gz").write_bytes(archive or candidate_archive())
     return baseline.main(
         ["--input-dir", str(tmp_path / "train"), "--output-dir", str(tmp_path / "baseline"),
-         "--feature-names", names, "--categorical-features", categorical]
+         "--feature-names", names, "--categorical-features", categorical,
+         "--model-dir", str(tmp_path / "candidate")]
     )  # fmt: skip
 
 
@@ -666,14 +681,19 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
 
     code = run_baseline(tmp_path, ",".join(taxi.FEATURES), ",".join(taxi.CATEGORICAL))
 
-    # Then the files are driftcheck.baseline's own, of every row without its label
+    # Then the files are driftcheck.baseline's own, of every row without its label, with the
+    # candidate's answers to those rows as the prediction
     assert code == 0
     features = [
         driftcheck.FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
         for n in taxi.FEATURES
     ]
     rows = [line.split(",")[1:] for line in TRAIN]
-    statistics, constraints = driftcheck.baseline(rows, features, driftcheck.DriftSettings())
+    booster = evaluate.booster_from_archive(candidate_archive(), "the candidate")
+    answers = booster.predict(xgb.DMatrix(matrix(TRAIN)[1]))
+    statistics, constraints = driftcheck.baseline(
+        rows, features, driftcheck.DriftSettings(), predictions=answers
+    )
     written = {name: (tmp_path / "baseline" / f"{name}.json").read_text() for name in
                ("statistics", "constraints")}  # fmt: skip
     assert written == {
@@ -685,6 +705,47 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
     )
     assert [f.name for f in reference.features] == list(taxi.FEATURES)
     assert statistics["dataset"]["item_count"] == 300
+    assert reference.prediction is not None and reference.prediction.name == "prediction"
+    assert reference.prediction.count == 300
+    assert reference.prediction.mean == pytest.approx(float(np.mean(answers)))
+
+
+def test_the_prediction_baseline_is_the_candidates_own_answers(tmp_path: Path) -> None:
+    # Given the same rows and two candidates, one trained on fares twice as high
+    write_split(tmp_path / "train", TRAIN)
+    doubled = [f"{2 * float(line.split(',', 1)[0])},{line.split(',', 1)[1]}" for line in TRAIN]
+    pricier = model_archive(train_model(tmp_path, doubled, name="pricier"))
+    means = []
+    for archive in (candidate_archive(), pricier):
+        assert run_baseline(tmp_path, ",".join(taxi.FEATURES), archive=archive) == 0
+        statistics = json.loads((tmp_path / "baseline" / "statistics.json").read_text())
+        means.append(statistics["prediction"]["numerical_statistics"]["mean"])
+        # the features' statistics are the rows', whichever model answered them
+        assert statistics["features"][0]["numerical_statistics"]["mean"] == pytest.approx(
+            float(np.mean(matrix(TRAIN)[1][:, 0]))
+        )
+
+    # Then the prediction's baseline follows the model: what its endpoint will answer
+    assert means[1] == pytest.approx(2 * means[0], rel=0.05)
+
+
+def test_the_baseline_fails_in_one_line_without_a_candidate_that_reads_the_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_split(tmp_path / "train", TRAIN[:50])
+    narrow = train_model(tmp_path, [line.rsplit(",", 1)[0] for line in TRAIN[:50]], name="n")
+
+    # a candidate of another width
+    assert run_baseline(tmp_path, "", archive=model_archive(narrow)) == 1
+    assert "the candidate takes 8 features; the rows have 9" in capsys.readouterr().err
+    # no candidate at all (the pipeline always passes TrainModel's)
+    (tmp_path / "candidate" / "model.tar.gz").unlink()
+    code = baseline.main(
+        ["--input-dir", str(tmp_path / "train"), "--output-dir", str(tmp_path / "baseline"),
+         "--model-dir", str(tmp_path / "candidate")]
+    )  # fmt: skip
+    assert code == 1
+    assert "baseline failed: no candidate model at" in capsys.readouterr().err
 
 
 def test_with_enough_window_rows_the_baseline_describes_the_window_alone(tmp_path: Path) -> None:

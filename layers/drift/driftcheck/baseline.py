@@ -15,6 +15,11 @@ a partial domain would flag every window.
 
 Training data is trusted to be clean: a numeric feature with text in it, or a feature with no
 values at all, is an error, not a statistic.
+
+With `predictions` (the model's output for each row, as its endpoint would answer), the
+documents also describe the output, under a top-level "prediction" beside "features" (see
+Reference): a numeric entry named "prediction" (prefixed with "_" while a feature has the name)
+and its constraint, which the drift check compares with each window's endpointOutput.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from driftcheck.cells import category_counts, split_columns, value_type
-from driftcheck.features import DriftSettings, FeatureSpec, check_features
+from driftcheck.features import DriftSettings, FeatureSpec, check_features, prediction_name
 from driftcheck.formats import (
     OTHER,
     bucket_bounds,
@@ -48,12 +53,17 @@ Documents = tuple[dict[str, Any], dict[str, Any]]
 
 
 def baseline(
-    rows: Iterable[Sequence[object]], features: Sequence[FeatureSpec], settings: DriftSettings
+    rows: Iterable[Sequence[object]],
+    features: Sequence[FeatureSpec],
+    settings: DriftSettings,
+    *,
+    predictions: Sequence[float] | NDArray[np.float64] | None = None,
 ) -> Documents:
-    """(statistics.json, constraints.json) for rows of cells in feature order.
+    """(statistics.json, constraints.json) for rows of cells in feature order, and the
+    model's predictions for those rows, in the same order, if given.
 
-    Raises: ValueError for a row of the wrong length, or features that cannot be summarised
-    (every such feature listed).
+    Raises: ValueError for a row of the wrong length, features that cannot be summarised
+    (every such feature listed), or predictions that are not one finite number per row.
     """
     check_features(features)
     columns = [_Column(f) for f in features]
@@ -73,11 +83,24 @@ def baseline(
         if chunk:
             _absorb(columns, split_columns(chunk, numeric))
     problems = [problem for column in columns for problem in column.problems()]
+    output = None
+    if predictions is not None:
+        output = _Column(FeatureSpec(prediction_name([f.name for f in features]), "numeric"))
+        values = np.asarray(predictions, dtype=np.float64)
+        if values.shape != (count,):
+            problems.append(f"{values.size} predictions for {count} rows")
+        elif not np.all(np.isfinite(values)):
+            problems.append("a prediction is not a finite number")
+        else:
+            output.absorb(values)
     if problems:
         raise ValueError("cannot build a baseline: " + "; ".join(problems))
     summaries = [column.summary() for column in columns]
-    statistics = statistics_document(count, [entry for entry, _ in summaries])
-    constraints = constraints_document([constraint for _, constraint in summaries], settings)
+    predicted = output.summary() if output is not None else (None, None)
+    statistics = statistics_document(count, [entry for entry, _ in summaries], predicted[0])
+    constraints = constraints_document(
+        [constraint for _, constraint in summaries], settings, predicted[1]
+    )
     return statistics, constraints
 
 

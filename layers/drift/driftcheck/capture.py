@@ -2,7 +2,14 @@
 
 Each line is one record: {"captureData": {"endpointInput": {"observedContentType", "mode",
 "data", "encoding": "CSV" | "JSON" | "BASE64"}, "endpointOutput": ...}, "eventMetadata": ...,
-"eventVersion": "0"}. Only endpointInput is read: drift is about what the model was asked.
+"eventVersion": "0"}. endpointInput gives the rows; endpointOutput, when the baseline has the
+model output's statistics (the intake is `predicting`), gives one prediction per row: a CSV
+value per line (or one line of values), or JSON: a number, a list, {"predictions": [...]}, or
+JSON lines, each value a number or {"score": number}, as SageMaker's XGBoost container
+answers. An output that cannot be read, or holds another number of values than the request
+has rows, is counted (Tally.bad_outputs) with a reason: the rows still count, their
+predictions are missing. A record without endpointOutput (input-only capture) has missing
+predictions and nothing to report.
 
 A line that cannot be read (not JSON, no endpointInput, bad base64, a payload of an unknown
 shape) is counted with a reason and skipped; reading never raises on data and never keeps the
@@ -47,6 +54,8 @@ BAD_CONTENT_TYPE = "unsupported observedContentType for base64 data"
 BAD_PAYLOAD_JSON = "payload is not valid JSON"
 BAD_SHAPE = "JSON payload has an unsupported shape"
 EMPTY = "payload holds no rows"
+OUTPUT_SHAPE = "endpointOutput: not one number per row"
+OUTPUT_COUNT = "endpointOutput holds {values} values for {rows} rows"
 
 Rows = list[Any]
 _DECODER = json.JSONDecoder()
@@ -57,6 +66,7 @@ def read_capture(lines: Iterable[bytes | str], source: str, intake: Intake, star
     Lines are numbered from start + 1; returns the number of the last one (start if none)."""
     width, chunk_rows = intake.width, intake.chunk_rows
     commas = width - 1
+    predicting = intake.predicting
     rows = intake.rows
     decode = _DECODER.raw_decode
     records = 0
@@ -76,7 +86,8 @@ def read_capture(lines: Iterable[bytes | str], source: str, intake: Intake, star
                     intake.bad(source, number, NOT_JSON)
                 continue
         try:
-            endpoint_input = record["captureData"]["endpointInput"]
+            capture = record["captureData"]
+            endpoint_input = capture["endpointInput"]
             data = endpoint_input["data"]
             encoding = endpoint_input["encoding"]
         except (KeyError, TypeError, IndexError):
@@ -91,18 +102,24 @@ def read_capture(lines: Iterable[bytes | str], source: str, intake: Intake, star
             and "\r" not in data
             and data.count(",") == commas
         ):
-            rows.append(data)  # the row's CSV text: see Intake
-            records += 1
-            if len(rows) >= chunk_rows:
-                intake.flush()
-                rows = intake.rows
-            continue
+            row: str | None = data
+            if predicting:  # the row's text with its prediction as one more cell, or None
+                value = _one_csv_value(capture)
+                row = None if value is None else f"{data},{value}"
+            if row is not None:
+                rows.append(row)  # the row's CSV text: see Intake
+                records += 1
+                if len(rows) >= chunk_rows:
+                    intake.flush()
+                    rows = intake.rows
+                continue
         found = payload_rows(endpoint_input, data, encoding, width)
         if isinstance(found, str):
             intake.bad(source, number, found)
             continue
         records += 1
-        _feed(found, intake)
+        predicted = _predictions(capture, len(found), intake, source, number)
+        _feed(found, intake, predicted)
         rows = intake.rows
     intake.records += records
     return number
@@ -163,7 +180,8 @@ def _read_run(
     number + 1."""
     body = data[:cut]
     text = None
-    if b"\\" not in body and b"\r" not in body:
+    # The regex reads inputs only: with predictions to read, every line goes one by one.
+    if b"\\" not in body and b"\r" not in body and not intake.predicting:
         codes = np.frombuffer(body, dtype=np.uint8)
         if np.count_nonzero(codes < 32) == np.count_nonzero(codes == 10):
             with contextlib.suppress(UnicodeDecodeError):
@@ -245,13 +263,26 @@ def payload_rows(
 ) -> Rows | str:
     """The rows of one payload (lists of cells, or objects keyed by feature name), or the
     reason there are none. `width` is the number of features."""
+    decoded = _decoded(endpoint_input, data, encoding)
+    if isinstance(decoded, str):
+        return decoded
+    kind, text = decoded
+    if kind == "csv":
+        return csv_rows(text)
+    if kind == "jsonl":
+        return json_lines_rows(text)
+    return json_rows(text, width)
+
+
+def _decoded(payload: Mapping[str, Any], data: object, encoding: object) -> tuple[str, str] | str:
+    """("csv" | "json" | "jsonl", the payload's text), or the reason it has none."""
     if not isinstance(data, str):
         return NOT_TEXT
-    media_type = _media_type(endpoint_input.get("observedContentType"))
+    media_type = _media_type(payload.get("observedContentType"))
     if encoding == "CSV":
-        return csv_rows(data)
+        return "csv", data
     if encoding == "JSON":
-        return json_lines_rows(data) if media_type in JSON_LINES_TYPES else json_rows(data, width)
+        return ("jsonl" if media_type in JSON_LINES_TYPES else "json"), data
     if encoding != "BASE64":
         return BAD_ENCODING
     try:
@@ -261,12 +292,101 @@ def payload_rows(
     except UnicodeDecodeError:
         return NOT_UTF8
     if media_type in CSV_TYPES:
-        return csv_rows(text)
+        return "csv", text
     if media_type in JSON_LINES_TYPES:
-        return json_lines_rows(text)
+        return "jsonl", text
     if media_type == "application/json" or media_type.endswith("+json"):
-        return json_rows(text, width)
+        return "json", text
     return BAD_CONTENT_TYPE
+
+
+# -- the model's output ---------------------------------------------------------------------
+
+
+def _one_csv_value(capture: Mapping[str, Any]) -> str | None:
+    """The fast path's prediction: a CSV output of one plain value ("12.5\n"), or None."""
+    output = capture.get("endpointOutput")
+    if not isinstance(output, dict) or output.get("encoding") != "CSV":
+        return None
+    value = output.get("data")
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or "," in value or "\n" in value or "\r" in value or '"' in value:
+        return None
+    return value
+
+
+def _predictions(
+    capture: Mapping[str, Any], rows: int, intake: Intake, source: str, number: int
+) -> list[object] | None:
+    """The record's predictions when the intake reads them (None: missing); an unreadable
+    output is counted, its rows still read."""
+    if not intake.predicting:
+        return None
+    values = output_values(capture.get("endpointOutput"), rows)
+    if isinstance(values, str):
+        intake.bad_output(source, number, values)
+        return None
+    return values
+
+
+def output_values(output: object, rows: int) -> list[object] | str | None:
+    """The predictions of one record's endpointOutput, one per request row (cells: CSV text
+    or JSON numbers); None when the record has no output; else the reason there are none."""
+    if output is None:
+        return None
+    if not isinstance(output, Mapping):
+        return "endpointOutput: not an object"
+    decoded = _decoded(output, output.get("data"), output.get("encoding"))
+    if isinstance(decoded, str):
+        return "endpointOutput: " + decoded.replace("endpointInput.", "")
+    kind, text = decoded
+    values = _csv_values(text) if kind == "csv" else _json_values(text, lines=kind == "jsonl")
+    if isinstance(values, str):
+        return values
+    if len(values) != rows:
+        return OUTPUT_COUNT.format(values=len(values), rows=rows)
+    return values
+
+
+def _csv_values(text: str) -> list[object] | str:
+    """One value per line, or the values of a single line."""
+    found = csv_rows(text)
+    if isinstance(found, str):
+        return "endpointOutput: " + found
+    if all(len(row) == 1 for row in found):
+        return [row[0] for row in found]
+    if len(found) == 1:
+        return list(found[0])
+    return OUTPUT_SHAPE
+
+
+def _json_values(text: str, *, lines: bool) -> list[object] | str:
+    """A number, a list of them, {"predictions": [...]}, or JSON lines; each value a number
+    or an object with a numeric "score"."""
+    try:
+        if lines:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            payload = json.loads(text)
+            if isinstance(payload, dict) and "predictions" in payload:
+                payload = payload["predictions"]
+            items = payload if isinstance(payload, list) else [payload]
+    except ValueError:
+        return "endpointOutput: " + BAD_PAYLOAD_JSON
+    values = [_json_value(item) for item in items]
+    if not values or any(value is None for value in values):
+        return OUTPUT_SHAPE
+    return values
+
+
+def _json_value(item: object) -> object:
+    if isinstance(item, dict):
+        item = item.get("score")
+    if isinstance(item, int | float) and not isinstance(item, bool):
+        return item
+    return None
 
 
 def csv_rows(text: str) -> Rows | str:
@@ -326,17 +446,19 @@ def _row_list(items: object, width: int) -> Rows | str:
     return BAD_SHAPE
 
 
-def _feed(rows: Rows, intake: Intake) -> None:
-    """Rows of one record into the intake."""
-    for row in rows:
+def _feed(rows: Rows, intake: Intake, predictions: list[object] | None = None) -> None:
+    """Rows of one record into the intake, with their predictions if the intake reads them
+    (None: missing)."""
+    for row, predicted in zip(rows, predictions or repeat(None, len(rows)), strict=True):
         if isinstance(row, dict):
             features = row.get("features")
             if isinstance(features, list) and "features" not in intake.index:
-                intake.positional(features)  # SageMaker built-in algorithms' {"features": [...]}
+                # SageMaker built-in algorithms' {"features": [...]}
+                intake.positional(features, predicted)
             else:
-                intake.keyed(row)
+                intake.keyed(row, predicted)
         else:
-            intake.positional(row)
+            intake.positional(row, predicted)
 
 
 def _media_type(content_type: object) -> str:

@@ -8,10 +8,18 @@ constraint_violations.json and in the result, but they do not make a feature "dr
 broken upstream job and a changed population call for different people.
 
 A window with no readable rows is "no data": no distances, no violations, never drift.
+
+The model's output, when the baseline describes it (Reference.prediction), is compared like a
+numeric feature (its own threshold if set) and checked for type and completeness, but it is
+not a feature: `features` and `drifted_features` are the inputs, and `drifted_share` counts
+the prediction only when the settings say so (prediction_in_share). Without prediction
+statistics, or without a readable prediction in the window, it is skipped, and
+`prediction_skipped` says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping
@@ -47,6 +55,9 @@ COMPLETENESS_MIN_DROP = 0.001
 # The PSI noise bound's significance level: Deequ's alpha for c = 1.8 (see _psi_beyond_noise).
 PSI_ALPHA = 0.003
 PSI_MIN_PER_BIN = 20
+
+NO_PREDICTION_BASELINE = "the baseline has no prediction statistics (made before they were)"
+NO_PREDICTIONS = "no record of the window holds a readable prediction (is Output captured?)"
 
 
 @dataclass(frozen=True)
@@ -108,14 +119,26 @@ class DriftResult:
     malformed: int
     malformed_examples: tuple[str, ...]
     window: WindowStats = field(repr=False, compare=False)
+    prediction: FeatureDrift | None = None  # the model's output, when it was compared
+    prediction_skipped: str = ""  # why it was not (empty when it was, or without data)
+    prediction_in_share: bool = False  # whether drifted_share counts it
+    bad_outputs: int = 0  # records whose rows were read but whose output was not
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features if f.drifted)
 
     @property
+    def counted(self) -> tuple[FeatureDrift, ...]:
+        """What drifted_share counts: the features, and the prediction if configured."""
+        if self.prediction is not None and self.prediction_in_share:
+            return (*self.features, self.prediction)
+        return self.features
+
+    @property
     def drifted_share(self) -> float:
-        return len(self.drifted_features) / len(self.features) if self.features else 0.0
+        counted = self.counted
+        return sum(f.drifted for f in counted) / len(counted) if counted else 0.0
 
     def statistics_json(self) -> dict[str, Any]:
         """The window's statistics.json (Model Monitor schema)."""
@@ -134,12 +157,23 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
     tally = window.tally
     features: tuple[FeatureDrift, ...] = ()
     violations: tuple[Violation, ...] = ()
+    prediction: FeatureDrift | None = None
+    skipped = NO_PREDICTION_BASELINE if reference.prediction is None else ""
     if tally.rows:
         features = tuple(
             _judge(ref, partial, reference, tally.rows)
-            for ref, partial in zip(reference.features, window.partials, strict=True)
+            for ref, partial in zip(reference.features, window.partials, strict=False)
         )
-        violations = _violations(reference, window, features) if reference.evaluate else ()
+        output = reference.prediction
+        if output is not None:
+            partial = window.partials[-1]
+            if isinstance(partial, NumericPartial) and partial.present:
+                threshold = reference.settings.prediction_threshold
+                prediction = _judge_numeric(output, partial, reference, tally.rows, threshold)
+            else:
+                skipped = NO_PREDICTIONS
+        if reference.evaluate:
+            violations = _violations(reference, window, features, prediction)
     return DriftResult(
         no_data=not tally.rows,
         features=features,
@@ -149,6 +183,10 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
         malformed=tally.malformed,
         malformed_examples=tally.examples,
         window=window,
+        prediction=prediction,
+        prediction_skipped=skipped if tally.rows else "",
+        prediction_in_share=reference.settings.prediction_in_share,
+        bad_outputs=tally.bad_outputs,
     )
 
 
@@ -166,9 +204,16 @@ def _judge(
 
 
 def _judge_numeric(
-    ref: NumericReference, partial: NumericPartial, reference: Reference, rows: int
+    ref: NumericReference,
+    partial: NumericPartial,
+    reference: Reference,
+    rows: int,
+    threshold: float | None = None,
 ) -> FeatureDrift:
+    """`threshold` replaces the settings' L-infinity one (the prediction's own)."""
     settings = reference.settings
+    if threshold is not None:
+        settings = dataclasses.replace(settings, threshold=threshold)
     m, n = partial.count, ref.count
     linf = distance = 0.0
     index: float | None = None
@@ -371,15 +416,19 @@ def _feature_drift(
 
 
 def _violations(
-    reference: Reference, window: WindowStats, drifts: tuple[FeatureDrift, ...]
+    reference: Reference,
+    window: WindowStats,
+    drifts: tuple[FeatureDrift, ...],
+    prediction: FeatureDrift | None,
 ) -> tuple[Violation, ...]:
+    """The features' violations, then the prediction's (its type, completeness and drift:
+    it is no request column, so never a missing or extra one)."""
     tally = window.tally
-    settings = reference.settings
     names = reference.names
     seen = [i < tally.widest or name in tally.keyed for i, name in enumerate(names)]
     found: list[Violation] = []
     for ref, partial, drift, present in zip(
-        reference.features, window.partials, drifts, seen, strict=True
+        reference.features, window.partials, drifts, seen, strict=False
     ):
         if not ref.checked:
             continue
@@ -387,28 +436,40 @@ def _violations(
             text = formats.missing_columns_text(sum(seen), len(names))
             found.append(Violation(ref.name, formats.MISSING_COLUMN, text))
             continue
-        share = _type_share(partial)
-        if share is not None and share < settings.datatype_threshold:
-            text = formats.data_type_text(ref.inferred_type, settings.datatype_threshold, share)
-            found.append(Violation(ref.name, formats.DATA_TYPE, text))
-        if _completeness_dropped(
-            drift.completeness, ref.completeness, tally.rows, reference.item_count
-        ):
-            text = formats.value_text(drift.completeness)
-            found.append(Violation(ref.name, formats.COMPLETENESS, text))
-        if (
-            isinstance(ref, CategoricalReference)
-            and ref.domain is not None
-            and drift.unseen_share is not None
-            and 1.0 - drift.unseen_share < settings.domain_threshold
-        ):
-            text = formats.value_text(1.0 - drift.unseen_share)
-            found.append(Violation(ref.name, formats.CATEGORICAL_VALUES, text))
-        if drift.drifted:
-            found.append(Violation(ref.name, formats.DRIFT, drift.reason))
+        found.extend(_column_violations(ref, partial, drift, reference, tally.rows))
     if tally.extra_rows:
         found.append(_extra_columns(reference, window))
+    output = reference.prediction
+    if output is not None and prediction is not None and output.checked:
+        found.extend(
+            _column_violations(output, window.partials[-1], prediction, reference, tally.rows)
+        )
     return tuple(found)
+
+
+def _column_violations(
+    ref: FeatureReference, partial: Partial, drift: FeatureDrift, reference: Reference, rows: int
+) -> list[Violation]:
+    settings = reference.settings
+    found = []
+    share = _type_share(partial)
+    if share is not None and share < settings.datatype_threshold:
+        text = formats.data_type_text(ref.inferred_type, settings.datatype_threshold, share)
+        found.append(Violation(ref.name, formats.DATA_TYPE, text))
+    if _completeness_dropped(drift.completeness, ref.completeness, rows, reference.item_count):
+        text = formats.value_text(drift.completeness)
+        found.append(Violation(ref.name, formats.COMPLETENESS, text))
+    if (
+        isinstance(ref, CategoricalReference)
+        and ref.domain is not None
+        and drift.unseen_share is not None
+        and 1.0 - drift.unseen_share < settings.domain_threshold
+    ):
+        text = formats.value_text(1.0 - drift.unseen_share)
+        found.append(Violation(ref.name, formats.CATEGORICAL_VALUES, text))
+    if drift.drifted:
+        found.append(Violation(ref.name, formats.DRIFT, drift.reason))
+    return found
 
 
 def _type_share(partial: Partial) -> float | None:

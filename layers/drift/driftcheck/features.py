@@ -48,6 +48,8 @@ class DriftSettings:
     None, the default, turns it off); `chi2_p_value` is the significance level of the
     chi-square verdict when `categorical_method` is "chisquared"; `datatype_threshold` and
     `domain_threshold` are the shares of values that must match the baseline's type and domain.
+    `prediction_threshold` bounds the L-infinity distance of the model's output (None: the
+    numeric `threshold`), and `prediction_in_share` counts its drift in `drifted_share`.
     """
 
     threshold: float = 0.1
@@ -59,6 +61,9 @@ class DriftSettings:
     chi2_p_value: float = 0.001
     datatype_threshold: float = 1.0
     domain_threshold: float = 1.0
+    # The model's output, when the baseline has its statistics (see Reference.prediction).
+    prediction_threshold: float | None = None
+    prediction_in_share: bool = False
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -74,6 +79,11 @@ class DriftSettings:
         for name in ("datatype_threshold", "domain_threshold"):
             if not _number_in(getattr(self, name), 0.0, 1.0):
                 problems.append(f"{name} must be between 0 and 1")
+        prediction = self.prediction_threshold
+        if prediction is not None and not _number_in(prediction, 0.0, math.inf):
+            problems.append("prediction_threshold must be a finite number >= 0, or None")
+        if not isinstance(self.prediction_in_share, bool):
+            problems.append("prediction_in_share must be true or false")
         if self.psi_threshold is not None and not _number_in(self.psi_threshold, 0.0, math.inf):
             problems.append("psi_threshold must be a finite number >= 0, or None")
         wasserstein = self.wasserstein_threshold
@@ -86,6 +96,19 @@ class DriftSettings:
         if self.categorical_method not in get_args(CategoricalMethod):
             problems.append(f"categorical_method must be one of {get_args(CategoricalMethod)}")
         return problems
+
+
+PREDICTION = "prediction"
+
+
+def prediction_name(features: Sequence[str]) -> str:
+    """The name of the model's output column: "prediction", with a leading "_" for each
+    feature that already has the name (so it never stands for an input)."""
+    name = PREDICTION
+    taken = set(features)
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def check_features(features: Sequence[FeatureSpec]) -> None:

@@ -52,9 +52,21 @@ def java_double(value: float) -> str:
 # -- statistics.json ---------------------------------------------------------------------------
 
 
-def statistics_document(item_count: int, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The whole statistics.json."""
-    return {"version": VERSION, "dataset": {"item_count": item_count}, "features": list(features)}
+def statistics_document(
+    item_count: int,
+    features: Sequence[dict[str, Any]],
+    prediction: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole statistics.json; the model output's entry, if any, beside the features (an
+    addition of this engine: Model Monitor's readers take "features" as the input columns)."""
+    document = {
+        "version": VERSION,
+        "dataset": {"item_count": item_count},
+        "features": list(features),
+    }
+    if prediction is not None:
+        document["prediction"] = prediction
+    return document
 
 
 def numeric_entry(
@@ -131,17 +143,23 @@ def bucket_bounds(minimum: float, maximum: float) -> list[float]:
 
 
 def constraints_document(
-    features: Sequence[dict[str, Any]], settings: DriftSettings
+    features: Sequence[dict[str, Any]],
+    settings: DriftSettings,
+    prediction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole constraints.json; the settings become its monitoring_config.
+    """The whole constraints.json; the settings become its monitoring_config, and the model
+    output's constraint, if any, sits beside the features.
 
-    `psi_threshold`, `wasserstein_threshold` and `chi_squared_p_value` are this engine's
-    additions to
-    distribution_constraints (Model Monitor tolerates keys it does not know).
+    `psi_threshold`, `wasserstein_threshold`, `chi_squared_p_value`,
+    `prediction_comparison_threshold` and `prediction_in_drifted_share` (written only with a
+    prediction) are this engine's additions to distribution_constraints (Model Monitor
+    tolerates keys it does not know).
     """
+    extra = {"prediction": prediction} if prediction is not None else {}
     return {
         "version": VERSION,
         "features": list(features),
+        **extra,
         "monitoring_config": {
             "evaluate_constraints": "Enabled",
             "emit_metrics": "Enabled",
@@ -158,8 +176,18 @@ def constraints_document(
                 "psi_threshold": settings.psi_threshold,
                 "wasserstein_threshold": settings.wasserstein_threshold,
                 "chi_squared_p_value": settings.chi2_p_value,
+                **_prediction_settings(settings, prediction is not None),
             },
         },
+    }
+
+
+def _prediction_settings(settings: DriftSettings, predicting: bool) -> dict[str, Any]:
+    if not predicting:
+        return {}
+    return {
+        "prediction_comparison_threshold": settings.prediction_threshold,
+        "prediction_in_drifted_share": "Enabled" if settings.prediction_in_share else "Disabled",
     }
 
 

@@ -37,6 +37,7 @@ class Tally:
     keyed: frozenset[str] = frozenset()  # feature names that keyed rows used
     extra_keys: frozenset[str] = frozenset()  # unexpected names (the smallest few, sorted)
     extra_rows: int = 0  # rows with cells or names beyond the features
+    bad_outputs: int = 0  # records whose rows were read but whose endpointOutput was not
 
     def merged(self, other: Tally) -> Tally:
         """Counts add; examples keep the first ones in order; unexpected names stay capped
@@ -50,6 +51,7 @@ class Tally:
             keyed=self.keyed | other.keyed,
             extra_keys=smallest(self.extra_keys | other.extra_keys),
             extra_rows=self.extra_rows + other.extra_rows,
+            bad_outputs=self.bad_outputs + other.bad_outputs,
         )
 
 
@@ -62,11 +64,23 @@ class Intake:
     exactly `width` - 1 commas and no quote, CR or LF) straight to `rows`: it stands for
     text.split(","). A chunk made only of such texts goes to `text_sink` whole, which converts
     it without splitting row by row; any other chunk goes to `sink` as lists of cells.
+
+    With `predicting`, every row ends with one more cell, the model's output for it:
+    positional() and keyed() append the `predicted` cell they are given (None: missing), rows
+    appended directly carry it as their last cell, and texts have `width` commas.
     """
 
-    def __init__(self, names: Sequence[str], sink: Sink, text_sink: TextSink | None = None) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        sink: Sink,
+        text_sink: TextSink | None = None,
+        *,
+        predicting: bool = False,
+    ) -> None:
         self.names = tuple(names)
         self.width = len(self.names)
+        self.predicting = predicting
         self.sink = sink
         self.text_sink = text_sink
         self.chunk_rows = CHUNK_ROWS
@@ -78,12 +92,13 @@ class Intake:
         self._examples: list[str] = []
         self._widest = 0
         self._extra_rows = 0
+        self._bad_outputs = 0
         self._fitted = 0  # rows of the current chunk that did not arrive exactly `width` wide
         self._listed = 0  # rows of the current chunk that came through append() (not texts)
         self._keyed: set[str] = set()
         self._extra_keys: set[str] = set()
 
-    def positional(self, cells: Row) -> None:
+    def positional(self, cells: Row, predicted: object = None) -> None:
         """A row whose cells are in feature order (a CSV row, a JSON list)."""
         width = self.width
         if len(cells) != width:
@@ -91,9 +106,11 @@ class Intake:
             self._widest = max(self._widest, len(cells))
             self._extra_rows += len(cells) > width
             cells = list(cells[:width]) + [None] * (width - len(cells))
+        if self.predicting:
+            cells = [*cells, predicted]
         self.append(cells)
 
-    def keyed(self, row: Mapping[str, object]) -> None:
+    def keyed(self, row: Mapping[str, object], predicted: object = None) -> None:
         """A row whose cells are named (a JSON object); absent names are missing cells."""
         index = self.index
         known = [key for key in row if key in index]
@@ -104,7 +121,10 @@ class Intake:
             if len(self._extra_keys) > 4 * MAX_EXTRA_KEYS:
                 self._extra_keys = set(smallest(self._extra_keys))
         self._fitted += 1
-        self.append([row.get(name) for name in self.names])
+        cells = [row.get(name) for name in self.names]
+        if self.predicting:
+            cells.append(predicted)
+        self.append(cells)
 
     def append(self, cells: Row) -> None:
         if cells.__class__ is str:  # a row that is one str is its characters, not CSV text
@@ -117,6 +137,13 @@ class Intake:
     def bad(self, source: str, line: int, reason: str) -> None:
         """A record that gave no rows. The reason is ours, never text from the payload."""
         self._malformed += 1
+        if len(self._examples) < MAX_EXAMPLES:
+            self._examples.append(f"{source}:{line}: {reason}")
+
+    def bad_output(self, source: str, line: int, reason: str) -> None:
+        """A record whose rows were read but whose output was not: their predictions are
+        missing. The reason is ours, never text from the payload."""
+        self._bad_outputs += 1
         if len(self._examples) < MAX_EXAMPLES:
             self._examples.append(f"{source}:{line}: {reason}")
 
@@ -143,7 +170,7 @@ class Intake:
         width = self.width
         for row in rows:
             self.records += 1
-            if len(row) == width:
+            if len(row) == width and not self.predicting:
                 self.append(row)
             else:
                 self.positional(row)
@@ -159,6 +186,7 @@ class Intake:
             keyed=frozenset(self._keyed),
             extra_keys=smallest(self._extra_keys),
             extra_rows=self._extra_rows,
+            bad_outputs=self._bad_outputs,
         )
 
 

@@ -13,6 +13,7 @@ window CDFs are compared at the same points with no interpolation on either side
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -94,7 +95,13 @@ FeatureReference = NumericReference | CategoricalReference
 @dataclass(frozen=True, eq=False)
 class Reference:
     """A compiled baseline: features in column order, the settings, and a fingerprint that
-    ties window partials to the baseline they were counted against."""
+    ties window partials to the baseline they were counted against.
+
+    `prediction` is the model's output on the baseline's rows, when the baseline has it: the
+    top-level "prediction" entry of statistics.json and constraints.json, beside "features"
+    (which list the request's columns only, so tools that read them by position, and
+    baselines from before, are unaffected). A window reads it from each record's
+    endpointOutput; None (an older baseline, or input without outputs) skips it."""
 
     features: tuple[FeatureReference, ...]
     settings: DriftSettings
@@ -102,10 +109,25 @@ class Reference:
     compare: bool  # distribution_constraints.perform_comparison
     item_count: int
     fingerprint: str
+    prediction: NumericReference | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The request's columns (the inputs), in order."""
         return tuple(f.name for f in self.features)
+
+    @property
+    def columns(self) -> tuple[FeatureReference, ...]:
+        """What a window counts: the features, then the prediction when there is one."""
+        if self.prediction is None:
+            return self.features
+        return (*self.features, self.prediction)
+
+    def without_prediction(self) -> Reference:
+        """This baseline for input that holds no model outputs (a batch transform's input)."""
+        if self.prediction is None:
+            return self
+        return dataclasses.replace(self, prediction=None, fingerprint=self.fingerprint + "-inputs")
 
     @classmethod
     def from_baseline(
@@ -126,6 +148,7 @@ class Reference:
             )
         settings, evaluate, compare = _monitoring_config(constraints, problems)
         item_count = _count(_dig(statistics, "dataset", "item_count"))
+        prediction = _prediction(statistics, constraints, {f.name for f in features}, problems)
         if problems or settings is None:
             raise BaselineInvalid(problems)
         return cls(
@@ -135,7 +158,32 @@ class Reference:
             compare=compare,
             item_count=item_count if item_count is not None else 0,
             fingerprint=_fingerprint(statistics, constraints),
+            prediction=prediction,
         )
+
+
+def _prediction(
+    statistics: Mapping[str, Any],
+    constraints: Mapping[str, Any],
+    features: set[str],
+    problems: list[str],
+) -> NumericReference | None:
+    """The model output's baseline (statistics.json's "prediction"), or None without one."""
+    entry = statistics.get("prediction")
+    if entry is None:
+        return None
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    if not isinstance(name, str) or not name or "numerical_statistics" not in entry:
+        problems.append("statistics.json: 'prediction' must be a named numeric feature entry")
+        return None
+    if name in features:
+        problems.append(f"statistics.json: the prediction's name {name!r} is a feature's")
+        return None
+    constraint = constraints.get("prediction", {})
+    if not isinstance(constraint, Mapping):
+        problems.append("constraints.json: 'prediction' must be an object")
+        return None
+    return _numeric(name, entry, constraint, problems)
 
 
 def _compile_features(
@@ -353,6 +401,7 @@ def _monitoring_config(
         return None, True, True
     defaults = DriftSettings()
     threshold = distribution.get("comparison_threshold", defaults.threshold)
+    in_share = distribution.get("prediction_in_drifted_share")
     values: dict[str, Any] = {
         "threshold": threshold,
         "categorical_threshold": distribution.get("categorical_comparison_threshold", threshold),
@@ -365,6 +414,10 @@ def _monitoring_config(
             "wasserstein_threshold", defaults.wasserstein_threshold
         ),
         "chi2_p_value": distribution.get("chi_squared_p_value", defaults.chi2_p_value),
+        "prediction_threshold": distribution.get(
+            "prediction_comparison_threshold", defaults.prediction_threshold
+        ),
+        "prediction_in_share": _enabled(in_share) if in_share is not None else False,
         "datatype_threshold": config.get("datatype_check_threshold", defaults.datatype_threshold),
         "domain_threshold": config.get("domain_content_threshold", defaults.domain_threshold),
     }
@@ -410,6 +463,10 @@ def _categorical_method(value: Any, problems: list[str]) -> CategoricalMethod:
             "constraints.json: categorical_drift_method must be LInfinity or ChiSquared"
         )
     return _CATEGORICAL_METHODS.get(str(value).lower(), "linf")
+
+
+def _enabled(value: Any) -> bool:
+    return isinstance(value, str) and value.lower() == "enabled"
 
 
 def _disabled(value: Any) -> bool:

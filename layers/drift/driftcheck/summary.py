@@ -32,14 +32,15 @@ SKETCH_SIZE = 2048
 
 
 def window_statistics(window: WindowStats) -> dict[str, Any]:
-    """statistics.json for the window."""
+    """statistics.json for the window (with the model output's entry, as in its baseline)."""
     entries = []
-    for partial, ref in zip(window.partials, window.reference.features, strict=True):
+    for partial, ref in zip(window.partials, window.reference.columns, strict=True):
         if isinstance(partial, NumericPartial) and isinstance(ref, NumericReference):
             entries.append(numeric_statistics(partial, ref))
         elif isinstance(partial, CategoricalPartial) and isinstance(ref, CategoricalReference):
             entries.append(categorical_statistics(partial, ref))
-    return statistics_document(window.tally.rows, entries)
+    prediction = entries.pop() if window.reference.prediction is not None else None
+    return statistics_document(window.tally.rows, entries, prediction)
 
 
 def numeric_statistics(partial: NumericPartial, ref: NumericReference) -> dict[str, Any]:

@@ -232,9 +232,18 @@ class WindowStats:
     def empty(cls, reference: Reference) -> WindowStats:
         partials: list[Partial] = [
             NumericPartial.empty(f) if isinstance(f, NumericReference) else CategoricalPartial()
-            for f in reference.features
+            for f in reference.columns
         ]
         return cls(reference, partials)
+
+    def _intake(self, text_sink: bool = True) -> Intake:
+        """An intake for this window's columns (the prediction read from outputs, if any)."""
+        return Intake(
+            self.reference.names,
+            self._absorb,
+            self._absorb_texts if text_sink else None,
+            predicting=self.reference.prediction is not None,
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -245,7 +254,7 @@ class WindowStats:
         become one partial, folded into this accumulator (see the module docstring).
         """
         part = WindowStats.empty(self.reference)
-        intake = Intake(self.reference.names, part._absorb, part._absorb_texts)
+        intake = part._intake()
         with gc_paused():
             if isinstance(lines, io.BufferedIOBase):
                 # A binary file: read in blocks, split at b"\n" as iterating it would.
@@ -265,7 +274,7 @@ class WindowStats:
         body.iter_lines(); it is just faster, most lines never being read one by one.
         """
         part = WindowStats.empty(self.reference)
-        intake = Intake(self.reference.names, part._absorb, part._absorb_texts)
+        intake = part._intake()
         with gc_paused():
             read_capture_blocks(blocks, source, intake, universal_newlines=True)
             intake.flush()
@@ -286,9 +295,11 @@ class WindowStats:
         self.add_rows(rows())
 
     def add_rows(self, rows: Iterable[Row]) -> None:
-        """Read rows already in feature order (batch transform input: CSV cells or values)."""
+        """Read rows already in feature order (batch transform input: CSV cells or values);
+        they hold no predictions (missing, if the baseline has them: see
+        Reference.without_prediction)."""
         part = WindowStats.empty(self.reference)
-        intake = Intake(self.reference.names, part._absorb)
+        intake = part._intake(text_sink=False)
         with gc_paused():
             intake.add_rows(rows)
             intake.flush()
@@ -303,11 +314,12 @@ class WindowStats:
         and values are cells as in a capture (None or NaN: missing; text in a number: a type
         mismatch). The columns go to the statistics a chunk at a time, as an intake hands
         them over, so the window equals add_capture() of the same rows sent one per request
-        as keyed JSON, float sums included. Raises: ValueError for columns that are not
-        one-dimensional sequences of one length (nothing is read then).
+        as keyed JSON, float sums included. A column named as the baseline's prediction is
+        the model's output. Raises: ValueError for columns that are not one-dimensional
+        sequences of one length (nothing is read then).
         """
         rows = _column_length(columns)
-        features = self.reference.features
+        features = self.reference.columns
         picked = [columns.get(f.name) for f in features]
         part = WindowStats.empty(self.reference)
         with gc_paused():
@@ -338,9 +350,7 @@ class WindowStats:
             raise ValueError("cannot merge windows counted against different baselines")
         partials = [
             _merged(a, b, ref)
-            for a, b, ref in zip(
-                self.partials, other.partials, self.reference.features, strict=True
-            )
+            for a, b, ref in zip(self.partials, other.partials, self.reference.columns, strict=True)
         ]
         return WindowStats(self.reference, partials, self.tally.merged(other.tally))
 
@@ -358,6 +368,7 @@ class WindowStats:
             "keyed": sorted(tally.keyed),
             "extra_keys": sorted(tally.extra_keys),
             "extra_rows": tally.extra_rows,
+            "bad_outputs": tally.bad_outputs,
             "features": [p.to_json() for p in self.partials],
         }
 
@@ -376,13 +387,13 @@ class WindowStats:
     @classmethod
     def _read(cls, reference: Reference, data: Mapping[str, Any]) -> WindowStats:
         features = data["features"]
-        if len(features) != len(reference.features):
+        if len(features) != len(reference.columns):
             raise ValueError("the window partial has the wrong number of features")
         partials: list[Partial] = [
             NumericPartial.from_json(item, ref)
             if isinstance(ref, NumericReference)
             else CategoricalPartial.from_json(item)
-            for item, ref in zip(features, reference.features, strict=True)
+            for item, ref in zip(features, reference.columns, strict=True)
         ]
         tally = Tally(
             records=int(data["records"]),
@@ -393,23 +404,24 @@ class WindowStats:
             keyed=frozenset(data["keyed"]),
             extra_keys=frozenset(data["extra_keys"]),
             extra_rows=int(data["extra_rows"]),
+            bad_outputs=int(data.get("bad_outputs", 0)),
         )
         return cls(reference, partials, tally)
 
     # -- internals -----------------------------------------------------------------------------
 
     def _absorb(self, rows: list[Row]) -> None:
-        """One chunk of rows, exactly one cell per feature."""
-        numeric = [isinstance(f, NumericReference) for f in self.reference.features]
+        """One chunk of rows, exactly one cell per column."""
+        numeric = [isinstance(f, NumericReference) for f in self.reference.columns]
         self._absorb_columns(split_columns(rows, numeric))
 
     def _absorb_texts(self, texts: list[str]) -> None:
-        """One chunk of one-row CSV texts, exactly one cell per feature (see Intake)."""
-        numeric = [isinstance(f, NumericReference) for f in self.reference.features]
+        """One chunk of one-row CSV texts, exactly one cell per column (see Intake)."""
+        numeric = [isinstance(f, NumericReference) for f in self.reference.columns]
         self._absorb_columns(split_texts(texts, numeric))
 
     def _absorb_columns(self, columns: list[NDArray[np.float64] | list[object]]) -> None:
-        features = self.reference.features
+        features = self.reference.columns
         for partial, ref, column in zip(self.partials, features, columns, strict=True):
             if isinstance(partial, NumericPartial) and isinstance(ref, NumericReference):
                 partial.absorb(column, ref)  # type: ignore[arg-type]  # a float column

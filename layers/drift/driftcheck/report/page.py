@@ -1,5 +1,6 @@
-"""The report page's layout: the header, the alarm panel, the features table, the figures of
-each drifted feature, the violations and unreadable records."""
+"""The report page's layout: the header, the alarm panel, the features table (the model's
+output last, when it was compared), the figures of each drifted feature, the violations and
+unreadable records."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ def render_report(
     """The report page for one compared window. `window` describes the traffic period."""
     context = context or ReportContext()
     ranked = sorted(result.features, key=lambda f: (-f.drifted, -f.distance, f.name))
+    if result.prediction is not None:
+        ranked.append(result.prediction)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -80,11 +83,13 @@ def render_report(
     ]
     if ranked:
         parts.append(_alarm_panel(result, context))
-        parts.append(_table(ranked, ref.settings, context.history, _means(result, ref)))
+        parts.append(
+            _table(ranked, ref.settings, context.history, _means(result, ref), _output(result))
+        )
         parts.append(_how_to_read(ref.settings))
     drifted = [f for f in ranked if f.drifted]
     if drifted:
-        parts.append("<h2>Drifted features</h2>")
+        parts.append("<h2>Drifted features</h2>" if result.drifted_features else "<h2>Drift</h2>")
         parts.extend(_figure(f, result, ref, context.history) for f in drifted)
     if result.violations:
         parts.append("<h2>Constraint violations</h2><ul>")
@@ -118,6 +123,8 @@ def _header(
         )
     else:
         banner = f"<p class='banner ok'>No drift in {len(result.features)} features</p>"
+    if not result.no_data:
+        banner += _prediction_line(result)
     facts = [
         ("Records", f"{result.records:,}"),
         ("Rows", f"{result.rows:,}"),
@@ -126,6 +133,8 @@ def _header(
         ("Violations", f"{len(result.violations):,}"),
         ("Baseline rows", f"{ref.item_count:,}"),
     ]
+    if result.bad_outputs:
+        facts.append(("Unreadable outputs", f"{result.bad_outputs:,}"))
     if context.baseline:
         facts.append(("Baseline of", escape(context.baseline)))
     listing = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
@@ -139,13 +148,45 @@ def _header(
     )
 
 
+def _output(result: DriftResult) -> str:
+    """The name of the model's output column in the table ("" without one)."""
+    return result.prediction.name if result.prediction is not None else ""
+
+
+def _prediction_line(result: DriftResult) -> str:
+    """What became of the model's output: drifted, not, or why it was not compared."""
+    prediction = result.prediction
+    if prediction is None:
+        reason = result.prediction_skipped or "no prediction statistics"
+        return (
+            f"<p class='muted' id='prediction'>Prediction drift not checked: {escape(reason)}.</p>"
+        )
+    counted = (
+        "counted in the drifted share"
+        if result.prediction_in_share
+        else "reported, not counted in the drifted share"
+    )
+    verdict = "drifted" if prediction.drifted else "did not drift"
+    kind = "drift" if prediction.drifted else "ok"
+    return (
+        f"<p class='banner {kind}' id='prediction'>The model's output "
+        f"({escape(prediction.name)}) {verdict}: distance {prediction.distance:.3f} "
+        f"/ {prediction.threshold:.3g} ({counted})</p>"
+    )
+
+
 def _alarm_panel(result: DriftResult, context: ReportContext) -> str:
     """Where this check stands against the alarm, from the windows its metric holds."""
     alarm, history = context.alarm, context.history
     if alarm is None:
         return ""
+    counted = (
+        "features and the model's output"
+        if len(result.counted) > len(result.features)
+        else "features"
+    )
     rule = (
-        f"The drift alarm fires when more than {alarm.share:.0%} of the features drift in "
+        f"The drift alarm fires when more than {alarm.share:.0%} of the {counted} drift in "
         f"{alarm.datapoints} of the last {alarm.periods} checks."
     )
     here = "above" if result.drifted_share > alarm.share else "not above"
@@ -177,9 +218,11 @@ def _table(
     settings: DriftSettings,
     history: Sequence[PastCheck] | None,
     means: Mapping[str, tuple[float | None, float]],
+    output: str = "",
 ) -> str:
-    """One row per feature; a measure's column only where it applies (the Wasserstein one
-    when turned on, PSI with numeric features, chi-square with categorical ones)."""
+    """One row per feature, and for the model's output (named `output`); a measure's column
+    only where it applies (the Wasserstein one when turned on, PSI with numeric features,
+    chi-square with categorical ones)."""
     kinds = {f.kind for f in features}
     measures: list[tuple[Measure, str, Callable[[FeatureDrift], str]]] = [
         ("distance", "Distance / threshold", lambda f: _against(f.distance, f.threshold)),
@@ -216,7 +259,9 @@ def _table(
         )
         rows.append(
             f"<tr{" class='drifted'" if f.drifted else ''}>"
-            f"<td>{escape(f.name)} <span class='muted kind'>{f.kind}</span></td><td>{verdict}</td>"
+            f"<td>{escape(f.name)} <span class='muted kind'>"
+            f"{'model output' if output and f.name == output else f.kind}</span></td>"
+            f"<td>{verdict}</td>"
             f"{cells}<td>{_mean_change(means.get(f.name))}</td>"
             f"<td>{f.completeness:.1%} <span class='muted'>/ {f.baseline_completeness:.1%}</span>"
             f"</td><td class='why'>{escape(why(f, settings))}</td>"
@@ -241,7 +286,7 @@ def _chi(f: FeatureDrift) -> str:
 def _means(result: DriftResult, ref: Reference) -> dict[str, tuple[float | None, float]]:
     """Each numeric feature's (baseline mean, window mean), for features with values."""
     found = {}
-    for feature, partial in zip(ref.features, result.window.partials, strict=True):
+    for feature, partial in zip(ref.columns, result.window.partials, strict=True):
         if not isinstance(feature, NumericReference) or not isinstance(partial, NumericPartial):
             continue
         if partial.count:
@@ -286,8 +331,8 @@ def _figure(
     ref: Reference,
     history: Sequence[PastCheck] | None,
 ) -> str:
-    index = ref.names.index(drift.name)
-    feature, partial = ref.features[index], result.window.partials[index]
+    index = [column.name for column in ref.columns].index(drift.name)
+    feature, partial = ref.columns[index], result.window.partials[index]
     if isinstance(feature, NumericReference) and isinstance(partial, NumericPartial):
         plots = [cdf_plot(feature, partial), histogram(feature, partial)]
         side = _numeric_side_by_side(feature, partial)

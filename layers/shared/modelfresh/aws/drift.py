@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from modelfresh.drift.plan import (
     DRIFT_NAMESPACE,
     FEATURE_METRIC,
+    PREDICTION_METRIC,
     SHARE_METRIC,
     CaptureObject,
     DriftBaseline,
@@ -138,15 +139,25 @@ class DriftMetrics:
         self._cw = client
 
     def publish(
-        self, model: str, at: str, share: float, distances: Mapping[str, float], rows: int
+        self,
+        model: str,
+        at: str,
+        share: float,
+        distances: Mapping[str, float],
+        rows: int,
+        *,
+        prediction: float | None = None,
     ) -> int:
         """One datapoint per metric, stamped with the window's start (the hour it describes);
-        returns how many were sent."""
+        the model output's distance, when it was compared, as prediction_baseline_drift.
+        Returns how many were sent."""
         values = [
             (SHARE_METRIC, share, "None"),
             ("checked_rows", float(rows), "Count"),
             *((FEATURE_METRIC.format(feature=n), v, "None") for n, v in distances.items()),
         ]
+        if prediction is not None:
+            values.append((PREDICTION_METRIC, prediction, "None"))
         data: list[MetricDatumTypeDef] = [
             {
                 "MetricName": name,

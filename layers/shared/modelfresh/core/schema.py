@@ -251,6 +251,13 @@ class DriftCheck:
     # deviations (the Wasserstein distance, Evidently's default numeric test: it sees a mean
     # shift of a quarter sd that Model Monitor's 0.1 L-infinity misses); 0, the default, is off.
     wasserstein_threshold: float = 0.0
+    # The model's output (the prediction), compared when the champion's baseline describes
+    # it: drifted beyond this L-infinity distance (0: `threshold`, as any numeric feature),
+    # and counted in the drifted share the alarm watches only when asked (it usually moves
+    # because the inputs did, which the features count already; its own metric,
+    # prediction_baseline_drift, is published either way).
+    prediction_threshold: float = 0.0
+    prediction_in_alarm_share: bool = False
     alarm_share: float = 0.2  # the alarm fires when more than this share of features drift
     datapoints_to_alarm: int = 2  # ...in this many of the last evaluation_periods checks
     evaluation_periods: int = 3
@@ -283,6 +290,8 @@ class DriftCheck:
         for key in ("psi_threshold", "wasserstein_threshold"):
             if v.get(key, 0) < 0:
                 yield key, "must be >= 0 (0 turns it off)"
+        if not 0 <= v.get("prediction_threshold", 0) < 1:
+            yield "prediction_threshold", "must be >= 0 and < 1 (0: the same as threshold)"
         periods = v.get("evaluation_periods", 3)
         if not 1 <= periods <= 24:
             yield "evaluation_periods", "must be between 1 and 24"

@@ -31,6 +31,7 @@ from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
 from modelfresh.drift.plan import (
     FEATURE_METRIC,
+    PREDICTION_METRIC,
     SHARE_METRIC,
     Batch,
     BatchCheck,
@@ -61,9 +62,17 @@ class DriftMetrics(Protocol):
     """The drift check's CloudWatch metrics (see aws/drift.py's DriftMetrics)."""
 
     def publish(
-        self, model: str, at: str, share: float, distances: Mapping[str, float], rows: int
+        self,
+        model: str,
+        at: str,
+        share: float,
+        distances: Mapping[str, float],
+        rows: int,
+        *,
+        prediction: float | None = None,
     ) -> int:
-        """One datapoint per metric, stamped with the window's start; returns how many."""
+        """One datapoint per metric, stamped with the window's start; returns how many.
+        `prediction`: the model output's distance, when it was compared."""
         ...
 
     def recent(
@@ -121,12 +130,16 @@ def reference_of_check(
     config: ControllerConfig, objects: DriftObjects, check: Mapping[str, Any]
 ) -> tuple[ModelConfig, Reference]:
     """The model and compiled baseline a plan's `check` names (what both statistics steps
-    need first). Raises: UnknownModel, NoDriftCheck, MalformedEvent, BaselineInvalid."""
+    need first): a batch transform's input holds no model outputs, so its baseline leaves
+    the prediction out. Raises: UnknownModel, NoDriftCheck, MalformedEvent, BaselineInvalid."""
     model, drift_check = checked_model(config, require(check, "model", str))
     baseline = check.get("baseline")
     if not isinstance(baseline, Mapping):
         raise MalformedEvent("malformed event: the drift check names no baseline")
-    return model, reference(objects, baseline, drift_check)
+    compiled = reference(objects, baseline, drift_check)
+    if check.get("format", "capture") == "csv":
+        compiled = compiled.without_prediction()
+    return model, compiled
 
 
 def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
@@ -138,6 +151,8 @@ def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
         method=check.method,
         psi_threshold=check.psi_threshold or None,
         wasserstein_threshold=check.wasserstein_threshold or None,
+        prediction_threshold=check.prediction_threshold or None,
+        prediction_in_share=check.prediction_in_alarm_share,
     )
 
 
@@ -149,7 +164,7 @@ def summarise(
     input_format: str = "capture",
 ) -> WindowStats:
     """One batch: every object in key order, streamed (data capture records in blocks of
-    bytes, or batch input CSV rows in feature order, line by line)."""
+    bytes, or batch input CSV rows in feature order, line by line; see reference_of_check)."""
     window = WindowStats.empty(ref)
     for key in keys:
         if input_format == "csv":
@@ -179,8 +194,17 @@ def read_partials(
         yield WindowStats.from_json(ref, objects.read_json(entry["partial"]))  # type: ignore[index]
 
 
-def conclude(parts: Iterable[WindowStats], ref: Reference) -> DriftResult:
-    return compare(ref, fold(parts, reference=ref))
+# Why the prediction was not compared, for a batch transform's input.
+BATCH_INPUT_PREDICTIONS = "a batch transform's input holds no predictions"
+
+
+def conclude(
+    parts: Iterable[WindowStats], ref: Reference, input_format: str = "capture"
+) -> DriftResult:
+    result = compare(ref, fold(parts, reference=ref))
+    if input_format == "csv" and result.prediction_skipped:
+        result = dataclasses.replace(result, prediction_skipped=BATCH_INPUT_PREDICTIONS)
+    return result
 
 
 def report_title(model: str, window: Mapping[str, str]) -> str:
@@ -198,18 +222,24 @@ def report_context(
     features: Sequence[str],
     baseline: Mapping[str, Any],
     window_start: datetime,
+    *,
+    prediction: str | None = None,
 ) -> ReportContext:
     """What the report says beyond the window, from the records: whose baseline (the plan's,
     as recorded with the champion), the alarm's rule (the config it is kept in line with), and
-    the earlier windows' drifted share and distances (the metrics the alarm watches). Earlier
-    windows that cannot be read leave history None: the page says so, the check goes on."""
+    the earlier windows' drifted share and distances (the metrics the alarm watches; the model
+    output's, named `prediction`, too). Earlier windows that cannot be read leave history None:
+    the page says so, the check goes on."""
     check = model.drift_check
     assert check is not None  # reference_of_check found it
     version = baseline.get("version")
     period = check.every_hours * 3600
     count = max(HISTORY_CHECKS, check.evaluation_periods)
     starts = [window_start - timedelta(seconds=period * k) for k in range(count, 0, -1)]
-    names = [SHARE_METRIC, *(FEATURE_METRIC.format(feature=f) for f in features)]
+    metric_of = {f: FEATURE_METRIC.format(feature=f) for f in features}
+    if prediction is not None:
+        metric_of[prediction] = PREDICTION_METRIC
+    names = [SHARE_METRIC, *metric_of.values()]
     history: tuple[PastCheck, ...] | None
     try:
         series = metrics.recent(model.name, names, starts[0], window_start, period)
@@ -222,9 +252,9 @@ def report_context(
                 start,
                 series[SHARE_METRIC].get(start),
                 {
-                    f: series[FEATURE_METRIC.format(feature=f)][start]
-                    for f in features
-                    if start in series[FEATURE_METRIC.format(feature=f)]
+                    column: series[metric][start]
+                    for column, metric in metric_of.items()
+                    if start in series[metric]
                 },
             )
             for start in starts
@@ -273,20 +303,24 @@ def finding(
     drifted = sorted(
         (f for f in result.features if f.drifted), key=lambda f: f.distance, reverse=True
     )
+    if result.prediction is not None and result.prediction.drifted:
+        drifted.insert(0, result.prediction)  # the output first: it is what the users saw
     return {
         "execution": execution,
         "window": dict(window),
         "rows": result.rows,
         "malformed": result.malformed,
         "drifted_share": round(result.drifted_share, 4),
-        "features": [_feature(f) for f in drifted[:FINDING_FEATURES]],
+        "features": [_feature(f, result.prediction) for f in drifted[:FINDING_FEATURES]],
         "report": files["report"],
         "violations": files["violations"],
     }
 
 
-def _feature(drift: FeatureDrift) -> dict[str, Any]:
+def _feature(drift: FeatureDrift, prediction: FeatureDrift | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": drift.name, "distance": round(drift.distance, 4)}
+    if drift is prediction:
+        entry["prediction"] = True  # the model's output, not a feature
     if drift.found_by == "psi" and drift.psi is not None:
         entry["psi"] = round(drift.psi, 4)  # the population stability index found it
     elif drift.found_by == "wasserstein" and drift.wasserstein is not None:
@@ -343,12 +377,17 @@ def conclude_check(
             summarise(objects, ref, check["bucket"], b["keys"], check.get("format", "capture"))
             for b in plan["batches"]
         )
-    result = conclude(parts, ref)
+    result = conclude(parts, ref, check.get("format", "capture"))
 
     window = require(plan, "window", dict)
     # The report also shows whose baseline this was, the alarm, and the earlier checks.
     history = report_context(
-        metrics, model, ref.names, check["baseline"], datetime.fromisoformat(window["start"])
+        metrics,
+        model,
+        ref.names,
+        check["baseline"],
+        datetime.fromisoformat(window["start"]),
+        prediction=ref.prediction.name if ref.prediction is not None else None,
     )
     files = write_outputs(
         objects, check["output"], result, ref, report_title(model.name, window), context=history
@@ -358,9 +397,14 @@ def conclude_check(
         "records": result.records,
         "malformed": result.malformed,
     } | files
-    if result.malformed:
+    if result.malformed or result.bad_outputs:
         logger.warning(
-            "malformed capture lines skipped", extra={"examples": list(result.malformed_examples)}
+            "malformed capture lines skipped, or outputs unread",
+            extra={
+                "malformed": result.malformed,
+                "unreadable_outputs": result.bad_outputs,
+                "examples": list(result.malformed_examples),
+            },
         )
     if result.no_data:
         count(BusinessMetric.DRIFT_CHECK_NO_DATA, model.name)
@@ -368,19 +412,26 @@ def conclude_check(
         return summary | {"noData": True}
 
     found = finding(result, window, files, execution)
+    prediction = result.prediction
     metrics.publish(
         model.name,
         window["start"],
         result.drifted_share,
         {f.name: f.distance for f in result.features},
         result.rows,
+        prediction=prediction.distance if prediction is not None else None,
     )
+    if prediction is None:
+        logger.info(f"prediction drift not checked: {result.prediction_skipped}")
     findings.record_finding(model.name, found)
     count(BusinessMetric.DRIFT_CHECK_COMPLETED, model.name)
     logger.info(
         f"drift check: {drift_summary(found)}", extra=summary | {"drifted": result.drifted_features}
     )
-    return summary | {
+    outcome = summary | {
         "driftedShare": found["drifted_share"],
         "drifted": list(result.drifted_features),
     }
+    if prediction is not None:
+        outcome["predictionDrifted"] = prediction.drifted
+    return outcome

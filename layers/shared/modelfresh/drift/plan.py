@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 DRIFT_NAMESPACE = "ModelFresh/Drift"
 SHARE_METRIC = "drifted_feature_share"
 FEATURE_METRIC = "feature_baseline_drift_{feature}"  # Model Monitor's metric name
+# The model output's distance: a name of its own, so no feature's name can collide with it.
+PREDICTION_METRIC = "prediction_baseline_drift"
 # A batch is what one Lambda summarises: small enough to finish well within its timeout.
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 200
