@@ -49,7 +49,13 @@ class DriftApp(App):
         statistics, constraints = baseline_csv(
             training, features, DriftSettings(), header=False, columns=["fare", *taxi.FEATURES]
         )
-        prefix = f"s3://{self.cloud.artifacts_bucket}/baselines/champion/"
+        return self.register_with_baseline("champion", statistics, constraints)
+
+    def register_with_baseline(
+        self, name: str, statistics: dict[str, Any], constraints: dict[str, Any]
+    ) -> str:
+        """The champion's package, its drift baseline under baselines/<name>/."""
+        prefix = f"s3://{self.cloud.artifacts_bucket}/baselines/{name}/"
         self.baseline = {
             "Statistics": self.cloud.put_json(prefix + "statistics.json", statistics),
             "Constraints": self.cloud.put_json(prefix + "constraints.json", constraints),
@@ -197,21 +203,7 @@ class PredictionDriftApp(DriftApp):
         rows = [line.split(",")[1:] for line in training if line]
         answers = models.train(models.CHAMPION).predict(xgb.DMatrix(np.array(rows, dtype=float)))
         statistics, constraints = baseline(rows, features, DriftSettings(), predictions=answers)
-        prefix = f"s3://{self.cloud.artifacts_bucket}/baselines/champion-with-predictions/"
-        uris = {
-            "Statistics": self.cloud.put_json(prefix + "statistics.json", statistics),
-            "Constraints": self.cloud.put_json(prefix + "constraints.json", constraints),
-        }
-        return self.cloud.register_package(
-            MODEL,
-            "Approved",
-            DriftCheckBaselines={
-                "ModelDataQuality": {
-                    kind: {"ContentType": "application/json", "S3Uri": uri}
-                    for kind, uri in uris.items()
-                }
-            },
-        )
+        return self.register_with_baseline("champion-with-predictions", statistics, constraints)
 
 
 def test_unchanged_requests_answered_differently_are_prediction_drift_reported_and_published(
