@@ -116,19 +116,11 @@ def deploy(
             sources[logical_id] = (path, handler)
 
     translated = translate(template, parameters)
-    # moto splits a list parameter's value into a list only when it is passed, not its
-    # declared default (an empty ExplicitDriftAlarmNames would reach the rule as a string):
-    # list defaults are passed as CloudFormation would read them.
-    passed = {
-        name: str(declared["Default"])
-        for name, declared in template.get("Parameters", {}).items()
-        if "List" in declared.get("Type", "") and "Default" in declared
-    } | dict(parameters)
     cfn = cloud.client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(translated),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in passed.items()],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     description = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -26,6 +26,7 @@ process, in this order (a test checks this index against it):
 19. execution_history_pages  stepfunctions.py   GetExecutionHistory's pages and options
 20. cfn_key_policy           cloudformation.py  a KMS key's policy kept as a JSON document
 21. iam_enforced             iam.py             a role's calls allowed or refused by its policies
+22. cfn_list_defaults        cloudformation.py  a list parameter's default read as a list
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -43,6 +44,7 @@ from localcloud.patches.cloudformation import (
     RestApi,
     cfn_json_templates,
     cfn_key_policy,
+    cfn_list_defaults,
     cfn_missing_types,
     cfn_state_machines,
     rest_apis,
@@ -113,6 +115,7 @@ PATCHES = (
     execution_history_pages,
     cfn_key_policy,
     iam_enforced,
+    cfn_list_defaults,
 )
 
 _lock = threading.Lock()

@@ -1,5 +1,6 @@
-"""CloudFormation's patches (4, 5, 17): state machines that execute, the resource types
-moto lacks, and JSON templates read as JSON."""
+"""CloudFormation's patches (4, 5, 17, 20, 22): state machines that execute, the resource types
+moto lacks, JSON templates read as JSON, a key's policy kept as a document, and list
+parameters' defaults read as lists."""
 
 from __future__ import annotations
 
@@ -265,3 +266,23 @@ def cfn_key_policy() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     KmsKey.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+# ------------------------------------------------------------------- 22. CFN list defaults
+
+
+def cfn_list_defaults() -> None:
+    """Patch 22: a list parameter's declared default is a list, as CloudFormation reads it
+    (moto splits a list parameter's value only when it is passed: an unpassed default, such as
+    an empty ExplicitDriftAlarmNames, reached the template as one string)."""
+    original = parsing.ResourceMap.load_parameters
+
+    def load_parameters(self: Any) -> None:
+        original(self)
+        for name, slot in self._template.get("Parameters", {}).items():
+            kind = str(slot.get("Type", "String"))
+            value = self.resolved_parameters.get(name)
+            if isinstance(value, str) and (kind == "CommaDelimitedList" or kind.startswith("List")):
+                self.resolved_parameters[name] = self._parsed_resources[name] = value.split(",")
+
+    parsing.ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]

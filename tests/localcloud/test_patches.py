@@ -109,7 +109,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
-        "cfn_key_policy", "iam_enforced",
+        "cfn_key_policy", "iam_enforced", "cfn_list_defaults",
     ]  # fmt: skip
 
 
@@ -1374,3 +1374,22 @@ def test_a_key_made_by_cloudformation_keeps_its_policy_as_a_document(cloud: Loca
     # Without the patch, any call on the key fails (moto parses the policy it stored).
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Arn"] == arn
     assert json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]) == policy
+
+
+# ------------------------------------------------------------------- 22. CFN list defaults
+
+
+def test_a_list_parameters_default_is_a_list_as_when_it_is_passed(cloud: LocalCloud) -> None:
+    template = {
+        "Parameters": {"Names": {"Type": "CommaDelimitedList", "Default": "a,b"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Second": {"Value": {"Fn::Select": [1, {"Ref": "Names"}]}}},
+    }
+    cfn = cloud.client("cloudformation")
+    for stack, passed in (("defaulted", []), ("passed", ["a,b"])):
+        parameters = [{"ParameterKey": "Names", "ParameterValue": v} for v in passed]
+        cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), Parameters=parameters)
+
+        # Without the patch, the default's Fn::Select picks a character of one string
+        outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+        assert outputs[0]["OutputValue"] == "b", stack
