@@ -438,12 +438,56 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
             "models.taxi-fare.deploy.approval_sla_hours: must be > 0 and <= 720",
             id="no-approval-window",
         ),
+        pytest.param(
+            {"quality": {}},
+            "models.taxi-fare.quality.threshold: set threshold (an absolute limit) or max_drop "
+            "(from the champion)",
+            id="quality-without-a-limit",
+        ),
+        pytest.param(
+            {"quality": {"threshold": 5.0, "max_drop": 0.1}},
+            "models.taxi-fare.quality.threshold: set threshold (an absolute limit) or max_drop "
+            "(from the champion)",
+            id="quality-with-two-limits",
+        ),
+        pytest.param(
+            {"quality": {"max_drop": 1.5}},
+            "models.taxi-fare.quality.max_drop: must be between 0 and 1 (exclusive): the share "
+            "the metric may lose",
+            id="quality-drop-over-all",
+        ),
+        pytest.param(
+            {"quality": {"metric": "auc", "max_drop": 0.1}},
+            "models.taxi-fare.quality.metric: 'auc' is a binary_classification metric, not a "
+            "regression one: use one of rmse, mae, r2",
+            id="quality-metric-of-another-problem-type",
+        ),
+        pytest.param(
+            {"quality": {"metric": "r2", "threshold": 2.0}},
+            "models.taxi-fare.quality.threshold: 2 is outside r2's range (at most 1)",
+            id="quality-threshold-out-of-range",
+        ),
+        pytest.param(
+            {"quality": {"max_drop": 0.1, "datapoints_to_alarm": 4}},
+            "models.taxi-fare.quality.datapoints_to_alarm: must be between 1 and "
+            "evaluation_periods",
+            id="quality-more-datapoints-than-periods",
+        ),
     ],
 )
 def test_invalid_model_setting_is_reported_with_its_path(
     overrides: dict[str, Any], expected: str
 ) -> None:
     assert problems_of(one_model(**overrides)) == [expected]
+
+
+def test_a_quality_check_watches_the_gates_metric_unless_it_names_its_own() -> None:
+    watched = parse_config(one_model(quality={"max_drop": 0.1})).model("taxi-fare")
+    named = parse_config(one_model(quality={"metric": "mae", "threshold": 4.0})).model("taxi-fare")
+
+    assert watched.quality is not None and watched.quality.metric_of(watched.gate) == "rmse"
+    assert named.quality is not None and named.quality.metric_of(named.gate) == "mae"
+    assert parse_config(one_model()).model("taxi-fare").quality is None
 
 
 def test_a_linear_rollout_that_fits_in_eight_hours_is_accepted() -> None:

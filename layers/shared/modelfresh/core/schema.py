@@ -309,6 +309,53 @@ class DriftCheck:
             yield "batch_input_uri", f"{uri!r} is not an s3:// URI"
 
 
+@dataclass(frozen=True)
+class QualityCheck:
+    """The model-quality check of live traffic: the window's captured requests joined with
+    their ground truth, scored as the evaluation scores a holdout (Model Monitor's
+    model-quality metrics), and alarmed on when the metric is worse than a limit. The window
+    ends training.ground_truth_lag_hours ago, when its labels are in."""
+
+    metric: str | None = None  # default: the gate's metric
+    every_hours: int = 1  # check interval = window length = the alarm's period
+    # The limit: an absolute figure (worse than it alarms), or a relative drop from the
+    # champion's holdout figure (0.1: 10% worse than at evaluation). One is needed.
+    threshold: float | None = None
+    max_drop: float | None = None
+    # A window with fewer labelled requests publishes no figure (the alarm treats it as
+    # missing, neither good nor bad): a metric of a handful of rows is noise.
+    min_rows: int = 100
+    datapoints_to_alarm: int = 2  # ...worse in this many of the last evaluation_periods checks
+    evaluation_periods: int = 3
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted (the metric against the
+        model's problem type is checked by ModelConfig)."""
+        if ("threshold" in v) == ("max_drop" in v):
+            yield "threshold", "set threshold (an absolute limit) or max_drop (from the champion)"
+        if not 0 < v.get("max_drop", 0.5) < 1:
+            yield "max_drop", "must be between 0 and 1 (exclusive): the share the metric may lose"
+        if not 1 <= v.get("every_hours", 1) <= 24:
+            yield "every_hours", "must be between 1 and 24"
+        if v.get("min_rows", 1) < 1:
+            yield "min_rows", "must be >= 1"
+        periods = v.get("evaluation_periods", 3)
+        if not 1 <= periods <= 24:
+            yield "evaluation_periods", "must be between 1 and 24"
+        if not 1 <= v.get("datapoints_to_alarm", 1) <= periods:
+            yield "datapoints_to_alarm", "must be between 1 and evaluation_periods"
+        elif 1 <= periods <= 24 and v.get("every_hours", 1) * periods > 7 * 24:
+            yield (
+                "evaluation_periods",
+                "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
+            )
+
+    def metric_of(self, gate: Gate) -> str:
+        """The metric watched: the configured one, else the gate's."""
+        return self.metric or gate.metric
+
+
 ProblemType = Literal["regression", "binary_classification"]
 # The XGBoost objectives whose predictions the evaluation step can score as each problem type,
 # the first being the default: the label's own scale for regression, a probability for binary
@@ -401,6 +448,8 @@ class ModelConfig:
     drift_alarms: tuple[str, ...] = ()
     # Our drift check of the prod endpoint; without it, only existing alarms trigger retrains.
     drift_check: DriftCheck | None = None
+    # Our quality check of the prod endpoint's labelled traffic; without it, none is made.
+    quality: QualityCheck | None = None
     # The model's `pipeline` is its own, made outside this stack (it keeps the contract of
     # pipelines/README.md); otherwise `make check-config` requires the stack to deploy it.
     own_pipeline: bool = False
@@ -409,6 +458,7 @@ class ModelConfig:
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         """Rules beyond types, over whichever fields converted."""
         yield from _gate_problems(v.get("gate"), v.get("training"))
+        yield from _quality_problems(v.get("quality"), v.get("gate"), v.get("training"))
         yield from _smoke_test_problems(v.get("smoke_test"), v.get("drift_check"))
         if "name" in v and (not MODEL_NAME.match(v["name"]) or ALARM_SEPARATOR in v["name"]):
             yield "name", "model names are 1-40 lowercase letters, digits and single dashes"
@@ -509,6 +559,26 @@ def _gate_problems(gate: Gate | None, training: Training | None) -> Iterator[tup
         training.problem_type, gate.metric, gate.direction, gate.threshold
     ):
         yield f"gate.{field}", message
+
+
+def _quality_problems(
+    quality: QualityCheck | None, gate: Gate | None, training: Training | None
+) -> Iterator[tuple[str, str]]:
+    """The quality check's own metric and absolute limit against the model's problem type
+    (the gate's metric, when it watches that one, is the gate's to check)."""
+    if quality is None or gate is None or training is None:
+        return
+    metric = quality.metric_of(gate)
+    known = quality_metrics.METRICS.get(metric)
+    direction = known.direction if known is not None else gate.direction
+    threshold = quality.threshold if quality.threshold is not None else 0.0
+    for field, message in quality_metrics.gate_problems(
+        training.problem_type, metric, direction, threshold
+    ):
+        if (field == "metric" and quality.metric is not None) or (
+            field == "threshold" and quality.threshold is not None
+        ):
+            yield f"quality.{field}", message
 
 
 CSV_CONTENT_TYPES = frozenset({"text/csv", "application/csv"})
