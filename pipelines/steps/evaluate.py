@@ -39,13 +39,13 @@ import json
 import sys
 import tarfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from driftcheck.scoring import SCORERS, Floats, Metrics, Weights, once
+from driftcheck.scoring import SCORERS, Floats, bootstrap, metric_section
 from modelfresh import quality_metrics  # the bundle ships it (pipelines/bundle.py)
 
 try:
@@ -64,48 +64,6 @@ BOOTSTRAP_SEED = 0
 # The confidence of the interval the report shows (the gate may take another from the
 # resampled differences).
 CONFIDENCE = 0.95
-# Resamples are drawn a block at a time: at most this many (resample, row) counts at once,
-# about 16 MB an array, whatever the holdout's size.
-BLOCK_CELLS = 2_000_000
-
-
-def resamples(rows: int, count: int = BOOTSTRAP_SAMPLES) -> Iterator[Weights]:
-    """The bootstrap's resamples of `rows` rows, a block at a time, as row counts (drawing
-    a row k times weighs it k): seeded, so a holdout always gets the same resamples."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    per_block = max(1, BLOCK_CELLS // max(rows, 1))
-    for start in range(0, count, per_block):
-        size = min(per_block, count - start)
-        drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=size * rows)
-        yield counts.reshape(size, rows).astype(np.float64)
-
-
-def bootstrap(labels: Floats, models: list[Floats], metrics: Metrics) -> list[dict[str, Floats]]:
-    """Each model's metrics on every resample, the same resamples for all models (paired):
-    {metric: one value per resample} per model, in the models' order."""
-    blocks: list[dict[str, list[Floats]]] = [{} for _ in models]
-    for weights in resamples(labels.size):
-        for found, predictions in zip(blocks, models, strict=True):
-            for name, values in metrics(labels, predictions, weights).items():
-                found.setdefault(name, []).append(values)
-    return [{name: np.concatenate(parts) for name, parts in found.items()} for found in blocks]
-
-
-def metric_section(
-    labels: Floats, predictions: Floats, metrics: Metrics, resampled: Mapping[str, Floats]
-) -> dict[str, Any]:
-    """{metric: {"value", "standard_deviation"}}: the value on the holdout, and its spread over
-    the bootstrap's resamples (those that define it)."""
-    section = {}
-    for name, values in metrics(labels, predictions, once(labels.size)).items():
-        value = float(values[0])
-        finite = resampled[name][np.isfinite(resampled[name])]
-        section[name] = {
-            "value": value if np.isfinite(value) else None,
-            "standard_deviation": float(np.std(finite, ddof=1)) if finite.size > 1 else None,
-        }
-    return section
 
 
 def comparison(
@@ -252,7 +210,7 @@ def evaluate(
         raw = (s3 or common.S3Reader()).read(*common.split_s3_uri(champion_data))
         booster = booster_from_archive(raw, f"the champion's {champion_data}")
         models.append(predict(booster, holdout.features, problem, "champion"))
-    resampled = bootstrap(holdout.labels, models, metrics)
+    resampled = bootstrap(holdout.labels, models, metrics, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED)
     sections = [
         metric_section(holdout.labels, predictions, metrics, found)
         for predictions, found in zip(models, resampled, strict=True)

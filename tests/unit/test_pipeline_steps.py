@@ -481,7 +481,7 @@ def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
     rng = np.random.default_rng(5)
     labels = (rng.random(300) < 0.4).astype(np.float64)
     scores = np.round(rng.random(300), 1)  # ten distinct scores: many ties
-    weights = next(evaluate.resamples(300, count=3))
+    weights = next(scoring.resamples(300, 3))
     draws = [np.repeat(np.arange(300), row.astype(int)) for row in weights]
 
     # Then each problem type's weighted metrics are its metrics on the drawn rows themselves
@@ -497,10 +497,10 @@ def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
 def test_resamples_are_seeded_and_drawn_alike_in_blocks_of_any_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    whole = np.concatenate(list(evaluate.resamples(50)))
-    monkeypatch.setattr(evaluate, "BLOCK_CELLS", 7 * 50)
+    whole = np.concatenate(list(scoring.resamples(50, 1000)))
+    monkeypatch.setattr(scoring, "BLOCK_CELLS", 7 * 50)
 
-    blocks = list(evaluate.resamples(50))
+    blocks = list(scoring.resamples(50, 1000))
 
     assert len(blocks) == -(-evaluate.BOOTSTRAP_SAMPLES // 7)
     assert np.array_equal(np.concatenate(blocks), whole)
@@ -522,7 +522,7 @@ def classifiers(seed: int, lift: float = 0.0) -> tuple[np.ndarray, np.ndarray, n
 
 
 def paired(labels: np.ndarray, candidate: np.ndarray, champion: np.ndarray) -> dict[str, Any]:
-    resampled = evaluate.bootstrap(labels, [candidate, champion], scoring.binary_metrics)
+    resampled = scoring.bootstrap(labels, [candidate, champion], scoring.binary_metrics, 1000)
     values = [scoring.auc(labels == 1, model)[0] for model in (candidate, champion)]
     auc = (resampled[0]["auc"], resampled[1]["auc"])
     return evaluate.comparison("auc", "maximize", (values[0], values[1]), auc)
@@ -541,7 +541,7 @@ def test_an_auc_gain_of_0_0037_on_1104_rows_is_noise() -> None:
     assert compared["resamples"] == 1000
     # ... three times tighter than either model's own spread: pairing removes the rows'
     # shared luck, which an unpaired comparison of the two standard deviations would keep
-    resampled = evaluate.bootstrap(labels, [candidate], scoring.binary_metrics)[0]
+    resampled = scoring.bootstrap(labels, [candidate], scoring.binary_metrics, 1000)[0]
     assert 3 * compared["standard_error"] < float(np.std(resampled["auc"], ddof=1))
 
 
@@ -569,7 +569,7 @@ def test_the_improvement_is_positive_when_the_candidate_is_better_whichever_the_
     rng = np.random.default_rng(3)
     labels = rng.normal(20, 5, ROWS)
     good, bad = labels + rng.normal(0, 1, ROWS), labels + rng.normal(0, 3, ROWS)
-    resampled = evaluate.bootstrap(labels, [good, bad], scoring.regression_metrics)
+    resampled = scoring.bootstrap(labels, [good, bad], scoring.regression_metrics, 1000)
 
     for metric, direction in (("rmse", "minimize"), ("mae", "minimize"), ("r2", "maximize")):
         values = [

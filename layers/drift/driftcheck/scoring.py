@@ -11,11 +11,15 @@ constant label, auc of one class) is nan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+# Resamples are drawn a block at a time: at most this many (resample, row) counts at once,
+# about 16 MB an array, whatever the number of rows.
+BLOCK_CELLS = 2_000_000
 # A binary classifier's predicted class is 1 when its probability is at least this.
 CLASS_THRESHOLD = 0.5
 
@@ -96,3 +100,44 @@ SCORERS: Mapping[str, Metrics] = {
     "regression": regression_metrics,
     "binary_classification": binary_metrics,
 }
+
+
+def resamples(rows: int, count: int, seed: int = 0) -> Iterator[Weights]:
+    """The bootstrap's resamples of `rows` rows, a block at a time, as row counts (drawing
+    a row k times weighs it k): seeded, so the same rows always get the same resamples."""
+    rng = np.random.default_rng(seed)
+    per_block = max(1, BLOCK_CELLS // max(rows, 1))
+    for start in range(0, count, per_block):
+        size = min(per_block, count - start)
+        drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
+        counts = np.bincount(drawn.ravel(), minlength=size * rows)
+        yield counts.reshape(size, rows).astype(np.float64)
+
+
+def bootstrap(
+    labels: Floats, models: list[Floats], metrics: Metrics, count: int, seed: int = 0
+) -> list[dict[str, Floats]]:
+    """Each model's metrics on every resample, the same resamples for all models (paired):
+    {metric: one value per resample} per model, in the models' order."""
+    blocks: list[dict[str, list[Floats]]] = [{} for _ in models]
+    for weights in resamples(labels.size, count, seed):
+        for found, predictions in zip(blocks, models, strict=True):
+            for name, values in metrics(labels, predictions, weights).items():
+                found.setdefault(name, []).append(values)
+    return [{name: np.concatenate(parts) for name, parts in found.items()} for found in blocks]
+
+
+def metric_section(
+    labels: Floats, predictions: Floats, metrics: Metrics, resampled: Mapping[str, Floats]
+) -> dict[str, Any]:
+    """{metric: {"value", "standard_deviation"}} (Model Monitor's layout): the value on the
+    rows, and its spread over the bootstrap's resamples (those that define it)."""
+    section = {}
+    for name, values in metrics(labels, predictions, once(labels.size)).items():
+        value = float(values[0])
+        finite = resampled[name][np.isfinite(resampled[name])]
+        section[name] = {
+            "value": value if np.isfinite(value) else None,
+            "standard_deviation": float(np.std(finite, ddof=1)) if finite.size > 1 else None,
+        }
+    return section

@@ -72,6 +72,10 @@ class NoDriftCheck(ModelfreshError):
     """The model has no [drift_check] in the configuration."""
 
 
+class NoQualityCheck(ModelfreshError):
+    """The model has no [quality] check in the configuration."""
+
+
 class DriftCheckIncomplete(ModelfreshError):
     """A drift check could not read all of its window (a batch failed); nothing published."""
 

@@ -40,6 +40,7 @@ class Settings:
     sagemaker_model_role_arn: str
     artifacts_bucket: str
     drift_check_state_machine_arn: str
+    quality_check_state_machine_arn: str
     model_config_path: str = DEFAULT_CONFIG_PATH
     # The models' own data outside the artifacts bucket (the TrainingDataBucket parameter).
     data_bucket: str = ""
@@ -78,6 +79,11 @@ class Settings:
     def drift_checks_uri(self) -> str:
         """Where drift checks write their statistics, violations and reports."""
         return f"s3://{self.artifacts_bucket}/modelfresh/drift-checks"
+
+    @property
+    def quality_checks_uri(self) -> str:
+        """Where quality checks write their manifests, statistics, violations and reports."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/quality-checks"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

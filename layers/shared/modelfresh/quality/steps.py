@@ -1,0 +1,117 @@
+"""The quality-check machine's first task, "Plan the check": the window whose labels are in,
+the limit its metric may not pass (and the alarm on it), and the manifest of the window's
+captured requests and ground truth, listed as a retrain lists them.
+
+Its measuring task is in quality/measure.py: it takes the numpy layer, this one must not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from modelfresh.core.events import iso
+from modelfresh.core.observability import BusinessMetric, count, logger
+from modelfresh.core.records import Champion
+from modelfresh.core.settings import Settings
+from modelfresh.quality.limits import NoLimit, limit_of
+from modelfresh.quality.plan import (
+    QualityCheckPlan,
+    QualityCheckRequest,
+    checked_model,
+    quality_alarm,
+)
+from modelfresh.retrain.dataset import DataLocations, DatasetObjects, write_drift_dataset
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
+
+    from modelfresh.core.schema import ControllerConfig
+
+
+class QualityAlarms(Protocol):
+    """Keeps the model's quality alarm as the config says (see aws/quality.py)."""
+
+    def ensure_alarm(self, wanted: PutMetricAlarmInputTypeDef) -> bool: ...
+
+
+class Champions(Protocol):
+    """The package serving in production, as last recorded (see aws/deploys.py)."""
+
+    def champion(self, model: str) -> Champion | None: ...
+
+
+def plan_quality_check(
+    request: QualityCheckRequest,
+    *,
+    config: ControllerConfig,
+    settings: Settings,
+    objects: DatasetObjects,
+    alarms: QualityAlarms,
+    champions: Champions,
+    now: datetime,
+) -> QualityCheckPlan:
+    """ "Plan the check". Raises: NoQualityCheck, UnknownModel, DataOutOfReach."""
+    model, check = checked_model(config, request.model)
+    settings.require_reachable(model)
+    metric = check.metric_of(model.gate)
+    champion = champions.champion(model.name)
+    figure = champion.metrics.get(metric) if champion is not None else None
+    notes = []
+    limit: float | None
+    try:
+        limit = limit_of(check, metric, figure)
+    except NoLimit as reason:
+        # Measured and published all the same: the alarm comes with the first champion.
+        limit = None
+        notes.append(str(reason))
+        logger.warning(str(reason))
+    if limit is not None and alarms.ensure_alarm(
+        quality_alarm(model, settings.drift_alarm_prefix, limit)
+    ):
+        logger.info("quality alarm written from the config", extra={"limit": limit})
+
+    window = request.window(model)
+    output = f"{settings.quality_checks_uri}/{model.name}/{window.slot}/"
+    locations = DataLocations(
+        capture_uri=settings.data_capture_uri,
+        ground_truth_uri=settings.ground_truth_uri,
+        datasets_uri=settings.quality_checks_uri,
+        data_bucket=settings.data_bucket,
+    )
+    span = (iso(window.start), iso(window.end))
+    # The manifest goes beside the check's files (<model>/<slot>/manifest.json); its ground
+    # truth is read up to the window's end + the lag, which has passed.
+    dataset = write_drift_dataset(
+        model, window.slot, span, now=now, locations=locations, objects=objects
+    )
+    notes.extend(dataset.notes)
+    mode = "check" if dataset.capture_objects and dataset.ground_truth_objects else "no-check"
+    if mode == "no-check":
+        count(BusinessMetric.QUALITY_CHECK_NO_DATA, model.name)
+    plan: QualityCheckPlan = {
+        "model": model.name,
+        "mode": mode,
+        "window": {"start": iso(window.start), "end": iso(window.end)},
+        "problem_type": model.training.problem_type,
+        "metric": metric,
+        "limit": limit,
+        "champion": (
+            {"package": champion.package_arn, "version": champion.version, "value": figure}
+            if champion is not None
+            else {}
+        ),
+        "min_rows": check.min_rows,
+        "manifest": dataset.uri,
+        "output": output,
+        "notes": notes,
+        # The figures are stamped when the window's labels were complete: an alarm only
+        # evaluates recent datapoints, and a window's are in a lag after it.
+        "published_at": iso(window.start + timedelta(hours=model.training.ground_truth_lag_hours)),
+    }
+    logger.info(
+        "quality check planned",
+        extra={"mode": mode, "window": plan["window"], "metric": metric, "limit": limit}
+        | dataset.summary(),
+    )
+    return plan
