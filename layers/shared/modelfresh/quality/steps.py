@@ -16,6 +16,7 @@ from modelfresh.core.records import Champion
 from modelfresh.core.settings import Settings
 from modelfresh.quality.limits import NoLimit, limit_of
 from modelfresh.quality.plan import (
+    Mode,
     QualityCheckPlan,
     QualityCheckRequest,
     checked_model,
@@ -86,7 +87,7 @@ def plan_quality_check(
         model, window.slot, span, now=now, locations=locations, objects=objects
     )
     notes.extend(dataset.notes)
-    mode = "check" if dataset.capture_objects and dataset.ground_truth_objects else "no-check"
+    mode: Mode = "check" if dataset.capture_objects and dataset.ground_truth_objects else "no-check"
     if mode == "no-check":
         count(BusinessMetric.QUALITY_CHECK_NO_DATA, model.name)
     plan: QualityCheckPlan = {

@@ -14,12 +14,14 @@ from typing import Any, Protocol
 from modelfresh.core.observability import BusinessMetric, count, logger, tracer
 from modelfresh.core.schema import ControllerConfig
 from modelfresh.drift.plan import due_checks, fresh_finding
+from modelfresh.quality.plan import due_quality_checks, fresh_quality, is_quality_alarm
 from modelfresh.retrain.runs import AdmitResult
 from modelfresh.retrain.signals import (
     AlarmChange,
     Signal,
     alarm_signal,
     not_an_alarm,
+    quality_signal,
     schedule_signals,
 )
 
@@ -31,13 +33,15 @@ class Admissions(Protocol):
 
 
 class LatestFindings(Protocol):
-    """The latest drift finding of each model (see aws/drift.py's DriftState)."""
+    """The latest drift and quality findings of each model (see aws/drift.py's DriftState)."""
 
     def latest_finding(self, model: str) -> Mapping[str, Any] | None: ...
 
+    def latest_quality(self, model: str) -> Mapping[str, Any] | None: ...
+
 
 class DriftCheckRuns(Protocol):
-    """Starts drift-check executions by name (see aws/executions.py)."""
+    """Starts drift- or quality-check executions by name (see aws/executions.py)."""
 
     def start_named(self, run: str, payload: str) -> bool: ...
 
@@ -65,6 +69,12 @@ def take_drift_alarm(
         return {"result": "ignored", "reason": reason}
     logger.append_keys(model=model.name)
     tracer.put_annotation(key="model", value=model.name)
+    if is_quality_alarm(change.alarm_name, model.name, alarm_prefix):
+        count(BusinessMetric.QUALITY_ALARM_RECEIVED, model.name)
+        found = findings.latest_quality(model.name)
+        quality = fresh_quality(found, change.changed_at, model.quality)
+        admitted = admissions.admit(quality_signal(change, model, quality))
+        return {"result": admitted.admission, "run": admitted.run}
     count(BusinessMetric.DRIFT_ALARM_RECEIVED, model.name)
     drift = fresh_finding(findings.latest_finding(model.name), change.changed_at, model.drift_check)
     admitted = admissions.admit(alarm_signal(change, model, drift))
@@ -78,6 +88,7 @@ def start_due_work(
     config: ControllerConfig,
     admissions: Admissions,
     drift_checks: DriftCheckRuns,
+    quality_checks: DriftCheckRuns,
 ) -> dict[str, str]:
     """What became of each piece of work due at this tick, by model."""
     results = {}
@@ -88,4 +99,7 @@ def start_due_work(
     for name, request in due_checks(config, tick):
         started = drift_checks.start_named(name, request.to_json())
         results[f"{request.model} drift check"] = f"{'started' if started else 'exists'} {name}"
+    for name, asked in due_quality_checks(config, tick):
+        started = quality_checks.start_named(name, asked.to_json())
+        results[f"{asked.model} quality check"] = f"{'started' if started else 'exists'} {name}"
     return results
