@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from driftcheck import labels as joins
 
 from demo import taxi
 from pipelines.steps import preprocess
