@@ -180,7 +180,10 @@ def test_on_schedule_starts_the_retrain_and_drift_check_due_at_the_tick(
             return len(started) == 1
 
     fakes = container_of(
-        config=CONFIG, coordinator=coordinator, drift_check_executions=DriftChecks()
+        config=CONFIG,
+        coordinator=coordinator,
+        drift_check_executions=DriftChecks(),
+        quality_check_executions=DriftChecks(),
     )
 
     # When the real handler takes it twice

@@ -92,7 +92,9 @@ PIPELINE_STOPPED = "PipelineExecutionStopped"
 
 # The errors a failed execution ends with (the state machines' Fail states): what
 # DescribeExecution's `error` says once a failure path has recorded what happened.
-RUN_FAILURES = frozenset({"RetrainFailed", "DeployFailed", "DriftCheckFailed", "FinishFailed"})
+RUN_FAILURES = frozenset(
+    {"RetrainFailed", "DeployFailed", "DriftCheckFailed", "QualityCheckFailed", "FinishFailed"}
+)
 
 
 class MessageTooLarge(ModelfreshError):

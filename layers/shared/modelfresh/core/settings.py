@@ -40,7 +40,6 @@ class Settings:
     sagemaker_model_role_arn: str
     artifacts_bucket: str
     drift_check_state_machine_arn: str
-    quality_check_state_machine_arn: str
     model_config_path: str = DEFAULT_CONFIG_PATH
     # The models' own data outside the artifacts bucket (the TrainingDataBucket parameter).
     data_bucket: str = ""
@@ -49,6 +48,9 @@ class Settings:
     approval_base_url: str = ""
     # The stack's KMS key (the KmsKeyArn parameter), empty when it uses AWS-managed keys.
     kms_key_arn: str = ""
+    # Only the hourly tick's function starts quality checks (the shared environment is at
+    # Lambda's 4 KB limit).
+    quality_check_state_machine_arn: str = ""
 
     def require_reachable(self, model: ModelConfig) -> None:
         """Raises DataOutOfReach when the model's config puts data where this deployment's
