@@ -110,6 +110,9 @@ class Findings:
     def latest_finding(self, model: str) -> None:
         return None
 
+    def latest_quality(self, model: str) -> None:
+        return None
+
 
 @pytest.fixture
 def metric_names(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
@@ -129,6 +132,7 @@ def alarm_handler_container(coordinator: Coordinator) -> Container:
         settings=SimpleNamespace(drift_alarm_prefix="modelfresh-drift-"),
         drift_state=Findings(),
         coordinator=coordinator,
+        recorder=None,  # every alarm of the fixture's models retrains: nothing is recorded
     )
 
 

@@ -149,11 +149,18 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
 
 
 def alarm_signal(
-    change: AlarmChange, model: ModelConfig, drift: Mapping[str, Any] | None = None
+    change: AlarmChange,
+    model: ModelConfig,
+    drift: Mapping[str, Any] | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> Signal:
     """The signal a drift alarm going to ALARM raises for its model, with what the drift
-    check found (which features, how far, the report) when our drift check raised it."""
-    return _alarm_signal(change, model, "drift-alarm", {"drift": dict(drift)} if drift else {})
+    check found (which features, how far, the report) when our drift check raised it, and
+    the quality check's recent figures when there are some."""
+    found = ({"drift": dict(drift)} if drift else {}) | (
+        {"quality": dict(quality)} if quality else {}
+    )
+    return _alarm_signal(change, model, "drift-alarm", found)
 
 
 def quality_signal(

@@ -1,0 +1,103 @@
+"""The retrain policy (a model's `retrain_on`): which alarms start a retrain, and, for
+"drift-and-degraded", whether a drift did the model harm.
+
+| retrain_on           | drift alarm                          | quality alarm |
+|----------------------|--------------------------------------|---------------|
+| `drift`              | retrain                              | recorded      |
+| `quality`            | recorded                             | retrain       |
+| `drift-and-degraded` | retrain if quality dropped, else     | retrain       |
+|                      | recorded as "drift without harm"     |               |
+
+Harm is read from the quality check's latest finding within the drift window: the watched
+metric worse than the limit, or worse than the champion's holdout figure by `degraded_drop`.
+No recent figure is no evidence of harm: the quality alarm still catches a real drop later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from modelfresh import quality_metrics
+from modelfresh.core.schema import ModelConfig
+
+AlarmKind = Literal["drift", "quality"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether an alarm starts a retrain, and why not when it does not."""
+
+    retrain: bool
+    reason: str = ""
+
+
+def decide(model: ModelConfig, kind: AlarmKind, quality: Mapping[str, Any] | None) -> Decision:
+    """What the model's policy makes of its `kind` alarm, given its recent quality finding."""
+    policy = model.retrain_policy
+    if kind == "quality":
+        if policy == "drift":
+            return Decision(False, "retrain_on = 'drift': quality alarms are recorded only")
+        return Decision(True)
+    if policy == "drift":
+        return Decision(True)
+    if policy == "quality":
+        return Decision(False, "retrain_on = 'quality': drift alarms are recorded only")
+    harm = harm_of(model, quality)
+    if harm:
+        return Decision(True, harm)
+    return Decision(False, "drift without harm: " + no_harm(model, quality))
+
+
+def recent_quality(
+    finding: Mapping[str, Any] | None, model: ModelConfig, changed_at: datetime
+) -> Mapping[str, Any] | None:
+    """The quality finding if it was checked within the drift window before `changed_at`."""
+    if finding is None:
+        return None
+    try:
+        at = datetime.fromisoformat(str(finding["checked_at"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    oldest = changed_at - timedelta(hours=model.drift_window_hours)
+    return finding if at.tzinfo is not None and oldest <= at <= changed_at else None
+
+
+def _drop(metric: str, value: float, champion: float) -> float:
+    """How much worse `value` is than `champion`, as a share of the champion's figure."""
+    if champion == 0:
+        return 0.0
+    worse = value - champion
+    if quality_metrics.METRICS[metric].direction == "maximize":
+        worse = -worse
+    return worse / abs(champion)
+
+
+def harm_of(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
+    """Why the quality finding shows harm, or "" when it does not."""
+    if model.quality is None or quality is None:
+        return ""
+    metric, value = str(quality.get("metric", "")), quality.get("value")
+    if metric not in quality_metrics.METRICS or not isinstance(value, int | float):
+        return ""
+    if quality.get("violated"):
+        return f"{metric} {value:.4g} is worse than its limit {quality.get('limit')}"
+    champion = quality.get("champion")
+    if isinstance(champion, int | float):
+        drop = _drop(metric, float(value), float(champion))
+        if drop >= model.quality.degraded_drop:
+            return f"{metric} {value:.4g} is {drop:.1%} worse than the champion's {champion:.4g}"
+    return ""
+
+
+def no_harm(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
+    """Why the finding shows no harm, in words a person reads."""
+    if quality is None or not isinstance(quality.get("value"), int | float):
+        return "no quality figure in the drift window yet (labels not in)"
+    drop = (model.quality.degraded_drop if model.quality else 0.0) * 100
+    return (
+        f"{quality['metric']} {quality['value']:.4g} on {quality.get('rows', 0)} labelled "
+        f"requests, within its limit and less than {drop:g}% worse than the champion"
+    )
