@@ -431,3 +431,22 @@ def test_an_estimator_of_an_unknown_version_is_refused_by_its_version_not_a_cras
             estimate.estimate(BINARY, document, np.array([0.5]))
     with pytest.raises(estimate.EstimatorInvalid, match="has no estimator"):
         estimate.read("multiclass", binary_document())
+
+
+def test_an_error_model_with_uneven_quantile_levels_is_simulated_as_written() -> None:
+    # Given an error model written with uneven levels, and the same quantile function (linear
+    # between its points) on an even grid
+    uneven = regression_document()
+    model = uneven["error_model"]
+    model["quantile_levels"] = [0.0, 0.25, 1.0]
+    model["error_quantiles"] = [[-2.0, -0.5, 2.5]] * 2
+    even = copy.deepcopy(uneven)
+    even["error_model"]["quantile_levels"] = [0.0, 0.25, 0.5, 0.75, 1.0]
+    even["error_model"]["error_quantiles"] = [[-2.0, -0.5, 0.5, 1.5, 2.5]] * 2
+
+    # Then both simulate the same windows
+    predictions = np.linspace(0, 100, 500)
+    found = estimate.estimate("regression", uneven, predictions)
+    expected = estimate.estimate("regression", even, predictions)
+    for name, figures in found.items():
+        assert figures == pytest.approx(expected[name], rel=1e-9)

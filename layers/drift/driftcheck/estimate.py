@@ -81,6 +81,8 @@ MAX_KNOTS = 200
 ERROR_BINS = 10
 MIN_BIN_ROWS = 50
 QUANTILE_LEVELS = tuple(i / 20 for i in range(21))
+# Levels that are not evenly spaced are read onto this many even ones.
+EVEN_LEVELS = 101
 # The simulations behind each standard deviation: this many, seeded.
 DRAWS = 200
 SEED = 0
@@ -250,8 +252,7 @@ class ErrorModel:
     mean_error: Floats
     mean_absolute_error: Floats
     mean_squared_error: Floats
-    levels: Floats
-    quantiles: NDArray[np.float64]  # (bins, levels)
+    quantiles: NDArray[np.float64]  # (bins, levels): at levels evenly spaced from 0 to 1
 
     def bin_of(self, predictions: Floats) -> NDArray[np.intp]:
         return np.searchsorted(self.edges, predictions, side="right")
@@ -384,7 +385,11 @@ def _read_error_model(document: Mapping[str, Any]) -> ErrorModel:
         problems.append("error_model.rows holds an empty bin")
     if problems or rows is None or mean is None or absolute is None or squared is None:
         raise EstimatorInvalid(problems)
-    return ErrorModel(edges, rows, mean, absolute, squared, levels, quantiles)
+    if not np.allclose(levels, np.linspace(0.0, 1.0, levels.size), rtol=0.0, atol=1e-12):
+        # Simulated from an even grid: a fine one, which loses little of an uneven one's knots.
+        even = np.linspace(0.0, 1.0, max(levels.size, EVEN_LEVELS))
+        quantiles = np.array([np.interp(even, levels, row) for row in quantiles])
+    return ErrorModel(edges, rows, mean, absolute, squared, quantiles)
 
 
 def _number(value: object) -> float | None:
@@ -556,16 +561,15 @@ def _simulate_regression(
     (inverse transform, linear between the quantiles), scored as driftcheck.scoring does."""
     rng = np.random.default_rng(seed)
     where = model.bin_of(predictions)
-    rows, levels = predictions.size, model.levels
+    rows, steps = predictions.size, model.quantiles.shape[1] - 1
     flat = model.quantiles.ravel()
-    base = where * levels.size
+    base = where * (steps + 1)
     found: dict[str, list[Floats]] = {name: [] for name in METRICS["regression"]}
     for size in _blocks(rows, draws):
-        u = rng.random((size, rows))
-        step = np.searchsorted(levels, u, side="right").clip(1, levels.size - 1) - 1
+        position = rng.random((size, rows)) * steps
+        step = np.minimum(position.astype(np.intp), steps - 1)
         low, high = flat[base + step], flat[base + step + 1]
-        fraction = (u - levels[step]) / (levels[step + 1] - levels[step])
-        errors = low + fraction * (high - low)
+        errors = low + (position - step) * (high - low)
         labels = predictions + errors
         squared = np.sum(errors**2, axis=1)
         centred = labels - labels.mean(axis=1, keepdims=True)
