@@ -11,6 +11,13 @@
 3. The drift check next to Evidently's DataDriftPreset: speed and memory on a 1M-row window,
    per-feature verdicts, detection and false-alarm rates (bench/drift.py). Goals: >= 20x
    faster, <= 1/5 of its peak memory, the same verdicts, <= 1% false alarms.
+4. Performance estimated before labels arrive (driftcheck.estimate) against the realised
+   metrics, hour by hour, under no change, covariate shift and pure concept drift
+   (bench/estimate.py). Goal: |estimated auc - realised auc| <= 0.03 under covariate shift.
+
+`--only SECTION` (repeatable; `make bench ONLY=estimate`) runs those sections alone and
+records them in results.json beside the other sections' last figures, then renders RESULTS.md
+from the whole file.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 
 from modelfresh.core.config import load_config
 
-from bench import drift, drift_report
+from bench import drift, drift_report, estimate
 from localcloud import Candidate, LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +160,24 @@ def transitions_benchmark() -> dict[str, Any]:
     }
 
 
+SECTIONS = ("imports", "transitions", "drift", "estimate")
+
+
+def stamp() -> dict[str, str]:
+    """When and where figures are measured."""
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        ),
+    }
+
+
+def estimate_benchmark() -> dict[str, Any]:
+    """The estimate section, stamped with its own time and machine (it may run alone)."""
+    return stamp() | estimate.benchmark()
+
+
 def render(results: dict[str, Any]) -> str:
     imports = results["imports"]
     cycle = results["transitions"]
@@ -216,22 +241,32 @@ def render(results: dict[str, Any]) -> str:
         "",
     ]
     lines += drift_report.render(results["drift"])
+    if "estimate" in results:
+        lines += estimate.render(results["estimate"])
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rounds", type=int, default=15, help="fresh processes per module")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run this section alone (repeatable); the others keep their last figures",
+    )
     args = parser.parse_args(argv)
-    results = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        ),
-        "imports": import_benchmark(args.rounds),
-        "transitions": transitions_benchmark(),
-        "drift": drift.benchmark(),
+    runs = {
+        "imports": lambda: import_benchmark(args.rounds),
+        "transitions": transitions_benchmark,
+        "drift": drift.benchmark,
+        "estimate": estimate_benchmark,
     }
+    if args.only:
+        results = json.loads((RESULTS / "results.json").read_text())
+        results |= {name: runs[name]() for name in SECTIONS if name in args.only}
+    else:
+        results = stamp() | {name: run() for name, run in runs.items()}
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report = render(results)
     (RESULTS / "RESULTS.md").write_text(report)

@@ -13,7 +13,9 @@ Out: --output-dir/evaluation.json in the layout modelfresh.retrain.gate reads:
               "candidate": 3.1, "champion": 3.4, "meets_threshold": true},
      "comparison": {"metric": "rmse", "direction": "minimize", "difference": 0.3,
                     "interval": [0.12, 0.49], "confidence": 0.95, "resamples": 1000,
-                    "standard_error": 0.094, "seed": 0, "resampled_differences": [...]}}
+                    "standard_error": 0.094, "seed": 0, "resampled_differences": [...]},
+     "estimator": {"version": 1, "problem_type": "regression", "method": "binned_error",
+                   "holdout_rows": 2000, "error_model": {...}}}
 
 Binary classification reports binary_classification_metrics (auc, accuracy, f1, precision,
 recall; the class is 1 when the predicted probability is >= 0.5; precision, recall and f1 are
@@ -29,6 +31,14 @@ the resamples' differences, and those differences sorted (`resampled_differences
 a metric is undefined on left out), from which the gate takes the interval at the confidence
 it is configured with. Resamples are drawn as row counts, a block of them at a time, so the
 metrics are weighted sums (vectorised) and memory stays bounded whatever the holdout's size.
+
+`estimator` is what the quality check needs to estimate the candidate's metrics on live
+traffic before its labels arrive (driftcheck.estimate, whose docstring gives the document's
+exact layout), fitted on the candidate's holdout predictions and labels: for binary
+classification an isotonic calibration map from the predicted probability to the observed
+positive rate (confidence-based estimation), for regression the holdout's errors binned by the
+predicted value. Versioned (`version`, 1); readers that do not know it ignore it, and a
+report without it (a pipeline from before it, or a team's own) has no estimate.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from driftcheck import estimate
 from driftcheck.scoring import SCORERS, Floats, bootstrap, metric_section
 from modelfresh import quality_metrics  # the bundle ships it (pipelines/bundle.py)
 
@@ -254,6 +265,7 @@ def evaluate(
         report["comparison"] = compared
         if champion_value is not None:
             versus = f" (champion {champion_value:.4g}{_interval_text(compared)})"
+    report["estimator"] = estimate.fit(problem, holdout.labels, models[0])
     common.write_json(output_dir / REPORT_FILE, report)
     print(
         f"evaluate: {metric} {candidate_value:.4g}{versus} on {holdout.labels.size} holdout "

@@ -20,7 +20,7 @@ import driftcheck
 import numpy as np
 import pytest
 import xgboost as xgb
-from driftcheck import scoring
+from driftcheck import estimate, scoring
 from modelfresh import quality_metrics
 
 from demo import taxi
@@ -453,6 +453,35 @@ def test_binary_classification_reports_its_metrics_as_numpy_counts_them(tmp_path
     assert "champion" not in evaluation and "comparison" not in evaluation
     assert evaluation["gate"]["champion"] is None
     assert evaluation["gate"]["meets_threshold"] is (expected["auc"] >= 0.8)
+    # and the estimator the quality check estimates with, calibrated on this holdout
+    assert evaluation["estimator"] == estimate.fit("binary_classification", labels, scores)
+    assert evaluation["estimator"]["calibration"]["method"] == "isotonic"
+
+
+def test_the_report_carries_the_candidates_estimator_fitted_on_its_holdout(
+    tmp_path: Path,
+) -> None:
+    # Given a candidate and a holdout of 120 rows
+    candidate = train_model(tmp_path, TRAIN, VALIDATION)
+    lines = training_lines(120, seed=21)
+    inputs = holdout(tmp_path, lines)
+
+    # When the step runs
+    assert run_evaluate(tmp_path, inputs, candidate) == 0
+
+    # Then the report's estimator is the error model of the candidate's holdout errors, in
+    # JSON, and estimating on the holdout's own predictions gives its realised figures back
+    evaluation = report(tmp_path)
+    labels, features = matrix(lines)
+    predictions = load(candidate).predict(xgb.DMatrix(features)).astype(np.float64)
+    document = evaluation["estimator"]
+    assert document == estimate.fit("regression", labels, predictions)
+    assert (document["version"], document["method"]) == (1, "binned_error")
+    assert document["error_model"]["rows"] == [60, 60]
+    found = estimate.estimate("regression", document, predictions)
+    for name in ("rmse", "mae"):
+        realised = evaluation["regression_metrics"][name]["value"]
+        assert found[name]["value"] == pytest.approx(realised, rel=1e-9)
 
 
 def test_each_problem_type_reports_exactly_the_catalogues_metrics() -> None:
