@@ -30,5 +30,6 @@ def lambda_handler(
         objects=container.drift_objects,
         alarms=container.quality_metrics,
         champions=container.deploys,
+        packages=container.registry,
         now=datetime.now(UTC),
     )

@@ -13,11 +13,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import xgboost as xgb
+from driftcheck import estimate
+from modelfresh.aws.deploys import DynamoDeploys
+from modelfresh.core.records import Champion
 from modelfresh.quality.plan import QualityCheckRequest
 
 from demo import taxi
-from localcloud import LocalCloud
+from localcloud import LocalCloud, models
 from tests.conftest import FIXTURES
 from tests.integration.test_drift_check import MODEL, DriftApp
 
@@ -44,7 +49,7 @@ class QualityApp(DriftApp):
         ids = [f"{hour:%Y%m%dT%H}-{i:03d}" for i in range(requests)]
         for i, (body, inference_id) in enumerate(zip(taxi.csv_rows(rows), ids, strict=True)):
             self.cloud.hosting.capture.clock = partial(
-                operator.add, hour, timedelta(seconds=30 * i)
+                operator.add, hour, timedelta(seconds=i * 3600 / requests)
             )
             self.runtime.invoke_endpoint(
                 EndpointName="taxi-fare-prod",
@@ -200,3 +205,81 @@ def test_a_window_without_labels_measures_nothing(quality_app: QualityApp) -> No
     plan = json.loads(checked["output"])["plan"]
     assert plan["mode"] == "no-check"
     assert any("No ground truth yet" in note for note in plan["notes"])
+
+
+class EstimatingApp(QualityApp):
+    """A champion recorded with its holdout rmse, whose evaluation report holds the estimator
+    the pipeline's evaluation step fits on its holdout."""
+
+    def register_champion(self) -> str:
+        holdout = taxi.trips(3000, 7)
+        labels = taxi.fares(holdout, 8)
+        predicted = models.train(models.CHAMPION).predict(xgb.DMatrix(holdout))
+        rmse = float(np.sqrt(np.mean((labels - predicted) ** 2)))
+        report = self.cloud.put_json(
+            f"s3://{self.cloud.artifacts_bucket}/evaluations/champion/evaluation.json",
+            {
+                "regression_metrics": {"rmse": {"value": rmse, "standard_deviation": 0.02}},
+                "estimator": estimate.fit("regression", labels, predicted),
+            },
+        )
+        arn = self.cloud.register_package(
+            MODEL,
+            "Approved",
+            ModelMetrics={
+                "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": report}}
+            },
+        )
+        self.holdout_rmse = rmse
+        return arn
+
+    def crown_champion(self) -> None:
+        """The champion as a promotion records it (its holdout figures)."""
+        assert self.champion is not None
+        DynamoDeploys(self.cloud.client("dynamodb"), self.stack.resources["ModelStateTable"]).crown(
+            MODEL,
+            Champion(self.champion, 1, {"rmse": self.holdout_rmse}),
+            (None, None),
+            "seeded",
+            "2026-11-20T00:00:00.000Z",
+        )
+
+
+def test_late_labels_give_an_estimate_first_and_the_realised_figure_later(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    config = tmp_path / "models.toml"
+    config.write_text((FIXTURES / "models.toml").read_text() + QUALITY)
+    app = EstimatingApp(cloud, config)
+    app.crown_champion()
+    hour = datetime(2026, 11, 21, 6, tzinfo=UTC)
+    app.serve_labelled(hour, 0.0, requests=300)
+
+    # Just after the hour, its labels are not in: its figures are estimated from the answers
+    early = QualityCheckRequest(MODEL, hour + timedelta(hours=1, minutes=10))
+    started = app.sfn.start_execution(
+        stateMachineArn=app.quality_check_arn, name="early", input=early.to_json()
+    )
+    first = result_of(app.cloud.wait_for_execution(started["executionArn"], timeout=60))["finding"]
+    assert first["value"] is None  # nothing labelled a lag before
+    guess = first["estimate"]
+    assert guess["rows"] == 300 and guess["window"]["start"].startswith("2026-11-21T06:00")
+    assert abs(guess["value"] - app.holdout_rmse) < 0.1 and guess["standard_deviation"] > 0
+
+    # A lag later, the labels are: the realised figure for the same hour, near the estimate
+    later = result_of(app.check_quality(hour))["finding"]
+    assert later["rows"] == 300 and "estimate" not in later  # no traffic since
+    assert abs(later["value"] - guess["value"]) < 4 * guess["standard_deviation"] + 0.1
+
+    # Both in ModelFresh/Quality, the estimate stamped with its hour
+    points = app.cloudwatch.get_metric_statistics(
+        Namespace="ModelFresh/Quality",
+        MetricName="estimated_rmse",
+        Dimensions=[{"Name": "model", "Value": MODEL}],
+        StartTime=hour,
+        EndTime=hour + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert [p["Timestamp"] for p in points] == [hour]
+    assert "Estimated, before labels" in app.read(first["report"])

@@ -94,3 +94,14 @@ def test_only_a_quality_figure_from_the_drift_window_counts() -> None:
     assert recent_quality(old, taxi, AT) is None
     assert recent_quality(finding(9.0), taxi, AT) is not None
     assert recent_quality({"value": 1.0}, taxi, AT) is None
+
+
+def test_an_estimate_shows_harm_before_the_labels_arrive() -> None:
+    # Given no realised figure yet (the labelled window was empty), and an estimate 10% worse
+    early = finding(3.0) | {"value": None, "estimate": {"value": 3.3, "standard_deviation": 0.1}}
+    decided = decide(model(degraded_drop=0.05), "drift", early)
+    assert decided.retrain and decided.reason.startswith("estimated rmse 3.3 is 10.0% worse")
+    # ...and an estimate within the margin is no harm, said as an estimate
+    calm = early | {"estimate": {"value": 3.05, "standard_deviation": 0.1}}
+    quiet = decide(model(degraded_drop=0.05), "drift", calm)
+    assert not quiet.retrain and "estimated rmse 3.05, labels not in yet" in quiet.reason

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from modelfresh.aws.drift import ensure_alarm, put_metrics
-from modelfresh.quality.plan import QUALITY_NAMESPACE, ROWS_METRIC, UNLABELLED_METRIC
+from modelfresh.quality.plan import (
+    ESTIMATED_ROWS_METRIC,
+    QUALITY_NAMESPACE,
+    ROWS_METRIC,
+    UNLABELLED_METRIC,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -31,6 +36,17 @@ class QualityMetrics:
         values = [
             (ROWS_METRIC, float(rows), "Count"),
             (UNLABELLED_METRIC, float(unlabelled), "Count"),
+            *((name, value, "None") for name, value in metrics.items()),
+        ]
+        return put_metrics(self._cw, QUALITY_NAMESPACE, model, at, values)
+
+    def publish_estimates(
+        self, model: str, at: str, metrics: Mapping[str, float], rows: int
+    ) -> int:
+        """The latest window's estimated metrics (estimated_<metric>) and the predictions
+        they were estimated from (estimated_rows), stamped `at`."""
+        values = [
+            (ESTIMATED_ROWS_METRIC, float(rows), "Count"),
             *((name, value, "None") for name, value in metrics.items()),
         ]
         return put_metrics(self._cw, QUALITY_NAMESPACE, model, at, values)

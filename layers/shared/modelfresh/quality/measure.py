@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 from driftcheck import labels as joins
+from driftcheck.estimate import EstimatorInvalid, PredictionsInvalid, estimate
 from driftcheck.scoring import SCORERS, bootstrap, metric_section
 
 from modelfresh import quality_metrics
@@ -56,6 +57,10 @@ class QualityPublisher(Protocol):
 
     def publish(
         self, model: str, at: str, metrics: Mapping[str, float], rows: int, unlabelled: int
+    ) -> int: ...
+
+    def publish_estimates(
+        self, model: str, at: str, metrics: Mapping[str, float], rows: int
     ) -> int: ...
 
 
@@ -159,6 +164,40 @@ def join_window(objects: QualityObjects, manifest_uri: str, problem_type: str) -
     return joined
 
 
+def estimate_latest(
+    objects: QualityObjects, plan: QualityCheckPlan, problem_type: str
+) -> dict[str, Any] | None:
+    """The latest window's metrics estimated from its predictions alone, with the champion's
+    estimator; None when there is nothing to estimate with (the reason is logged)."""
+    latest = plan["estimate"]
+    if not latest:
+        return None
+    report = objects.read_json(latest["report"])
+    estimator = report.get("estimator") if isinstance(report, dict) else None
+    if not isinstance(estimator, dict):
+        logger.info("the champion's evaluation report has no estimator: nothing estimated")
+        return None
+    listed = objects.read_json(latest["capture"])
+    predictions, unreadable = [], Counter[str]()
+    for record in _records(objects, listed["bucket"], listed["keys"], "capture", Joined()):
+        try:
+            predictions.append(joins.prediction(record))
+        except joins.Malformed as problem:
+            unreadable[str(problem)] += 1
+    try:
+        found = estimate(problem_type, estimator, np.asarray(predictions))
+    except (EstimatorInvalid, PredictionsInvalid) as problem:
+        logger.warning("no estimate", extra={"reason": str(problem)})
+        return None
+    return {
+        "window": latest["window"],
+        "published_at": latest["published_at"],
+        "rows": len(predictions),
+        "unreadable": dict(unreadable),
+        "metrics": dict(found),
+    }
+
+
 def score(joined: Joined, problem_type: str) -> dict[str, Any]:
     """Model Monitor's model-quality section of the problem type: {metric: {"value",
     "standard_deviation"}}, the spread from a seeded bootstrap of the window's rows."""
@@ -180,7 +219,7 @@ def measure_quality(
     model, problem, metric = (
         require(cast(dict[str, Any], plan), key, str) for key in ("model", "problem_type", "metric")
     )
-    joined = join_window(objects, plan["manifest"], problem)
+    joined = join_window(objects, plan["manifest"], problem) if plan["labelled"] else Joined()
     rows = len(joined.labels)
     section_name = quality_metrics.SECTIONS[problem]
     enough = rows >= plan["min_rows"]
@@ -191,11 +230,13 @@ def measure_quality(
         violation(metric, value, limit) if isinstance(value, float) and limit is not None else None
     )
     output = plan["output"]
+    estimated = estimate_latest(objects, plan, problem)
     statistics = {
         "version": 0.0,
         "dataset": {"item_count": rows, "evaluation_time": plan["published_at"]},
         section_name: section,
-        "modelfresh": {"window": plan["window"], "counts": joined.counts()},
+        "modelfresh": {"window": plan["window"], "counts": joined.counts()}
+        | ({"estimate": estimated} if estimated else {}),
     }
     files = {
         "statistics": objects.write(
@@ -221,8 +262,18 @@ def measure_quality(
         "malformed": sum(joined.malformed.values()),
         "execution": execution,
     }
+    if estimated and isinstance(estimated.get("metrics", {}).get(metric), dict):
+        figure = estimated["metrics"][metric]
+        finding["estimate"] = {
+            "window": estimated["window"],
+            "value": figure["value"],
+            "standard_deviation": figure["standard_deviation"],
+            "rows": estimated["rows"],
+        }
     finding["report"] = objects.write(
-        output + "report.html", report_page(model, plan, finding, section, joined), "text/html"
+        output + "report.html",
+        report_page(model, plan, finding, section, joined, estimated=estimated),
+        "text/html",
     )
     finding |= files
     published = {
@@ -230,7 +281,15 @@ def measure_quality(
         for name, figure in section.items()
         if isinstance(figure.get("value"), float)
     }
-    metrics.publish(model, plan["published_at"], published, rows, joined.unlabelled)
+    if plan["labelled"]:
+        metrics.publish(model, plan["published_at"], published, rows, joined.unlabelled)
+    if estimated:
+        figures = {
+            f"estimated_{name}": float(figure["value"])
+            for name, figure in estimated["metrics"].items()
+            if isinstance(figure.get("value"), float)
+        }
+        metrics.publish_estimates(model, estimated["published_at"], figures, estimated["rows"])
     findings.record_quality(model, finding)
     count(
         BusinessMetric.QUALITY_CHECK_COMPLETED
@@ -248,8 +307,11 @@ def report_page(
     finding: Mapping[str, Any],
     section: Mapping[str, Any],
     joined: Joined,
+    *,
+    estimated: Mapping[str, Any] | None = None,
 ) -> str:
-    """One self-contained page a person reads: the figures, the limit, what was counted."""
+    """One self-contained page a person reads: the figures, the limit, what was counted, and
+    the latest window's estimate (before its labels)."""
     e = html.escape
 
     def number(value: Any, spread: Any = None) -> str:
@@ -272,6 +334,20 @@ def report_page(
         f"<li>{e(reason)}: {n}</li>" for reason, n in sorted(joined.malformed.items())
     )
     notes = "".join(f"<li>{e(note)}</li>" for note in plan["notes"])
+    guessed = ""
+    if estimated:
+        later = estimated["window"]
+        guessed = (
+            f"<h2>Estimated, before labels</h2><p>From the {estimated['rows']} predictions "
+            f"captured from {e(later['start'])} to {e(later['end'])}, with the champion's "
+            "estimator (it cannot see a concept drift: only labels show that).</p><table>"
+            + "".join(
+                f"<tr><th scope='row'>{e(name)}</th><td>"
+                f"{e(number(figure.get('value'), figure.get('standard_deviation')))}</td></tr>"
+                for name, figure in estimated["metrics"].items()
+            )
+            + "</table>"
+        )
     window = plan["window"]
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -287,6 +363,7 @@ def report_page(
         f"<h2>Metrics</h2><table>{rows or '<tr><td>too few labelled requests</td></tr>'}"
         "</table>"
         f"<h2>What was read</h2><table>{counted}</table>"
+        + guessed
         + (f"<h2>Records not used</h2><ul>{reasons}</ul>" if reasons else "")
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + "</body></html>"

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 QUALITY_NAMESPACE = "ModelFresh/Quality"
 ROWS_METRIC = "labelled_rows"  # requests joined with a label (the figures' sample size)
 UNLABELLED_METRIC = "unlabelled_requests"
+# The latest window's figures estimated before its labels arrive: estimated_<metric>, and
+# the number of predictions they come from.
+ESTIMATED_ROWS_METRIC = "estimated_rows"
 # The quality alarm's name after the model's: the drift trigger's prefix rule routes it.
 QUALITY_ALARM_SUFFIX = f"{ALARM_SEPARATOR}quality"
 
@@ -58,7 +61,7 @@ def quality_window(at: datetime, model: ModelConfig) -> Window:
     """The last whole `every_hours` slot whose labels are in at `at`: every tick in one slot
     names the same window, so repeated ticks start one check."""
     lag = timedelta(hours=model.training.ground_truth_lag_hours)
-    return Window.due_at(at - lag, _check_of(model))
+    return Window.due_at(at - lag, check_of(model))
 
 
 def execution_name(model: ModelConfig, at: datetime) -> str:
@@ -77,7 +80,7 @@ def due_quality_checks(
     ]
 
 
-def _check_of(model: ModelConfig) -> QualityCheck:
+def check_of(model: ModelConfig) -> QualityCheck:
     if model.quality is None:
         raise NoQualityCheck(f"model {model.name!r} has no [quality] check in the configuration")
     return model.quality
@@ -86,7 +89,7 @@ def _check_of(model: ModelConfig) -> QualityCheck:
 def checked_model(config: ControllerConfig, name: str) -> tuple[ModelConfig, QualityCheck]:
     """A configured model and its quality check. Raises: UnknownModel, NoQualityCheck."""
     model = config.model(name)
-    return model, _check_of(model)
+    return model, check_of(model)
 
 
 def quality_alarm_name(model: str, prefix: str) -> str:
@@ -100,7 +103,7 @@ def is_quality_alarm(alarm_name: str, model: str, prefix: str) -> bool:
 def quality_alarm(model: ModelConfig, prefix: str, limit: float) -> PutMetricAlarmInputTypeDef:
     """The model's quality alarm: its metric worse than `limit` in M of the last N checks.
     A window with too few labels publishes nothing, which the alarm ignores."""
-    check = _check_of(model)
+    check = check_of(model)
     metric = check.metric_of(model.gate)
     minimize = quality_metrics.METRICS[metric].direction == "minimize"
     worse = "above" if minimize else "below"
@@ -125,6 +128,15 @@ def quality_alarm(model: ModelConfig, prefix: str, limit: float) -> PutMetricAla
     }
 
 
+class EstimatePlan(TypedDict):
+    """The latest window, estimated from its predictions before its labels arrive."""
+
+    window: CheckWindow
+    capture: str  # a JSON object in S3: {"bucket", "keys"} of the window's captured objects
+    report: str  # the champion's evaluation report, which holds its estimator
+    published_at: str  # the estimates' timestamp: the window's start, as the drift check's
+
+
 class QualityCheckPlan(TypedDict):
     """ "Plan the check"'s output: the quality-check machine reads it at $.plan."""
 
@@ -136,10 +148,12 @@ class QualityCheckPlan(TypedDict):
     limit: float | None  # None: max_drop and no champion figure, so no alarm yet
     champion: dict[str, Any]  # {"package", "version", "value"} of the champion, or {}
     min_rows: int
+    labelled: bool  # the labelled window has captured requests and ground truth to join
     manifest: str  # the window's drift dataset manifest (capture and ground truth objects)
     output: str  # where statistics.json, constraint_violations.json and report.html go
     notes: list[str]
     published_at: str  # the figures' timestamp: when the window's labels were complete
+    estimate: EstimatePlan | None  # None: no champion estimator, or no recent traffic
 
 
 def quality_summary(finding: Mapping[str, Any], limit: int = 256) -> str:

@@ -9,7 +9,9 @@
 |                      | recorded as "drift without harm"     |               |
 
 Harm is read from the quality check's latest finding within the drift window: the watched
-metric worse than the limit, or worse than the champion's holdout figure by `degraded_drop`.
+metric worse than the limit, or its realised figure (labels in) or its estimate (from the
+latest window's predictions alone, before labels) worse than the champion's holdout figure by
+`degraded_drop`.
 No recent figure is no evidence of harm: the quality alarm still catches a real drop later.
 """
 
@@ -76,25 +78,36 @@ def _drop(metric: str, value: float, champion: float) -> float:
 
 
 def harm_of(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
-    """Why the quality finding shows harm, or "" when it does not."""
+    """Why the quality finding shows harm, or "" when it does not: the realised figure past
+    its limit, or the realised or estimated figure `degraded_drop` worse than the champion's."""
     if model.quality is None or quality is None:
         return ""
-    metric, value = str(quality.get("metric", "")), quality.get("value")
-    if metric not in quality_metrics.METRICS or not isinstance(value, int | float):
+    metric = str(quality.get("metric", ""))
+    if metric not in quality_metrics.METRICS:
         return ""
-    if quality.get("violated"):
+    value, champion = quality.get("value"), quality.get("champion")
+    if quality.get("violated") and isinstance(value, int | float):
         return f"{metric} {value:.4g} is worse than its limit {quality.get('limit')}"
-    champion = quality.get("champion")
-    if isinstance(champion, int | float):
-        drop = _drop(metric, float(value), float(champion))
-        if drop >= model.quality.degraded_drop:
-            return f"{metric} {value:.4g} is {drop:.1%} worse than the champion's {champion:.4g}"
+    estimate = quality.get("estimate")
+    guessed = estimate.get("value") if isinstance(estimate, Mapping) else None
+    for figure, kind in ((value, ""), (guessed, "estimated ")):
+        if isinstance(figure, int | float) and isinstance(champion, int | float):
+            drop = _drop(metric, float(figure), float(champion))
+            if drop >= model.quality.degraded_drop:
+                return (
+                    f"{kind}{metric} {figure:.4g} is {drop:.1%} worse than the champion's "
+                    f"{champion:.4g}"
+                )
     return ""
 
 
 def no_harm(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
     """Why the finding shows no harm, in words a person reads."""
+    estimate = (quality or {}).get("estimate")
+    guessed = estimate.get("value") if isinstance(estimate, Mapping) else None
     if quality is None or not isinstance(quality.get("value"), int | float):
+        if isinstance(guessed, int | float):
+            return f"estimated {quality['metric']} {guessed:.4g}, labels not in yet"
         return "no quality figure in the drift window yet (labels not in)"
     drop = (model.quality.degraded_drop if model.quality else 0.0) * 100
     return (

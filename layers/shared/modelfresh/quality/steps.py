@@ -12,17 +12,26 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelfresh.core.events import iso
 from modelfresh.core.observability import BusinessMetric, count, logger
-from modelfresh.core.records import Champion
+from modelfresh.core.records import Champion, Packages
+from modelfresh.core.schema import ModelConfig
 from modelfresh.core.settings import Settings
+from modelfresh.drift.plan import Window, capture_prefix
 from modelfresh.quality.limits import NoLimit, limit_of
 from modelfresh.quality.plan import (
+    EstimatePlan,
     Mode,
     QualityCheckPlan,
     QualityCheckRequest,
+    check_of,
     checked_model,
     quality_alarm,
 )
-from modelfresh.retrain.dataset import DataLocations, DatasetObjects, write_drift_dataset
+from modelfresh.retrain.dataset import (
+    OBJECT_SUFFIX,
+    DataLocations,
+    DatasetObjects,
+    write_drift_dataset,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
@@ -50,9 +59,12 @@ def plan_quality_check(
     objects: DatasetObjects,
     alarms: QualityAlarms,
     champions: Champions,
+    packages: Packages,
     now: datetime,
 ) -> QualityCheckPlan:
-    """ "Plan the check". Raises: NoQualityCheck, UnknownModel, DataOutOfReach."""
+    """ "Plan the check": the labelled window (a lag ago) to measure, and the latest window to
+    estimate from its predictions alone with the champion's estimator.
+    Raises: NoQualityCheck, UnknownModel, DataOutOfReach."""
     model, check = checked_model(config, request.model)
     settings.require_reachable(model)
     metric = check.metric_of(model.gate)
@@ -87,7 +99,17 @@ def plan_quality_check(
         model, window.slot, span, now=now, locations=locations, objects=objects
     )
     notes.extend(dataset.notes)
-    mode: Mode = "check" if dataset.capture_objects and dataset.ground_truth_objects else "no-check"
+    labelled = bool(dataset.capture_objects and dataset.ground_truth_objects)
+    estimate = _estimate_plan(
+        model,
+        request,
+        champion,
+        settings=settings,
+        objects=objects,
+        packages=packages,
+        output=output,
+    )
+    mode: Mode = "check" if labelled or estimate else "no-check"
     if mode == "no-check":
         count(BusinessMetric.QUALITY_CHECK_NO_DATA, model.name)
     plan: QualityCheckPlan = {
@@ -103,7 +125,9 @@ def plan_quality_check(
             else {}
         ),
         "min_rows": check.min_rows,
+        "labelled": labelled,
         "manifest": dataset.uri,
+        "estimate": estimate,
         "output": output,
         "notes": notes,
         # The figures are stamped when the window's labels were complete: an alarm only
@@ -116,3 +140,40 @@ def plan_quality_check(
         | dataset.summary(),
     )
     return plan
+
+
+def _estimate_plan(
+    model: ModelConfig,
+    request: QualityCheckRequest,
+    champion: Champion | None,
+    *,
+    settings: Settings,
+    objects: DatasetObjects,
+    packages: Packages,
+    output: str,
+) -> EstimatePlan | None:
+    """The latest window's captured objects (listed to S3: an hour may hold many) and the
+    champion's evaluation report, whose estimator reads them; None without either."""
+    if champion is None:
+        return None
+    report = packages.describe(champion.package_arn).report_uri
+    if not report:
+        return None
+    window = Window.due_at(request.at, check_of(model))
+    bucket, root = capture_prefix(
+        model.deploy.data_capture_uri or settings.data_capture_uri,
+        model.endpoints.prod,
+        model.deploy.variant,
+    )
+    found = objects.list(bucket, [root + h for h in window.hour_prefixes()], OBJECT_SUFFIX)
+    if not found:
+        return None
+    listed = objects.write_json(
+        output + "latest-capture.json", {"bucket": bucket, "keys": [o.key for o in found]}
+    )
+    return {
+        "window": {"start": iso(window.start), "end": iso(window.end)},
+        "capture": listed,
+        "report": report,
+        "published_at": iso(window.start),
+    }
