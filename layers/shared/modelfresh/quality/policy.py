@@ -106,7 +106,7 @@ def no_harm(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
     estimate = (quality or {}).get("estimate")
     guessed = estimate.get("value") if isinstance(estimate, Mapping) else None
     if quality is None or not isinstance(quality.get("value"), int | float):
-        if isinstance(guessed, int | float):
+        if quality is not None and isinstance(guessed, int | float):
             return f"estimated {quality['metric']} {guessed:.4g}, labels not in yet"
         return "no quality figure in the drift window yet (labels not in)"
     drop = (model.quality.degraded_drop if model.quality else 0.0) * 100
