@@ -41,8 +41,8 @@ from localcloud import Candidate, LocalCloud
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench"
 FLOOR = "import boto3\nfrom aws_xray_sdk.core import patch\npatch(['botocore'])"
-# The drift check's statistics handlers take the numpy layer: their floor includes numpy.
-DRIFT_HANDLERS = ("conclude_drift_check", "summarise_capture")
+# The drift and quality checks' statistics handlers take the numpy layer: their floor includes numpy.
+DRIFT_HANDLERS = ("conclude_drift_check", "summarise_capture", "measure_quality")
 DRIFT_FLOOR = FLOOR + "\nimport numpy"
 # What Lambda sets, and what our template's Globals set: the tracer is on, as deployed.
 LAMBDA_ENVIRONMENT = {
