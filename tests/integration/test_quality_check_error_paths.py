@@ -12,7 +12,8 @@ import pytest
 from localcloud import LocalCloud
 from tests.conftest import FIXTURES
 from tests.integration.error_paths import Case, ended_through_a_named_path, fail, tasks
-from tests.integration.test_quality_check import MODEL, QUALITY, QualityApp
+from tests.integration.test_drift_check import MODEL
+from tests.integration.test_quality_check import QUALITY, QualityApp
 
 QUALITY_TASKS = tasks("quality_check.asl.json")
 # The Task that must fail first for the one in the case to run at all.

@@ -23,6 +23,7 @@ from modelfresh.core.schema import (
     Endpoints,
     Gate,
     ModelConfig,
+    QualityCheck,
     SmokeTest,
     Training,
 )
@@ -129,7 +130,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
             problem_type="regression",
             objective="reg:squarederror",
             ground_truth_uri=None,
-            ground_truth_lag_hours=2,
+            ground_truth_lag_hours=1,
         ),
         deploy=Deployment(
             bake_minutes=10,
@@ -162,6 +163,7 @@ def test_shipped_configuration_loads_and_validates() -> None:
             datapoints_to_alarm=2,
             evaluation_periods=3,
         ),
+        quality=QualityCheck(threshold=2.5, min_rows=100),
     )
     assert config.model("churn") == ModelConfig(
         name="churn",
