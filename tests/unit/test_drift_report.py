@@ -4,6 +4,7 @@ each verdict: the measure that decided and its threshold, why a large number can
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
@@ -153,6 +154,43 @@ def test_measures_past_their_threshold_in_a_small_window_are_called_noise() -> N
     )
 
 
+def test_with_a_budget_each_feature_shows_its_chance_and_level_and_what_chance_explains() -> None:
+    # Given the plain threshold (Simple) under a check level of 2%, and a 50-row window
+    ref = reference_for(traffic(np.random.default_rng(0), 20_000), TAXI)
+    ref = dataclasses.replace(
+        ref,
+        settings=dataclasses.replace(
+            ref.settings, method="simple", check_level=0.02, alarm_share=0.2
+        ),
+    )
+    result = compare(ref, window_of(ref, traffic(np.random.default_rng(8), 50)))
+    alarm = AlarmRule(share=0.2, datapoints=2, periods=3, false_alarms=1.0)
+
+    # When its report is read
+    page = render_report(result, ref, title="t", context=ReportContext(alarm=alarm))
+    rows = feature_rows(page)
+
+    # Then every feature shows its test's p-value beside its level (one column of three is
+    # enough to pass 20%: 2% / 3 each), and a distance past the threshold that chance explains
+    # is no drift, said so in green
+    amount = result.features[0]
+    assert amount.by_chance and amount.chance is not None
+    assert rows["amount"]["Verdict"] == ("ok", "")
+    assert rows["amount"]["Chance (p) / level"] == (f"p = {amount.chance:.2g} / 0.0067", "held")
+    assert rows["amount"]["Why"][0] == (
+        f"Distance {amount.distance:.3f} > 0.1 and PSI {amount.psi:.3f} > 0.1, but chance "
+        f"explains it: p = {amount.chance:.2g} > 0.0067, this feature's level under the "
+        "false-alarm budget (50 values)."
+    )
+    assert "Drift in" not in visible_text(page) and result.drifted_features == ()
+    # and the alarm panel states the budget and what it leaves a check and a feature
+    assert (
+        "Its false-alarm budget: on traffic that did not change, chance alone fires it at most 1 "
+        "time in 90 days. So at most 2% of checks may pass 20% by chance, and each feature's "
+        "test is made at level 0.0067." in visible_text(page)
+    )
+
+
 def test_the_header_says_whose_baseline_and_where_the_check_stands_against_the_alarm(
     page: str,
 ) -> None:
@@ -256,7 +294,8 @@ class _Rows(HTMLParser):
             if self._in_head:
                 self.head.append(text)
             else:
-                self.rows[-1].append((text, self._class if self._class == "decided" else ""))
+                marked = self._class if self._class in ("decided", "held") else ""
+                self.rows[-1].append((text, marked))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
