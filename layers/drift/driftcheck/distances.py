@@ -108,7 +108,11 @@ def _pooled_cells(
     """The cells with MIN_EXPECTED values expected of the smaller sample (`smaller` is its
     share of both): empty cells dropped, then the two smallest merged until none is short."""
     keep = (b + w) > 0
-    cells = list(zip((b + w)[keep].tolist(), b[keep].tolist(), w[keep].tolist(), strict=True))
+    if not keep.all():
+        b, w = b[keep], w[keep]
+    if b.size < 2 or float(np.min(b + w)) * smaller >= MIN_EXPECTED:
+        return b, w  # nothing to pool (most windows: deciles, a few common categories)
+    cells = list(zip((b + w).tolist(), b.tolist(), w.tolist(), strict=True))
     heapq.heapify(cells)
     while len(cells) > 1 and cells[0][0] * smaller < MIN_EXPECTED:
         t1, b1, w1 = heapq.heappop(cells)
