@@ -11,6 +11,12 @@
 3. The drift check next to Evidently's DataDriftPreset: speed and memory on a 1M-row window,
    per-feature verdicts, detection and false-alarm rates (bench/drift.py). Goals: >= 20x
    faster, <= 1/5 of its peak memory, the same verdicts, <= 1% false alarms.
+4. False alarms with a stated budget: needless retrains in 90 days of hourly checks of
+   unchanged traffic, with and without the drift check's budget, and a real shift as the
+   control (bench/false_alarms.py). Goal: <= 1 per model per 90 days with the budget.
+
+`python -m bench --only <section>` (`make bench ONLY=<section>`) runs one section and keeps
+the others' figures from results.json; RESULTS.md is written from the whole by the same code.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 
 from modelfresh.core.config import load_config
 
-from bench import drift, drift_report
+from bench import drift, drift_report, false_alarms
 from localcloud import Candidate, LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +165,12 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {results['measured_at']} on {results['machine']} by `make bench`.",
+        f"Measured {results['measured_at']} on {results['machine']} by `make bench`"
+        + "".join(
+            f"; {section} again {when} by `make bench ONLY={section}`"
+            for section, when in results.get("remeasured", {}).items()
+        )
+        + ".",
         "",
         "## Cold import of each handler (fresh process, median of "
         f"{imports['rounds']}, tracer on as deployed)",
@@ -216,22 +227,38 @@ def render(results: dict[str, Any]) -> str:
         "",
     ]
     lines += drift_report.render(results["drift"])
+    if "false_alarms" in results:
+        lines += false_alarms.render(results["false_alarms"])
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rounds", type=int, default=15, help="fresh processes per module")
+    parser.add_argument(
+        "--only",
+        choices=("imports", "transitions", "drift", "false_alarms"),
+        help="run this section alone; the others keep their figures from results.json",
+    )
     args = parser.parse_args(argv)
-    results = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        ),
-        "imports": import_benchmark(args.rounds),
-        "transitions": transitions_benchmark(),
-        "drift": drift.benchmark(),
+    sections = {
+        "imports": lambda: import_benchmark(args.rounds),
+        "transitions": transitions_benchmark,
+        "drift": drift.benchmark,
+        "false_alarms": false_alarms.benchmark,
     }
+    if args.only:
+        results = json.loads((RESULTS / "results.json").read_text())
+        results[args.only] = sections[args.only]()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        results["remeasured"] = results.get("remeasured", {}) | {args.only: now}
+    else:
+        results = {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": (
+                f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+            ),
+        } | {name: run() for name, run in sections.items()}
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report = render(results)
     (RESULTS / "RESULTS.md").write_text(report)
