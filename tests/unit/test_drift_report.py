@@ -170,13 +170,13 @@ def test_with_a_budget_each_feature_shows_its_chance_and_level_and_what_chance_e
     page = render_report(result, ref, title="t", context=ReportContext(alarm=alarm))
     rows = feature_rows(page)
 
-    # Then every feature shows its test's p-value beside its level (one column of three is
-    # enough to pass 20%: 2% / 3 each), and a distance past the threshold that chance explains
-    # is no drift, said so in green
+    # Then every feature's verdict shows its test's p-value beside its level (one column of
+    # three is enough to pass 20%: 2% / 3 each), and a distance past the threshold that chance
+    # explains is no drift, said so in green
     amount = result.features[0]
     assert amount.by_chance and amount.chance is not None
-    assert rows["amount"]["Verdict"] == ("ok", "")
-    assert rows["amount"]["Chance (p) / level"] == (f"p = {amount.chance:.2g} / 0.0067", "held")
+    assert rows["amount"]["Verdict"] == (f"ok p = {amount.chance:.2g} / 0.0067", "")
+    assert f"<span class='kind chance held'>p = {amount.chance:.2g} / 0.0067</span>" in page
     assert rows["amount"]["Why"][0] == (
         f"Distance {amount.distance:.3f} > 0.1 and PSI {amount.psi:.3f} > 0.1, but chance "
         f"explains it: p = {amount.chance:.2g} > 0.0067, this feature's level under the "
@@ -294,8 +294,7 @@ class _Rows(HTMLParser):
             if self._in_head:
                 self.head.append(text)
             else:
-                marked = self._class if self._class in ("decided", "held") else ""
-                self.rows[-1].append((text, marked))
+                self.rows[-1].append((text, self._class if self._class == "decided" else ""))
             self._cell = None
 
     def handle_data(self, data: str) -> None:

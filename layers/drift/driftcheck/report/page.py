@@ -52,7 +52,7 @@ th{font-size:12px;color:#667085;font-weight:600}
 .why{white-space:normal;text-align:left;min-width:180px;max-width:240px;font-size:12px}
 .scroll{overflow-x:auto}td .kind{display:block;font-size:11px}
 tr.drifted td{background:#fffbfa}td.decided{font-weight:700;color:#b42318}
-td.held{font-weight:700;color:#067647}
+.chance{color:#667085}.chance.held{font-weight:700;color:#067647}
 .tag{border-radius:10px;padding:1px 8px;font-size:12px}
 .tag.drift{background:#fee4e2}.tag.ok{background:#d1fadf}.tag.off{background:#f2f4f7}
 figure{background:#fff;border:1px solid #eaecf0;border-radius:8px;margin:12px 0;padding:12px}
@@ -254,12 +254,10 @@ def _table(
         )
     if "categorical" in kinds:
         measures.append(("chi2", "&chi;&sup2; (p)", _chi))
-    tested = settings.check_level is not None
     head = (
         "<h2>Features</h2><div class='scroll'><table id='features'><thead><tr>"
         "<th>Feature</th><th>Verdict</th>"
         + "".join(f"<th>{title}</th>" for _, title, _ in measures)
-        + ("<th>Chance (p) / level</th>" if tested else "")
         + "<th>Mean, baseline &rarr; window</th><th>Completeness</th>"
         "<th class='why'>Why</th><th>Distance, last checks</th></tr></thead><tbody>"
     )
@@ -275,13 +273,11 @@ def _table(
             f"<td{' class=decided' if f.found_by == measure else ''}>{show(f)}</td>"
             for measure, _, show in measures
         )
-        if tested:
-            cells += f"<td{' class=held' if f.by_chance else ''}>{_chance(f)}</td>"
         rows.append(
             f"<tr{" class='drifted'" if f.drifted else ''}>"
             f"<td>{escape(f.name)} <span class='muted kind'>"
             f"{'model output' if output and f.name == output else f.kind}</span></td>"
-            f"<td>{verdict}</td>"
+            f"<td>{verdict}{_chance(f)}</td>"
             f"{cells}<td>{_mean_change(means.get(f.name))}</td>"
             f"<td>{f.completeness:.1%} <span class='muted'>/ {f.baseline_completeness:.1%}</span>"
             f"</td><td class='why'>{escape(why(f, settings))}</td>"
@@ -304,9 +300,13 @@ def _chi(f: FeatureDrift) -> str:
 
 
 def _chance(f: FeatureDrift) -> str:
+    """Under the verdict, with a false-alarm budget: the feature's test, p beside its level
+    (in green where it held back a verdict)."""
     if f.chance is None or f.level is None:
-        return "–"
-    return f"{escape(p_value_text(f.chance))} <span class='muted'>/ {f.level:.2g}</span>"
+        return ""
+    held = " held" if f.by_chance else ""
+    test = f"{escape(p_value_text(f.chance))} / {f.level:.2g}"
+    return f" <span class='kind chance{held}'>{test}</span>"
 
 
 def _means(result: DriftResult, ref: Reference) -> dict[str, tuple[float | None, float]]:
@@ -356,13 +356,13 @@ def _how_to_read_chance(settings: DriftSettings) -> str:
     if settings.check_level is None:
         return ""
     return (
-        "<dt>Chance (p) / level</dt><dd>How likely two samples of one distribution differ as "
-        "much as baseline and window do (the p-value of the Kolmogorov-Smirnov test of the "
-        "distance, with a &chi;&sup2; test over the baseline's deciles when PSI is on, for "
-        "numbers; of the &chi;&sup2; test of homogeneity for categories, both counting the "
+        "<dt>p / level, under the verdict</dt><dd>How likely two samples of one distribution "
+        "differ as much as baseline and window do (the p-value of the Kolmogorov-Smirnov test "
+        "of the distance, with a &chi;&sup2; test over the baseline's deciles when PSI is on, "
+        "for numbers; of the &chi;&sup2; test of homogeneity for categories, both counting the "
         "baseline as a sample too), and the level it must be at most for a verdict of drift: "
         "the false-alarm budget's share for one feature. Above it, chance explains the "
-        "difference, however large a measure is (in green).</dd>"
+        "difference, however large a measure is (in green when that held back a verdict).</dd>"
     )
 
 
