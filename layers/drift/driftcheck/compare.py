@@ -178,8 +178,10 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
     skipped = NO_PREDICTION_BASELINE if reference.prediction is None else ""
     if tally.rows:
         output = reference.prediction
-        partial = window.partials[-1]
-        predicting = output is not None and isinstance(partial, NumericPartial) and partial.present
+        outputs = window.partials[-1]  # the model's output, when the baseline has one
+        predicting = (
+            output is not None and isinstance(outputs, NumericPartial) and outputs.present > 0
+        )
         counted = len(reference.features) + int(predicting and settings.prediction_in_share)
         level = settings.feature_level(counted)
         features = tuple(
@@ -187,10 +189,10 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
             for ref, partial in zip(reference.features, window.partials, strict=False)
         )
         if output is not None:
-            if predicting and isinstance(partial, NumericPartial):
+            if predicting and isinstance(outputs, NumericPartial):
                 threshold = settings.prediction_threshold
                 prediction = _judge_numeric(
-                    output, partial, reference, tally.rows, level=level, threshold=threshold
+                    output, outputs, reference, tally.rows, level=level, threshold=threshold
                 )
             else:
                 skipped = NO_PREDICTIONS
