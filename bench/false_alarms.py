@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -301,10 +298,6 @@ def benchmark(
         assert check is not None, f"{name} has no drift_check"
         models[name] = model_benchmark(name, check, quarters, progress)
     return {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        ),
         "quarters": quarters,
         "days": BUDGET_DAYS,
         "baseline_rows": BASELINE_ROWS,
@@ -321,7 +314,8 @@ def benchmark(
 
 
 def render(section: Mapping[str, Any]) -> list[str]:
-    """The "False alarms with a stated budget" section of RESULTS.md."""
+    """The "False alarms with a stated budget" section of RESULTS.md (the section stamped
+    with its time and machine: bench/__main__.py's stamp)."""
     days, quarters = section["days"], section["quarters"]
     rows = section["rows_per_hour"]
     shifts = section["shifts"]

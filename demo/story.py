@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from modelfresh.core.schema import DriftCheck, ModelConfig
 from modelfresh.drift.plan import DriftCheckRequest
+from modelfresh.quality.plan import QualityCheckRequest, execution_name, quality_summary
 
 from demo import records
 from demo.records import Audited, Timeline, now, short
@@ -322,6 +323,32 @@ class Story:
         self.checks.append(described)
         return result  # type: ignore[no-any-return]
 
+    def check_quality(self, hour: datetime) -> None:
+        """The quality check the same tick starts: the hour whose fares are in by now, its
+        answers scored against them (a model without a quality check has none)."""
+        if self.model.quality is None:
+            return
+        tick = hour + timedelta(hours=1, minutes=10)
+        request = QualityCheckRequest(self.model.name, tick)
+        started = self.cloud.client("stepfunctions").start_execution(
+            stateMachineArn=self.outputs["QualityCheckStateMachineArn"],
+            name=execution_name(self.model, tick),
+            input=request.to_json(),
+        )
+        described = self.wait_for_end(started["executionArn"], "the quality check")
+        if described["status"] != "SUCCEEDED":
+            raise Stuck(f"the quality check {described['name']} {records.failure_of(described)}")
+        output = json.loads(described["output"])
+        if "result" not in output:  # nothing labelled yet, nothing to estimate with
+            return
+        finding = output["result"]["finding"]
+        window = datetime.fromisoformat(finding["window"]["start"])
+        text = f"{window:%H}:00 window, its {self.world.labels_are} in: {quality_summary(finding)}"
+        self.say("quality", text)
+        self.timeline.add(
+            described["stopDate"], "quality check", f"{text}; report {finding['report']}"
+        )
+
     def traffic_and_drift_checks(self) -> list[float]:
         """Three hours of requests to prod, each hour checked for drift, and the alarm evaluated
         on the metrics the checks publish (CloudWatch does it every minute). Returns the share
@@ -345,6 +372,7 @@ class Story:
                 f"{self.world.labels_are} arrive as ground truth an hour later",
             )
             shares.append(float(self.check_hour(hour)["driftedShare"]))
+            self.check_quality(hour)
             self.evaluate_alarms(hour)
         report = self.checks[-1]
         uri = json.loads(report["output"])["result"]["report"]

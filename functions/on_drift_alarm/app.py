@@ -1,6 +1,7 @@
 """EventBridge "CloudWatch Alarm State Change" (to ALARM) -> a retrain signal for the alarm's model,
 carrying the drift check's latest finding (features, distances, report) when it explains the
-alarm.
+alarm, and the quality check's (metric, limit, rows, report) for a quality alarm; or, when the
+model's retrain_on policy does not retrain on it, the alarm recorded and notified with why.
 
 Alarms that belong to no configured model, changes to any state but ALARM, and composite alarms
 whose actions are suppressed start nothing and say why in the log (a suppressed one is counted,
@@ -29,4 +30,5 @@ def lambda_handler(
         alarm_prefix=container.settings.drift_alarm_prefix,
         findings=container.drift_state,
         admissions=container.coordinator,
+        recorder=container.recorder,
     )

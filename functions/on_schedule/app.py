@@ -1,7 +1,8 @@
 """EventBridge "Scheduled Event" (hourly) -> the work that is due at this tick:
 
 - a retrain signal for each model whose `retrain_schedule` period has begun;
-- a drift check for each model with a [drift_check] whose window has closed.
+- a drift check for each model with a [drift_check] whose window has closed;
+- a quality check for each model with a [quality] check whose window's labels are in.
 
 Every tick in one period names the same signal and the same drift-check execution, so only
 the first starts anything.
@@ -29,4 +30,5 @@ def lambda_handler(
         config=container.config,
         admissions=container.coordinator,
         drift_checks=container.drift_check_executions,
+        quality_checks=container.quality_check_executions,
     )

@@ -13,7 +13,9 @@ Out: --output-dir/evaluation.json in the layout modelfresh.retrain.gate reads:
               "candidate": 3.1, "champion": 3.4, "meets_threshold": true},
      "comparison": {"metric": "rmse", "direction": "minimize", "difference": 0.3,
                     "interval": [0.12, 0.49], "confidence": 0.95, "resamples": 1000,
-                    "standard_error": 0.094, "seed": 0, "resampled_differences": [...]}}
+                    "standard_error": 0.094, "seed": 0, "resampled_differences": [...]},
+     "estimator": {"version": 1, "problem_type": "regression", "method": "binned_error",
+                   "holdout_rows": 2000, "error_model": {...}}}
 
 Binary classification reports binary_classification_metrics (auc, accuracy, f1, precision,
 recall; the class is 1 when the predicted probability is >= 0.5; precision, recall and f1 are
@@ -29,6 +31,14 @@ the resamples' differences, and those differences sorted (`resampled_differences
 a metric is undefined on left out), from which the gate takes the interval at the confidence
 it is configured with. Resamples are drawn as row counts, a block of them at a time, so the
 metrics are weighted sums (vectorised) and memory stays bounded whatever the holdout's size.
+
+`estimator` is what the quality check needs to estimate the candidate's metrics on live
+traffic before its labels arrive (driftcheck.estimate, whose docstring gives the document's
+exact layout), fitted on the candidate's holdout predictions and labels: for binary
+classification an isotonic calibration map from the predicted probability to the observed
+positive rate (confidence-based estimation), for regression the holdout's errors binned by the
+predicted value. Versioned (`version`, 1); readers that do not know it ignore it, and a
+report without it (a pipeline from before it, or a team's own) has no estimate.
 """
 
 from __future__ import annotations
@@ -39,14 +49,15 @@ import json
 import sys
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from driftcheck import estimate
+from driftcheck.scoring import SCORERS, Floats, bootstrap, metric_section
 from modelfresh import quality_metrics  # the bundle ships it (pipelines/bundle.py)
-from numpy.typing import NDArray
 
 try:
     from pipelines.steps import common
@@ -64,131 +75,6 @@ BOOTSTRAP_SEED = 0
 # The confidence of the interval the report shows (the gate may take another from the
 # resampled differences).
 CONFIDENCE = 0.95
-# Resamples are drawn a block at a time: at most this many (resample, row) counts at once,
-# about 16 MB an array, whatever the holdout's size.
-BLOCK_CELLS = 2_000_000
-CLASS_THRESHOLD = 0.5
-
-Floats = NDArray[np.float64]
-# How often each row is drawn, one resample a row: shape (resamples, holdout rows).
-Weights = NDArray[np.float64]
-# Metrics of (labels, predictions) under each resample's weights: one value per resample.
-Metrics = Callable[[Floats, Floats, Weights], dict[str, Floats]]
-
-
-# -- metrics (nan where the rows do not define one), one value per resample --------------------
-
-
-def once(rows: int) -> Weights:
-    """The holdout itself, as one resample that draws every row once."""
-    return np.ones((1, rows))
-
-
-def regression_metrics(labels: Floats, predictions: Floats, weights: Weights) -> dict[str, Floats]:
-    drawn = weights.sum(axis=1)
-    errors = labels - predictions
-    squared = weights @ errors**2
-    centred = labels - labels.mean()  # so a large offset in the labels costs no precision
-    spread = weights @ centred**2
-    total = spread - (weights @ centred) ** 2 / drawn
-    # A constant label (what a resample drew, or the holdout's) leaves r2 undefined.
-    defined = total > 1e-12 * spread
-    return {
-        "rmse": np.sqrt(squared / drawn),
-        "mae": (weights @ np.abs(errors)) / drawn,
-        "r2": 1.0 - _ratio(squared, total, defined, np.nan),
-    }
-
-
-def binary_metrics(labels: Floats, probabilities: Floats, weights: Weights) -> dict[str, Floats]:
-    actual = labels == 1
-    predicted = probabilities >= CLASS_THRESHOLD
-
-    def drawn(rows: NDArray[np.bool_]) -> Floats:
-        return weights @ rows.astype(np.float64)
-
-    tp, fp = drawn(actual & predicted), drawn(~actual & predicted)
-    fn = drawn(actual & ~predicted)
-    return {
-        "auc": auc(actual, probabilities, weights),
-        "accuracy": drawn(actual == predicted) / weights.sum(axis=1),
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn, 2 * tp + fp + fn > 0, 0.0),
-        "precision": _ratio(tp, tp + fp, tp + fp > 0, 0.0),
-        "recall": _ratio(tp, tp + fn, tp + fn > 0, 0.0),
-    }
-
-
-def auc(actual: NDArray[np.bool_], scores: Floats, weights: Weights | None = None) -> Floats:
-    """Area under the ROC curve: the Mann-Whitney statistic (the share of positive-negative
-    pairs ranked right), tied scores counting half, each row counted as often as drawn."""
-    weights = once(scores.size) if weights is None else weights
-    order = np.argsort(scores, kind="stable")
-    ranked = scores[order]
-    ties = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # where each score starts
-    drawn = weights[:, order]
-    positive = drawn * actual[order]
-    # Per distinct score (ascending), the positives and negatives each resample drew with it.
-    positives = np.add.reduceat(positive, ties, axis=1)
-    negatives = np.add.reduceat(drawn - positive, ties, axis=1)
-    below = np.cumsum(negatives, axis=1) - negatives
-    pairs = np.sum(positives * (below + 0.5 * negatives), axis=1)
-    total = positives.sum(axis=1) * negatives.sum(axis=1)
-    return _ratio(pairs, total, total > 0, np.nan)
-
-
-def _ratio(
-    numerator: Floats, denominator: Floats, defined: NDArray[np.bool_], other: float
-) -> Floats:
-    """numerator / denominator where defined, `other` elsewhere."""
-    out = np.full(np.shape(numerator), other, dtype=np.float64)
-    return np.divide(numerator, denominator, out=out, where=defined)
-
-
-# How each problem type's metrics are computed; their names, directions and ranges are the
-# catalogue's (modelfresh.quality_metrics), which the configuration check uses too.
-SCORERS: Mapping[str, Metrics] = {
-    "regression": regression_metrics,
-    "binary_classification": binary_metrics,
-}
-
-
-def resamples(rows: int, count: int = BOOTSTRAP_SAMPLES) -> Iterator[Weights]:
-    """The bootstrap's resamples of `rows` rows, a block at a time, as row counts (drawing
-    a row k times weighs it k): seeded, so a holdout always gets the same resamples."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    per_block = max(1, BLOCK_CELLS // max(rows, 1))
-    for start in range(0, count, per_block):
-        size = min(per_block, count - start)
-        drawn = rng.integers(0, rows, (size, rows)) + rows * np.arange(size)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=size * rows)
-        yield counts.reshape(size, rows).astype(np.float64)
-
-
-def bootstrap(labels: Floats, models: list[Floats], metrics: Metrics) -> list[dict[str, Floats]]:
-    """Each model's metrics on every resample, the same resamples for all models (paired):
-    {metric: one value per resample} per model, in the models' order."""
-    blocks: list[dict[str, list[Floats]]] = [{} for _ in models]
-    for weights in resamples(labels.size):
-        for found, predictions in zip(blocks, models, strict=True):
-            for name, values in metrics(labels, predictions, weights).items():
-                found.setdefault(name, []).append(values)
-    return [{name: np.concatenate(parts) for name, parts in found.items()} for found in blocks]
-
-
-def metric_section(
-    labels: Floats, predictions: Floats, metrics: Metrics, resampled: Mapping[str, Floats]
-) -> dict[str, Any]:
-    """{metric: {"value", "standard_deviation"}}: the value on the holdout, and its spread over
-    the bootstrap's resamples (those that define it)."""
-    section = {}
-    for name, values in metrics(labels, predictions, once(labels.size)).items():
-        value = float(values[0])
-        finite = resampled[name][np.isfinite(resampled[name])]
-        section[name] = {
-            "value": value if np.isfinite(value) else None,
-            "standard_deviation": float(np.std(finite, ddof=1)) if finite.size > 1 else None,
-        }
-    return section
 
 
 def comparison(
@@ -335,7 +221,7 @@ def evaluate(
         raw = (s3 or common.S3Reader()).read(*common.split_s3_uri(champion_data))
         booster = booster_from_archive(raw, f"the champion's {champion_data}")
         models.append(predict(booster, holdout.features, problem, "champion"))
-    resampled = bootstrap(holdout.labels, models, metrics)
+    resampled = bootstrap(holdout.labels, models, metrics, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED)
     sections = [
         metric_section(holdout.labels, predictions, metrics, found)
         for predictions, found in zip(models, resampled, strict=True)
@@ -379,6 +265,7 @@ def evaluate(
         report["comparison"] = compared
         if champion_value is not None:
             versus = f" (champion {champion_value:.4g}{_interval_text(compared)})"
+    report["estimator"] = estimate.fit(problem, holdout.labels, models[0])
     common.write_json(output_dir / REPORT_FILE, report)
     print(
         f"evaluate: {metric} {candidate_value:.4g}{versus} on {holdout.labels.size} holdout "

@@ -28,8 +28,6 @@ with its reason. Reasons never quote the payload (it may be personal data).
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import csv
 import hashlib
 import io
@@ -43,6 +41,14 @@ from typing import Any
 
 from driftcheck import capture
 from driftcheck.capture import payload_rows
+from driftcheck.labels import (  # shared with the quality check of live traffic
+    BAD_BASE64,
+    Labels,
+    Malformed,
+    checked_label,
+    scalar_cell,
+)
+from driftcheck.labels import join_key as labels_join_key
 
 try:
     from pipelines.steps import common
@@ -62,19 +68,10 @@ NOT_UTF8 = "not UTF-8 text"
 NOT_CSV = "not a CSV record"
 NOT_JSON = "not valid JSON"
 NOT_OBJECT = "not a JSON object"
-NO_EVENT_ID = "no eventMetadata.eventId"
 NO_INPUT = "no captureData.endpointInput with data and encoding"
-NO_GROUND_TRUTH_DATA = "no groundTruthData with data and encoding"
-BAD_BASE64 = "invalid base64 data, or not UTF-8 text"
 BAD_PAYLOAD_JSON = capture.BAD_PAYLOAD_JSON
 BAD_SHAPE = capture.BAD_SHAPE
 SEVERAL_ROWS = "payload holds several rows; a ground-truth label joins exactly one"
-LABEL_NOT_NUMBER = "the label is not a finite number"
-LABEL_NOT_ONE = "ground truth holds more than one value"
-
-
-class Malformed(Exception):
-    """Why one line cannot be used (its message is the reason counted)."""
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -187,45 +184,13 @@ def checked_features(cells: Sequence[str], width: int | None) -> list[str]:
     return list(cells)
 
 
-def checked_label(text: str) -> str:
-    """A label cell: a finite number. Raises: Malformed."""
-    if common.number(text) is None:
-        raise Malformed(LABEL_NOT_NUMBER)
-    return text
-
-
-def _scalar_cell(value: object) -> str:
-    """A JSON value as a CSV cell: numbers as Python writes them, null as missing."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        raise Malformed(BAD_SHAPE)
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, str):
-        return value.strip()
-    raise Malformed(BAD_SHAPE)
-
-
 def _row_cells(row: object) -> list[str]:
     """One JSON row: a list of values, or SageMaker built-in algorithms' {"features": [...]}."""
     if isinstance(row, dict):
         row = row.get("features")
     if not isinstance(row, list) or not row:
         raise Malformed(BAD_SHAPE)
-    return [_scalar_cell(value) for value in row]
-
-
-def _payload_text(data: object, encoding: object, missing: str) -> str:
-    """The text of a capture or ground-truth payload. Raises: Malformed."""
-    if not isinstance(data, str) or encoding not in ("CSV", "JSON", "BASE64"):
-        raise Malformed(missing)
-    if encoding != "BASE64":
-        return data
-    try:
-        return base64.b64decode(data, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Malformed(BAD_BASE64) from None
+    return [scalar_cell(value) for value in row]
 
 
 def request_cells(endpoint_input: object, width: int) -> list[str]:
@@ -243,39 +208,6 @@ def request_cells(endpoint_input: object, width: int) -> list[str]:
     if len(rows) != 1:
         raise Malformed(SEVERAL_ROWS)
     return checked_features(_row_cells(rows[0]), width)
-
-
-def ground_truth_label(data: object) -> str:
-    """The label of one ground-truth record's groundTruthData. Raises: Malformed."""
-    if not isinstance(data, dict):
-        raise Malformed(NO_GROUND_TRUTH_DATA)
-    encoding = data.get("encoding")
-    text = _payload_text(data.get("data"), encoding, NO_GROUND_TRUTH_DATA).strip()
-    if encoding == "JSON":
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise Malformed(BAD_PAYLOAD_JSON) from None
-        if isinstance(value, list):
-            if len(value) != 1:
-                raise Malformed(LABEL_NOT_ONE)
-            value = value[0]
-        if value is None:
-            raise Malformed(LABEL_NOT_NUMBER)
-        text = _scalar_cell(value)
-    elif "," in text or "\n" in text or "\r" in text:
-        raise Malformed(LABEL_NOT_ONE)
-    return checked_label(text)
-
-
-def _event_ids(record: object) -> tuple[str, str | None]:
-    """(eventId, inferenceId or None) of a capture or ground-truth record. Raises: Malformed."""
-    metadata = record.get("eventMetadata") if isinstance(record, dict) else None
-    event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
-    if not isinstance(event_id, str) or not event_id:
-        raise Malformed(NO_EVENT_ID)
-    inference_id = metadata.get("inferenceId") if isinstance(metadata, dict) else None
-    return event_id, inference_id if isinstance(inference_id, str) and inference_id else None
 
 
 # -- sources -----------------------------------------------------------------------------------
@@ -350,25 +282,19 @@ def read_drift(
 ) -> DriftData:
     """Join each captured request with its ground truth (by inferenceId, else eventId)."""
     drift = DriftData()
-    labels: dict[str, str] = {}
+    labels = Labels()
     for bucket, key, number, record in _records(
         manifest.ground_truth, s3, malformed, "ground_truth"
     ):
         try:
-            event_id, _ = _event_ids(record)
-            label = ground_truth_label(record.get("groundTruthData"))
+            labels.add(record)
         except Malformed as problem:
             malformed.add("ground_truth", f"s3://{bucket}/{key}", number, str(problem))
-            continue
-        # A later label for the same request is a correction: it wins, and is counted.
-        if event_id in labels:
-            drift.duplicate_labels += 1
-        labels[event_id] = label
-    drift.labels = len(labels)
+    drift.labels, drift.duplicate_labels = len(labels.by_request), labels.duplicates
     joined: set[str] = set()
     for bucket, key, number, record in _records(manifest.capture, s3, malformed, "capture"):
         try:
-            event_id, inference_id = _event_ids(record)
+            join_key = labels_join_key(record)
             capture = record.get("captureData")
             endpoint_input = capture.get("endpointInput") if isinstance(capture, dict) else None
             cells = request_cells(endpoint_input, width)
@@ -376,14 +302,13 @@ def read_drift(
             malformed.add("capture", f"s3://{bucket}/{key}", number, str(problem))
             continue
         drift.requests += 1
-        join_key = inference_id or event_id
-        found = labels.get(join_key)
+        found = labels.by_request.get(join_key)
         if found is None:
             drift.unlabelled += 1
             continue
         joined.add(join_key)
         drift.rows.append(",".join([found, *cells]))
-    drift.unmatched_labels = len(labels.keys() - joined)
+    drift.unmatched_labels = len(labels.by_request.keys() - joined)
     return drift
 
 

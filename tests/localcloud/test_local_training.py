@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xgboost as xgb
-from driftcheck import Reference
+from driftcheck import Reference, estimate
 from modelfresh.core.config import load_config
 from modelfresh.retrain.gate import read_evaluation
 from modelfresh.retrain.steps import PIPELINE_PARAMETERS
@@ -258,6 +258,25 @@ def test_candidate_and_champion_are_scored_on_the_same_drifted_holdout(trained: 
     assert comparison["resamples"] == len(comparison["resampled_differences"]) == 1000
     read = read_evaluation(report, "rmse").comparison
     assert read is not None and read.interval_at(0.95) == tuple(comparison["interval"])
+
+
+def test_the_registered_report_carries_the_estimator_the_quality_check_reads(
+    trained: Trained,
+) -> None:
+    # Given the candidate's package, as the quality check finds it once it serves
+    cloud, run = trained.cloud, trained.second
+    report = report_of(cloud, run.package_arn)
+    container = package(cloud, run.package_arn)["InferenceSpecification"]["Containers"][0]
+    test = holdout(cloud, run)
+    predictions = booster(cloud, container["ModelDataUrl"]).predict(xgb.DMatrix(test[:, 1:]))
+
+    # When its estimator estimates the holdout from the predictions alone
+    found = estimate.estimate("regression", report["estimator"], predictions.astype(np.float64))
+
+    # Then the estimate of the rows it was fitted on is their realised figure
+    for name in ("rmse", "mae"):
+        realised = report["regression_metrics"][name]["value"]
+        assert found[name]["value"] == pytest.approx(realised, rel=1e-5), name
 
 
 def test_a_candidate_that_misses_the_gate_fails_the_execution_unregistered(

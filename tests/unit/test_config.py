@@ -473,6 +473,24 @@ def test_broken_file_lists_every_problem_at_once_with_its_path(tmp_path: Path) -
             "evaluation_periods",
             id="quality-more-datapoints-than-periods",
         ),
+        pytest.param(
+            {"retrain_on": "drift-and-degraded"},
+            "models.taxi-fare.retrain_on: 'drift-and-degraded' needs a [quality] check of the "
+            "model",
+            id="degraded-without-a-quality-check",
+        ),
+        pytest.param(
+            {"retrain_on": "harm"},
+            "models.taxi-fare.retrain_on: expected one of 'drift', 'quality', "
+            "'drift-and-degraded', got 'harm'",
+            id="unknown-retrain-policy",
+        ),
+        pytest.param(
+            {"quality": {"max_drop": 0.2, "degraded_drop": 0}},
+            "models.taxi-fare.quality.degraded_drop: must be between 0 and 1 (exclusive): the "
+            "share the metric may lose",
+            id="degraded-by-nothing",
+        ),
     ],
 )
 def test_invalid_model_setting_is_reported_with_its_path(
@@ -488,6 +506,16 @@ def test_a_quality_check_watches_the_gates_metric_unless_it_names_its_own() -> N
     assert watched.quality is not None and watched.quality.metric_of(watched.gate) == "rmse"
     assert named.quality is not None and named.quality.metric_of(named.gate) == "mae"
     assert parse_config(one_model()).model("taxi-fare").quality is None
+
+
+def test_the_retrain_policy_is_drift_alone_unless_a_quality_check_can_judge_harm() -> None:
+    def policy(**overrides: Any) -> str:
+        return parse_config(one_model(**overrides)).model("taxi-fare").retrain_policy
+
+    assert policy() == "drift"
+    assert policy(quality={"max_drop": 0.1}) == "drift-and-degraded"
+    assert policy(quality={"max_drop": 0.1}, retrain_on="drift") == "drift"
+    assert policy(quality={"max_drop": 0.1}, retrain_on="quality") == "quality"
 
 
 def test_a_linear_rollout_that_fits_in_eight_hours_is_accepted() -> None:

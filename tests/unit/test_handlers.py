@@ -110,6 +110,9 @@ class Findings:
     def latest_finding(self, model: str) -> None:
         return None
 
+    def latest_quality(self, model: str) -> None:
+        return None
+
 
 @pytest.fixture
 def metric_names(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
@@ -129,6 +132,7 @@ def alarm_handler_container(coordinator: Coordinator) -> Container:
         settings=SimpleNamespace(drift_alarm_prefix="modelfresh-drift-"),
         drift_state=Findings(),
         coordinator=coordinator,
+        recorder=None,  # every alarm of the fixture's models retrains: nothing is recorded
     )
 
 
@@ -180,7 +184,10 @@ def test_on_schedule_starts_the_retrain_and_drift_check_due_at_the_tick(
             return len(started) == 1
 
     fakes = container_of(
-        config=CONFIG, coordinator=coordinator, drift_check_executions=DriftChecks()
+        config=CONFIG,
+        coordinator=coordinator,
+        drift_check_executions=DriftChecks(),
+        quality_check_executions=DriftChecks(),
     )
 
     # When the real handler takes it twice

@@ -75,13 +75,13 @@ def outcome(kind: OutcomeKind = "failed", **detail: Any) -> Outcome:
 
 
 def test_the_documented_kinds_are_every_kind_the_code_sends() -> None:
-    # The Lambdas' kinds and the state machines' own (the drift check's failure)
+    # The Lambdas' kinds and the state machines' own (the drift and quality checks' failures)
     machines = {
         p["MessageAttributes"]["outcome"]["StringValue"]
         for p in publishing_states()
         if "StringValue" in p["MessageAttributes"]["outcome"]
     }
-    assert machines == {"drift-check-failed"}
+    assert machines == {"drift-check-failed", "quality-check-failed"}
     documented = first_column("Kind")
     assert len(documented) == len(set(documented))
     assert set(documented) == set(get_args(OutcomeKind)) | machines

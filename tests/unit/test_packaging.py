@@ -57,35 +57,47 @@ def test_only_the_drift_statistics_functions_take_the_numpy_layer() -> None:
     }
     # SAM appends a function's Layers to the Globals' (SharedLayer).
     drift = [{"Ref": "DriftLayer"}]
-    assert layered == {"SummariseCaptureFunction": drift, "ConcludeDriftCheckFunction": drift}
-    # ...and no other code reaches the engine: only modelfresh.drift.check imports it, and only
-    # those two functions import that module.
-    check = ROOT / "layers" / "shared" / "modelfresh" / "drift" / "check.py"
+    assert layered == {
+        "SummariseCaptureFunction": drift,
+        "ConcludeDriftCheckFunction": drift,
+        "MeasureQualityFunction": drift,
+    }
+    # ...and no other code reaches the engine: only modelfresh.drift.check and
+    # modelfresh.quality.measure import it, and only those functions import those modules.
+    shared = ROOT / "layers" / "shared" / "modelfresh"
+    engines = (shared / "drift" / "check.py", shared / "quality" / "measure.py")
     for folder in (ROOT / "functions").iterdir():
-        if folder.name not in ("summarise_capture", "conclude_drift_check"):
+        if folder.name not in ("summarise_capture", "conclude_drift_check", "measure_quality"):
             source = (folder / "app.py").read_text()
             assert "driftcheck" not in source and "drift.check" not in source, folder.name
+            assert "quality.measure" not in source, folder.name
     for module in (ROOT / "layers" / "shared" / "modelfresh").rglob("*.py"):
-        if module != check:
+        if module not in engines:
             source = module.read_text()
             assert "import driftcheck" not in source and "from driftcheck" not in source, module
             assert "drift.check import" not in source, module
+            assert "quality.measure import" not in source, module
 
 
-def test_functions_share_one_environment_but_for_the_approval_link() -> None:
+def test_functions_share_one_environment_but_for_the_approval_link_and_quality_checks() -> None:
     # The local cloud runs every function in one process: per-function variables must not
-    # collide, and only the approval email needs the API's URL (a cycle for the API's own
-    # function if it were global).
+    # collide. Only the approval email needs the API's URL (a cycle for the API's own
+    # function if it were global); only the hourly tick starts quality checks (the shared
+    # environment is at Lambda's 4 KB limit).
     own = {
         logical_id: set(function["Properties"].get("Environment", {}).get("Variables", {}))
         for logical_id, function in FUNCTIONS.items()
     }
-    assert {k: v for k, v in own.items() if v} == {"RequestApprovalFunction": {"APPROVAL_BASE_URL"}}
+    assert {k: v for k, v in own.items() if v} == {
+        "RequestApprovalFunction": {"APPROVAL_BASE_URL"},
+        "OnScheduleFunction": {"QUALITY_CHECK_STATE_MACHINE_ARN"},
+    }
 
 
 def test_the_environment_carries_exactly_the_settings() -> None:
     variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]) | {
-        "APPROVAL_BASE_URL"
+        "APPROVAL_BASE_URL",
+        "QUALITY_CHECK_STATE_MACHINE_ARN",
     }
     settings = {f.name.upper() for f in fields(Settings)}
     assert variables - {v for v in variables if v.startswith("POWERTOOLS_")} == settings

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from driftcheck import labels as joins
 
 from demo import taxi
 from pipelines.steps import preprocess
@@ -229,7 +230,7 @@ def test_malformed_lines_are_counted_with_object_line_and_reason_and_the_rest_is
          "reason": "3 features where the base data has 9"},
         {"source": "capture", "object": capture, "line": 6, "reason": "feature 9 is not a number"},
         {"source": "capture", "object": capture, "line": 8, "reason": preprocess.SEVERAL_ROWS},
-        {"source": "capture", "object": capture, "line": 9, "reason": preprocess.BAD_BASE64},
+        {"source": "capture", "object": capture, "line": 9, "reason": joins.BAD_BASE64},
         {"source": "capture", "object": capture, "line": 10, "reason": "no eventMetadata.eventId"},
     ]  # fmt: skip
     assert dataset["malformed"]["count"] == 11

@@ -20,6 +20,7 @@ import driftcheck
 import numpy as np
 import pytest
 import xgboost as xgb
+from driftcheck import estimate, scoring
 from modelfresh import quality_metrics
 
 from demo import taxi
@@ -452,6 +453,35 @@ def test_binary_classification_reports_its_metrics_as_numpy_counts_them(tmp_path
     assert "champion" not in evaluation and "comparison" not in evaluation
     assert evaluation["gate"]["champion"] is None
     assert evaluation["gate"]["meets_threshold"] is (expected["auc"] >= 0.8)
+    # and the estimator the quality check estimates with, calibrated on this holdout
+    assert evaluation["estimator"] == estimate.fit("binary_classification", labels, scores)
+    assert evaluation["estimator"]["calibration"]["method"] == "isotonic"
+
+
+def test_the_report_carries_the_candidates_estimator_fitted_on_its_holdout(
+    tmp_path: Path,
+) -> None:
+    # Given a candidate and a holdout of 120 rows
+    candidate = train_model(tmp_path, TRAIN, VALIDATION)
+    lines = training_lines(120, seed=21)
+    inputs = holdout(tmp_path, lines)
+
+    # When the step runs
+    assert run_evaluate(tmp_path, inputs, candidate) == 0
+
+    # Then the report's estimator is the error model of the candidate's holdout errors, in
+    # JSON, and estimating on the holdout's own predictions gives its realised figures back
+    evaluation = report(tmp_path)
+    labels, features = matrix(lines)
+    predictions = load(candidate).predict(xgb.DMatrix(features)).astype(np.float64)
+    document = evaluation["estimator"]
+    assert document == estimate.fit("regression", labels, predictions)
+    assert (document["version"], document["method"]) == (1, "binned_error")
+    assert document["error_model"]["rows"] == [60, 60]
+    found = estimate.estimate("regression", document, predictions)
+    for name in ("rmse", "mae"):
+        realised = evaluation["regression_metrics"][name]["value"]
+        assert found[name]["value"] == pytest.approx(realised, rel=1e-9)
 
 
 def test_each_problem_type_reports_exactly_the_catalogues_metrics() -> None:
@@ -460,9 +490,9 @@ def test_each_problem_type_reports_exactly_the_catalogues_metrics() -> None:
     predictions = np.array([0.2, 0.7, 0.4, 0.1, 0.9])
 
     # When every problem type's scorer runs, Then it reports the catalogue's metrics, in order
-    assert set(evaluate.SCORERS) == set(quality_metrics.PROBLEM_TYPES)
-    for problem, scorer in evaluate.SCORERS.items():
-        found = scorer(labels, predictions, evaluate.once(labels.size))
+    assert set(scoring.SCORERS) == set(quality_metrics.PROBLEM_TYPES)
+    for problem, scorer in scoring.SCORERS.items():
+        found = scorer(labels, predictions, scoring.once(labels.size))
         assert tuple(found) == quality_metrics.metrics_of(problem), problem
 
 
@@ -471,8 +501,8 @@ def test_auc_shares_the_rank_of_tied_scores() -> None:
     scores = np.array([0.9, 0.9, 0.5, 0.5, 0.5, 0.1, 0.1, 0.0])
     pairs = [(p > n) + 0.5 * (p == n) for p in scores[actual] for n in scores[~actual]]
 
-    assert evaluate.auc(actual, scores) == pytest.approx(np.mean(pairs))
-    assert np.isnan(evaluate.auc(np.ones(3, dtype=bool), scores[:3]))
+    assert scoring.auc(actual, scores) == pytest.approx(np.mean(pairs))
+    assert np.isnan(scoring.auc(np.ones(3, dtype=bool), scores[:3]))
 
 
 def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
@@ -480,14 +510,14 @@ def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
     rng = np.random.default_rng(5)
     labels = (rng.random(300) < 0.4).astype(np.float64)
     scores = np.round(rng.random(300), 1)  # ten distinct scores: many ties
-    weights = next(evaluate.resamples(300, count=3))
+    weights = next(scoring.resamples(300, 3))
     draws = [np.repeat(np.arange(300), row.astype(int)) for row in weights]
 
     # Then each problem type's weighted metrics are its metrics on the drawn rows themselves
-    for scorer in evaluate.SCORERS.values():
+    for scorer in scoring.SCORERS.values():
         weighted = scorer(labels, scores, weights)
         for index, rows in enumerate(draws):
-            drawn = scorer(labels[rows], scores[rows], evaluate.once(rows.size))
+            drawn = scorer(labels[rows], scores[rows], scoring.once(rows.size))
             assert {k: v[index] for k, v in weighted.items()} == pytest.approx(
                 {k: v[0] for k, v in drawn.items()}, rel=1e-12
             )
@@ -496,10 +526,10 @@ def test_a_resample_scores_as_the_rows_it_drew_would() -> None:
 def test_resamples_are_seeded_and_drawn_alike_in_blocks_of_any_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    whole = np.concatenate(list(evaluate.resamples(50)))
-    monkeypatch.setattr(evaluate, "BLOCK_CELLS", 7 * 50)
+    whole = np.concatenate(list(scoring.resamples(50, 1000)))
+    monkeypatch.setattr(scoring, "BLOCK_CELLS", 7 * 50)
 
-    blocks = list(evaluate.resamples(50))
+    blocks = list(scoring.resamples(50, 1000))
 
     assert len(blocks) == -(-evaluate.BOOTSTRAP_SAMPLES // 7)
     assert np.array_equal(np.concatenate(blocks), whole)
@@ -521,8 +551,8 @@ def classifiers(seed: int, lift: float = 0.0) -> tuple[np.ndarray, np.ndarray, n
 
 
 def paired(labels: np.ndarray, candidate: np.ndarray, champion: np.ndarray) -> dict[str, Any]:
-    resampled = evaluate.bootstrap(labels, [candidate, champion], evaluate.binary_metrics)
-    values = [evaluate.auc(labels == 1, model)[0] for model in (candidate, champion)]
+    resampled = scoring.bootstrap(labels, [candidate, champion], scoring.binary_metrics, 1000)
+    values = [scoring.auc(labels == 1, model)[0] for model in (candidate, champion)]
     auc = (resampled[0]["auc"], resampled[1]["auc"])
     return evaluate.comparison("auc", "maximize", (values[0], values[1]), auc)
 
@@ -540,7 +570,7 @@ def test_an_auc_gain_of_0_0037_on_1104_rows_is_noise() -> None:
     assert compared["resamples"] == 1000
     # ... three times tighter than either model's own spread: pairing removes the rows'
     # shared luck, which an unpaired comparison of the two standard deviations would keep
-    resampled = evaluate.bootstrap(labels, [candidate], evaluate.binary_metrics)[0]
+    resampled = scoring.bootstrap(labels, [candidate], scoring.binary_metrics, 1000)[0]
     assert 3 * compared["standard_error"] < float(np.std(resampled["auc"], ddof=1))
 
 
@@ -568,11 +598,11 @@ def test_the_improvement_is_positive_when_the_candidate_is_better_whichever_the_
     rng = np.random.default_rng(3)
     labels = rng.normal(20, 5, ROWS)
     good, bad = labels + rng.normal(0, 1, ROWS), labels + rng.normal(0, 3, ROWS)
-    resampled = evaluate.bootstrap(labels, [good, bad], evaluate.regression_metrics)
+    resampled = scoring.bootstrap(labels, [good, bad], scoring.regression_metrics, 1000)
 
     for metric, direction in (("rmse", "minimize"), ("mae", "minimize"), ("r2", "maximize")):
         values = [
-            float(evaluate.regression_metrics(labels, m, evaluate.once(ROWS))[metric][0])
+            float(scoring.regression_metrics(labels, m, scoring.once(ROWS))[metric][0])
             for m in (good, bad)
         ]
         pair = (resampled[0][metric], resampled[1][metric])

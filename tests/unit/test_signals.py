@@ -440,7 +440,7 @@ def test_signal_without_detail_reads_back_with_an_empty_detail() -> None:
     [
         pytest.param(
             {"kind": "manual"},
-            "malformed event: 'kind' is 'manual', expected one of ('drift-alarm', 'schedule')",
+            "malformed event: 'kind' is 'manual', expected one of ('drift-alarm', 'quality-alarm', 'schedule')",
             id="unknown-kind",
         ),
         pytest.param(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from modelfresh.aws.drift import DriftMetrics, DriftObjects, DriftState
     from modelfresh.aws.executions import StepFunctionsExecutions
     from modelfresh.aws.hosting import Guardrails, RuntimeInvoker, SageMakerEndpoints
+    from modelfresh.aws.quality import QualityMetrics
     from modelfresh.aws.sagemaker import ModelRegistry, S3Reports, SageMakerPipelines
     from modelfresh.core.outcomes import OutcomeRecorder
     from modelfresh.promote.promoter import Promoter
@@ -251,6 +252,20 @@ class Container:
         from modelfresh.aws.drift import DriftMetrics
 
         return DriftMetrics(self.cloudwatch)
+
+    @cached_property
+    def quality_check_executions(self) -> StepFunctionsExecutions:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+
+        return StepFunctionsExecutions(
+            self.stepfunctions, self.settings.quality_check_state_machine_arn
+        )
+
+    @cached_property
+    def quality_metrics(self) -> QualityMetrics:
+        from modelfresh.aws.quality import QualityMetrics
+
+        return QualityMetrics(self.cloudwatch)
 
     @cached_property
     def approvals(self) -> DynamoApprovalStore:

@@ -131,6 +131,19 @@ class DriftState:
         raw = self._item(model).get("drift_finding", {}).get("S")
         return json.loads(raw) if raw else None
 
+    def record_quality(self, model: str, finding: Mapping[str, Any]) -> None:
+        """The latest quality check's finding (the quality trigger reads it)."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"model": {"S": model}},
+            UpdateExpression="SET quality_finding = :finding",
+            ExpressionAttributeValues={":finding": {"S": json.dumps(finding, sort_keys=True)}},
+        )
+
+    def latest_quality(self, model: str) -> dict[str, Any] | None:
+        raw = self._item(model).get("quality_finding", {}).get("S")
+        return json.loads(raw) if raw else None
+
 
 class DriftMetrics:
     """The drift check's CloudWatch metrics and the model's drift alarm."""
@@ -158,21 +171,7 @@ class DriftMetrics:
         ]
         if prediction is not None:
             values.append((PREDICTION_METRIC, prediction, "None"))
-        data: list[MetricDatumTypeDef] = [
-            {
-                "MetricName": name,
-                "Dimensions": [{"Name": "model", "Value": model}],
-                "Timestamp": datetime.fromisoformat(at),
-                "Value": value,
-                "Unit": unit,  # type: ignore[typeddict-item]
-            }
-            for name, value, unit in values
-        ]
-        for start in range(0, len(data), METRICS_PER_CALL):
-            self._cw.put_metric_data(
-                Namespace=DRIFT_NAMESPACE, MetricData=data[start : start + METRICS_PER_CALL]
-            )
-        return len(data)
+        return put_metrics(self._cw, DRIFT_NAMESPACE, model, at, values)
 
     def recent(
         self, model: str, names: Sequence[str], start: datetime, end: datetime, period: int
@@ -206,13 +205,38 @@ class DriftMetrics:
         return found
 
     def ensure_alarm(self, wanted: PutMetricAlarmInputTypeDef) -> bool:
-        """Create or update the alarm when it differs from the config; True if written.
-        Updating an alarm keeps its state, so a rewrite never fakes a state change."""
-        found = self._cw.describe_alarms(
-            AlarmNames=[wanted["AlarmName"]], AlarmTypes=["MetricAlarm"]
-        )
-        existing = found.get("MetricAlarms", [])
-        if not alarm_differs(wanted, existing[0] if existing else None):
-            return False
-        self._cw.put_metric_alarm(**wanted)
-        return True
+        return ensure_alarm(self._cw, wanted)
+
+
+def ensure_alarm(cw: CloudWatchClient, wanted: PutMetricAlarmInputTypeDef) -> bool:
+    """Create or update the alarm when it differs from the config; True if written.
+    Updating an alarm keeps its state, so a rewrite never fakes a state change."""
+    found = cw.describe_alarms(AlarmNames=[wanted["AlarmName"]], AlarmTypes=["MetricAlarm"])
+    existing = found.get("MetricAlarms", [])
+    if not alarm_differs(wanted, existing[0] if existing else None):
+        return False
+    cw.put_metric_alarm(**wanted)
+    return True
+
+
+def put_metrics(
+    cw: CloudWatchClient,
+    namespace: str,
+    model: str,
+    at: str,
+    values: Sequence[tuple[str, float, str]],
+) -> int:
+    """(name, value, unit) datapoints of a model, stamped `at`; returns how many were sent."""
+    data: list[MetricDatumTypeDef] = [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": "model", "Value": model}],
+            "Timestamp": datetime.fromisoformat(at),
+            "Value": value,
+            "Unit": unit,  # type: ignore[typeddict-item]
+        }
+        for name, value, unit in values
+    ]
+    for start in range(0, len(data), METRICS_PER_CALL):
+        cw.put_metric_data(Namespace=namespace, MetricData=data[start : start + METRICS_PER_CALL])
+    return len(data)

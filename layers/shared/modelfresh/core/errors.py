@@ -72,6 +72,10 @@ class NoDriftCheck(ModelfreshError):
     """The model has no [drift_check] in the configuration."""
 
 
+class NoQualityCheck(ModelfreshError):
+    """The model has no [quality] check in the configuration."""
+
+
 class DriftCheckIncomplete(ModelfreshError):
     """A drift check could not read all of its window (a batch failed); nothing published."""
 
@@ -88,7 +92,9 @@ PIPELINE_STOPPED = "PipelineExecutionStopped"
 
 # The errors a failed execution ends with (the state machines' Fail states): what
 # DescribeExecution's `error` says once a failure path has recorded what happened.
-RUN_FAILURES = frozenset({"RetrainFailed", "DeployFailed", "DriftCheckFailed", "FinishFailed"})
+RUN_FAILURES = frozenset(
+    {"RetrainFailed", "DeployFailed", "DriftCheckFailed", "QualityCheckFailed", "FinishFailed"}
+)
 
 
 class MessageTooLarge(ModelfreshError):

@@ -32,6 +32,12 @@ class BusinessMetric(StrEnum):
     DRIFT_CHECK_COMPLETED = "DriftCheckCompleted"
     DRIFT_CHECK_NO_DATA = "DriftCheckNoData"
     DRIFT_CHECK_NO_BASELINE = "DriftCheckNoBaseline"
+    # Quality checks
+    QUALITY_ALARM_RECEIVED = "QualityAlarmReceived"
+    ALARM_RECORDED = "AlarmRecorded"  # an alarm the retrain_on policy does not retrain on
+    QUALITY_CHECK_COMPLETED = "QualityCheckCompleted"
+    QUALITY_CHECK_NO_DATA = "QualityCheckNoData"
+    QUALITY_CHECK_TOO_FEW_LABELS = "QualityCheckTooFewLabels"
     # Retrain runs
     RETRAIN_STARTED = "RetrainStarted"
     SIGNAL_COALESCED = "SignalCoalesced"

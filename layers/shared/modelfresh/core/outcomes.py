@@ -33,6 +33,7 @@ OutcomeKind = Literal[
     "promotion-rolled-back",
     "promotion-failed",
     "reconciled",
+    "alarm-recorded",
 ]
 
 TITLES: Mapping[OutcomeKind, str] = {
@@ -55,6 +56,7 @@ TITLES: Mapping[OutcomeKind, str] = {
     "promotion-rolled-back": "promotion rolled back in production",
     "promotion-failed": "promotion failed",
     "reconciled": "records repaired to match production",
+    "alarm-recorded": "alarm recorded, no retrain (the model's retrain_on policy)",
 }
 
 METRICS: Mapping[OutcomeKind, BusinessMetric] = {
@@ -77,6 +79,7 @@ METRICS: Mapping[OutcomeKind, BusinessMetric] = {
     "promotion-rolled-back": BusinessMetric.PRODUCTION_ROLLED_BACK,
     "promotion-failed": BusinessMetric.PROMOTION_FAILED,
     "reconciled": BusinessMetric.RECORDS_RECONCILED,
+    "alarm-recorded": BusinessMetric.ALARM_RECORDED,
 }
 
 

@@ -59,6 +59,8 @@ class PackageMetadata(StrEnum):
     COALESCED = "modelfresh:coalesced"  # the changes a follow-up run stands for
     DRIFT = "modelfresh:drift"  # what the drift check found, when one raised the alarm
     DRIFT_REPORT = "modelfresh:drift-report"
+    QUALITY = "modelfresh:quality"  # what the quality check measured, when one raised the alarm
+    QUALITY_REPORT = "modelfresh:quality-report"
 
 
 class ServingEndpoints(Protocol):

@@ -359,6 +359,9 @@ class QualityCheck:
     min_rows: int = 100
     datapoints_to_alarm: int = 2  # ...worse in this many of the last evaluation_periods checks
     evaluation_periods: int = 3
+    # retrain_on = "drift-and-degraded": the drop from the champion's holdout figure that
+    # makes a drift harmful (0.05: an error 5% larger, a score 5% lower).
+    degraded_drop: float = 0.05
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -366,8 +369,9 @@ class QualityCheck:
         model's problem type is checked by ModelConfig)."""
         if ("threshold" in v) == ("max_drop" in v):
             yield "threshold", "set threshold (an absolute limit) or max_drop (from the champion)"
-        if not 0 < v.get("max_drop", 0.5) < 1:
-            yield "max_drop", "must be between 0 and 1 (exclusive): the share the metric may lose"
+        for key in ("max_drop", "degraded_drop"):
+            if not 0 < v.get(key, 0.5) < 1:
+                yield key, "must be between 0 and 1 (exclusive): the share the metric may lose"
         if not 1 <= v.get("every_hours", 1) <= 24:
             yield "every_hours", "must be between 1 and 24"
         if v.get("min_rows", 1) < 1:
@@ -389,6 +393,9 @@ class QualityCheck:
 
 
 ProblemType = Literal["regression", "binary_classification"]
+# "drift": drift alarms retrain; "quality": quality alarms retrain; "drift-and-degraded":
+# quality alarms retrain, and drift alarms when the model's quality has dropped.
+RetrainPolicy = Literal["drift", "quality", "drift-and-degraded"]
 # The XGBoost objectives whose predictions the evaluation step can score as each problem type,
 # the first being the default: the label's own scale for regression, a probability for binary
 # classification (AUC, log loss and accuracy at 0.5 need one; binary:logitraw and
@@ -482,6 +489,8 @@ class ModelConfig:
     drift_check: DriftCheck | None = None
     # Our quality check of the prod endpoint's labelled traffic; without it, none is made.
     quality: QualityCheck | None = None
+    # Which alarms start a retrain (the schedule always does); see retrain_policy.
+    retrain_on: RetrainPolicy | None = None
     # The model's `pipeline` is its own, made outside this stack (it keeps the contract of
     # pipelines/README.md); otherwise `make check-config` requires the stack to deploy it.
     own_pipeline: bool = False
@@ -512,6 +521,16 @@ class ModelConfig:
         for alarm in v.get("drift_alarms", ()):
             if len(alarm) > 255:
                 yield "drift_alarms", f"{alarm[:40]!r}... is longer than 255 characters"
+        if v.get("retrain_on", "drift") != "drift" and v.get("quality") is None:
+            yield "retrain_on", f"{v['retrain_on']!r} needs a [quality] check of the model"
+
+    @property
+    def retrain_policy(self) -> RetrainPolicy:
+        """Which alarms start a retrain: as configured; else the drift alarms, or, with a
+        quality check, quality alarms and drift alarms that come with a quality drop."""
+        if self.retrain_on is not None:
+            return self.retrain_on
+        return "drift" if self.quality is None else "drift-and-degraded"
 
     def data_out_of_reach(self, artifacts_bucket: str, data_bucket: str) -> list[str]:
         """The data this model's config puts where the deployment cannot reach it, one

@@ -48,6 +48,9 @@ class Settings:
     approval_base_url: str = ""
     # The stack's KMS key (the KmsKeyArn parameter), empty when it uses AWS-managed keys.
     kms_key_arn: str = ""
+    # Only the hourly tick's function starts quality checks (the shared environment is at
+    # Lambda's 4 KB limit).
+    quality_check_state_machine_arn: str = ""
 
     def require_reachable(self, model: ModelConfig) -> None:
         """Raises DataOutOfReach when the model's config puts data where this deployment's
@@ -78,6 +81,11 @@ class Settings:
     def drift_checks_uri(self) -> str:
         """Where drift checks write their statistics, violations and reports."""
         return f"s3://{self.artifacts_bucket}/modelfresh/drift-checks"
+
+    @property
+    def quality_checks_uri(self) -> str:
+        """Where quality checks write their manifests, statistics, violations and reports."""
+        return f"s3://{self.artifacts_bucket}/modelfresh/quality-checks"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

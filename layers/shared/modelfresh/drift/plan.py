@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from modelfresh.core.errors import NoDriftCheck
 from modelfresh.core.events import iso, require, require_time
-from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
+from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig, QualityCheck
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
@@ -48,7 +48,7 @@ class Window:
     end: datetime
 
     @classmethod
-    def due_at(cls, at: datetime, check: DriftCheck) -> Window:
+    def due_at(cls, at: datetime, check: DriftCheck | QualityCheck) -> Window:
         """The window a check at `at` reads: the last whole `every_hours` slot (aligned to
         the Unix epoch) that ended CAPTURE_DELAY ago. Every tick in one slot names the same
         window, so repeated ticks start one check."""

@@ -221,6 +221,10 @@ def _trigger(details: Mapping[str, Any]) -> str:
         text += f". Drift check: {trigger['drift']}"
     if trigger.get("report"):
         text += f" (report {trigger['report']})"
+    if trigger.get("quality"):
+        text += f". Quality check: {trigger['quality']}"
+    if trigger.get("quality_report"):
+        text += f" (report {trigger['quality_report']})"
     return text
 
 

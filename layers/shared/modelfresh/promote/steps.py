@@ -398,6 +398,10 @@ def approval_details(
         if PackageMetadata.DRIFT in meta:
             trigger["drift"] = meta[PackageMetadata.DRIFT]
             trigger["report"] = meta.get(PackageMetadata.DRIFT_REPORT, "")
+        # What the quality check measured, when its alarm started the run.
+        if PackageMetadata.QUALITY in meta:
+            trigger["quality"] = meta[PackageMetadata.QUALITY]
+            trigger["quality_report"] = meta.get(PackageMetadata.QUALITY_REPORT, "")
     return {
         "metrics": metrics,
         "comparison": comparison,

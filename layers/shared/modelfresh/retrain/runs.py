@@ -30,6 +30,7 @@ from modelfresh.core.observability import logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind, OutcomeRecorder
 from modelfresh.core.schema import ControllerConfig, ModelConfig
 from modelfresh.drift.plan import drift_summary
+from modelfresh.quality.plan import quality_summary
 from modelfresh.retrain.signals import Signal
 
 # A lease outlives the pipeline's own timeout by this much: the state machine gives up on
@@ -406,6 +407,10 @@ def _describe(signal: Signal) -> str:
         drift = signal.detail.get("drift")
         found = f" ({drift_summary(drift)})" if isinstance(drift, Mapping) else ""
         return f"drift alarm {signal.source!r} at {signal.at}{found}{others}"
+    if signal.kind == "quality-alarm":
+        quality = signal.detail.get("quality")
+        found = f" ({quality_summary(quality)})" if isinstance(quality, Mapping) else ""
+        return f"quality alarm {signal.source!r} at {signal.at}{found}{others}"
     schedule = signal.detail.get("schedule", signal.source)
     return f"scheduled retrain ({schedule}) for {signal.at}{others}"
 

@@ -19,11 +19,15 @@ from modelfresh.core.events import iso, optional, require, require_one_of, requi
 from modelfresh.core.limits import SIGNAL_BUDGET, Cut, fit
 from modelfresh.core.schema import ControllerConfig, ModelConfig
 
-SignalKind = Literal["drift-alarm", "schedule"]
+SignalKind = Literal["drift-alarm", "quality-alarm", "schedule"]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 SCHEDULE_DETAIL_TYPE = "Scheduled Event"
 # Each kind, as a run's name shows it (a test checks every kind has one).
-SHORT_KIND: Mapping[SignalKind, str] = {"drift-alarm": "drift", "schedule": "sched"}
+SHORT_KIND: Mapping[SignalKind, str] = {
+    "drift-alarm": "drift",
+    "quality-alarm": "qual",
+    "schedule": "sched",
+}
 # What names a signal and its run.
 SIGNAL_KEEP = ("model", "kind", "id", "at", "source")
 
@@ -145,15 +149,36 @@ def parse_alarm_change(event: Mapping[str, Any]) -> AlarmChange:
 
 
 def alarm_signal(
-    change: AlarmChange, model: ModelConfig, drift: Mapping[str, Any] | None = None
+    change: AlarmChange,
+    model: ModelConfig,
+    drift: Mapping[str, Any] | None = None,
+    quality: Mapping[str, Any] | None = None,
 ) -> Signal:
     """The signal a drift alarm going to ALARM raises for its model, with what the drift
-    check found (which features, how far, the report) when our drift check raised it."""
+    check found (which features, how far, the report) when our drift check raised it, and
+    the quality check's recent figures when there are some."""
+    found = ({"drift": dict(drift)} if drift else {}) | (
+        {"quality": dict(quality)} if quality else {}
+    )
+    return _alarm_signal(change, model, "drift-alarm", found)
+
+
+def quality_signal(
+    change: AlarmChange, model: ModelConfig, quality: Mapping[str, Any] | None = None
+) -> Signal:
+    """The signal a model's quality alarm going to ALARM raises, with what the quality check
+    measured (the metric, its limit, the champion's figure, the rows, the report)."""
+    found = {"quality": dict(quality)} if quality else {}
+    return _alarm_signal(change, model, "quality-alarm", found)
+
+
+def _alarm_signal(
+    change: AlarmChange, model: ModelConfig, kind: SignalKind, found: Mapping[str, Any]
+) -> Signal:
     at = iso(change.changed_at)
-    found = {"drift": dict(drift)} if drift else {}
     return Signal(
         model=model.name,
-        kind="drift-alarm",
+        kind=kind,
         # Millisecond precision keeps two changes within one second apart.
         id=f"alarm/{change.alarm_name}/{change.changed_at.isoformat(timespec='milliseconds')}",
         at=at,
@@ -163,9 +188,9 @@ def alarm_signal(
             "previous_state": change.previous_state,
             "reason": change.reason,
             "metrics": list(change.metrics),
-        }
-        | ({"rule": change.rule} if change.rule is not None else {})
-        | found,
+            **({"rule": change.rule} if change.rule is not None else {}),
+            **found,
+        },
     )
 
 
@@ -175,7 +200,7 @@ MERGED_CHANGES = 20
 MERGED_FEATURES = 20
 # Each change keeps this much of its reason.
 CHANGE_REASON_CHARACTERS = 300
-_MERGE_KEYS = ("coalesced", "coalesced_count", "drift", "truncated")
+_MERGE_KEYS = ("coalesced", "coalesced_count", "drift", "quality", "truncated")
 
 
 def merge(pending: Signal | None, arriving: Signal) -> Signal:
@@ -187,7 +212,8 @@ def merge(pending: Signal | None, arriving: Signal) -> Signal:
     for (id, time, source, reason), newest first, the newest MERGED_CHANGES of them, and
     `detail.coalesced_count` counts them all; `detail.drift` is the union of their drift
     findings: each feature at its largest distance, the worst MERGED_FEATURES of them, the
-    largest drifted share, and the report of the newest finding. Merging a change already
+    largest drifted share, and the report of the newest finding; `detail.quality` is the
+    newest quality finding. Merging a change already
     listed changes nothing. Any order of merges gives the same signal, within MERGED_CHANGES.
     """
     if pending is None or pending == arriving:
@@ -207,6 +233,10 @@ def merge(pending: Signal | None, arriving: Signal) -> Signal:
     drift = merge_findings(older.detail.get("drift"), newest.detail.get("drift"))
     if drift is not None:
         detail["drift"] = drift
+    # The newest quality finding: a later check's figures replace an earlier one's.
+    quality = newest.detail.get("quality") or older.detail.get("quality")
+    if quality is not None:
+        detail["quality"] = quality
     return replace(newest, detail=detail).bounded()
 
 

@@ -32,6 +32,7 @@ from modelfresh.core.schema import (
 )
 from modelfresh.core.settings import Settings
 from modelfresh.drift.plan import drift_summary
+from modelfresh.quality.plan import quality_summary
 from modelfresh.retrain.dataset import (
     DataLocations,
     DatasetObjects,
@@ -70,6 +71,7 @@ class TriggerKind(StrEnum):
     that starts its pipeline by hand passes `manual`."""
 
     DRIFT = "drift"
+    QUALITY = "quality"
     SCHEDULE = "schedule"
     MANUAL = "manual"
 
@@ -77,6 +79,7 @@ class TriggerKind(StrEnum):
 # The trigger each kind of signal is, for the pipeline (a test checks every kind has one).
 TRIGGER_KINDS: Mapping[SignalKind, TriggerKind] = {
     "drift-alarm": TriggerKind.DRIFT,
+    "quality-alarm": TriggerKind.QUALITY,
     "schedule": TriggerKind.SCHEDULE,
 }
 # The wait for a pipeline tolerates this many missed heartbeat sweeps before re-checking.
@@ -282,7 +285,7 @@ def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dic
     count = signal.detail.get("coalesced_count")
     if isinstance(count, int) and count > 1:
         # A follow-up that stands for several changes: every one, newest first, as many as fit.
-        kind = "alarm changes" if signal.kind == "drift-alarm" else "signals"
+        kind = "alarm changes" if signal.kind != "schedule" else "signals"
         listed = " ".join(f"{c['at']} {c['reason']}".strip() for c in changes_of(signal))
         values[PackageMetadata.COALESCED] = f"{count} {kind} newest first: {listed}"
     drift = signal.detail.get("drift")
@@ -291,6 +294,12 @@ def trigger_metadata(signal: Signal, run: str, window: Mapping[str, str]) -> dic
         report = str(drift.get("report") or "")
         if report == metadata_value(report):  # a link is kept whole or not at all
             values[PackageMetadata.DRIFT_REPORT] = report
+    quality = signal.detail.get("quality")
+    if isinstance(quality, Mapping):
+        values[PackageMetadata.QUALITY] = quality_summary(quality, limit=4096)
+        report = str(quality.get("report") or "")
+        if report == metadata_value(report):
+            values[PackageMetadata.QUALITY_REPORT] = report
     cleaned = {key: metadata_value(value) for key, value in values.items()}
     return {key: value for key, value in cleaned.items() if value}
 
