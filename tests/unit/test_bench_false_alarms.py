@@ -50,8 +50,9 @@ def test_the_section_runs_end_to_end_and_renders(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(false_alarms, "STREAMS", 1)
     monkeypatch.setattr(false_alarms, "SHIFT_HOURS", 2)
 
-    # When it runs
-    section = false_alarms.benchmark(quarters=1, progress=lambda _: None)
+    # When it runs (bench/__main__.py stamps it with its time and machine)
+    stamp = {"measured_at": "2026-12-01T00:00:00+00:00", "machine": "x86_64, 2 CPUs"}
+    section = stamp | false_alarms.benchmark(quarters=1, progress=lambda _: None)
 
     # Then every model, variant and budget has its figures, and the page says them
     taxi = section["models"]["taxi-fare"]
