@@ -58,7 +58,11 @@ def test_a_reader_sees_which_measure_decided_the_alarm_the_baseline_and_the_hist
     # ... a feature found by PSI says so, its PSI in bold red beside its threshold, its small
     # distance not: the measure that decided, never mislabelled as the distance
     row = page.locator("#features tbody tr", has_text="dropoff_latitude")
-    assert row.locator("td").nth(1).inner_text() == "drift by PSI"
+    verdict, test = row.locator("td").nth(1).inner_text().splitlines()
+    assert verdict == "drift by PSI"
+    # ... and, under the false-alarm budget (the default), its test beside its level: not chance
+    p_value, level = test.split(" / ")
+    assert p_value.startswith("p ") and float(p_value.split()[-1]) < float(level) == 0.0034
     psi = row.locator("td.decided")
     assert psi.inner_text().endswith("/ 0.1") and float(psi.inner_text().split()[0]) > 0.1
     assert psi.evaluate("cell => getComputedStyle(cell).color") == DECIDED_RED

@@ -4,6 +4,7 @@ each verdict: the measure that decided and its threshold, why a large number can
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
@@ -150,6 +151,43 @@ def test_measures_past_their_threshold_in_a_small_window_are_called_noise() -> N
     assert why == (
         f"Distance {amount.linf:.3f} (before the noise margin) > 0.1 and PSI {amount.psi:.3f} "
         "> 0.1, but within the sampling noise of 50 values (robust method)."
+    )
+
+
+def test_with_a_budget_each_feature_shows_its_chance_and_level_and_what_chance_explains() -> None:
+    # Given the plain threshold (Simple) under a check level of 2%, and a 50-row window
+    ref = reference_for(traffic(np.random.default_rng(0), 20_000), TAXI)
+    ref = dataclasses.replace(
+        ref,
+        settings=dataclasses.replace(
+            ref.settings, method="simple", check_level=0.02, alarm_share=0.2
+        ),
+    )
+    result = compare(ref, window_of(ref, traffic(np.random.default_rng(8), 50)))
+    alarm = AlarmRule(share=0.2, datapoints=2, periods=3, false_alarms=1.0)
+
+    # When its report is read
+    page = render_report(result, ref, title="t", context=ReportContext(alarm=alarm))
+    rows = feature_rows(page)
+
+    # Then every feature's verdict shows its test's p-value beside its level (one column of
+    # three is enough to pass 20%: 2% / 3 each), and a distance past the threshold that chance
+    # explains is no drift, said so in green
+    amount = result.features[0]
+    assert amount.by_chance and amount.chance is not None
+    assert rows["amount"]["Verdict"] == (f"ok p = {amount.chance:.2g} / 0.0067", "")
+    assert f"<span class='kind chance held'>p = {amount.chance:.2g} / 0.0067</span>" in page
+    assert rows["amount"]["Why"][0] == (
+        f"Distance {amount.distance:.3f} > 0.1 and PSI {amount.psi:.3f} > 0.1, but chance "
+        f"explains it: p = {amount.chance:.2g} > 0.0067, this feature's level under the "
+        "false-alarm budget (50 values)."
+    )
+    assert "Drift in" not in visible_text(page) and result.drifted_features == ()
+    # and the alarm panel states the budget and what it leaves a check and a feature
+    assert (
+        "Its false-alarm budget: on traffic that did not change, chance alone fires it at most 1 "
+        "time in 90 days. So at most 2% of checks may pass 20% by chance, and each feature's "
+        "test is made at level 0.0067." in visible_text(page)
     )
 
 

@@ -187,6 +187,9 @@ def test_the_model_configs_thresholds_apply_and_the_baselines_other_settings_sta
         categorical_threshold=0.25,
         method="robust",
         psi_threshold=0.2,
+        # the false-alarm budget (1 in 90 days) as hourly 2-of-3 checks' level, and the share
+        check_level=CHECK.check_level,
+        alarm_share=0.2,
         # from constraints.json
         categorical_method="chisquared",
         chi2_p_value=0.01,
@@ -530,7 +533,7 @@ def test_the_report_context_comes_from_the_plan_the_config_and_the_alarms_metric
 
     # Then: the package version the plan recorded, the alarm as configured, the earlier checks
     assert context.baseline == "taxi-fare v3" and context.baseline_uri == STATISTICS
-    assert context.alarm == AlarmRule(share=0.3, datapoints=2, periods=4)
+    assert context.alarm == AlarmRule(share=0.3, datapoints=2, periods=4, false_alarms=1.0)
     assert context.history is not None and len(context.history) == HISTORY_CHECKS
     assert context.history[-3:] == (
         PastCheck(start - 3 * hour, 0.5, {"distance": 0.31}),

@@ -319,6 +319,15 @@ def drift_problems(section: dict[str, Any]) -> list[str]:
         ({"features": ["a"], "datapoints_to_alarm": 4}, "between 1 and evaluation_periods"),
         ({"features": ["a"], "every_hours": 24, "evaluation_periods": 8}, "<= 168"),
         ({"features": ["a"], "fan_out_above_mb": 0}, "fan_out_above_mb: must be > 0"),
+        (
+            {"features": ["a"], "false_alarms_per_90_days": 0},
+            "false_alarms_per_90_days: must be > 0",
+        ),
+        (
+            {"features": ["a"], "false_alarms_per_90_days": -1.5},
+            "how many needless retrains chance may cause",
+        ),
+        ({"features": ["a"], "false_alarms_per_90_days": "one"}, "expected a number, got"),
         ({"features": ["a"], "method": "fancy"}, "one of 'robust', 'simple'"),
         ({"features": ["a"], "batch_input_uri": "data/in"}, "is not an s3:// URI"),
     ],

@@ -15,6 +15,14 @@ not a feature: `features` and `drifted_features` are the inputs, and `drifted_sh
 the prediction only when the settings say so (prediction_in_share). Without prediction
 statistics, or without a readable prediction in the window, it is skipped, and
 `prediction_skipped` says why.
+
+With a check level in the settings (the false-alarm budget, README "False alarms"), every
+verdict has one more condition: the feature's two-sample test must tell the window from the
+baseline at the feature's level (`FeatureDrift.chance` at most `FeatureDrift.level`). The
+thresholds say how large a change must be to matter; the test says whether this window's rows
+are enough to tell it from sampling noise. A large window with a tiny harmless difference
+stays below the thresholds, and a small window whose distances are large by chance fails the
+test.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import numpy as np
 from driftcheck import formats
 from driftcheck.distances import (
     chi_square,
+    homogeneity,
     linf_cdfs,
     linf_frequencies,
     psi,
@@ -45,7 +54,7 @@ from driftcheck.reference import (
     NumericReference,
     Reference,
 )
-from driftcheck.stats import chi2_isf, chi2_sf
+from driftcheck.stats import chi2_isf, chi2_sf, ks_p_value
 from driftcheck.summary import window_statistics
 from driftcheck.window import CategoricalPartial, NumericPartial, Partial, WindowStats
 
@@ -89,6 +98,13 @@ class FeatureDrift:
     # small window, when nothing found drift (why an "ok" can sit beside a large number).
     within_noise: tuple[Measure, ...] = ()
     judged: bool = True  # False: the constraints turn the comparison off for this feature
+    # The feature's two-sample test: how likely two samples of one distribution differ this
+    # much (the p-value; see _numeric_chance and _categorical_chance), and the level it must
+    # be at most for a verdict of drift (the false-alarm budget's share for one column;
+    # None: no budget, the thresholds alone decide). None without values to test.
+    chance: float | None = None
+    level: float | None = None
+    by_chance: bool = False  # a measure found drift, but the test held it back: chance > level
 
 
 @dataclass(frozen=True)
@@ -155,21 +171,29 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
     if window.reference.fingerprint != reference.fingerprint:
         raise ValueError("the window was counted against a different baseline")
     tally = window.tally
+    settings = reference.settings
     features: tuple[FeatureDrift, ...] = ()
     violations: tuple[Violation, ...] = ()
     prediction: FeatureDrift | None = None
     skipped = NO_PREDICTION_BASELINE if reference.prediction is None else ""
     if tally.rows:
+        output = reference.prediction
+        outputs = window.partials[-1]  # the model's output, when the baseline has one
+        predicting = (
+            output is not None and isinstance(outputs, NumericPartial) and outputs.present > 0
+        )
+        counted = len(reference.features) + int(predicting and settings.prediction_in_share)
+        level = settings.feature_level(counted)
         features = tuple(
-            _judge(ref, partial, reference, tally.rows)
+            _judge(ref, partial, reference, tally.rows, level)
             for ref, partial in zip(reference.features, window.partials, strict=False)
         )
-        output = reference.prediction
         if output is not None:
-            partial = window.partials[-1]
-            if isinstance(partial, NumericPartial) and partial.present:
-                threshold = reference.settings.prediction_threshold
-                prediction = _judge_numeric(output, partial, reference, tally.rows, threshold)
+            if predicting and isinstance(outputs, NumericPartial):
+                threshold = settings.prediction_threshold
+                prediction = _judge_numeric(
+                    output, outputs, reference, tally.rows, level=level, threshold=threshold
+                )
             else:
                 skipped = NO_PREDICTIONS
         if reference.evaluate:
@@ -185,7 +209,7 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
         window=window,
         prediction=prediction,
         prediction_skipped=skipped if tally.rows else "",
-        prediction_in_share=reference.settings.prediction_in_share,
+        prediction_in_share=settings.prediction_in_share,
         bad_outputs=tally.bad_outputs,
     )
 
@@ -194,12 +218,12 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
 
 
 def _judge(
-    ref: FeatureReference, partial: Partial, reference: Reference, rows: int
+    ref: FeatureReference, partial: Partial, reference: Reference, rows: int, level: float | None
 ) -> FeatureDrift:
     if isinstance(ref, NumericReference) and isinstance(partial, NumericPartial):
-        return _judge_numeric(ref, partial, reference, rows)
+        return _judge_numeric(ref, partial, reference, rows, level=level)
     if isinstance(ref, CategoricalReference) and isinstance(partial, CategoricalPartial):
-        return _judge_categorical(ref, partial, reference, rows)
+        return _judge_categorical(ref, partial, reference, rows, level)
     raise TypeError(f"feature {ref.name!r}: partial and reference of different kinds")
 
 
@@ -208,6 +232,8 @@ def _judge_numeric(
     partial: NumericPartial,
     reference: Reference,
     rows: int,
+    *,
+    level: float | None,
     threshold: float | None = None,
 ) -> FeatureDrift:
     """`threshold` replaces the settings' L-infinity one (the prediction's own)."""
@@ -218,13 +244,18 @@ def _judge_numeric(
     linf = distance = 0.0
     index: float | None = None
     moved: float | None = None
+    chance: float | None = None
     found: tuple[Measure, float, float] | None = None  # (measure, value, threshold)
     beyond: list[Measure] = []  # measures past their threshold, noise or not
     if m:
         at_edges = np.cumsum(partial.counts)
         linf = linf_cdfs(ref.cdf, at_edges[:-1] / m)
         distance = robust(linf, n, m) if settings.method == "robust" else linf
-        index = _psi(ref, at_edges, m)
+        deciles = _deciles(ref, at_edges, m)
+        index = psi(*deciles)
+        chance = _numeric_chance(
+            linf, n, m, deciles if settings.psi_threshold is not None else None
+        )
         if settings.wasserstein_threshold is not None:
             moved = _wasserstein(ref, partial, at_edges, m)
         if linf > settings.threshold:
@@ -259,6 +290,8 @@ def _judge_numeric(
         reference,
         found,
         beyond,
+        chance=chance,
+        level=level if chance is not None else None,
         completeness=partial.present / rows,
         count=m,
         distance=distance,
@@ -285,13 +318,36 @@ def _wasserstein(
     return wasserstein_cdfs(points, baseline, window) / ref.spread
 
 
-def _psi(ref: NumericReference, at_edges: np.ndarray[Any, Any], m: int) -> float:
-    """PSI over the baseline's deciles, taken at sketch edges so that both sides come from
-    the same exact counts."""
+def _deciles(
+    ref: NumericReference, at_edges: np.ndarray[Any, Any], m: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The shares of baseline and window between the baseline's deciles, taken at sketch
+    edges so that both sides come from the same exact counts (PSI's bins)."""
     cuts = ref.psi_cuts
     baseline = np.diff(np.concatenate(([0.0], ref.cdf[cuts], [1.0])))
     window = np.diff(np.concatenate(([0.0], at_edges[cuts] / m, [1.0])))
-    return psi(baseline, window)
+    return baseline, window
+
+
+def _numeric_chance(
+    linf: float,
+    n: int,
+    m: int,
+    deciles: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None,
+) -> float:
+    """A numeric feature's p-value: the KS test of its L-infinity distance and, when PSI is
+    on (`deciles` given), Pearson's test over PSI's bins, which sees the change of spread
+    PSI is there for and the KS test barely does. Two tests of one feature: the smaller
+    p-value, doubled (Bonferroni), so that chance alone passes either at most at the level.
+    (The baseline's CDF is its sketch's, within half a sketch step of its rows' own: an error
+    the size of sampling noise only in windows far too large for chance to pass a threshold.)"""
+    tests = [ks_p_value(linf, n, m)]
+    if deciles is not None:
+        baseline, window = deciles
+        statistic, df = homogeneity(baseline * n, window * m)
+        if df:
+            tests.append(chi2_sf(statistic, df))
+    return min(1.0, len(tests) * min(tests))
 
 
 def _psi_beyond_noise(index: float, ref: NumericReference, n: int, m: int) -> bool:
@@ -316,12 +372,16 @@ def _chi2_critical(df: int) -> float:
 
 
 def _judge_categorical(
-    ref: CategoricalReference, partial: CategoricalPartial, reference: Reference, rows: int
+    ref: CategoricalReference,
+    partial: CategoricalPartial,
+    reference: Reference,
+    rows: int,
+    level: float | None,
 ) -> FeatureDrift:
     settings = reference.settings
     m, n = partial.present, ref.count
     linf = distance = 0.0
-    statistic = p_value = unseen = None
+    statistic = p_value = unseen = chance = None
     found: tuple[Measure, float, float] | None = None
     beyond: list[Measure] = []
     if m:
@@ -330,6 +390,7 @@ def _judge_categorical(
         distance = robust(linf, n, m) if settings.method == "robust" else linf
         statistic, df = _chi_square(ref, observed, m)
         p_value = chi2_sf(statistic, df) if df else None
+        chance = _categorical_chance(ref, observed)
         domain = ref.domain if ref.domain is not None else ref.counts.keys() - {formats.OTHER}
         unseen = 1.0 - sum(partial.counts.get(value, 0) for value in domain) / m
         if settings.categorical_method == "chisquared":
@@ -345,6 +406,8 @@ def _judge_categorical(
         reference,
         found,
         beyond,
+        chance=chance,
+        level=level if chance is not None else None,
         completeness=partial.present / rows,
         count=m,
         distance=distance,
@@ -389,21 +452,48 @@ def _chi_square(
     return statistic, len(seen) - 1
 
 
+def _categorical_chance(ref: CategoricalReference, observed: Mapping[str, int]) -> float:
+    """A categorical feature's p-value: Pearson's test of homogeneity over the baseline's
+    categories and the window's others (distances.homogeneity). Unlike the chi-square method's
+    statistic, it counts the baseline as a sample too."""
+    categories = sorted(ref.counts.keys() | observed.keys())
+    statistic, df = homogeneity(
+        np.array([ref.counts.get(c, 0) for c in categories], dtype=np.float64),
+        np.array([observed.get(c, 0) for c in categories], dtype=np.float64),
+    )
+    return chi2_sf(statistic, df) if df else 1.0
+
+
 def _feature_drift(
     ref: FeatureReference,
     reference: Reference,
     found: tuple[Measure, float, float] | None,
     beyond: list[Measure],
+    *,
+    chance: float | None,
+    level: float | None,
     **measures: Any,
 ) -> FeatureDrift:
-    """The verdict: drifted when a measure found drift and the constraints ask for the check;
-    otherwise the measures past their threshold were noise."""
+    """The verdict: drifted when a measure found drift, the feature's test tells it from
+    chance at its level (when there is one) and the constraints ask for the check; otherwise
+    the measures past their threshold were noise."""
     judged = reference.compare and reference.evaluate and ref.checked
-    measures["baseline_completeness"] = ref.completeness
-    if found is None or not judged:
+    measures |= {"baseline_completeness": ref.completeness, "chance": chance, "level": level}
+    # The budget's test holds back a verdict that chance explains.
+    explained = chance is not None and level is not None and chance > level
+    held = found is not None and judged and explained
+    if found is None or not judged or held:
         noise = tuple(beyond) if judged else ()
+        if held and found is not None and found[0] not in noise:
+            noise += (found[0],)  # the chi-square method's test: no threshold of its own
         return FeatureDrift(
-            ref.name, ref.kind, drifted=False, judged=judged, within_noise=noise, **measures
+            ref.name,
+            ref.kind,
+            drifted=False,
+            judged=judged,
+            within_noise=noise,
+            by_chance=held,
+            **measures,
         )
     measure, value, threshold = found
     reason = formats.drift_text(value, threshold, measure)

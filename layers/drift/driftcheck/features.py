@@ -50,6 +50,11 @@ class DriftSettings:
     `domain_threshold` are the shares of values that must match the baseline's type and domain.
     `prediction_threshold` bounds the L-infinity distance of the model's output (None: the
     numeric `threshold`), and `prediction_in_share` counts its drift in `drifted_share`.
+
+    `check_level` adds a condition to every verdict: the feature's two-sample test must tell
+    the window from the baseline at `feature_level` (see there); it is the chance per check,
+    at most, that sampling noise alone drifts more than `alarm_share` of the counted columns
+    (None, the default: the thresholds alone decide, as Model Monitor's do).
     """
 
     threshold: float = 0.1
@@ -64,6 +69,9 @@ class DriftSettings:
     # The model's output, when the baseline has its statistics (see Reference.prediction).
     prediction_threshold: float | None = None
     prediction_in_share: bool = False
+    # The false-alarm budget's share of one check, and the share of columns the alarm needs.
+    check_level: float | None = None
+    alarm_share: float = 0.0
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -91,11 +99,36 @@ class DriftSettings:
             problems.append("wasserstein_threshold must be a finite number >= 0, or None")
         if not _number_in(self.chi2_p_value, 0.0, 1.0) or self.chi2_p_value in (0.0, 1.0):
             problems.append("chi2_p_value must be strictly between 0 and 1")
+        level = self.check_level
+        if level is not None and (not _number_in(level, 0.0, 1.0) or level == 0.0):
+            problems.append("check_level must be a number > 0 and <= 1, or None")
+        if not _number_in(self.alarm_share, 0.0, 1.0) or self.alarm_share == 1.0:
+            problems.append("alarm_share must be >= 0 and < 1")
         if self.method not in get_args(Method):
             problems.append(f"method must be one of {get_args(Method)}")
         if self.categorical_method not in get_args(CategoricalMethod):
             problems.append(f"categorical_method must be one of {get_args(CategoricalMethod)}")
         return problems
+
+    def feature_level(self, columns: int) -> float | None:
+        """The level each of `columns` counted columns' tests must reach for a verdict of
+        drift, so that chance alone puts the drifted share above `alarm_share` in at most
+        `check_level` of checks; None without a check level.
+
+        The alarm needs k columns drifted at once, the fewest whose share exceeds
+        alarm_share. Whatever the dependence between the columns' tests (features move
+        together), the chance that k or more of them reject at level a is at most
+        columns * a / k (Markov's inequality on the count of rejections: its mean is
+        columns * a), so a = check_level * k / columns keeps it within check_level: the
+        generalized Bonferroni correction (Lehmann and Romano, 2005), which is Bonferroni's
+        when one drifted column is enough.
+        """
+        if self.check_level is None or columns < 1:
+            return None
+        needed = next((k for k in range(1, columns + 1) if k / columns > self.alarm_share), None)
+        if needed is None:
+            return 1.0  # no share of drifted columns can pass it
+        return min(1.0, self.check_level * needed / columns)
 
 
 PREDICTION = "prediction"

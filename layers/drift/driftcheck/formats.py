@@ -152,8 +152,9 @@ def constraints_document(
 
     `psi_threshold`, `wasserstein_threshold`, `chi_squared_p_value`,
     `prediction_comparison_threshold` and `prediction_in_drifted_share` (written only with a
-    prediction) are this engine's additions to distribution_constraints (Model Monitor
-    tolerates keys it does not know).
+    prediction), `check_significance_level` and `alarm_share` (written only with a check level)
+    are this engine's additions to distribution_constraints (Model Monitor tolerates keys it
+    does not know).
     """
     extra = {"prediction": prediction} if prediction is not None else {}
     return {
@@ -177,6 +178,7 @@ def constraints_document(
                 "wasserstein_threshold": settings.wasserstein_threshold,
                 "chi_squared_p_value": settings.chi2_p_value,
                 **_prediction_settings(settings, prediction is not None),
+                **_significance_settings(settings),
             },
         },
     }
@@ -189,6 +191,12 @@ def _prediction_settings(settings: DriftSettings, predicting: bool) -> dict[str,
         "prediction_comparison_threshold": settings.prediction_threshold,
         "prediction_in_drifted_share": "Enabled" if settings.prediction_in_share else "Disabled",
     }
+
+
+def _significance_settings(settings: DriftSettings) -> dict[str, Any]:
+    if settings.check_level is None:
+        return {}
+    return {"check_significance_level": settings.check_level, "alarm_share": settings.alarm_share}
 
 
 def feature_constraint(

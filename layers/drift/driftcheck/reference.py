@@ -418,6 +418,8 @@ def _monitoring_config(
             "prediction_comparison_threshold", defaults.prediction_threshold
         ),
         "prediction_in_share": _enabled(in_share) if in_share is not None else False,
+        "check_level": distribution.get("check_significance_level", defaults.check_level),
+        "alarm_share": distribution.get("alarm_share", defaults.alarm_share),
         "datatype_threshold": config.get("datatype_check_threshold", defaults.datatype_threshold),
         "domain_threshold": config.get("domain_content_threshold", defaults.domain_threshold),
     }

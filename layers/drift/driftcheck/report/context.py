@@ -11,11 +11,13 @@ from datetime import datetime
 @dataclass(frozen=True)
 class AlarmRule:
     """The model's drift alarm: it fires when more than `share` of the features drifted in
-    `datapoints` of the last `periods` checks."""
+    `datapoints` of the last `periods` checks; chance alone on unchanged traffic fires it at
+    most `false_alarms` times in 90 days (None: no such budget)."""
 
     share: float
     datapoints: int
     periods: int
+    false_alarms: float | None = None
 
 
 @dataclass(frozen=True)

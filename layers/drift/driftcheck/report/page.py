@@ -21,7 +21,7 @@ from driftcheck.report.charts import (
     share_chart,
     sparkline,
 )
-from driftcheck.report.context import PastCheck, ReportContext
+from driftcheck.report.context import AlarmRule, PastCheck, ReportContext
 from driftcheck.report.words import (
     MEASURE_NAMES,
     escape,
@@ -52,6 +52,7 @@ th{font-size:12px;color:#667085;font-weight:600}
 .why{white-space:normal;text-align:left;min-width:180px;max-width:240px;font-size:12px}
 .scroll{overflow-x:auto}td .kind{display:block;font-size:11px}
 tr.drifted td{background:#fffbfa}td.decided{font-weight:700;color:#b42318}
+.chance{color:#667085}.chance.held{font-weight:700;color:#067647}
 .tag{border-radius:10px;padding:1px 8px;font-size:12px}
 .tag.drift{background:#fee4e2}.tag.ok{background:#d1fadf}.tag.off{background:#f2f4f7}
 figure{background:#fff;border:1px solid #eaecf0;border-radius:8px;margin:12px 0;padding:12px}
@@ -82,7 +83,7 @@ def render_report(
         _header(result, ref, title, window, context),
     ]
     if ranked:
-        parts.append(_alarm_panel(result, context))
+        parts.append(_alarm_panel(result, ref.settings, context))
         parts.append(
             _table(ranked, ref.settings, context.history, _means(result, ref), _output(result))
         )
@@ -175,11 +176,12 @@ def _prediction_line(result: DriftResult) -> str:
     )
 
 
-def _alarm_panel(result: DriftResult, context: ReportContext) -> str:
+def _alarm_panel(result: DriftResult, settings: DriftSettings, context: ReportContext) -> str:
     """Where this check stands against the alarm, from the windows its metric holds."""
     alarm, history = context.alarm, context.history
     if alarm is None:
         return ""
+    budget = _budget_line(result, settings, alarm)
     counted = (
         "features and the model's output"
         if len(result.counted) > len(result.features)
@@ -191,8 +193,8 @@ def _alarm_panel(result: DriftResult, context: ReportContext) -> str:
     )
     here = "above" if result.drifted_share > alarm.share else "not above"
     lines = [
-        f"<p>{rule}</p><p>This check: <strong>{result.drifted_share:.0%}</strong> drifted, "
-        f"{here} {alarm.share:.0%}.</p>"
+        f"<p>{rule}{budget}</p><p>This check: <strong>{result.drifted_share:.0%}</strong> "
+        f"drifted, {here} {alarm.share:.0%}.</p>"
     ]
     if history is None:
         lines.append("<p class='muted'>The earlier checks' metrics could not be read.</p>")
@@ -211,6 +213,20 @@ def _alarm_panel(result: DriftResult, context: ReportContext) -> str:
     )
     lines.append(share_chart(history, result.drifted_share, alarm))
     return f"<section class='panel' id='alarm'>{''.join(lines)}</section>"
+
+
+def _budget_line(result: DriftResult, settings: DriftSettings, alarm: AlarmRule) -> str:
+    """The false-alarm budget in force, and what it leaves one check and one feature."""
+    levels = {f.level for f in result.counted if f.level is not None}
+    if alarm.false_alarms is None or settings.check_level is None or not levels:
+        return ""
+    plural = "s" if alarm.false_alarms != 1 else ""
+    return (
+        f" Its false-alarm budget: on traffic that did not change, chance alone fires it at most "
+        f"{alarm.false_alarms:g} time{plural} in 90 days. So at most "
+        f"{settings.check_level * 100:.2g}% of checks may pass {alarm.share:.0%} by chance, and "
+        f"each feature's test is made at level {min(levels):.2g}."
+    )
 
 
 def _table(
@@ -261,7 +277,7 @@ def _table(
             f"<tr{" class='drifted'" if f.drifted else ''}>"
             f"<td>{escape(f.name)} <span class='muted kind'>"
             f"{'model output' if output and f.name == output else f.kind}</span></td>"
-            f"<td>{verdict}</td>"
+            f"<td>{verdict}{_chance(f)}</td>"
             f"{cells}<td>{_mean_change(means.get(f.name))}</td>"
             f"<td>{f.completeness:.1%} <span class='muted'>/ {f.baseline_completeness:.1%}</span>"
             f"</td><td class='why'>{escape(why(f, settings))}</td>"
@@ -281,6 +297,16 @@ def _chi(f: FeatureDrift) -> str:
     if f.chi2 is None or f.p_value is None:
         return "–"
     return f"{f.chi2:,.1f} <span class='muted'>({escape(p_value_text(f.p_value))})</span>"
+
+
+def _chance(f: FeatureDrift) -> str:
+    """Under the verdict, with a false-alarm budget: the feature's test, p beside its level
+    (in green where it held back a verdict)."""
+    if f.chance is None or f.level is None:
+        return ""
+    held = " held" if f.by_chance else ""
+    test = f"{escape(p_value_text(f.chance))} / {f.level:.2g}"
+    return f" <span class='kind chance{held}'>{test}</span>"
 
 
 def _means(result: DriftResult, ref: Reference) -> dict[str, tuple[float | None, float]]:
@@ -320,8 +346,23 @@ def _how_to_read(settings: DriftSettings) -> str:
         "<dt>Moved (sd)</dt><dd>Wasserstein distance in baseline standard deviations, when "
         "turned on.</dd>"
         f"<dt>&chi;&sup2; (p)</dt><dd>Pearson's test of the category counts. {chi}</dd>"
+        f"{_how_to_read_chance(settings)}"
         "<dt>Verdict</dt><dd>Drift when any measure in force passes its threshold; the "
         "measure that decided is in bold red.</dd></dl></details>"
+    )
+
+
+def _how_to_read_chance(settings: DriftSettings) -> str:
+    if settings.check_level is None:
+        return ""
+    return (
+        "<dt>p / level, under the verdict</dt><dd>How likely two samples of one distribution "
+        "differ as much as baseline and window do (the p-value of the Kolmogorov-Smirnov test "
+        "of the distance, with a &chi;&sup2; test over the baseline's deciles when PSI is on, "
+        "for numbers; of the &chi;&sup2; test of homogeneity for categories, both counting the "
+        "baseline as a sample too), and the level it must be at most for a verdict of drift: "
+        "the false-alarm budget's share for one feature. Above it, chance explains the "
+        "difference, however large a measure is (in green when that held back a verdict).</dd>"
     )
 
 

@@ -26,15 +26,9 @@ def why(f: FeatureDrift, settings: DriftSettings) -> str:
     if not f.judged:
         return "The baseline's constraints turn the comparison off for this feature."
     if f.drifted:
-        return {
-            "distance": f"Distance {f.distance:.3f} > {f.threshold:.3g}.",
-            "psi": f"PSI {f.psi or 0:.3f} > {settings.psi_threshold or 0:.3g}: the spread or "
-            "shape changed more than the distance shows.",
-            "wasserstein": f"Moved {f.wasserstein or 0:.2f} sd > "
-            f"{settings.wasserstein_threshold or 0:.3g} sd.",
-            "chi2": f"χ² test: {p_value_text(f.p_value or 0.0)} < {settings.chi2_p_value:.3g}.",
-            "": "",
-        }[f.found_by]
+        return _decided(f, settings) + _tested(f)
+    if f.by_chance:
+        return _held_back(f, settings)
     reasons = []
     if f.within_noise:
         past = {
@@ -57,6 +51,47 @@ def why(f: FeatureDrift, settings: DriftSettings) -> str:
             f"{f.count:,} here, and finds moves too small to matter)."
         )
     return " ".join(reasons) or "Every measure within its threshold."
+
+
+def _decided(f: FeatureDrift, settings: DriftSettings) -> str:
+    return {
+        "distance": f"Distance {f.distance:.3f} > {f.threshold:.3g}.",
+        "psi": f"PSI {f.psi or 0:.3f} > {settings.psi_threshold or 0:.3g}: the spread or "
+        "shape changed more than the distance shows.",
+        "wasserstein": f"Moved {f.wasserstein or 0:.2f} sd > "
+        f"{settings.wasserstein_threshold or 0:.3g} sd.",
+        "chi2": f"χ² test: {p_value_text(f.p_value or 0.0)} < {settings.chi2_p_value:.3g}.",
+        "": "",
+    }[f.found_by]
+
+
+def _tested(f: FeatureDrift) -> str:
+    """A verdict's test against chance, when the false-alarm budget asks for one."""
+    if f.chance is None or f.level is None:
+        return ""
+    return f" Not chance: {p_value_text(f.chance)} ≤ {f.level:.2g}."
+
+
+def _held_back(f: FeatureDrift, settings: DriftSettings) -> str:
+    """Why a measure past its threshold is no drift: its feature's test, at the budget's level."""
+    distance = (
+        f"distance {f.distance:.3f}"
+        if f.distance > f.threshold
+        else f"distance {f.linf:.3f} (before the noise margin)"
+    )
+    past = {
+        "distance": f"{distance} > {f.threshold:.3g}",
+        "psi": f"PSI {f.psi or 0:.3f} > {settings.psi_threshold or 0:.3g}",
+        "wasserstein": f"moved {f.wasserstein or 0:.2f} sd > "
+        f"{settings.wasserstein_threshold or 0:.3g}",
+        "chi2": f"χ² test {p_value_text(f.p_value or 0.0)} < {settings.chi2_p_value:.3g}",
+    }
+    listed = " and ".join(past[m] for m in f.within_noise)
+    return (
+        f"{listed[0].upper()}{listed[1:]}, but chance explains it: "
+        f"{p_value_text(f.chance or 0.0)} > {f.level or 0:.2g}, this feature's level under the "
+        f"false-alarm budget ({f.count:,} values)."
+    )
 
 
 def p_value_text(p_value: float) -> str:

@@ -229,6 +229,8 @@ class SmokeTest:
 
 
 DriftMethod = Literal["robust", "simple"]
+# The period a false-alarm budget is stated over: a quarter.
+BUDGET_DAYS = 90
 # Feature names become CloudWatch metric names (feature_baseline_drift_<name>).
 FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
@@ -261,6 +263,11 @@ class DriftCheck:
     alarm_share: float = 0.2  # the alarm fires when more than this share of features drift
     datapoints_to_alarm: int = 2  # ...in this many of the last evaluation_periods checks
     evaluation_periods: int = 3
+    # At most this many alarms (each a retrain) per 90 days from sampling noise alone, on
+    # traffic that did not change: every verdict of drift must also pass its feature's
+    # two-sample test at the level this leaves it (check_level, then the engine's
+    # DriftSettings.feature_level; README, "False alarms").
+    false_alarms_per_90_days: float = 1.0
     # Windows with more captured data than this fan out over a Distributed Map.
     fan_out_above_mb: float = 64.0
     # Check a batch transform's input instead of the prod endpoint's captured traffic: CSV
@@ -302,11 +309,36 @@ class DriftCheck:
                 "evaluation_periods",
                 "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
             )
+        if v.get("false_alarms_per_90_days", 1) <= 0:
+            yield (
+                "false_alarms_per_90_days",
+                "must be > 0: how many needless retrains chance may cause in 90 days (0 would "
+                "leave no verdict of drift at all)",
+            )
         if v.get("fan_out_above_mb", 1) <= 0:
             yield "fan_out_above_mb", "must be > 0"
         uri = v.get("batch_input_uri")
         if uri is not None and (not uri.startswith("s3://") or len(uri) <= 5):
             yield "batch_input_uri", f"{uri!r} is not an s3:// URI"
+
+    @property
+    def check_level(self) -> float:
+        """The chance per check, at most, that noise alone may put the drifted share above
+        alarm_share, so that unchanged traffic raises the alarm no more than
+        false_alarms_per_90_days times in 90 days.
+
+        The alarm goes to ALARM at a check when M (datapoints_to_alarm) of the last N
+        (evaluation_periods) checks were above, and the one before it was not: so this check
+        was above, and at least M - 1 of the N - 1 before it. Checks read disjoint windows of
+        traffic, independent when nothing changed (each compared with a baseline far larger
+        than a window), so at level q that has a chance of at most C(N - 1, M - 1) q^M per
+        check (the union over which M - 1 were above). Over 90 days' checks the expected
+        count of alarms is then at most checks * C(N - 1, M - 1) * q^M, which this q makes
+        the budget."""
+        checks = BUDGET_DAYS * 24 / self.every_hours
+        ways = math.comb(self.evaluation_periods - 1, self.datapoints_to_alarm - 1)
+        budget_share = self.false_alarms_per_90_days / (checks * ways)
+        return min(1.0, math.pow(budget_share, 1.0 / self.datapoints_to_alarm))
 
 
 @dataclass(frozen=True)

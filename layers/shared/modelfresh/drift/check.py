@@ -143,7 +143,9 @@ def reference_of_check(
 
 
 def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
-    """The baseline's settings with the thresholds the model config sets."""
+    """The baseline's settings with the thresholds and the false-alarm budget the model
+    config sets (the budget as the level of one check, and the alarm's share that makes it
+    one alarm's worth)."""
     return dataclasses.replace(
         base,
         threshold=check.threshold,
@@ -153,6 +155,8 @@ def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
         wasserstein_threshold=check.wasserstein_threshold or None,
         prediction_threshold=check.prediction_threshold or None,
         prediction_in_share=check.prediction_in_alarm_share,
+        check_level=check.check_level,
+        alarm_share=check.alarm_share,
     )
 
 
@@ -226,10 +230,10 @@ def report_context(
     prediction: str | None = None,
 ) -> ReportContext:
     """What the report says beyond the window, from the records: whose baseline (the plan's,
-    as recorded with the champion), the alarm's rule (the config it is kept in line with), and
-    the earlier windows' drifted share and distances (the metrics the alarm watches; the model
-    output's, named `prediction`, too). Earlier windows that cannot be read leave history None:
-    the page says so, the check goes on."""
+    as recorded with the champion), the alarm's rule and false-alarm budget (the config they
+    are kept in line with), and the earlier windows' drifted share and distances (the metrics
+    the alarm watches; the model output's, named `prediction`, too). Earlier windows that
+    cannot be read leave history None: the page says so, the check goes on."""
     check = model.drift_check
     assert check is not None  # reference_of_check found it
     version = baseline.get("version")
@@ -262,7 +266,12 @@ def report_context(
     return ReportContext(
         baseline=f"{model.package_group} v{version}" if version is not None else "",
         baseline_uri=str(baseline.get("statistics", "")),
-        alarm=AlarmRule(check.alarm_share, check.datapoints_to_alarm, check.evaluation_periods),
+        alarm=AlarmRule(
+            check.alarm_share,
+            check.datapoints_to_alarm,
+            check.evaluation_periods,
+            false_alarms=check.false_alarms_per_90_days,
+        ),
         history=history,
     )
 
