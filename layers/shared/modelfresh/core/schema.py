@@ -235,6 +235,22 @@ BUDGET_DAYS = 90
 FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
+def _alarm_rule_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """A check's period and its alarm's M of N rule (drift and quality checks alike)."""
+    if not 1 <= v.get("every_hours", 1) <= 24:
+        yield "every_hours", "must be between 1 and 24"
+    periods = v.get("evaluation_periods", 3)
+    if not 1 <= periods <= 24:
+        yield "evaluation_periods", "must be between 1 and 24"
+    if not 1 <= v.get("datapoints_to_alarm", 1) <= periods:
+        yield "datapoints_to_alarm", "must be between 1 and evaluation_periods"
+    elif 1 <= periods <= 24 and v.get("every_hours", 1) * periods > 7 * 24:
+        yield (
+            "evaluation_periods",
+            "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
+        )
+
+
 @dataclass(frozen=True)
 class DriftCheck:
     """Our drift check of the prod endpoint's captured requests against the champion's
@@ -289,8 +305,6 @@ class DriftCheck:
             for name in v.get("categorical", ()):
                 if name not in features:
                     yield "categorical", f"{name[:40]!r} is not one of the features"
-        if not 1 <= v.get("every_hours", 1) <= 24:
-            yield "every_hours", "must be between 1 and 24"
         for key in ("threshold", "categorical_threshold", "alarm_share"):
             if not 0 < v.get(key, 0.1) < 1:
                 yield key, "must be between 0 and 1 (exclusive)"
@@ -299,16 +313,7 @@ class DriftCheck:
                 yield key, "must be >= 0 (0 turns it off)"
         if not 0 <= v.get("prediction_threshold", 0) < 1:
             yield "prediction_threshold", "must be >= 0 and < 1 (0: the same as threshold)"
-        periods = v.get("evaluation_periods", 3)
-        if not 1 <= periods <= 24:
-            yield "evaluation_periods", "must be between 1 and 24"
-        if not 1 <= v.get("datapoints_to_alarm", 1) <= periods:
-            yield "datapoints_to_alarm", "must be between 1 and evaluation_periods"
-        elif 1 <= periods <= 24 and v.get("every_hours", 1) * periods > 7 * 24:
-            yield (
-                "evaluation_periods",
-                "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
-            )
+        yield from _alarm_rule_problems(v)
         if v.get("false_alarms_per_90_days", 1) <= 0:
             yield (
                 "false_alarms_per_90_days",
@@ -372,20 +377,9 @@ class QualityCheck:
         for key in ("max_drop", "degraded_drop"):
             if not 0 < v.get(key, 0.5) < 1:
                 yield key, "must be between 0 and 1 (exclusive): the share the metric may lose"
-        if not 1 <= v.get("every_hours", 1) <= 24:
-            yield "every_hours", "must be between 1 and 24"
         if v.get("min_rows", 1) < 1:
             yield "min_rows", "must be >= 1"
-        periods = v.get("evaluation_periods", 3)
-        if not 1 <= periods <= 24:
-            yield "evaluation_periods", "must be between 1 and 24"
-        if not 1 <= v.get("datapoints_to_alarm", 1) <= periods:
-            yield "datapoints_to_alarm", "must be between 1 and evaluation_periods"
-        elif 1 <= periods <= 24 and v.get("every_hours", 1) * periods > 7 * 24:
-            yield (
-                "evaluation_periods",
-                "x every_hours must be <= 168: CloudWatch alarms look back 7 days at most",
-            )
+        yield from _alarm_rule_problems(v)
 
     def metric_of(self, gate: Gate) -> str:
         """The metric watched: the configured one, else the gate's."""
