@@ -42,10 +42,13 @@ class QualityApp(DriftApp):
         super().__init__(cloud, model_config=config)
         self.quality_check_arn = self.stack.outputs["QualityCheckStateMachineArn"]
 
-    def serve_labelled(self, hour: datetime, tariff: float, requests: int = 60) -> list[str]:
+    def serve_labelled(
+        self, hour: datetime, tariff: float, requests: int = 60, trips: float = 0.0
+    ) -> list[str]:
         """An hour of one-trip requests with inference ids, and their fares an hour later,
-        at the tariff `tariff` (0: the fares the champion learnt; 1: the new tariff)."""
-        rows = taxi.trips(requests, int(hour.timestamp()))
+        at the tariff `tariff` (0: the fares the champion learnt; 1: the new tariff), of trips
+        `trips` of the way to the changed city's."""
+        rows = taxi.trips(requests, int(hour.timestamp()), trips)
         ids = [f"{hour:%Y%m%dT%H}-{i:03d}" for i in range(requests)]
         for i, (body, inference_id) in enumerate(zip(taxi.csv_rows(rows), ids, strict=True)):
             self.cloud.hosting.capture.clock = partial(
@@ -283,3 +286,46 @@ def test_late_labels_give_an_estimate_first_and_the_realised_figure_later(
     )["Datapoints"]
     assert [p["Timestamp"] for p in points] == [hour]
     assert "Estimated, before labels" in app.read(first["report"])
+
+
+def test_a_drift_that_leaves_quality_within_its_limit_is_recorded_not_retrained(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    # Given fares known within the hour (the quality check sees the hour before the tick's)
+    config = tmp_path / "models.toml"
+    fixture = (FIXTURES / "models.toml").read_text()
+    config.write_text(
+        fixture.replace("ground_truth_lag_hours = 2", "ground_truth_lag_hours = 1") + QUALITY
+    )
+    app = QualityApp(cloud, config)
+    watched = app.config.model(MODEL)
+    assert (watched.retrain_policy, watched.training.ground_truth_lag_hours) == (
+        "drift-and-degraded",
+        1,
+    )
+    latest = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    hours = [latest - timedelta(hours=h) for h in (2, 1, 0)]
+    # When the trips drift half way to the changed city's, still fared as the champion learnt
+    changes = []
+    for hour, trips in zip(hours, (0.0, 0.5, 0.5), strict=True):
+        app.serve_labelled(hour, 0.0, requests=300, trips=trips)
+        assert app.check(hour)["status"] == "SUCCEEDED"
+        tick = hour + timedelta(hours=1, minutes=10)
+        request = QualityCheckRequest(MODEL, tick)
+        started = app.sfn.start_execution(
+            stateMachineArn=app.quality_check_arn, name=f"q-{hour:%H}", input=request.to_json()
+        )
+        assert app.cloud.wait_for_execution(started["executionArn"], timeout=60)["status"] == (
+            "SUCCEEDED"
+        )
+        changes += app.cloud.evaluate_alarms(tick)
+
+    # Then the drift alarm fires, the quality of the drifted hour is within its limit, and
+    # no retrain starts: the alarm is recorded and notified as a drift without harm
+    assert [c.alarm for c in changes if c.new == "ALARM"] == ["modelfresh-drift-taxi-fare"]
+    recorded = app.cloud.wait_until(
+        lambda: [a for a in app.audit() if a["kind"] == "alarm-recorded"], what="the record"
+    )
+    assert "drift without harm: rmse" in recorded[0]["summary"]
+    assert "within its limit" in recorded[0]["summary"]
+    assert app.executions() == []
