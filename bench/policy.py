@@ -512,6 +512,11 @@ def benchmark(
         (w["version"] for w in results["problems"].values() if "version" in w), None
     )
     results["goals"] = goals(results, sizes)
+    for world in results["problems"].values():  # hour by hour: read, not kept
+        world["days"].pop("shares")
+        for scenario in world["scenarios"].values():
+            scenario.pop("shares")
+            scenario.pop("evidently_shares", None)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     return results
 
