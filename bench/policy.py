@@ -79,6 +79,7 @@ from modelfresh.core.config import parse_config
 from modelfresh.core.schema import ModelConfig
 from modelfresh.drift.check import settings_of
 from modelfresh.quality.limits import limit_of, violation
+from modelfresh.quality.measure import BOOTSTRAP_SAMPLES
 from modelfresh.quality.policy import decide, recent_quality
 from numpy.typing import NDArray
 
@@ -321,6 +322,17 @@ def realised(problem_type: str, labels: NDArray[np.float64], predictions: Any) -
     return {name: float(values[0]) for name, values in scored.items()}
 
 
+def realised_with_spread(
+    problem_type: str, labels: NDArray[np.float64], predictions: Any, metric: str
+) -> tuple[float, float | None]:
+    """The watched metric on a labelled window and its standard deviation, from the quality
+    check's own bootstrap (modelfresh.quality.measure.BOOTSTRAP_SAMPLES resamples)."""
+    metrics = scoring.SCORERS[problem_type]
+    resampled = scoring.bootstrap(labels, [predictions], metrics, BOOTSTRAP_SAMPLES)[0]
+    figure = scoring.metric_section(labels, predictions, metrics, resampled)[metric]
+    return float(figure["value"]), figure["standard_deviation"]
+
+
 # -- one hour's checks -------------------------------------------------------------------------
 
 
@@ -330,7 +342,8 @@ class Hour:
 
     share: float | None  # the drift check's drifted share (None: no data)
     realised: float | None  # the watched metric on its labelled rows (None: under min_rows)
-    estimate: float | None = None  # the watched metric estimated from its predictions
+    spread: float | None = None  # its standard deviation over the quality check's bootstrap
+    estimate: dict[str, Any] | None = None  # the watched metric estimated, and its spread
     predictions: NDArray[np.float64] | None = field(default=None, repr=False)
 
 
@@ -341,24 +354,24 @@ def observe(found: Champion, x: Matrix, y: NDArray[np.float64], *, estimate: boo
     predictions = found.predict(x)
     quality = found.model.quality
     assert quality is not None
-    value = (
-        realised(found.spec.problem_type, y, predictions)[found.metric]
+    value, spread = (
+        realised_with_spread(found.spec.problem_type, y, predictions, found.metric)
         if y.size >= quality.min_rows
-        else None
+        else (None, None)
     )
-    hour = Hour(share, value, predictions=predictions)
+    hour = Hour(share, value, spread, predictions=predictions)
     if estimate:
         hour.estimate = estimate_of(found, predictions)
         hour.predictions = None
     return hour
 
 
-def estimate_of(found: Champion, predictions: NDArray[np.float64]) -> float | None:
-    """The quality check's estimate of the watched metric (its value does not depend on the
-    number of simulated labellings, which give only its spread: 2 here)."""
-    figures = estimating.estimate(found.spec.problem_type, found.estimator, predictions, draws=2)
-    value = figures[found.metric]["value"]
-    return None if value is None else float(value)
+def estimate_of(found: Champion, predictions: NDArray[np.float64]) -> dict[str, Any] | None:
+    """The quality check's estimate of the watched metric and its spread (from fewer simulated
+    labellings than the check's 200: the value does not depend on them, the spread little)."""
+    figures = estimating.estimate(found.spec.problem_type, found.estimator, predictions, draws=40)
+    figure = figures[found.metric]
+    return None if figure["value"] is None else dict(figure)
 
 
 # -- the alarms and the policies ---------------------------------------------------------------
@@ -396,7 +409,7 @@ def simulate(
     found: Champion,
     *,
     evidently: Sequence[float | None] | None = None,
-    estimate: Callable[[int], float | None] | None = None,
+    estimate: Callable[[int], dict[str, Any] | None] | None = None,
     limit: float | None = None,
 ) -> dict[str, list[Retrain]]:
     """The hours (from 0) at whose end each policy retrains, and on which alarm.
@@ -416,7 +429,13 @@ def simulate(
         drifted = drift_alarm.step(None if share is None else share > drift.alarm_share)
         labelled = t - lag
         value = hours[labelled].realised if labelled >= 0 else None
-        broken = None if value is None else violation(found.metric, value, limit) is not None
+        spread = hours[labelled].spread if labelled >= 0 else None
+        broken = (
+            None
+            if value is None
+            else violation(found.metric, value, limit, spread=spread, level=quality.check_level)
+            is not None
+        )
         degraded = quality_alarm.step(broken)
         if evidently is not None:
             theirs = evidently[t]
@@ -429,13 +448,14 @@ def simulate(
             "checked_at": at(t).isoformat(),  # published at the labelled window's start + lag
             "metric": found.metric,
             "value": value,
+            "standard_deviation": spread,
             "limit": limit,
             "champion": found.holdout[found.metric],
             "violated": bool(broken),
             "rows": 0,
         }
         if guessed is not None:
-            finding["estimate"] = {"value": guessed}
+            finding["estimate"] = guessed
         for policy in POLICIES:
             config = found.models[policy]
             on_drift = (
@@ -547,7 +567,7 @@ def _world(found: Champion, index: int, sizes: Sizes) -> dict[str, Any]:
         observed = observe(found, x, y)
         streams[scenario].append(observed)
         if observed.estimate is not None and observed.realised is not None:
-            metric_errors[scenario].append(observed.estimate - observed.realised)
+            metric_errors[scenario].append(observed.estimate["value"] - observed.realised)
     scenarios: dict[str, Any] = {}
     for scenario, hours in streams.items():
         retrains = simulate(hours, found)
@@ -558,7 +578,9 @@ def _world(found: Champion, index: int, sizes: Sizes) -> dict[str, Any]:
             "harmful": harmful,
             "share_after_change": _mean(h.share for h in after),
             "realised_after_change": _mean(h.realised for h in after),
-            "estimate_after_change": _mean(h.estimate for h in after),
+            "estimate_after_change": _mean(
+                h.estimate["value"] if h.estimate else None for h in after
+            ),
             "estimate_max_abs_error": _round(
                 max((abs(e) for e in metric_errors[scenario]), default=0)
             ),
@@ -590,7 +612,7 @@ def _days(found: Champion, index: int, sizes: Sizes) -> dict[str, Any]:
         y = spec.labels("no_change", False, x, day_seed(index, hour) + 7)
         hours.append(observe(found, x, y, estimate=False))
 
-    def estimate(t: int) -> float | None:
+    def estimate(t: int) -> dict[str, Any] | None:
         predictions = hours[t].predictions
         return None if predictions is None else estimate_of(found, predictions)
 
@@ -607,7 +629,14 @@ def _days(found: Champion, index: int, sizes: Sizes) -> dict[str, Any]:
         "hours_over_limit": sum(
             1
             for h in hours
-            if h.realised is not None and violation(found.metric, h.realised, found.limit)
+            if h.realised is not None
+            and violation(
+                found.metric,
+                h.realised,
+                found.limit,
+                spread=h.spread,
+                level=found.model.quality.check_level if found.model.quality else 1.0,
+            )
         ),
         "shares": [h.share for h in hours[: sizes.evidently_days * 24]],
         "retrains": {policy: r for policy, r in retrains.items() if policy != EVIDENTLY_POLICY},

@@ -60,7 +60,8 @@ def stream(
     for t in range(12):
         changed = t >= 4
         value = good * (worse if changed else 1.0)
-        hours.append(Hour(share if changed else 0.0, value if labels else None, estimate=value))
+        guess = {"value": value, "standard_deviation": None}  # no noise: the rule alone
+        hours.append(Hour(share if changed else 0.0, value if labels else None, estimate=guess))
     return hours
 
 

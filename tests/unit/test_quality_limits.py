@@ -41,3 +41,16 @@ def test_a_figure_worse_than_the_limit_is_a_violation_in_model_monitors_words(
 @pytest.mark.parametrize(("metric", "value"), [("rmse", 3.3), ("rmse", 2.0), ("auc", 0.72)])
 def test_a_figure_at_or_better_than_the_limit_is_none(metric: str, value: float) -> None:
     assert violation(metric, value, {"rmse": 3.3, "auc": 0.72}[metric]) is None
+
+
+def test_a_figure_past_its_limit_by_less_than_its_noise_allows_is_no_violation() -> None:
+    # Given a limit of 2.5 and a window whose rmse has a standard deviation of 0.2
+    level = QualityCheck(threshold=2.5).check_level  # hourly, 2 of 3, 1 per 90 days: ~1.5%
+    assert 0.01 < level < 0.02
+    # Then 2.8 could be chance (2.17 sd at that level is 0.43), 3.0 cannot
+    assert violation("rmse", 2.8, 2.5, spread=0.2, level=level) is None
+    found = violation("rmse", 3.0, 2.5, spread=0.2, level=level)
+    assert found is not None and "beyond its noise, 0.43" in found["description"]
+    # ...and for a score, the same below its limit
+    assert violation("auc", 0.7, 0.75, spread=0.04, level=level) is None
+    assert violation("auc", 0.6, 0.75, spread=0.04, level=level) is not None

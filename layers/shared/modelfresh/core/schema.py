@@ -235,6 +235,24 @@ BUDGET_DAYS = 90
 FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
+def check_level(every_hours: int, datapoints: int, periods: int, budget: float) -> float:
+    """The chance per check that noise alone may breach, so that an alarm on M (datapoints) of
+    the last N (periods) checks fires at most `budget` times in 90 days of unchanged traffic
+    (DriftCheck.check_level says why)."""
+    checks = BUDGET_DAYS * 24 / every_hours
+    ways = math.comb(periods - 1, datapoints - 1)
+    return min(1.0, math.pow(budget / (checks * ways), 1.0 / datapoints))
+
+
+def _budget_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    if v.get("false_alarms_per_90_days", 1) <= 0:
+        yield (
+            "false_alarms_per_90_days",
+            "must be > 0: how many needless retrains chance may cause in 90 days (0 would "
+            "leave no verdict at all)",
+        )
+
+
 def _alarm_rule_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """A check's period and its alarm's M of N rule (drift and quality checks alike)."""
     if not 1 <= v.get("every_hours", 1) <= 24:
@@ -314,12 +332,7 @@ class DriftCheck:
         if not 0 <= v.get("prediction_threshold", 0) < 1:
             yield "prediction_threshold", "must be >= 0 and < 1 (0: the same as threshold)"
         yield from _alarm_rule_problems(v)
-        if v.get("false_alarms_per_90_days", 1) <= 0:
-            yield (
-                "false_alarms_per_90_days",
-                "must be > 0: how many needless retrains chance may cause in 90 days (0 would "
-                "leave no verdict of drift at all)",
-            )
+        yield from _budget_problems(v)
         if v.get("fan_out_above_mb", 1) <= 0:
             yield "fan_out_above_mb", "must be > 0"
         uri = v.get("batch_input_uri")
@@ -340,10 +353,12 @@ class DriftCheck:
         check (the union over which M - 1 were above). Over 90 days' checks the expected
         count of alarms is then at most checks * C(N - 1, M - 1) * q^M, which this q makes
         the budget."""
-        checks = BUDGET_DAYS * 24 / self.every_hours
-        ways = math.comb(self.evaluation_periods - 1, self.datapoints_to_alarm - 1)
-        budget_share = self.false_alarms_per_90_days / (checks * ways)
-        return min(1.0, math.pow(budget_share, 1.0 / self.datapoints_to_alarm))
+        return check_level(
+            self.every_hours,
+            self.datapoints_to_alarm,
+            self.evaluation_periods,
+            self.false_alarms_per_90_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -367,6 +382,9 @@ class QualityCheck:
     # retrain_on = "drift-and-degraded": the drop from the champion's holdout figure that
     # makes a drift harmful (0.05: an error 5% larger, a score 5% lower).
     degraded_drop: float = 0.05
+    # At most this many alarms per 90 days from the sampling noise of windows alone: a figure
+    # breaches its limit only when it is past it by more than its noise at check_level.
+    false_alarms_per_90_days: float = 1.0
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -377,6 +395,7 @@ class QualityCheck:
         for key in ("max_drop", "degraded_drop"):
             if not 0 < v.get(key, 0.5) < 1:
                 yield key, "must be between 0 and 1 (exclusive): the share the metric may lose"
+        yield from _budget_problems(v)
         if v.get("min_rows", 1) < 1:
             yield "min_rows", "must be >= 1"
         yield from _alarm_rule_problems(v)
@@ -384,6 +403,16 @@ class QualityCheck:
     def metric_of(self, gate: Gate) -> str:
         """The metric watched: the configured one, else the gate's."""
         return self.metric or gate.metric
+
+    @property
+    def check_level(self) -> float:
+        """The chance per check that a window's noise alone may breach the limit."""
+        return check_level(
+            self.every_hours,
+            self.datapoints_to_alarm,
+            self.evaluation_periods,
+            self.false_alarms_per_90_days,
+        )
 
 
 ProblemType = Literal["regression", "binary_classification"]

@@ -5,6 +5,7 @@ Model Monitor's constraint violation when a window's figure is worse.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 from modelfresh import quality_metrics
@@ -34,14 +35,28 @@ def limit_of(check: QualityCheck, metric: str, champion: float | None) -> float:
     return champion * (1 - drop)
 
 
-def violation(metric: str, value: float, limit: float) -> dict[str, Any] | None:
-    """Model Monitor's constraint_violations.json entry when `value` is worse than `limit`."""
+def noise_allows(spread: float | None, level: float) -> float:
+    """How far past a limit a figure with this standard deviation may fall by chance alone,
+    at `level` (one-sided, normal): a window of a few hundred rows moves its rmse or auc."""
+    if spread is None or not 0 < level < 1:
+        return 0.0
+    return NormalDist().inv_cdf(1 - level) * spread
+
+
+def violation(
+    metric: str, value: float, limit: float, *, spread: float | None = None, level: float = 1.0
+) -> dict[str, Any] | None:
+    """Model Monitor's constraint_violations.json entry when `value` is worse than `limit` by
+    more than its noise (`spread`, its standard deviation) allows at `level`: the quality
+    alarm's breach, which its false-alarm budget bounds."""
     operator = _WORSE[quality_metrics.METRICS[metric].direction]
-    worse = value > limit if operator == "GreaterThanThreshold" else value < limit
+    margin = noise_allows(spread, level)
+    worse = value > limit + margin if operator == "GreaterThanThreshold" else value < limit - margin
     if not worse:
         return None
+    beyond = f" (beyond its noise, {margin:.3g})" if margin else ""
     return {
         "constraint_check_type": operator,
-        "description": f"Metric {metric} with {value:.6g} was {operator} {limit:.6g}",
+        "description": f"Metric {metric} with {value:.6g} was {operator} {limit:.6g}{beyond}",
         "metric_name": metric,
     }

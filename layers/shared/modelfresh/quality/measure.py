@@ -31,7 +31,7 @@ from modelfresh.core.errors import MalformedEvent
 from modelfresh.core.events import require
 from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.quality.limits import violation
-from modelfresh.quality.plan import QualityCheckPlan, quality_summary
+from modelfresh.quality.plan import BREACH_METRIC, QualityCheckPlan, quality_summary
 
 # The spread of a live figure: fewer resamples than the evaluation's, as it runs every hour.
 BOOTSTRAP_SAMPLES = 200
@@ -226,8 +226,11 @@ def measure_quality(
     section = score(joined, problem) if enough else {}
     value = (section.get(metric) or {}).get("value")
     limit = plan["limit"]
+    spread = (section.get(metric) or {}).get("standard_deviation")
     broken = (
-        violation(metric, value, limit) if isinstance(value, float) and limit is not None else None
+        violation(metric, value, limit, spread=spread, level=plan["level"])
+        if isinstance(value, float) and limit is not None
+        else None
     )
     output = plan["output"]
     estimated = estimate_latest(objects, plan, problem)
@@ -254,6 +257,7 @@ def measure_quality(
         "checked_at": plan["published_at"],
         "metric": metric,
         "value": value,
+        "standard_deviation": spread,
         "limit": limit,
         "champion": champion,
         "violated": broken is not None,
@@ -281,6 +285,9 @@ def measure_quality(
         for name, figure in section.items()
         if isinstance(figure.get("value"), float)
     }
+    if isinstance(value, float) and limit is not None:
+        # What the alarm watches: past the limit beyond the window's noise (1) or not (0).
+        published[BREACH_METRIC] = float(broken is not None)
     if plan["labelled"]:
         metrics.publish(model, plan["published_at"], published, rows, joined.unlabelled)
     if estimated:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 QUALITY_NAMESPACE = "ModelFresh/Quality"
 ROWS_METRIC = "labelled_rows"  # requests joined with a label (the figures' sample size)
 UNLABELLED_METRIC = "unlabelled_requests"
+# The alarm's metric: 1 when the watched figure is past its limit by more than the window's
+# sampling noise allows at the check's false-alarm level, else 0.
+BREACH_METRIC = "limit_breached"
 # The latest window's figures estimated before its labels arrive: estimated_<metric>, and
 # the number of predictions they come from.
 ESTIMATED_ROWS_METRIC = "estimated_rows"
@@ -101,8 +104,10 @@ def is_quality_alarm(alarm_name: str, model: str, prefix: str) -> bool:
 
 
 def quality_alarm(model: ModelConfig, prefix: str, limit: float) -> PutMetricAlarmInputTypeDef:
-    """The model's quality alarm: its metric worse than `limit` in M of the last N checks.
-    A window with too few labels publishes nothing, which the alarm ignores."""
+    """The model's quality alarm: its metric worse than `limit`, beyond the window's noise, in
+    M of the last N checks (the check publishes that verdict: the limit is in its description,
+    and a new limit rewrites it). A window with too few labels publishes nothing, which the
+    alarm ignores."""
     check = check_of(model)
     metric = check.metric_of(model.gate)
     minimize = quality_metrics.METRICS[metric].direction == "minimize"
@@ -110,19 +115,21 @@ def quality_alarm(model: ModelConfig, prefix: str, limit: float) -> PutMetricAla
     return {
         "AlarmName": quality_alarm_name(model.name, prefix),
         "AlarmDescription": (
-            f"{model.name}'s {metric} on labelled live traffic was {worse} {limit:.6g} in "
-            f"{check.datapoints_to_alarm} of the last {check.evaluation_periods} quality "
-            "checks. Managed by modelfresh from the model configuration."
+            f"{model.name}'s {metric} on labelled live traffic was {worse} {limit:.6g}, beyond "
+            f"its window's noise, in {check.datapoints_to_alarm} of the last "
+            f"{check.evaluation_periods} quality checks (at most "
+            f"{check.false_alarms_per_90_days:g} false alarm(s) per 90 days). Managed by "
+            "modelfresh from the model configuration."
         ),
         "Namespace": QUALITY_NAMESPACE,
-        "MetricName": metric,
+        "MetricName": BREACH_METRIC,
         "Dimensions": [{"Name": "model", "Value": model.name}],
-        "Statistic": "Maximum" if minimize else "Minimum",
+        "Statistic": "Maximum",
         "Period": check.every_hours * 3600,  # one datapoint per check
         "EvaluationPeriods": check.evaluation_periods,
         "DatapointsToAlarm": check.datapoints_to_alarm,
-        "Threshold": limit,
-        "ComparisonOperator": "GreaterThanThreshold" if minimize else "LessThanThreshold",
+        "Threshold": 0.5,
+        "ComparisonOperator": "GreaterThanThreshold",
         # A window without enough labels is no evidence either way: keep the state.
         "TreatMissingData": "ignore",
     }
@@ -148,6 +155,7 @@ class QualityCheckPlan(TypedDict):
     limit: float | None  # None: max_drop and no champion figure, so no alarm yet
     champion: dict[str, Any]  # {"package", "version", "value"} of the champion, or {}
     min_rows: int
+    level: float  # the check's false-alarm level: a breach must be beyond the noise at it
     labelled: bool  # the labelled window has captured requests and ground truth to join
     manifest: str  # the window's drift dataset manifest (capture and ground truth objects)
     output: str  # where statistics.json, constraint_violations.json and report.html go

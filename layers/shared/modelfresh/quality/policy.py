@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from modelfresh import quality_metrics
 from modelfresh.core.schema import ModelConfig
+from modelfresh.quality.limits import noise_allows
 
 AlarmKind = Literal["drift", "quality"]
 
@@ -88,12 +89,18 @@ def harm_of(model: ModelConfig, quality: Mapping[str, Any] | None) -> str:
     value, champion = quality.get("value"), quality.get("champion")
     if quality.get("violated") and isinstance(value, int | float):
         return f"{metric} {value:.4g} is worse than its limit {quality.get('limit')}"
-    estimate = quality.get("estimate")
-    guessed = estimate.get("value") if isinstance(estimate, Mapping) else None
-    for figure, kind in ((value, ""), (guessed, "estimated ")):
-        if isinstance(figure, int | float) and isinstance(champion, int | float):
+    found = quality.get("estimate")
+    estimate: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    level = model.quality.check_level
+    for figure, spread, kind in (
+        (value, quality.get("standard_deviation"), ""),
+        (estimate.get("value"), estimate.get("standard_deviation"), "estimated "),
+    ):
+        if isinstance(figure, int | float) and isinstance(champion, int | float) and champion:
+            # The drop must hold beyond the window's noise, as a breach of the limit must.
+            noise = noise_allows(spread if isinstance(spread, int | float) else None, level)
             drop = _drop(metric, float(figure), float(champion))
-            if drop >= model.quality.degraded_drop:
+            if drop - noise / abs(champion) >= model.quality.degraded_drop:
                 return (
                     f"{kind}{metric} {figure:.4g} is {drop:.1%} worse than the champion's "
                     f"{champion:.4g}"

@@ -125,6 +125,7 @@ def plan_quality_check(
             else {}
         ),
         "min_rows": check.min_rows,
+        "level": check.check_level,
         "labelled": labelled,
         "manifest": dataset.uri,
         "estimate": estimate,
