@@ -27,6 +27,7 @@ process, in this order (a test checks this index against it):
 20. cfn_key_policy           cloudformation.py  a KMS key's policy kept as a JSON document
 21. iam_enforced             iam.py             a role's calls allowed or refused by its policies
 22. cfn_list_defaults        cloudformation.py  a list parameter's default read as a list
+23. service_models_once      clients.py         each service's model read from disk once
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -40,6 +41,7 @@ from __future__ import annotations
 import threading
 
 from localcloud.patches.api_faults import api_faults
+from localcloud.patches.clients import service_models_once
 from localcloud.patches.cloudformation import (
     RestApi,
     cfn_json_templates,
@@ -116,6 +118,7 @@ PATCHES = (
     cfn_key_policy,
     iam_enforced,
     cfn_list_defaults,
+    service_models_once,
 )
 
 _lock = threading.Lock()

@@ -109,7 +109,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
-        "cfn_key_policy", "iam_enforced", "cfn_list_defaults",
+        "cfn_key_policy", "iam_enforced", "cfn_list_defaults", "service_models_once",
     ]  # fmt: skip
 
 
@@ -1393,3 +1393,29 @@ def test_a_list_parameters_default_is_a_list_as_when_it_is_passed(cloud: LocalCl
         # Without the patch, the default's Fn::Select picks a character of one string
         outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
         assert outputs[0]["OutputValue"] == "b", stack
+
+
+# ---------------------------------------------------------------- 23. Service models once
+
+
+def test_a_new_sessions_client_is_made_without_reading_the_models_again(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from botocore.loaders import JSONFileLoader
+
+    boto3.session.Session(region_name=cloud.region).client("sagemaker")  # read once here
+    read: list[str] = []
+    original = JSONFileLoader.load_file
+
+    def counting(self: Any, file_path: str) -> Any:
+        read.append(file_path)
+        return original(self, file_path)
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", counting)
+
+    # Without the patch, each session's loader reads the service model and endpoints again
+    client = boto3.session.Session(region_name=cloud.region).client("sagemaker")
+
+    assert read == []
+    assert client.list_models()["Models"] == []  # a client as any other
