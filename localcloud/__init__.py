@@ -127,6 +127,7 @@ class LocalCloud:
     def start(self) -> None:
         self._clients.clear()
         patches.apply()
+        patches.restart_names()
         self.faults.clear()
         self.faults.fired.clear()
         patches.lambda_output.echo = self.echo_lambda_output

@@ -110,6 +110,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
         "cfn_key_policy", "iam_enforced", "cfn_list_defaults", "service_models_once",
+        "cfn_names_per_cloud",
     ]  # fmt: skip
 
 
@@ -1419,3 +1420,56 @@ def test_a_new_sessions_client_is_made_without_reading_the_models_again(
 
     assert read == []
     assert client.list_models()["Models"] == []  # a client as any other
+
+
+# ---------------------------------------------------------------------------- 24. CFN names
+
+
+def test_the_same_stack_in_two_local_clouds_gets_the_same_names_and_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "${Topic}"}}}
+    template = {
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic"},
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "DefinitionString": json.dumps(definition),
+                    "DefinitionSubstitutions": {"Topic": {"Ref": "Topic"}},
+                    "RoleArn": "arn:aws:iam::123456789012:role/r",
+                },
+            },
+        }
+    }
+    parsed: list[int] = []
+    original = ASLParser.state_machine
+
+    def counting(self: Any) -> Any:
+        parsed.append(1)
+        return original(self)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(ASLParser, "state_machine", counting)
+
+    def names(cloud: LocalCloud, stack: str) -> list[str]:
+        cfn = cloud.client("cloudformation")
+        cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+        found = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        return sorted(r["PhysicalResourceId"] for r in found)
+
+    # Given the same stack deployed in one local cloud, then in another
+    with LocalCloud() as first:
+        in_first = names(first, "s")
+        again = names(first, "t")
+    with LocalCloud() as second:
+        in_second = names(second, "s")
+
+    # Then its resources have the same names, AWS's shape, and the definition is parsed once
+    assert in_first == in_second
+    topic = next(n for n in in_first if ":s-Topic-" in n)
+    assert re.fullmatch(r"arn:aws:sns:us-east-1:123456789012:s-Topic-[0-9A-Z]{12}", topic)
+    assert len(parsed) == 1 + 1  # the first cloud's two stacks name different topics
+    # ... while within one cloud the names still differ
+    assert topic.rsplit("-", 1)[1] not in " ".join(again)
