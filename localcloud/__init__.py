@@ -37,7 +37,7 @@ from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
-from localcloud import alarms, cloudwatch_logs, patches, permissions, seeding, stack
+from localcloud import alarms, cloudwatch_logs, patches, seeding, stack
 from localcloud.apigateway import ApiGateway
 from localcloud.faults import Faults, faults
 from localcloud.groundtruth import GroundTruthWriter
@@ -127,6 +127,7 @@ class LocalCloud:
     def start(self) -> None:
         self._clients.clear()
         patches.apply()
+        patches.restart_names()
         self.faults.clear()
         self.faults.fired.clear()
         patches.lambda_output.echo = self.echo_lambda_output
@@ -244,10 +245,6 @@ class LocalCloud:
         self.stack = stack.deploy(
             self, template, stack_name, values, {"MODEL_CONFIG_PATH": str(model_config)}
         )
-        if os.environ.get(permissions.DROP):  # a permission test takes one statement away
-            permissions.drop_statement(
-                self.client("iam"), self.stack.resources, os.environ[permissions.DROP]
-            )
         for model in load_config(model_config).models.values():
             self.pipelines.register_group(model.pipeline, model.package_group)
         return self.stack

@@ -83,8 +83,13 @@ class ApiGateway:
         handler = type("Handler", (_Handler,), {"gateway": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
+        # shutdown() waits for the loop to look again: every 0.05 s, not serve_forever's 0.5 s
+        # (a local cloud is stopped after every test).
         threading.Thread(
-            target=self._server.serve_forever, name="local-apigateway", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="local-apigateway",
+            daemon=True,
         ).start()
 
     def close(self) -> None:

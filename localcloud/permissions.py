@@ -277,10 +277,6 @@ def check(role_arn: str, request: Request, account: str) -> str | None:
 
 # ------------------------------------------------------------- taking a permission away
 
-# LOCALCLOUD_IAM_DROP=<role logical id>:<policy name>:<statement index>: the stack is
-# deployed without that statement (tests/integration/test_permissions.py).
-DROP = "LOCALCLOUD_IAM_DROP"
-
 
 def statements(iam: Any, role_name: str) -> list[tuple[str, int, Mapping[str, Any]]]:
     """(policy name, index, statement) of each statement of a role's inline policies."""
@@ -293,13 +289,12 @@ def statements(iam: Any, role_name: str) -> list[tuple[str, int, Mapping[str, An
     return found
 
 
-def drop_statement(iam: Any, resources: Mapping[str, str], spec: str) -> None:
-    """Deletes one statement of a role of the stack."""
-    logical_id, policy, index = spec.split(":")
-    role = resources[logical_id]
+def drop_statement(iam: Any, role: str, policy: str, index: int) -> None:
+    """Deletes one statement of a role's inline policy (tests/integration/test_permissions.py):
+    the evaluator reads the role's policies at every call, so the next call goes without it."""
     document = _inline_policy(iam, role, policy)
     kept = _listed_statements(document)
-    del kept[int(index)]
+    del kept[index]
     if kept:
         document["Statement"] = kept
         # SAM writes some policies without a Version, which PutRolePolicy refuses; none here

@@ -27,6 +27,8 @@ process, in this order (a test checks this index against it):
 20. cfn_key_policy           cloudformation.py  a KMS key's policy kept as a JSON document
 21. iam_enforced             iam.py             a role's calls allowed or refused by its policies
 22. cfn_list_defaults        cloudformation.py  a list parameter's default read as a list
+23. service_models_once      clients.py         each service's model read from disk once
+24. cfn_names_per_cloud      cloudformation.py  the names it gives drawn afresh in each local cloud
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -40,14 +42,17 @@ from __future__ import annotations
 import threading
 
 from localcloud.patches.api_faults import api_faults
+from localcloud.patches.clients import service_models_once
 from localcloud.patches.cloudformation import (
     RestApi,
     cfn_json_templates,
     cfn_key_policy,
     cfn_list_defaults,
     cfn_missing_types,
+    cfn_names_per_cloud,
     cfn_state_machines,
     rest_apis,
+    restart_names,
 )
 from localcloud.patches.cloudwatch import alarm_state_events
 from localcloud.patches.dynamodb import atomic_dynamodb
@@ -91,6 +96,7 @@ __all__ = [
     "local_time",
     "pipeline_hooks",
     "rest_apis",
+    "restart_names",
 ]
 
 PATCHES = (
@@ -116,6 +122,8 @@ PATCHES = (
     cfn_key_policy,
     iam_enforced,
     cfn_list_defaults,
+    service_models_once,
+    cfn_names_per_cloud,
 )
 
 _lock = threading.Lock()

@@ -1,11 +1,13 @@
-"""CloudFormation's patches (4, 5, 17, 20, 22): state machines that execute, the resource types
-moto lacks, JSON templates read as JSON, a key's policy kept as a document, and list
-parameters' defaults read as lists."""
+"""CloudFormation's patches (4, 5, 17, 20, 22, 24): state machines that execute, the resource
+types moto lacks, JSON templates read as JSON, a key's policy kept as a document, list
+parameters' defaults read as lists, and the names it gives drawn afresh in each local cloud."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import random
+import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,3 +288,30 @@ def cfn_list_defaults() -> None:
                 self.resolved_parameters[name] = self._parsed_resources[name] = value.split(",")
 
     parsing.ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------- 24. CFN names
+
+# The suffixes of the names CloudFormation gives: a sequence that starts again with each local
+# cloud (restart_names).
+_suffixes = random.Random()
+
+
+def restart_names() -> None:
+    """A local cloud starts: the names CloudFormation gives start again from the beginning."""
+    _suffixes.seed(0)
+
+
+def cfn_names_per_cloud() -> None:
+    """Patch 24: a resource CloudFormation names itself is named <stack>-<logical id>-<12
+    random capitals and digits>, as AWS names it; the suffixes here are a random sequence that
+    starts again in each local cloud (still distinct within one), so the same stack deployed in
+    two local clouds of one process gets the same names. Its state machines' definitions are
+    then the same text, which patch 18 parses once per process rather than once per deploy
+    (half of a deploy's time)."""
+    alphabet = string.digits + string.ascii_uppercase
+
+    def random_suffix() -> str:
+        return "".join(_suffixes.choice(alphabet) for _ in range(12))
+
+    parsing.random_suffix = random_suffix

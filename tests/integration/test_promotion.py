@@ -38,10 +38,14 @@ class StepFunctionsUnavailable(JsonRESTError):
         super().__init__("ServiceUnavailable", "Step Functions is unavailable")
 
 
-@pytest.fixture
-def app(cloud: LocalCloud) -> App:
+def in_production(cloud: LocalCloud) -> App:
     """taxi-fare in production (its champion v1 on staging and prod), controller deployed."""
     return App(cloud, champion=True)
+
+
+@pytest.fixture
+def app(cloud: LocalCloud) -> App:
+    return in_production(cloud)
 
 
 def served(app: App, endpoint: str) -> str | None:

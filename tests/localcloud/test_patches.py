@@ -109,7 +109,8 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "heartbeat_timeout", "early_callback", "task_failure_cause", "atomic_dynamodb",
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
-        "cfn_key_policy", "iam_enforced", "cfn_list_defaults",
+        "cfn_key_policy", "iam_enforced", "cfn_list_defaults", "service_models_once",
+        "cfn_names_per_cloud",
     ]  # fmt: skip
 
 
@@ -1393,3 +1394,82 @@ def test_a_list_parameters_default_is_a_list_as_when_it_is_passed(cloud: LocalCl
         # Without the patch, the default's Fn::Select picks a character of one string
         outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
         assert outputs[0]["OutputValue"] == "b", stack
+
+
+# ---------------------------------------------------------------- 23. Service models once
+
+
+def test_a_new_sessions_client_is_made_without_reading_the_models_again(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from botocore.loaders import JSONFileLoader
+
+    boto3.session.Session(region_name=cloud.region).client("sagemaker")  # read once here
+    read: list[str] = []
+    original = JSONFileLoader.load_file
+
+    def counting(self: Any, file_path: str) -> Any:
+        read.append(file_path)
+        return original(self, file_path)
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", counting)
+
+    # Without the patch, each session's loader reads the service model and endpoints again
+    client = boto3.session.Session(region_name=cloud.region).client("sagemaker")
+
+    assert read == []
+    assert client.list_models()["Models"] == []  # a client as any other
+
+
+# ---------------------------------------------------------------------------- 24. CFN names
+
+
+def test_the_same_stack_in_two_local_clouds_gets_the_same_names_and_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "${Topic}"}}}
+    template = {
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic"},
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "DefinitionString": json.dumps(definition),
+                    "DefinitionSubstitutions": {"Topic": {"Ref": "Topic"}},
+                    "RoleArn": "arn:aws:iam::123456789012:role/r",
+                },
+            },
+        }
+    }
+    parsed: list[int] = []
+    original = ASLParser.state_machine
+
+    def counting(self: Any) -> Any:
+        parsed.append(1)
+        return original(self)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(ASLParser, "state_machine", counting)
+
+    def names(cloud: LocalCloud, stack: str) -> list[str]:
+        cfn = cloud.client("cloudformation")
+        cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+        found = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        return sorted(r["PhysicalResourceId"] for r in found)
+
+    # Given the same stack deployed in one local cloud, then in another
+    with LocalCloud() as first:
+        in_first = names(first, "s")
+        again = names(first, "t")
+    with LocalCloud() as second:
+        in_second = names(second, "s")
+
+    # Then its resources have the same names, AWS's shape, and the definition is parsed once
+    assert in_first == in_second
+    topic = next(n for n in in_first if ":s-Topic-" in n)
+    assert re.fullmatch(r"arn:aws:sns:us-east-1:123456789012:s-Topic-[0-9A-Z]{12}", topic)
+    assert len(parsed) == 1 + 1  # the first cloud's two stacks name different topics
+    # ... while within one cloud the names still differ
+    assert topic.rsplit("-", 1)[1] not in " ".join(again)

@@ -10,6 +10,7 @@ give the same statistics, tallies, malformed reasons and line numbers, byte for 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import random
@@ -131,6 +132,7 @@ def odd_line(rng: random.Random) -> bytes:
     return choice.encode() if isinstance(choice, str) else choice
 
 
+@functools.cache  # each case's capture is read by several tests, block sizes and layouts
 def capture_bytes(seed: int, lines: int, odd: float, endings: tuple[bytes, ...]) -> bytes:
     rng = random.Random(seed)
     out = []
