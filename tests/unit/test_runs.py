@@ -704,6 +704,28 @@ def test_sweep_starts_a_leased_run_that_never_started_even_after_its_lease_expir
     assert (lease.run, lease.acquired_at) == (first.run_name, world.clock.epoch)
 
 
+def test_a_redelivery_starts_a_never_started_run_under_a_renewed_lease_so_no_second_runs(
+    world: World,
+) -> None:
+    # Given a signal that took the lease, its starter died, and its redelivery comes days
+    # later, after the lease expired (found by the controller's invariants test)
+    first, second = taxi(1), taxi(2)
+    admit_losing_the_start(world, first)
+    world.clock.advance(LEASE_SECONDS + 1)
+
+    # When the redelivery starts the run, and then a new signal arrives
+    world.admit(first)
+    world.admit(second)
+
+    # Then the first run started under a lease that lives from now, and the new signal waits
+    # behind it: one run in flight, not two
+    assert world.executions.started == [first.run_name]
+    lease = world.ledger.state("taxi-fare").lease
+    assert lease is not None
+    assert (lease.run, lease.acquired_at) == (first.run_name, world.clock.epoch)
+    assert world.recorder.kinds[-1] == "coalesced"
+
+
 def test_sweep_reclaims_an_expired_lease_and_hands_off_to_the_pending_signal(
     world: World,
 ) -> None:

@@ -267,14 +267,9 @@ class RunCoordinator:
         if status is None:
             if now - lease.acquired_at < SWEEP_GRACE_SECONDS:
                 return None
-            # Leased but never started (its starter crashed): start it now, with a lease that
-            # lives from now if it had expired meanwhile (dropping it would drop its signal).
-            lifetime = self.ticket(lease.signal, now).expires_at
-            if lease.expires_at < now and not self._ledger.renew(
-                model.name, lease.run, now, lifetime
-            ):
+            # Leased but never started (its starter crashed): start it now.
+            if not self._start_leased(lease, now, "held the lease but had not started"):
                 return None  # a new signal took the lease over, carrying this one
-            self._ensure_started(lease, "held the lease but had not started")
             return f"started {lease.run}, which held the lease but had not started"
         if lease.expires_at < now:
             return self._reclaim(model, lease, now, "its lease expired")
@@ -341,6 +336,19 @@ class RunCoordinator:
         self._executions.start(ticket)
         self._record(ticket.signal, "started", ticket.run, f"Retrain {ticket.run} {why}.")
 
+    def _start_leased(self, lease: Lease, now: int, why: str) -> bool:
+        """Start a run that holds the lease but may never have started. An expired lease is
+        renewed first, to live from now: else a newer signal could take it over while this
+        run starts, and two would run (dropping it would drop its signal). False when a newer
+        signal took it over already, carrying this one."""
+        lifetime = self.ticket(lease.signal, now).expires_at
+        if lease.expires_at < now and not self._ledger.renew(
+            lease.signal.model, lease.run, now, lifetime
+        ):
+            return False
+        self._ensure_started(lease, why)
+        return True
+
     def _ensure_started(self, lease: Lease, why: str) -> None:
         """Start a leased run whose first start may have been lost; announce it if it was."""
         if self._executions.status(lease.run) is None:
@@ -379,7 +387,7 @@ class RunCoordinator:
             lease = self._ledger.state(signal.model).lease
             now = _epoch(self._clock())
             if lease is not None and lease.run == record.run and _starter_gone(lease, now):
-                self._ensure_started(lease, f"started by {_describe(signal)} (redelivered)")
+                self._start_leased(lease, now, f"started by {_describe(signal)} (redelivered)")
         return AdmitResult(Admission.DUPLICATE, record.run if record else signal.run_name)
 
     def _record(self, signal: Signal, kind: OutcomeKind, run: str, summary: str) -> None:
