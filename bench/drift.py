@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import drift_report
+from bench import drift_report, measure
 from bench.drift_data import (
     BORDERLINE,
     DETECTION_SHIFTS,
@@ -61,15 +61,11 @@ EVIDENTLY = "bench.drift_evidently"
 OURS = "bench.drift"
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 
 def benchmark(
-    sizes: Sizes | None = None, progress: Callable[[str], None] = _progress
+    sizes: Sizes | None = None, progress: Callable[[str], None] = measure.progress
 ) -> dict[str, Any]:
     sizes = sizes or Sizes()
     started = time.perf_counter()

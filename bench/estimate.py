@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -50,6 +49,8 @@ import xgboost as xgb
 from driftcheck import estimate, scoring
 from driftcheck.scoring import Floats
 from numpy.typing import NDArray
+
+from bench import measure
 
 GOAL_METRIC = "auc"
 GOAL_TOLERANCE = 0.03
@@ -162,12 +163,8 @@ WORLDS = {
 }
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def benchmark(
-    sizes: Sizes | None = None, progress: Callable[[str], None] = _progress
+    sizes: Sizes | None = None, progress: Callable[[str], None] = measure.progress
 ) -> dict[str, Any]:
     sizes = sizes or Sizes()
     started = time.perf_counter()

@@ -23,6 +23,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def progress(message: str) -> None:
+    """A benchmark's progress line, on stderr (stdout carries a job's answer)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def _status_kib(name: str) -> int | None:
     """One memory figure of this process from /proc/self/status (Linux), in KiB."""
     try:

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -83,6 +82,7 @@ from modelfresh.quality.measure import BOOTSTRAP_SAMPLES
 from modelfresh.quality.policy import decide, recent_quality
 from numpy.typing import NDArray
 
+from bench import measure
 from bench.measure import start_job
 from demo import churn
 from localcloud import models, taxi
@@ -498,12 +498,8 @@ def judge(retrains: Sequence[Retrain], *, harmful: bool, change_hour: int) -> Ou
 # -- the run -----------------------------------------------------------------------------------
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def benchmark(
-    sizes: Sizes | None = None, progress: Callable[[str], None] = _progress
+    sizes: Sizes | None = None, progress: Callable[[str], None] = measure.progress
 ) -> dict[str, Any]:
     sizes = sizes or Sizes()
     started = time.perf_counter()
