@@ -5,7 +5,6 @@ Model Monitor's constraint violation when a window's figure is worse.
 
 from __future__ import annotations
 
-from statistics import NormalDist
 from typing import Any
 
 from modelfresh import quality_metrics
@@ -40,6 +39,9 @@ def noise_allows(spread: float | None, level: float) -> float:
     at `level` (one-sided, normal): a window of a few hundred rows moves its rmse or auc."""
     if spread is None or not 0 < level < 1:
         return 0.0
+    # Imported here: the alarm trigger imports this module, and only a breach needs it.
+    from statistics import NormalDist  # noqa: PLC0415
+
     return NormalDist().inv_cdf(1 - level) * spread
 
 
