@@ -217,7 +217,8 @@ class Hosting:
         server = self.servers.get(package or "", model)
         variant = endpoint.production_variants[0]["VariantName"]
         try:
-            answer, answer_type = server(body, content_type), "text/csv"
+            answer = server(body, content_type)
+            answer_type = getattr(server, "answer_type", "text/csv")
         except ContainerError as error:
             self._log(backend, endpoint, error.message)
             raise ModelError(

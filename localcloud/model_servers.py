@@ -2,13 +2,15 @@
 
 The built-in XGBoost container serving a model artifact (`XGBoostServer`), the artifact loaded
 from the local S3 once per URI and ETag (`artifacts`), deployments that fail as SageMaker's do
-(`DeployFailure`, with its FailureReason), and stand-ins tests put in a model's place (`slow`,
-`failing`). localcloud/hosting.py runs the endpoints that use them.
+(`DeployFailure`, with its FailureReason), a model that ships attributions with its answers
+(`ExplainingServer`), and stand-ins tests put in a model's place (`slow`, `failing`).
+localcloud/hosting.py runs the endpoints that use them.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import threading
 import time
@@ -94,6 +96,58 @@ class XGBoostServer:
             first = str(error).splitlines()[0]
             raise ContainerError(400, f"Unable to evaluate payload provided: {first}") from None
         return "".join(f"{p}\n" for p in predictions.tolist()).encode()
+
+    def contributions(self, body: bytes) -> list[list[float]]:
+        """Each row's TreeSHAP contributions, one per feature (xgboost's pred_contribs
+        without its bias column), for a body __call__ has answered."""
+        lines = body.strip().decode().split("\n")
+        cells = [["nan" if cell == "" else cell for cell in line.split(",")] for line in lines]
+        matrix = xgb.DMatrix(np.array(cells).astype(float))
+        found = self.booster.predict(matrix, pred_contribs=True, validate_features=False)
+        return [row[:-1] for row in found.tolist()]
+
+
+@dataclass(frozen=True)
+class ExplainingServer:
+    """A model that ships attributions: its answers in SageMaker Clarify's online
+    explainability shape (application/json), as an endpoint with a ClarifyExplainerConfig
+    answers (or a container of the team's that answers the same way):
+
+        {"version": "1.0",
+         "predictions": {"content_type": "text/csv", "data": "<the model's CSV answer>"},
+         "explanations": {"kernel_shap": [
+             [{"feature_header": "<name>", "attributions": [{"attribution": [0.12]}]}, ...],
+             ...]}}
+
+    one list per request record, one entry per feature. Clarify estimates SHAP values with
+    kernel SHAP against its ShapBaseline; here they are xgboost's exact TreeSHAP values, which
+    the pipeline's baseline also uses. `features` names them (feature_header); without
+    names the entries are in column order, as Clarify lists them without FeatureHeaders."""
+
+    model: XGBoostServer
+    features: tuple[str, ...] = ()
+    answer_type = "application/json"
+
+    def __call__(self, body: bytes, content_type: str) -> bytes:
+        predictions = self.model(body, content_type)
+        if not predictions:
+            return predictions
+        records = [
+            [self._entry(i, value) for i, value in enumerate(row)]
+            for row in self.model.contributions(body)
+        ]
+        answer = {
+            "version": "1.0",
+            "predictions": {"content_type": "text/csv", "data": predictions.decode()},
+            "explanations": {"kernel_shap": records},
+        }
+        return json.dumps(answer).encode()
+
+    def _entry(self, index: int, value: float) -> dict[str, object]:
+        entry: dict[str, object] = {"attributions": [{"attribution": [value]}]}
+        if index < len(self.features):
+            entry["feature_header"] = self.features[index]
+        return entry
 
 
 def load_model(archive: bytes) -> xgb.Booster:

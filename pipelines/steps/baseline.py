@@ -15,6 +15,11 @@ the value for regression, the probability for binary:logistic), are the baseline
 "prediction": the drift check compares each window's captured outputs with them. The same
 rows, not the holdout's: the prediction's baseline then describes the very traffic the
 features' does, so an unchanged population never shows as prediction drift.
+
+For the same rows, the candidate's TreeSHAP contributions (xgboost's pred_contribs, exact
+Shapley values for trees, in the booster's raw-output space: log-odds for binary:logistic)
+give the baseline's global SHAP values, its "attributions": an endpoint that ships
+attributions has each window's ranked against them (driftcheck.attributions).
 """
 
 from __future__ import annotations
@@ -89,9 +94,12 @@ def feature_rows(input_dir: Path) -> Iterator[list[str]]:
             yield cells[1:]
 
 
-def served_predictions(model_dir: Path, rows: Sequence[Sequence[str]]) -> NDArray[np.float64]:
+def served_predictions(
+    model_dir: Path, rows: Sequence[Sequence[str]]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The candidate's answer to each row, as its endpoint gives it: XGBoost's raw output (an
-    empty cell is missing, as the container reads it). Raises: StepError."""
+    empty cell is missing, as the container reads it); and each row's attributions, one per
+    feature (pred_contribs without its bias column). Raises: StepError."""
     archive = model_dir / evaluate.MODEL_ARCHIVE
     if not archive.is_file():
         raise common.StepError(f"no candidate model at {archive}")
@@ -105,10 +113,12 @@ def served_predictions(model_dir: Path, rows: Sequence[Sequence[str]]) -> NDArra
             f"the candidate takes {booster.num_features()} features; the rows have "
             f"{features.shape[1]}"
         )
-    predictions = np.asarray(booster.predict(xgb.DMatrix(features)), dtype=np.float64)
+    matrix = xgb.DMatrix(features)
+    predictions = np.asarray(booster.predict(matrix), dtype=np.float64)
     if predictions.ndim != 1 or not np.all(np.isfinite(predictions)):
         raise common.StepError("the candidate does not answer one finite number per row")
-    return predictions
+    contributions = np.asarray(booster.predict(matrix, pred_contribs=True), dtype=np.float64)
+    return predictions, contributions[:, :-1]
 
 
 def build_baseline(
@@ -126,16 +136,20 @@ def build_baseline(
     features = feature_specs(
         common.comma_list(feature_names), common.comma_list(categorical_features), len(rows[0])
     )
-    predictions = served_predictions(model_dir, rows) if model_dir is not None else None
+    predictions = attributions = None
+    if model_dir is not None:
+        predictions, attributions = served_predictions(model_dir, rows)
     try:
-        statistics, constraints = baseline(rows, features, DriftSettings(), predictions=predictions)
+        statistics, constraints = baseline(
+            rows, features, DriftSettings(), predictions=predictions, attributions=attributions
+        )
     except ValueError as error:  # a feature with no values, or text in a numeric one
         raise common.StepError(str(error)) from None
     output_dir.mkdir(parents=True, exist_ok=True)
     texts = dumps(statistics), dumps(constraints)
     (output_dir / "statistics.json").write_text(texts[0], encoding="utf-8")
     (output_dir / "constraints.json").write_text(texts[1], encoding="utf-8")
-    output = " and the candidate's predictions" if predictions is not None else ""
+    output = " and the candidate's predictions and attributions" if predictions is not None else ""
     print(f"baseline: {statistics['dataset']['item_count']} rows, {len(features)} features{output}")
     return texts
 

@@ -712,7 +712,8 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
     code = run_baseline(tmp_path, ",".join(taxi.FEATURES), ",".join(taxi.CATEGORICAL))
 
     # Then the files are driftcheck.baseline's own, of every row without its label, with the
-    # candidate's answers to those rows as the prediction
+    # candidate's answers to those rows as the prediction, and its TreeSHAP contributions to
+    # them as the attributions
     assert code == 0
     features = [
         driftcheck.FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
@@ -721,8 +722,9 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
     rows = [line.split(",")[1:] for line in TRAIN]
     booster = evaluate.booster_from_archive(candidate_archive(), "the candidate")
     answers = booster.predict(xgb.DMatrix(matrix(TRAIN)[1]))
+    contributions = booster.predict(xgb.DMatrix(matrix(TRAIN)[1]), pred_contribs=True)[:, :-1]
     statistics, constraints = driftcheck.baseline(
-        rows, features, driftcheck.DriftSettings(), predictions=answers
+        rows, features, driftcheck.DriftSettings(), predictions=answers, attributions=contributions
     )
     written = {name: (tmp_path / "baseline" / f"{name}.json").read_text() for name in
                ("statistics", "constraints")}  # fmt: skip
@@ -738,6 +740,9 @@ def test_the_baseline_is_driftchecks_of_the_training_features(tmp_path: Path) ->
     assert reference.prediction is not None and reference.prediction.name == "prediction"
     assert reference.prediction.count == 300
     assert reference.prediction.mean == pytest.approx(float(np.mean(answers)))
+    # each feature's global SHAP value is its mean |contribution| over the rows
+    assert reference.attributions is not None and reference.attributions.item_count == 300
+    assert reference.attributions.values == pytest.approx(np.abs(contributions).mean(axis=0))
 
 
 def test_the_prediction_baseline_is_the_candidates_own_answers(tmp_path: Path) -> None:

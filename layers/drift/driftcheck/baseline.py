@@ -20,6 +20,10 @@ With `predictions` (the model's output for each row, as its endpoint would answe
 documents also describe the output, under a top-level "prediction" beside "features" (see
 Reference): a numeric entry named "prediction" (prefixed with "_" while a feature has the name)
 and its constraint, which the drift check compares with each window's endpointOutput.
+
+With `attributions` too (the model's per-row, per-feature attributions for the same rows),
+statistics.json gets their global SHAP values, the "attributions" entry the drift check ranks
+a window's shipped attributions against (see driftcheck.attributions).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
+from driftcheck.attributions import baseline_entry
 from driftcheck.cells import category_counts, split_columns, value_type
 from driftcheck.features import DriftSettings, FeatureSpec, check_features, prediction_name
 from driftcheck.formats import (
@@ -58,9 +63,11 @@ def baseline(
     settings: DriftSettings,
     *,
     predictions: Sequence[float] | NDArray[np.float64] | None = None,
+    attributions: NDArray[np.float64] | None = None,
 ) -> Documents:
     """(statistics.json, constraints.json) for rows of cells in feature order, and the
-    model's predictions for those rows, in the same order, if given.
+    model's predictions for those rows, in the same order, if given (and its attributions,
+    a row of one value per feature for each row, with them).
 
     Raises: ValueError for a row of the wrong length, features that cannot be summarised
     (every such feature listed), or predictions that are not one finite number per row.
@@ -93,11 +100,24 @@ def baseline(
             problems.append("a prediction is not a finite number")
         else:
             output.absorb(values)
+    explained = None
+    if attributions is not None:
+        if predictions is None:
+            problems.append("attributions without predictions")
+        elif np.shape(attributions)[:1] != (count,):
+            problems.append(f"{len(attributions)} rows of attributions for {count} rows")
+        else:
+            try:
+                explained = baseline_entry([f.name for f in features], attributions)
+            except ValueError as error:
+                problems.append(str(error))
     if problems:
         raise ValueError("cannot build a baseline: " + "; ".join(problems))
     summaries = [column.summary() for column in columns]
     predicted = output.summary() if output is not None else (None, None)
     statistics = statistics_document(count, [entry for entry, _ in summaries], predicted[0])
+    if explained is not None:
+        statistics["attributions"] = explained
     constraints = constraints_document(
         [constraint for _, constraint in summaries], settings, predicted[1]
     )

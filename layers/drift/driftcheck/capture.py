@@ -30,12 +30,13 @@ import contextlib
 import csv
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 
+from driftcheck import attributions
 from driftcheck.intake import Intake
 
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
@@ -321,19 +322,41 @@ def _predictions(
     capture: Mapping[str, Any], rows: int, intake: Intake, source: str, number: int
 ) -> list[object] | None:
     """The record's predictions when the intake reads them (None: missing); an unreadable
-    output is counted, its rows still read."""
+    output is counted, its rows still read. An answer that ships attributions gives them to
+    the intake too, when it reads them."""
     if not intake.predicting:
         return None
-    values = output_values(capture.get("endpointOutput"), rows)
-    if isinstance(values, str):
-        intake.bad_output(source, number, values)
+    names = intake.names if intake.explaining else None
+    answer = read_output(capture.get("endpointOutput"), rows, names)
+    if isinstance(answer, str):
+        intake.bad_output(source, number, answer)
         return None
+    if answer is None:
+        return None
+    values, explained = answer
+    if explained:
+        intake.explain(explained)
     return values
 
 
 def output_values(output: object, rows: int) -> list[object] | str | None:
     """The predictions of one record's endpointOutput, one per request row (cells: CSV text
     or JSON numbers); None when the record has no output; else the reason there are none."""
+    answer = read_output(output, rows)
+    return answer if answer is None or isinstance(answer, str) else answer[0]
+
+
+Answer = tuple[list[object], list[list[float]]]
+
+
+def read_output(
+    output: object, rows: int, names: Sequence[str] | None = None
+) -> Answer | str | None:
+    """One record's endpointOutput: its predictions, one per request row, and with `names`
+    (the features, in order) the attributions of the rows it explains, when the answer is
+    Clarify's online explainability shape (predictions and explanations, see
+    driftcheck.attributions); None when the record has no output; else the reason there are
+    no predictions."""
     if output is None:
         return None
     if not isinstance(output, Mapping):
@@ -342,12 +365,39 @@ def output_values(output: object, rows: int) -> list[object] | str | None:
     if isinstance(decoded, str):
         return "endpointOutput: " + decoded.replace("endpointInput.", "")
     kind, text = decoded
+    explained: list[list[float]] = []
+    if kind == "json" and '"explanations"' in text:
+        clarify = _clarify(text, rows, names)
+        if clarify is not None:
+            (kind, text), explained = clarify
     values = _csv_values(text) if kind == "csv" else _json_values(text, lines=kind == "jsonl")
     if isinstance(values, str):
         return values
     if len(values) != rows:
         return OUTPUT_COUNT.format(values=len(values), rows=rows)
-    return values
+    return values, explained
+
+
+def _clarify(
+    text: str, rows: int, names: Sequence[str] | None
+) -> tuple[tuple[str, str], list[list[float]]] | None:
+    """A Clarify answer's model output (its kind and text) and attributions; None when the
+    text is not such an answer (it is then read as any other JSON)."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    if not attributions.is_clarify_answer(payload):
+        return None
+    inner = attributions.clarify_predictions(payload)
+    if inner is None:
+        return None
+    media_type, data = _media_type(inner[0]), inner[1]
+    kind = (
+        "jsonl" if media_type in JSON_LINES_TYPES else "csv" if media_type in CSV_TYPES else "json"
+    )
+    explained = attributions.clarify_attributions(payload, rows, names) if names else []
+    return (kind, data), explained
 
 
 def _csv_values(text: str) -> list[object] | str:

@@ -16,6 +16,12 @@ the prediction only when the settings say so (prediction_in_share). Without pred
 statistics, or without a readable prediction in the window, it is skipped, and
 `prediction_skipped` says why.
 
+The answers' attributions, when the baseline has them (Reference.attributions) and the
+window's answers ship them, are ranked and compared with the baseline's by nDCG (see
+driftcheck.attributions): `attribution`, or `attribution_skipped` saying why not. Attribution
+drift is a violation of its own (Model Monitor's feature_attribution_drift_check), not a
+drifted feature: it has its own metric and alarm.
+
 With a check level in the settings (the false-alarm budget, README "False alarms"), every
 verdict has one more condition: the feature's two-sample test must tell the window from the
 baseline at the feature's level (`FeatureDrift.chance` at most `FeatureDrift.level`). The
@@ -36,7 +42,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from driftcheck import formats
+from driftcheck import attributions, formats
+from driftcheck.attributions import AttributionDrift
 from driftcheck.distances import (
     chi_square,
     homogeneity,
@@ -65,6 +72,7 @@ COMPLETENESS_MIN_DROP = 0.001
 PSI_ALPHA = 0.003
 PSI_MIN_PER_BIN = 20
 
+ATTRIBUTION_CHECK = "feature_attribution_drift_check"
 NO_PREDICTION_BASELINE = "the baseline has no prediction statistics (made before they were)"
 NO_PREDICTIONS = "no record of the window holds a readable prediction (is Output captured?)"
 
@@ -116,6 +124,14 @@ class Violation:
     description: str
 
     def to_json(self) -> dict[str, str]:
+        if self.constraint_check_type == ATTRIBUTION_CHECK:
+            # Model Monitor's explainability violation: the label and method, no feature.
+            return {
+                "label": "label0",
+                "metric_name": "shap",
+                "constraint_check_type": ATTRIBUTION_CHECK,
+                "description": self.description,
+            }
         return {
             "feature_name": self.feature_name,
             "constraint_check_type": self.constraint_check_type,
@@ -139,6 +155,8 @@ class DriftResult:
     prediction_skipped: str = ""  # why it was not (empty when it was, or without data)
     prediction_in_share: bool = False  # whether drifted_share counts it
     bad_outputs: int = 0  # records whose rows were read but whose output was not
+    attribution: AttributionDrift | None = None  # the answers' attributions, when compared
+    attribution_skipped: str = ""  # why they were not (empty when they were, or without data)
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -198,6 +216,9 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
                 skipped = NO_PREDICTIONS
         if reference.evaluate:
             violations = _violations(reference, window, features, prediction)
+    attribution, why = _attributions(reference, window)
+    if attribution is not None and attribution.drifted and reference.evaluate:
+        violations = (*violations, _attribution_violation(attribution))
     return DriftResult(
         no_data=not tally.rows,
         features=features,
@@ -211,7 +232,27 @@ def compare(reference: Reference, window: WindowStats) -> DriftResult:
         prediction_skipped=skipped if tally.rows else "",
         prediction_in_share=settings.prediction_in_share,
         bad_outputs=tally.bad_outputs,
+        attribution=attribution,
+        attribution_skipped=why if tally.rows else "",
     )
+
+
+def _attributions(reference: Reference, window: WindowStats) -> tuple[AttributionDrift | None, str]:
+    """The answers' attribution drift, or why it was not judged."""
+    if reference.attributions is None or window.attributions is None:
+        return None, attributions.NO_BASELINE
+    found = attributions.judge(
+        reference.attributions,
+        window.attributions,
+        reference.names,
+        reference.settings.attribution_limit,
+    )
+    return (None, found) if isinstance(found, str) else (found, "")
+
+
+def _attribution_violation(drift: AttributionDrift) -> Violation:
+    """Of the whole ranking: no single feature is to blame (see Violation.to_json)."""
+    return Violation("", ATTRIBUTION_CHECK, drift.description())
 
 
 # -- distances and verdicts --------------------------------------------------------------------

@@ -72,6 +72,8 @@ class DriftSettings:
     # The false-alarm budget's share of one check, and the share of columns the alarm needs.
     check_level: float | None = None
     alarm_share: float = 0.0
+    # The nDCG below which the answers' attributions have drifted (see driftcheck.attributions).
+    attribution_limit: float = 0.9
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -102,6 +104,8 @@ class DriftSettings:
         level = self.check_level
         if level is not None and (not _number_in(level, 0.0, 1.0) or level == 0.0):
             problems.append("check_level must be a number > 0 and <= 1, or None")
+        if not _number_in(self.attribution_limit, 0.0, 1.0):
+            problems.append("attribution_limit must be between 0 and 1")
         if not _number_in(self.alarm_share, 0.0, 1.0) or self.alarm_share == 1.0:
             problems.append("alarm_share must be >= 0 and < 1")
         if self.method not in get_args(Method):

@@ -23,6 +23,7 @@ MAX_EXTRA_KEYS = 100
 Row = Sequence[object]
 Sink = Callable[[list[Row]], None]
 TextSink = Callable[[list[str]], None]
+ExplainSink = Callable[[list[list[float]]], None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Intake:
     With `predicting`, every row ends with one more cell, the model's output for it:
     positional() and keyed() append the `predicted` cell they are given (None: missing), rows
     appended directly carry it as their last cell, and texts have `width` commas.
+
+    With an `explain_sink` (`explaining`), answers that ship attributions hand them over
+    through explain(): one list of values per explained row, in feature order.
     """
 
     def __init__(
@@ -77,12 +81,15 @@ class Intake:
         text_sink: TextSink | None = None,
         *,
         predicting: bool = False,
+        explain_sink: ExplainSink | None = None,
     ) -> None:
         self.names = tuple(names)
         self.width = len(self.names)
         self.predicting = predicting
         self.sink = sink
         self.text_sink = text_sink
+        self.explain = explain_sink or _ignored
+        self.explaining = explain_sink is not None
         self.chunk_rows = CHUNK_ROWS
         self.rows: list[Row] = []
         self.records = 0
@@ -188,6 +195,10 @@ class Intake:
             extra_rows=self._extra_rows,
             bad_outputs=self._bad_outputs,
         )
+
+
+def _ignored(rows: list[list[float]]) -> None:
+    """Attributions of an intake that does not read them."""
 
 
 @contextmanager

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from driftcheck.attributions import AttributionReference
+from driftcheck.attributions import parse_reference as parse_attributions
 from driftcheck.features import CategoricalMethod, DriftSettings, Kind, Method
 from driftcheck.formats import OTHER
 
@@ -101,7 +103,12 @@ class Reference:
     top-level "prediction" entry of statistics.json and constraints.json, beside "features"
     (which list the request's columns only, so tools that read them by position, and
     baselines from before, are unaffected). A window reads it from each record's
-    endpointOutput; None (an older baseline, or input without outputs) skips it."""
+    endpointOutput; None (an older baseline, or input without outputs) skips it.
+
+    `attributions` are the model's global SHAP values on the baseline's rows, when the
+    baseline has them (statistics.json's "attributions", see driftcheck.attributions): a
+    window reads them from answers that ship attributions, which only outputs hold, so a
+    baseline without a prediction has none."""
 
     features: tuple[FeatureReference, ...]
     settings: DriftSettings
@@ -110,6 +117,7 @@ class Reference:
     item_count: int
     fingerprint: str
     prediction: NumericReference | None = None
+    attributions: AttributionReference | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -127,7 +135,9 @@ class Reference:
         """This baseline for input that holds no model outputs (a batch transform's input)."""
         if self.prediction is None:
             return self
-        return dataclasses.replace(self, prediction=None, fingerprint=self.fingerprint + "-inputs")
+        return dataclasses.replace(
+            self, prediction=None, attributions=None, fingerprint=self.fingerprint + "-inputs"
+        )
 
     @classmethod
     def from_baseline(
@@ -149,6 +159,11 @@ class Reference:
         settings, evaluate, compare = _monitoring_config(constraints, problems)
         item_count = _count(_dig(statistics, "dataset", "item_count"))
         prediction = _prediction(statistics, constraints, {f.name for f in features}, problems)
+        explained = parse_attributions(
+            statistics.get("attributions"), [f.name for f in features], problems
+        )
+        if explained is not None and prediction is None:
+            problems.append("statistics.json: attributions without a prediction entry")
         if problems or settings is None:
             raise BaselineInvalid(problems)
         return cls(
@@ -159,6 +174,7 @@ class Reference:
             item_count=item_count if item_count is not None else 0,
             fingerprint=_fingerprint(statistics, constraints),
             prediction=prediction,
+            attributions=explained,
         )
 
 
@@ -420,6 +436,7 @@ def _monitoring_config(
         "prediction_in_share": _enabled(in_share) if in_share is not None else False,
         "check_level": distribution.get("check_significance_level", defaults.check_level),
         "alarm_share": distribution.get("alarm_share", defaults.alarm_share),
+        "attribution_limit": distribution.get("attribution_ndcg_limit", defaults.attribution_limit),
         "datatype_threshold": config.get("datatype_check_threshold", defaults.datatype_threshold),
         "domain_threshold": config.get("domain_content_threshold", defaults.domain_threshold),
     }

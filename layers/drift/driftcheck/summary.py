@@ -32,7 +32,8 @@ SKETCH_SIZE = 2048
 
 
 def window_statistics(window: WindowStats) -> dict[str, Any]:
-    """statistics.json for the window (with the model output's entry, as in its baseline)."""
+    """statistics.json for the window (with the model output's entry and the answers'
+    attributions, as in its baseline)."""
     entries = []
     for partial, ref in zip(window.partials, window.reference.columns, strict=True):
         if isinstance(partial, NumericPartial) and isinstance(ref, NumericReference):
@@ -40,7 +41,20 @@ def window_statistics(window: WindowStats) -> dict[str, Any]:
         elif isinstance(partial, CategoricalPartial) and isinstance(ref, CategoricalReference):
             entries.append(categorical_statistics(partial, ref))
     prediction = entries.pop() if window.reference.prediction is not None else None
-    return statistics_document(window.tally.rows, entries, prediction)
+    document = statistics_document(window.tally.rows, entries, prediction)
+    explained = window.attributions
+    if explained is not None and explained.rows:
+        # The same entry as the baseline's, of the window's answers (their mean |attribution|).
+        names = window.reference.names
+        document["attributions"] = {
+            "method": "shipped",  # whatever the endpoint computed them with
+            "item_count": explained.rows,
+            "global_shap_values": {
+                name: float(v)
+                for name, v in zip(names, explained.sums / explained.rows, strict=True)
+            },
+        }
+    return document
 
 
 def numeric_statistics(partial: NumericPartial, ref: NumericReference) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from driftcheck.attributions import AttributionPartial
 from driftcheck.capture import csv_rows, read_capture, read_capture_blocks
 from driftcheck.cells import (
     category_counts,
@@ -222,11 +223,19 @@ class WindowStats:
     """Mergeable statistics of one window (or one piece of it) against one baseline."""
 
     def __init__(
-        self, reference: Reference, partials: Sequence[Partial], tally: Tally | None = None
+        self,
+        reference: Reference,
+        partials: Sequence[Partial],
+        tally: Tally | None = None,
+        attributions: AttributionPartial | None = None,
     ) -> None:
         self.reference = reference
         self.partials: tuple[Partial, ...] = tuple(partials)
         self.tally = tally or Tally()
+        # The answers' attributions, summed, when the baseline has some to compare with.
+        self.attributions = attributions
+        if attributions is None and reference.attributions is not None:
+            self.attributions = AttributionPartial.empty(len(reference.features))
 
     @classmethod
     def empty(cls, reference: Reference) -> WindowStats:
@@ -243,6 +252,7 @@ class WindowStats:
             self._absorb,
             self._absorb_texts if text_sink else None,
             predicting=self.reference.prediction is not None,
+            explain_sink=self.attributions.absorb if self.attributions is not None else None,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -352,12 +362,18 @@ class WindowStats:
             _merged(a, b, ref)
             for a, b, ref in zip(self.partials, other.partials, self.reference.columns, strict=True)
         ]
-        return WindowStats(self.reference, partials, self.tally.merged(other.tally))
+        attributions = (
+            self.attributions.merged(other.attributions)
+            if self.attributions is not None and other.attributions is not None
+            else None
+        )
+        return WindowStats(self.reference, partials, self.tally.merged(other.tally), attributions)
 
     def to_json(self) -> dict[str, Any]:
         """A compact JSON form, to pass partials between Lambdas (through S3)."""
         tally = self.tally
-        return {
+        explained = {"attributions": self.attributions.to_json()} if self.attributions else {}
+        return explained | {
             "format": FORMAT,
             "baseline": self.reference.fingerprint,
             "records": tally.records,
@@ -406,7 +422,10 @@ class WindowStats:
             extra_rows=int(data["extra_rows"]),
             bad_outputs=int(data.get("bad_outputs", 0)),
         )
-        return cls(reference, partials, tally)
+        explained = None
+        if reference.attributions is not None:
+            explained = AttributionPartial.from_json(data["attributions"], len(reference.features))
+        return cls(reference, partials, tally, explained)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -432,6 +451,7 @@ class WindowStats:
         merged = self.merge(part)
         self.partials = merged.partials
         self.tally = merged.tally
+        self.attributions = merged.attributions
 
 
 def fold(parts: Iterable[WindowStats], *, reference: Reference | None = None) -> WindowStats:

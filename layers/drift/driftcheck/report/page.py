@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from driftcheck.attributions import TOP
 from driftcheck.compare import DriftResult, FeatureDrift
 from driftcheck.features import DriftSettings
 from driftcheck.formats import Measure
@@ -125,7 +126,7 @@ def _header(
     else:
         banner = f"<p class='banner ok'>No drift in {len(result.features)} features</p>"
     if not result.no_data:
-        banner += _prediction_line(result)
+        banner += _prediction_line(result) + _attribution_line(result)
     facts = [
         ("Records", f"{result.records:,}"),
         ("Rows", f"{result.rows:,}"),
@@ -173,6 +174,31 @@ def _prediction_line(result: DriftResult) -> str:
         f"<p class='banner {kind}' id='prediction'>The model's output "
         f"({escape(prediction.name)}) {verdict}: distance {prediction.distance:.3f} "
         f"/ {prediction.threshold:.3g} ({counted})</p>"
+    )
+
+
+def _attribution_line(result: DriftResult) -> str:
+    """What became of the answers' attributions: their ranking against the baseline's, or
+    why it was not compared."""
+    drift = result.attribution
+    if drift is None:
+        reason = result.attribution_skipped or "no attributions"
+        return (
+            "<p class='muted' id='attributions'>Feature-attribution drift not checked: "
+            f"{escape(reason)}.</p>"
+        )
+    verdict = "drifted" if drift.drifted else "did not drift"
+    kind = "drift" if drift.drifted else "ok"
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{escape(b[0])}</td><td>{b[1]:.4g}</td>"
+        f"<td>{escape(w[0])}</td><td>{w[1]:.4g}</td></tr>"
+        for i, (b, w) in enumerate(zip(drift.baseline[:TOP], drift.window[:TOP], strict=True), 1)
+    )
+    return (
+        f"<p class='banner {kind}' id='attributions'>Feature attributions {verdict}: nDCG "
+        f"{drift.ndcg:.3f} / {drift.limit:g} over {drift.rows:,} explained rows</p>"
+        "<table class='ranking'><thead><tr><th>Rank</th><th>Baseline</th><th>mean |SHAP|</th>"
+        f"<th>This window</th><th>mean |SHAP|</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from modelfresh.drift.plan import (
+    ATTRIBUTION_METRIC,
     DRIFT_NAMESPACE,
     FEATURE_METRIC,
     PREDICTION_METRIC,
@@ -160,10 +161,12 @@ class DriftMetrics:
         rows: int,
         *,
         prediction: float | None = None,
+        attribution: float | None = None,
     ) -> int:
         """One datapoint per metric, stamped with the window's start (the hour it describes);
-        the model output's distance, when it was compared, as prediction_baseline_drift.
-        Returns how many were sent."""
+        the model output's distance, when it was compared, as prediction_baseline_drift, and
+        the attributions' nDCG, when they were, as attribution_ndcg. Returns how many were
+        sent."""
         values = [
             (SHARE_METRIC, share, "None"),
             ("checked_rows", float(rows), "Count"),
@@ -171,6 +174,8 @@ class DriftMetrics:
         ]
         if prediction is not None:
             values.append((PREDICTION_METRIC, prediction, "None"))
+        if attribution is not None:
+            values.append((ATTRIBUTION_METRIC, attribution, "None"))
         return put_metrics(self._cw, DRIFT_NAMESPACE, model, at, values)
 
     def recent(

@@ -294,6 +294,13 @@ class DriftCheck:
     # prediction_baseline_drift, is published either way).
     prediction_threshold: float = 0.0
     prediction_in_alarm_share: bool = False
+    # For endpoints that ship attributions (answers in Clarify's online explainability shape):
+    # the ranking of features by mean |attribution| has drifted when its nDCG against the
+    # baseline's falls below this (Model Monitor's 0.9). Its metric, attribution_ndcg, is
+    # published whenever the answers carry attributions; `attribution_alarm` also keeps an
+    # alarm on it (<prefix><model>--attribution, the same M of N), a drift trigger.
+    attribution_limit: float = 0.9
+    attribution_alarm: bool = False
     alarm_share: float = 0.2  # the alarm fires when more than this share of features drift
     datapoints_to_alarm: int = 2  # ...in this many of the last evaluation_periods checks
     evaluation_periods: int = 3
@@ -331,6 +338,8 @@ class DriftCheck:
                 yield key, "must be >= 0 (0 turns it off)"
         if not 0 <= v.get("prediction_threshold", 0) < 1:
             yield "prediction_threshold", "must be >= 0 and < 1 (0: the same as threshold)"
+        if not 0 < v.get("attribution_limit", 0.9) <= 1:
+            yield "attribution_limit", "must be an nDCG above 0 and at most 1"
         yield from _alarm_rule_problems(v)
         yield from _budget_problems(v)
         if v.get("fan_out_above_mb", 1) <= 0:

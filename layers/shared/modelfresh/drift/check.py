@@ -70,9 +70,11 @@ class DriftMetrics(Protocol):
         rows: int,
         *,
         prediction: float | None = None,
+        attribution: float | None = None,
     ) -> int:
         """One datapoint per metric, stamped with the window's start; returns how many.
-        `prediction`: the model output's distance, when it was compared."""
+        `prediction`: the model output's distance, when it was compared; `attribution`: the
+        attributions' nDCG, when they were."""
         ...
 
     def recent(
@@ -155,6 +157,7 @@ def settings_of(check: DriftCheck, base: DriftSettings) -> DriftSettings:
         wasserstein_threshold=check.wasserstein_threshold or None,
         prediction_threshold=check.prediction_threshold or None,
         prediction_in_share=check.prediction_in_alarm_share,
+        attribution_limit=check.attribution_limit,
         check_level=check.check_level,
         alarm_share=check.alarm_share,
     )
@@ -323,7 +326,7 @@ def finding(
         "features": [_feature(f, result.prediction) for f in drifted[:FINDING_FEATURES]],
         "report": files["report"],
         "violations": files["violations"],
-    }
+    } | ({"attribution": result.attribution.to_json()} if result.attribution else {})
 
 
 def _feature(drift: FeatureDrift, prediction: FeatureDrift | None = None) -> dict[str, Any]:
@@ -429,9 +432,12 @@ def conclude_check(
         {f.name: f.distance for f in result.features},
         result.rows,
         prediction=prediction.distance if prediction is not None else None,
+        attribution=result.attribution.ndcg if result.attribution is not None else None,
     )
     if prediction is None:
         logger.info(f"prediction drift not checked: {result.prediction_skipped}")
+    if result.attribution is None:
+        logger.info(f"attribution drift not checked: {result.attribution_skipped}")
     findings.record_finding(model.name, found)
     count(BusinessMetric.DRIFT_CHECK_COMPLETED, model.name)
     logger.info(
@@ -443,4 +449,7 @@ def conclude_check(
     }
     if prediction is not None:
         outcome["predictionDrifted"] = prediction.drifted
+    if result.attribution is not None:
+        outcome["attributionNdcg"] = round(result.attribution.ndcg, 4)
+        outcome["attributionDrifted"] = result.attribution.drifted
     return outcome

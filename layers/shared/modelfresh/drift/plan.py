@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from modelfresh.core.errors import NoDriftCheck
 from modelfresh.core.events import iso, require, require_time
-from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig, QualityCheck
+from modelfresh.core.schema import (
+    ALARM_SEPARATOR,
+    ControllerConfig,
+    DriftCheck,
+    ModelConfig,
+    QualityCheck,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import PutMetricAlarmInputTypeDef
@@ -27,6 +33,9 @@ SHARE_METRIC = "drifted_feature_share"
 FEATURE_METRIC = "feature_baseline_drift_{feature}"  # Model Monitor's metric name
 # The model output's distance: a name of its own, so no feature's name can collide with it.
 PREDICTION_METRIC = "prediction_baseline_drift"
+# The nDCG of the answers' attribution ranking against the baseline's (1: unchanged).
+ATTRIBUTION_METRIC = "attribution_ndcg"
+ATTRIBUTION_ALARM_SUFFIX = f"{ALARM_SEPARATOR}attribution"
 # A batch is what one Lambda summarises: small enough to finish well within its timeout.
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_OBJECTS = 200
@@ -294,6 +303,33 @@ def drift_alarm(model: ModelConfig, prefix: str) -> PutMetricAlarmInputTypeDef:
     }
 
 
+def attribution_alarm(model: ModelConfig, prefix: str) -> PutMetricAlarmInputTypeDef:
+    """The model's attribution-drift alarm: the nDCG of its answers' attribution ranking
+    below the config's limit in M of the last N checks. A drift alarm by its name's
+    convention (the model's, then --attribution): it starts retrains as the drift alarm does.
+    A check whose answers carry no attributions publishes nothing, which the alarm ignores."""
+    check = _check_of(model)
+    return {
+        "AlarmName": f"{prefix}{model.name}{ATTRIBUTION_ALARM_SUFFIX}",
+        "AlarmDescription": (
+            f"The ranking of {model.name}'s features by mean |attribution| fell below nDCG "
+            f"{check.attribution_limit:g} against its baseline's in {check.datapoints_to_alarm} "
+            f"of the last {check.evaluation_periods} drift checks. Managed by modelfresh from "
+            "the model configuration."
+        ),
+        "Namespace": DRIFT_NAMESPACE,
+        "MetricName": ATTRIBUTION_METRIC,
+        "Dimensions": [{"Name": "model", "Value": model.name}],
+        "Statistic": "Minimum",
+        "Period": check.every_hours * 3600,
+        "EvaluationPeriods": check.evaluation_periods,
+        "DatapointsToAlarm": check.datapoints_to_alarm,
+        "Threshold": check.attribution_limit,
+        "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": "ignore",
+    }
+
+
 ALARM_FIELDS = (
     "AlarmDescription",
     "Namespace",
@@ -324,6 +360,10 @@ def drift_summary(finding: Mapping[str, Any], limit: int = 256) -> str:
     text = f"{share:.0%} of features drifted"
     if worst:
         text += f": {worst}"
+    attribution = finding.get("attribution")
+    if isinstance(attribution, Mapping) and attribution.get("drifted"):
+        top = ", ".join(attribution.get("window_top", [])[:3])
+        text += f"; attributions drifted (nDCG {attribution.get('ndcg')}, top now {top})"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

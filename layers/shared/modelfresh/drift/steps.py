@@ -21,6 +21,7 @@ from modelfresh.drift.plan import (
     DriftCheckPlan,
     DriftCheckRequest,
     Window,
+    attribution_alarm,
     checked_model,
     drift_alarm,
     input_of,
@@ -72,6 +73,10 @@ def plan_check(
     settings.require_reachable(model)
     if alarms.ensure_alarm(drift_alarm(model, settings.drift_alarm_prefix)):
         logger.info("drift alarm written from the config")
+    if drift_check.attribution_alarm and alarms.ensure_alarm(
+        attribution_alarm(model, settings.drift_alarm_prefix)
+    ):
+        logger.info("attribution drift alarm written from the config")
 
     window = Window.due_at(request.at, drift_check)
     kind, bucket, prefix = input_of(model, settings.data_capture_uri)
