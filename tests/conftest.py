@@ -7,6 +7,7 @@ import importlib.util
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +146,27 @@ class App:
             ExpressionAttributeValues={":m": {"S": model}},
         )["Items"]
         return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+    def hourly_points(
+        self,
+        namespace: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        statistic: str = "Maximum",
+        model: str = "taxi-fare",
+    ) -> dict[datetime, float]:
+        """A model's metric in [start, end), one value per hour: {hour: value}."""
+        points = self.cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": "model", "Value": model}],
+            StartTime=start,
+            EndTime=end,
+            Period=3600,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return {p["Timestamp"]: p[statistic] for p in points}
 
     def dead_letters(self) -> list[Any]:
         return self.cloud.queue_messages(self.dead_letter_queue)

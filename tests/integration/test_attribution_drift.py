@@ -107,16 +107,10 @@ def test_a_model_leaning_on_other_features_raises_the_attribution_alarm_and_retr
     assert max(shares, key=shares.get) != "trip_distance_km"
     assert "Feature attributions drifted" in app.read(last["report"])
     # ...and published, one datapoint per check
-    points = app.cloudwatch.get_metric_statistics(
-        Namespace="ModelFresh/Drift",
-        MetricName="attribution_ndcg",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        StartTime=hours[0],
-        EndTime=hours[2] + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Minimum"],
-    )["Datapoints"]
-    assert sorted(p["Timestamp"] for p in points) == hours
+    points = app.hourly_points(
+        "ModelFresh/Drift", "attribution_ndcg", hours[0], hours[2] + timedelta(hours=1), "Minimum"
+    )
+    assert sorted(points) == hours and points[hours[2]] == last["attributionNdcg"]
 
     # The attribution alarm, kept from the config, went to ALARM (2 of 3), and the drift
     # trigger started a retrain whose signal carries the ranking

@@ -178,16 +178,13 @@ def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_
     assert "this meets the alarm's condition" in report
 
     # The metrics the alarm watched, one datapoint per check, stamped with the window's hour.
-    points = drift_app.cloudwatch.get_metric_statistics(
-        Namespace="ModelFresh/Drift",
-        MetricName="feature_baseline_drift_trip_distance_km",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        StartTime=hours[0],
-        EndTime=hours[2] + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    assert sorted(p["Timestamp"] for p in points) == hours
+    points = drift_app.hourly_points(
+        "ModelFresh/Drift",
+        "feature_baseline_drift_trip_distance_km",
+        hours[0],
+        hours[2] + timedelta(hours=1),
+    )
+    assert sorted(points) == hours
 
 
 class PredictionDriftApp(DriftApp):
@@ -240,16 +237,9 @@ def test_unchanged_requests_answered_differently_are_prediction_drift_reported_a
     }
     assert "The model's output (prediction) drifted" in app.read(result["report"])
     # ...and published beside the features' distances, one datapoint per check
-    points = app.cloudwatch.get_metric_statistics(
-        Namespace="ModelFresh/Drift",
-        MetricName="prediction_baseline_drift",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        StartTime=before,
-        EndTime=after + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    distances = {p["Timestamp"]: p["Maximum"] for p in points}
+    distances = app.hourly_points(
+        "ModelFresh/Drift", "prediction_baseline_drift", before, after + timedelta(hours=1)
+    )
     assert sorted(distances) == [before, after]
     assert distances[before] <= 0.1 < distances[after]
 

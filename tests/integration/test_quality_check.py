@@ -142,16 +142,10 @@ def test_a_concept_drift_raises_the_quality_alarm_and_retrains_with_the_figures(
     assert "Quality of taxi-fare" in app.read(after["report"])
 
     # ModelFresh/Quality: one datapoint per check, stamped when its labels were in
-    points = app.cloudwatch.get_metric_statistics(
-        Namespace="ModelFresh/Quality",
-        MetricName="rmse",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        StartTime=hours[0],
-        EndTime=hours[2] + LAG + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    assert sorted(p["Timestamp"] for p in points) == [h + LAG for h in hours]
+    points = app.hourly_points(
+        "ModelFresh/Quality", "rmse", hours[0], hours[2] + LAG + timedelta(hours=1)
+    )
+    assert sorted(points) == [h + LAG for h in hours]
 
 
 def test_malformed_and_missing_labels_are_counted_and_too_few_publish_no_figure(
@@ -275,16 +269,10 @@ def test_late_labels_give_an_estimate_first_and_the_realised_figure_later(
     assert abs(later["value"] - guess["value"]) < 4 * guess["standard_deviation"] + 0.1
 
     # Both in ModelFresh/Quality, the estimate stamped with its hour
-    points = app.cloudwatch.get_metric_statistics(
-        Namespace="ModelFresh/Quality",
-        MetricName="estimated_rmse",
-        Dimensions=[{"Name": "model", "Value": MODEL}],
-        StartTime=hour,
-        EndTime=hour + timedelta(hours=1),
-        Period=3600,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    assert [p["Timestamp"] for p in points] == [hour]
+    points = app.hourly_points(
+        "ModelFresh/Quality", "estimated_rmse", hour, hour + timedelta(hours=1)
+    )
+    assert list(points) == [hour]
     assert "Estimated, before labels" in app.read(first["report"])
 
 
