@@ -46,6 +46,7 @@ from localcloud.models import CHAMPION, TaxiModel, artifact
 from localcloud.pipelines import XGBOOST_IMAGE, Candidate, PipelineRun, PipelineSimulator
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
+from localcloud.transform import Transforms
 from ops import deploy as ops_deploy
 from ops import samconfig
 from pipelines import bundle as pipeline_bundle
@@ -158,6 +159,9 @@ class LocalCloud:
             )
         self.pipelines = PipelineSimulator(self)
         self.hosting = Hosting(self)
+        self.transforms = Transforms()
+        patches.transform_hooks.run = self.transforms.run
+        patches.transform_hooks.settle = self.transforms.settle
         self.apigateway = ApiGateway(self)
         # The default stack's artifacts bucket, as `make deploy` leaves it: tests of a part
         # (capture, ground truth) use it without deploying the stack.
@@ -172,6 +176,7 @@ class LocalCloud:
             self._scheduler = None
         self.pipelines.close()
         self.hosting.close()
+        patches.transform_hooks.run = patches.transform_hooks.settle = None
         self.apigateway.close()
         patches.functions.clear()
         self.faults.clear()

@@ -29,6 +29,8 @@ process, in this order (a test checks this index against it):
 22. cfn_list_defaults        cloudformation.py  a list parameter's default read as a list
 23. service_models_once      clients.py         each service's model read from disk once
 24. cfn_names_per_cloud      cloudformation.py  the names it gives drawn afresh in each local cloud
+25. sagemaker_transform      sagemaker.py       transform jobs that score their input
+26. sagemaker_sync           stepfunctions.py   `.sync` for SageMaker's transform jobs
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -71,12 +73,15 @@ from localcloud.patches.sagemaker import (
     sagemaker_api,
     sagemaker_events,
     sagemaker_hosting,
+    sagemaker_transform,
+    transform_hooks,
 )
 from localcloud.patches.stepfunctions import (
     early_callback,
     execution_history_pages,
     heartbeat_timeout,
     parse_once,
+    sagemaker_sync,
     service_error_names,
     task_failure_cause,
     uncatchable_runtime,
@@ -97,6 +102,7 @@ __all__ = [
     "pipeline_hooks",
     "rest_apis",
     "restart_names",
+    "transform_hooks",
 ]
 
 PATCHES = (
@@ -124,6 +130,8 @@ PATCHES = (
     cfn_list_defaults,
     service_models_once,
     cfn_names_per_cloud,
+    sagemaker_transform,
+    sagemaker_sync,
 )
 
 _lock = threading.Lock()

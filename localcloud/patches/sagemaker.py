@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.sagemaker import models, responses
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
@@ -280,6 +280,56 @@ class HostingHooks:
 
 
 hosting_hooks = HostingHooks()
+
+
+class TransformHooks:
+    """Set by localcloud.transform.Transforms: run a transform job, and settle it."""
+
+    run: Callable[[Any, Any], None] | None = None
+    settle: Callable[[Any], None] | None = None
+
+
+transform_hooks = TransformHooks()
+
+
+def sagemaker_transform() -> None:
+    """Patch 25: CreateTransformJob scores its input with its model and writes SageMaker's
+    output layout; the job is InProgress, then Completed or Failed with its FailureReason (moto
+    marks every job Completed at once and reads nothing); a job name already used is refused
+    with ResourceInUse, as SageMaker refuses it. localcloud/transform.py says how."""
+    backend_cls = models.SageMakerModelBackend
+    original_create = backend_cls.create_transform_job
+    original_describe = backend_cls.describe_transform_job
+
+    @functools.wraps(original_create)
+    def create_transform_job(self: Any, **kwargs: Any) -> Any:
+        name = kwargs["transform_job_name"]
+        if name in self.transform_jobs:
+            raise ResourceInUseException(
+                "Job name must be unique within an AWS account and region, and a job with "
+                "this name already exists "
+                f"({self.transform_jobs[name].arn})"
+            )
+        if transform_hooks.run is None:
+            raise RuntimeError("no local transform: start a LocalCloud")
+        job = original_create(self, **kwargs)
+        transform_hooks.run(self, job)
+        return job
+
+    @functools.wraps(original_describe)
+    def describe_transform_job(self: Any, transform_job_name: str) -> dict[str, Any]:
+        job = self.transform_jobs.get(transform_job_name)
+        if job is not None and transform_hooks.settle is not None:
+            transform_hooks.settle(job)
+        found = dict(original_describe(self, transform_job_name))
+        if not found.get("FailureReason"):
+            found.pop("FailureReason", None)
+        if found.get("TransformJobStatus") == "InProgress":
+            found.pop("TransformEndTime", None)
+        return found
+
+    backend_cls.create_transform_job = create_transform_job
+    backend_cls.describe_transform_job = describe_transform_job
 
 
 def sagemaker_hosting() -> None:

@@ -1,4 +1,4 @@
-"""Step Functions' patches (8, 9, 10, 15, 16, 18, 19): task errors, timeouts and callbacks
+"""Step Functions' patches (8, 9, 10, 15, 16, 18, 19, 26): task errors, timeouts and callbacks
 as AWS reports them, parsing once, and paged execution history."""
 
 from __future__ import annotations
@@ -23,16 +23,26 @@ from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
     ErrorEqualsDecl,
 )
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
     StatesErrorName,
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
     state_task_service_unsupported,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
@@ -45,6 +55,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.responses import StepFunctionResponse
 
 # -------------------------------------------------------------------------------- 8. Heartbeat
@@ -337,3 +349,88 @@ def execution_history_pages() -> None:
         return ActionResult(page)
 
     StepFunctionResponse.get_execution_history = get_execution_history
+
+
+# -------------------------------------------------------------------------- 26. SageMaker .sync
+
+# A job's terminal statuses, and those that fail the task.
+_JOB_DONE = frozenset({"Completed", "Failed", "Stopped"})
+# The .sync jobs: the Create call's action, the Describe call that follows it, and its status.
+_SYNC_JOBS = {
+    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+}
+
+
+class SageMakerSync(state_task_service_unsupported.StateTaskServiceUnsupported):
+    """SageMaker's optimized integration with `.sync` for its transform jobs: the task
+    creates the job, then polls its Describe call until the job ends; its output is that
+    description; a Failed or Stopped job fails the task with States.TaskFailed, the
+    description as its cause (how Step Functions reports a .sync job that did not complete)."""
+
+    def __init__(self) -> None:
+        StateTaskServiceCallback.__init__(
+            self,
+            supported_integration_patterns={
+                ResourceCondition.WaitForTaskToken,
+                ResourceCondition.Sync,
+            },
+        )
+
+    def _build_sync_resolver(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Any:  # fmt: skip
+        action = self._get_boto_service_action()
+        if action not in _SYNC_JOBS:
+            return super()._build_sync_resolver(
+                env, resource_runtime_part, normalised_parameters, state_credentials
+            )
+        describe, name_key, status_key = _SYNC_JOBS[action]
+        env.stack.pop()  # the Create call's answer: the description replaces it
+        client = boto_client_for(
+            service="sagemaker",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+        name = normalised_parameters[name_key]
+
+        def resolve() -> dict[str, Any] | None:
+            found = getattr(client, describe)(**{name_key: name})
+            found.pop("ResponseMetadata", None)
+            if found.get(status_key) not in _JOB_DONE:
+                return None
+            if found[status_key] == "Completed":
+                shown: dict[str, Any] = json.loads(to_json_str(found))  # datetimes as strings
+                return shown
+            failed = StatesErrorNameType.StatesTaskFailed
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=failed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=failed.to_name(),
+                            cause=to_json_str(found),
+                        )
+                    ),
+                )
+            )
+
+        return resolve
+
+
+def sagemaker_sync() -> None:
+    """Patch 26: `arn:aws:states:::sagemaker:createTransformJob.sync` waits for the job as
+    Step Functions does (moto: "Unsupported .sync callback procedure")."""
+    original = state_task_factory.state_task_service_for
+
+    @functools.wraps(original)
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "sagemaker":
+            return SageMakerSync()
+        return original(service_name)
+
+    state_task_factory.state_task_service_for = state_task_service_for

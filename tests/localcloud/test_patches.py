@@ -110,7 +110,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
         "cfn_key_policy", "iam_enforced", "cfn_list_defaults", "service_models_once",
-        "cfn_names_per_cloud",
+        "cfn_names_per_cloud", "sagemaker_transform", "sagemaker_sync",
     ]  # fmt: skip
 
 
