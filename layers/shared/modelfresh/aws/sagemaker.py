@@ -108,6 +108,18 @@ class ModelRegistry:
             model_data_url=containers[0].get("ModelDataUrl") if containers else None,
         )
 
+    def newest_approved(self, group: str) -> str | None:
+        """The ARN of the group's most recently created Approved package: ListModelPackages
+        sorts ascending unless told otherwise, which would pick the oldest."""
+        found = self._sm.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        ).get("ModelPackageSummaryList", [])
+        return found[0]["ModelPackageArn"] if found else None
+
     def set_status(self, package_arn: str, status: str, description: str) -> None:
         """Set a package's approval status, saying why (ApprovalDescription: 1,024 chars)."""
         self._sm.update_model_package(
