@@ -85,9 +85,12 @@ def claims(served: Served, template: Mapping[str, Any]) -> set[Claim]:
         artifacts = data = ""
     settings = _settings(artifacts, data) if artifacts else None
     for model in served.config.models.values():
+        if model.endpoints is not None:
+            found |= {
+                Claim("endpoint", model.endpoints.staging),
+                Claim("endpoint", model.endpoints.prod),
+            }
         found |= {
-            Claim("endpoint", model.endpoints.staging),
-            Claim("endpoint", model.endpoints.prod),
             Claim("model package group", model.package_group),
             Claim("pipeline", model.pipeline),
             Claim("model", model.name),

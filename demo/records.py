@@ -223,7 +223,7 @@ def summarise(
             f"  v{package['ModelPackageVersion']}  {package['ModelApprovalStatus']:<9} {why}"
         )
 
-    for name in (model.endpoints.staging, model.endpoints.prod):
+    for name in (model.live.staging, model.live.prod):
         endpoint = sagemaker.describe_endpoint(EndpointName=name)
         config = sagemaker.describe_endpoint_config(
             EndpointConfigName=endpoint["EndpointConfigName"]
@@ -238,7 +238,7 @@ def summarise(
         )
     policies = cloud.client("application-autoscaling").describe_scaling_policies(
         ServiceNamespace="sagemaker",
-        ResourceId=f"endpoint/{model.endpoints.prod}/variant/{model.deploy.variant}",
+        ResourceId=f"endpoint/{model.live.prod}/variant/{model.deploy.variant}",
     )["ScalingPolicies"]
     lines.append(f"Auto scaling on prod: {', '.join(p['PolicyName'] for p in policies) or 'none'}")
 

@@ -243,7 +243,7 @@ class Story:
         cloud.seed_production(model, champion)
         deploy = model.deploy
         serving = (
-            f"{model.name} in production: champion {short(champion)} on {model.endpoints.prod}, "
+            f"{model.name} in production: champion {short(champion)} on {model.live.prod}, "
             f"{deploy.instance_count} x {deploy.instance_type}, auto scaling "
             f"{deploy.autoscaling.min_instances}-{deploy.autoscaling.max_instances}, capturing "
             f"traffic to {cloud.capture_uri}"
@@ -281,7 +281,7 @@ class Story:
                 operator.add, hour, timedelta(seconds=i * 3600 / REQUESTS_PER_HOUR)
             )
             runtime.invoke_endpoint(
-                EndpointName=model.endpoints.prod,
+                EndpointName=model.live.prod,
                 ContentType="text/csv",
                 Body=body,
                 InferenceId=inference_id,
@@ -362,7 +362,7 @@ class Story:
             self.say(
                 "prod",
                 f"{span}: {REQUESTS_PER_HOUR} {self.world.noun} ({world}) to "
-                f"{self.model.endpoints.prod} ...",
+                f"{self.model.live.prod} ...",
             )
             rows = self.serve_hour(hour, drift)
             self.timeline.add(

@@ -35,8 +35,8 @@ def seed_production(
     deploy = model.deploy
     prod_instance_type = instance_type or deploy.instance_type
     for kind, endpoint, serving_type, count in (
-        ("staging", model.endpoints.staging, deploy.staging_instance_type, 1),
-        ("prod", model.endpoints.prod, prod_instance_type, deploy.instance_count),
+        ("staging", model.live.staging, deploy.staging_instance_type, 1),
+        ("prod", model.live.prod, prod_instance_type, deploy.instance_count),
     ):
         sagemaker.create_endpoint_config(
             EndpointConfigName=f"{model.name}-champion-{kind}",
@@ -64,7 +64,7 @@ def seed_production(
     if cloud.stack is not None:
         ops_deploy.adopt_endpoints(sagemaker, model, cloud.stack.name)
 
-    resource = f"endpoint/{model.endpoints.prod}/variant/{deploy.variant}"
+    resource = f"endpoint/{model.live.prod}/variant/{deploy.variant}"
     scaling = cloud.client("application-autoscaling")
     scaling.register_scalable_target(
         ServiceNamespace="sagemaker",

@@ -170,7 +170,9 @@ STACK_TAG = "modelfresh:stack"
 def adopt_endpoints(sagemaker: Any, model: ModelConfig, stack: str) -> list[str]:
     """Tags the model's existing endpoints for `stack` (one missing is created, tagged, by the
     deploy); returns what it tagged. Raises: DeployError if another stack's tag claims one."""
-    done = []
+    done: list[str] = []
+    if model.endpoints is None:  # a batch model has none
+        return done
     for kind, name in (("staging", model.endpoints.staging), ("prod", model.endpoints.prod)):
         try:
             arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]

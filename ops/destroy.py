@@ -35,7 +35,9 @@ from modelfresh.aws.hosting import scaling_policy_name
 from modelfresh.core.config import load_config
 from modelfresh.core.errors import ConfigError
 from modelfresh.core.schema import ControllerConfig, ModelConfig
+from modelfresh.drift.plan import ATTRIBUTION_ALARM_SUFFIX
 from modelfresh.promote.steps import rollback_alarm_names
+from modelfresh.quality.plan import quality_alarm_name
 
 from ops import samconfig
 from ops.deploy import ClientFactory, DeployError, connect
@@ -79,8 +81,9 @@ def find(
     """Everything the controller made at run time that still exists, in removal order."""
     found: list[Leftover] = []
     for model in config.models.values():
-        found += _scaling(client("application-autoscaling"), model)
-        found += _hosting(client("sagemaker"), model)
+        if model.kind == "realtime":  # a batch model has no endpoints, nor their scaling
+            found += _scaling(client("application-autoscaling"), model)
+            found += _hosting(client("sagemaker"), model)
         found += _alarms(client("cloudwatch"), model, drift_alarm_prefix)
     found += _outputs(client("s3"), artifacts_bucket)
     found += _log_groups(client("logs"), stack_name)
@@ -88,7 +91,7 @@ def find(
 
 
 def _scaling(scaling: Any, model: ModelConfig) -> Iterator[Leftover]:
-    resource = f"endpoint/{model.endpoints.prod}/variant/{model.deploy.variant}"
+    resource = f"endpoint/{model.live.prod}/variant/{model.deploy.variant}"
     policy = scaling_policy_name(model.name)
     policies = scaling.describe_scaling_policies(
         ServiceNamespace="sagemaker", ResourceId=resource, ScalableDimension=DIMENSION
@@ -116,7 +119,7 @@ def _scaling(scaling: Any, model: ModelConfig) -> Iterator[Leftover]:
 
 
 def _hosting(sagemaker: Any, model: ModelConfig) -> Iterator[Leftover]:
-    for endpoint in (model.endpoints.staging, model.endpoints.prod):
+    for endpoint in (model.live.staging, model.live.prod):
         try:
             sagemaker.describe_endpoint(EndpointName=endpoint)
         except ClientError:
@@ -141,9 +144,14 @@ def _hosting(sagemaker: Any, model: ModelConfig) -> Iterator[Leftover]:
 
 
 def _alarms(cloudwatch: Any, model: ModelConfig, drift_alarm_prefix: str) -> Iterator[Leftover]:
-    names = list(rollback_alarm_names(model.name).values())
-    if model.drift_check is not None:  # the drift check's own alarm; others are the team's
+    names = list(rollback_alarm_names(model.name).values()) if model.kind == "realtime" else []
+    check = model.drift_check
+    if check is not None:  # the drift check's own alarms; others are the team's
         names.insert(0, f"{drift_alarm_prefix}{model.name}")
+        if check.attribution_alarm:
+            names.append(f"{drift_alarm_prefix}{model.name}{ATTRIBUTION_ALARM_SUFFIX}")
+    if model.quality is not None:
+        names.append(quality_alarm_name(model.name, drift_alarm_prefix))
     existing = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
     present = {a["AlarmName"] for a in existing["MetricAlarms"]}
     for name in (n for n in names if n in present):

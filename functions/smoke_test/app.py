@@ -18,4 +18,4 @@ def lambda_handler(
     event: dict[str, Any], context: Any, container: Container = container
 ) -> SmokeResult:
     model = container.config.model(require(event, "model", str))
-    return smoke_test(container.invoker, model.endpoints.staging, model.smoke_test).to_dict()
+    return smoke_test(container.invoker, model.live.staging, model.smoke).to_dict()

@@ -235,7 +235,7 @@ def test_a_teams_endpoints_are_tagged_for_the_stack_that_will_change_them(
     local: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given taxi-fare's prod endpoint from before the controller (staging not made yet)
-    prod = _endpoint(local, MODELS.models["taxi-fare"].endpoints.prod, [])
+    prod = _endpoint(local, MODELS.models["taxi-fare"].live.prod, [])
 
     # When make deploy prepares the default environment, twice
     for _ in range(2):
@@ -254,7 +254,7 @@ def test_an_endpoint_another_stack_claims_is_refused(local: LocalCloud) -> None:
     # Given taxi-fare's prod endpoint, already the prod stack's
     _endpoint(
         local,
-        MODELS.models["taxi-fare"].endpoints.prod,
+        MODELS.models["taxi-fare"].live.prod,
         [{"Key": deploy.STACK_TAG, "Value": "modelfresh-prod"}],
     )
     dev = samconfig.environment("default", ROOT / "samconfig.toml")

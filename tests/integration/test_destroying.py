@@ -60,7 +60,7 @@ def used(cloud: LocalCloud) -> App:
     assert app.wait(app.deploys()[-1])["status"] == "SUCCEEDED"
     taxi = MODELS.model("taxi-fare")
     cloud.client("sagemaker-runtime").invoke_endpoint(  # captured, as prod's traffic is
-        EndpointName="taxi-fare-prod", ContentType="text/csv", Body=taxi.smoke_test.payloads[0]
+        EndpointName="taxi-fare-prod", ContentType="text/csv", Body=taxi.smoke.payloads[0]
     )
     assert cloud.flush_capture() >= 1
     checked = app.sfn.start_execution(

@@ -394,12 +394,12 @@ def test_the_prod_endpoint_of_a_seeded_champion_captures_its_requests(cloud: Loc
     cloud.seed_model(taxi)
     cloud.seed_production(taxi, cloud.register_package("taxi-fare", "Approved"))
     cloud.hosting.capture.clock = Clock(AT)
-    payload = taxi.smoke_test.payloads[0]
+    payload = taxi.smoke.payloads[0]
 
     # When a client calls the prod endpoint, and SageMaker flushes its buffer
     runtime = cloud.client("sagemaker-runtime")
     answer = runtime.invoke_endpoint(
-        EndpointName=taxi.endpoints.prod,
+        EndpointName=taxi.live.prod,
         ContentType="text/csv",
         Body=payload.encode(),
         InferenceId="trip-42",
@@ -412,7 +412,7 @@ def test_the_prod_endpoint_of_a_seeded_champion_captures_its_requests(cloud: Loc
     [item] = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     variant = taxi.deploy.variant
     assert re.fullmatch(
-        rf"{prefix}/{taxi.endpoints.prod}/{variant}/2026/11/20/09/05-07-123-{UUID}\.jsonl",
+        rf"{prefix}/{taxi.live.prod}/{variant}/2026/11/20/09/05-07-123-{UUID}\.jsonl",
         item["Key"],
     ), item["Key"]
     [line] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()

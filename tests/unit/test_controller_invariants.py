@@ -216,8 +216,8 @@ class Controller(RuleBasedStateMachine):
             arn = self.arn(model, 1)
             self.registry.add(arn, baseline_statistics=f"{arn}/s", baseline_constraints=f"{arn}/c")
             config = CONFIG.model(model)
-            self.endpoints.serve(config.endpoints.prod, arn)
-            self.endpoints.serve(config.endpoints.staging, arn)
+            self.endpoints.serve(config.live.prod, arn)
+            self.endpoints.serve(config.live.staging, arn)
             self.promoter.reconcile()
             self.a_package_is_registered_approved(model)  # a candidate on its way to prod
 
@@ -395,7 +395,7 @@ class Controller(RuleBasedStateMachine):
         refused, then the finish."""
         if answer != "refused":  # applied, answered or not: the describe finds it
             assert deploy.decision == "approve", "prod changed without an approval"
-            self.endpoints.serve(CONFIG.model(deploy.model).endpoints.prod, deploy.package)
+            self.endpoints.serve(CONFIG.model(deploy.model).live.prod, deploy.package)
             self.prod_changes.append((deploy.name, deploy.package))
             self.finish(deploy, "promoted")
         else:  # refused every retry: the describe finds prod unchanged
@@ -479,7 +479,7 @@ class Controller(RuleBasedStateMachine):
             holder = self.slots.slot(name)
             if holder is not None and holder[1] >= self.clock.epoch:
                 continue  # a deploy is changing prod: its finish writes the records
-            prod = self.endpoints.describe(model.endpoints.prod, model.deploy.variant)
+            prod = self.endpoints.describe(model.live.prod, model.deploy.variant)
             champion = self.slots.champion(name)
             assert champion is not None and champion.package_arn == prod.package_arn, name
             package = self.registry.packages[prod.package_arn or ""]
@@ -512,7 +512,7 @@ class Controller(RuleBasedStateMachine):
     @invariant()
     def no_package_prod_serves_is_rejected(self) -> None:
         for model in MODELS:
-            prod = self.endpoints.describe(CONFIG.model(model).endpoints.prod, "AllTraffic")
+            prod = self.endpoints.describe(CONFIG.model(model).live.prod, "AllTraffic")
             assert self.registry.status(prod.package_arn or "") != "Rejected", model
 
     @invariant()

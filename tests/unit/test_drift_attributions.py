@@ -34,6 +34,7 @@ from modelfresh.drift.plan import ATTRIBUTION_METRIC, attribution_alarm, drift_s
 from moto import mock_aws
 
 from localcloud.model_servers import ExplainingServer, XGBoostServer
+from ops import destroy
 from tests.conftest import FIXTURES
 from tests.unit.drift_fixtures import capture_line
 
@@ -267,3 +268,22 @@ def test_the_finding_and_the_metric_carry_the_ranking(ref: Reference, booster: x
         )
         listed = cloudwatch.list_metrics(MetricName=ATTRIBUTION_METRIC)["Metrics"]
         assert [m["Dimensions"] for m in listed] == [[{"Name": "model", "Value": "fare"}]]
+
+
+def test_make_destroy_removes_the_attribution_and_quality_alarms_too() -> None:
+    raw = tomllib.loads((FIXTURES / "models.toml").read_text())
+    body = raw["models"]["taxi-fare"]
+    body["drift_check"]["attribution_alarm"] = True
+    body["quality"] = {"threshold": 2.5}
+    model = parse_config(raw).models["taxi-fare"]
+    prefix = "modelfresh-drift-"
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        made = [attribution_alarm(model, prefix)["AlarmName"], f"{prefix}taxi-fare--quality"]
+        for name in made:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name, MetricName="m", Namespace="n", Statistic="Minimum", Period=3600,
+                EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="LessThanThreshold",
+            )  # fmt: skip
+        found = [leftover.what for leftover in destroy._alarms(cloudwatch, model, prefix)]
+    assert found == [f"alarm {name}" for name in made]

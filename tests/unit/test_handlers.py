@@ -90,7 +90,7 @@ def test_smoke_test_sends_the_models_payloads_to_its_staging_endpoint() -> None:
     )
 
     # Then every payload went to staging, and the report says it passed
-    payloads = CONFIG.model("taxi-fare").smoke_test.payloads
+    payloads = CONFIG.model("taxi-fare").smoke.payloads
     assert sent == [(STAGING, p.encode()) for p in payloads]
     assert (report["passed"], report["errors"]) == (True, 0)
 

@@ -30,7 +30,7 @@ CONFIG = load_config(FIXTURES / "models.toml")
 TAXI = CONFIG.model("taxi-fare")
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/taxi-fare/{}"
 V1, V2 = ARN.format(1), ARN.format(2)
-PROD, STAGING = TAXI.endpoints.prod, TAXI.endpoints.staging
+PROD, STAGING = TAXI.live.prod, TAXI.live.staging
 REPORT = "s3://artifacts/taxi-fare/evaluation.json"
 BASELINE = ("s3://artifacts/v2/statistics.json", "s3://artifacts/v2/constraints.json")
 

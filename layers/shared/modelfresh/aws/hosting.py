@@ -94,7 +94,7 @@ class Guardrails:
         deploy = model.deploy
         names = rollback_alarm_names(model.name)
         dimensions: list[DimensionTypeDef] = [
-            {"Name": "EndpointName", "Value": model.endpoints.prod},
+            {"Name": "EndpointName", "Value": model.live.prod},
             {"Name": "VariantName", "Value": deploy.variant},
         ]
         alarm = deploy.model_alarm
@@ -187,4 +187,4 @@ def scaling_policy_name(model: str) -> str:
 
 
 def _resource(model: ModelConfig) -> str:
-    return f"endpoint/{model.endpoints.prod}/variant/{model.deploy.variant}"
+    return f"endpoint/{model.live.prod}/variant/{model.deploy.variant}"

@@ -113,7 +113,11 @@ def _check_across_models(models: list[ModelConfig]) -> list[str]:
     problems = []
     problems.extend(_duplicates(models, lambda m: [m.package_group], "package group"))
     problems.extend(
-        _duplicates(models, lambda m: [m.endpoints.staging, m.endpoints.prod], "endpoint")
+        _duplicates(
+            models,
+            lambda m: [m.endpoints.staging, m.endpoints.prod] if m.endpoints else [],
+            "endpoint",
+        )
     )
     problems.extend(_duplicates(models, lambda m: list(m.drift_alarms), "drift alarm"))
     return problems
@@ -166,7 +170,10 @@ def _build(cls: type[Any], data: Mapping[str, Any], path: str, problems: list[st
             problems.append(f"{where}: required")
             values[f.name] = _INVALID
     valid = {k: v for k, v in values.items() if v is not _INVALID}
-    problems.extend(f"{path}.{key}: {message}" for key, message in cls.problems(valid))
+    failed = set(values) - set(valid)  # their problem is recorded: no rule piles on
+    problems.extend(
+        f"{path}.{key}: {message}" for key, message in cls.problems(valid) if key not in failed
+    )
     if len(valid) < len(values) or len(problems) > problems_before:
         return _INVALID
     return cls(**values)

@@ -428,6 +428,50 @@ ProblemType = Literal["regression", "binary_classification"]
 # "drift": drift alarms retrain; "quality": quality alarms retrain; "drift-and-degraded":
 # quality alarms retrain, and drift alarms when the model's quality has dropped.
 RetrainPolicy = Literal["drift", "quality", "drift-and-degraded"]
+ModelKind = Literal["realtime", "batch"]
+ViolationPolicy = Literal["stop", "score-and-flag", "score"]
+# EventBridge Scheduler's expressions: rate(<n> <unit>) or cron(<6 fields>).
+SCHEDULE = re.compile(
+    r"^(rate\([1-9]\d* (minutes?|hours?|days?)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
+)
+
+
+class NotRealTime(Exception):
+    """A real-time path (endpoints, smoke test, deploy) reached a batch model."""
+
+
+@dataclass(frozen=True)
+class BatchInference:
+    """How a batch model scores (kind = "batch"): its input is CSV rows in feature order under
+    `input_uri`/yyyy/mm/dd/hh/ (the layout the drift check reads a batch input in, and checks
+    every hour), its predictions go under `output_uri`, on the instances given, when
+    `schedule` says; a drifted input is handled as `on_violation` says (the seed's
+    fail_on_violation is "stop")."""
+
+    input_uri: str
+    output_uri: str
+    schedule: str  # rate(1 day), cron(0 6 * * ? *)
+    on_violation: ViolationPolicy = "stop"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Rules beyond types, over whichever fields converted."""
+        for key in ("input_uri", "output_uri"):
+            uri = v.get(key)
+            if uri is not None and (not uri.startswith("s3://") or len(uri) <= 5):
+                yield key, f"{uri!r} is not an s3:// URI"
+        if "input_uri" in v and v.get("input_uri") == v.get("output_uri"):
+            yield "output_uri", "must differ from input_uri: the output would be read as input"
+        if "schedule" in v and not SCHEDULE.match(v["schedule"]):
+            yield "schedule", f"{v['schedule']!r} is not a rate(...) or cron(...) expression"
+        if "instance_type" in v and not INSTANCE_TYPE.match(v["instance_type"]):
+            yield "instance_type", f"{v['instance_type']!r} is not an ml.* instance type"
+        if v.get("instance_count", 1) < 1:
+            yield "instance_count", "must be >= 1"
+
+
 # The XGBoost objectives whose predictions the evaluation step can score as each problem type,
 # the first being the default: the label's own scale for regression, a probability for binary
 # classification (AUC, log loss and accuracy at 0.5 need one; binary:logitraw and
@@ -504,10 +548,14 @@ class ModelConfig:
     name: str
     package_group: str
     pipeline: str
-    endpoints: Endpoints
     gate: Gate
-    smoke_test: SmokeTest
     training: Training
+    # "realtime": served by endpoints (required: endpoints, smoke_test); "batch": scored by
+    # transform jobs (required: batch), with no endpoints and no smoke test.
+    kind: ModelKind = "realtime"
+    endpoints: Endpoints | None = None
+    smoke_test: SmokeTest | None = None
+    batch: BatchInference | None = None
     deploy: Deployment = Deployment()
     approval: ApprovalMode = "manual"
     cooldown_hours: float = 6.0
@@ -533,6 +581,7 @@ class ModelConfig:
         yield from _gate_problems(v.get("gate"), v.get("training"))
         yield from _quality_problems(v.get("quality"), v.get("gate"), v.get("training"))
         yield from _smoke_test_problems(v.get("smoke_test"), v.get("drift_check"))
+        yield from _kind_problems(v)
         if "name" in v and (not MODEL_NAME.match(v["name"]) or ALARM_SEPARATOR in v["name"]):
             yield "name", "model names are 1-40 lowercase letters, digits and single dashes"
         for key in ("package_group", "pipeline"):
@@ -557,6 +606,20 @@ class ModelConfig:
             yield "retrain_on", f"{v['retrain_on']!r} needs a [quality] check of the model"
 
     @property
+    def live(self) -> Endpoints:
+        """A real-time model's endpoints. Raises: NotRealTime for a batch model."""
+        if self.endpoints is None:
+            raise NotRealTime(f"{self.name} is a batch model: it has no endpoints")
+        return self.endpoints
+
+    @property
+    def smoke(self) -> SmokeTest:
+        """A real-time model's smoke test. Raises: NotRealTime for a batch model."""
+        if self.smoke_test is None:
+            raise NotRealTime(f"{self.name} is a batch model: it has no smoke test")
+        return self.smoke_test
+
+    @property
     def retrain_policy(self) -> RetrainPolicy:
         """Which alarms start a retrain: as configured; else the drift alarms, or, with a
         quality check, quality alarms and drift alarms that come with a quality drop."""
@@ -578,6 +641,8 @@ class ModelConfig:
         }
         if self.drift_check is not None:
             uris["drift_check.batch_input_uri"] = (self.drift_check.batch_input_uri, readable)
+        if self.batch is not None:  # its drift check reads it
+            uris["batch.input_uri"] = (self.batch.input_uri, readable)
         found = []
         for key, (uri, buckets) in uris.items():
             bucket = (uri or "").removeprefix("s3://").split("/", 1)[0]
@@ -665,6 +730,36 @@ def _quality_problems(
 
 
 CSV_CONTENT_TYPES = frozenset({"text/csv", "application/csv"})
+
+
+def _kind_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """What each kind of model needs, and what it must not have (of a whole model: [defaults]
+    is checked a key at a time, and has no name)."""
+    if "name" not in v:
+        return
+    if v.get("kind", "realtime") == "realtime":
+        for key in ("endpoints", "smoke_test"):
+            if v.get(key) is None:
+                yield key, "required"
+        if v.get("batch") is not None:
+            yield "batch", 'only a batch model (kind = "batch") is scored by transform jobs'
+        return
+    if v.get("batch") is None:
+        yield "batch", 'required for kind = "batch": its input, output and schedule'
+    for key in ("endpoints", "smoke_test"):
+        if v.get(key) is not None:
+            yield key, "a batch model has none: it is scored by transform jobs"
+    if v.get("quality") is not None:
+        yield (
+            "quality",
+            (
+                "not yet for a batch model: joining its predictions with labels by record id comes "
+                "with batch scoring"
+            ),
+        )
+    check = v.get("drift_check")
+    if check is not None and check.batch_input_uri is not None:
+        yield "drift_check.batch_input_uri", "a batch model's drift check reads batch.input_uri"
 
 
 def _smoke_test_problems(

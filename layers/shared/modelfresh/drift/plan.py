@@ -122,13 +122,14 @@ INPUT_SUFFIX = {"capture": ".jsonl", "csv": ".csv"}
 
 def input_of(model: ModelConfig, default_capture_uri: str) -> tuple[str, str, str]:
     """(format, bucket, prefix) of what the model's drift check reads: the prod variant's
-    captured traffic, or the batch input its config names."""
+    captured traffic, or the batch input its config names (a batch model's own input)."""
     check = _check_of(model)
-    if check.batch_input_uri is not None:
-        bucket, key = split_s3_uri(check.batch_input_uri.rstrip("/"))
+    batch_input = model.batch.input_uri if model.batch is not None else check.batch_input_uri
+    if batch_input is not None:
+        bucket, key = split_s3_uri(batch_input.rstrip("/"))
         return "csv", bucket, f"{key}/" if key else ""
     uri = model.deploy.data_capture_uri or default_capture_uri
-    return ("capture", *capture_prefix(uri, model.endpoints.prod, model.deploy.variant))
+    return ("capture", *capture_prefix(uri, model.live.prod, model.deploy.variant))
 
 
 def batches(objects: Iterable[CaptureObject]) -> list[list[CaptureObject]]:

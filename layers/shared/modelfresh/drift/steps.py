@@ -114,9 +114,10 @@ def baseline_of(
     model: ModelConfig, baselines: Baselines, endpoints: ServingEndpoints, packages: Packages
 ) -> DriftBaseline | None:
     """The champion's baseline as recorded at its promotion; for a model that was in
-    production before the controller, the DriftCheckBaselines of the package prod serves."""
+    production before the controller, the DriftCheckBaselines of the package prod serves
+    (a batch model has no prod endpoint: only a recorded baseline)."""
     recorded = baselines.baseline(model.name)
-    if recorded is not None:
+    if recorded is not None or model.endpoints is None:
         return recorded
     prod = endpoints.describe(model.endpoints.prod, model.deploy.variant)
     if prod.package_arn is None:

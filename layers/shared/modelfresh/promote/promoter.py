@@ -181,7 +181,7 @@ class Promoter:
         running deploy handles it."""
         model = self._config.model_for_package_group(change.group)
         champion = None
-        if model is not None:
+        if model is not None and model.kind == "realtime":
             champion = self._serving(model) or self._slots.champion(model.name)
         reason = why_not_deploy(change, model, champion)
         if reason is None and model is not None:
@@ -218,8 +218,8 @@ class Promoter:
             model=model,
             package=package,
             champion=self._slots.champion(model.name),
-            staging=self._endpoints.describe(model.endpoints.staging, model.deploy.variant),
-            prod=self._endpoints.describe(model.endpoints.prod, model.deploy.variant),
+            staging=self._endpoints.describe(model.live.staging, model.deploy.variant),
+            prod=self._endpoints.describe(model.live.prod, model.deploy.variant),
             report=report,
             run=run,
             role_arn=settings.role_arn,
@@ -259,8 +259,7 @@ class Promoter:
                 reason += "; what SageMaker did is unknown: " + failure_message(unresolved)
             if result is DeployResult.ROLLED_BACK:
                 reason = (
-                    self._endpoints.failure_reason(model.endpoints.prod)
-                    or "a rollback alarm went off"
+                    self._endpoints.failure_reason(model.live.prod) or "a rollback alarm went off"
                 )
             elif stop.get("endpoint"):  # an endpoint kept its old config: SageMaker says why
                 why = self._endpoints.failure_reason(str(stop["endpoint"]))
@@ -288,6 +287,8 @@ class Promoter:
         disagrees. Returns one line per model it acted on."""
         actions = []
         for model in self._config.models.values():
+            if model.kind == "batch":  # no endpoint serves it: nothing to compare
+                continue
             action = self._reconcile_one(model)
             if action:
                 actions.append(f"{model.name}: {action}")
@@ -297,7 +298,7 @@ class Promoter:
 
     def _serving(self, model: ModelConfig) -> Champion | None:
         """The package the prod endpoint serves, as a champion (None if not from a package)."""
-        return serving(self._endpoints.describe(model.endpoints.prod, model.deploy.variant))
+        return serving(self._endpoints.describe(model.live.prod, model.deploy.variant))
 
     def _crown(
         self,
@@ -343,7 +344,7 @@ class Promoter:
         holder = self._slots.slot(model.name)
         if holder is not None and holder[1] >= int(now.timestamp()):
             return freed  # a deploy is changing prod: its own finish writes the records
-        prod = self._endpoints.describe(model.endpoints.prod, model.deploy.variant)
+        prod = self._endpoints.describe(model.live.prod, model.deploy.variant)
         if not prod.exists or prod.status != "InService" or not prod.package_arn:
             return None  # nothing settled to compare with (or not served from a package)
         package = self._registry.describe(prod.package_arn)

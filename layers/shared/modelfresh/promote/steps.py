@@ -72,6 +72,11 @@ def why_not_deploy(
         return f"package group {change.group!r} belongs to no configured model"
     if change.status != "Approved":
         return f"{change.arn} is {change.status}, not Approved"
+    if model.kind == "batch":
+        return (
+            f"{model.name} is a batch model: no endpoint to deploy {change.arn} to (a batch "
+            "scores with its recorded champion, else the newest Approved package)"
+        )
     if champion is not None and champion.package_arn == change.arn:
         return f"{change.arn} already serves {model.name} in production"
     return None
@@ -109,7 +114,7 @@ def data_capture_config(
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
     }
     # How SageMaker writes captured payloads: CSV and JSON as text, anything else base64.
-    content_type = model.smoke_test.content_type
+    content_type = model.smoke.content_type
     if media_type(content_type) == "text/csv":
         capture["CaptureContentTypeHeader"] = {"CsvContentTypes": [content_type]}
     elif media_type(content_type).endswith(("/json", "+json", "/jsonlines")):

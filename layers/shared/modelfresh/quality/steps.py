@@ -163,7 +163,7 @@ def _estimate_plan(
     window = Window.due_at(request.at, check_of(model))
     bucket, root = capture_prefix(
         model.deploy.data_capture_uri or settings.data_capture_uri,
-        model.endpoints.prod,
+        model.live.prod,
         model.deploy.variant,
     )
     found = objects.list(bucket, [root + h for h in window.hour_prefixes()], OBJECT_SUFFIX)

@@ -65,11 +65,14 @@ def sources_of(
     model: ModelConfig, start: datetime, end: datetime, now: datetime, locations: DataLocations
 ) -> Sources:
     """Where the drift data of the window [start, end) is, for a run starting at `now`."""
-    capture_bucket, capture_root = capture_prefix(
-        model.deploy.data_capture_uri or locations.capture_uri,
-        model.endpoints.prod,
-        model.deploy.variant,
-    )
+    if model.endpoints is None:  # a batch model: nothing is captured (its inputs have ids)
+        capture_bucket, capture_root = "", ""
+    else:
+        capture_bucket, capture_root = capture_prefix(
+            model.deploy.data_capture_uri or locations.capture_uri,
+            model.endpoints.prod,
+            model.deploy.variant,
+        )
     training = model.training
     truth_uri = training.ground_truth_uri or f"{locations.ground_truth_uri}/{model.name}"
     truth_bucket, truth_key = split_s3_uri(truth_uri.rstrip("/"))
@@ -78,7 +81,9 @@ def sources_of(
     return Sources(
         capture_bucket=capture_bucket,
         capture_root=capture_root,
-        capture_prefixes=tuple(capture_root + h for h in hours_touching(start, end)),
+        capture_prefixes=tuple(capture_root + h for h in hours_touching(start, end))
+        if capture_bucket
+        else (),
         ground_truth_bucket=truth_bucket,
         ground_truth_root=truth_root,
         ground_truth_prefixes=tuple(truth_root + h for h in hours_touching(start, until)),
@@ -97,6 +102,12 @@ def notes_of(
 ) -> list[str]:
     """What a person (and the evaluation report) should know about the drift data."""
     window = f"{iso(start)} .. {iso(end)}"
+    if model.endpoints is None:
+        return [
+            f"{model.name} is a batch model: no traffic is captured, so the run trains on the "
+            "base data alone (joining scored batches with their labels by record id is not "
+            "built yet)."
+        ]
     if not capture:
         return [
             f"No captured requests from {model.endpoints.prod}/{model.deploy.variant} in the "

@@ -96,7 +96,10 @@ class ServedModel:
 
 def champion_of(model: ModelConfig, endpoints: ServingEndpoints, packages: Packages) -> ServedModel:
     """The package the prod endpoint's variant serves, and its ModelDataUrl; nothing when prod
-    does not exist yet or serves a model that was not created from a package."""
+    does not exist yet or serves a model that was not created from a package, or for a batch
+    model (no endpoint serves it; recording its champion comes with batch promotion)."""
+    if model.endpoints is None:
+        return ServedModel()
     prod = endpoints.describe(model.endpoints.prod, model.deploy.variant)
     if prod.package_arn is None:
         return ServedModel()

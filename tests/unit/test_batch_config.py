@@ -1,0 +1,144 @@
+"""Batch models in the config (`kind = "batch"`): no endpoints or smoke test to declare, a
+`[batch]` table instead; every real-time path either skips them or refuses them by name."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from modelfresh.core.config import parse_config
+from modelfresh.core.errors import ConfigError
+from modelfresh.core.records import Champion
+from modelfresh.core.schema import ModelConfig, NotRealTime
+from modelfresh.drift.plan import input_of
+from modelfresh.promote.steps import PackageChange, why_not_deploy
+from modelfresh.retrain.dataset import DataLocations, notes_of, sources_of
+
+SCORER = """
+[models.scorer]
+kind = "batch"
+package_group = "scorer"
+pipeline = "scorer-retrain"
+gate = { metric = "auc", direction = "maximize", threshold = 0.75 }
+training = { problem_type = "binary_classification" }
+batch = { input_uri = "s3://data/scorer/input", output_uri = "s3://data/scorer/scored", schedule = "cron(0 6 * * ? *)" }
+
+[models.scorer.drift_check]
+features = ["tenure", "charges"]
+"""
+
+
+def parsed(text: str = SCORER, **changes: Any) -> ModelConfig:
+    raw = tomllib.loads(text)
+    raw["models"]["scorer"].update(changes)
+    return parse_config(raw).models["scorer"]
+
+
+def problems(text: str = SCORER, **changes: Any) -> list[str]:
+    raw = tomllib.loads(text)
+    raw["models"]["scorer"].update(changes)
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw)
+    return refused.value.problems
+
+
+def test_a_batch_model_declares_its_batch_and_no_endpoints_or_smoke_test() -> None:
+    model = parsed()
+    assert model.kind == "batch" and model.endpoints is None and model.smoke_test is None
+    assert model.batch is not None and model.batch.on_violation == "stop"
+    assert model.batch.instance_count == 1
+    with pytest.raises(NotRealTime, match="scorer is a batch model"):
+        _ = model.live
+    with pytest.raises(NotRealTime):
+        _ = model.smoke
+
+
+def test_what_each_kind_needs_and_must_not_have_is_said_by_name() -> None:
+    endpoints = {"staging": "s-staging", "prod": "s-prod"}
+    assert problems(endpoints=endpoints, smoke_test={"payloads": ["1,2"]}) == [
+        "models.scorer.endpoints: a batch model has none: it is scored by transform jobs",
+        "models.scorer.smoke_test: a batch model has none: it is scored by transform jobs",
+    ]
+    assert problems(kind="realtime") == [
+        "models.scorer.endpoints: required",
+        "models.scorer.smoke_test: required",
+        'models.scorer.batch: only a batch model (kind = "batch") is scored by transform jobs',
+    ]
+    raw = tomllib.loads(SCORER)
+    del raw["models"]["scorer"]["batch"]
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw)
+    assert refused.value.problems == [
+        'models.scorer.batch: required for kind = "batch": its input, output and schedule'
+    ]
+    # a real-time model whose endpoints table is wrong hears about the table, not "required"
+    raw["models"]["scorer"] |= {
+        "kind": "realtime",
+        "endpoints": {"staging": "x"},
+        "smoke_test": {"payloads": ["1,2"]},
+    }
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw)
+    assert refused.value.problems == ["models.scorer.endpoints.prod: required"]
+
+
+def test_the_batch_table_is_checked() -> None:
+    batch = tomllib.loads(SCORER)["models"]["scorer"]["batch"]
+    assert problems(batch=batch | {"schedule": "every day"}) == [
+        "models.scorer.batch.schedule: 'every day' is not a rate(...) or cron(...) expression"
+    ]
+    assert problems(batch=batch | {"output_uri": batch["input_uri"]}) == [
+        "models.scorer.batch.output_uri: must differ from input_uri: the output would be read "
+        "as input"
+    ]
+    assert problems(batch=batch | {"on_violation": "fail"}) == [
+        "models.scorer.batch.on_violation: expected one of 'stop', 'score-and-flag', 'score', "
+        "got 'fail'"
+    ]
+    assert parsed(batch=batch | {"schedule": "rate(1 day)"}).batch is not None
+
+
+def test_what_a_batch_model_cannot_have_yet_is_refused_with_why() -> None:
+    quality = {"threshold": 0.7}
+    assert problems(quality=quality) == [
+        "models.scorer.quality: not yet for a batch model: joining its predictions with labels "
+        "by record id comes with batch scoring"
+    ]
+    check = tomllib.loads(SCORER)["models"]["scorer"]["drift_check"]
+    assert problems(drift_check=check | {"batch_input_uri": "s3://data/x"}) == [
+        "models.scorer.drift_check.batch_input_uri: a batch model's drift check reads "
+        "batch.input_uri"
+    ]
+
+
+def test_the_real_time_paths_skip_or_refuse_a_batch_model() -> None:
+    model = parsed()
+    # its drift check reads its batch input, as a batch_input_uri
+    assert input_of(model, "s3://artifacts/data-capture") == ("csv", "data", "scorer/input/")
+    # an approved package is not deployed anywhere
+    change = PackageChange(
+        arn="arn:aws:sagemaker:us-east-1:1:model-package/scorer/2",
+        group="scorer",
+        version=2,
+        status="Approved",
+        modified="2026-12-07T10:00:00Z",
+    )
+    reason = why_not_deploy(change, model, Champion(change.arn, 1))
+    assert reason is not None and reason.startswith("scorer is a batch model: no endpoint")
+    # a retrain lists no captured traffic and says why it trains on the base data
+    start, end = datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 7, 6, tzinfo=UTC)
+    locations = DataLocations("s3://a/capture", "s3://a/truth", "s3://a/datasets", "data")
+    sources = sources_of(model, start, end, end, locations)
+    assert sources.capture_prefixes == ()
+    notes = notes_of(model, start, end, sources, capture=[], ground_truth=[])
+    assert notes[0].startswith("scorer is a batch model: no traffic is captured")
+
+
+def test_a_batch_input_out_of_the_deployments_reach_is_named() -> None:
+    model = parsed()
+    assert model.data_out_of_reach("artifacts", "data") == []
+    assert model.data_out_of_reach("artifacts", "elsewhere") == [
+        "scorer: batch.input_uri is in bucket 'data', not in 'artifacts' or 'elsewhere'"
+    ]
