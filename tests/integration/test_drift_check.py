@@ -188,19 +188,34 @@ def test_drifted_traffic_raises_the_alarm_and_starts_a_retrain_that_carries_the_
 
 
 class PredictionDriftApp(DriftApp):
-    """A champion whose baseline also holds its own predictions for the baseline's rows, as
-    the pipeline's BaselineData step makes it."""
+    """A champion whose baseline also holds its own predictions for the baseline's rows (and,
+    with `attributions`, its TreeSHAP contributions to them), as the pipeline's BaselineData
+    step makes it."""
+
+    attributions = False
+    trips = 20_000
 
     def register_champion(self) -> str:
         features = [
             FeatureSpec(n, "categorical" if n in taxi.CATEGORICAL else "numeric")
             for n in taxi.FEATURES
         ]
-        training = taxi.training_csv(taxi.trips(20_000, 1), seed=2).splitlines()
+        training = taxi.training_csv(taxi.trips(self.trips, 1), seed=2).splitlines()
         rows = [line.split(",")[1:] for line in training if line]
-        answers = models.train(models.CHAMPION).predict(xgb.DMatrix(np.array(rows, dtype=float)))
-        statistics, constraints = baseline(rows, features, DriftSettings(), predictions=answers)
-        return self.register_with_baseline("champion-with-predictions", statistics, constraints)
+        matrix = xgb.DMatrix(np.array(rows, dtype=float))
+        booster = models.train(models.CHAMPION)
+        contributions = None
+        if self.attributions:
+            contributions = booster.predict(matrix, pred_contribs=True)[:, :-1]
+        statistics, constraints = baseline(
+            rows,
+            features,
+            DriftSettings(),
+            predictions=booster.predict(matrix),
+            attributions=contributions,
+        )
+        name = "champion-with-attributions" if self.attributions else "champion-with-predictions"
+        return self.register_with_baseline(name, statistics, constraints)
 
 
 def test_unchanged_requests_answered_differently_are_prediction_drift_reported_and_published(
