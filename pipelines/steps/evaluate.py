@@ -265,7 +265,9 @@ def evaluate(
         report["comparison"] = compared
         if champion_value is not None:
             versus = f" (champion {champion_value:.4g}{_interval_text(compared)})"
-    report["estimator"] = estimate.fit(problem, holdout.labels, models[0])
+    # A classifier's calibration also looks at the holdout's inputs (driftcheck.estimate).
+    inputs = holdout.features if problem == "binary_classification" else None
+    report["estimator"] = estimate.fit(problem, holdout.labels, models[0], inputs)
     common.write_json(output_dir / REPORT_FILE, report)
     print(
         f"evaluate: {metric} {candidate_value:.4g}{versus} on {holdout.labels.size} holdout "

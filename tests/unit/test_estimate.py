@@ -450,3 +450,72 @@ def test_an_error_model_with_uneven_quantile_levels_is_simulated_as_written() ->
     expected = estimate.estimate("regression", even, predictions)
     for name, figures in found.items():
         assert figures == pytest.approx(expected[name], rel=1e-9)
+
+
+def score_blind_world(rows: int, seed: int, shifted: bool = False) -> tuple[Floats, Floats, Floats]:
+    """Two inputs; the truth uses both, the model's score only the first. A shift that moves
+    the second input changes what a score means: the same score holds more positives."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(0.0, 1.0, (rows, 2))
+    if shifted:
+        inputs[:, 1] += 1.5
+    labels = (rng.random(rows) < sigmoid(1.2 * inputs[:, 0] + 1.0 * inputs[:, 1])).astype(float)
+    return inputs, labels, sigmoid(1.2 * inputs[:, 0])
+
+
+def test_a_calibration_that_looks_at_the_inputs_follows_a_shift_the_score_cannot_see() -> None:
+    # Given a model whose score ignores an input the truth uses, fitted with its holdout's inputs
+    inputs, labels, predictions = score_blind_world(5000, seed=40)
+    document = estimate.fit(BINARY, labels, predictions, inputs)
+    calibration = document["calibration"]
+    # ... the inputs are used because they predict the holdout's labels better, out of fold
+    assert "inputs" in calibration
+    assert calibration["log_loss"]["inputs"] < calibration["log_loss"]["isotonic"]
+    assert json.loads(json.dumps(document)) == document
+
+    # When the second input shifts
+    window_inputs, window_labels, window_predictions = score_blind_world(4000, 41, shifted=True)
+    truth = realised(BINARY, window_labels, window_predictions)
+    blind = estimate.estimate(BINARY, document, window_predictions)
+    seeing = estimate.estimate(BINARY, document, window_predictions, inputs=window_inputs)
+
+    # Then the score alone misses the change (a score now holds more positives), and the
+    # inputs see it
+    assert abs(blind["precision"]["value"] - truth["precision"]) > 0.1  # type: ignore[operator]
+    for name in ("precision", "accuracy", "auc"):
+        assert seeing[name]["value"] == pytest.approx(truth[name], abs=0.015), name
+
+
+def test_inputs_that_add_nothing_leave_the_isotonic_map_alone() -> None:
+    # Given a score whose meaning is a step (no logistic curve fits it; the isotonic map
+    # does), and inputs of pure noise
+    rng = np.random.default_rng(42)
+    predictions = rng.uniform(0.0, 1.0, 4000)
+    labels = (rng.random(4000) < np.where(predictions < 0.5, 0.2, 0.8)).astype(float)
+    noise = rng.normal(size=(4000, 3))
+    document = estimate.fit(BINARY, labels, predictions, noise)
+    # Then the flexible isotonic map is kept, and the choice is recorded
+    losses = document["calibration"]["log_loss"]
+    assert "inputs" not in document["calibration"]
+    assert losses["isotonic"] < losses["inputs"]
+    # ... and inputs given at estimate time change nothing
+    window = estimate.estimate(BINARY, document, predictions[:500], inputs=noise[:500])
+    assert window == estimate.estimate(BINARY, document, predictions[:500])
+
+
+def test_inputs_of_the_wrong_shape_are_refused_and_a_broken_input_calibration_named() -> None:
+    inputs, labels, predictions = score_blind_world(2000, seed=44)
+    document = estimate.fit(BINARY, labels, predictions, inputs)
+    with pytest.raises(estimate.PredictionsInvalid, match="100 rows of 2 values"):
+        estimate.estimate(BINARY, document, predictions[:100], inputs=inputs[:100, :1])
+    with pytest.raises(ValueError, match="one row of inputs per label"):
+        estimate.fit(BINARY, labels, predictions, inputs[:10])
+    broken = copy.deepcopy(document)
+    broken["calibration"]["inputs"]["scales"] = [1.0]
+    with pytest.raises(estimate.EstimatorInvalid, match="a mean and a positive scale per input"):
+        estimate.estimate(BINARY, broken, predictions, inputs=inputs)
+    # a missing input is read at the holdout's mean: no crash, a figure
+    holey = inputs[:200].copy()
+    holey[0, 1] = np.nan
+    found = estimate.estimate(BINARY, document, predictions[:200], inputs=holey)
+    assert found["auc"]["value"] is not None

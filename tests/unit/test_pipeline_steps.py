@@ -453,8 +453,11 @@ def test_binary_classification_reports_its_metrics_as_numpy_counts_them(tmp_path
     assert "champion" not in evaluation and "comparison" not in evaluation
     assert evaluation["gate"]["champion"] is None
     assert evaluation["gate"]["meets_threshold"] is (expected["auc"] >= 0.8)
-    # and the estimator the quality check estimates with, calibrated on this holdout
-    assert evaluation["estimator"] == estimate.fit("binary_classification", labels, scores)
+    # and the estimator the quality check estimates with, calibrated on this holdout (and its
+    # inputs, which the calibration uses where they predict the labels better)
+    assert evaluation["estimator"] == estimate.fit(
+        "binary_classification", labels, scores, features
+    )
     assert evaluation["estimator"]["calibration"]["method"] == "isotonic"
 
 

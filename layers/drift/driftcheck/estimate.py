@@ -13,7 +13,15 @@ rate (pool-adjacent-violators, interpolated linearly between its blocks, flat be
 on new traffic a row whose calibrated probability is q is a positive with probability q, so
 the confusion matrix has expected entries (tp = sum of q over predicted positives, ...), from
 which accuracy, precision, recall and f1 follow, and auc is the expected share of
-positive-negative pairs ranked right over the expected number of such pairs.
+positive-negative pairs ranked right over the expected number of such pairs. With the
+holdout's inputs too, the calibration also looks at them ("inputs" in the document): a row's
+probability is a logistic model of its predicted probability (as a log-odds) and its
+standardized inputs, fitted on the holdout with a ridge penalty on the inputs' weights, so a
+shift that sends traffic where the same score holds more (or fewer) positives than on the
+holdout moves the estimate; the score alone cannot see that (README, the estimate's third
+limit). It is used only when it predicts the holdout's labels better than the isotonic map,
+out of fold (the document keeps both log losses); a window estimated without its inputs uses
+the isotonic probability alone.
 
 Regression: the holdout's errors (label - prediction), binned by quantiles of the prediction
 (at most ERROR_BINS bins, at least MIN_BIN_ROWS rows each): per bin the mean error, mean
@@ -40,7 +48,11 @@ The document (JSON, versioned; `estimate` reads version 1 and refuses any other 
      "holdout_rows": 2000, "class_threshold": 0.5,
      "calibration": {"method": "isotonic",
                      "probabilities": [0.02, 0.11, ...],    # strictly increasing, in [0, 1]
-                     "positive_rates": [0.0, 0.04, ...]}}   # non-decreasing, in [0, 1]
+                     "positive_rates": [0.0, 0.04, ...],    # non-decreasing, in [0, 1]
+                     "log_loss": {"isotonic": 0.45, "inputs": 0.44},  # out of fold
+                     "inputs": {"method": "logistic",       # when it did better
+                                "means": [...], "scales": [...],  # one per input column
+                                "coefficients": [c0, c1, b1, ...]}}}  # 2 + inputs
 
     {"version": 1, "problem_type": "regression", "method": "binned_error",
      "holdout_rows": 2000,
@@ -77,6 +89,11 @@ METRICS = {
 }
 # The calibration map keeps at most this many knots (evenly spread over the holdout's rows).
 MAX_KNOTS = 200
+# The input calibration's ridge penalty on the inputs' weights (standardized inputs), and how
+# far from 0 and 1 an isotonic probability is kept to take its log-odds.
+INPUT_PENALTY = 1.0
+EDGE = 1e-4
+FOLDS = 5  # the out-of-fold comparison that decides whether the inputs are used
 # The regression error model: at most this many bins, each of at least this many rows.
 ERROR_BINS = 10
 MIN_BIN_ROWS = 50
@@ -118,9 +135,13 @@ class PredictionsInvalid(ValueError):
 # -- fitting on the holdout ----------------------------------------------------------------------
 
 
-def fit(problem_type: str, labels: Floats, predictions: Floats) -> dict[str, Any]:
+def fit(
+    problem_type: str, labels: Floats, predictions: Floats, inputs: Floats | None = None
+) -> dict[str, Any]:
     """The estimator of a model from its holdout: labels and its predictions (a classifier's:
-    the probability of class 1), as the JSON document `estimate` reads."""
+    the probability of class 1), as the JSON document `estimate` reads; with the holdout's
+    `inputs` (rows x columns, as the model read them), a classifier's calibration also
+    looks at them."""
     labels = np.asarray(labels, dtype=np.float64)
     predictions = np.asarray(predictions, dtype=np.float64)
     if labels.shape != predictions.shape or labels.ndim != 1 or labels.size == 0:
@@ -129,17 +150,26 @@ def fit(problem_type: str, labels: Floats, predictions: Floats) -> dict[str, Any
         raise ValueError("fit needs finite labels and predictions")
     if problem_type == "binary_classification":
         probabilities, rates = isotonic(predictions, labels)
+        calibration: dict[str, Any] = {
+            "method": "isotonic",
+            "probabilities": probabilities.tolist(),
+            "positive_rates": rates.tolist(),
+        }
+        if inputs is not None:
+            given = np.asarray(inputs, dtype=np.float64)
+            if given.ndim != 2 or given.shape[0] != labels.size:
+                raise ValueError("fit needs one row of inputs per label")
+            chosen, losses = _choose_calibration(labels, predictions, given)
+            calibration["log_loss"] = losses  # out of fold: why the inputs are used, or not
+            if chosen:
+                calibration["inputs"] = _fit_inputs(labels, predictions, given)
         return {
             "version": VERSION,
             "problem_type": problem_type,
             "method": METHODS[problem_type],
             "holdout_rows": int(labels.size),
             "class_threshold": CLASS_THRESHOLD,
-            "calibration": {
-                "method": "isotonic",
-                "probabilities": probabilities.tolist(),
-                "positive_rates": rates.tolist(),
-            },
+            "calibration": calibration,
         }
     if problem_type == "regression":
         return {
@@ -150,6 +180,79 @@ def fit(problem_type: str, labels: Floats, predictions: Floats) -> dict[str, Any
             "error_model": _error_model(predictions, labels - predictions),
         }
     raise ValueError(f"problem type {problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}")
+
+
+def _choose_calibration(
+    labels: Floats, predictions: Floats, inputs: Floats
+) -> tuple[bool, dict[str, float]]:
+    """Whether the input calibration predicts the holdout's labels better than the isotonic
+    map of the score alone, out of fold (FOLDS folds, in a seeded order): the inputs are used
+    only when they earn it, so a model whose score already says what its inputs would keeps
+    the isotonic map's flexibility. Returns the choice and both mean log losses."""
+    order = np.random.default_rng(SEED).permutation(labels.size)
+    losses = {"isotonic": 0.0, "inputs": 0.0}
+    for fold in np.array_split(order, FOLDS):
+        train = np.setdiff1d(order, fold)
+        if fold.size == 0 or train.size == 0:
+            continue
+        knots, rates = isotonic(predictions[train], labels[train])
+        losses["isotonic"] += _log_loss(labels[fold], np.interp(predictions[fold], knots, rates))
+        fitted = _fit_inputs(labels[train], predictions[train], inputs[train])
+        weights = np.asarray(fitted["coefficients"])
+        means, scales = np.asarray(fitted["means"]), np.asarray(fitted["scales"])
+        q = _sigmoid(_design(predictions[fold], inputs[fold], means, scales) @ weights)
+        losses["inputs"] += _log_loss(labels[fold], q)
+    mean = {name: round(total / labels.size, 6) for name, total in losses.items()}
+    return mean["inputs"] < mean["isotonic"], mean
+
+
+def _log_loss(labels: Floats, q: Floats) -> float:
+    """The summed log loss of probabilities `q` (kept EDGE from 0 and 1) for the labels."""
+    q = np.clip(q, EDGE, 1 - EDGE)
+    return float(-np.sum(labels * np.log(q) + (1 - labels) * np.log(1 - q)))
+
+
+def _fit_inputs(labels: Floats, predictions: Floats, inputs: Floats) -> dict[str, Any]:
+    """The logistic model of the labels on the model's own log-odds and the standardized
+    inputs (missing inputs at their mean), by Newton's method; the inputs' weights are shrunk
+    by INPUT_PENALTY, the intercept and the log-odds' weight are not. Raises: ValueError."""
+    if inputs.ndim != 2 or inputs.shape[0] != labels.size:
+        raise ValueError("fit needs one row of inputs per label")
+    means = np.nanmean(inputs, axis=0) if inputs.size else np.zeros(inputs.shape[1])
+    means = np.where(np.isfinite(means), means, 0.0)
+    scales = np.nanstd(inputs, axis=0) if inputs.size else np.ones(inputs.shape[1])
+    scales = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+    design = _design(predictions, inputs, means, scales)
+    penalty = np.r_[0.0, 0.0, np.full(inputs.shape[1], INPUT_PENALTY)]
+    weights = np.r_[0.0, 1.0, np.zeros(inputs.shape[1])]  # start from the model's own odds
+    for _ in range(50):
+        q = _sigmoid(design @ weights)
+        gradient = design.T @ (q - labels) + penalty * weights
+        hessian = (design * (q * (1 - q))[:, None]).T @ design + np.diag(penalty)
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(weights.size), gradient)
+        weights -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return {
+        "method": "logistic",
+        "means": means.tolist(),
+        "scales": scales.tolist(),
+        "coefficients": weights.tolist(),
+    }
+
+
+def _design(
+    probabilities: Floats, inputs: Floats, means: Floats, scales: Floats
+) -> NDArray[np.float64]:
+    """[1, the predicted probability's log-odds, standardized inputs (missing: 0)]."""
+    clipped = np.clip(probabilities, EDGE, 1 - EDGE)
+    standard = (inputs - means) / scales
+    standard = np.where(np.isfinite(standard), standard, 0.0)
+    return np.column_stack([np.ones(probabilities.size), np.log(clipped / (1 - clipped)), standard])
+
+
+def _sigmoid(values: Floats) -> Floats:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -500, 500)))
 
 
 def isotonic(scores: Floats, labels: Floats) -> tuple[Floats, Floats]:
@@ -238,9 +341,17 @@ class Calibration:
     probabilities: Floats
     positive_rates: Floats
     class_threshold: float
+    # The input calibration ("inputs"): means, scales and coefficients; None without one.
+    inputs: tuple[Floats, Floats, Floats] | None = None
 
-    def calibrated(self, probabilities: Floats) -> Floats:
-        return np.interp(probabilities, self.probabilities, self.positive_rates)
+    def calibrated(self, probabilities: Floats, inputs: Floats | None = None) -> Floats:
+        """Each row's probability of being a positive: the logistic model of its predicted
+        probability and its inputs when both the document and the window have them, else the
+        isotonic map of its predicted probability."""
+        if self.inputs is None or inputs is None:
+            return np.interp(probabilities, self.probabilities, self.positive_rates)
+        means, scales, weights = self.inputs
+        return _sigmoid(_design(probabilities, inputs, means, scales) @ weights)
 
 
 @dataclass(frozen=True)
@@ -325,9 +436,30 @@ def _read_calibration(document: Mapping[str, Any]) -> Calibration:
             problems.append("calibration.probabilities are not strictly increasing")
         if np.any(np.diff(rates) < 0):
             problems.append("calibration.positive_rates decrease somewhere (not monotone)")
+    inputs = _read_inputs(section.get("inputs"), problems)
     if problems or scores is None or rates is None or threshold is None:
         raise EstimatorInvalid(problems)
-    return Calibration(scores, rates, threshold)
+    return Calibration(scores, rates, threshold, inputs)
+
+
+def _read_inputs(section: object, problems: list[str]) -> tuple[Floats, Floats, Floats] | None:
+    if section is None:
+        return None
+    if not isinstance(section, Mapping) or section.get("method") != "logistic":
+        problems.append("calibration.inputs is not a logistic input calibration")
+        return None
+    means = _numbers(section.get("means"), "calibration.inputs.means", problems)
+    scales = _numbers(section.get("scales"), "calibration.inputs.scales", problems)
+    weights = _numbers(section.get("coefficients"), "calibration.inputs.coefficients", problems)
+    if means is None or scales is None or weights is None:
+        return None
+    if not (means.size == scales.size == weights.size - 2) or np.any(scales <= 0):
+        problems.append(
+            "calibration.inputs needs a mean and a positive scale per input and two more "
+            "coefficients than inputs"
+        )
+        return None
+    return means, scales, weights
 
 
 def _read_error_model(document: Mapping[str, Any]) -> ErrorModel:
@@ -416,11 +548,13 @@ def estimate(
     *,
     draws: int = DRAWS,
     seed: int = SEED,
+    inputs: Floats | None = None,
 ) -> dict[str, Estimate]:
     """Each metric of `problem_type` expected on a window of `predictions` (a classifier's:
     the probability of class 1), and its standard deviation over `draws` seeded simulations
-    of the window's labels. An empty window defines no metric (every value None).
-    Raises: UnknownVersion, EstimatorInvalid (the document), PredictionsInvalid."""
+    of the window's labels. `inputs` (rows x columns, as the model read them) let a
+    classifier's input calibration look at them. An empty window defines no metric (every
+    value None). Raises: UnknownVersion, EstimatorInvalid (the document), PredictionsInvalid."""
     model = read(problem_type, estimator)
     predictions = np.asarray(predictions, dtype=np.float64)
     if predictions.ndim != 1:
@@ -434,8 +568,10 @@ def estimate(
     if isinstance(model, Calibration):
         if np.any((predictions < 0) | (predictions > 1)):
             raise PredictionsInvalid("a binary classifier's predictions must be probabilities")
-        expected = _expected_binary(model, predictions)
-        simulated = _simulate_binary(model, predictions, draws, seed)
+        rows = _window_inputs(model, inputs, predictions.size)
+        q = model.calibrated(predictions, rows)
+        expected = _expected_binary(model, predictions, q)
+        simulated = _simulate_binary(model, predictions, q, draws, seed)
     else:
         expected = _expected_regression(model, predictions)
         simulated = _simulate_regression(model, predictions, draws, seed)
@@ -443,6 +579,18 @@ def estimate(
         name: Estimate(value=expected[name], standard_deviation=_spread(simulated[name]))
         for name in METRICS[problem_type]
     }
+
+
+def _window_inputs(model: Calibration, inputs: Floats | None, rows: int) -> Floats | None:
+    """The window's inputs, when the calibration uses them. Raises: PredictionsInvalid."""
+    if inputs is None or model.inputs is None:
+        return None
+    found = np.asarray(inputs, dtype=np.float64)
+    if found.shape != (rows, model.inputs[0].size):
+        raise PredictionsInvalid(
+            f"inputs must be {rows} rows of {model.inputs[0].size} values, one per prediction"
+        )
+    return found
 
 
 def _spread(values: Floats) -> float | None:
@@ -458,10 +606,11 @@ def _ratio(numerator: float, denominator: float, other: float | None) -> float |
     return numerator / denominator if denominator > 0 else other
 
 
-def _expected_binary(model: Calibration, probabilities: Floats) -> dict[str, float | None]:
-    """CBPE: the expected confusion matrix under the calibrated probabilities, and auc as the
-    expected right-ranked pairs over the expected pairs."""
-    q = model.calibrated(probabilities)
+def _expected_binary(
+    model: Calibration, probabilities: Floats, q: Floats
+) -> dict[str, float | None]:
+    """CBPE: the expected confusion matrix under the calibrated probabilities `q`, and auc as
+    the expected right-ranked pairs over the expected pairs."""
     predicted = probabilities >= model.class_threshold
     tp, fp = float(np.sum(q[predicted])), float(np.sum(1 - q[predicted]))
     fn, tn = float(np.sum(q[~predicted])), float(np.sum(1 - q[~predicted]))
@@ -492,12 +641,11 @@ def _blocks(rows: int, draws: int) -> Iterator[int]:
 
 
 def _simulate_binary(
-    model: Calibration, probabilities: Floats, draws: int, seed: int
+    model: Calibration, probabilities: Floats, q: Floats, draws: int, seed: int
 ) -> dict[str, Floats]:
     """Each metric on `draws` windows whose labels are drawn from the calibrated
-    probabilities, counted as driftcheck.scoring counts them (auc by mid-ranks)."""
+    probabilities `q`, counted as driftcheck.scoring counts them (auc by mid-ranks)."""
     rng = np.random.default_rng(seed)
-    q = model.calibrated(probabilities)
     predicted = (probabilities >= model.class_threshold).astype(np.float64)
     rows, flagged = probabilities.size, float(predicted.sum())
     ranks = _mid_ranks(probabilities)

@@ -30,6 +30,8 @@ LABEL_NOT_ONE = "ground truth holds more than one value"
 NO_OUTPUT = "no captureData.endpointOutput: the prediction was not captured"
 PREDICTION_NOT_NUMBER = "the prediction is not a finite number"
 SEVERAL_PREDICTIONS = "endpointOutput holds several predictions; a label joins exactly one"
+NO_INPUT = "no captureData.endpointInput: the request was not captured"
+NOT_ONE_ROW = "endpointInput does not hold exactly one row"
 
 
 class Malformed(Exception):
@@ -133,6 +135,26 @@ def prediction(record: Mapping[str, Any]) -> float:
     if value is None:
         raise Malformed(PREDICTION_NOT_NUMBER)
     return value
+
+
+def inputs(record: Mapping[str, Any]) -> list[float]:
+    """The one row of numbers a captured request's endpointInput holds, in column order (a
+    cell that is not a number is missing: NaN). Raises: Malformed."""
+    found = record.get("captureData")
+    given = found.get("endpointInput") if isinstance(found, dict) else None
+    if not isinstance(given, dict):
+        raise Malformed(NO_INPUT)
+    rows = capture.payload_rows(given, given.get("data"), given.get("encoding"), 0)
+    if isinstance(rows, str) or len(rows) != 1 or not isinstance(rows[0], list):
+        raise Malformed(NOT_ONE_ROW)
+    return [_cell(cell) for cell in rows[0]]
+
+
+def _cell(cell: object) -> float:
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return float(cell)
+    value = number(str(cell).strip()) if isinstance(cell, str) else None
+    return value if value is not None else math.nan
 
 
 @dataclass

@@ -178,24 +178,58 @@ def estimate_latest(
         logger.info("the champion's evaluation report has no estimator: nothing estimated")
         return None
     listed = objects.read_json(latest["capture"])
-    predictions, unreadable = [], Counter[str]()
+    predictions, rows, unreadable = [], [], Counter[str]()
     for record in _records(objects, listed["bucket"], listed["keys"], "capture", Joined()):
         try:
             predictions.append(joins.prediction(record))
         except joins.Malformed as problem:
             unreadable[str(problem)] += 1
-    try:
-        found = estimate(problem_type, estimator, np.asarray(predictions))
-    except (EstimatorInvalid, PredictionsInvalid) as problem:
-        logger.warning("no estimate", extra={"reason": str(problem)})
+            continue
+        try:
+            rows.append(joins.inputs(record))
+        except joins.Malformed:
+            rows.append([])  # the estimate then goes by the predictions alone
+    found, basis = _estimated(problem_type, estimator, predictions, rows)
+    if found is None:
         return None
     return {
         "window": latest["window"],
         "published_at": latest["published_at"],
         "rows": len(predictions),
         "unreadable": dict(unreadable),
+        "basis": basis,
         "metrics": dict(found),
     }
+
+
+def _estimated(
+    problem_type: str,
+    estimator: Mapping[str, Any],
+    predictions: list[float],
+    rows: list[list[float]],
+) -> tuple[Mapping[str, Any] | None, str]:
+    """The estimate from the predictions and, when the estimator's calibration looks at the
+    inputs and every request's row is there, from the inputs too (see driftcheck.estimate);
+    and which it was."""
+    calibration = estimator.get("calibration")
+    uses_inputs = isinstance(calibration, dict) and "inputs" in calibration
+    widths = {len(row) for row in rows}
+    inputs = None
+    if uses_inputs and len(widths) == 1 and 0 not in widths:
+        inputs = np.asarray(rows, dtype=np.float64)
+    attempts = [(inputs, "predictions and inputs")] if inputs is not None else []
+    for given, basis in [*attempts, (None, "predictions")]:
+        try:
+            return estimate(problem_type, estimator, np.asarray(predictions), inputs=given), basis
+        except PredictionsInvalid as problem:
+            reason = str(problem)
+        except EstimatorInvalid as problem:
+            logger.warning("no estimate", extra={"reason": str(problem)})
+            return None, ""
+        if given is not None:
+            logger.info("estimated from the predictions alone", extra={"reason": reason})
+    logger.warning("no estimate", extra={"reason": reason})
+    return None, ""
 
 
 def score(joined: Joined, problem_type: str) -> dict[str, Any]:
@@ -345,7 +379,8 @@ def report_page(
     if estimated:
         later = estimated["window"]
         guessed = (
-            f"<h2>Estimated, before labels</h2><p>From the {estimated['rows']} predictions "
+            f"<h2>Estimated, before labels</h2><p>From the {estimated['rows']} requests' "
+            f"{e(estimated.get('basis') or 'predictions')} "
             f"captured from {e(later['start'])} to {e(later['end'])}, with the champion's "
             "estimator (it cannot see a concept drift: only labels show that).</p><table>"
             + "".join(
