@@ -216,7 +216,9 @@ def _world(world: World, sizes: Sizes, seed: int) -> dict[str, Any]:
     holdout_x = reference.inputs(sizes.holdout_rows, 0.0, rng)
     holdout_labels = world.labels(holdout_x, 0.0, rng)
     holdout_predictions = predict(holdout_x)
-    document = estimate.fit(world.problem_type, holdout_labels, holdout_predictions)
+    # The evaluation step's fit: a classifier's calibration also looks at the holdout's inputs.
+    inputs = holdout_x if world.problem_type == "binary_classification" else None
+    document = estimate.fit(world.problem_type, holdout_labels, holdout_predictions, inputs)
     scenarios = {
         name: _scenario(world, scenario, document, predict, sizes=sizes, seed=10 * seed + index)
         for index, (name, scenario) in enumerate(world.scenarios.items())
@@ -224,6 +226,11 @@ def _world(world: World, sizes: Sizes, seed: int) -> dict[str, Any]:
     return {
         "holdout": _rounded(_realised(world.problem_type, holdout_labels, holdout_predictions)),
         "estimator_bytes": len(json.dumps(document)),
+        # binary: the holdout's out-of-fold log losses that chose the calibration
+        "calibration": {
+            "log_loss": document.get("calibration", {}).get("log_loss"),
+            "inputs": "inputs" in document.get("calibration", {}),
+        },
         "timing_ms": _timing(world, document, predict, sizes),
         "scenarios": scenarios,
     }
@@ -248,7 +255,7 @@ def _scenario(
         hours.append(
             {
                 "realised": _realised(world.problem_type, labels, predictions),
-                "estimated": estimate.estimate(world.problem_type, document, predictions),
+                "estimated": estimate.estimate(world.problem_type, document, predictions, inputs=x),
             }
         )
     metrics = {}
@@ -283,11 +290,12 @@ def _timing(
     rng = np.random.default_rng(7)
     found = {}
     for rows in sizes.timed_rows:
-        predictions = predict(Scenario("reference").inputs(rows, 0.0, rng))
+        x = Scenario("reference").inputs(rows, 0.0, rng)
+        predictions = predict(x)
         runs = []
         for _ in range(sizes.timing_runs):
             started = time.perf_counter()
-            estimate.estimate(world.problem_type, document, predictions)
+            estimate.estimate(world.problem_type, document, predictions, inputs=x)
             runs.append(time.perf_counter() - started)
         found[str(rows)] = round(statistics.median(runs) * 1000, 1)
     return found
@@ -313,6 +321,19 @@ TITLES = {
 }
 
 
+def _calibration_text(calibration: Mapping[str, Any] | None) -> str:
+    """Which calibration the holdout chose, out of fold (binary only)."""
+    found = calibration or {}
+    losses = found.get("log_loss")
+    if not losses:
+        return ""
+    chosen = "the predicted log-odds and the inputs" if found.get("inputs") else "isotonic"
+    return (
+        f" Calibration chosen out of fold on the holdout: {chosen} (log loss "
+        f"{losses['inputs']:.4f} with the inputs, {losses['isotonic']:.4f} isotonic)."
+    )
+
+
 def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -330,7 +351,8 @@ def render(results: Mapping[str, Any]) -> list[str]:
         "first hour to its full size at the last; an XGBoost model "
         f"({sizes['rounds']} rounds) trained on {sizes['training_rows']:,} rows of the "
         f"reference population, its estimator fitted on a {sizes['holdout_rows']:,}-row "
-        "holdout as the evaluation step fits it (binary: CBPE on an isotonic calibration; "
+        "holdout as the evaluation step fits it (binary: CBPE on a logistic calibration of "
+        "the predicted log-odds and the window's inputs; "
         "regression: the holdout's errors binned by the prediction); standard deviations from "
         f"{results['draws']} simulated labellings of each window. The section took "
         f"{results['total_seconds']} s.",
@@ -348,7 +370,7 @@ def render(results: Mapping[str, Any]) -> list[str]:
             f"### {problem.replace('_', ' ').capitalize()}",
             "",
             f"Holdout: {holdout}. The estimator is {found['estimator_bytes']:,} bytes of JSON; "
-            f"one estimate takes {timing}.",
+            f"one estimate takes {timing}.{_calibration_text(found.get('calibration'))}",
             "",
             "| scenario | metric | realised, hour 1 -> last | estimated, hour 1 -> last "
             "(sd) | mean error | mean abs error | max abs error | within 2 sd |",

@@ -308,7 +308,7 @@ def champion(spec: WorldSpec, sizes: Sizes) -> Champion:
     booster.set_param({"nthread": 1})
     found = Champion(spec, booster, compiled, {}, {}, configured, "", 0.0)
     predicted = found.predict(holdout_x)
-    found.estimator = estimating.fit(spec.problem_type, holdout_y, predicted)
+    found.estimator = estimating.fit(spec.problem_type, holdout_y, predicted, holdout_x)
     found.holdout = realised(spec.problem_type, holdout_y, predicted)
     quality = configured["drift"].quality
     assert quality is not None
@@ -361,15 +361,19 @@ def observe(found: Champion, x: Matrix, y: NDArray[np.float64], *, estimate: boo
     )
     hour = Hour(share, value, spread, predictions=predictions)
     if estimate:
-        hour.estimate = estimate_of(found, predictions)
+        hour.estimate = estimate_of(found, predictions, x)
         hour.predictions = None
     return hour
 
 
-def estimate_of(found: Champion, predictions: NDArray[np.float64]) -> dict[str, Any] | None:
+def estimate_of(
+    found: Champion, predictions: NDArray[np.float64], inputs: Matrix
+) -> dict[str, Any] | None:
     """The quality check's estimate of the watched metric and its spread (from fewer simulated
     labellings than the check's 200: the value does not depend on them, the spread little)."""
-    figures = estimating.estimate(found.spec.problem_type, found.estimator, predictions, draws=40)
+    figures = estimating.estimate(
+        found.spec.problem_type, found.estimator, predictions, draws=40, inputs=inputs
+    )
     figure = figures[found.metric]
     return None if figure["value"] is None else dict(figure)
 
@@ -610,7 +614,11 @@ def _days(found: Champion, index: int, sizes: Sizes) -> dict[str, Any]:
 
     def estimate(t: int) -> dict[str, Any] | None:
         predictions = hours[t].predictions
-        return None if predictions is None else estimate_of(found, predictions)
+        if predictions is None:
+            return None
+        # The hour's requests again (seeded): 90 days of them would not fit in memory.
+        x = spec.inputs("no_change", False, sizes.day_rows, day_seed(index, t))
+        return estimate_of(found, predictions, x)
 
     retrains = simulate(hours, found, estimate=estimate)
     shipped = shipped_limit(spec)
