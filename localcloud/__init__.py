@@ -16,7 +16,6 @@ repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer woul
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 from modelfresh.core.config import load_config
 from modelfresh.core.schema import ModelConfig
 from moto import mock_aws
@@ -38,7 +36,6 @@ from moto.core.config import DefaultConfig
 from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
-from moto.stepfunctions.parser.utils import TMP_THREADS as SFN_THREADS
 
 from localcloud import alarms, cloudwatch_logs, patches, seeding, stack
 from localcloud.apigateway import ApiGateway
@@ -177,7 +174,6 @@ class LocalCloud:
         if self._scheduler is not None:
             self._scheduler.close()
             self._scheduler = None
-        self._end_executions()
         self.pipelines.close()
         self.hosting.close()
         patches.transform_hooks.run = patches.transform_hooks.settle = None
@@ -194,29 +190,6 @@ class LocalCloud:
             self._server = None
         os.environ.clear()
         os.environ.update(self._saved_environment)
-
-    def _end_executions(self, seconds: float = 10.0) -> None:
-        """Stop every execution still running, and wait (a while) for the threads that ran
-        them: moto's state and the process's environment are the next local cloud's, and a
-        run left going would record its end there (a deploy's outcome in the next test's
-        audit table, say)."""
-        sfn = self.client("stepfunctions")
-        with contextlib.suppress(ClientError):
-            for page in sfn.get_paginator("list_state_machines").paginate():
-                for machine in page["stateMachines"]:
-                    running = sfn.get_paginator("list_executions").paginate(
-                        stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-                    )
-                    for listed in running:
-                        for execution in listed["executions"]:
-                            # moto raises AttributeError for a run whose worker has not
-                            # started yet; a run that cannot be stopped is waited for below.
-                            with contextlib.suppress(ClientError, AttributeError):
-                                sfn.stop_execution(executionArn=execution["executionArn"])
-        deadline = time.monotonic() + seconds
-        for thread in list(SFN_THREADS):
-            if thread.is_alive() and thread is not threading.current_thread():
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     @property
     def artifacts_bucket(self) -> str:
