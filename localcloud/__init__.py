@@ -16,6 +16,7 @@ repository (MODEL_CONFIG_PATH) rather than from /opt, where the built layer woul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from modelfresh.core.config import load_config
 from modelfresh.core.schema import ModelConfig
 from moto import mock_aws
@@ -174,6 +176,7 @@ class LocalCloud:
         if self._scheduler is not None:
             self._scheduler.close()
             self._scheduler = None
+        self._stop_executions()
         self.pipelines.close()
         self.hosting.close()
         patches.transform_hooks.run = patches.transform_hooks.settle = None
@@ -190,6 +193,26 @@ class LocalCloud:
             self._server = None
         os.environ.clear()
         os.environ.update(self._saved_environment)
+
+    def _stop_executions(self) -> None:
+        """Stop every execution still running: moto's state and the process's environment
+        are the next local cloud's, and a run left going would act there (a deploy's outcome
+        recorded in the next test's audit table, say). A stopped run starts no further state;
+        a Lambda handler already running finishes (its thread is not waited for: threads
+        waiting for a callback outlive a stop, and waiting for them doubled the suite)."""
+        sfn = self.client("stepfunctions")
+        with contextlib.suppress(ClientError):
+            for page in sfn.get_paginator("list_state_machines").paginate():
+                for machine in page["stateMachines"]:
+                    running = sfn.get_paginator("list_executions").paginate(
+                        stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                    )
+                    for listed in running:
+                        for execution in listed["executions"]:
+                            # moto raises AttributeError for a run whose worker has not
+                            # started yet: it has nothing to stop.
+                            with contextlib.suppress(ClientError, AttributeError):
+                                sfn.stop_execution(executionArn=execution["executionArn"])
 
     @property
     def artifacts_bucket(self) -> str:
