@@ -4,9 +4,16 @@ predictions alone, and it says which."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
+import pytest
 from driftcheck import estimate
+from driftcheck import labels as joins
 from modelfresh.quality.measure import _estimated
+
+from tests.unit.drift_fixtures import capture_line
 
 BINARY = "binary_classification"
 
@@ -42,3 +49,15 @@ def test_the_estimate_uses_the_inputs_only_when_it_can_and_says_so() -> None:
     # an estimator without an input calibration (a regression's, or an older one)
     older = estimate.fit(BINARY, labels, predictions)
     assert _estimated(BINARY, older, scores.tolist(), rows)[1] == "predictions"
+
+
+def test_a_captured_requests_row_is_read_as_numbers_a_text_cell_missing() -> None:
+    assert joins.inputs(json.loads(capture_line("1.5,,gold,4"))) == pytest.approx(
+        [1.5, math.nan, math.nan, 4.0], nan_ok=True
+    )
+    as_json = capture_line('[2, 3.5, "x"]', encoding="JSON", content_type="application/json")
+    assert joins.inputs(json.loads(as_json)) == pytest.approx([2.0, 3.5, math.nan], nan_ok=True)
+    with pytest.raises(joins.Malformed, match="exactly one row"):
+        joins.inputs(json.loads(capture_line("1,2\n3,4")))
+    with pytest.raises(joins.Malformed, match="endpointInput"):
+        joins.inputs({"captureData": {}})

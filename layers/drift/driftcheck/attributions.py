@@ -69,6 +69,11 @@ class AttributionPartial:
             self.sums += np.abs(np.asarray(rows, dtype=np.float64)).sum(axis=0)
             self.rows += len(rows)
 
+    @property
+    def means(self) -> NDArray[np.float64]:
+        """Each feature's mean |attribution| (its global SHAP value); rows must be > 0."""
+        return self.sums / self.rows
+
     def merged(self, other: AttributionPartial) -> AttributionPartial:
         return AttributionPartial(self.sums + other.sums, self.rows + other.rows)
 
@@ -139,7 +144,7 @@ def judge(
         return NO_ATTRIBUTIONS
     if partial.rows < MIN_EXPLAINED_ROWS:
         return TOO_FEW.format(rows=partial.rows, least=MIN_EXPLAINED_ROWS)
-    window = partial.sums / partial.rows
+    window = partial.means
     return AttributionDrift(
         ndcg=ndcg(reference.values, window),
         limit=limit,

@@ -90,7 +90,7 @@ METRICS = {
 # The calibration map keeps at most this many knots (evenly spread over the holdout's rows).
 MAX_KNOTS = 200
 # The input calibration's ridge penalty on the inputs' weights (standardized inputs), and how
-# far from 0 and 1 an isotonic probability is kept to take its log-odds.
+# far from 0 and 1 a probability is kept to take its log-odds.
 INPUT_PENALTY = 1.0
 EDGE = 1e-4
 FOLDS = 5  # the out-of-fold comparison that decides whether the inputs are used
@@ -162,7 +162,13 @@ def fit(
             chosen, losses = _choose_calibration(labels, predictions, given)
             calibration["log_loss"] = losses  # out of fold: why the inputs are used, or not
             if chosen:
-                calibration["inputs"] = _fit_inputs(labels, predictions, given)
+                means, scales, weights = _fit_inputs(labels, predictions, given)
+                calibration["inputs"] = {
+                    "method": "logistic",
+                    "means": means.tolist(),
+                    "scales": scales.tolist(),
+                    "coefficients": weights.tolist(),
+                }
         return {
             "version": VERSION,
             "problem_type": problem_type,
@@ -198,10 +204,9 @@ def _choose_calibration(
         knots, rates = isotonic(predictions[train], labels[train])
         losses["isotonic"] += _log_loss(labels[fold], np.interp(predictions[fold], knots, rates))
         fitted = _fit_inputs(labels[train], predictions[train], inputs[train])
-        weights = np.asarray(fitted["coefficients"])
-        means, scales = np.asarray(fitted["means"]), np.asarray(fitted["scales"])
-        q = _sigmoid(_design(predictions[fold], inputs[fold], means, scales) @ weights)
-        losses["inputs"] += _log_loss(labels[fold], q)
+        losses["inputs"] += _log_loss(
+            labels[fold], _input_probabilities(fitted, predictions[fold], inputs[fold])
+        )
     mean = {name: round(total / labels.size, 6) for name, total in losses.items()}
     return mean["inputs"] < mean["isotonic"], mean
 
@@ -212,12 +217,15 @@ def _log_loss(labels: Floats, q: Floats) -> float:
     return float(-np.sum(labels * np.log(q) + (1 - labels) * np.log(1 - q)))
 
 
-def _fit_inputs(labels: Floats, predictions: Floats, inputs: Floats) -> dict[str, Any]:
+# An input calibration: the inputs' means and scales, and the coefficients (intercept,
+# log-odds, then one per input).
+InputCalibration = tuple[Floats, Floats, Floats]
+
+
+def _fit_inputs(labels: Floats, predictions: Floats, inputs: Floats) -> InputCalibration:
     """The logistic model of the labels on the model's own log-odds and the standardized
     inputs (missing inputs at their mean), by Newton's method; the inputs' weights are shrunk
-    by INPUT_PENALTY, the intercept and the log-odds' weight are not. Raises: ValueError."""
-    if inputs.ndim != 2 or inputs.shape[0] != labels.size:
-        raise ValueError("fit needs one row of inputs per label")
+    by INPUT_PENALTY, the intercept and the log-odds' weight are not."""
     means = np.nanmean(inputs, axis=0) if inputs.size else np.zeros(inputs.shape[1])
     means = np.where(np.isfinite(means), means, 0.0)
     scales = np.nanstd(inputs, axis=0) if inputs.size else np.ones(inputs.shape[1])
@@ -233,12 +241,15 @@ def _fit_inputs(labels: Floats, predictions: Floats, inputs: Floats) -> dict[str
         weights -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return {
-        "method": "logistic",
-        "means": means.tolist(),
-        "scales": scales.tolist(),
-        "coefficients": weights.tolist(),
-    }
+    return means, scales, weights
+
+
+def _input_probabilities(
+    calibration: InputCalibration, predictions: Floats, inputs: Floats
+) -> Floats:
+    """Each row's probability of being a positive under an input calibration."""
+    means, scales, weights = calibration
+    return _sigmoid(_design(predictions, inputs, means, scales) @ weights)
 
 
 def _design(
@@ -342,7 +353,7 @@ class Calibration:
     positive_rates: Floats
     class_threshold: float
     # The input calibration ("inputs"): means, scales and coefficients; None without one.
-    inputs: tuple[Floats, Floats, Floats] | None = None
+    inputs: InputCalibration | None = None
 
     def calibrated(self, probabilities: Floats, inputs: Floats | None = None) -> Floats:
         """Each row's probability of being a positive: the logistic model of its predicted
@@ -350,8 +361,7 @@ class Calibration:
         isotonic map of its predicted probability."""
         if self.inputs is None or inputs is None:
             return np.interp(probabilities, self.probabilities, self.positive_rates)
-        means, scales, weights = self.inputs
-        return _sigmoid(_design(probabilities, inputs, means, scales) @ weights)
+        return _input_probabilities(self.inputs, probabilities, inputs)
 
 
 @dataclass(frozen=True)
@@ -442,7 +452,7 @@ def _read_calibration(document: Mapping[str, Any]) -> Calibration:
     return Calibration(scores, rates, threshold, inputs)
 
 
-def _read_inputs(section: object, problems: list[str]) -> tuple[Floats, Floats, Floats] | None:
+def _read_inputs(section: object, problems: list[str]) -> InputCalibration | None:
     if section is None:
         return None
     if not isinstance(section, Mapping) or section.get("method") != "logistic":

@@ -153,7 +153,7 @@ def inputs(record: Mapping[str, Any]) -> list[float]:
 def _cell(cell: object) -> float:
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         return float(cell)
-    value = number(str(cell).strip()) if isinstance(cell, str) else None
+    value = number(cell.strip()) if isinstance(cell, str) else None
     return value if value is not None else math.nan
 
 

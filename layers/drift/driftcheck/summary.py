@@ -45,14 +45,11 @@ def window_statistics(window: WindowStats) -> dict[str, Any]:
     explained = window.attributions
     if explained is not None and explained.rows:
         # The same entry as the baseline's, of the window's answers (their mean |attribution|).
-        names = window.reference.names
+        means = explained.means.tolist()
         document["attributions"] = {
             "method": "shipped",  # whatever the endpoint computed them with
             "item_count": explained.rows,
-            "global_shap_values": {
-                name: float(v)
-                for name, v in zip(names, explained.sums / explained.rows, strict=True)
-            },
+            "global_shap_values": dict(zip(window.reference.names, means, strict=True)),
         }
     return document
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from modelfresh.core.records import Champion, Package
+from modelfresh.core.schema import ViolationPolicy
 
-ViolationPolicy = Literal["stop", "score-and-flag", "score"]
 Action = Literal["score", "score-and-flag", "stop"]
 
 

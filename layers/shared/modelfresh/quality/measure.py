@@ -212,24 +212,20 @@ def _estimated(
     inputs and every request's row is there, from the inputs too (see driftcheck.estimate);
     and which it was."""
     calibration = estimator.get("calibration")
-    uses_inputs = isinstance(calibration, dict) and "inputs" in calibration
     widths = {len(row) for row in rows}
-    inputs = None
-    if uses_inputs and len(widths) == 1 and 0 not in widths:
-        inputs = np.asarray(rows, dtype=np.float64)
-    attempts = [(inputs, "predictions and inputs")] if inputs is not None else []
-    for given, basis in [*attempts, (None, "predictions")]:
+    if isinstance(calibration, dict) and "inputs" in calibration and widths not in ({0}, set()):
         try:
-            return estimate(problem_type, estimator, np.asarray(predictions), inputs=given), basis
-        except PredictionsInvalid as problem:
-            reason = str(problem)
-        except EstimatorInvalid as problem:
-            logger.warning("no estimate", extra={"reason": str(problem)})
-            return None, ""
-        if given is not None:
-            logger.info("estimated from the predictions alone", extra={"reason": reason})
-    logger.warning("no estimate", extra={"reason": reason})
-    return None, ""
+            inputs = np.asarray(rows, dtype=np.float64)
+            found = estimate(problem_type, estimator, np.asarray(predictions), inputs=inputs)
+            return found, "predictions and inputs"
+        # Rows of unequal widths, or not the holdout's: PredictionsInvalid is a ValueError too.
+        except ValueError as problem:
+            logger.info("estimated from the predictions alone", extra={"reason": str(problem)})
+    try:
+        return estimate(problem_type, estimator, np.asarray(predictions)), "predictions"
+    except (EstimatorInvalid, PredictionsInvalid) as problem:
+        logger.warning("no estimate", extra={"reason": str(problem)})
+        return None, ""
 
 
 def score(joined: Joined, problem_type: str) -> dict[str, Any]:
