@@ -73,6 +73,19 @@ class XGBoostServer:
     def __call__(self, body: bytes, content_type: str) -> bytes:
         if not body:
             return b""  # the container answers 204 No Content
+        features = self.features(body, content_type)
+        try:
+            predictions = self.booster.predict(xgb.DMatrix(features), validate_features=False)
+        except xgb.core.XGBoostError as error:
+            # xgboost's first line says what; the rest is its C++ stack trace.
+            first = str(error).splitlines()[0]
+            raise ContainerError(400, f"Unable to evaluate payload provided: {first}") from None
+        return "".join(f"{p}\n" for p in predictions.tolist()).encode()
+
+    @staticmethod
+    def features(body: bytes, content_type: str) -> np.ndarray:
+        """The request's rows as the container reads them (an empty cell is missing).
+        Raises: ContainerError (415) for another content type or cells that are not numbers."""
         media = content_type.split(";", 1)[0].strip().lower()
         if media != "text/csv":
             # The container also reads libsvm and recordio-protobuf; nothing here sends them.
@@ -82,27 +95,18 @@ class XGBoostServer:
         try:
             lines = body.strip().decode().split("\n")
             cells = [["nan" if cell == "" else cell for cell in line.split(",")] for line in lines]
-            features = np.array(cells).astype(float)
+            return np.array(cells).astype(float)
         except (ValueError, UnicodeDecodeError) as error:
             raise ContainerError(
                 415,
                 "Loading csv data failed with Exception, please ensure data is in csv format:"
                 f"\n {type(error)}\n {error}",
             ) from None
-        try:
-            predictions = self.booster.predict(xgb.DMatrix(features), validate_features=False)
-        except xgb.core.XGBoostError as error:
-            # xgboost's first line says what; the rest is its C++ stack trace.
-            first = str(error).splitlines()[0]
-            raise ContainerError(400, f"Unable to evaluate payload provided: {first}") from None
-        return "".join(f"{p}\n" for p in predictions.tolist()).encode()
 
-    def contributions(self, body: bytes) -> list[list[float]]:
+    def contributions(self, body: bytes, content_type: str) -> list[list[float]]:
         """Each row's TreeSHAP contributions, one per feature (xgboost's pred_contribs
         without its bias column), for a body __call__ has answered."""
-        lines = body.strip().decode().split("\n")
-        cells = [["nan" if cell == "" else cell for cell in line.split(",")] for line in lines]
-        matrix = xgb.DMatrix(np.array(cells).astype(float))
+        matrix = xgb.DMatrix(self.features(body, content_type))
         found = self.booster.predict(matrix, pred_contribs=True, validate_features=False)
         return [row[:-1] for row in found.tolist()]
 
@@ -134,7 +138,7 @@ class ExplainingServer:
             return predictions
         records = [
             [self._entry(i, value) for i, value in enumerate(row)]
-            for row in self.model.contributions(body)
+            for row in self.model.contributions(body, content_type)
         ]
         answer = {
             "version": "1.0",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.logs.models import logs_backends
+from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 
 from localcloud.hosting import model_data_url
@@ -61,7 +62,6 @@ class JobRecord:
     status: str
     failure_reason: str = ""
     describes_left: int = SETTLE_DESCRIBES
-    outputs: tuple[str, ...] = ()
 
 
 class Transforms:
@@ -73,12 +73,12 @@ class Transforms:
     def run(self, backend: Any, job: Any) -> None:
         """Score the job's input now; DescribeTransformJob reveals the outcome (settle)."""
         try:
-            outputs = self._transform(backend, job)
+            self._transform(backend, job)
         except TransformFailure as failure:
             self._log(backend, job, failure.detail)
             self.jobs[job.arn] = JobRecord("Failed", failure.reason)
         else:
-            self.jobs[job.arn] = JobRecord("Completed", outputs=tuple(outputs))
+            self.jobs[job.arn] = JobRecord("Completed")
         job.transform_job_status = "InProgress"
         job.failure_reason = ""
 
@@ -95,54 +95,36 @@ class Transforms:
 
     # -- the work ------------------------------------------------------------------------------
 
-    def _transform(self, backend: Any, job: Any) -> list[str]:
-        server = self._model(backend, job)
+    def _transform(self, backend: Any, job: Any) -> None:
+        """Every input object scored into its .out. Raises: TransformFailure."""
         source = job.transform_input.get("DataSource", {}).get("S3DataSource", {})
-        content_type = str(job.transform_input.get("ContentType") or "text/csv")
-        split = job.transform_input.get("SplitType") or "None"
-        processing = job.data_processing or {}
-        input_filter = _columns(processing.get("InputFilter"))
-        output_filter = _columns(processing.get("OutputFilter"))
-        join = processing.get("JoinSource") == "Input"
         output_path = str(job.transform_output["S3OutputPath"]).rstrip("/")
-        most = int(job.max_payload_in_mb or DEFAULT_MAX_PAYLOAD_MB) * 1024 * 1024
         multi = job.batch_strategy == "MultiRecord"
-        written = []
+        scoring = _Scoring(
+            server=self._model(backend, job),
+            content_type=str(job.transform_input.get("ContentType") or "text/csv"),
+            lines=job.transform_input.get("SplitType") == "Line",
+            processing=job.data_processing or {},
+            most=int(job.max_payload_in_mb or DEFAULT_MAX_PAYLOAD_MB) * 1024 * 1024 if multi else 0,
+        )
+        s3 = s3_backends[backend.account_id]["global"]
+        written = 0
         for bucket, key, relative in _inputs(backend.account_id, source):
             text = _read(backend.account_id, bucket, key).decode("utf-8", errors="replace")
-            records = (
-                [line for line in text.splitlines() if line.strip()] if split == "Line" else [text]
-            )
-            answers: list[str] = []
-            for batch in _batches(records, most if multi else 0):
-                shown = [_pick(r, input_filter) for r in batch]
-                body = "\n".join(shown).encode()
-                try:
-                    answer = server(body, content_type).decode()
-                except ContainerError as error:
-                    raise TransformFailure(
-                        f"ClientError: See job logs for more information ({key})",
-                        f"{key}: {error.status} {error.message}",
-                    ) from None
-                predicted = answer.splitlines() if split == "Line" else [answer.rstrip("\n")]
-                if len(predicted) != len(batch):
-                    raise TransformFailure(
-                        "ClientError: See job logs for more information",
-                        f"{key}: {len(predicted)} answers for {len(batch)} records",
-                    )
-                for record, prediction in zip(batch, predicted, strict=True):
-                    joined = f"{record},{prediction}" if join else prediction
-                    answers.append(_pick(joined, output_filter))
-            target = f"{output_path}/{relative}.out"
-            out_bucket, _, out_key = target.removeprefix("s3://").partition("/")
-            s3 = s3_backends[backend.account_id]["global"]
-            s3.put_object(out_bucket, out_key, ("\n".join(answers) + "\n").encode())
-            written.append(target)
+            answers = scoring.answers(text, key)
+            target = f"{output_path}/{relative}.out".removeprefix("s3://")
+            out_bucket, _, out_key = target.partition("/")
+            try:
+                s3.put_object(out_bucket, out_key, ("\n".join(answers) + "\n").encode())
+            except MissingBucket:
+                raise TransformFailure(
+                    f"ClientError: the output location {output_path} is not a bucket that exists"
+                ) from None
+            written += 1
         if not written:
             raise TransformFailure(
                 "ClientError: No S3 objects found under S3 url " + str(source.get("S3Uri"))
             )
-        return written
 
     def _model(self, backend: Any, job: Any) -> ModelServer:
         try:
@@ -164,6 +146,47 @@ class Transforms:
         logs.put_log_events(
             LOG_GROUP, stream, [{"timestamp": int(time.time() * 1000), "message": message}]
         )
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """How a job's objects are scored: the model, the records it is sent (a line at a time,
+    or MultiRecord batches of at most `most` bytes; 0: one record a request) and the
+    DataProcessing filters and join (CSV columns)."""
+
+    server: ModelServer
+    content_type: str
+    lines: bool  # SplitType Line: a record per line; else the object is one record
+    processing: dict[str, Any]
+    most: int
+
+    def answers(self, text: str, key: str) -> list[str]:
+        """The object's output lines. Raises: TransformFailure."""
+        records = [line for line in text.splitlines() if line.strip()] if self.lines else [text]
+        input_filter = _columns(self.processing.get("InputFilter"))
+        output_filter = _columns(self.processing.get("OutputFilter"))
+        join = self.processing.get("JoinSource") == "Input"
+        answers: list[str] = []
+        for batch in _batches(records, self.most):
+            body = "\n".join(_pick(record, input_filter) for record in batch).encode()
+            try:
+                answer = self.server(body, self.content_type).decode()
+            except ContainerError as error:
+                raise TransformFailure(
+                    f"ClientError: See job logs for more information ({key})",
+                    f"{key}: {error.status} {error.message}",
+                ) from None
+            predicted = answer.splitlines() if self.lines else [answer.rstrip("\n")]
+            if len(predicted) != len(batch):
+                raise TransformFailure(
+                    "ClientError: See job logs for more information",
+                    f"{key}: {len(predicted)} answers for {len(batch)} records",
+                )
+            for record, prediction in zip(batch, predicted, strict=True):
+                answers.append(
+                    _pick(f"{record},{prediction}" if join else prediction, output_filter)
+                )
+        return answers
 
 
 def _inputs(account: str, source: dict[str, Any]) -> Iterator[tuple[str, str, str]]:

@@ -127,6 +127,15 @@ def test_a_job_fails_as_sagemaker_reports_it(cloud: LocalCloud) -> None:
         found = sagemaker.describe_transform_job(TransformJobName="no-input")
     assert found["TransformJobStatus"] == "Failed"
     assert "No S3 objects found" in found["FailureReason"]
+    # an output location in no bucket
+    cloud.client("s3").put_object(Bucket=BUCKET, Key="ok/x.csv", Body=b"1,2,3\n")
+    nowhere = job("nowhere", model, f"s3://{BUCKET}/ok/")
+    nowhere["TransformOutput"]["S3OutputPath"] = "s3://no-such-bucket/scored"
+    sagemaker.create_transform_job(**nowhere)
+    for _ in range(2):
+        found = sagemaker.describe_transform_job(TransformJobName="nowhere")
+    assert found["TransformJobStatus"] == "Failed"
+    assert "s3://no-such-bucket/scored is not a bucket that exists" in found["FailureReason"]
     # a name already used is refused, whatever became of its job
     with pytest.raises(ClientError) as refused:
         sagemaker.create_transform_job(**job("no-input", model, f"s3://{BUCKET}/bad/"))
