@@ -176,7 +176,7 @@ class LocalCloud:
         if self._scheduler is not None:
             self._scheduler.close()
             self._scheduler = None
-        self._stop_executions()
+        self.stop_executions()
         self.pipelines.close()
         self.hosting.close()
         patches.transform_hooks.run = patches.transform_hooks.settle = None
@@ -194,25 +194,34 @@ class LocalCloud:
         os.environ.clear()
         os.environ.update(self._saved_environment)
 
-    def _stop_executions(self) -> None:
+    def stop_executions(self) -> None:
         """Stop every execution still running: moto's state and the process's environment
         are the next local cloud's, and a run left going would act there (a deploy's outcome
         recorded in the next test's audit table, say). A stopped run starts no further state;
         a Lambda handler already running finishes (its thread is not waited for: threads
         waiting for a callback outlive a stop, and waiting for them doubled the suite)."""
         sfn = self.client("stepfunctions")
+        running: list[str] = []
         with contextlib.suppress(ClientError):
             for page in sfn.get_paginator("list_state_machines").paginate():
                 for machine in page["stateMachines"]:
-                    running = sfn.get_paginator("list_executions").paginate(
+                    for listed in sfn.get_paginator("list_executions").paginate(
                         stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-                    )
-                    for listed in running:
-                        for execution in listed["executions"]:
-                            # moto raises AttributeError for a run whose worker has not
-                            # started yet: it has nothing to stop.
-                            with contextlib.suppress(ClientError, AttributeError):
-                                sfn.stop_execution(executionArn=execution["executionArn"])
+                    ):
+                        running += [e["executionArn"] for e in listed["executions"]]
+        deadline = time.monotonic() + 2.0
+        while running and time.monotonic() < deadline:
+            waiting = []
+            for arn in running:
+                try:
+                    sfn.stop_execution(executionArn=arn)
+                except AttributeError:  # moto's: the run's worker has not started yet
+                    waiting.append(arn)
+                except ClientError:
+                    pass  # ended meanwhile
+            running = waiting
+            if running:
+                time.sleep(0.05)
 
     @property
     def artifacts_bucket(self) -> str:

@@ -1224,13 +1224,10 @@ def test_a_json_template_is_read_as_json_and_means_what_yaml_reads(
 # ---------------------------------------------------------------------------- 18. Parse
 
 
-def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_own(
-    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets one item each time moto's ASL grammar parses a state machine."""
     from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     parsed: list[int] = []
     original = ASLParser.state_machine
 
@@ -1239,6 +1236,16 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_
         return original(self)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(ASLParser, "state_machine", counting)
+    return parsed
+
+
+def test_a_definition_is_parsed_once_and_every_execution_gets_components_of_its_own(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    parsed = count_parses(monkeypatch)
 
     first, tree = AmazonStateLanguageParser.parse(definition)
     again, same_tree = AmazonStateLanguageParser.parse(definition)
@@ -1428,7 +1435,6 @@ def test_a_new_sessions_client_is_made_without_reading_the_models_again(
 def test_the_same_stack_in_two_local_clouds_gets_the_same_names_and_is_parsed_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 
     definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "${Topic}"}}}
     template = {
@@ -1444,14 +1450,7 @@ def test_the_same_stack_in_two_local_clouds_gets_the_same_names_and_is_parsed_on
             },
         }
     }
-    parsed: list[int] = []
-    original = ASLParser.state_machine
-
-    def counting(self: Any) -> Any:
-        parsed.append(1)
-        return original(self)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(ASLParser, "state_machine", counting)
+    parsed = count_parses(monkeypatch)
 
     def names(cloud: LocalCloud, stack: str) -> list[str]:
         cfn = cloud.client("cloudformation")
@@ -1473,3 +1472,20 @@ def test_the_same_stack_in_two_local_clouds_gets_the_same_names_and_is_parsed_on
     assert len(parsed) == 1 + 1  # the first cloud's two stacks name different topics
     # ... while within one cloud the names still differ
     assert topic.rsplit("-", 1)[1] not in " ".join(again)
+
+
+def test_a_local_cloud_that_stops_stops_the_executions_still_running() -> None:
+    # A run left going would go on in the next local cloud's state (process-wide in moto)
+    with LocalCloud() as local:
+        make_role(local)
+        machine = state_machine(
+            local, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        )
+        sfn = local.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=machine, name="long")["executionArn"]
+        local.stop_executions()  # at once, before its worker has started
+        local.wait_until(
+            lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED",
+            timeout=5,
+            what="the run aborted",
+        )
