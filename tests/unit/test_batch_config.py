@@ -7,14 +7,19 @@ import tomllib
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from modelfresh.core.config import parse_config
 from modelfresh.core.errors import ConfigError
 from modelfresh.core.records import Champion
 from modelfresh.core.schema import ModelConfig, NotRealTime
 from modelfresh.drift.plan import input_of
-from modelfresh.promote.steps import PackageChange, why_not_deploy
+from modelfresh.promote.steps import PackageChange, rollback_alarm_names, why_not_deploy
 from modelfresh.retrain.dataset import DataLocations, notes_of, sources_of
+from moto import mock_aws
+
+from ops import destroy
+from ops.deploy import adopt_endpoints
 
 SCORER = """
 [models.scorer]
@@ -142,3 +147,19 @@ def test_a_batch_input_out_of_the_deployments_reach_is_named() -> None:
     assert model.data_out_of_reach("artifacts", "elsewhere") == [
         "scorer: batch.input_uri is in bucket 'data', not in 'artifacts' or 'elsewhere'"
     ]
+
+
+def test_the_deploy_tools_leave_a_batch_models_endpoints_alone() -> None:
+    model = parsed()
+    # `make deploy` has no endpoint of it to tag, `make destroy` no rollback alarm to remove
+    assert adopt_endpoints(None, model, "stack") == []
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        names = ["modelfresh-drift-scorer", *rollback_alarm_names("scorer").values()]
+        for name in names:  # a real-time model of that name would have had them all
+            cloudwatch.put_metric_alarm(
+                AlarmName=name, MetricName="m", Namespace="n", Statistic="Maximum", Period=60,
+                EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+            )  # fmt: skip
+        found = [f.what for f in destroy._alarms(cloudwatch, model, "modelfresh-drift-")]
+    assert found == ["alarm modelfresh-drift-scorer"]

@@ -5,13 +5,15 @@ reconciliation of the records with what prod serves."""
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 
 import pytest
-from modelfresh.core.config import load_config
+from modelfresh.core.config import load_config, parse_config
 from modelfresh.core.errors import DeployInProgress
 from modelfresh.core.outcomes import Outcome
 from modelfresh.core.records import Champion
+from modelfresh.core.schema import ControllerConfig
 from modelfresh.promote.promoter import DeploySettings, Promoter
 from modelfresh.promote.steps import DeployResult, PackageChange, deploy_run_name
 
@@ -48,8 +50,11 @@ class World:
 
     @property
     def promoter(self) -> Promoter:
+        return self.promoter_of(CONFIG)
+
+    def promoter_of(self, config: ControllerConfig) -> Promoter:
         return Promoter(
-            config=CONFIG,
+            config=config,
             slots=self.slots,
             endpoints=self.endpoints,
             registry=self.registry,
@@ -336,3 +341,30 @@ def test_the_slot_of_a_running_run_is_left_alone(world: World) -> None:
     world.promoter.reconcile()
 
     assert world.slots.slot("taxi-fare") is not None
+
+
+def test_a_batch_model_is_neither_deployed_nor_reconciled_with_an_endpoint(world: World) -> None:
+    # Given the config with a batch model beside taxi-fare (no endpoints, no smoke test)
+    raw = tomllib.loads((FIXTURES / "models.toml").read_text())
+    raw["models"]["scorer"] = {
+        "kind": "batch",
+        "package_group": "scorer",
+        "pipeline": "scorer-retrain",
+        "own_pipeline": True,
+        "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.7},
+        "training": {"problem_type": "binary_classification"},
+        "batch": {"input_uri": "s3://d/in", "output_uri": "s3://d/out", "schedule": "rate(1 day)"},
+    }
+    promoter = world.promoter_of(parse_config(raw))
+    approved = PackageChange(
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/scorer/1", "scorer", 1, "Approved"
+    )
+
+    # When its candidate is approved, and the sweep reconciles every model
+    started = promoter.on_package_change(approved)
+    actions = promoter.reconcile()
+
+    # Then no deploy starts (and no endpoint is read: a batch model has none to read)
+    assert (started.result, started.model) == ("ignored", "scorer")
+    assert started.reason.startswith("scorer is a batch model: no endpoint")
+    assert world.runs.started == {} and actions == []
