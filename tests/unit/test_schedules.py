@@ -54,20 +54,19 @@ def test_names_are_case_insensitive_and_mean_their_numbers() -> None:
     assert len(by_name) == 13 + 4  # Mondays in January to March, and in December
 
 
-def test_steps_start_where_they_say() -> None:
-    day = (utc(2026, 5, 4), utc(2026, 5, 4, 1))
-    assert [f.minute for f in Schedule.parse("cron(5/15 * * * ? *)").fires(*day)] == [
-        5,
-        20,
-        35,
-        50,
-    ]
-    assert [f.minute for f in Schedule.parse("cron(*/20 * * * ? *)").fires(*day)] == [0, 20, 40]
-    assert [f.minute for f in Schedule.parse("cron(10-30/10 * * * ? *)").fires(*day)] == [
-        10,
-        20,
-        30,
-    ]
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        ("5/15", [5, 20, 35, 50]),
+        ("*/20", [0, 20, 40]),
+        ("10-30/10", [10, 20, 30]),
+        ("50-59/7,3", [3, 50, 57]),
+    ],
+)
+def test_steps_start_where_they_say(minutes: str, expected: list[int]) -> None:
+    hour = (utc(2026, 5, 4), utc(2026, 5, 4, 1))
+    fires = Schedule.parse(f"cron({minutes} * * * ? *)").fires(*hour)
+    assert [f.minute for f in fires] == expected
 
 
 def test_a_day_of_month_a_month_lacks_never_fires() -> None:
@@ -271,7 +270,7 @@ def cron_fields(draw: st.DrawFn, name: str, sparse: bool = False) -> Field:
     values = st.integers(draw_low, draw_high)
 
     def spell(value: int) -> str:
-        if names != () and draw(st.booleans()):
+        if len(names) > 0 and draw(st.booleans()):
             return draw(st.sampled_from([str.upper, str.lower, str.title]))(names[value - low])
         return str(value)
 
