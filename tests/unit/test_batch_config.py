@@ -28,10 +28,11 @@ package_group = "scorer"
 pipeline = "scorer-retrain"
 gate = { metric = "auc", direction = "maximize", threshold = 0.75 }
 training = { problem_type = "binary_classification" }
-batch = { input_uri = "s3://data/scorer/input", output_uri = "s3://data/scorer/scored", schedule = "cron(0 6 * * ? *)" }
+batch = { input_uri = "s3://data/scorer/input", output_uri = "s3://artifacts/scorer/scored", schedule = "cron(0 6 * * ? *)" }
 
 [models.scorer.drift_check]
 features = ["tenure", "charges"]
+every_hours = 24  # one check a run (test_batch_steps: the rule)
 """
 
 
@@ -147,6 +148,26 @@ def test_a_batch_input_out_of_the_deployments_reach_is_named() -> None:
     assert model.data_out_of_reach("artifacts", "elsewhere") == [
         "scorer: batch.input_uri is in bucket 'data', not in 'artifacts' or 'elsewhere'"
     ]
+    # Transform jobs run as SageMakerModelRole, which writes the artifacts bucket only.
+    assert model.data_out_of_reach("elsewhere", "data") == [
+        "scorer: batch.output_uri is in bucket 'artifacts', not in 'elsewhere'"
+    ]
+
+
+def test_a_batch_models_alarm_period_is_the_time_between_its_runs() -> None:
+    assert parsed().drift_check is not None
+    daily = "must be 24 for a batch scored on cron(0 6 * * ? *)"
+    assert any(daily in p for p in problems(drift_check={"features": ["t"], "every_hours": 1}))
+    hourly = {
+        "input_uri": "s3://data/i",
+        "output_uri": "s3://artifacts/o",
+        "schedule": "rate(6 hours)",
+    }
+    assert parsed(batch=hourly, drift_check={"features": ["t"], "every_hours": 6}).batch is not None
+    weekly = hourly | {"schedule": "cron(0 6 ? * MON *)"}  # the alarm counts one check a day
+    assert parsed(batch=weekly, drift_check={"features": ["t"], "every_hours": 24}).batch
+    refused = problems(batch=hourly | {"schedule": "cron(0 6 ? * MON#2 *)"})
+    assert any("day-of-week 'MON#2' uses '#'" in p for p in refused), refused
 
 
 def test_the_deploy_tools_leave_a_batch_models_endpoints_alone() -> None:

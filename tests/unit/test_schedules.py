@@ -158,17 +158,17 @@ def test_last_fire_looks_back_five_years_and_no_further() -> None:
     assert rare.last_fire(fire + LOOKBACK + MICROSECOND) is None
 
 
-def test_longest_gap() -> None:
-    assert Schedule.parse("rate(6 hours)").longest_gap_seconds == 6 * 3600
-    assert Schedule.parse("rate(1 minute)").longest_gap_seconds == 60
-    assert Schedule.parse("cron(0 6 * * ? *)").longest_gap_seconds == 86400
-    assert Schedule.parse("cron(0 6 ? * * *)").longest_gap_seconds == 86400
-    assert Schedule.parse("cron(0 6,8 * * ? *)").longest_gap_seconds == 22 * 3600
-    assert Schedule.parse("cron(0/20 * * * ? *)").longest_gap_seconds == 20 * 60
-    # Not every day fires: no gap is claimed.
-    assert Schedule.parse("cron(0 6 ? * MON-FRI *)").longest_gap_seconds is None
-    assert Schedule.parse("cron(0 6 1 * ? *)").longest_gap_seconds is None
-    assert Schedule.parse("cron(0 6 * * ? 2026)").longest_gap_seconds is None
+def test_shortest_gap() -> None:
+    assert Schedule.parse("rate(6 hours)").shortest_gap_seconds() == 6 * 3600
+    assert Schedule.parse("rate(1 minute)").shortest_gap_seconds() == 60
+    assert Schedule.parse("cron(0 6 * * ? *)").shortest_gap_seconds() == 86400
+    assert Schedule.parse("cron(0 6,8 * * ? *)").shortest_gap_seconds() == 2 * 3600
+    assert Schedule.parse("cron(0/20 * * * ? *)").shortest_gap_seconds() == 20 * 60
+    assert Schedule.parse("cron(0 6 ? * MON-FRI *)").shortest_gap_seconds() == 86400
+    # Monthly: two weeks hold one fire at most, a year holds twelve.
+    assert Schedule.parse("cron(0 6 1 * ? *)").shortest_gap_seconds() == 28 * 86400
+    # A single year in the past never fires again: the whole lookback.
+    assert Schedule.parse("cron(0 6 * * ? 2026)").shortest_gap_seconds() == LOOKBACK.total_seconds()
 
 
 def test_a_schedule_is_its_expression() -> None:
@@ -218,6 +218,7 @@ def test_naive_datetimes_are_refused(call: Callable[[Schedule], object]) -> None
         ("cron(0 0 ?,1 * * *)", "mixes '?' with values"),
         ("cron(30-10 * * * ? *)", "minutes range '30-10' runs backwards"),
         ("cron(*/0 * * * ? *)", "minutes step in '*/0' must be at least 1"),
+        ("cron(0 6 ? * MON/2 *)", "day-of-week 'MON/2' has a step, which AWS does not allow"),
         ("cron(1,,2 * * * ? *)", "minutes '1,,2' has an empty item"),
         ("cron(1-2-3 * * * ? *)", "minutes '1-2-3' is not supported here"),
         ("cron(0 0 * * ?)", "a cron needs 6 fields"),
@@ -282,7 +283,8 @@ def cron_fields(draw: st.DrawFn, name: str, sparse: bool = False) -> Field:
         return "*", frozenset(range(low, high + 1))
     texts, accepted = [], set()
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["value", "range", "*/n", "a/n", "a-b/n"]))
+        stepped = ["*/n", "a/n", "a-b/n"] if name != "day-of-week" else []  # AWS allows none
+        kind = draw(st.sampled_from(["value", "range", *stepped]))
         a, b = sorted((draw(values), draw(values)))
         step = draw(st.integers(1, max(1, (high - low) // 2)))
         if kind == "value":

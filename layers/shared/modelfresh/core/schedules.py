@@ -29,9 +29,10 @@ LOOKBACK = timedelta(days=5 * 366)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+# Where shortest_gap_seconds looks: a Monday, 1 January, far from any edge of the calendar.
+_GAP_REFERENCE = datetime(2029, 1, 1, tzinfo=UTC)
 _MINUTE = timedelta(minutes=1)
 _MICROSECOND = timedelta(microseconds=1)
-_MINUTES_PER_DAY = 24 * 60
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _CRON_SYNTAX = "*, n, a-b, a,b, */n, a/n or a-b/n"
 # One item of a cron field: `*` or a value or a range, then perhaps a step.
@@ -121,11 +122,15 @@ class Schedule:
             return None  # nothing comes before the earliest datetime there is
         return self.last_fire(fire - _MICROSECOND)
 
-    @property
-    def longest_gap_seconds(self) -> int | None:
-        """The longest time between two fires: a rate's period; for a cron that fires every
-        day, the longest gap in its day (ignoring that AWS stops after 2199); otherwise None."""
-        return self._rule.longest_gap_seconds()
+    def shortest_gap_seconds(self) -> int:
+        """The shortest time between two consecutive fires, seen over a reference stretch of
+        time (two weeks; a year, or five, for schedules that fire more rarely). A schedule
+        that fires once at most in five years gives the five years."""
+        for span in (timedelta(days=14), timedelta(days=400), LOOKBACK):
+            found = self.fires(_GAP_REFERENCE, _GAP_REFERENCE + span)
+            if len(found) >= 2:
+                return int(min(b - a for a, b in pairwise(found)).total_seconds())
+        return int(LOOKBACK.total_seconds())
 
 
 class _Rate:
@@ -148,9 +153,6 @@ class _Rate:
         if fire < _microseconds(earliest):
             return None
         return _EPOCH + timedelta(microseconds=fire)
-
-    def longest_gap_seconds(self) -> int | None:
-        return self.period
 
 
 class _Cron:
@@ -195,15 +197,6 @@ class _Cron:
                     if at <= latest:
                         return at if at >= earliest else None
         return None
-
-    def longest_gap_seconds(self) -> int | None:
-        every_day = len(self.days_of_month or ()) == 31 or len(self.days_of_week or ()) == 7
-        if not every_day or len(self.months) < 12 or self.years != _YEAR.everything:
-            return None
-        times = [hour * 60 + minute for hour in self.hours for minute in self.minutes]
-        gaps = [b - a for a, b in pairwise(times)]
-        gaps.append(times[0] + _MINUTES_PER_DAY - times[-1])  # overnight, into the next day
-        return max(gaps) * 60
 
     def _days(self, first: date, last: date, backwards: bool = False) -> Iterator[date]:
         """The days from `first` to `last` (both included) the day fields accept, in order:
@@ -310,6 +303,10 @@ def _parse_item(expression: str, spec: _Field, text: str, item: str) -> range:
     if found is None:
         raise ValueError(
             f"{expression}: {spec.name} {item!r} is not supported here (use {_CRON_SYNTAX})"
+        )
+    if found["step"] and spec is _DAY_OF_WEEK:
+        raise ValueError(
+            f"{expression}: {spec.name} {item!r} has a step, which AWS does not allow there"
         )
     step = int(found["step"] or 1)
     if step < 1:

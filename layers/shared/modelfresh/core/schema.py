@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from modelfresh import quality_metrics
 from modelfresh.core.errors import UnknownModel
+from modelfresh.core.schedules import Schedule
 
 Direction = Literal["minimize", "maximize"]
 ApprovalMode = Literal["auto", "manual"]
@@ -430,14 +431,14 @@ ProblemType = Literal["regression", "binary_classification"]
 RetrainPolicy = Literal["drift", "quality", "drift-and-degraded"]
 ModelKind = Literal["realtime", "batch"]
 ViolationPolicy = Literal["stop", "score-and-flag", "score"]
-# EventBridge Scheduler's expressions: rate(<n> <unit>) or cron(<6 fields>).
-SCHEDULE = re.compile(
-    r"^(rate\([1-9]\d* (minutes?|hours?|days?)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
-)
 
 
 class NotRealTime(Exception):
     """A real-time path (endpoints, smoke test, deploy) reached a batch model."""
+
+
+class NotBatch(Exception):
+    """A batch path (a batch run) reached a real-time model."""
 
 
 @dataclass(frozen=True)
@@ -464,8 +465,11 @@ class BatchInference:
                 yield key, f"{uri!r} is not an s3:// URI"
         if "input_uri" in v and v.get("input_uri") == v.get("output_uri"):
             yield "output_uri", "must differ from input_uri: the output would be read as input"
-        if "schedule" in v and not SCHEDULE.match(v["schedule"]):
-            yield "schedule", f"{v['schedule']!r} is not a rate(...) or cron(...) expression"
+        if "schedule" in v:
+            try:
+                Schedule.parse(v["schedule"])
+            except ValueError as error:
+                yield "schedule", str(error)
         if "instance_type" in v and not INSTANCE_TYPE.match(v["instance_type"]):
             yield "instance_type", f"{v['instance_type']!r} is not an ml.* instance type"
         if v.get("instance_count", 1) < 1:
@@ -613,6 +617,13 @@ class ModelConfig:
         return self.endpoints
 
     @property
+    def batch_job(self) -> BatchInference:
+        """A batch model's [batch] table. Raises: NotBatch for a real-time model."""
+        if self.batch is None:
+            raise NotBatch(f"{self.name} is a real-time model: it has no [batch] table")
+        return self.batch
+
+    @property
     def smoke(self) -> SmokeTest:
         """A real-time model's smoke test. Raises: NotRealTime for a batch model."""
         if self.smoke_test is None:
@@ -641,8 +652,10 @@ class ModelConfig:
         }
         if self.drift_check is not None:
             uris["drift_check.batch_input_uri"] = (self.drift_check.batch_input_uri, readable)
-        if self.batch is not None:  # its drift check reads it
+        if self.batch is not None:  # its drift check and its transform jobs read it
             uris["batch.input_uri"] = (self.batch.input_uri, readable)
+            # Transform jobs run as SageMakerModelRole, which writes the artifacts bucket only.
+            uris["batch.output_uri"] = (self.batch.output_uri, {artifacts_bucket})
         found = []
         for key, (uri, buckets) in uris.items():
             bucket = (uri or "").removeprefix("s3://").split("/", 1)[0]
@@ -760,6 +773,26 @@ def _kind_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     check = v.get("drift_check")
     if check is not None and check.batch_input_uri is not None:
         yield "drift_check.batch_input_uri", "a batch model's drift check reads batch.input_uri"
+    batch = v.get("batch")
+    if check is not None and batch is not None:
+        try:
+            period = alarm_hours(Schedule.parse(batch.schedule))
+        except ValueError:
+            return  # the schedule's own error says why
+        if check.every_hours != period:
+            yield (
+                "drift_check.every_hours",
+                f"must be {period} for a batch scored on {batch.schedule}: each run checks its "
+                "input once, and the drift alarm's period must hold one run's check",
+            )
+
+
+def alarm_hours(schedule: Schedule) -> int:
+    """A batch model's drift-alarm period in hours: the shortest time between two of its runs,
+    in whole hours from 1 to 24 (CloudWatch looks back 7 days at most: a weekly batch's alarm
+    counts one check a day and ignores the days without one)."""
+    gap = schedule.shortest_gap_seconds()
+    return max(1, min(24, -(-gap // 3600)))
 
 
 def _smoke_test_problems(
