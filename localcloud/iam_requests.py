@@ -192,6 +192,9 @@ RESOURCES: Mapping[str, Callable[[Params, Arn], list[str]]] = {
     "sagemaker:CreateModel": _lowered("model/{ModelName}"),
     "sagemaker:DescribeModel": _lowered("model/{ModelName}"),
     "sagemaker:DeleteModel": _lowered("model/{ModelName}"),
+    "sagemaker:CreateTransformJob": _lowered("transform-job/{TransformJobName}"),
+    "sagemaker:DescribeTransformJob": _lowered("transform-job/{TransformJobName}"),
+    "sagemaker:StopTransformJob": _lowered("transform-job/{TransformJobName}"),
     "sagemaker:DescribeModelPackage": _model_package,
     "sagemaker:UpdateModelPackage": _model_package,
     "sagemaker:ListModelPackages": _lowered("model-package-group/{ModelPackageGroupName}"),
@@ -233,6 +236,7 @@ TAG_ON_CREATE = (
     "sagemaker:CreateModel",
     "sagemaker:CreateEndpointConfig",
     "sagemaker:CreateEndpoint",
+    "sagemaker:CreateTransformJob",
 )
 
 # Parameters that pass a role to the service that is called.

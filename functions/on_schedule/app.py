@@ -2,10 +2,11 @@
 
 - a retrain signal for each model whose `retrain_schedule` period has begun;
 - a drift check for each model with a [drift_check] whose window has closed;
-- a quality check for each model with a [quality] check whose window's labels are in.
+- a quality check for each model with a [quality] check whose window's labels are in;
+- a batch run for each batch model whose `batch.schedule` named a time since the last ticks.
 
-Every tick in one period names the same signal and the same drift-check execution, so only
-the first starts anything.
+Every tick in one period names the same signal and the same execution, so only the first
+starts anything.
 """
 
 from __future__ import annotations
@@ -31,4 +32,5 @@ def lambda_handler(
         admissions=container.coordinator,
         drift_checks=container.drift_check_executions,
         quality_checks=container.quality_check_executions,
+        batch_runs=container.batch_executions,
     )

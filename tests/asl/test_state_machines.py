@@ -145,6 +145,9 @@ TRANSIENT = {
     # 5xx among them) with the SDK's catch-all exception.
     "sagemaker": {"SageMaker.AmazonSageMakerException"},
     "sns": {"SNS.ThrottledException", "SNS.InternalErrorException"},
+    # Step Functions' own optimized integration, by the same rule as SageMaker's: what it does
+    # not model is its Java SDK's catch-all exception.
+    "states": {"StepFunctions.AWSStepFunctionsException"},
 }
 
 
@@ -179,7 +182,11 @@ def subclasses(cls: type[Exception]) -> set[type[Exception]]:
 def our_errors() -> set[str]:
     """The error names of core/errors.py: its classes, and the names it sends without raising."""
     classes = {c.__name__ for c in subclasses(errors.ModelfreshError)}
-    return classes | {errors.PIPELINE_FAILED, errors.PIPELINE_STOPPED}
+    return classes | {
+        errors.PIPELINE_FAILED,
+        errors.PIPELINE_STOPPED,
+        errors.TRANSFORM_JOB_NOT_COMPLETED,
+    }
 
 
 def possible_errors(kind: str) -> set[str]:
@@ -199,6 +206,9 @@ def possible_errors(kind: str) -> set[str]:
         return shapes | {"SageMaker.AmazonSageMakerException"}
     if kind == "sns":
         return {f"SNS.{exception(shape)}" for shape, _code in modelled("sns")}
+    if kind == "states":
+        shapes = {f"StepFunctions.{exception(shape)}" for shape, _code in modelled("stepfunctions")}
+        return shapes | {"StepFunctions.AWSStepFunctionsException"}
     raise AssertionError(f"no naming rule written down for the {kind} integration")
 
 

@@ -112,6 +112,13 @@ class FakeRegistry:
     def status(self, package_arn: str) -> str:
         return self.packages[package_arn].status
 
+    def newest_approved(self, group: str) -> str | None:
+        """The highest version stands for the newest: versions grow with creation time."""
+        approved = [
+            p for p in self.packages.values() if p.group == group and p.status == "Approved"
+        ]
+        return max(approved, key=lambda p: p.version).arn if approved else None
+
 
 @dataclass
 class FakeDeployRuns:

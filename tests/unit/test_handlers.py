@@ -188,6 +188,7 @@ def test_on_schedule_starts_the_retrain_and_drift_check_due_at_the_tick(
         coordinator=coordinator,
         drift_check_executions=DriftChecks(),
         quality_check_executions=DriftChecks(),
+        batch_executions=DriftChecks(),  # no batch model in this config: nothing started
     )
 
     # When the real handler takes it twice

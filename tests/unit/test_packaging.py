@@ -79,25 +79,22 @@ def test_only_the_drift_statistics_functions_take_the_numpy_layer() -> None:
             assert "quality.measure import" not in source, module
 
 
-def test_functions_share_one_environment_but_for_the_approval_link_and_quality_checks() -> None:
+def test_functions_share_one_environment_but_for_the_approval_link() -> None:
     # The local cloud runs every function in one process: per-function variables must not
     # collide. Only the approval email needs the API's URL (a cycle for the API's own
-    # function if it were global); only the hourly tick starts quality checks (the shared
-    # environment is at Lambda's 4 KB limit).
+    # function if it were global).
     own = {
         logical_id: set(function["Properties"].get("Environment", {}).get("Variables", {}))
         for logical_id, function in FUNCTIONS.items()
     }
     assert {k: v for k, v in own.items() if v} == {
         "RequestApprovalFunction": {"APPROVAL_BASE_URL"},
-        "OnScheduleFunction": {"QUALITY_CHECK_STATE_MACHINE_ARN"},
     }
 
 
 def test_the_environment_carries_exactly_the_settings() -> None:
     variables = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]) | {
         "APPROVAL_BASE_URL",
-        "QUALITY_CHECK_STATE_MACHINE_ARN",
     }
     settings = {f.name.upper() for f in fields(Settings)}
     assert variables - {v for v in variables if v.startswith("POWERTOOLS_")} == settings

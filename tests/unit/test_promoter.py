@@ -343,8 +343,11 @@ def test_the_slot_of_a_running_run_is_left_alone(world: World) -> None:
     assert world.slots.slot("taxi-fare") is not None
 
 
-def test_a_batch_model_is_neither_deployed_nor_reconciled_with_an_endpoint(world: World) -> None:
-    # Given the config with a batch model beside taxi-fare (no endpoints, no smoke test)
+SCORER = "arn:aws:sagemaker:us-east-1:123456789012:model-package/scorer/{}"
+
+
+def batch_promoter(world: World) -> Promoter:
+    """The config with a batch model, scorer, beside taxi-fare (no endpoints, no smoke test)."""
     raw = tomllib.loads((FIXTURES / "models.toml").read_text())
     raw["models"]["scorer"] = {
         "kind": "batch",
@@ -355,16 +358,67 @@ def test_a_batch_model_is_neither_deployed_nor_reconciled_with_an_endpoint(world
         "training": {"problem_type": "binary_classification"},
         "batch": {"input_uri": "s3://d/in", "output_uri": "s3://d/out", "schedule": "rate(1 day)"},
     }
-    promoter = world.promoter_of(parse_config(raw))
-    approved = PackageChange(
-        "arn:aws:sagemaker:us-east-1:123456789012:model-package/scorer/1", "scorer", 1, "Approved"
-    )
+    return world.promoter_of(parse_config(raw))
 
-    # When its candidate is approved, and the sweep reconciles every model
-    started = promoter.on_package_change(approved)
+
+def approval(version: int) -> PackageChange:
+    return PackageChange(SCORER.format(version), "scorer", version, "Approved", "2026-12-08")
+
+
+def test_a_batch_models_approved_package_becomes_its_champion_without_a_deploy(
+    world: World,
+) -> None:
+    promoter = batch_promoter(world)
+    world.registry.add(
+        SCORER.format(1), report_uri=REPORT,
+        baseline_statistics=BASELINE[0], baseline_constraints=BASELINE[1],
+    )  # fmt: skip
+
+    # When its package is approved (and the event comes twice, as EventBridge may send it)
+    first = promoter.on_package_change(approval(1))
+    again = promoter.on_package_change(approval(1))
+
+    # Then it is the champion, with its baseline and metrics, once; no deploy starts
+    assert (first.result, again.result) == ("crowned", "ignored")
+    assert again.reason == f"{SCORER.format(1)} is already scorer's batch champion"
+    assert world.runs.started == {}
+    assert world.slots.champion("scorer") == Champion(SCORER.format(1), 1, {"rmse": 2.5})
+    assert world.slots.baseline("scorer") == BASELINE
+    (outcome,) = world.recorder.outcomes
+    assert (outcome.kind, outcome.run) == ("batch-champion", first.run)
+    assert outcome.summary.startswith("v1 is scorer's batch champion (was none)")
+
+
+def test_a_stale_approval_event_of_a_batch_model_changes_nothing(world: World) -> None:
+    promoter = batch_promoter(world)
+    world.registry.add(SCORER.format(1), "Rejected")  # approved, then withdrawn at once
+
+    started = promoter.on_package_change(approval(1))
+
+    assert started.result == "ignored" and "is Rejected now" in started.reason
+    assert world.slots.champion("scorer") is None and world.recorder.outcomes == []
+
+
+def test_the_sweep_keeps_a_batch_champion_equal_to_what_its_runs_score_with(
+    world: World,
+) -> None:
+    promoter = batch_promoter(world)
+    for version in (1, 2):
+        world.registry.add(SCORER.format(version))
+    promoter.on_package_change(approval(1))
+    assert promoter.reconcile() == []  # v1 is Approved: runs score with it, the record says so
+
+    # When a person rejects the champion's package in the registry
+    world.registry.set_status(SCORER.format(1), "Rejected", "a bad model")
     actions = promoter.reconcile()
 
-    # Then no deploy starts (and no endpoint is read: a batch model has none to read)
-    assert (started.result, started.model) == ("ignored", "scorer")
-    assert started.reason.startswith("scorer is a batch model: no endpoint")
-    assert world.runs.started == {} and actions == []
+    # Then the newest Approved package is recorded, as the next run will score with it
+    assert world.slots.champion("scorer") == Champion(SCORER.format(2), 2, {})
+    assert actions == [
+        "scorer: Records repaired to match what batch runs score with: the champion record said "
+        "v1, which is Rejected; v2 is the newest Approved package."
+    ]
+    assert [o.kind for o in world.recorder.outcomes] == ["batch-champion", "reconciled"]
+    # With nothing Approved at all, the record stays (the runs say they have nothing to use)
+    world.registry.set_status(SCORER.format(2), "Rejected", "also bad")
+    assert promoter.reconcile() == []

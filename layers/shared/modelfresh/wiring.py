@@ -262,6 +262,12 @@ class Container:
         )
 
     @cached_property
+    def batch_executions(self) -> StepFunctionsExecutions:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+
+        return StepFunctionsExecutions(self.stepfunctions, self.settings.batch_state_machine_arn)
+
+    @cached_property
     def quality_metrics(self) -> QualityMetrics:
         from modelfresh.aws.quality import QualityMetrics
 

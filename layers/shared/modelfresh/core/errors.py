@@ -89,11 +89,22 @@ class BaselineInvalid(ModelfreshError):
 # all the same, so they live with the others.
 PIPELINE_FAILED = "PipelineExecutionFailed"
 PIPELINE_STOPPED = "PipelineExecutionStopped"
+# What the batch machine records when a transform job it followed after a lost answer (not
+# through .sync, which fails the task itself) ended Failed or Stopped.
+TRANSFORM_JOB_NOT_COMPLETED = "TransformJobNotCompleted"
 
 # The errors a failed execution ends with (the state machines' Fail states): what
 # DescribeExecution's `error` says once a failure path has recorded what happened.
 RUN_FAILURES = frozenset(
-    {"RetrainFailed", "DeployFailed", "DriftCheckFailed", "QualityCheckFailed", "FinishFailed"}
+    {
+        "RetrainFailed",
+        "DeployFailed",
+        "DriftCheckFailed",
+        "QualityCheckFailed",
+        "FinishFailed",
+        "BatchRunFailed",
+        "BatchInputRefused",  # a drifted input under on_violation = "stop": nothing scored
+    }
 )
 
 

@@ -61,6 +61,14 @@ class BusinessMetric(StrEnum):
     PROMOTION_SKIPPED = "PromotionSkipped"
     PROMOTION_FAILED = "PromotionFailed"
     RECORDS_RECONCILED = "RecordsReconciled"
+    # Batch runs
+    BATCH_RUN_DUE = "BatchRunDue"
+    BATCH_SCORED = "BatchScored"
+    BATCH_FLAGGED = "BatchFlagged"
+    BATCH_STOPPED = "BatchStopped"
+    BATCH_SKIPPED = "BatchSkipped"
+    BATCH_FAILED = "BatchFailed"
+    BATCH_CHAMPION_RECORDED = "BatchChampionRecorded"
 
 
 def count(metric: BusinessMetric, model: str) -> None:

@@ -34,6 +34,12 @@ OutcomeKind = Literal[
     "promotion-failed",
     "reconciled",
     "alarm-recorded",
+    "batch-scored",
+    "batch-flagged",
+    "batch-stopped",
+    "batch-skipped",
+    "batch-failed",
+    "batch-champion",
 ]
 
 TITLES: Mapping[OutcomeKind, str] = {
@@ -57,6 +63,12 @@ TITLES: Mapping[OutcomeKind, str] = {
     "promotion-failed": "promotion failed",
     "reconciled": "records repaired to match production",
     "alarm-recorded": "alarm recorded, no retrain (the model's retrain_on policy)",
+    "batch-scored": "batch scored",
+    "batch-flagged": "batch scored, its input flagged as drifted",
+    "batch-stopped": "batch stopped: its input drifted",
+    "batch-skipped": "batch run: nothing to score",
+    "batch-failed": "batch run failed",
+    "batch-champion": "batch champion recorded",
 }
 
 METRICS: Mapping[OutcomeKind, BusinessMetric] = {
@@ -80,6 +92,12 @@ METRICS: Mapping[OutcomeKind, BusinessMetric] = {
     "promotion-failed": BusinessMetric.PROMOTION_FAILED,
     "reconciled": BusinessMetric.RECORDS_RECONCILED,
     "alarm-recorded": BusinessMetric.ALARM_RECORDED,
+    "batch-scored": BusinessMetric.BATCH_SCORED,
+    "batch-flagged": BusinessMetric.BATCH_FLAGGED,
+    "batch-stopped": BusinessMetric.BATCH_STOPPED,
+    "batch-skipped": BusinessMetric.BATCH_SKIPPED,
+    "batch-failed": BusinessMetric.BATCH_FAILED,
+    "batch-champion": BusinessMetric.BATCH_CHAMPION_RECORDED,
 }
 
 

@@ -30,16 +30,14 @@ class Settings:
     callbacks_table: str
     audit_table: str
     notifications_topic_arn: str
-    retrain_state_machine_arn: str
+    state_machine_arn_prefix: str  # ...:stateMachine:<stack>- (the name follows)
     drift_alarm_prefix: str
     # How often the heartbeat sweep re-checks what runs wait on (its schedule, in minutes).
     heartbeat_minutes: int
-    deploy_state_machine_arn: str
     approvals_table: str
     approvals_topic_arn: str
     sagemaker_model_role_arn: str
     artifacts_bucket: str
-    drift_check_state_machine_arn: str
     model_config_path: str = DEFAULT_CONFIG_PATH
     # The models' own data outside the artifacts bucket (the TrainingDataBucket parameter).
     data_bucket: str = ""
@@ -48,9 +46,26 @@ class Settings:
     approval_base_url: str = ""
     # The stack's KMS key (the KmsKeyArn parameter), empty when it uses AWS-managed keys.
     kms_key_arn: str = ""
-    # Only the hourly tick's function starts quality checks (the shared environment is at
-    # Lambda's 4 KB limit).
-    quality_check_state_machine_arn: str = ""
+
+    @property
+    def retrain_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "retrain"
+
+    @property
+    def deploy_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "deploy"
+
+    @property
+    def drift_check_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "drift-check"
+
+    @property
+    def quality_check_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "quality-check"
+
+    @property
+    def batch_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "batch-inference"
 
     def require_reachable(self, model: ModelConfig) -> None:
         """Raises DataOutOfReach when the model's config puts data where this deployment's

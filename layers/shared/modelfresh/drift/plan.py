@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
-from modelfresh.core.errors import NoDriftCheck
-from modelfresh.core.events import iso, require, require_time
+from modelfresh.core.errors import MalformedEvent, NoDriftCheck
+from modelfresh.core.events import iso, optional, require, require_time
 from modelfresh.core.schema import (
     ALARM_SEPARATOR,
     ControllerConfig,
@@ -150,30 +150,59 @@ def batches(objects: Iterable[CaptureObject]) -> list[list[CaptureObject]]:
 
 @dataclass(frozen=True)
 class DriftCheckRequest:
-    """What starts a drift check: a model and the time the check is due."""
+    """What starts a drift check: a model and the time the check is due. A batch run asks
+    for the check of its own input: its window (the hours since the previous run) and the
+    baseline of the package it scores with, rather than the champion's."""
 
     model: str
     at: datetime
+    window: Window | None = None
+    baseline: DriftBaseline | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> DriftCheckRequest:
         """Raises: MalformedEvent."""
-        return cls(model=require(event, "model", str), at=require_time(event, "at"))
+        window = baseline = None
+        if "window" in event:
+            window = Window(require_time(event, "window.start"), require_time(event, "window.end"))
+            if not window.start < window.end:
+                raise MalformedEvent("window.start must be before window.end")
+        if "baseline" in event:
+            baseline = DriftBaseline(
+                require(event, "baseline.statistics", str),
+                require(event, "baseline.constraints", str),
+                str((event.get("baseline") or {}).get("package") or ""),
+                optional(event, "baseline.version", int),
+            )
+        return cls(require(event, "model", str), require_time(event, "at"), window, baseline)
+
+    def window_of(self, check: DriftCheck) -> Window:
+        """The hours the check reads: the request's own, else the slot due at `at`."""
+        return self.window or Window.due_at(self.at, check)
 
     def execution_name(self, check: DriftCheck) -> str:
         """One execution per model and window: a repeated tick starts nothing new."""
         return f"{self.model}-drift-check-{Window.due_at(self.at, check).slot}"
 
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"model": self.model, "at": iso(self.at)}
+        if self.window is not None:
+            found["window"] = {"start": iso(self.window.start), "end": iso(self.window.end)}
+        if self.baseline is not None:
+            found["baseline"] = self.baseline.to_json()
+        return found
+
     def to_json(self) -> str:
-        return json.dumps({"model": self.model, "at": iso(self.at)})
+        return json.dumps(self.to_dict())
 
 
 def due_checks(config: ControllerConfig, tick: datetime) -> list[tuple[str, DriftCheckRequest]]:
-    """The drift checks an hourly tick asks for, one per model with a [drift_check], each
-    with its execution name."""
+    """The drift checks an hourly tick asks for, one per real-time model with a
+    [drift_check], each with its execution name."""
     due = []
     for model in config.models.values():
-        if model.drift_check is not None:
+        # A batch model's input is checked by each of its batch runs, before it is scored.
+        if model.drift_check is not None and model.kind == "realtime":
             request = DriftCheckRequest(model.name, tick)
             due.append((request.execution_name(model.drift_check), request))
     return due

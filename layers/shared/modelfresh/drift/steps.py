@@ -20,7 +20,6 @@ from modelfresh.drift.plan import (
     DriftBaseline,
     DriftCheckPlan,
     DriftCheckRequest,
-    Window,
     attribution_alarm,
     checked_model,
     drift_alarm,
@@ -78,7 +77,7 @@ def plan_check(
     ):
         logger.info("attribution drift alarm written from the config")
 
-    window = Window.due_at(request.at, drift_check)
+    window = request.window_of(drift_check)
     kind, bucket, prefix = input_of(model, settings.data_capture_uri)
     found = objects.list(bucket, [prefix + h for h in window.hour_prefixes()], INPUT_SUFFIX[kind])
     output = f"{settings.drift_checks_uri}/{model.name}/{window.slot}/"
@@ -87,7 +86,7 @@ def plan_check(
         window,
         found,
         capture_bucket=bucket,
-        baseline=baseline_of(model, baselines, endpoints, packages),
+        baseline=request.baseline or baseline_of(model, baselines, endpoints, packages),
         output_uri=output,
         input_format=kind,
     )

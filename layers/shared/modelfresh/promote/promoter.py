@@ -101,6 +101,8 @@ class Registry(Protocol):
 
     def set_status(self, package_arn: str, status: str, description: str) -> None: ...
 
+    def newest_approved(self, group: str) -> str | None: ...
+
 
 class DeployRuns(Protocol):
     """The deploy state machine's executions (aws/executions.py)."""
@@ -138,7 +140,8 @@ class DeploySettings:
 
 @dataclass(frozen=True)
 class Started:
-    """What an approval event led to: "started", "duplicate" (its run exists) or "ignored"."""
+    """What an approval event led to: "started", "duplicate" (its run exists), "ignored", or
+    "crowned" (a batch model's champion recorded)."""
 
     result: str
     model: str = ""
@@ -180,6 +183,8 @@ class Promoter:
         """Start the deploy run of an approved package, unless prod serves it already or a
         running deploy handles it."""
         model = self._config.model_for_package_group(change.group)
+        if model is not None and model.kind == "batch" and change.status == "Approved":
+            return self._crown_batch(model, change)
         champion = None
         if model is not None and model.kind == "realtime":
             champion = self._serving(model) or self._slots.champion(model.name)
@@ -195,6 +200,43 @@ class Promoter:
         payload = {"model": model.name, "packageArn": change.arn, "version": change.version}
         started = self._runs.start_named(run, _json(payload))
         return Started("started" if started else "duplicate", model.name, run)
+
+    def _crown_batch(self, model: ModelConfig, change: PackageChange) -> Started:
+        """A batch model has no endpoint to deploy to: its approved package becomes its
+        champion at once (the package its next runs score with, whose baseline their input
+        checks and whose metrics the next candidate must beat). A repeated event, or one
+        about a package no longer Approved, changes nothing."""
+        run = deploy_run_name(change, model.name)
+        champion = self._slots.champion(model.name)
+        if champion is not None and champion.package_arn == change.arn:
+            reason = f"{change.arn} is already {model.name}'s batch champion"
+            logger.info(reason)
+            return Started("ignored", model.name, reason=reason)
+        package = self._registry.describe(change.arn)
+        if package.status != "Approved":
+            reason = f"{change.arn} is {package.status} now, no longer Approved"
+            logger.info(reason)
+            return Started("ignored", model.name, reason=reason)
+        at = iso(self._clock())
+        self._crown(model, package, run, at)
+        was = f"v{champion.version}" if champion else "none"
+        self._recorder.record(
+            Outcome(
+                model=model.name,
+                kind="batch-champion",
+                run=run,
+                at=at,
+                summary=(
+                    f"v{package.version} is {model.name}'s batch champion (was {was}): its next "
+                    "batch runs score with it and check their input against its baseline."
+                ),
+                detail={
+                    "package": package.arn,
+                    "previous": champion.package_arn if champion else None,
+                },
+            )
+        )
+        return Started("crowned", model.name, run)
 
     # -- "Plan the deploy" -------------------------------------------------------------------
 
@@ -287,9 +329,10 @@ class Promoter:
         disagrees. Returns one line per model it acted on."""
         actions = []
         for model in self._config.models.values():
-            if model.kind == "batch":  # no endpoint serves it: nothing to compare
-                continue
-            action = self._reconcile_one(model)
+            if model.kind == "batch":
+                action = self._reconcile_batch(model)
+            else:
+                action = self._reconcile_one(model)
             if action:
                 actions.append(f"{model.name}: {action}")
         return actions
@@ -379,6 +422,33 @@ class Promoter:
                 summary=summary,
                 detail={"package": package.arn, "endpoint": prod.name, "repaired": repaired},
             )
+        )
+        return summary
+
+    def _reconcile_batch(self, model: ModelConfig) -> str | None:
+        """A batch model's champion record must name what its next run scores with: when the
+        recorded package is no longer Approved (a person rejected it), the newest Approved
+        one is recorded instead, with its baseline. With nothing Approved, the record stays
+        and the runs say they have nothing to score with."""
+        champion = self._slots.champion(model.name)
+        if champion is None:
+            return None  # the first approval records one
+        recorded = self._registry.describe(champion.package_arn)
+        if recorded.status == "Approved":
+            return None
+        newest = self._registry.newest_approved(model.package_group)
+        if newest is None:
+            return None
+        package = self._registry.describe(newest)
+        at = iso(self._clock())
+        self._crown(model, package, RECONCILIATION, at)
+        summary = (
+            f"Records repaired to match what batch runs score with: the champion record said "
+            f"v{champion.version}, which is {recorded.status}; v{package.version} is the newest "
+            "Approved package."
+        )
+        self._recorder.record(
+            Outcome(model.name, "reconciled", RECONCILIATION, at, summary, {"package": package.arn})
         )
         return summary
 

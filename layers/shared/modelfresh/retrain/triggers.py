@@ -1,6 +1,6 @@
 """What starts work without a person: a model's drift or quality alarm going to ALARM, and the
 hourly tick (a scheduled retrain whose period has begun, a drift or quality check whose window
-has closed).
+has closed, a batch model's scheduled scoring).
 
 Each turns its event into signals and hands them to the run coordinator, which decides what
 runs; a repeated event names the same signal or execution, so only the first starts anything.
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from modelfresh.batch.steps import due_batch_runs
 from modelfresh.core.observability import BusinessMetric, count, logger, tracer
 from modelfresh.core.outcomes import Outcome
 from modelfresh.core.schema import ControllerConfig
@@ -49,8 +50,8 @@ class Recorder(Protocol):
     def record(self, outcome: Outcome) -> Outcome: ...
 
 
-class DriftCheckRuns(Protocol):
-    """Starts drift- or quality-check executions by name (see aws/executions.py)."""
+class NamedRuns(Protocol):
+    """Starts executions by name: a name that exists starts nothing (see aws/executions.py)."""
 
     def start_named(self, run: str, payload: str) -> bool: ...
 
@@ -118,8 +119,9 @@ def start_due_work(
     *,
     config: ControllerConfig,
     admissions: Admissions,
-    drift_checks: DriftCheckRuns,
-    quality_checks: DriftCheckRuns,
+    drift_checks: NamedRuns,
+    quality_checks: NamedRuns,
+    batch_runs: NamedRuns,
 ) -> dict[str, str]:
     """What became of each piece of work due at this tick, by model."""
     results = {}
@@ -133,4 +135,10 @@ def start_due_work(
     for name, asked in due_quality_checks(config, tick):
         started = quality_checks.start_named(name, asked.to_json())
         results[f"{asked.model} quality check"] = f"{'started' if started else 'exists'} {name}"
+    for run in due_batch_runs(config, tick):
+        started = batch_runs.start_named(run.execution_name, run.to_json())
+        if started:
+            count(BusinessMetric.BATCH_RUN_DUE, run.model)
+        key = f"{run.model} batch {run.at:%Y-%m-%dT%H:%M}"
+        results[key] = f"{'started' if started else 'exists'} {run.execution_name}"
     return results
