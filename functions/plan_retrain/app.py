@@ -1,6 +1,6 @@
 """Retrain task "Plan the retrain": the drift dataset manifest (the window's captured requests
-and their ground truth, listed into S3), the champion prod serves, and the pipeline's
-parameters, drift window, gate and timeouts, fixed for the whole run."""
+and their ground truth, listed into S3), the champion (prod's, or a batch model's recorded
+one), and the pipeline's parameters, drift window, gate and timeouts, fixed for the whole run."""
 
 from __future__ import annotations
 
@@ -29,4 +29,5 @@ def lambda_handler(
         objects=container.drift_objects,
         endpoints=container.endpoints,
         packages=container.registry,
+        champions=container.deploys,
     )

@@ -31,6 +31,7 @@ process, in this order (a test checks this index against it):
 24. cfn_names_per_cloud      cloudformation.py  the names it gives drawn afresh in each local cloud
 25. sagemaker_transform      sagemaker.py       transform jobs that score their input
 26. sagemaker_sync           stepfunctions.py   `.sync` for SageMaker's transform jobs
+27. nested_executions        stepfunctions.py   a state machine starts another and waits for it
 
 Not patched, because stock moto already behaves like AWS (tests/localcloud checks it stays so):
 same-name StartExecution calls have one winner under concurrent callers.
@@ -80,6 +81,7 @@ from localcloud.patches.stepfunctions import (
     early_callback,
     execution_history_pages,
     heartbeat_timeout,
+    nested_executions,
     parse_once,
     sagemaker_sync,
     service_error_names,
@@ -132,6 +134,7 @@ PATCHES = (
     cfn_names_per_cloud,
     sagemaker_transform,
     sagemaker_sync,
+    nested_executions,
 )
 
 _lock = threading.Lock()

@@ -41,6 +41,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
 )
@@ -431,6 +434,52 @@ def sagemaker_sync() -> None:
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
             return SageMakerSync()
+        return original(service_name)
+
+    state_task_factory.state_task_service_for = state_task_service_for
+
+
+# ---------------------------------------------------------------- 27. Nested executions
+
+
+class NestedExecutions(StateTaskServiceSfn):
+    """Step Functions' own integration (`states:startExecution`, `.sync`, `.sync:2`) with its
+    names as AWS has them: the task's Parameters in PascalCase (StateMachineArn, Name, Input)
+    become the API's camelCase, and its result comes back in PascalCase (ExecutionArn,
+    StartDate; under .sync:2, Output parsed as JSON), as the documentation's examples show."""
+
+    def _normalise_parameters(
+        self,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        super()._normalise_parameters(parameters, boto_service_name, service_action_name)
+        for key in list(parameters):
+            parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+    def _normalise_response(
+        self,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        if isinstance(response, dict):
+            shown = json.loads(to_json_str(response))  # its dates as strings, as in JSON
+            response.clear()
+            response.update({key[:1].upper() + key[1:]: value for key, value in shown.items()})
+
+
+def nested_executions() -> None:
+    """Patch 27: a state machine starts another and waits for it (`states:startExecution.sync`
+    and `.sync:2`). moto handed the Parameters to boto3 as written (KeyError 'StateMachineArn':
+    States.Runtime) and answered in camelCase, where AWS answers ExecutionArn and Output."""
+    original = state_task_factory.state_task_service_for
+
+    @functools.wraps(original)
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "states":
+            return NestedExecutions()
         return original(service_name)
 
     state_task_factory.state_task_service_for = state_task_service_for

@@ -110,7 +110,7 @@ def test_every_patch_is_installed(cloud: LocalCloud) -> None:
         "time_scale", "sagemaker_hosting", "api_faults", "service_error_names",
         "uncatchable_runtime", "cfn_json_templates", "parse_once", "execution_history_pages",
         "cfn_key_policy", "iam_enforced", "cfn_list_defaults", "service_models_once",
-        "cfn_names_per_cloud", "sagemaker_transform", "sagemaker_sync",
+        "cfn_names_per_cloud", "sagemaker_transform", "sagemaker_sync", "nested_executions",
     ]  # fmt: skip
 
 
@@ -1489,3 +1489,53 @@ def test_a_local_cloud_that_stops_stops_the_executions_still_running() -> None:
             timeout=5,
             what="the run aborted",
         )
+
+
+def test_a_state_machine_starts_another_and_waits_for_it(cloud: LocalCloud) -> None:
+    # Patch 27: Step Functions' own integration, with its PascalCase names as in AWS
+    child = state_machine(
+        cloud,
+        {
+            "StartAt": "Fail?",
+            "States": {
+                "Fail?": {
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Failed"}],
+                    "Default": "Done",
+                },
+                "Done": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.r", "End": True},
+                "Failed": {"Type": "Fail", "Error": "ChildFailed", "Cause": "asked to"},
+            },
+        },
+    )
+    start = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Name.$": "$.name", "Input": {"fail.$": "$.fail"}},
+        "ResultSelector": {"output.$": "$.Output", "status.$": "$.Status"},
+        "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Caught"}],
+        "End": True,
+    }  # fmt: skip
+    parent = state_machine(
+        cloud, {"StartAt": "Start", "States": {"Start": start, "Caught": {"Type": "Succeed"}}}
+    )
+
+    done = run(cloud, parent, {"name": "kid-1", "fail": False})
+    assert json.loads(done["output"]) == {
+        "output": {"fail": False, "r": {"x": 1}},
+        "status": "SUCCEEDED",
+    }
+
+    failed = json.loads(run(cloud, parent, {"name": "kid-2", "fail": True})["output"])
+    assert failed["caught"]["Error"] == "States.TaskFailed"
+    cause = json.loads(failed["caught"]["Cause"])
+    assert (cause["Error"], cause["Cause"], cause["Status"]) == (
+        "ChildFailed",
+        "asked to",
+        "FAILED",
+    )
+
+    # The same name again, with another input: AWS's error, named as AWS names it (which
+    # States.TaskFailed matches, as it matches every error but States.Timeout)
+    again = json.loads(run(cloud, parent, {"name": "kid-1", "fail": True})["output"])
+    assert again["caught"]["Error"] == "StepFunctions.ExecutionAlreadyExistsException"

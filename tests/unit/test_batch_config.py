@@ -137,7 +137,8 @@ def test_the_real_time_paths_skip_or_refuse_a_batch_model() -> None:
     start, end = datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 7, 6, tzinfo=UTC)
     locations = DataLocations("s3://a/capture", "s3://a/truth", "s3://a/datasets", "data")
     sources = sources_of(model, start, end, end, locations)
-    assert sources.capture_prefixes == ()
+    assert sources.capture_prefixes == () == sources.ground_truth_prefixes
+    assert sources.capture_bucket == "a"  # the pipeline refuses a manifest without a bucket
     notes = notes_of(model, start, end, sources, capture=[], ground_truth=[])
     assert notes[0].startswith("scorer is a batch model: no traffic is captured")
 

@@ -329,3 +329,29 @@ def test_the_record_says_what_was_scored_with_what_and_what_the_check_found() ->
     failure = {"Error": "States.TaskFailed", "Cause": "the job failed"}
     failed = finish_run(PLAN, "failed", "now", failure=failure)
     assert failed.kind == "batch-failed" and "States.TaskFailed" in failed.detail["error"]
+
+
+@pytest.mark.parametrize(
+    ("cause", "said"),
+    [
+        pytest.param(
+            {"ExecutionArn": "arn:x:input", "Status": "FAILED", "Error": "DriftCheckFailed",
+             "Cause": "A step of the drift check failed"},
+            "States.TaskFailed: DriftCheckFailed: A step of the drift check failed",
+            id="the-nested-check-failed",
+        ),
+        pytest.param(
+            {"TransformJobName": "j", "TransformJobStatus": "Failed",
+             "FailureReason": "ClientError: a row has 5 values, the model wants 6"},
+            "States.TaskFailed: ClientError: a row has 5 values, the model wants 6",
+            id="the-transform-job-failed",
+        ),
+    ],
+)  # fmt: skip
+def test_a_failed_run_says_what_its_nested_check_or_its_job_said(
+    cause: dict[str, Any], said: str
+) -> None:
+    failure = {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}
+    failed = finish_run(PLAN, "failed", "now", failure=failure)
+    assert failed.detail["error"] == said
+    assert failed.summary == f"The batch run failed, nothing was recorded as scored: {said}."

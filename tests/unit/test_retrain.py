@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from modelfresh.core.config import load_config
+from modelfresh.core.config import load_config, parse_config
 from modelfresh.core.errors import (
     CandidateNotFound,
     EvaluationReportInvalid,
     PipelineParameterInvalid,
 )
-from modelfresh.core.records import Endpoint, Package
+from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import Gate, ModelConfig
 from modelfresh.drift.plan import CaptureObject
 from modelfresh.retrain.dataset import DataLocations, DriftDataset
@@ -324,8 +325,38 @@ def test_the_champion_is_the_package_the_prod_variant_serves(
 ) -> None:
     endpoints = FakeEndpoints(served)
 
-    assert champion_of(TAXI, endpoints, FakePackages(model_data)) == champion
+    assert champion_of(TAXI, endpoints, FakePackages(model_data), NoChampions()) == champion
     assert endpoints.described == [("taxi-fare-prod", "AllTraffic")]
+
+
+class NoChampions:
+    """retrain.steps.Champions with nothing recorded (or one champion, for every model)."""
+
+    def __init__(self, recorded: Champion | None = None) -> None:
+        self.recorded = recorded
+
+    def champion(self, model: str) -> Champion | None:
+        return self.recorded
+
+
+def test_a_batch_models_champion_is_the_one_recorded_at_its_approval() -> None:
+    raw = tomllib.loads((FIXTURES / "models.toml").read_text())
+    raw["models"]["scorer"] = {
+        "kind": "batch",
+        "package_group": "scorer",
+        "pipeline": "scorer-retrain",
+        "own_pipeline": True,
+        "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.7},
+        "training": {"problem_type": "binary_classification"},
+        "batch": {"input_uri": "s3://d/in", "output_uri": "s3://d/out", "schedule": "rate(1 day)"},
+    }
+    scorer = parse_config(raw).model("scorer")
+    endpoints, packages = FakeEndpoints({}), FakePackages({CHAMPION_PACKAGE: CHAMPION_DATA})
+
+    recorded = NoChampions(Champion(CHAMPION_PACKAGE, 3))
+    assert champion_of(scorer, endpoints, packages, recorded) == CHAMPION
+    assert champion_of(scorer, endpoints, packages, NoChampions()) == ServedModel()
+    assert endpoints.described == []  # no endpoint serves a batch model
 
 
 class FakeObjects:
@@ -373,6 +404,7 @@ def test_the_plan_step_writes_the_manifest_and_passes_it_with_the_champion() -> 
         objects=objects,
         endpoints=FakeEndpoints({"taxi-fare-prod": CHAMPION_PACKAGE}),
         packages=FakePackages({CHAMPION_PACKAGE: CHAMPION_DATA}),
+        champions=NoChampions(),
     )
 
     # Then the manifest is written where the pipeline is told to read it

@@ -65,8 +65,11 @@ def sources_of(
     model: ModelConfig, start: datetime, end: datetime, now: datetime, locations: DataLocations
 ) -> Sources:
     """Where the drift data of the window [start, end) is, for a run starting at `now`."""
-    if model.endpoints is None:  # a batch model: nothing is captured (its inputs have ids)
-        capture_bucket, capture_root = "", ""
+    if model.endpoints is None:
+        # A batch model: nothing is captured, and nothing is listed. The manifest still names a
+        # bucket (the pipeline refuses one without), with no keys in it.
+        capture_bucket = split_s3_uri(locations.capture_uri)[0]
+        capture_root = ""
     else:
         capture_bucket, capture_root = capture_prefix(
             model.deploy.data_capture_uri or locations.capture_uri,
@@ -82,11 +85,13 @@ def sources_of(
         capture_bucket=capture_bucket,
         capture_root=capture_root,
         capture_prefixes=tuple(capture_root + h for h in hours_touching(start, end))
-        if capture_bucket
+        if model.endpoints is not None
         else (),
         ground_truth_bucket=truth_bucket,
         ground_truth_root=truth_root,
-        ground_truth_prefixes=tuple(truth_root + h for h in hours_touching(start, until)),
+        ground_truth_prefixes=tuple(truth_root + h for h in hours_touching(start, until))
+        if model.endpoints is not None
+        else (),
         ground_truth_until=until,
     )
 

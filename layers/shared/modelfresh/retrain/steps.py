@@ -22,7 +22,7 @@ from modelfresh.core.errors import (
 from modelfresh.core.events import iso
 from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import PackageMetadata, Packages, ServingEndpoints
+from modelfresh.core.records import Champion, PackageMetadata, Packages, ServingEndpoints
 from modelfresh.core.schema import (
     PARAMETER_LIMIT,
     ApprovalMode,
@@ -94,12 +94,25 @@ class ServedModel:
     model_data: str = ""
 
 
-def champion_of(model: ModelConfig, endpoints: ServingEndpoints, packages: Packages) -> ServedModel:
+class Champions(Protocol):
+    """The champion recorded for each model (see aws/deploys.py)."""
+
+    def champion(self, model: str) -> Champion | None: ...
+
+
+def champion_of(
+    model: ModelConfig, endpoints: ServingEndpoints, packages: Packages, champions: Champions
+) -> ServedModel:
     """The package the prod endpoint's variant serves, and its ModelDataUrl; nothing when prod
-    does not exist yet or serves a model that was not created from a package, or for a batch
-    model (no endpoint serves it; recording its champion comes with batch promotion)."""
+    does not exist yet or serves a model that was not created from a package. A batch model
+    has no endpoint: its champion is the one recorded at its approval (what its runs score
+    with)."""
     if model.endpoints is None:
-        return ServedModel()
+        recorded = champions.champion(model.name)
+        if recorded is None:
+            return ServedModel()
+        package = packages.describe(recorded.package_arn)
+        return ServedModel(package.arn, package.model_data_url or "")
     prod = endpoints.describe(model.endpoints.prod, model.deploy.variant)
     if prod.package_arn is None:
         return ServedModel()
@@ -118,13 +131,14 @@ def prepare_retrain(
     objects: DatasetObjects,
     endpoints: ServingEndpoints,
     packages: Packages,
+    champions: Champions,
 ) -> RetrainPlan:
     """Write the run's drift dataset manifest, find the champion, and plan the run.
 
     Raises: PipelineParameterInvalid."""
     window = signal.drift_window(model)
     dataset = write_drift_dataset(model, run, window, now=now, locations=locations, objects=objects)
-    champion = champion_of(model, endpoints, packages)
+    champion = champion_of(model, endpoints, packages, champions)
     return plan_retrain(
         model,
         signal,
@@ -388,8 +402,9 @@ def failure_message(failure: Mapping[str, Any] | None) -> str:
 
 
 def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
-    """(error name, message) of a caught error; for a Lambda's error, its errorMessage
-    without the stack trace."""
+    """(error name, message) of a caught error: for a Lambda's error, its errorMessage
+    without the stack trace; for a nested execution that failed (.sync), its own error and
+    cause; for a SageMaker job that did not complete (.sync), its FailureReason."""
     error = str(failure.get("Error") or "States.Runtime")
     cause = failure.get("Cause")
     message = ""
@@ -399,7 +414,14 @@ def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
         except ValueError:
             parsed = cause
         if isinstance(parsed, Mapping):
-            message = str(parsed.get("errorMessage") or parsed.get("Cause") or "")
+            nested = parsed.get("ExecutionArn") and parsed.get("Error")
+            message = str(
+                parsed.get("errorMessage")
+                or (f"{parsed['Error']}: {parsed.get('Cause', '')}" if nested else "")
+                or parsed.get("FailureReason")
+                or parsed.get("Cause")
+                or ""
+            )
         else:
             message = str(parsed)
     return error, message[:500]
@@ -424,6 +446,7 @@ def plan_run(
     objects: DatasetObjects,
     endpoints: ServingEndpoints,
     packages: Packages,
+    champions: Champions,
 ) -> RetrainPlan:
     """ "Plan the retrain": the drift dataset written, the champion found, the run fixed.
     Raises: DataOutOfReach, PipelineParameterInvalid."""
@@ -443,6 +466,7 @@ def plan_run(
         objects=objects,
         endpoints=endpoints,
         packages=packages,
+        champions=champions,
     )
     dataset = plan["dataset"]
     logger.info("drift dataset written", extra=dataset)

@@ -1,0 +1,258 @@
+"""Batch inference on the local cloud, end to end: a churn classifier scored once a day from its
+schedule (the hourly tick), with the package its approval made champion (never a newer pending
+one), its input checked first against that package's baseline by the drift-check machine
+(nested), under each violation policy; a drifted input that keeps coming raises the model's
+drift alarm, its retrain's approved candidate becomes the champion, and the next run scores
+with it. Real template, real state machines, real pipeline and transform jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.churn import CATEGORICAL, FEATURES, churned, customers
+from demo.records import pipeline_failure
+from demo.world import csv_rows
+from localcloud import LocalCloud
+from tests.conftest import App
+
+DAILY, STRICT = "churn-daily", "churn-strict"
+# The first scheduled time the tests tick at: 06:00 on a day in the past.
+FIRST = datetime(2026, 11, 25, 6, tzinfo=UTC)
+ROWS_PER_FILE = 300
+GATE = '{ metric = "auc", direction = "maximize", threshold = 0.7, require_significant = false }'
+TRAINING = '{ problem_type = "binary_classification", objective = "binary:logistic" }'
+
+MODELS = """
+[defaults]
+approval = "auto"
+cooldown_hours = 0
+
+[models.{daily}]
+kind = "batch"
+package_group = "{daily}"
+pipeline = "modelfresh-retrain"
+gate = {gate}
+training = {training}
+batch = {{ input_uri = "s3://{data}/{daily}/input", output_uri = "s3://{artifacts}/{daily}/scored", schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag" }}
+drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
+
+[models.{strict}]
+kind = "batch"
+package_group = "{strict}"
+pipeline = "modelfresh-retrain"
+gate = {gate}
+training = {training}
+batch = {{ input_uri = "s3://{data}/{strict}/input", output_uri = "s3://{artifacts}/{strict}/scored", schedule = "cron(0 6 * * ? *)" }}
+drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
+"""
+
+
+class BatchApp(App):
+    """The app with two daily batch churn models: one scores and flags a drifted input, the
+    other (on_violation's default, "stop") scores nothing then."""
+
+    def __init__(self, cloud: LocalCloud, tmp_path: Path) -> None:
+        config = tmp_path / "models.toml"
+        config.write_text(
+            MODELS.format(
+                daily=DAILY, strict=STRICT, data=cloud.data_bucket,
+                artifacts=cloud.artifacts_bucket, features=json.dumps(list(FEATURES)),
+                categorical=json.dumps(list(CATEGORICAL)), gate=GATE, training=TRAINING,
+            )
+        )  # fmt: skip
+        self.s3 = cloud.client("s3")
+        with contextlib.suppress(self.s3.exceptions.BucketAlreadyOwnedByYou):
+            self.s3.create_bucket(Bucket=cloud.data_bucket)
+        super().__init__(cloud, model_config=config)
+        self.batch_arn = self.stack.outputs["BatchInferenceStateMachineArn"]
+        self.drift_check_arn = self.stack.outputs["DriftCheckStateMachineArn"]
+
+    def base_data(self, model: str, drift: float, seed: int) -> None:
+        """The base training data a retrain learns from (the team refreshes it)."""
+        rows = customers(4000, seed, drift)
+        lines = [
+            f"{y},{x}" for y, x in zip(churned(rows, seed + 1, drift), csv_rows(rows), strict=True)
+        ]
+        self.s3.put_object(
+            Bucket=self.cloud.data_bucket,
+            Key=f"{model}/training/part-0.csv",
+            Body=("\n".join(lines) + "\n").encode(),
+        )
+
+    def retrain(self, model: str, count: int) -> str:
+        """A retrain on the model's drift alarm (fired by hand, or already in ALARM), its
+        pipeline run for real; the approved candidate, once it is the recorded champion."""
+        run = self.cloud.pipelines.wait_for_run("modelfresh-retrain", count=count, timeout=60)
+        package = run.execute()
+        assert package is not None, pipeline_failure(self.cloud, run)
+        execution = self.cloud.wait_until(
+            lambda: [e for e in self.executions() if e["status"] != "RUNNING"][count - 1 :],
+            timeout=60,
+            what="the retrain's end",
+        )[0]
+        assert execution["status"] == "SUCCEEDED", execution
+        self.cloud.wait_until(
+            lambda: self.model_state(model).get("champion_package") == package,
+            what="the batch champion's record",
+        )
+        return str(package)
+
+    def put_input(self, model: str, day_end: datetime, drift: float, hours: list[int]) -> int:
+        """CSV input (features only) in the hours before `day_end` (its run's time)."""
+        for n, hour in enumerate(hours):
+            at = day_end - timedelta(hours=hour)
+            rows = customers(ROWS_PER_FILE, int(at.timestamp()) + n, drift)
+            key = f"{model}/input/{at:%Y/%m/%d/%H}/part-{n}.csv"
+            body = "\n".join(csv_rows(rows)) + "\n"
+            self.s3.put_object(Bucket=self.cloud.data_bucket, Key=key, Body=body.encode())
+        return len(hours) * ROWS_PER_FILE
+
+    def tick(self, at: datetime) -> None:
+        self.cloud.fire_schedules(at, only=lambda rule: "Schedule" in rule)
+
+    def batch_runs(self) -> list[dict[str, Any]]:
+        found = self.sfn.list_executions(stateMachineArn=self.batch_arn)["executions"]
+        return sorted(found, key=lambda e: e["name"])
+
+    def run_at(self, at: datetime, model: str = DAILY) -> dict[str, Any]:
+        """The batch run of one scheduled time, once it ended."""
+        name = f"{model}-batch-{at:%Y%m%dT%H%M}"
+        found = self.cloud.wait_until(
+            lambda: [e for e in self.batch_runs() if e["name"] == name], what=name
+        )
+        return self.cloud.wait_for_execution(found[0]["executionArn"], timeout=120)
+
+    def scored(self, model: str, at: datetime) -> dict[str, list[str]]:
+        """The run's output objects and their lines."""
+        prefix = f"{model}/scored/{at:%Y%m%dT%H%M}/"
+        listed = self.s3.list_objects_v2(Bucket=self.cloud.artifacts_bucket, Prefix=prefix)
+        return {
+            o["Key"].removeprefix(prefix): self.s3.get_object(
+                Bucket=self.cloud.artifacts_bucket, Key=o["Key"]
+            )["Body"]
+            .read()
+            .decode()
+            .splitlines()
+            for o in listed.get("Contents", [])
+        }
+
+    def last_audit(self, model: str) -> dict[str, Any]:
+        found = sorted(self.audit(model), key=lambda a: a["at"])[-1]
+        return found | {"detail": json.loads(found["detail"])}
+
+
+@pytest.fixture
+def batch_app(cloud: LocalCloud, tmp_path: Path) -> Iterator[BatchApp]:
+    yield BatchApp(cloud, tmp_path)
+
+
+def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_retrained_model(
+    batch_app: BatchApp,
+) -> None:
+    app = batch_app
+    # Given a first model: a retrain on the base data, approved by its gate, which makes it
+    # the batch champion (no endpoint, no deploy)
+    app.base_data(DAILY, drift=0.0, seed=1)
+    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
+    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
+    v1 = app.retrain(DAILY, count=1)
+    assert [a["kind"] for a in app.audit(DAILY)].count("batch-champion") == 1
+    assert app.deploys() == []
+    # ... and a newer package waiting for a person, which no run may use
+    pending = app.cloud.register_package(DAILY, "PendingManualApproval")
+
+    # When the day's input arrives and the hourly tick passes 06:00, twice
+    rows = app.put_input(DAILY, FIRST, drift=0.0, hours=[22, 9, 3])
+    app.put_input(DAILY, FIRST + timedelta(hours=1), drift=0.0, hours=[0])  # the next day's
+    app.tick(FIRST + timedelta(seconds=10))
+    app.tick(FIRST + timedelta(minutes=40))
+
+    # Then one run scored the day's three objects with the champion, one answer per row
+    run = app.run_at(FIRST)
+    assert run["status"] == "SUCCEEDED", run
+    assert [r["name"] for r in app.batch_runs()] == [
+        f"{DAILY}-batch-20261125T0600",
+        f"{STRICT}-batch-20261125T0600",  # which has nothing to score with yet: skipped
+    ]
+    skipped = app.run_at(FIRST, STRICT)
+    assert skipped["status"] == "SUCCEEDED"
+    assert app.last_audit(STRICT)["summary"] == (
+        f"Nothing scored: no input under s3://{app.cloud.data_bucket}/{STRICT}/input for "
+        "2026-11-24T06:00:00.000Z to 2026-11-25T06:00:00.000Z."
+    )
+    scored = app.scored(DAILY, FIRST)
+    assert len(scored) == 3 and sum(len(lines) for lines in scored.values()) == rows
+    assert all(0.0 <= float(p) <= 1.0 for lines in scored.values() for p in lines)
+    record = app.last_audit(DAILY)
+    assert record["kind"] == "batch-scored"
+    assert record["detail"]["package"] == v1 != pending
+    assert record["detail"]["chosen"] == "the recorded champion (v1)"
+    assert record["detail"]["input"] == {"drifted": False, "summary": "0% of features drifted"}
+    # ... after its input was checked by the drift-check machine, against v1's baseline
+    (check,) = app.sfn.list_executions(stateMachineArn=app.drift_check_arn)["executions"]
+    assert check["name"] == f"{DAILY}-batch-20261125T0600-input"
+    assert check["status"] == "SUCCEEDED"
+
+    # ... and the drift alarm, set off by hand for the first model, sees a clean check
+    alarm = f"modelfresh-drift-{DAILY}"
+    changes = app.cloud.evaluate_alarms(FIRST + timedelta(minutes=30))
+    assert [(c.alarm, c.new) for c in changes] == [(alarm, "OK")]
+
+    # When two days of input come from a changed business (a rival's cheaper plan)
+    for day in (1, 2):
+        app.put_input(DAILY, FIRST + timedelta(days=day), drift=1.0, hours=[20, 10, 2])
+        app.tick(FIRST + timedelta(days=day, seconds=10))
+        flagged = app.run_at(FIRST + timedelta(days=day))
+        assert flagged["status"] == "SUCCEEDED", flagged
+        record = app.last_audit(DAILY)
+        assert record["kind"] == "batch-flagged"  # scored, and the drift said
+        assert "monthly_charges" in record["detail"]["input"]["summary"]
+        # (the first day's run left 07:00's object, written after it, to the second)
+        assert len(app.scored(DAILY, FIRST + timedelta(days=day))) == (4 if day == 1 else 3)
+
+    # Then the drift alarm sees both checks and goes off: a retrain starts, on refreshed data
+    app.base_data(DAILY, drift=1.0, seed=5)
+    changes = app.cloud.evaluate_alarms(FIRST + timedelta(days=2, minutes=30))
+    assert [(c.alarm, c.new) for c in changes] == [(alarm, "ALARM")]
+    retrained = app.retrain(DAILY, count=2)
+    assert retrained not in (v1, pending)
+
+    # ... and the next run checks and scores with the retrained champion
+    app.put_input(DAILY, FIRST + timedelta(days=3), drift=1.0, hours=[12])
+    app.tick(FIRST + timedelta(days=3, seconds=10))
+    assert app.run_at(FIRST + timedelta(days=3))["status"] == "SUCCEEDED"
+    record = app.last_audit(DAILY)
+    assert record["detail"]["package"] == retrained
+    assert record["kind"] == "batch-scored"  # its own baseline is the changed business
+
+
+def test_a_drifted_input_under_stop_scores_nothing_and_says_why(batch_app: BatchApp) -> None:
+    app = batch_app
+    # Given a champion (approved by a person in the registry) whose package has a baseline
+    app.base_data(STRICT, drift=0.0, seed=1)
+    app.cloud.create_drift_alarm(f"modelfresh-drift-{STRICT}", model=STRICT)
+    app.fire_alarm(f"modelfresh-drift-{STRICT}", reason="first model")
+    champion = app.retrain(STRICT, count=1)
+
+    # When its day's input drifted
+    app.put_input(STRICT, FIRST, drift=1.0, hours=[20, 4])
+    app.tick(FIRST + timedelta(seconds=10))
+
+    # Then the run ends refused, nothing scored, and the record says what drifted
+    run = app.run_at(FIRST, STRICT)
+    assert (run["status"], run.get("error")) == ("FAILED", "BatchInputRefused")
+    assert app.scored(STRICT, FIRST) == {}
+    record = app.last_audit(STRICT)
+    assert record["kind"] == "batch-stopped"
+    assert record["detail"]["package"] == champion
+    assert "monthly_charges" in record["detail"]["input"]["summary"]
+    assert 'on_violation is "stop"' in record["summary"]
+    note = app.cloud.notifications(app.topic_arn)[-1]
+    assert (note["kind"], note["model"]) == ("batch-stopped", STRICT)
