@@ -15,7 +15,7 @@ from modelfresh.core.records import Champion
 from modelfresh.core.schema import ModelConfig, NotRealTime
 from modelfresh.drift.plan import input_of
 from modelfresh.promote.steps import PackageChange, rollback_alarm_names, why_not_deploy
-from modelfresh.retrain.dataset import DataLocations, notes_of, sources_of
+from modelfresh.quality.dataset import DataLocations, notes_of, sources_of
 from moto import mock_aws
 
 from ops import destroy

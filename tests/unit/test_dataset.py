@@ -16,7 +16,7 @@ from modelfresh.aws.drift import DriftObjects
 from modelfresh.core.config import load_config
 from modelfresh.core.schema import Deployment, Training
 from modelfresh.drift.plan import CaptureObject
-from modelfresh.retrain.dataset import (
+from modelfresh.quality.dataset import (
     DataLocations,
     DriftDataset,
     hours_touching,

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 
 SHARED = ROOT / "layers" / "shared"
-WORKFLOWS = ("drift", "retrain", "promote")  # in the loop's order
+WORKFLOWS = ("drift", "quality", "batch", "retrain", "promote")  # in the loop's order
 TOOLS = ("localcloud", "demo", "tests", "ops", "checks", "bench", "pipelines")
 
 

@@ -213,7 +213,8 @@ def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     data_bucket = variables["DATA_BUCKET"]  # the parameter, or its derived default
     objects = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/*", {"Bucket": data_bucket}]}
-    for logical_id in ("PlanDriftCheckFunction", "SummariseCaptureFunction"):
+    readers = ("PlanDriftCheckFunction", "SummariseCaptureFunction", "ConcludeDriftCheckFunction")
+    for logical_id in (*readers, "PlanBatchRunFunction"):
         policies = FUNCTIONS[logical_id]["Properties"]["Policies"]
         reads = [
             s["Resource"]
@@ -222,7 +223,9 @@ def test_the_functions_that_list_or_read_models_data_may_use_the_data_bucket() -
             if s["Action"] == "s3:GetObject"
         ]
         assert objects in reads, logical_id
-    (statement,) = FUNCTIONS["PlanRetrainFunction"]["Properties"]["Policies"]
+    (statement,) = [
+        p for p in FUNCTIONS["PlanRetrainFunction"]["Properties"]["Policies"] if "Statement" in p
+    ]
     (listing,) = [s for s in statement["Statement"] if s["Action"] == "s3:ListBucket"]
     bucket_arn = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": data_bucket}]}
     assert bucket_arn in listing["Resource"]

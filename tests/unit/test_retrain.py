@@ -20,7 +20,7 @@ from modelfresh.core.errors import (
 from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import Gate, ModelConfig
 from modelfresh.drift.plan import CaptureObject
-from modelfresh.retrain.dataset import DataLocations, DriftDataset
+from modelfresh.quality.dataset import DataLocations, DriftDataset
 from modelfresh.retrain.signals import Signal, alarm_signal, parse_alarm_change
 from modelfresh.retrain.steps import (
     PIPELINE_PARAMETERS,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 from modelfresh.batch.plan import Action, BatchPackages, scoring_package, violation_action
-from modelfresh.core.events import iso, require, require_time
+from modelfresh.core.events import failure_message, iso, require, require_time
 from modelfresh.core.outcomes import Outcome, OutcomeKind
 from modelfresh.core.records import Champion
 from modelfresh.core.schedules import Schedule
@@ -331,7 +331,6 @@ def finish_run(
 ) -> Outcome:
     """ "Finish the run": the record of what it scored, with what, and what its input check
     found (the audit and the notification carry it)."""
-    from modelfresh.retrain.steps import failure_message  # noqa: PLC0415 - one helper, no cycle
 
     model, run = require(plan, "model", str), require(plan, "run", str)
     package = plan.get("package") or {}

@@ -3,6 +3,7 @@ names the field, never a KeyError from deep inside the logic."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -60,3 +61,37 @@ def require_time(event: Mapping[str, Any], path: str) -> datetime:
 def iso(moment: datetime) -> str:
     """A UTC time as 'YYYY-MM-DDTHH:MM:SS.mmmZ', the one format this project writes."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def failure_message(failure: Mapping[str, Any] | None) -> str:
+    """A caught error ({"Error", "Cause"}) as one readable line."""
+    if not failure:
+        return ""
+    error, message = failure_parts(failure)
+    return f"{error}: {message}" if message else error
+
+
+def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
+    """(error name, message) of a caught error: for a Lambda's error, its errorMessage
+    without the stack trace; for a nested execution that failed (.sync), its own error and
+    cause; for a SageMaker job that did not complete (.sync), its FailureReason."""
+    error = str(failure.get("Error") or "States.Runtime")
+    cause = failure.get("Cause")
+    message = ""
+    if isinstance(cause, str) and cause:
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = cause
+        if isinstance(parsed, Mapping):
+            nested = parsed.get("ExecutionArn") and parsed.get("Error")
+            message = str(
+                parsed.get("errorMessage")
+                or (f"{parsed['Error']}: {parsed.get('Cause', '')}" if nested else "")
+                or parsed.get("FailureReason")
+                or parsed.get("Cause")
+                or ""
+            )
+        else:
+            message = str(parsed)
+    return error, message[:500]

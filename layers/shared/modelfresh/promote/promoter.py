@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from modelfresh.core.errors import EvaluationReportInvalid
-from modelfresh.core.events import iso
+from modelfresh.core.events import failure_message, iso
 from modelfresh.core.observability import logger
 from modelfresh.core.outcomes import Outcome, OutcomeRecorder
 from modelfresh.core.records import Champion, Endpoint, Package
@@ -285,7 +285,6 @@ class Promoter:
     ) -> Outcome:
         """Write how the run ended: the champion and its baseline on promotion, the registry
         status on a stop, then notify and audit; the deploy slot is freed whatever happens."""
-        from modelfresh.retrain.steps import failure_message  # noqa: PLC0415 - one helper, no cycle
 
         model = self._config.model(model_name)
         stop = stop or {}

@@ -4,7 +4,7 @@ and the plan the measuring Lambda reads.
 Pure logic (no numpy, no AWS). A quality window is a drift window shifted back by the model's
 ground-truth lag: it ended `training.ground_truth_lag_hours` (plus the capture delay) ago, so
 the labels its requests will get have arrived. Its ground truth is read as a retrain's is
-(retrain/dataset.py), from the window's start to its end plus the lag.
+(quality/dataset.py), from the window's start to its end plus the lag.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ from modelfresh.core.records import Champion, Packages
 from modelfresh.core.schema import ModelConfig
 from modelfresh.core.settings import Settings
 from modelfresh.drift.plan import Window, capture_prefix
+from modelfresh.quality.dataset import (
+    OBJECT_SUFFIX,
+    DataLocations,
+    DatasetObjects,
+    write_drift_dataset,
+)
 from modelfresh.quality.limits import NoLimit, limit_of
 from modelfresh.quality.plan import (
     EstimatePlan,
@@ -25,12 +31,6 @@ from modelfresh.quality.plan import (
     check_of,
     checked_model,
     quality_alarm,
-)
-from modelfresh.retrain.dataset import (
-    OBJECT_SUFFIX,
-    DataLocations,
-    DatasetObjects,
-    write_drift_dataset,
 )
 
 if TYPE_CHECKING:

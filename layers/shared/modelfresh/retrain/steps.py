@@ -7,7 +7,6 @@ code (starting the pipeline, setting the registry status) are service integratio
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from modelfresh.core.errors import (
     EvaluationReportInvalid,
     PipelineParameterInvalid,
 )
-from modelfresh.core.events import iso
+from modelfresh.core.events import failure_parts, iso
 from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind
 from modelfresh.core.records import Champion, PackageMetadata, Packages, ServingEndpoints
@@ -32,13 +31,13 @@ from modelfresh.core.schema import (
 )
 from modelfresh.core.settings import Settings
 from modelfresh.drift.plan import drift_summary
-from modelfresh.quality.plan import quality_summary
-from modelfresh.retrain.dataset import (
+from modelfresh.quality.dataset import (
     DataLocations,
     DatasetObjects,
     DriftDataset,
     write_drift_dataset,
 )
+from modelfresh.quality.plan import quality_summary
 from modelfresh.retrain.gate import Verdict, judge, read_evaluation
 from modelfresh.retrain.signals import Signal, SignalKind, changes_of
 
@@ -391,40 +390,6 @@ def run_outcome(
     return Outcome(
         model=model, kind=kind, run=run, at=at, summary=str(verdict["description"]), detail=detail
     )
-
-
-def failure_message(failure: Mapping[str, Any] | None) -> str:
-    """A caught error ({"Error", "Cause"}) as one readable line."""
-    if not failure:
-        return ""
-    error, message = failure_parts(failure)
-    return f"{error}: {message}" if message else error
-
-
-def failure_parts(failure: Mapping[str, Any]) -> tuple[str, str]:
-    """(error name, message) of a caught error: for a Lambda's error, its errorMessage
-    without the stack trace; for a nested execution that failed (.sync), its own error and
-    cause; for a SageMaker job that did not complete (.sync), its FailureReason."""
-    error = str(failure.get("Error") or "States.Runtime")
-    cause = failure.get("Cause")
-    message = ""
-    if isinstance(cause, str) and cause:
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            parsed = cause
-        if isinstance(parsed, Mapping):
-            nested = parsed.get("ExecutionArn") and parsed.get("Error")
-            message = str(
-                parsed.get("errorMessage")
-                or (f"{parsed['Error']}: {parsed.get('Cause', '')}" if nested else "")
-                or parsed.get("FailureReason")
-                or parsed.get("Cause")
-                or ""
-            )
-        else:
-            message = str(parsed)
-    return error, message[:500]
 
 
 # -- the retrain machine's tasks, as its handlers call them ----------------------------------

@@ -1,6 +1,7 @@
-"""A retrain run's drift dataset: the drift window's captured requests and the ground truth
-that labels them, listed once at the run's start into a manifest the pipeline reads
-(pipelines/README.md, "The drift dataset manifest").
+"""A window's labelled dataset: its captured requests and the ground truth that labels them,
+listed once into a manifest. A retrain's pipeline learns from it (pipelines/README.md, "The
+drift dataset manifest"); a quality check measures the champion on it (so it lives with the
+quality workflow, which the retrain workflow comes after).
 
 Captured requests are read from the prod endpoint's variant, for every hour the window
 touches. Labels arrive after their requests, so ground truth is read from the window's start
