@@ -1,6 +1,7 @@
 # modelfresh - every target installs what it needs (into .tools/ and .venv/), so on a fresh
 # machine two commands do everything:
-#     make demo    the local end-to-end demo on the local cloud (MODEL=churn: the classifier)
+#     make demo    the local end-to-end demo on the local cloud (MODEL=churn: the classifier;
+#                  MODEL=churn-batch: the batch classifier's days)
 #     make test    every check and every test (what CI runs)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -120,7 +121,7 @@ pipeline: .venv/.synced ## Rebuild pipelines/definition.json (and its copy in te
 # ------------------------------------------------------------------------------ run
 # MODEL: any model of config/models.toml that has a demo data generator (demo/world.py).
 # Exit status 3 (the system decided not to promote, and said why) is a demo that worked.
-demo: .venv/.synced ## The end-to-end demo on the local cloud (MODEL=taxi-fare|churn)
+demo: .venv/.synced ## The end-to-end demo on the local cloud (MODEL=taxi-fare|churn|churn-batch)
 	$(RUN) python -m demo --model $(MODEL) || [ $$? -eq 3 ]
 
 demo-wait: .venv/.synced ## The demo, waiting for you to approve in a browser (and staying up)

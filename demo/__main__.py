@@ -1,4 +1,5 @@
-"""The end-to-end demo on the local cloud (`make demo`, `make demo MODEL=churn`).
+"""The end-to-end demo on the local cloud (`make demo`, `make demo MODEL=churn`; a batch model,
+`make demo MODEL=churn-batch`, tells demo/batch_story.py's story instead).
 
 The local cloud starts (moto, listening on 127.0.0.1); a model is in production (a champion
 the retraining pipeline trained on the model's synthetic world as it was, with the drift
@@ -50,7 +51,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
 CONFIG = samconfig.models_file("default")  # the local cloud deploys the default environment
 # The data generator of each model the demo can run (demo/world.py says how to add one).
-WORLDS: dict[str, Callable[[], World]] = {"taxi-fare": taxi.City, "churn": churn.Subscribers}
+WORLDS: dict[str, Callable[[], World]] = {
+    "taxi-fare": taxi.City,
+    "churn": churn.Subscribers,
+    "churn-batch": churn.WideSubscribers,
+}
 EXIT = {"promoted": 0, "failed": 1, "decided": 3, "interrupted": 130}
 USAGE_ERROR = 2
 
@@ -143,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(model: ModelConfig, world: World, args: argparse.Namespace, say: Console) -> int:
     # Imported here, after the first lines are out: moto, boto3 and xgboost take seconds.
+    from demo.batch_story import BatchStory  # noqa: PLC0415
     from demo.story import Story  # noqa: PLC0415
     from localcloud import LocalCloud  # noqa: PLC0415
 
@@ -150,7 +156,8 @@ def run(model: ModelConfig, world: World, args: argparse.Namespace, say: Console
     interactive = args.wait_for_approval or args.keep_running
     with LocalCloud(server_port=args.port or free_port(), run_schedules=interactive) as cloud:
         say("setup", f"the local cloud listens on {cloud.endpoint}")
-        story = Story(cloud, model, world, config=CONFIG, output=OUTPUT, say=say)
+        told = BatchStory if model.kind == "batch" else Story
+        story = told(cloud, model, world, config=CONFIG, output=OUTPUT, say=say)
         ending = story.run(args.wait_for_approval)
         if args.keep_running:
             deploy = story.runs.get("deploy", {}).get("executionArn", "<arn>")

@@ -42,8 +42,18 @@ def churned(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
     """1 for a customer who left within the month, else 0. Before the rival's plan, customers
     leave early in their tenure, on short contracts, after calls to support; after it, price
     decides: the dearer the plan, the likelier they leave, whatever their contract."""
+    return _left(rows, _score(rows, drift), seed)
+
+
+def _left(rows: np.ndarray, score: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    tenure, charges, calls, contract, usage, paperless = rows.T
+    left: np.ndarray = rng.random(len(rows)) < 1 / (1 + np.exp(-score))
+    return left.astype(int)
+
+
+def _score(rows: np.ndarray, drift: float) -> np.ndarray:
+    """The log-odds of leaving, from the first six columns (FEATURES)."""
+    tenure, charges, calls, contract, usage, paperless = rows[:, : len(FEATURES)].T
     habits = (
         0.5
         - 0.07 * tenure
@@ -56,9 +66,8 @@ def churned(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
     price = 0.2 * (charges - 90)
     # Drift moves the rule from habits to price: a model that learnt the habits ranks the new
     # leavers little better than chance, and only data from the changed world teaches price.
-    score = (1 - drift) * habits + drift * price
-    left: np.ndarray = rng.random(len(rows)) < 1 / (1 + np.exp(-score))
-    return left.astype(int)
+    score: np.ndarray = (1 - drift) * habits + drift * price
+    return score
 
 
 class Subscribers:
@@ -79,3 +88,75 @@ class Subscribers:
         if drift == 0:
             return "like the training data"
         return "after a rival's cheaper plan: higher bills, shorter contracts"
+
+
+# The seed's batch use case has twenty features: the six above, then what a subscription
+# business also knows of a customer. Most say little about leaving; late payments and support
+# plans say something, and a changed business pays later and buys fewer add-ons.
+WIDE_FEATURES = (
+    *FEATURES,
+    "age",
+    "senior",
+    "partner",
+    "dependents",
+    "products",
+    "tech_support",
+    "online_security",
+    "streaming",
+    "payment_method",
+    "late_payments",
+    "discount_pct",
+    "region",
+    "device_age_months",
+    "avg_call_minutes",
+)
+# payment_method: 0 card, 1 bank transfer, 2 cheque, 3 invoice; region: 0-4.
+WIDE_CATEGORICAL = (*CATEGORICAL, "senior", "partner", "dependents", "tech_support",
+                    "online_security", "streaming", "payment_method", "region")  # fmt: skip
+
+
+def wide_customers(n: int, seed: int, drift: float = 0.0) -> np.ndarray:
+    """n customers x WIDE_FEATURES: customers() and fourteen more columns."""
+    rng = np.random.default_rng(seed + 7_919)
+    age = rng.normal(45, 14, n).clip(18, 90).round()
+    extra = np.column_stack(
+        [
+            age,
+            (age >= 65).astype(int),
+            (rng.random(n) < 0.5).astype(int),
+            (rng.random(n) < 0.3).astype(int),
+            rng.integers(1, 6, n),
+            (rng.random(n) < 0.4 - 0.15 * drift).astype(int),
+            (rng.random(n) < 0.35).astype(int),
+            (rng.random(n) < 0.45).astype(int),
+            rng.choice(4, size=n, p=mix([0.4, 0.3, 0.1, 0.2], [0.25, 0.25, 0.1, 0.4], drift)),
+            rng.poisson(0.3 + 1.2 * drift, n),
+            rng.choice([0, 5, 10, 15], size=n, p=[0.6, 0.2, 0.15, 0.05]),
+            rng.integers(0, 5, n),
+            rng.gamma(2.0, 9.0, n).clip(0, 72).round(),
+            rng.normal(12, 4, n).clip(0, 60).round(1),
+        ]
+    )
+    return np.column_stack([customers(n, seed, drift), extra])
+
+
+def wide_churned(rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
+    """As churned(), and a late payer leaves sooner, a customer with a support plan later."""
+    late, support = (
+        rows[:, WIDE_FEATURES.index("late_payments")],
+        rows[:, WIDE_FEATURES.index("tech_support")],
+    )
+    return _left(rows, _score(rows, drift) + 0.4 * late - 0.5 * support, seed)
+
+
+class WideSubscribers(Subscribers):
+    """The churn world with twenty features, for the batch classifier (`churn-batch`)."""
+
+    features: tuple[str, ...] = WIDE_FEATURES
+    categorical: tuple[str, ...] = WIDE_CATEGORICAL
+
+    def requests(self, n: int, seed: int, drift: float = 0.0) -> np.ndarray:
+        return wide_customers(n, seed, drift)
+
+    def labels(self, rows: np.ndarray, seed: int, drift: float = 0.0) -> np.ndarray:
+        return wide_churned(rows, seed, drift)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelfresh.batch.steps import ENDINGS as BATCH_ENDINGS
 from modelfresh.core.schema import ModelConfig
 from modelfresh.promote.steps import DEPLOY_ENDINGS
 from modelfresh.retrain.steps import RUN_ENDINGS
@@ -90,7 +91,7 @@ def audit(cloud: LocalCloud, table: str, model: str) -> list[Audited]:
 
 def run_ending(cloud: LocalCloud, table: str, model: str, run: str) -> Audited | None:
     """How a run ended, as its last audit record of an ending says."""
-    endings = RUN_ENDINGS | DEPLOY_ENDINGS
+    endings = RUN_ENDINGS | DEPLOY_ENDINGS | set(BATCH_ENDINGS.values())
     found = [a for a in audit(cloud, table, model) if a.run == run and a.kind in endings]
     return found[-1] if found else None
 

@@ -257,9 +257,11 @@ class Story:
         stack = self.cloud.deploy(model_config=self.config)
         self.stack = stack
         functions = [r for r in stack.resources if r.endswith("Function")]
+        machines = [r for r in stack.resources if r.endswith("StateMachine")]
         created = (
             f"{self.cloud.endpoint}: stack {stack.name} created from template.yaml "
-            f"({len(stack.resources)} resources, {len(functions)} functions, 3 state machines, "
+            f"({len(stack.resources)} resources, {len(functions)} functions, "
+            f"{len(machines)} state machines, "
             f"approval API at {self.cloud.api_url('ApprovalApi')})"
         )
         self.say("setup", created)

@@ -48,10 +48,11 @@ def csv_rows(rows: np.ndarray) -> list[str]:
     return [",".join(_cell(v) for v in row) for row in rows]
 
 
-def training_csv(world: World, rows: np.ndarray, seed: int) -> str:
-    """Training data as the built-in XGBoost wants it: the label first, no header."""
+def training_csv(world: World, rows: np.ndarray, seed: int, drift: float = 0.0) -> str:
+    """Training data as the built-in XGBoost wants it: the label first, no header. `drift`:
+    the world the rows come from, whose rule labels them."""
     out = io.StringIO()
-    for label, line in zip(world.labels(rows, seed), csv_rows(rows), strict=True):
+    for label, line in zip(world.labels(rows, seed, drift), csv_rows(rows), strict=True):
         out.write(f"{label},{line}\n")
     return out.getvalue()
 

@@ -27,7 +27,10 @@ def lambda_handler(
         require(event, "started", str),
         config=container.config,
         settings=BatchSettings(
-            settings.sagemaker_model_role_arn, settings.artifacts_bucket, settings.kms_key_arn
+            settings.sagemaker_model_role_arn,
+            settings.artifacts_bucket,
+            settings.data_bucket,
+            settings.kms_key_arn,
         ),
         objects=container.drift_objects,
         packages=container.registry,

@@ -1,4 +1,5 @@
-"""Batch inference on the local cloud, end to end: a churn classifier scored once a day from its
+"""Batch inference on the local cloud, end to end: a churn classifier (twenty features, as in
+the seed's use case) scored once a day from its
 schedule (the hourly tick), with the package its approval made champion (never a newer pending
 one), its input checked first against that package's baseline by the drift-check machine
 (nested), under each violation policy; a drifted input that keeps coming raises the model's
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from demo.churn import CATEGORICAL, FEATURES, churned, customers
+from demo.churn import WIDE_CATEGORICAL, WIDE_FEATURES, wide_churned, wide_customers
 from demo.records import pipeline_failure
 from demo.world import csv_rows
 from localcloud import LocalCloud
@@ -26,6 +27,9 @@ DAILY, STRICT = "churn-daily", "churn-strict"
 # The first scheduled time the tests tick at: 06:00 on a day in the past.
 FIRST = datetime(2026, 11, 25, 6, tzinfo=UTC)
 ROWS_PER_FILE = 300
+# Where each model's input and output are below its name: the defaults, or as configured.
+INPUT = {DAILY: "batch/input", STRICT: "input"}
+OUTPUT = {DAILY: "batch/scored", STRICT: "scored"}
 GATE = '{ metric = "auc", direction = "maximize", threshold = 0.7, require_significant = false }'
 TRAINING = '{ problem_type = "binary_classification", objective = "binary:logistic" }'
 
@@ -40,7 +44,7 @@ package_group = "{daily}"
 pipeline = "modelfresh-retrain"
 gate = {gate}
 training = {training}
-batch = {{ input_uri = "s3://{data}/{daily}/input", output_uri = "s3://{artifacts}/{daily}/scored", schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag" }}
+batch = {{ schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag" }}
 drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
 
 [models.{strict}]
@@ -63,8 +67,8 @@ class BatchApp(App):
         config.write_text(
             MODELS.format(
                 daily=DAILY, strict=STRICT, data=cloud.data_bucket,
-                artifacts=cloud.artifacts_bucket, features=json.dumps(list(FEATURES)),
-                categorical=json.dumps(list(CATEGORICAL)), gate=GATE, training=TRAINING,
+                artifacts=cloud.artifacts_bucket, features=json.dumps(list(WIDE_FEATURES)),
+                categorical=json.dumps(list(WIDE_CATEGORICAL)), gate=GATE, training=TRAINING,
             )
         )  # fmt: skip
         self.s3 = cloud.client("s3")
@@ -76,9 +80,10 @@ class BatchApp(App):
 
     def base_data(self, model: str, drift: float, seed: int) -> None:
         """The base training data a retrain learns from (the team refreshes it)."""
-        rows = customers(4000, seed, drift)
+        rows = wide_customers(4000, seed, drift)
         lines = [
-            f"{y},{x}" for y, x in zip(churned(rows, seed + 1, drift), csv_rows(rows), strict=True)
+            f"{y},{x}"
+            for y, x in zip(wide_churned(rows, seed + 1, drift), csv_rows(rows), strict=True)
         ]
         self.s3.put_object(
             Bucket=self.cloud.data_bucket,
@@ -108,8 +113,8 @@ class BatchApp(App):
         """CSV input (features only) in the hours before `day_end` (its run's time)."""
         for n, hour in enumerate(hours):
             at = day_end - timedelta(hours=hour)
-            rows = customers(ROWS_PER_FILE, int(at.timestamp()) + n, drift)
-            key = f"{model}/input/{at:%Y/%m/%d/%H}/part-{n}.csv"
+            rows = wide_customers(ROWS_PER_FILE, int(at.timestamp()) + n, drift)
+            key = f"{model}/{INPUT[model]}/{at:%Y/%m/%d/%H}/part-{n}.csv"
             body = "\n".join(csv_rows(rows)) + "\n"
             self.s3.put_object(Bucket=self.cloud.data_bucket, Key=key, Body=body.encode())
         return len(hours) * ROWS_PER_FILE
@@ -131,7 +136,7 @@ class BatchApp(App):
 
     def scored(self, model: str, at: datetime) -> dict[str, list[str]]:
         """The run's output objects and their lines."""
-        prefix = f"{model}/scored/{at:%Y%m%dT%H%M}/"
+        prefix = f"{model}/{OUTPUT[model]}/{at:%Y%m%dT%H%M}/"
         listed = self.s3.list_objects_v2(Bucket=self.cloud.artifacts_bucket, Prefix=prefix)
         return {
             o["Key"].removeprefix(prefix): self.s3.get_object(

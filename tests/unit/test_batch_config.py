@@ -185,3 +185,20 @@ def test_the_deploy_tools_leave_a_batch_models_endpoints_alone() -> None:
             )  # fmt: skip
         found = [f.what for f in destroy._alarms(cloudwatch, model, "modelfresh-drift-")]
     assert found == ["alarm modelfresh-drift-scorer"]
+
+
+def test_a_batch_models_input_and_output_default_to_the_stacks_buckets() -> None:
+    batch = {"schedule": "rate(1 day)"}
+    model = parsed(batch=batch, drift_check={"features": ["t"], "every_hours": 24})
+    assert model.batch_input_uri("data") == "s3://data/scorer/batch/input"
+    assert model.batch_output_uri("artifacts") == "s3://artifacts/scorer/batch/scored"
+    assert model.data_out_of_reach("artifacts", "data") == []
+    assert input_of(model, "s3://artifacts/data-capture", "data") == (
+        "csv",
+        "data",
+        "scorer/batch/input/",
+    )
+    # Given, they are used as they are (without a trailing slash)
+    daily = {"features": ["t"], "every_hours": 24}
+    given = parsed(batch=batch | {"output_uri": "s3://artifacts/out/"}, drift_check=daily)
+    assert given.batch_output_uri("elsewhere") == "s3://artifacts/out"

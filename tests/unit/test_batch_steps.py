@@ -61,7 +61,7 @@ gate = { metric = "rmse", threshold = 4.0 }
 training = {}
 smoke_test = { payloads = ["1,2"] }
 """
-SETTINGS = BatchSettings("arn:aws:iam::123456789012:role/model", "art")
+SETTINGS = BatchSettings("arn:aws:iam::123456789012:role/model", "art", "data")
 AT = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)
 
 

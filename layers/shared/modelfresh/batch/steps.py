@@ -171,6 +171,7 @@ class BatchSettings:
 
     role_arn: str
     artifacts_bucket: str
+    data_bucket: str
     kms_key_arn: str = ""
 
 
@@ -192,7 +193,8 @@ def plan_run(
     batch = model.batch_job
     run = request.execution_name
     window = input_window(batch.schedule, request.at)
-    bucket, key = split_s3_uri(batch.input_uri.rstrip("/"))
+    input_uri = model.batch_input_uri(settings.data_bucket)
+    bucket, key = split_s3_uri(input_uri)
     base = f"{key}/" if key else ""
     found = objects.list(bucket, [base + p for p in input_prefixes(window)], ".csv")
     slot = request.at.strftime("%Y%m%dT%H%M")
@@ -205,12 +207,12 @@ def plan_run(
         "objects": len(found),
         "bytes": sum(o.size for o in found),
         "policy": batch.on_violation,
-        "output": f"{batch.output_uri.rstrip('/')}/{slot}/",
+        "output": f"{model.batch_output_uri(settings.artifacts_bucket)}/{slot}/",
         "pollSeconds": JOB_POLL_SECONDS,
     }
     if not found:
         plan["mode"] = "no-input"
-        plan["reason"] = f"no input under {batch.input_uri} for {_hours(window)}"
+        plan["reason"] = f"no input under {input_uri} for {_hours(window)}"
         return plan
     choice = scoring_package(model.package_group, champions.champion(model.name), packages)
     if choice is None:

@@ -443,15 +443,16 @@ class NotBatch(Exception):
 
 @dataclass(frozen=True)
 class BatchInference:
-    """How a batch model scores (kind = "batch"): its input is CSV rows in feature order under
-    `input_uri`/yyyy/mm/dd/hh/ (the layout the drift check reads a batch input in, and checks
-    every hour), its predictions go under `output_uri`, on the instances given, when
-    `schedule` says; a drifted input is handled as `on_violation` says (the seed's
+    """How a batch model scores (kind = "batch"): when `schedule` says, each run reads the CSV
+    rows (in feature order) that arrived under `input_uri`/yyyy/mm/dd/hh/ since the previous
+    run, checks them for drift, and writes its predictions under `output_uri`, on the
+    instances given; a drifted input is handled as `on_violation` says (the seed's
     fail_on_violation is "stop")."""
 
-    input_uri: str
-    output_uri: str
     schedule: str  # rate(1 day), cron(0 6 * * ? *)
+    # Defaults: s3://<data bucket>/<model>/batch/input, s3://<artifacts bucket>/<model>/batch/scored
+    input_uri: str | None = None
+    output_uri: str | None = None
     on_violation: ViolationPolicy = "stop"
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
@@ -463,7 +464,7 @@ class BatchInference:
             uri = v.get(key)
             if uri is not None and (not uri.startswith("s3://") or len(uri) <= 5):
                 yield key, f"{uri!r} is not an s3:// URI"
-        if "input_uri" in v and v.get("input_uri") == v.get("output_uri"):
+        if v.get("input_uri") is not None and v.get("input_uri") == v.get("output_uri"):
             yield "output_uri", "must differ from input_uri: the output would be read as input"
         if "schedule" in v:
             try:
@@ -674,6 +675,19 @@ class ModelConfig:
             raise ValueError(self.retrain_schedule)
         hours = int(match["n"]) * (24 if match["unit"].startswith("day") else 1)
         return hours * 3600
+
+    def batch_input_uri(self, data_bucket: str) -> str:
+        """Where a batch model's input is: batch.input_uri, or its default in the deployment's
+        data bucket. Raises: NotBatch."""
+        return (self.batch_job.input_uri or f"s3://{data_bucket}/{self.name}/batch/input").rstrip(
+            "/"
+        )
+
+    def batch_output_uri(self, artifacts_bucket: str) -> str:
+        """Where a batch model's predictions go: batch.output_uri, or its default in the
+        artifacts bucket. Raises: NotBatch."""
+        default = f"s3://{artifacts_bucket}/{self.name}/batch/scored"
+        return (self.batch_job.output_uri or default).rstrip("/")
 
     def training_data_uri(self, data_bucket: str) -> str:
         """Where the base training data is: training.data_uri, or its default in the

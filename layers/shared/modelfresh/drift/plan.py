@@ -120,11 +120,17 @@ def capture_prefix(capture_uri: str, endpoint: str, variant: str) -> tuple[str, 
 INPUT_SUFFIX = {"capture": ".jsonl", "csv": ".csv"}
 
 
-def input_of(model: ModelConfig, default_capture_uri: str) -> tuple[str, str, str]:
+def input_of(
+    model: ModelConfig, default_capture_uri: str, data_bucket: str = ""
+) -> tuple[str, str, str]:
     """(format, bucket, prefix) of what the model's drift check reads: the prod variant's
-    captured traffic, or the batch input its config names (a batch model's own input)."""
+    captured traffic, or the batch input its config names (a batch model's own input, by
+    default in the data bucket)."""
     check = _check_of(model)
-    batch_input = model.batch.input_uri if model.batch is not None else check.batch_input_uri
+    if model.batch is not None:
+        batch_input: str | None = model.batch_input_uri(data_bucket)
+    else:
+        batch_input = check.batch_input_uri
     if batch_input is not None:
         bucket, key = split_s3_uri(batch_input.rstrip("/"))
         return "csv", bucket, f"{key}/" if key else ""

@@ -78,7 +78,7 @@ def plan_check(
         logger.info("attribution drift alarm written from the config")
 
     window = request.window_of(drift_check)
-    kind, bucket, prefix = input_of(model, settings.data_capture_uri)
+    kind, bucket, prefix = input_of(model, settings.data_capture_uri, settings.data_bucket)
     found = objects.list(bucket, [prefix + h for h in window.hour_prefixes()], INPUT_SUFFIX[kind])
     output = f"{settings.drift_checks_uri}/{model.name}/{window.slot}/"
     plan = plan_document(
