@@ -14,7 +14,6 @@ decay, and the recovery.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,9 +21,8 @@ import numpy as np
 
 from demo import records
 from demo.records import now, short
-from demo.story import Ending, Story, Stuck, first_run_parameters
-from demo.world import csv_rows, training_csv
-from pipelines import bundle
+from demo.story import Ending, Story, Stuck
+from demo.world import csv_rows
 
 TRAINING_ROWS = 6_000
 # The first scheduled time the demo's days run at: 06:00, in the past (the hourly tick fires).
@@ -86,58 +84,15 @@ class BatchStory(Story):
     def first_model(self) -> str:
         """The team's first training (its own pipeline run on the base data), approved by a
         person in the registry: the controller records it as the batch champion."""
-        cloud, model = self.cloud, self.model
-        self.base_data(drift=0.0, seed=1)
-        manifest = cloud.put_json(
-            f"s3://{cloud.artifacts_bucket}/demo/champion/manifest.json",
-            {
-                "version": 1,
-                "model": model.name,
-                "window": {"start": "", "end": ""},
-                "capture": {"bucket": cloud.artifacts_bucket, "keys": []},
-                "groundTruth": {"bucket": cloud.artifacts_bucket, "keys": []},
-                "notes": ["the first model: trained on the base data alone"],
-            },
-        )
-        first = f"{model.pipeline}-first"
-        self.say("seed", f"the team's first training: pipeline {first} trains the first model ...")
-        role = f"arn:aws:iam::{cloud.account}:role/sagemaker-pipelines"
-        s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
-        bundle.upload(s3, cloud.artifacts_bucket)
-        sagemaker.create_pipeline(
-            PipelineName=first,
-            PipelineDefinition=cloud.pipeline_definition(role, cloud.artifacts_bucket),
-            RoleArn=role,
-        )
-        parameters = first_run_parameters(cloud, model, manifest)
-        sagemaker.start_pipeline_execution(
-            PipelineName=first,
-            PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-        )
-        run = cloud.pipelines.wait_for_run(first)
-        package = run.execute()
-        if package is None:
-            raise Stuck(
-                f"the first training registered nothing: {records.pipeline_failure(cloud, run)}"
-            )
-        report = records.evaluation_of(cloud, run)
+        self.base_data()
+        run, package = self.first_training()
+        report = records.evaluation_of(self.cloud, run)
         holdout = records.holdout_line(report, self.world) if report else "no evaluation report"
         self.say("seed", f"{short(package)} trained: {holdout}; a person approves it ...")
-        sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
-        return self.champion_after(None)
-
-    def base_data(self, drift: float, seed: int) -> None:
-        uri = self.model.training_data_uri(self.cloud.data_bucket)
-        bucket, _, key = f"{uri.rstrip('/')}/part-0.csv"[5:].partition("/")
-        s3 = self.cloud.client("s3")
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(Bucket=bucket)
-        rows = self.world.requests(TRAINING_ROWS, seed=seed, drift=drift)
-        s3.put_object(
-            Bucket=bucket, Key=key, Body=training_csv(self.world, rows, seed + 1, drift).encode()
+        self.cloud.client("sagemaker").update_model_package(
+            ModelPackageArn=package, ModelApprovalStatus="Approved"
         )
-        said = f"{TRAINING_ROWS:,} {self.world.noun} {self.world.describe(drift)}"
-        self.say("data", f"{said}: the base training data at {uri}")
+        return self.champion_after(None)
 
     def champion_after(self, previous: str | None) -> str:
         """Wait for the controller to record a new batch champion; tell it."""
@@ -221,7 +176,7 @@ class BatchStory(Story):
     def retrain(self, champion: str) -> str:
         """The drift alarm's retrain, on the base data the team refreshed from the changed
         business; its approved candidate becomes the champion."""
-        self.base_data(drift=1.0, seed=5)
+        self.base_data(drift=1.0, seed=5)  # the team refreshed it from the changed business
         retrain = self.follow(self.started("RetrainStateMachineArn", "retrain"), "retrain")
         self.runs["retrain"] = retrain
         outcome = self.told_ending(retrain)

@@ -26,7 +26,7 @@ from modelfresh.quality.plan import QualityCheckRequest, execution_name, quality
 from demo import records
 from demo.records import Audited, Timeline, now, short
 from demo.world import World, csv_rows, training_csv
-from localcloud import LocalCloud, Stack, approver
+from localcloud import LocalCloud, PipelineRun, Stack, approver
 from pipelines import bundle
 
 DEMO_COMMENT = "Approved by make demo, the way a browser submits the form"
@@ -186,51 +186,10 @@ class Story:
         the pipeline's holdout, and its baseline is the pipeline's own), approved and served on
         staging and prod with auto scaling and data capture."""
         cloud, model, world = self.cloud, self.model, self.world
-        base_data = model.training_data_uri(self.cloud.data_bucket)
-        self.say("seed", f"{TRAINING_ROWS:,} {world.noun} of base training data to {base_data}")
-        base = training_csv(world, world.requests(TRAINING_ROWS, seed=1), seed=2)
-        bucket, _, key = f"{base_data.rstrip('/')}/part-0.csv"[5:].partition("/")
-        s3 = cloud.client("s3")
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key=key, Body=base.encode())
-        manifest = cloud.put_json(
-            f"s3://{cloud.artifacts_bucket}/demo/champion/manifest.json",
-            {
-                "version": 1,
-                "model": model.name,
-                "window": {"start": "", "end": ""},
-                "capture": {"bucket": cloud.artifacts_bucket, "keys": []},
-                "groundTruth": {"bucket": cloud.artifacts_bucket, "keys": []},
-                "notes": ["the first model: trained on the base data alone"],
-            },
-        )
-        # The team's first training, before the controller was installed: the same pipeline
-        # definition, deployed by hand under another name (the stack deploys model.pipeline).
-        first = f"{model.pipeline}-first"
-        self.say("seed", f"the team's first training: pipeline {first} trains the champion ...")
-        role = f"arn:aws:iam::{cloud.account}:role/sagemaker-pipelines"
-        bundle.upload(s3, cloud.artifacts_bucket)
+        base_data = model.training_data_uri(cloud.data_bucket)
+        self.base_data()
+        run, champion = self.first_training()
         sagemaker = cloud.client("sagemaker")
-        sagemaker.create_pipeline(
-            PipelineName=first,
-            PipelineDefinition=cloud.pipeline_definition(role, cloud.artifacts_bucket),
-            RoleArn=role,
-        )
-        sagemaker.start_pipeline_execution(
-            PipelineName=first,
-            PipelineParameters=[
-                {"Name": name, "Value": value}
-                for name, value in first_run_parameters(cloud, model, manifest).items()
-            ],
-        )
-        run = cloud.pipelines.wait_for_run(first)
-        champion = run.execute()
-        if champion is None:
-            raise Stuck(
-                f"the first training registered no champion: pipeline {run.status}: "
-                f"{records.pipeline_failure(cloud, run) or 'no reason given'}"
-            )
         sagemaker.update_model_package(ModelPackageArn=champion, ModelApprovalStatus="Approved")
         report = records.evaluation_of(cloud, run)
         trained = (
@@ -251,6 +210,63 @@ class Story:
         self.say("seed", serving)
         self.timeline.add(now(), "seed", serving)
         return champion
+
+    def base_data(self, drift: float = 0.0, seed: int = 1) -> None:
+        """The model's base training data, TRAINING_ROWS of its world at `drift` (labelled by
+        that world's rule), where its config says."""
+        cloud, model, world = self.cloud, self.model, self.world
+        base_data = model.training_data_uri(cloud.data_bucket)
+        said = f"{TRAINING_ROWS:,} {world.noun} {world.describe(drift)}"
+        self.say("seed", f"{said}: the base training data at {base_data}")
+        rows = world.requests(TRAINING_ROWS, seed=seed, drift=drift)
+        base = training_csv(world, rows, seed=seed + 1, drift=drift)
+        bucket, _, key = f"{base_data.rstrip('/')}/part-0.csv"[5:].partition("/")
+        s3 = cloud.client("s3")
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=base.encode())
+
+    def first_training(self) -> tuple[PipelineRun, str]:
+        """The team's first training, before the controller was installed: the same pipeline
+        definition, deployed by hand under another name (the stack deploys model.pipeline),
+        run on the base data alone. Returns the run and the package it registered."""
+        cloud, model = self.cloud, self.model
+        manifest = cloud.put_json(
+            f"s3://{cloud.artifacts_bucket}/demo/champion/manifest.json",
+            {
+                "version": 1,
+                "model": model.name,
+                "window": {"start": "", "end": ""},
+                "capture": {"bucket": cloud.artifacts_bucket, "keys": []},
+                "groundTruth": {"bucket": cloud.artifacts_bucket, "keys": []},
+                "notes": ["the first model: trained on the base data alone"],
+            },
+        )
+        first = f"{model.pipeline}-first"
+        self.say("seed", f"the team's first training: pipeline {first} trains the first model ...")
+        role = f"arn:aws:iam::{cloud.account}:role/sagemaker-pipelines"
+        bundle.upload(cloud.client("s3"), cloud.artifacts_bucket)
+        sagemaker = cloud.client("sagemaker")
+        sagemaker.create_pipeline(
+            PipelineName=first,
+            PipelineDefinition=cloud.pipeline_definition(role, cloud.artifacts_bucket),
+            RoleArn=role,
+        )
+        sagemaker.start_pipeline_execution(
+            PipelineName=first,
+            PipelineParameters=[
+                {"Name": name, "Value": value}
+                for name, value in first_run_parameters(cloud, model, manifest).items()
+            ],
+        )
+        run = cloud.pipelines.wait_for_run(first)
+        package = run.execute()
+        if package is None:
+            raise Stuck(
+                f"the first training registered no model: pipeline {run.status}: "
+                f"{records.pipeline_failure(cloud, run) or 'no reason given'}"
+            )
+        return run, package
 
     def deploy_app(self) -> None:
         self.say("setup", "deploying the app into the local cloud from template.yaml ...")

@@ -4,7 +4,6 @@ rejected one), and what its input's drift allows under each violation policy."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import boto3
@@ -13,6 +12,8 @@ from modelfresh.aws.sagemaker import ModelRegistry
 from modelfresh.batch.plan import scoring_package, violation_action
 from modelfresh.core.records import Champion
 from moto import mock_aws
+
+from tests.unit import batch_models
 
 GROUP = "churn"
 
@@ -26,17 +27,7 @@ def registry() -> Iterator[ModelRegistry]:
 
 
 def register(registry: ModelRegistry, status: str) -> str:
-    arn = registry._sm.create_model_package(
-        ModelPackageGroupName=GROUP,
-        InferenceSpecification={
-            "Containers": [{"Image": "xgboost", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        ModelApprovalStatus=status,  # type: ignore[arg-type]
-    )["ModelPackageArn"]
-    time.sleep(0.01)  # distinct creation times
-    return arn
+    return batch_models.register(registry, GROUP, status)
 
 
 def test_without_a_champion_the_newest_approved_package_scores_never_a_pending_one(

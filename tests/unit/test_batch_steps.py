@@ -6,7 +6,6 @@ judgement of the check under each violation policy, and the record of how the ru
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ from modelfresh.core.errors import MalformedEvent
 from modelfresh.core.records import Champion
 from modelfresh.core.schema import ControllerConfig, NotBatch
 from moto import mock_aws
+
+from tests.unit import batch_models
 
 CONFIG = """
 [models.scorer]
@@ -89,26 +90,7 @@ def aws() -> Iterator[tuple[Any, ModelRegistry, DriftObjects]]:
 
 
 def register(registry: ModelRegistry, status: str, baseline: bool = True) -> str:
-    extra: dict[str, Any] = {}
-    if baseline:
-        extra["DriftCheckBaselines"] = {
-            "ModelDataQuality": {
-                kind: {"ContentType": "application/json", "S3Uri": f"s3://art/b/{kind}.json"}
-                for kind in ("Statistics", "Constraints")
-            }
-        }
-    arn = registry._sm.create_model_package(
-        ModelPackageGroupName="scorer",
-        InferenceSpecification={
-            "Containers": [{"Image": "xgboost", "ModelDataUrl": "s3://art/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        ModelApprovalStatus=status,  # type: ignore[arg-type]
-        **extra,
-    )["ModelPackageArn"]
-    time.sleep(0.01)  # distinct creation times
-    return str(arn)
+    return batch_models.register(registry, "scorer", status, baseline)
 
 
 def test_a_tick_asks_for_each_scheduled_time_of_the_last_hours_and_never_a_future_one() -> None:

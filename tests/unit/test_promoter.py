@@ -5,11 +5,10 @@ reconciliation of the records with what prod serves."""
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 
 import pytest
-from modelfresh.core.config import load_config, parse_config
+from modelfresh.core.config import load_config
 from modelfresh.core.errors import DeployInProgress
 from modelfresh.core.outcomes import Outcome
 from modelfresh.core.records import Champion
@@ -18,6 +17,7 @@ from modelfresh.promote.promoter import DeploySettings, Promoter
 from modelfresh.promote.steps import DeployResult, PackageChange, deploy_run_name
 
 from tests.conftest import FIXTURES
+from tests.unit.batch_models import with_scorer
 from tests.unit.fakes import FakeClock, FakeRecorder
 from tests.unit.promotion_fakes import (
     FakeDeployRuns,
@@ -348,17 +348,7 @@ SCORER = "arn:aws:sagemaker:us-east-1:123456789012:model-package/scorer/{}"
 
 def batch_promoter(world: World) -> Promoter:
     """The config with a batch model, scorer, beside taxi-fare (no endpoints, no smoke test)."""
-    raw = tomllib.loads((FIXTURES / "models.toml").read_text())
-    raw["models"]["scorer"] = {
-        "kind": "batch",
-        "package_group": "scorer",
-        "pipeline": "scorer-retrain",
-        "own_pipeline": True,
-        "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.7},
-        "training": {"problem_type": "binary_classification"},
-        "batch": {"input_uri": "s3://d/in", "output_uri": "s3://d/out", "schedule": "rate(1 day)"},
-    }
-    return world.promoter_of(parse_config(raw))
+    return world.promoter_of(with_scorer())
 
 
 def approval(version: int) -> PackageChange:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from modelfresh.core.config import load_config, parse_config
+from modelfresh.core.config import load_config
 from modelfresh.core.errors import (
     CandidateNotFound,
     EvaluationReportInvalid,
@@ -35,6 +34,7 @@ from modelfresh.retrain.steps import (
 )
 
 from tests.conftest import FIXTURES, ROOT, sample_event
+from tests.unit.batch_models import with_scorer
 
 CONFIG = load_config(FIXTURES / "models.toml")
 TAXI = CONFIG.model("taxi-fare")
@@ -340,17 +340,7 @@ class NoChampions:
 
 
 def test_a_batch_models_champion_is_the_one_recorded_at_its_approval() -> None:
-    raw = tomllib.loads((FIXTURES / "models.toml").read_text())
-    raw["models"]["scorer"] = {
-        "kind": "batch",
-        "package_group": "scorer",
-        "pipeline": "scorer-retrain",
-        "own_pipeline": True,
-        "gate": {"metric": "auc", "direction": "maximize", "threshold": 0.7},
-        "training": {"problem_type": "binary_classification"},
-        "batch": {"input_uri": "s3://d/in", "output_uri": "s3://d/out", "schedule": "rate(1 day)"},
-    }
-    scorer = parse_config(raw).model("scorer")
+    scorer = with_scorer().model("scorer")
     endpoints, packages = FakeEndpoints({}), FakePackages({CHAMPION_PACKAGE: CHAMPION_DATA})
 
     recorded = NoChampions(Champion(CHAMPION_PACKAGE, 3))
