@@ -348,9 +348,10 @@ def finish_run(
     if judgement is not None:
         detail["input"] = {"drifted": judgement["drifted"], "summary": judgement["summary"]}
     version = f"v{package.get('version')}"
+    if "transform" in plan and ending in ("scored", "flagged", "failed"):
+        detail["job"] = plan["transform"]["TransformJobName"]
     if ending in ("scored", "flagged"):
-        transform = plan.get("transform") or {}
-        detail |= {"output": plan.get("output"), "job": transform.get("TransformJobName")}
+        detail["output"] = plan.get("output")
         summary = (
             f"Scored {plan.get('objects')} input objects of {_hours_of(plan)} with {version} "
             f"({package.get('reason')}) into {plan.get('output')}."

@@ -1,0 +1,130 @@
+"""The batch-inference machine under faults, on the local cloud: every Task of a scoring run,
+failing for good, ends the run in a named Fail of ours (never States.Runtime) with the error
+recorded; a CreateTransformJob whose answer was lost is followed to the job it made, not made
+twice; a transform job that fails is recorded with SageMaker's reason; a record that stays the
+same whatever is retried."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from modelfresh.core.errors import RUN_FAILURES
+
+from localcloud import LocalCloud
+from localcloud.faults import LOST
+from tests.integration.error_paths import tasks
+from tests.integration.test_batch_inference import DAILY, FIRST, BatchApp
+
+MACHINE = "batch_inference.asl.json"
+# The Tasks a scoring run passes through once its SageMaker model exists, and the error each
+# one's integration fails with here (not transient: its retries fail too).
+ON_THE_WAY = {
+    "Plan the run": "ResourceNotFoundException",
+    "Check the input": "ValidationException",
+    "Judge the input": "ResourceNotFoundException",
+    "Score the batch": "ValidationException",
+}
+
+
+@pytest.fixture
+def scoring(cloud: LocalCloud, tmp_path: Path) -> BatchApp:
+    """The app, with a batch champion whose first run has made its SageMaker model."""
+    app = BatchApp(cloud, tmp_path)
+    app.base_data(DAILY, drift=0.0, seed=1)
+    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
+    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
+    app.retrain(DAILY, count=1)
+    app.put_input(DAILY, FIRST, drift=0.0, hours=[5])
+    app.tick(FIRST + timedelta(seconds=5))
+    assert app.run_at(FIRST)["status"] == "SUCCEEDED"
+    return app
+
+
+def test_the_faults_reach_every_task_on_the_way_and_no_other_task_is_left_untested() -> None:
+    # The Tasks off the way: a skipped or stopped run's record, the model's first creation and
+    # its lost answer, following a job whose answer was lost, and the records of the endings
+    off_the_way = {
+        "Record the skipped run", "Record the stopped run", "Look for the model",
+        "Create the model", "Look for the model again", "Describe the job",
+        "Record the scored run", "Record the flagged run", "Record the failed run",
+        "Notify the failed run",
+    }  # fmt: skip
+    assert set(tasks(MACHINE)) == set(ON_THE_WAY) | off_the_way
+
+
+def test_every_task_that_fails_for_good_ends_the_run_in_a_named_failure(
+    scoring: BatchApp,
+) -> None:
+    app = scoring
+    for day, (state, code) in enumerate(ON_THE_WAY.items(), start=1):
+        at = FIRST + timedelta(days=day)
+        app.put_input(DAILY, at, drift=0.0, hours=[5])
+        app.cloud.faults.task(state, code, times=None)
+        app.tick(at + timedelta(seconds=5))
+        run = app.run_at(at)
+        app.cloud.faults.clear()
+
+        assert run["status"] == "FAILED", state
+        assert run["error"] in RUN_FAILURES and run["error"] == "BatchRunFailed", state
+        if state == "Plan the run":  # nothing is planned: the machine itself notifies
+            notes = app.cloud.notifications(app.topic_arn)
+            note = [n for n in notes if n["model"] == DAILY][-1]
+            assert note["kind"] == "batch-failed"
+            assert note["detail"]["error"] == f"Lambda.{code}"
+            continue
+        record = app.last_audit(DAILY)
+        assert (record["kind"], record["run"]) == ("batch-failed", run["name"]), state
+        assert code in record["detail"]["error"], (state, record)
+        assert app.scored(DAILY, at) == {}, state  # nothing recorded as scored was scored
+
+
+def test_a_lost_create_transform_job_answer_is_followed_to_the_job_it_made(
+    scoring: BatchApp,
+) -> None:
+    app = scoring
+    at = FIRST + timedelta(days=1)
+    rows = app.put_input(DAILY, at, drift=0.0, hours=[7, 3])
+    # SageMaker makes the job, and its answer never arrives: the retry is refused as a
+    # duplicate (ResourceInUse), and the run follows the job the first attempt made
+    app.cloud.faults.api("sagemaker", "CreateTransformJob", LOST, times=1)
+    app.tick(at + timedelta(seconds=5))
+    run = app.run_at(at)
+
+    assert run["status"] == "SUCCEEDED", run
+    assert [f.kind for f in app.cloud.faults.fired] == ["lost"]
+    entered = app.entered(run)
+    assert "Wait for the job" in entered and "Describe the job" in entered
+    jobs = app.sagemaker.list_transform_jobs()["TransformJobSummaries"]
+    assert len([j for j in jobs if "20261126T0600" in j["TransformJobName"]]) == 1
+    assert sum(len(lines) for lines in app.scored(DAILY, at).values()) == rows
+    record = app.last_audit(DAILY)
+    assert record["kind"] == "batch-scored" and record["detail"]["jobStatus"] == "Completed"
+
+
+def test_a_transform_job_that_fails_is_recorded_with_sagemakers_reason(
+    scoring: BatchApp,
+) -> None:
+    app = scoring
+    at = FIRST + timedelta(days=1)
+    app.put_input(DAILY, at, drift=0.0, hours=[7])
+    # A file whose rows kept a record id in front: a column more than the model has, which
+    # the container refuses (the drift check counts them malformed), and the job fails
+    app.s3.put_object(
+        Bucket=app.cloud.data_bucket,
+        Key=f"{DAILY}/batch/input/{at - timedelta(hours=2):%Y/%m/%d/%H}/with-ids.csv",
+        Body=b"".join(f"{n},{','.join(['1'] * 20)}\n".encode() for n in range(3)),
+    )
+    app.tick(at + timedelta(seconds=5))
+    run = app.run_at(at)
+
+    assert (run["status"], run["error"]) == ("FAILED", "BatchRunFailed")
+    record = app.last_audit(DAILY)
+    assert record["kind"] == "batch-failed"
+    job = app.sagemaker.describe_transform_job(TransformJobName=record["detail"]["job"])
+    assert job["TransformJobStatus"] == "Failed"
+    assert job["FailureReason"] in record["detail"]["error"]
+    # What the job wrote before it failed stays, as SageMaker leaves it: the record says the
+    # run failed, and the file it failed on has no output
+    assert not any("with-ids" in key for key in app.scored(DAILY, at))
