@@ -52,6 +52,7 @@ def test_each_stack_was_deployed_with_its_environments_own_models_and_names(
     # Both environments' package groups, side by side in the one account
     assert sorted(g["ModelPackageGroupName"] for g in groups) == [
         "churn",
+        "churn-batch",
         "prod-taxi-fare",
         "taxi-fare",
     ]

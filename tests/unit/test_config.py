@@ -110,7 +110,8 @@ def test_shipped_configuration_loads_and_validates() -> None:
     config = load_config(ROOT / "config" / "models.toml")
 
     taxi = config.model("taxi-fare")
-    assert list(config.models) == ["taxi-fare", "churn"]
+    assert list(config.models) == ["taxi-fare", "churn", "churn-batch"]
+    assert config.model("churn-batch").kind == "batch"
     assert taxi == ModelConfig(
         name="taxi-fare",
         package_group="taxi-fare",
@@ -906,7 +907,7 @@ def test_cli_returns_0_for_good_files(capsys: pytest.CaptureFixture[str]) -> Non
     assert status == 0
     assert err == ""
     assert out == (
-        f"{ROOT / 'config' / 'models.toml'}: OK, 2 model(s): taxi-fare, churn\n"
+        f"{ROOT / 'config' / 'models.toml'}: OK, 3 model(s): taxi-fare, churn, churn-batch\n"
         f"{FIXTURES / 'models.toml'}: OK, 2 model(s): taxi-fare, churn\n"
     )
 
@@ -932,7 +933,9 @@ def test_cli_without_arguments_checks_the_shipped_configuration(
     status = main([])
 
     assert status == 0
-    assert capsys.readouterr().out == "config/models.toml: OK, 2 model(s): taxi-fare, churn\n"
+    assert capsys.readouterr().out == (
+        "config/models.toml: OK, 3 model(s): taxi-fare, churn, churn-batch\n"
+    )
 
 
 def test_python_m_modelfresh_config_checks_files_as_its_docstring_says(tmp_path: Path) -> None:

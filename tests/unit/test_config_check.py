@@ -294,8 +294,8 @@ def test_make_check_config_exits_1_listing_every_problem_and_0_when_all_is_well(
     # Then each environment's file passes, with no clash; the broken one fails with its problem
     assert (good.returncode, good.stderr) == (0, "")
     assert good.stdout.splitlines() == [
-        "config/models.toml: OK, 2 model(s): taxi-fare, churn; the stack serves them in "
-        "samconfig.toml's default",
+        "config/models.toml: OK, 3 model(s): taxi-fare, churn, churn-batch; the stack serves "
+        "them in samconfig.toml's default",
         "config/models.prod.toml: OK, 1 model(s): prod-taxi-fare; the stack serves them in "
         "samconfig.toml's prod",
         "no two samconfig.toml environments act on the same names (environments in one region "
