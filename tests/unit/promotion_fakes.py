@@ -63,7 +63,7 @@ class FakeSlots:
         at: str,
     ) -> None:
         record = self._of(model)
-        record.champion, record.crowned_by = champion, run
+        record.champion, record.crowned_by = replace(champion, since=at), run
         statistics, constraints = baseline
         record.baseline = (statistics, constraints) if statistics and constraints else None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 from modelfresh.core.config import load_config
@@ -352,7 +353,9 @@ def batch_promoter(world: World) -> Promoter:
 
 
 def approval(version: int) -> PackageChange:
-    return PackageChange(SCORER.format(version), "scorer", version, "Approved", "2026-12-08")
+    return PackageChange(
+        SCORER.format(version), "scorer", version, "Approved", "2026-12-08T12:00:00.000Z"
+    )
 
 
 def test_a_batch_models_approved_package_becomes_its_champion_without_a_deploy(
@@ -412,3 +415,31 @@ def test_the_sweep_keeps_a_batch_champion_equal_to_what_its_runs_score_with(
     # With nothing Approved at all, the record stays (the runs say they have nothing to use)
     world.registry.set_status(SCORER.format(2), "Rejected", "also bad")
     assert promoter.reconcile() == []
+
+
+def test_the_sweep_records_a_batch_champion_whose_approval_event_was_lost(world: World) -> None:
+    # (found by tests/unit/test_batch_champion_stateful.py)
+    promoter = batch_promoter(world)
+    world.registry.add(SCORER.format(1))  # Approved by the gate; its event never arrived
+
+    actions = promoter.reconcile()
+
+    assert world.slots.champion("scorer") == Champion(SCORER.format(1), 1, {})
+    assert actions == [
+        "scorer: Records repaired to match what batch runs score with: the champion record said "
+        "nothing; v1 is the newest Approved package."
+    ]
+
+
+def test_a_late_approval_event_does_not_undo_a_newer_batch_champion(world: World) -> None:
+    promoter = batch_promoter(world)
+    for version in (1, 2):
+        world.registry.add(SCORER.format(version))
+    early = PackageChange(SCORER.format(1), "scorer", 1, "Approved", "2026-12-08T10:00:00.000Z")
+    world.clock.now = datetime(2026, 12, 8, 10, 5, tzinfo=UTC)
+    promoter.on_package_change(approval(2))  # v2's event arrives first
+
+    late = promoter.on_package_change(early)
+
+    assert late.result == "ignored" and "a late delivery" in late.reason
+    assert world.slots.champion("scorer") == Champion(SCORER.format(2), 2, {})

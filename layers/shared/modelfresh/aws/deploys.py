@@ -81,6 +81,7 @@ class DynamoDeploys:
             package_arn=item["champion_package"]["S"],
             version=int(item["champion_version"]["N"]),
             metrics=json.loads(item.get("champion_metrics", {}).get("S", "{}")),
+            since=item.get("champion_since", {}).get("S", ""),
         )
 
     def baseline(self, model: str) -> tuple[str, str] | None:

@@ -33,6 +33,7 @@ class Champion:
     package_arn: str
     version: int
     metrics: Mapping[str, float] = field(default_factory=dict)
+    since: str = field(default="", compare=False)  # when it was recorded (ISO), if known
 
 
 @dataclass(frozen=True)

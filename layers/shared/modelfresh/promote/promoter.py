@@ -212,6 +212,15 @@ class Promoter:
             reason = f"{change.arn} is already {model.name}'s batch champion"
             logger.info(reason)
             return Started("ignored", model.name, reason=reason)
+        if champion is not None and _earlier(change.modified, champion.since):
+            # EventBridge delivers at least once, and late: an approval from before the
+            # champion was recorded must not undo it (a person's new approval is newer).
+            reason = (
+                f"{change.arn} was approved at {change.modified}, before v{champion.version} "
+                f"became {model.name}'s batch champion at {champion.since}: a late delivery"
+            )
+            logger.info(reason)
+            return Started("ignored", model.name, reason=reason)
         package = self._registry.describe(change.arn)
         if package.status != "Approved":
             reason = f"{change.arn} is {package.status} now, no longer Approved"
@@ -426,15 +435,18 @@ class Promoter:
 
     def _reconcile_batch(self, model: ModelConfig) -> str | None:
         """A batch model's champion record must name what its next run scores with: when the
-        recorded package is no longer Approved (a person rejected it), the newest Approved
-        one is recorded instead, with its baseline. With nothing Approved, the record stays
-        and the runs say they have nothing to score with."""
+        recorded package is no longer Approved (a person rejected it), or none is recorded
+        though a package is Approved (its approval event was lost), the newest Approved one
+        is recorded, with its baseline. With nothing Approved, the record stays and the runs
+        say they have nothing to score with."""
         champion = self._slots.champion(model.name)
-        if champion is None:
-            return None  # the first approval records one
-        recorded = self._registry.describe(champion.package_arn)
-        if recorded.status == "Approved":
-            return None
+        if champion is not None:
+            recorded = self._registry.describe(champion.package_arn)
+            if recorded.status == "Approved":
+                return None
+            said = f"v{champion.version}, which is {recorded.status}"
+        else:
+            said = "nothing"
         newest = self._registry.newest_approved(model.package_group)
         if newest is None:
             return None
@@ -443,8 +455,7 @@ class Promoter:
         self._crown(model, package, RECONCILIATION, at)
         summary = (
             f"Records repaired to match what batch runs score with: the champion record said "
-            f"v{champion.version}, which is {recorded.status}; v{package.version} is the newest "
-            "Approved package."
+            f"{said}; v{package.version} is the newest Approved package."
         )
         self._recorder.record(
             Outcome(model.name, "reconciled", RECONCILIATION, at, summary, {"package": package.arn})
@@ -466,6 +477,14 @@ class Promoter:
         self._slots.release(model.name, holder[0])
         logger.warning("freed the deploy slot of an ended run", extra={"run": holder[0]})
         return f"freed the deploy slot of {holder[0]}, which ended ({status[0]}) holding it"
+
+
+def _earlier(moment: str, than: str) -> bool:
+    """Whether one recorded time is before another (False when either is not a time)."""
+    try:
+        return datetime.fromisoformat(moment) < datetime.fromisoformat(than)
+    except (TypeError, ValueError):
+        return False
 
 
 def _json(payload: Mapping[str, Any]) -> str:
