@@ -54,7 +54,8 @@ pipeline = "modelfresh-retrain"
 gate = {gate}
 training = {training}
 batch = {{ input_uri = "s3://{data}/{strict}/input", output_uri = "s3://{artifacts}/{strict}/scored", schedule = "cron(0 6 * * ? *)" }}
-drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
+# Its input checks fan out over a Distributed Map past a few kilobytes (a test of that path)
+drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24, fan_out_above_mb = 0.005 }}
 """
 
 
@@ -261,3 +262,12 @@ def test_a_drifted_input_under_stop_scores_nothing_and_says_why(batch_app: Batch
     assert 'on_violation is "stop"' in record["summary"]
     note = app.cloud.notifications(app.topic_arn)[-1]
     assert (note["kind"], note["model"]) == ("batch-stopped", STRICT)
+    # ... and its input, over the model's fan-out size, was checked by a Distributed Map
+    (check,) = app.sfn.list_executions(stateMachineArn=app.drift_check_arn)["executions"]
+    assert (
+        json.loads(app.sfn.describe_execution(executionArn=check["executionArn"])["output"])[
+            "plan"
+        ]["mode"]
+        == "fan-out"
+    )
+    assert "Summarise each batch" in app.entered(check)
