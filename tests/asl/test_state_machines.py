@@ -186,6 +186,7 @@ def our_errors() -> set[str]:
         errors.PIPELINE_FAILED,
         errors.PIPELINE_STOPPED,
         errors.TRANSFORM_JOB_NOT_COMPLETED,
+        errors.SAMPLE_NOT_SCORED,
     }
 
 

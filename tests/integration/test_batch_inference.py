@@ -23,13 +23,13 @@ from demo.world import csv_rows
 from localcloud import LocalCloud
 from tests.conftest import App
 
-DAILY, STRICT = "churn-daily", "churn-strict"
+DAILY, STRICT, ASKED = "churn-daily", "churn-strict", "churn-asked"
 # The first scheduled time the tests tick at: 06:00 on a day in the past.
 FIRST = datetime(2026, 11, 25, 6, tzinfo=UTC)
 ROWS_PER_FILE = 300
 # Where each model's input and output are below its name: the defaults, or as configured.
-INPUT = {DAILY: "batch/input", STRICT: "input"}
-OUTPUT = {DAILY: "batch/scored", STRICT: "scored"}
+INPUT = {DAILY: "batch/input", STRICT: "input", ASKED: "batch/input"}
+OUTPUT = {DAILY: "batch/scored", STRICT: "scored", ASKED: "batch/scored"}
 GATE = '{ metric = "auc", direction = "maximize", threshold = 0.7, require_significant = false }'
 TRAINING = '{ problem_type = "binary_classification", objective = "binary:logistic" }'
 
@@ -56,6 +56,16 @@ training = {training}
 batch = {{ input_uri = "s3://{data}/{strict}/input", output_uri = "s3://{artifacts}/{strict}/scored", schedule = "cron(0 6 * * ? *)" }}
 # Its input checks fan out over a Distributed Map past a few kilobytes (a test of that path)
 drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24, fan_out_above_mb = 0.005 }}
+
+[models.{asked}]
+kind = "batch"
+package_group = "{asked}"
+pipeline = "modelfresh-retrain"
+gate = {gate}
+training = {training}
+# A person approves each candidate on a page that shows it scoring the newest input
+batch = {{ schedule = "cron(0 6 * * ? *)", approval_email = true, sample_rows = 5 }}
+drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
 """
 
 
@@ -67,7 +77,7 @@ class BatchApp(App):
         config = tmp_path / "models.toml"
         config.write_text(
             MODELS.format(
-                daily=DAILY, strict=STRICT, data=cloud.data_bucket,
+                daily=DAILY, strict=STRICT, asked=ASKED, data=cloud.data_bucket,
                 artifacts=cloud.artifacts_bucket, features=json.dumps(list(WIDE_FEATURES)),
                 categorical=json.dumps(list(WIDE_CATEGORICAL)), gate=GATE, training=TRAINING,
             )
@@ -95,6 +105,15 @@ class BatchApp(App):
     def retrain(self, model: str, count: int) -> str:
         """A retrain on the model's drift alarm (fired by hand, or already in ALARM), its
         pipeline run for real; the approved candidate, once it is the recorded champion."""
+        package = self.candidate(count)
+        self.cloud.wait_until(
+            lambda: self.model_state(model).get("champion_package") == package,
+            what="the batch champion's record",
+        )
+        return package
+
+    def candidate(self, count: int) -> str:
+        """The package the `count`-th retrain's pipeline registered, once the run ended."""
         run = self.cloud.pipelines.wait_for_run("modelfresh-retrain", count=count, timeout=60)
         package = run.execute()
         assert package is not None, pipeline_failure(self.cloud, run)
@@ -104,10 +123,6 @@ class BatchApp(App):
             what="the retrain's end",
         )[0]
         assert execution["status"] == "SUCCEEDED", execution
-        self.cloud.wait_until(
-            lambda: self.model_state(model).get("champion_package") == package,
-            what="the batch champion's record",
-        )
         return str(package)
 
     def put_input(self, model: str, day_end: datetime, drift: float, hours: list[int]) -> int:
@@ -184,8 +199,9 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
     run = app.run_at(FIRST)
     assert run["status"] == "SUCCEEDED", run
     assert [r["name"] for r in app.batch_runs()] == [
+        f"{ASKED}-batch-20261125T0600",  # which, as the next, has nothing to score yet
         f"{DAILY}-batch-20261125T0600",
-        f"{STRICT}-batch-20261125T0600",  # which has nothing to score with yet: skipped
+        f"{STRICT}-batch-20261125T0600",
     ]
     skipped = app.run_at(FIRST, STRICT)
     assert skipped["status"] == "SUCCEEDED"
@@ -271,3 +287,54 @@ def test_a_drifted_input_under_stop_scores_nothing_and_says_why(batch_app: Batch
         == "fan-out"
     )
     assert "Summarise each batch" in app.entered(check)
+
+
+def test_a_person_approves_a_batch_candidate_on_a_page_that_shows_it_scoring_the_newest_input(
+    batch_app: BatchApp,
+) -> None:
+    app = batch_app
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    app.put_input(ASKED, now, drift=0.0, hours=[2])  # the newest input, two hours old
+    app.base_data(ASKED, drift=0.0, seed=1)
+    alarm = f"modelfresh-drift-{ASKED}"
+    app.cloud.create_drift_alarm(alarm, model=ASKED)
+
+    # Given a candidate its gate approved: a promotion run scores a sample, then asks
+    app.fire_alarm(alarm, reason="first model")
+    first = app.candidate(count=1)
+    email = app.wait_for_approval_email()
+    assert email["subject"] == f"[modelfresh] Approve {ASKED} v1 as its batch champion?"
+    assert (
+        f"Sample:    v1 scored 5 of 5 rows of s3://{app.cloud.data_bucket}/{ASKED}/"
+        in (email["email"])
+    )
+    assert app.model_state(ASKED).get("champion_package") is None  # not before a yes
+    status, page = app.http("GET", app.approval_link())
+    assert status == 200 and f"Make {ASKED} v1 its batch champion?" in page
+    assert page.count("<tr><td><b>0.") + page.count("<tr><td><b>1") == 5  # five scored rows
+
+    # When the approver says yes, it is the champion
+    assert app.decide("approve", "the scores look right")[0] == 200
+    app.cloud.wait_until(
+        lambda: app.model_state(ASKED).get("champion_package") == first, what="the champion"
+    )
+    promotions = app.sfn.list_executions(
+        stateMachineArn=app.stack.outputs["BatchPromotionStateMachineArn"]
+    )["executions"]
+    assert [app.wait(e)["status"] for e in promotions] == ["SUCCEEDED"]
+
+    # And when the next candidate is turned down, it is Rejected, and the champion stays
+    app.fire_alarm(alarm, reason="again")
+    second = app.candidate(count=2)
+    app.wait_for_approval_email(count=2)
+    assert app.decide("reject", "not this week", count=2)[0] == 200
+    app.cloud.wait_until(
+        lambda: (
+            app.sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"]
+            == "Rejected"
+        ),
+        what="the rejection",
+    )
+    assert app.model_state(ASKED)["champion_package"] == first
+    kinds = [a["kind"] for a in app.audit(ASKED)]
+    assert kinds.count("batch-champion") == 1 and "promotion-rejected" in kinds

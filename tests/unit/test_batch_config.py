@@ -202,3 +202,14 @@ def test_a_batch_models_input_and_output_default_to_the_stacks_buckets() -> None
     daily = {"features": ["t"], "every_hours": 24}
     given = parsed(batch=batch | {"output_uri": "s3://artifacts/out/"}, drift_check=daily)
     assert given.batch_output_uri("elsewhere") == "s3://artifacts/out"
+
+
+def test_a_batch_models_approval_by_email_is_checked() -> None:
+    batch = tomllib.loads(SCORER)["models"]["scorer"]["batch"]
+    asked = parsed(batch=batch | {"approval_email": True})
+    assert asked.batch is not None and asked.batch.approval_email
+    assert (asked.batch.sample_rows, asked.batch.approval_sla_hours) == (10, 24.0)
+    assert problems(batch=batch | {"sample_rows": 0, "approval_sla_hours": 0}) == [
+        "models.scorer.batch.approval_sla_hours: must be > 0 and <= 720",
+        "models.scorer.batch.sample_rows: must be between 1 and 50",
+    ]

@@ -75,14 +75,19 @@ def outcome(kind: OutcomeKind = "failed", **detail: Any) -> Outcome:
 
 
 def test_the_documented_kinds_are_every_kind_the_code_sends() -> None:
-    # The Lambdas' kinds and the state machines' own (the checks' failures, a batch run's
-    # that failed before it planned)
+    # The Lambdas' kinds and the state machines' own (the checks' failures, a batch run's or
+    # a batch promotion's that failed before it planned)
     machines = {
         p["MessageAttributes"]["outcome"]["StringValue"]
         for p in publishing_states()
         if "StringValue" in p["MessageAttributes"]["outcome"]
     }
-    assert machines == {"drift-check-failed", "quality-check-failed", "batch-failed"}
+    assert machines == {
+        "drift-check-failed",
+        "quality-check-failed",
+        "batch-failed",
+        "promotion-failed",
+    }
     documented = first_column("Kind")
     assert len(documented) == len(set(documented))
     assert set(documented) == set(get_args(OutcomeKind)) | machines

@@ -5,7 +5,7 @@ reconciliation of the records with what prod serves."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -44,6 +44,7 @@ class World:
     endpoints: FakeEndpoints = field(default_factory=FakeEndpoints)
     registry: FakeRegistry = field(default_factory=FakeRegistry)
     runs: FakeDeployRuns = field(default_factory=FakeDeployRuns)
+    promotions: FakeDeployRuns = field(default_factory=FakeDeployRuns)  # batch promotions
     reports: FakeReports = field(default_factory=FakeReports)
     scaling: FakeScaling = field(default_factory=FakeScaling)
     recorder: FakeRecorder = field(default_factory=FakeRecorder)
@@ -443,3 +444,63 @@ def test_a_late_approval_event_does_not_undo_a_newer_batch_champion(world: World
 
     assert late.result == "ignored" and "a late delivery" in late.reason
     assert world.slots.champion("scorer") == Champion(SCORER.format(2), 2, {})
+
+
+def asking_promoter(world: World) -> Promoter:
+    """scorer, whose candidates a person approves by e-mail first (batch.approval_email)."""
+    config = with_scorer()
+    scorer = config.model("scorer")
+    assert scorer.batch is not None
+    batch = replace(scorer.batch, approval_email=True)
+    config = replace(config, models={**config.models, "scorer": replace(scorer, batch=batch)})
+    return Promoter(
+        config=config, slots=world.slots, endpoints=world.endpoints, registry=world.registry,
+        runs=world.runs, recorder=world.recorder, reports=world.reports, scaling=world.scaling,
+        settings=DeploySettings("arn:aws:iam::1:role/r", "s3://capture", 10), clock=world.clock,
+        batch_promotions=world.promotions,
+    )  # fmt: skip
+
+
+def test_a_batch_candidate_asked_of_a_person_starts_one_promotion_run(world: World) -> None:
+    promoter = asking_promoter(world)
+    world.registry.add(SCORER.format(1))
+
+    first = promoter.on_package_change(approval(1))
+    again = promoter.on_package_change(approval(1))
+
+    assert (first.result, again.result) == ("started", "ignored")
+    assert "waits for a person" in again.reason
+    assert json.loads(world.promotions.started[first.run]) == {
+        "model": "scorer",
+        "packageArn": SCORER.format(1),
+        "version": 1,
+        "approvedAt": "2026-12-08T12:00:00.000Z",
+    }
+    assert world.slots.champion("scorer") is None  # not until the person says yes
+
+
+def test_a_batch_promotion_ends_as_the_person_decided(world: World) -> None:
+    promoter = asking_promoter(world)
+    for version in (1, 2, 3):
+        world.registry.add(SCORER.format(version))
+
+    def finish(version: int, result: DeployResult, **extra: object) -> Outcome:
+        return promoter.finish_batch_promotion(
+            model_name="scorer", run=f"run-{version}", approved_at="2026-12-08T12:00:00.000Z",
+            package={"arn": SCORER.format(version), "version": version}, result=result,
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    # A yes: the champion, with its record
+    assert finish(1, DeployResult.PROMOTED).kind == "batch-champion"
+    assert world.slots.champion("scorer") == Champion(SCORER.format(1), 1, {})
+    # A no: Rejected in the registry, with the approver's words; the champion stays
+    no = {"Error": "ApprovalRejected", "Cause": "scores look off"}
+    assert finish(2, DeployResult.REJECTED, failure=no).kind == "promotion-rejected"
+    assert world.registry.status(SCORER.format(2)) == "Rejected"
+    assert "scores look off" in world.registry.packages[SCORER.format(2)].approval_description
+    # A yes for a package withdrawn meanwhile changes nothing
+    world.registry.set_status(SCORER.format(3), "Rejected", "withdrawn")
+    late = finish(3, DeployResult.PROMOTED)
+    assert late.kind == "promotion-skipped" and "no longer Approved" in late.summary
+    assert world.slots.champion("scorer") == Champion(SCORER.format(1), 1, {})

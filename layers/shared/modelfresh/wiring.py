@@ -166,6 +166,7 @@ class Container:
                 heartbeat_minutes=settings.heartbeat_minutes,
                 kms_key_arn=settings.kms_key_arn,
             ),
+            batch_promotions=_lazy(lambda: self.batch_promotion_executions),
         )
 
     @cached_property
@@ -266,6 +267,13 @@ class Container:
         from modelfresh.aws.executions import StepFunctionsExecutions
 
         return StepFunctionsExecutions(self.stepfunctions, self.settings.batch_state_machine_arn)
+
+    @cached_property
+    def batch_promotion_executions(self) -> StepFunctionsExecutions:
+        from modelfresh.aws.executions import StepFunctionsExecutions
+
+        arn = self.settings.batch_promotion_state_machine_arn
+        return StepFunctionsExecutions(self.stepfunctions, arn)
 
     @cached_property
     def quality_metrics(self) -> QualityMetrics:

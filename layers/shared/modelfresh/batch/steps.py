@@ -234,7 +234,7 @@ def plan_run(
         )
         asked = DriftCheckRequest(model.name, request.at, window, baseline)
         plan["check"] = {"name": f"{run}-input", "request": asked.to_dict()}
-    name = f"{model.name}-v{package.version}-batch-{_digest(package.arn, 6)}"
+    name = f"{model.name}-v{package.version}-batch-{digest(package.arn, 6)}"
     plan["sagemakerModel"] = {
         "ModelName": name,
         "PrimaryContainer": {"ModelPackageName": package.arn},
@@ -244,7 +244,7 @@ def plan_run(
         f"s3://{settings.artifacts_bucket}/modelfresh/batch/{model.name}/{slot}/input.manifest",
         [{"prefix": f"s3://{bucket}/"}, *(o.key for o in found)],
     )
-    job = f"{model.name}-{slot}-{_digest(run + started, 8)}"
+    job = f"{model.name}-{slot}-{digest(run + started, 8)}"
     plan["transform"] = transform_job(
         batch, job, name, manifest, output=plan["output"], kms_key_arn=settings.kms_key_arn
     )
@@ -385,5 +385,6 @@ def _hours(window: Window) -> str:
     return f"{iso(window.start)} to {iso(window.end)}"
 
 
-def _digest(text: str, length: int) -> str:
+def digest(text: str, length: int) -> str:
+    """A short stable name part (hex) derived from a text."""
     return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -92,6 +92,8 @@ PIPELINE_STOPPED = "PipelineExecutionStopped"
 # What the batch machine records when a transform job it followed after a lost answer (not
 # through .sync, which fails the task itself) ended Failed or Stopped.
 TRANSFORM_JOB_NOT_COMPLETED = "TransformJobNotCompleted"
+# What the batch-promotion machine records when its candidate could not score the sample.
+SAMPLE_NOT_SCORED = "SampleNotScored"
 
 # The errors a failed execution ends with (the state machines' Fail states): what
 # DescribeExecution's `error` says once a failure path has recorded what happened.
@@ -104,6 +106,7 @@ RUN_FAILURES = frozenset(
         "FinishFailed",
         "BatchRunFailed",
         "BatchInputRefused",  # a drifted input under on_violation = "stop": nothing scored
+        "BatchPromotionFailed",
     }
 )
 

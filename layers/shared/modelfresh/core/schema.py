@@ -34,6 +34,8 @@ SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 RATE = re.compile(r"^rate\((?P<n>[1-9]\d*) (?P<unit>hours?|days?)\)$")
 ALARM_SEPARATOR = "--"
 MAX_PIPELINE_HOURS = 30 * 24
+# A batch candidate's sample on the approval page: enough to see, small enough for the page.
+MAX_SAMPLE_ROWS = 50
 # Settings that [defaults] may give every model; each model can still override them.
 DEFAULTABLE = frozenset(
     {"approval", "cooldown_hours", "drift_window_hours", "pipeline_timeout_hours"}
@@ -456,6 +458,12 @@ class BatchInference:
     on_violation: ViolationPolicy = "stop"
     instance_type: str = "ml.m5.large"
     instance_count: int = 1
+    # An approved candidate becomes champion at once; with approval_email, only once a person
+    # approved it on the page the e-mail links to, which shows it scoring sample_rows rows of
+    # the newest input (a batch model's stand-in for a staging smoke test).
+    approval_email: bool = False
+    approval_sla_hours: float = 24.0
+    sample_rows: int = 10
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -475,6 +483,10 @@ class BatchInference:
             yield "instance_type", f"{v['instance_type']!r} is not an ml.* instance type"
         if v.get("instance_count", 1) < 1:
             yield "instance_count", "must be >= 1"
+        if not 0 < v.get("approval_sla_hours", 1) <= MAX_APPROVAL_SLA_HOURS:
+            yield "approval_sla_hours", f"must be > 0 and <= {MAX_APPROVAL_SLA_HOURS}"
+        if not 1 <= v.get("sample_rows", 1) <= MAX_SAMPLE_ROWS:
+            yield "sample_rows", f"must be between 1 and {MAX_SAMPLE_ROWS}"
 
 
 # The XGBoost objectives whose predictions the evaluation step can score as each problem type,

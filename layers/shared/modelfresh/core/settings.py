@@ -67,6 +67,10 @@ class Settings:
     def batch_state_machine_arn(self) -> str:
         return self.state_machine_arn_prefix + "batch-inference"
 
+    @property
+    def batch_promotion_state_machine_arn(self) -> str:
+        return self.state_machine_arn_prefix + "batch-promotion"
+
     def require_reachable(self, model: ModelConfig) -> None:
         """Raises DataOutOfReach when the model's config puts data where this deployment's
         roles cannot use it: a clear error before a run starts, not AccessDenied inside it."""

@@ -44,7 +44,13 @@ button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.6rem}
 
 def subject(approval: Approval) -> str:
     """The email subject (SNS wants fewer than 100 characters)."""
-    return f"[modelfresh] Approve {approval.model} v{approval.version} for production?"[:99]
+    where = "as its batch champion" if _batch(approval) else "for production"
+    return f"[modelfresh] Approve {approval.model} v{approval.version} {where}?"[:99]
+
+
+def _batch(approval: Approval) -> bool:
+    """A batch model's candidate: it becomes the champion batch runs score with, no deploy."""
+    return approval.details.get("kind") == "batch"
 
 
 def email(approval: Approval, link: str) -> str:
@@ -65,7 +71,10 @@ def email(approval: Approval, link: str) -> str:
         lines += [f"  {improvement}"]
     lines += ["", f"Gate:      {details.get('gate') or 'not recorded'}"]
     lines += [f"Trigger:   {_trigger(details)}"]
-    lines += [f"Staging:   {_smoke(details)}"]
+    if _batch(approval):
+        lines += [f"Sample:    {_sample(details)}"]
+    else:
+        lines += [f"Staging:   {_smoke(details)}"]
     lines += [
         "",
         f"Review and decide (until {_time(approval.expires_at)}):",
@@ -89,7 +98,11 @@ def render(reply: PageReply) -> tuple[int, Mapping[str, str], str]:
             f"Thank you. The candidate was {verb}"
             + (f" with the comment: “{escape(approval.comment)}”." if approval.comment else ".")
             + (
-                " It now goes to production, guarded by its rollback alarms."
+                (
+                    " Its next batch runs score with it."
+                    if _batch(approval)
+                    else " It now goes to production, guarded by its rollback alarms."
+                )
                 if verb == "approved"
                 else ""
             )
@@ -136,8 +149,17 @@ def _review(approval: Approval, message: str) -> str:
     smoke = details.get("smoke") or {}
     smoke_class = "ok" if smoke.get("passed") else "bad"
     notice = f"<p class='bad'>{escape(message)}</p>" if message else ""
+    if _batch(approval):
+        question = f"Make {escape(approval.model)} v{approval.version} its batch champion?"
+        evidence = _sample_table(details)
+    else:
+        question = f"Promote {escape(approval.model)} v{approval.version} to production?"
+        evidence = (
+            f'<p><b>Staging smoke test:</b> <span class="{smoke_class}">'
+            f"{escape(_smoke(details))}</span></p>"
+        )
     return f"""
-<h1>Promote {escape(approval.model)} v{approval.version} to production?</h1>
+<h1>{question}</h1>
 {notice}
 <p class="muted">Package {escape(approval.package_arn)}<br>
 Champion: {escape(_champion(details))}</p>
@@ -146,7 +168,7 @@ Champion: {escape(_champion(details))}</p>
 {improved}
 <p><b>Gate:</b> {escape(str(details.get("gate") or "not recorded"))}</p>
 <p><b>Trigger:</b> {escape(_trigger(details))}</p>
-<p><b>Staging smoke test:</b> <span class="{smoke_class}">{escape(_smoke(details))}</span></p>
+{evidence}
 <form method="post">
 <input type="hidden" name="csrf" value="{escape(approval.csrf_token)}">
 <p><label for="comment">Comment (recorded with your decision)</label>
@@ -231,6 +253,31 @@ def _trigger(details: Mapping[str, Any]) -> str:
 def _smoke(details: Mapping[str, Any]) -> str:
     smoke = details.get("smoke") or {}
     return str(smoke.get("summary") or "not run")
+
+
+def _sample(details: Mapping[str, Any]) -> str:
+    sample = details.get("sample") or {}
+    return str(sample.get("summary") or "not scored")
+
+
+def _sample_table(details: Mapping[str, Any]) -> str:
+    """The candidate's scores of a few rows of the newest input, beside the rows."""
+    sample = details.get("sample") or {}
+    rows, scores = sample.get("rows") or [], sample.get("scores") or []
+    verdict = "ok" if sample.get("scored") else "bad"
+    head = f'<p><b>Sample:</b> <span class="{verdict}">{escape(_sample(details))}</span></p>'
+    if not rows:
+        return head
+    names = list(sample.get("features") or [])
+    width = max(len(row) for row in rows)
+    names += [f"column {n + 1}" for n in range(len(names), width)]
+    header = "".join(f"<th>{escape(str(n))}</th>" for n in names[:width])
+    body = "".join(
+        "<tr><td><b>" + escape(str(scores[i]) if i < len(scores) else "none") + "</b></td>"
+        + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+        for i, row in enumerate(rows)
+    )  # fmt: skip
+    return f"{head}<table><tr><th>score</th>{header}</tr>{body}</table>"
 
 
 def _num(value: Any, spread: Any = None) -> str:

@@ -27,6 +27,12 @@ from modelfresh.core.observability import logger
 from modelfresh.core.outcomes import Outcome, OutcomeRecorder
 from modelfresh.core.records import Champion, Endpoint, Package
 from modelfresh.core.schema import ControllerConfig, ModelConfig
+from modelfresh.promote.batch_promotion import (
+    BatchPromotionPlan,
+    PromotionSettings,
+    SampleObjects,
+    plan_promotion,
+)
 from modelfresh.promote.steps import (
     DeployPlan,
     DeployResult,
@@ -165,6 +171,7 @@ class Promoter:
         scaling: Scaling,
         settings: DeploySettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        batch_promotions: DeployRuns | None = None,
     ) -> None:
         self._config = config
         self._slots = slots
@@ -176,6 +183,7 @@ class Promoter:
         self._scaling = scaling
         self._settings = settings
         self._clock = clock
+        self._batch_promotions = batch_promotions  # runs of batch_promotion.asl.json
 
     # -- on_model_approved -------------------------------------------------------------------
 
@@ -203,33 +211,59 @@ class Promoter:
 
     def _crown_batch(self, model: ModelConfig, change: PackageChange) -> Started:
         """A batch model has no endpoint to deploy to: its approved package becomes its
-        champion at once (the package its next runs score with, whose baseline their input
-        checks and whose metrics the next candidate must beat). A repeated event, or one
-        about a package no longer Approved, changes nothing."""
+        champion (the package its next runs score with, whose baseline their input checks
+        and whose metrics the next candidate must beat), at once, or once a person approved
+        it on the page (`batch.approval_email`: a batch-promotion run asks). A repeated
+        event, one about a package no longer Approved, and a late one change nothing."""
         run = deploy_run_name(change, model.name)
+        why = self._why_not_batch_champion(model, change.arn, change.modified)
+        if why is None and model.batch_job.approval_email:
+            handling = self._promotions().running(deploy_run_prefix(model.name, change.version))
+            if handling:
+                why = f"{change.arn} waits for a person in {handling[0]}; nothing started"
+        if why is not None:
+            logger.info(why, extra={"package": change.arn})
+            return Started("ignored", model.name, reason=why)
+        if model.batch_job.approval_email:
+            payload = {
+                "model": model.name,
+                "packageArn": change.arn,
+                "version": change.version,
+                "approvedAt": change.modified,
+            }
+            started = self._promotions().start_named(run, _json(payload))
+            return Started("started" if started else "duplicate", model.name, run)
+        self._record_batch_champion(model, self._registry.describe(change.arn), run)
+        return Started("crowned", model.name, run)
+
+    def _promotions(self) -> DeployRuns:
+        if self._batch_promotions is None:
+            raise RuntimeError("no batch-promotion state machine was wired in")
+        return self._batch_promotions
+
+    def _why_not_batch_champion(self, model: ModelConfig, arn: str, approved: str) -> str | None:
+        """Why an approval (at `approved`) of a batch model's package makes no champion."""
         champion = self._slots.champion(model.name)
-        if champion is not None and champion.package_arn == change.arn:
-            reason = f"{change.arn} is already {model.name}'s batch champion"
-            logger.info(reason)
-            return Started("ignored", model.name, reason=reason)
-        if champion is not None and _earlier(change.modified, champion.since):
+        if champion is not None and champion.package_arn == arn:
+            return f"{arn} is already {model.name}'s batch champion"
+        if champion is not None and _earlier(approved, champion.since):
             # EventBridge delivers at least once, and late: an approval from before the
             # champion was recorded must not undo it (a person's new approval is newer).
-            reason = (
-                f"{change.arn} was approved at {change.modified}, before v{champion.version} "
-                f"became {model.name}'s batch champion at {champion.since}: a late delivery"
+            return (
+                f"{arn} was approved at {approved}, before v{champion.version} became "
+                f"{model.name}'s batch champion at {champion.since}: a late delivery"
             )
-            logger.info(reason)
-            return Started("ignored", model.name, reason=reason)
-        package = self._registry.describe(change.arn)
-        if package.status != "Approved":
-            reason = f"{change.arn} is {package.status} now, no longer Approved"
-            logger.info(reason)
-            return Started("ignored", model.name, reason=reason)
+        status = self._registry.describe(arn).status
+        if status != "Approved":
+            return f"{arn} is {status} now, no longer Approved"
+        return None
+
+    def _record_batch_champion(self, model: ModelConfig, package: Package, run: str) -> Outcome:
+        champion = self._slots.champion(model.name)
         at = iso(self._clock())
         self._crown(model, package, run, at)
         was = f"v{champion.version}" if champion else "none"
-        self._recorder.record(
+        return self._recorder.record(
             Outcome(
                 model=model.name,
                 kind="batch-champion",
@@ -245,7 +279,64 @@ class Promoter:
                 },
             )
         )
-        return Started("crowned", model.name, run)
+
+    # -- the batch-promotion machine ---------------------------------------------------------
+
+    def plan_batch_promotion(
+        self, model_name: str, run: str, package_arn: str, started: str, *,
+        settings: PromotionSettings, objects: SampleObjects,
+    ) -> BatchPromotionPlan:  # fmt: skip
+        """ "Plan the promotion": what the approver is shown, and the sample to score."""
+        model = self._config.model(model_name)
+        package = self._registry.describe(package_arn)
+        report = None
+        if package.report_uri:
+            try:
+                report = self._reports.read_json(package.report_uri)
+            except EvaluationReportInvalid as error:  # the approver then sees "no metrics"
+                logger.warning(str(error))
+        return plan_promotion(
+            model, package, self._slots.champion(model.name), report, run=run, started=started,
+            now=self._clock(), settings=settings, objects=objects,
+        )  # fmt: skip
+
+    def finish_batch_promotion(
+        self,
+        *,
+        model_name: str,
+        run: str,
+        package: Mapping[str, Any],
+        approved_at: str,
+        result: DeployResult,
+        failure: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """ "Finish the promotion": a person's yes records the champion (unless the package
+        was withdrawn meanwhile, or a newer approval made another champion); a no, or no
+        decision in time, rejects the candidate with the reason; a failure is recorded."""
+        model = self._config.model(model_name)
+        arn, version = str(package["arn"]), int(package["version"])
+        at = iso(self._clock())
+        if result is DeployResult.PROMOTED:
+            why = self._why_not_batch_champion(model, arn, approved_at)
+            if why is None:
+                return self._record_batch_champion(model, self._registry.describe(arn), run)
+            said = f"{model.name} v{version} was approved by a person, and is not the champion: "
+            skipped = Outcome(
+                model.name, "promotion-skipped", run, at, said + why, {"package": arn}
+            )
+            return self._recorder.record(skipped)
+        if result in REJECTED_WHEN:
+            reason = str((failure or {}).get("Cause") or result.value)
+            self._registry.set_status(
+                arn, "Rejected", f"Not promoted ({result}, run {run}): {reason}"
+            )
+        else:
+            reason = failure_message(failure) or "the promotion failed"
+        outcome = deploy_outcome(
+            model=model.name, run=run, at=at, result=result, version=version, reason=reason,
+            detail={"package": arn},
+        )  # fmt: skip
+        return self._recorder.record(outcome)
 
     # -- "Plan the deploy" -------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""A batch candidate's promotion when a person approves it first: the plan (the approver's
+details, the sample of the newest input the candidate scores, the job's names) and the
+sample as the page shows it, against moto's S3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from modelfresh.aws.drift import DriftObjects
+from modelfresh.core.records import Champion, Package
+from modelfresh.core.schema import ModelConfig
+from modelfresh.promote.batch_promotion import PromotionSettings, plan_promotion, sample_details
+
+from tests.conftest import moto_s3
+from tests.unit.batch_models import with_scorer
+
+SETTINGS = PromotionSettings("arn:aws:iam::1:role/model", "art", "data", heartbeat_minutes=10)
+PACKAGE = Package("arn:aws:sagemaker:us-east-1:1:model-package/scorer/2", "scorer", 2, "Approved")
+NOW = datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def objects(offline_aws: None) -> Iterator[DriftObjects]:
+    with moto_s3("data", "art") as s3:
+        yield DriftObjects(s3)
+
+
+def scorer(sample_rows: int = 3) -> ModelConfig:
+    model = with_scorer().model("scorer")
+    assert model.batch is not None
+    batch = replace(
+        model.batch, approval_email=True, sample_rows=sample_rows, input_uri="s3://data/in"
+    )
+    return replace(model, batch=batch)
+
+
+def plan(objects: DriftObjects, model: ModelConfig | None = None) -> dict:  # type: ignore[type-arg]
+    return dict(
+        plan_promotion(
+            model or scorer(), PACKAGE, Champion("arn:.../scorer/1", 1), None,
+            run="scorer-deploy-v2-abc", started="t", now=NOW, settings=SETTINGS, objects=objects,
+        )
+    )  # fmt: skip
+
+
+def test_the_sample_is_the_first_rows_of_the_newest_input_of_the_last_week(
+    objects: DriftObjects,
+) -> None:
+    objects.write("s3://data/in/2026/11/20/05/old.csv", "9,9\n", "text/csv")  # over a week old
+    objects.write("s3://data/in/2026/12/07/05/a.csv", "1,2\n3,4\n", "text/csv")
+    objects.write("s3://data/in/2026/12/08/08/b.csv", "5,6\n\n7,8\n9,10\n11,12\n", "text/csv")
+
+    planned = plan(objects)
+
+    assert planned["mode"] == "sample"
+    folder = "s3://art/modelfresh/batch/scorer/approvals/scorer-deploy-v2-abc"
+    assert planned["sample"] == {
+        "input": f"{folder}/sample.csv",
+        "output": f"{folder}/scored/sample.csv.out",
+        "source": "s3://data/in/2026/12/08/08/b.csv",
+    }
+    assert list(objects.lines("art", f"{folder[9:]}/sample.csv")) == [b"5,6", b"7,8", b"9,10"]
+    assert planned["transform"]["ModelName"] == planned["sagemakerModel"]["ModelName"]
+    assert planned["transform"]["TransformOutput"]["S3OutputPath"] == f"{folder}/scored/"
+    assert planned["approval"] == {"slaSeconds": 24 * 3600, "heartbeatSeconds": 1800}
+    assert planned["details"]["kind"] == "batch"
+    assert planned["package"]["alreadyServing"] is False
+
+
+def test_without_input_the_person_is_asked_without_a_sample(objects: DriftObjects) -> None:
+    planned = plan(objects)
+    assert planned["mode"] == "no-sample" and "transform" not in planned
+    assert planned["details"]["sample"] == {
+        "summary": "no input under s3://data/in/ in the last week"
+    }
+
+
+def test_the_page_gets_each_row_with_its_score(objects: DriftObjects) -> None:
+    objects.write("s3://data/in/2026/12/08/08/b.csv", "5,6\n7,8\n", "text/csv")
+    planned = plan(objects)
+    objects.write(planned["sample"]["output"], "0.25\n0.75\n", "text/csv")
+
+    details = sample_details(planned, scorer(), objects)
+
+    assert details["sample"] == {
+        "summary": "v2 scored 2 of 2 rows of s3://data/in/2026/12/08/08/b.csv",
+        "features": [],
+        "rows": [["5", "6"], ["7", "8"]],
+        "scores": ["0.25", "0.75"],
+        "scored": True,
+    }
+    assert details["kind"] == "batch"  # the plan's details, with the sample added
