@@ -48,6 +48,8 @@ from pipelines import bundle
 # tests/integration/test_destroying.py makes them through the real loop.
 DEPLOYED_MODEL = r"{model}-v\d+-[0-9a-f]{{6}}"
 DEPLOYED_CONFIG = r"{model}-v\d+-(stg|prd)-[0-9a-f]{{6}}"
+# The SageMaker model a batch model's runs score with, one per package version.
+BATCH_MODEL = r"{model}-v\d+-batch-[0-9a-f]{{6}}"
 # Prefixes of the artifacts bucket the controller's runs write under (modelfresh.core.settings,
 # pipelines.bundle); ground truth, which the team writes, is not among them.
 RUN_OUTPUTS = (
@@ -56,6 +58,8 @@ RUN_OUTPUTS = (
     f"{bundle.OUTPUT_PREFIX}/",
     f"{bundle.CODE_PREFIX}/",
     "modelfresh/data-capture/",
+    "modelfresh/quality-checks/",
+    "modelfresh/batch/",  # batch runs' manifests, promotions' samples (not the predictions)
 )
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 # template.yaml's DriftAlarmNamePrefix default, for environments that do not set it.
@@ -84,6 +88,8 @@ def find(
         if model.kind == "realtime":  # a batch model has no endpoints, nor their scaling
             found += _scaling(client("application-autoscaling"), model)
             found += _hosting(client("sagemaker"), model)
+        else:
+            found += _batch_models(client("sagemaker"), model)
         found += _alarms(client("cloudwatch"), model, drift_alarm_prefix)
     found += _outputs(client("s3"), artifacts_bucket)
     found += _log_groups(client("logs"), stack_name)
@@ -140,6 +146,15 @@ def _hosting(sagemaker: Any, model: ModelConfig) -> Iterator[Leftover]:
     for page in sagemaker.get_paginator("list_models").paginate(NameContains=model.name):
         for name in [m["ModelName"] for m in page["Models"]]:
             if models.fullmatch(name):
+                yield Leftover(f"model {name}", partial(sagemaker.delete_model, ModelName=name))
+
+
+def _batch_models(sagemaker: Any, model: ModelConfig) -> Iterator[Leftover]:
+    """The SageMaker models a batch model's runs made (its predictions are the team's)."""
+    made = re.compile(BATCH_MODEL.format(model=re.escape(model.name)))
+    for page in sagemaker.get_paginator("list_models").paginate(NameContains=model.name):
+        for name in [m["ModelName"] for m in page["Models"]]:
+            if made.fullmatch(name):
                 yield Leftover(f"model {name}", partial(sagemaker.delete_model, ModelName=name))
 
 

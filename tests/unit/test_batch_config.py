@@ -184,7 +184,16 @@ def test_the_deploy_tools_leave_a_batch_models_endpoints_alone() -> None:
                 EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
             )  # fmt: skip
         found = [f.what for f in destroy._alarms(cloudwatch, model, "modelfresh-drift-")]
+        # ... and removes the SageMaker models its runs made, not a team's of a like name
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        for name in ("scorer-v3-batch-0a1b2c", "scorer-v3-batch-mine", "scorer-v3-0a1b2c"):
+            sagemaker.create_model(
+                ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                PrimaryContainer={"Image": "xgboost"},
+            )  # fmt: skip
+        made = [f.what for f in destroy._batch_models(sagemaker, model)]
     assert found == ["alarm modelfresh-drift-scorer"]
+    assert made == ["model scorer-v3-batch-0a1b2c"]
 
 
 def test_a_batch_models_input_and_output_default_to_the_stacks_buckets() -> None:
