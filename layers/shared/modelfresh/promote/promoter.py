@@ -241,6 +241,17 @@ class Promoter:
             raise RuntimeError("no batch-promotion state machine was wired in")
         return self._batch_promotions
 
+    def _report_of(self, package: Package) -> Mapping[str, Any] | None:
+        """The package's evaluation report; None if it has none, or it cannot be read (the
+        approver then sees "no metrics")."""
+        if not package.report_uri:
+            return None
+        try:
+            return self._reports.read_json(package.report_uri)
+        except EvaluationReportInvalid as error:
+            logger.warning(str(error))
+            return None
+
     def _why_not_batch_champion(self, model: ModelConfig, arn: str, approved: str) -> str | None:
         """Why an approval (at `approved`) of a batch model's package makes no champion."""
         champion = self._slots.champion(model.name)
@@ -289,12 +300,7 @@ class Promoter:
         """ "Plan the promotion": what the approver is shown, and the sample to score."""
         model = self._config.model(model_name)
         package = self._registry.describe(package_arn)
-        report = None
-        if package.report_uri:
-            try:
-                report = self._reports.read_json(package.report_uri)
-            except EvaluationReportInvalid as error:  # the approver then sees "no metrics"
-                logger.warning(str(error))
+        report = self._report_of(package)
         return plan_promotion(
             model, package, self._slots.champion(model.name), report, run=run, started=started,
             now=self._clock(), settings=settings, objects=objects,
@@ -350,12 +356,7 @@ class Promoter:
         expires = now + int(model.deploy.approval_sla_hours * 3600) + SLOT_MARGIN_SECONDS
         self._slots.claim(model.name, run, now, expires)
         package = self._registry.describe(package_arn)
-        report = None
-        if package.report_uri:
-            try:
-                report = self._reports.read_json(package.report_uri)
-            except EvaluationReportInvalid as error:  # the approver then sees "no metrics"
-                logger.warning(str(error))
+        report = self._report_of(package)
         return plan_deploy(
             model=model,
             package=package,
