@@ -6,7 +6,8 @@ same whatever is retried."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from modelfresh.core.errors import RUN_FAILURES
 from localcloud import LocalCloud
 from localcloud.faults import LOST
 from tests.integration.error_paths import tasks
-from tests.integration.test_batch_inference import DAILY, FIRST, BatchApp
+from tests.integration.test_batch_inference import ASKED, DAILY, FIRST, BatchApp
 
 MACHINE = "batch_inference.asl.json"
 # The Tasks a scoring run passes through once its SageMaker model exists, and the error each
@@ -128,3 +129,53 @@ def test_a_transform_job_that_fails_is_recorded_with_sagemakers_reason(
     # What the job wrote before it failed stays, as SageMaker leaves it: the record says the
     # run failed, and the file it failed on has no output
     assert not any("with-ids" in key for key in app.scored(DAILY, at))
+
+
+PROMOTION = "batch_promotion.asl.json"
+# The Tasks of a batch promotion that asks with a sample, and how a run ends when each fails
+# for good: the plan's failure is notified by the machine; a job SageMaker refuses fails the
+# promotion; the rest are recorded by its last Task.
+PROMOTION_FAULTS = {
+    "Plan the promotion": ("ResourceNotFoundException", "FAILED"),
+    "Score the sample": ("ValidationException", "FAILED"),
+    "Read the sample": ("ResourceNotFoundException", "FAILED"),
+    "Ask for approval": ("ResourceNotFoundException", "FAILED"),
+}
+
+
+def test_every_task_of_a_batch_promotion_that_fails_for_good_ends_in_a_named_failure(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    app = BatchApp(cloud, tmp_path)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    app.put_input(ASKED, now, drift=0.0, hours=[2])
+    app.base_data(ASKED, drift=0.0, seed=1)
+    alarm = f"modelfresh-drift-{ASKED}"
+    app.cloud.create_drift_alarm(alarm, model=ASKED)
+    machine = app.stack.outputs["BatchPromotionStateMachineArn"]
+    assert set(PROMOTION_FAULTS) <= set(tasks(PROMOTION))
+
+    for count, (state, (code, status)) in enumerate(PROMOTION_FAULTS.items(), start=1):
+        app.cloud.faults.task(state, code, times=None)
+        app.fire_alarm(alarm, reason=f"case {count}")
+        candidate = app.candidate(count)
+        run = f"{ASKED}-deploy-v{count}-"  # the promotion of the count-th candidate
+        found = app.cloud.wait_until(
+            lambda run=run: [
+                e
+                for e in app.sfn.list_executions(stateMachineArn=machine)["executions"]
+                if e["name"].startswith(run)
+            ],
+            what="the promotion run",
+        )
+        ended = app.cloud.wait_for_execution(found[0]["executionArn"], timeout=120)
+        app.cloud.faults.clear()
+
+        assert (ended["status"], ended["error"]) == (status, "BatchPromotionFailed"), state
+        notes = [n for n in app.cloud.notifications(app.topic_arn) if n["run"] == ended["name"]]
+        assert [n["kind"] for n in notes] == ["promotion-failed"], state
+        assert code in json.dumps(notes[0]), state
+        # The candidate is left as it was (Approved by its gate), and no champion is made
+        package = app.sagemaker.describe_model_package(ModelPackageName=candidate)
+        assert package["ModelApprovalStatus"] == "Approved", state
+        assert app.model_state(ASKED).get("champion_package") is None, state
