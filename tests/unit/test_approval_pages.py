@@ -513,3 +513,26 @@ def test_the_comment_box_accepts_no_more_than_is_kept() -> None:
     [textarea] = Parsed(html).all("textarea")
     # (a box without maxlength accepts anything; one below the limit would cut it short)
     assert textarea.get("maxlength") == str(COMMENT_LIMIT)
+
+
+def test_a_batch_candidates_page_shows_its_sample_escaped_and_speaks_of_its_runs() -> None:
+    sample = {
+        "summary": "v7 scored 2 of 2 rows of s3://data/in/b.csv",
+        "features": ["tenure", "plan"],
+        "rows": [["12", "<script>x</script>"], ["3", "basic"]],
+        "scores": ["0.25", "0.75"],
+        "scored": True,
+    }
+    batch = make_approval(details=make_details() | {"kind": "batch", "sample": sample})
+
+    assert subject(batch) == "[modelfresh] Approve churn v7 as its batch champion?"
+    text = email(batch, "https://example.test/a")
+    assert "Sample:    v7 scored 2 of 2 rows of s3://data/in/b.csv" in text
+    assert "Staging:" not in text
+    _, _, page = render(PageReply(Page.REVIEW, batch))
+    assert "Make churn v7 its batch champion?" in page and "smoke test" not in page
+    assert "<th>score</th><th>tenure</th><th>plan</th>" in page
+    assert "<tr><td><b>0.25</b></td><td>12</td><td>&lt;script&gt;x&lt;/script&gt;</td></tr>" in page
+    assert "<script>" not in page
+    _, _, decided = render(PageReply(Page.DECIDED, replace(batch, status=Status.APPROVED)))
+    assert "Its next batch runs score with it." in decided and "production" not in decided

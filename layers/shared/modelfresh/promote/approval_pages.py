@@ -38,7 +38,7 @@ h1{font-size:1.4rem}table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
 .ok{color:#176317}.bad{color:#a11}textarea{width:100%;min-height:5rem}
 button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.6rem}
-.muted{color:#666;font-size:.9rem}
+.muted{color:#666;font-size:.9rem}.wide{overflow-x:auto}
 """
 
 
@@ -277,7 +277,9 @@ def _sample_table(details: Mapping[str, Any]) -> str:
         + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
         for i, row in enumerate(rows)
     )  # fmt: skip
-    return f"{head}<table><tr><th>score</th>{header}</tr>{body}</table>"
+    # A batch input may have many columns: the table scrolls sideways, the page does not.
+    table = f"<table><tr><th>score</th>{header}</tr>{body}</table>"
+    return f'{head}<div class="wide">{table}</div>'
 
 
 def _num(value: Any, spread: Any = None) -> str:
