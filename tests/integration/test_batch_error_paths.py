@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from modelfresh.core.errors import RUN_FAILURES
@@ -143,6 +145,12 @@ PROMOTION_FAULTS = {
 }
 
 
+def promotions_of(app: BatchApp, machine: str, prefix: str) -> list[dict[str, Any]]:
+    """The promotion runs of one candidate (their names start with its version's prefix)."""
+    found = app.sfn.list_executions(stateMachineArn=machine)["executions"]
+    return [e for e in found if e["name"].startswith(prefix)]
+
+
 def test_every_task_of_a_batch_promotion_that_fails_for_good_ends_in_a_named_failure(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
@@ -159,13 +167,8 @@ def test_every_task_of_a_batch_promotion_that_fails_for_good_ends_in_a_named_fai
         app.cloud.faults.task(state, code, times=None)
         app.fire_alarm(alarm, reason=f"case {count}")
         candidate = app.candidate(count)
-        run = f"{ASKED}-deploy-v{count}-"  # the promotion of the count-th candidate
         found = app.cloud.wait_until(
-            lambda run=run: [
-                e
-                for e in app.sfn.list_executions(stateMachineArn=machine)["executions"]
-                if e["name"].startswith(run)
-            ],
+            partial(promotions_of, app, machine, f"{ASKED}-deploy-v{count}-"),
             what="the promotion run",
         )
         ended = app.cloud.wait_for_execution(found[0]["executionArn"], timeout=120)
