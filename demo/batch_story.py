@@ -157,9 +157,8 @@ class BatchStory(Story):
         uri = f"{self.model.batch_output_uri(self.cloud.artifacts_bucket)}/{at:%Y%m%dT%H%M}/"
         bucket, _, prefix = uri[5:].partition("/")
         s3 = self.cloud.client("s3")
-        keys = sorted(
-            o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        )
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        keys = sorted(o["Key"] for o in listed if o["Key"].endswith(".out"))
         lines = [s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode().split() for k in keys]
         return np.array([float(p) for file in lines for p in file])
 

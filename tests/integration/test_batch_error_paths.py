@@ -131,6 +131,7 @@ def test_a_transform_job_that_fails_is_recorded_with_sagemakers_reason(
     # What the job wrote before it failed stays, as SageMaker leaves it: the record says the
     # run failed, and the file it failed on has no output
     assert not any("with-ids" in key for key in app.scored(DAILY, at))
+    assert app.marker(DAILY, at) is None  # no marker: not a complete run's predictions
 
 
 PROMOTION = "batch_promotion.asl.json"

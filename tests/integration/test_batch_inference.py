@@ -151,18 +151,24 @@ class BatchApp(App):
         return self.cloud.wait_for_execution(found[0]["executionArn"], timeout=120)
 
     def scored(self, model: str, at: datetime) -> dict[str, list[str]]:
-        """The run's output objects and their lines."""
+        """The run's predictions: each output object (<input key>.out) and its lines."""
         prefix = f"{model}/{OUTPUT[model]}/{at:%Y%m%dT%H%M}/"
         listed = self.s3.list_objects_v2(Bucket=self.cloud.artifacts_bucket, Prefix=prefix)
-        return {
-            o["Key"].removeprefix(prefix): self.s3.get_object(
-                Bucket=self.cloud.artifacts_bucket, Key=o["Key"]
-            )["Body"]
-            .read()
-            .decode()
-            .splitlines()
-            for o in listed.get("Contents", [])
-        }
+        keys = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".out")]
+        return {key.removeprefix(prefix): self.read_lines(key) for key in keys}
+
+    def read_lines(self, key: str) -> list[str]:
+        body = self.s3.get_object(Bucket=self.cloud.artifacts_bucket, Key=key)["Body"]
+        return body.read().decode().splitlines()  # type: ignore[no-any-return]
+
+    def marker(self, model: str, at: datetime) -> dict[str, Any] | None:
+        """The run's modelfresh-run.json beside its predictions, if it wrote one."""
+        key = f"{model}/{OUTPUT[model]}/{at:%Y%m%dT%H%M}/modelfresh-run.json"
+        try:
+            body = self.s3.get_object(Bucket=self.cloud.artifacts_bucket, Key=key)["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body.read())  # type: ignore[no-any-return]
 
     def last_audit(self, model: str) -> dict[str, Any]:
         found = sorted(self.audit(model), key=lambda a: a["at"])[-1]
@@ -215,6 +221,10 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
     record = app.last_audit(DAILY)
     assert record["kind"] == "batch-scored"
     assert record["detail"]["package"] == v1 != pending
+    # ... and the marker beside the predictions says what they are
+    marker = app.marker(DAILY, FIRST)
+    assert marker is not None and (marker["version"], marker["flagged"]) == (1, False)
+    assert marker["run"] == record["run"] and marker["objects"] == 3
     assert record["detail"]["chosen"] == "the recorded champion (v1)"
     assert record["detail"]["input"] == {"drifted": False, "summary": "0% of features drifted"}
     # ... after its input was checked by the drift-check machine, against v1's baseline
@@ -235,6 +245,8 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
         assert flagged["status"] == "SUCCEEDED", flagged
         record = app.last_audit(DAILY)
         assert record["kind"] == "batch-flagged"  # scored, and the drift said
+        flag = app.marker(DAILY, FIRST + timedelta(days=day))
+        assert flag is not None and flag["flagged"] and flag["input"]["drifted"]
         assert "monthly_charges" in record["detail"]["input"]["summary"]
         # (the first day's run left 07:00's object, written after it, to the second)
         assert len(app.scored(DAILY, FIRST + timedelta(days=day))) == (4 if day == 1 else 3)
@@ -270,7 +282,7 @@ def test_a_drifted_input_under_stop_scores_nothing_and_says_why(batch_app: Batch
     # Then the run ends refused, nothing scored, and the record says what drifted
     run = app.run_at(FIRST, STRICT)
     assert (run["status"], run.get("error")) == ("FAILED", "BatchInputRefused")
-    assert app.scored(STRICT, FIRST) == {}
+    assert app.scored(STRICT, FIRST) == {} and app.marker(STRICT, FIRST) is None
     record = app.last_audit(STRICT)
     assert record["kind"] == "batch-stopped"
     assert record["detail"]["package"] == champion

@@ -24,6 +24,7 @@ from modelfresh.batch.steps import (
     input_window,
     judge_input,
     plan_run,
+    run_marker,
 )
 from modelfresh.core.config import parse_config
 from modelfresh.core.errors import MalformedEvent
@@ -337,3 +338,14 @@ def test_a_failed_run_says_what_its_nested_check_or_its_job_said(
     failed = finish_run(PLAN, "failed", "now", failure=failure)
     assert failed.detail["error"] == said
     assert failed.summary == f"The batch run failed, nothing was recorded as scored: {said}."
+
+
+def test_a_scored_run_leaves_a_marker_beside_its_predictions_and_no_other_does() -> None:
+    judged = {"action": "score-and-flag", "drifted": True, "summary": "50% drifted: charges"}
+    flagged = finish_run(PLAN, "flagged", "now", judgement=judged)
+    where, says = run_marker(flagged) or ("", {})
+    assert where == "s3://art/scorer/scored/20261208T0600/modelfresh-run.json"
+    assert (says["run"], says["version"], says["flagged"]) == (PLAN["run"], 1, True)
+    assert says["input"] == {"drifted": True, "summary": "50% drifted: charges"}
+    assert run_marker(finish_run(PLAN, "stopped", "now", judgement=judged)) is None
+    assert run_marker(finish_run(PLAN, "failed", "now", failure={"Error": "X"})) is None

@@ -376,6 +376,30 @@ def finish_run(
     return Outcome(model, ENDINGS[ending], run, at, summary, detail)
 
 
+# Beside a scored run's predictions: what they are (a consumer reads it before the .out files).
+RUN_MARKER = "modelfresh-run.json"
+
+
+def run_marker(outcome: Outcome) -> tuple[str, dict[str, Any]] | None:
+    """Where a scored run's marker goes and what it says (the package that scored, the
+    input's window and check, whether the scores are flagged); None for a run that scored
+    nothing. Its absence says the predictions beside it are not a complete run's."""
+    if outcome.kind not in ("batch-scored", "batch-flagged"):
+        return None
+    detail = outcome.detail
+    return f"{detail['output']}{RUN_MARKER}", {
+        "model": outcome.model,
+        "run": outcome.run,
+        "at": outcome.at,
+        "package": detail.get("package"),
+        "version": detail.get("version"),
+        "window": detail.get("window"),
+        "objects": detail.get("objects"),
+        "flagged": outcome.kind == "batch-flagged",
+        "input": detail.get("input"),
+    }
+
+
 def _hours_of(plan: Mapping[str, Any]) -> str:
     window = plan.get("window") or {}
     return f"{window.get('start')} to {window.get('end')}"
