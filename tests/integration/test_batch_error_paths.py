@@ -112,12 +112,12 @@ def test_a_transform_job_that_fails_is_recorded_with_sagemakers_reason(
     app = scoring
     at = FIRST + timedelta(days=1)
     app.put_input(DAILY, at, drift=0.0, hours=[7])
-    # A file whose rows kept a record id in front: a column more than the model has, which
-    # the container refuses (the drift check counts them malformed), and the job fails
+    # A file whose rows have a word where numbers belong: the container cannot read them (the
+    # drift check counts them malformed), and the job fails
     app.s3.put_object(
         Bucket=app.cloud.data_bucket,
-        Key=f"{DAILY}/batch/input/{at - timedelta(hours=2):%Y/%m/%d/%H}/with-ids.csv",
-        Body=b"".join(f"{n},{','.join(['1'] * 20)}\n".encode() for n in range(3)),
+        Key=f"{DAILY}/batch/input/{at - timedelta(hours=2):%Y/%m/%d/%H}/garbled.csv",
+        Body=b"".join(f"id-{n},{','.join(['n/a'] * 20)}\n".encode() for n in range(3)),
     )
     app.tick(at + timedelta(seconds=5))
     run = app.run_at(at)
@@ -130,7 +130,7 @@ def test_a_transform_job_that_fails_is_recorded_with_sagemakers_reason(
     assert job["FailureReason"] in record["detail"]["error"]
     # What the job wrote before it failed stays, as SageMaker leaves it: the record says the
     # run failed, and the file it failed on has no output
-    assert not any("with-ids" in key for key in app.scored(DAILY, at))
+    assert not any("garbled" in key for key in app.scored(DAILY, at))
     assert app.marker(DAILY, at) is None  # no marker: not a complete run's predictions
 
 

@@ -44,7 +44,8 @@ package_group = "{daily}"
 pipeline = "modelfresh-retrain"
 gate = {gate}
 training = {training}
-batch = {{ schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag" }}
+# Each input row starts with a customer id, which the predictions keep beside their scores
+batch = {{ schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag", record_ids = true }}
 drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
 
 [models.{strict}]
@@ -126,12 +127,16 @@ class BatchApp(App):
         return str(package)
 
     def put_input(self, model: str, day_end: datetime, drift: float, hours: list[int]) -> int:
-        """CSV input (features only) in the hours before `day_end` (its run's time)."""
+        """CSV input in the hours before `day_end` (its run's time): features only, or a
+        customer id first for a model with record ids."""
         for n, hour in enumerate(hours):
             at = day_end - timedelta(hours=hour)
             rows = wide_customers(ROWS_PER_FILE, int(at.timestamp()) + n, drift)
             key = f"{model}/{INPUT[model]}/{at:%Y/%m/%d/%H}/part-{n}.csv"
-            body = "\n".join(csv_rows(rows)) + "\n"
+            lines = csv_rows(rows)
+            if model == DAILY:
+                lines = [f"c{at:%m%d%H}-{n}-{i}," + line for i, line in enumerate(lines)]
+            body = "\n".join(lines) + "\n"
             self.s3.put_object(Bucket=self.cloud.data_bucket, Key=key, Body=body.encode())
         return len(hours) * ROWS_PER_FILE
 
@@ -217,7 +222,11 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
     )
     scored = app.scored(DAILY, FIRST)
     assert len(scored) == 3 and sum(len(lines) for lines in scored.values()) == rows
-    assert all(0.0 <= float(p) <= 1.0 for lines in scored.values() for p in lines)
+    # ... each score beside its customer's id, in the input's order
+    answers = [line.split(",") for lines in scored.values() for line in lines]
+    assert all(len(a) == 2 and 0.0 <= float(a[1]) <= 1.0 for a in answers)
+    first = scored[next(k for k in scored if "/part-0.csv.out" in k)]
+    assert [line.split(",")[0] for line in first[:2]] == ["c112408-0-0", "c112408-0-1"]
     record = app.last_audit(DAILY)
     assert record["kind"] == "batch-scored"
     assert record["detail"]["package"] == v1 != pending

@@ -93,3 +93,18 @@ def test_the_page_gets_each_row_with_its_score(objects: DriftObjects) -> None:
         "scored": True,
     }
     assert details["kind"] == "batch"  # the plan's details, with the sample added
+
+
+def test_with_record_ids_the_page_shows_each_id_and_its_score(objects: DriftObjects) -> None:
+    model = scorer()
+    assert model.batch is not None
+    model = replace(model, batch=replace(model.batch, record_ids=True))
+    objects.write("s3://data/in/2026/12/08/08/b.csv", "c1,5,6\nc2,7,8\n", "text/csv")
+    planned = plan(objects, model)
+    assert planned["transform"]["DataProcessing"]["OutputFilter"] == "$[0,-1]"
+    objects.write(planned["sample"]["output"], "c1,0.25\nc2,0.75\n", "text/csv")
+
+    sample = sample_details(planned, model, objects)["sample"]
+
+    assert sample["features"] == ["record id"]
+    assert (sample["rows"][0], sample["scores"]) == (["c1", "5", "6"], ["0.25", "0.75"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,11 +26,13 @@ from modelfresh.batch.steps import (
     judge_input,
     plan_run,
     run_marker,
+    transform_job,
 )
 from modelfresh.core.config import parse_config
 from modelfresh.core.errors import MalformedEvent
 from modelfresh.core.records import Champion
 from modelfresh.core.schema import ControllerConfig, NotBatch
+from modelfresh.drift.plan import input_of
 from moto import mock_aws
 
 from tests.unit import batch_models
@@ -349,3 +352,25 @@ def test_a_scored_run_leaves_a_marker_beside_its_predictions_and_no_other_does()
     assert says["input"] == {"drifted": True, "summary": "50% drifted: charges"}
     assert run_marker(finish_run(PLAN, "stopped", "now", judgement=judged)) is None
     assert run_marker(finish_run(PLAN, "failed", "now", failure={"Error": "X"})) is None
+
+
+def test_with_record_ids_the_model_never_sees_the_id_and_each_score_keeps_it() -> None:
+    model = config().model("scorer")
+    assert model.batch is not None
+    plain = transform_job(model.batch, "j", "m", "s3://art/m", output="s3://art/o/", kms_key_arn="")
+    assert plain["DataProcessing"] == {
+        "InputFilter": "$",
+        "JoinSource": "None",
+        "OutputFilter": "$",
+    }
+    ids = replace(model.batch, record_ids=True)
+    keyed = transform_job(ids, "j", "m", "s3://art/m", output="s3://art/o/", kms_key_arn="")
+    assert keyed["DataProcessing"] == {
+        "InputFilter": "$[1:]",
+        "JoinSource": "Input",
+        "OutputFilter": "$[0,-1]",
+    }
+    # ... and its drift check reads the input as CSV with an id first
+    with_ids = replace(model, batch=ids)
+    assert input_of(with_ids, "s3://art/capture", "data")[0] == "csv-id"
+    assert input_of(model, "s3://art/capture", "data")[0] == "csv"

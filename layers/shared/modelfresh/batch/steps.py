@@ -255,7 +255,8 @@ def transform_job(
     batch: BatchInference, job: str, model: str, manifest: str, *, output: str, kms_key_arn: str
 ) -> dict[str, Any]:
     """CreateTransformJob's parameters: every listed CSV object, line by line in batches of
-    records, each object's predictions in `<output>/<its key>.out`, one per line."""
+    records, each object's predictions in `<output>/<its key>.out`, one per line (with
+    record ids: "<id>,<score>")."""
     found: dict[str, Any] = {
         "TransformJobName": job[:63].rstrip("-"),
         "ModelName": model,
@@ -273,6 +274,14 @@ def transform_job(
     }
     if kms_key_arn:
         found["TransformOutput"]["KmsKeyId"] = kms_key_arn
+    # SageMaker's defaults ($, None, $: the whole record in, the answer alone out), named so
+    # that the state machine can pass the field whatever the model; with record ids, the
+    # model sees the features only and each answer is written beside its record's id.
+    found["DataProcessing"] = (
+        {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+        if batch.record_ids
+        else {"InputFilter": "$", "JoinSource": "None", "OutputFilter": "$"}
+    )
     return found
 
 

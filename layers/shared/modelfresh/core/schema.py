@@ -464,6 +464,10 @@ class BatchInference:
     approval_email: bool = False
     approval_sla_hours: float = 24.0
     sample_rows: int = 10
+    # The input's first column is a record id, not a feature: the model never sees it, the
+    # drift check leaves it out, and each prediction is written beside it ("<id>,<score>"),
+    # so that labels that arrive later can be joined with the predictions by id.
+    record_ids: bool = False
 
     @staticmethod
     def problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -30,6 +30,7 @@ from modelfresh.core.events import require
 from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.schema import ControllerConfig, DriftCheck, ModelConfig
 from modelfresh.drift.plan import (
+    CSV_FORMATS,
     FEATURE_METRIC,
     PREDICTION_METRIC,
     SHARE_METRIC,
@@ -139,7 +140,7 @@ def reference_of_check(
     if not isinstance(baseline, Mapping):
         raise MalformedEvent("malformed event: the drift check names no baseline")
     compiled = reference(objects, baseline, drift_check)
-    if check.get("format", "capture") == "csv":
+    if check.get("format", "capture") in CSV_FORMATS:
         compiled = compiled.without_prediction()
     return model, compiled
 
@@ -176,6 +177,8 @@ def summarise(
     for key in keys:
         if input_format == "csv":
             window.add_csv(objects.lines(bucket, key))
+        elif input_format == "csv-id":  # the record id first: not a feature
+            window.add_csv(line.split(b",", 1)[-1] for line in objects.lines(bucket, key))
         else:
             window.add_capture_blocks(objects.blocks(bucket, key), source=key)
     return window
@@ -209,7 +212,7 @@ def conclude(
     parts: Iterable[WindowStats], ref: Reference, input_format: str = "capture"
 ) -> DriftResult:
     result = compare(ref, fold(parts, reference=ref))
-    if input_format == "csv" and result.prediction_skipped:
+    if input_format in CSV_FORMATS and result.prediction_skipped:
         result = dataclasses.replace(result, prediction_skipped=BATCH_INPUT_PREDICTIONS)
     return result
 

@@ -117,7 +117,9 @@ def capture_prefix(capture_uri: str, endpoint: str, variant: str) -> tuple[str, 
 
 
 # What a drift check reads: SageMaker's data capture (JSON lines), or batch input (CSV).
-INPUT_SUFFIX = {"capture": ".jsonl", "csv": ".csv"}
+INPUT_SUFFIX = {"capture": ".jsonl", "csv": ".csv", "csv-id": ".csv"}
+# The formats of a batch input: CSV rows in feature order, the first column a record id or not.
+CSV_FORMATS = frozenset({"csv", "csv-id"})
 
 
 def input_of(
@@ -133,7 +135,8 @@ def input_of(
         batch_input = check.batch_input_uri
     if batch_input is not None:
         bucket, key = split_s3_uri(batch_input.rstrip("/"))
-        return "csv", bucket, f"{key}/" if key else ""
+        with_ids = model.batch is not None and model.batch.record_ids
+        return "csv-id" if with_ids else "csv", bucket, f"{key}/" if key else ""
     uri = model.deploy.data_capture_uri or default_capture_uri
     return ("capture", *capture_prefix(uri, model.live.prod, model.deploy.variant))
 

@@ -146,8 +146,12 @@ def sample_details(
     score of each, as the page and the e-mail show them."""
     files = plan["sample"]
     rows = [_text(line).split(",") for line in _lines(objects, files["input"]) if _text(line)]
-    scores = [_text(line) for line in _lines(objects, files["output"]) if _text(line)]
+    # An answer is the score alone, or "<record id>,<score>" for a model with record ids.
+    answers = [_text(line) for line in _lines(objects, files["output"]) if _text(line)]
+    scores = [answer.rsplit(",", 1)[-1] for answer in answers]
     features = list(model.drift_check.features) if model.drift_check is not None else []
+    if model.batch_job.record_ids:
+        features.insert(0, "record id")
     return dict(plan["details"]) | {
         "sample": {
             "summary": (
