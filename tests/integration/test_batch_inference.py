@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from modelfresh.quality.plan import QualityCheckRequest
 
 from demo.churn import WIDE_CATEGORICAL, WIDE_FEATURES, wide_churned, wide_customers
 from demo.records import pipeline_failure
@@ -44,8 +47,11 @@ package_group = "{daily}"
 pipeline = "modelfresh-retrain"
 gate = {gate}
 training = {training}
-# Each input row starts with a customer id, which the predictions keep beside their scores
+# Each input row starts with a customer id, which the predictions keep beside their scores,
+# and by which the customers' outcomes, known a day later, are joined with them
 batch = {{ schedule = "cron(0 6 * * ? *)", on_violation = "score-and-flag", record_ids = true }}
+quality = {{ every_hours = 24, threshold = 0.7 }}
+retrain_on = "drift"  # its drifted days retrain it, as the scenario below has them do
 drift_check = {{ features = {features}, categorical = {categorical}, every_hours = 24 }}
 
 [models.{strict}]
@@ -88,6 +94,7 @@ class BatchApp(App):
             self.s3.create_bucket(Bucket=cloud.data_bucket)
         super().__init__(cloud, model_config=config)
         self.batch_arn = self.stack.outputs["BatchInferenceStateMachineArn"]
+        self.left: dict[str, str] = {}  # each customer's outcome (1: left), by record id
         self.drift_check_arn = self.stack.outputs["DriftCheckStateMachineArn"]
 
     def base_data(self, model: str, drift: float, seed: int) -> None:
@@ -135,7 +142,10 @@ class BatchApp(App):
             key = f"{model}/{INPUT[model]}/{at:%Y/%m/%d/%H}/part-{n}.csv"
             lines = csv_rows(rows)
             if model == DAILY:
-                lines = [f"c{at:%m%d%H}-{n}-{i}," + line for i, line in enumerate(lines)]
+                ids = [f"c{at:%m%d%H}-{n}-{i}" for i in range(len(lines))]
+                lines = [f"{i},{line}" for i, line in zip(ids, lines, strict=True)]
+                left = wide_churned(rows, int(at.timestamp()) + n + 1, drift)
+                self.left.update(zip(ids, (f"{y:g}" for y in left), strict=True))
             body = "\n".join(lines) + "\n"
             self.s3.put_object(Bucket=self.cloud.data_bucket, Key=key, Body=body.encode())
         return len(hours) * ROWS_PER_FILE
@@ -359,3 +369,45 @@ def test_a_person_approves_a_batch_candidate_on_a_page_that_shows_it_scoring_the
     assert app.model_state(ASKED)["champion_package"] == first
     kinds = [a["kind"] for a in app.audit(ASKED)]
     assert kinds.count("batch-champion") == 1 and "promotion-rejected" in kinds
+
+
+def test_a_batch_models_quality_is_its_scores_joined_with_later_labels_by_record_id(
+    batch_app: BatchApp,
+) -> None:
+    app = batch_app
+    app.base_data(DAILY, drift=0.0, seed=1)
+    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
+    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
+    app.retrain(DAILY, count=1)
+    rows = app.put_input(DAILY, FIRST, drift=0.0, hours=[9, 3])
+    app.tick(FIRST + timedelta(seconds=10))
+    assert app.run_at(FIRST)["status"] == "SUCCEEDED"
+
+    # Given whether each customer left, known the next day, for all but 100 of them
+    known = list(app.left.items())[: rows - 100]
+    app.cloud.ground_truth.clock = partial(operator.add, FIRST, timedelta(hours=20))
+    app.cloud.ground_truth.write(f"{app.cloud.ground_truth_uri}/{DAILY}", known)
+
+    # When the day's quality check runs, once its labels are in (the lag: a day)
+    request = QualityCheckRequest(DAILY, datetime(2026, 11, 27, 0, 10, tzinfo=UTC))
+    machine = app.stack.outputs["QualityCheckStateMachineArn"]
+    started = app.sfn.start_execution(
+        stateMachineArn=machine, name="batch-quality", input=request.to_json()
+    )
+    checked = app.cloud.wait_for_execution(started["executionArn"], timeout=60)
+
+    # Then the run's scores are joined with the labels by id and scored as the gate scores
+    assert checked["status"] == "SUCCEEDED", checked
+    finding = json.loads(checked["output"])["result"]["finding"]
+    assert (finding["metric"], finding["rows"], finding["unlabelled"]) == ("auc", rows - 100, 100)
+    assert 0.8 < finding["value"] < 0.95 and not finding["violated"]
+    # ... published where the model's quality alarm watches, as a real-time model's are
+    points = app.cloudwatch.get_metric_statistics(
+        Namespace="ModelFresh/Quality", MetricName="auc",
+        Dimensions=[{"Name": "model", "Value": DAILY}],
+        StartTime=FIRST - timedelta(days=2), EndTime=FIRST + timedelta(days=3),
+        Period=86400, Statistics=["Maximum"],
+    )["Datapoints"]  # fmt: skip
+    assert [round(p["Maximum"], 6) for p in points] == [round(finding["value"], 6)]
+    alarms = app.cloudwatch.describe_alarms(AlarmNamePrefix=f"modelfresh-drift-{DAILY}--quality")
+    assert [a["Namespace"] for a in alarms["MetricAlarms"]] == ["ModelFresh/Quality"]

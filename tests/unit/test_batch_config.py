@@ -106,12 +106,20 @@ def test_the_batch_table_is_checked() -> None:
     assert parsed(batch=batch | {"schedule": "rate(1 day)"}).batch is not None
 
 
-def test_what_a_batch_model_cannot_have_yet_is_refused_with_why() -> None:
+def test_a_batch_models_quality_check_needs_record_ids_and_its_runs_period() -> None:
     quality = {"threshold": 0.7}
-    assert problems(quality=quality) == [
-        "models.scorer.quality: not yet for a batch model: joining its predictions with labels "
-        "by record id comes with batch scoring"
+    assert problems(quality=quality | {"every_hours": 24}) == [
+        "models.scorer.quality: needs batch.record_ids = true: a batch model's labels are "
+        "joined with its predictions by record id"
     ]
+    batch = tomllib.loads(SCORER)["models"]["scorer"]["batch"] | {"record_ids": True}
+    assert problems(batch=batch, quality=quality) == [
+        "models.scorer.quality.every_hours: must be 24 for a batch scored on cron(0 6 * * ? *): "
+        "each check measures the runs of one period, and the quality alarm's period must hold "
+        "one"
+    ]
+    checked = parsed(batch=batch, quality=quality | {"every_hours": 24})
+    assert checked.quality is not None
     check = tomllib.loads(SCORER)["models"]["scorer"]["drift_check"]
     assert problems(drift_check=check | {"batch_input_uri": "s3://data/x"}) == [
         "models.scorer.drift_check.batch_input_uri: a batch model's drift check reads "

@@ -12,6 +12,7 @@ import pytest
 from modelfresh.aws.drift import DriftObjects
 from modelfresh.core.records import Champion, Package
 from modelfresh.core.schema import ModelConfig
+from modelfresh.drift.plan import Window
 from modelfresh.promote.batch_promotion import PromotionSettings, plan_promotion, sample_details
 
 from tests.conftest import moto_s3
@@ -108,3 +109,42 @@ def test_with_record_ids_the_page_shows_each_id_and_its_score(objects: DriftObje
 
     assert sample["features"] == ["record id"]
     assert (sample["rows"][0], sample["scores"]) == (["c1", "5", "6"], ["0.25", "0.75"])
+
+
+def test_a_batch_quality_window_lists_complete_runs_only_and_joins_by_record_id(
+    objects: DriftObjects,
+) -> None:
+    from modelfresh.quality.dataset import DataLocations, write_batch_dataset
+    from modelfresh.quality.measure import join_window
+
+    model = scorer()
+    assert model.batch is not None
+    model = replace(
+        model, batch=replace(model.batch, record_ids=True, output_uri="s3://art/scored")
+    )
+    window = Window(datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=UTC))
+    # A complete run (its marker) and one that failed half way (none), both in the window
+    complete = "scored/20261207T0000/"
+    objects.write(f"s3://art/{complete}modelfresh-run.json", "{}", "application/json")
+    objects.write(f"s3://art/{complete}in/a.csv.out", "c1,0.9\nc2,0.2\nc3,0.7\nnoid\n", "text/csv")
+    objects.write("s3://art/scored/20261206T0000/in/b.csv.out", "c9,0.5\n", "text/csv")
+    labels = "\n".join(
+        f'{{"groundTruthData": {{"data": "{y}", "encoding": "CSV"}}, '
+        f'"eventMetadata": {{"eventId": "{i}"}}}}'
+        for i, y in (("c1", 1), ("c2", 0), ("c4", 1))
+    )
+    objects.write("s3://data/truth/scorer/2026/12/07/12/l.jsonl", labels, "application/json")
+    locations = DataLocations("s3://art/capture", "s3://data/truth", "s3://art/q", "data")
+
+    dataset = write_batch_dataset(
+        model, "slot", window, now=NOW, locations=locations, objects=objects,
+        artifacts_bucket="art",
+    )  # fmt: skip
+    joined = join_window(objects, dataset.uri, "binary_classification")
+
+    assert (dataset.capture_objects, dataset.ground_truth_objects) == (1, 1)
+    assert (joined.labels, joined.predictions) == ([1.0, 0.0], [0.9, 0.2])
+    assert (joined.requests, joined.unlabelled, joined.unmatched_labels) == (3, 1, 1)
+    assert dict(joined.malformed) == {
+        "batch output: a line with no record id before its score (batch.record_ids)": 1
+    }

@@ -792,29 +792,35 @@ def _kind_problems(v: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for key in ("endpoints", "smoke_test"):
         if v.get(key) is not None:
             yield key, "a batch model has none: it is scored by transform jobs"
-    if v.get("quality") is not None:
+    batch = v.get("batch")
+    quality = v.get("quality")
+    if quality is not None and batch is not None and not batch.record_ids:
         yield (
             "quality",
-            (
-                "not yet for a batch model: joining its predictions with labels by record id comes "
-                "with batch scoring"
-            ),
+            "needs batch.record_ids = true: a batch model's labels are joined with its "
+            "predictions by record id",
         )
     check = v.get("drift_check")
     if check is not None and check.batch_input_uri is not None:
         yield "drift_check.batch_input_uri", "a batch model's drift check reads batch.input_uri"
-    batch = v.get("batch")
-    if check is not None and batch is not None:
-        try:
-            period = alarm_hours(Schedule.parse(batch.schedule))
-        except ValueError:
-            return  # the schedule's own error says why
-        if check.every_hours != period:
-            yield (
-                "drift_check.every_hours",
-                f"must be {period} for a batch scored on {batch.schedule}: each run checks its "
-                "input once, and the drift alarm's period must hold one run's check",
-            )
+    if batch is None:
+        return
+    try:
+        period = alarm_hours(Schedule.parse(batch.schedule))
+    except ValueError:
+        return  # the schedule's own error says why
+    if check is not None and check.every_hours != period:
+        yield (
+            "drift_check.every_hours",
+            f"must be {period} for a batch scored on {batch.schedule}: each run checks its "
+            "input once, and the drift alarm's period must hold one run's check",
+        )
+    if quality is not None and quality.every_hours != period:
+        yield (
+            "quality.every_hours",
+            f"must be {period} for a batch scored on {batch.schedule}: each check measures "
+            "the runs of one period, and the quality alarm's period must hold one",
+        )
 
 
 def alarm_hours(schedule: Schedule) -> int:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from modelfresh.core.events import iso
+from modelfresh.core.schedules import Schedule
 from modelfresh.core.schema import ModelConfig
 from modelfresh.drift.plan import CaptureObject, Window, capture_prefix, split_s3_uri
 
@@ -220,3 +221,55 @@ def write_drift_dataset(
     )
     uri = objects.write_json(manifest_uri(locations, model.name, run), document)
     return DriftDataset(uri, len(capture), len(ground_truth), tuple(notes))
+
+
+# A batch run's predictions ("<record id>,<score>" lines) and the marker of a complete run.
+PREDICTIONS_SUFFIX = ".out"
+RUN_MARKER = "modelfresh-run.json"
+
+
+def write_batch_dataset(
+    model: ModelConfig,
+    run: str,
+    window: Window,
+    *,
+    now: datetime,
+    locations: DataLocations,
+    objects: DatasetObjects,
+    artifacts_bucket: str,
+) -> DriftDataset:
+    """A batch model's labelled window (batch.record_ids): the predictions of its runs
+    scheduled in the window (complete runs only: those with their marker), and the ground
+    truth that labels them by record id, listed into a manifest with a `predictions` section
+    (the quality check's; a retrain's pipeline never reads it)."""
+    batch = model.batch_job
+    bucket, root = split_s3_uri(model.batch_output_uri(artifacts_bucket))
+    fires = Schedule.parse(batch.schedule).fires(window.start, window.end)
+    prefixes = [f"{root}/{fire:%Y%m%dT%H%M}/" for fire in fires]
+    # A run's folder holds its marker, and its .out files below (named after the input keys)
+    complete = [o.key.removesuffix(RUN_MARKER) for o in objects.list(bucket, prefixes, RUN_MARKER)]
+    predictions = [o.key for o in objects.list(bucket, complete, PREDICTIONS_SUFFIX)]
+    training = model.training
+    truth_uri = training.ground_truth_uri or f"{locations.ground_truth_uri}/{model.name}"
+    truth_bucket, truth_key = split_s3_uri(truth_uri.rstrip("/"))
+    truth_root = f"{truth_key}/" if truth_key else ""
+    until = min(window.end + timedelta(hours=training.ground_truth_lag_hours), now)
+    truth_prefixes = [truth_root + h for h in hours_touching(window.start, until)]
+    truth = [o.key for o in objects.list(truth_bucket, truth_prefixes, OBJECT_SUFFIX)]
+    span = f"{iso(window.start)} .. {iso(window.end)}"
+    notes = []
+    if not predictions:
+        notes.append(f"No complete batch run of {model.name} scored between {span}.")
+    elif not truth:
+        notes.append(f"No ground truth yet under s3://{truth_bucket}/{truth_root} for {span}.")
+    document = {
+        "version": MANIFEST_VERSION,
+        "model": model.name,
+        "window": {"start": iso(window.start), "end": iso(window.end)},
+        "capture": {"bucket": bucket, "keys": []},
+        "predictions": {"bucket": bucket, "keys": predictions},
+        "groundTruth": {"bucket": truth_bucket, "keys": truth},
+        "notes": notes,
+    }
+    uri = objects.write_json(manifest_uri(locations, model.name, run), document)
+    return DriftDataset(uri, len(predictions), len(truth), tuple(notes))

@@ -14,10 +14,11 @@ Only this task loads numpy (the drift layer); the planning task does not.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -39,6 +40,7 @@ NOT_JSON = "not valid JSON"
 NOT_OBJECT = "not a JSON object"
 LABEL_NOT_CLASS = "a binary label must be 0 or 1"
 NOT_PROBABILITY = "the prediction is not a probability (0 to 1)"
+NO_RECORD_ID = "a line with no record id before its score (batch.record_ids)"
 MANIFEST_INVALID = "the quality check's manifest {uri} is invalid: {problem}"
 
 
@@ -141,27 +143,69 @@ def join_window(objects: QualityObjects, manifest_uri: str, problem_type: str) -
     joined.ground_truth, joined.corrected_labels = len(found.by_request), found.duplicates
     binary = problem_type == "binary_classification"
     used: set[str] = set()
-    for record in _records(objects, capture_bucket, capture_keys, "capture", joined):
+    if isinstance(manifest, dict) and "predictions" in manifest:  # a batch model's runs
+        source = "batch output"
+        bucket, keys = _listed(manifest, "predictions", manifest_uri)
+        answers = _batch_answers(objects, bucket, keys, joined)
+    else:
+        source = "capture"
+        answers = _captured_answers(objects, capture_bucket, capture_keys, joined)
+    for key, answer in answers:
         try:
-            key = joins.join_key(record)
             joined.requests += 1
             label = found.by_request.get(key)
             if label is None:
                 joined.unlabelled += 1
                 continue
             used.add(key)
-            value, prediction = float(label), joins.prediction(record)
+            value, prediction = float(label), answer()
             if binary and value not in (0.0, 1.0):
                 raise joins.Malformed(LABEL_NOT_CLASS)
             if binary and not 0.0 <= prediction <= 1.0:
                 raise joins.Malformed(NOT_PROBABILITY)
         except joins.Malformed as problem:
-            joined.malformed[f"capture: {problem}"] += 1
+            joined.malformed[f"{source}: {problem}"] += 1
             continue
         joined.labels.append(value)
         joined.predictions.append(prediction)
     joined.unmatched_labels = len(found.by_request.keys() - used)
     return joined
+
+
+def _captured_answers(
+    objects: QualityObjects, bucket: str, keys: list[str], joined: Joined
+) -> Iterator[tuple[str, Callable[[], float]]]:
+    """Each captured request's inference id, and how to read its prediction."""
+    for record in _records(objects, bucket, keys, "capture", joined):
+        try:
+            key = joins.join_key(record)
+        except joins.Malformed as problem:
+            joined.malformed[f"capture: {problem}"] += 1
+            continue
+        yield key, functools.partial(joins.prediction, record)
+
+
+def _batch_answers(
+    objects: QualityObjects, bucket: str, keys: list[str], joined: Joined
+) -> Iterator[tuple[str, Callable[[], float]]]:
+    """Each scored record's id and score, from a batch run's "<record id>,<score>" lines."""
+    for key in keys:
+        for raw in objects.lines(bucket, key):
+            line = raw.decode(errors="replace").strip()
+            if not line:
+                continue
+            record, _, score = line.rpartition(",")
+            if not record:
+                joined.malformed[f"batch output: {NO_RECORD_ID}"] += 1
+                continue
+            yield record, functools.partial(_number, score)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise joins.Malformed(f"{text[:20]!r} is not a number") from None
 
 
 def estimate_latest(

@@ -20,6 +20,7 @@ from modelfresh.quality.dataset import (
     OBJECT_SUFFIX,
     DataLocations,
     DatasetObjects,
+    write_batch_dataset,
     write_drift_dataset,
 )
 from modelfresh.quality.limits import NoLimit, limit_of
@@ -95,20 +96,22 @@ def plan_quality_check(
     span = (iso(window.start), iso(window.end))
     # The manifest goes beside the check's files (<model>/<slot>/manifest.json); its ground
     # truth is read up to the window's end + the lag, which has passed.
-    dataset = write_drift_dataset(
-        model, window.slot, span, now=now, locations=locations, objects=objects
-    )
+    estimate: EstimatePlan | None = None
+    if model.kind == "batch":  # its runs' predictions, joined with the labels by record id
+        dataset = write_batch_dataset(
+            model, window.slot, window, now=now, locations=locations, objects=objects,
+            artifacts_bucket=settings.artifacts_bucket,
+        )  # fmt: skip
+    else:
+        dataset = write_drift_dataset(
+            model, window.slot, span, now=now, locations=locations, objects=objects
+        )
+        estimate = _estimate_plan(
+            model, request, champion, settings=settings, objects=objects, packages=packages,
+            output=output,
+        )  # fmt: skip
     notes.extend(dataset.notes)
     labelled = bool(dataset.capture_objects and dataset.ground_truth_objects)
-    estimate = _estimate_plan(
-        model,
-        request,
-        champion,
-        settings=settings,
-        objects=objects,
-        packages=packages,
-        output=output,
-    )
     mode: Mode = "check" if labelled or estimate else "no-check"
     if mode == "no-check":
         count(BusinessMetric.QUALITY_CHECK_NO_DATA, model.name)
