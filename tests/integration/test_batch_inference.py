@@ -411,3 +411,33 @@ def test_a_batch_models_quality_is_its_scores_joined_with_later_labels_by_record
     assert [round(p["Maximum"], 6) for p in points] == [round(finding["value"], 6)]
     alarms = app.cloudwatch.describe_alarms(AlarmNamePrefix=f"modelfresh-drift-{DAILY}--quality")
     assert [a["Namespace"] for a in alarms["MetricAlarms"]] == ["ModelFresh/Quality"]
+
+    # When two more days are scored for a changed business, and their outcomes come in
+    quality_alarm = f"modelfresh-drift-{DAILY}--quality"
+    changes = []
+    for day in (1, 2):
+        before = set(app.left)
+        app.put_input(DAILY, FIRST + timedelta(days=day), drift=1.0, hours=[9, 3])
+        app.tick(FIRST + timedelta(days=day, seconds=10))
+        assert app.run_at(FIRST + timedelta(days=day))["status"] == "SUCCEEDED"
+        app.cloud.ground_truth.clock = partial(operator.add, FIRST, timedelta(days=day, hours=20))
+        app.cloud.ground_truth.write(
+            f"{app.cloud.ground_truth_uri}/{DAILY}",
+            [(i, y) for i, y in app.left.items() if i not in before],
+        )
+        at = datetime(2026, 11, 27 + day, 0, 10, tzinfo=UTC)
+        started = app.sfn.start_execution(
+            stateMachineArn=machine, name=f"batch-quality-{day}",
+            input=QualityCheckRequest(DAILY, at).to_json(),
+        )  # fmt: skip
+        drifted = app.cloud.wait_for_execution(started["executionArn"], timeout=60)
+        assert json.loads(drifted["output"])["result"]["finding"]["violated"]
+        changes += [c for c in app.cloud.evaluate_alarms(at) if c.alarm == quality_alarm]
+
+    # Then the quality alarm goes off on the two bad days, and reaches the controller's trigger
+    # as a real-time model's does (this model's retrain_on is "drift": it is recorded)
+    assert [c.new for c in changes] == ["ALARM"]
+    recorded = app.cloud.wait_until(
+        lambda: [a for a in app.audit(DAILY) if a["kind"] == "alarm-recorded"], what="the record"
+    )
+    assert quality_alarm in recorded[0]["summary"]
