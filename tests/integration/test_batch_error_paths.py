@@ -35,10 +35,7 @@ ON_THE_WAY = {
 def scoring(cloud: LocalCloud, tmp_path: Path) -> BatchApp:
     """The app, with a batch champion whose first run has made its SageMaker model."""
     app = BatchApp(cloud, tmp_path)
-    app.base_data(DAILY, drift=0.0, seed=1)
-    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
-    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
-    app.retrain(DAILY, count=1)
+    app.first_champion(DAILY)
     app.put_input(DAILY, FIRST, drift=0.0, hours=[5])
     app.tick(FIRST + timedelta(seconds=5))
     assert app.run_at(FIRST)["status"] == "SUCCEEDED"

@@ -120,6 +120,14 @@ class BatchApp(App):
         )
         return package
 
+    def first_champion(self, model: str) -> str:
+        """The model's first model: a retrain on its base data (the drift alarm set off by
+        hand), approved by its gate; once it is the recorded champion."""
+        self.base_data(model, drift=0.0, seed=1)
+        self.cloud.create_drift_alarm(f"modelfresh-drift-{model}", model=model)
+        self.fire_alarm(f"modelfresh-drift-{model}", reason="first model")
+        return self.retrain(model, count=1)
+
     def candidate(self, count: int) -> str:
         """The package the `count`-th retrain's pipeline registered, once the run ended."""
         run = self.cloud.pipelines.wait_for_run("modelfresh-retrain", count=count, timeout=60)
@@ -201,10 +209,7 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
     app = batch_app
     # Given a first model: a retrain on the base data, approved by its gate, which makes it
     # the batch champion (no endpoint, no deploy)
-    app.base_data(DAILY, drift=0.0, seed=1)
-    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
-    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
-    v1 = app.retrain(DAILY, count=1)
+    v1 = app.first_champion(DAILY)
     assert [a["kind"] for a in app.audit(DAILY)].count("batch-champion") == 1
     assert app.deploys() == []
     # ... and a newer package waiting for a person, which no run may use
@@ -289,10 +294,7 @@ def test_a_daily_batch_scores_with_its_champion_flags_drift_and_moves_to_the_ret
 def test_a_drifted_input_under_stop_scores_nothing_and_says_why(batch_app: BatchApp) -> None:
     app = batch_app
     # Given a champion (approved by a person in the registry) whose package has a baseline
-    app.base_data(STRICT, drift=0.0, seed=1)
-    app.cloud.create_drift_alarm(f"modelfresh-drift-{STRICT}", model=STRICT)
-    app.fire_alarm(f"modelfresh-drift-{STRICT}", reason="first model")
-    champion = app.retrain(STRICT, count=1)
+    champion = app.first_champion(STRICT)
 
     # When its day's input drifted
     app.put_input(STRICT, FIRST, drift=1.0, hours=[20, 4])
@@ -375,10 +377,7 @@ def test_a_batch_models_quality_is_its_scores_joined_with_later_labels_by_record
     batch_app: BatchApp,
 ) -> None:
     app = batch_app
-    app.base_data(DAILY, drift=0.0, seed=1)
-    app.cloud.create_drift_alarm(f"modelfresh-drift-{DAILY}", model=DAILY)
-    app.fire_alarm(f"modelfresh-drift-{DAILY}", reason="first model")
-    app.retrain(DAILY, count=1)
+    app.first_champion(DAILY)
     rows = app.put_input(DAILY, FIRST, drift=0.0, hours=[9, 3])
     app.tick(FIRST + timedelta(seconds=10))
     assert app.run_at(FIRST)["status"] == "SUCCEEDED"
