@@ -19,7 +19,7 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict
 from modelfresh.batch.plan import Action, BatchPackages, scoring_package, violation_action
 from modelfresh.core.events import failure_message, iso, require, require_time
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import Champion
+from modelfresh.core.records import Champions, Package
 from modelfresh.core.schedules import Schedule
 from modelfresh.core.schema import BatchInference, ControllerConfig
 from modelfresh.drift.plan import (
@@ -28,9 +28,9 @@ from modelfresh.drift.plan import (
     DriftBaseline,
     DriftCheckRequest,
     Window,
-    drift_summary,
     split_s3_uri,
 )
+from modelfresh.quality.dataset import RUN_MARKER
 
 # A tick proposes the runs of the last few hours too: one lost to a failed tick still starts
 # (a run that exists already starts nothing: its name is its model and time).
@@ -117,12 +117,6 @@ class InputObjects(Protocol):
     def write_json(self, uri: str, document: Any) -> str: ...
 
 
-class Champions(Protocol):
-    """The champion recorded for each model (see aws/ledger.py)."""
-
-    def champion(self, model: str) -> Champion | None: ...
-
-
 class ScoringPackage(TypedDict):
     arn: str
     version: int
@@ -163,6 +157,16 @@ class BatchPlan(TypedDict):
     sagemakerModel: NotRequired[BatchModel]
     transform: NotRequired[dict[str, Any]]  # CreateTransformJob's parameters
     pollSeconds: int
+
+
+def batch_model(model: str, package: Package, role_arn: str) -> BatchModel:
+    """The SageMaker model a batch model's runs (and its promotion's sample) score a package
+    version with: made by the first that needs it, found by the others."""
+    return {
+        "ModelName": f"{model}-v{package.version}-batch-{digest(package.arn, 6)}",
+        "PrimaryContainer": {"ModelPackageName": package.arn},
+        "ExecutionRoleArn": role_arn,
+    }
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,7 @@ def plan_run(
     }
     if not found:
         plan["mode"] = "no-input"
-        plan["reason"] = f"no input under {input_uri} for {_hours(window)}"
+        plan["reason"] = f"no input under {input_uri} for {_hours_of(plan)}"
         return plan
     choice = scoring_package(model.package_group, champions.champion(model.name), packages)
     if choice is None:
@@ -234,12 +238,8 @@ def plan_run(
         )
         asked = DriftCheckRequest(model.name, request.at, window, baseline)
         plan["check"] = {"name": f"{run}-input", "request": asked.to_dict()}
-    name = f"{model.name}-v{package.version}-batch-{digest(package.arn, 6)}"
-    plan["sagemakerModel"] = {
-        "ModelName": name,
-        "PrimaryContainer": {"ModelPackageName": package.arn},
-        "ExecutionRoleArn": settings.role_arn,
-    }
+    plan["sagemakerModel"] = batch_model(model.name, package, settings.role_arn)
+    name = plan["sagemakerModel"]["ModelName"]
     manifest = objects.write_json(
         f"s3://{settings.artifacts_bucket}/modelfresh/batch/{model.name}/{slot}/input.manifest",
         [{"prefix": f"s3://{bucket}/"}, *(o.key for o in found)],
@@ -309,11 +309,10 @@ def judge_input(plan: Mapping[str, Any], checked: Mapping[str, Any] | None) -> I
     if result.get("noData"):
         drifted, summary = True, f"none of the input's {result.get('records', 0)} rows is valid"
     else:
-        features = [{"name": n, "distance": 0.0} for n in result.get("drifted", [])]
-        share = float(result.get("driftedShare", 0.0))
-        drifted = bool(features)
-        summary = drift_summary({"drifted_share": share, "features": features})
-        summary = summary.replace(" 0.00", "")  # the names are enough here
+        names = [str(n) for n in result.get("drifted", [])]
+        drifted = bool(names)
+        summary = f"{float(result.get('driftedShare', 0.0)):.0%} of features drifted"
+        summary += f": {', '.join(names)}" if names else ""
     return {
         "action": violation_action(policy, drifted),  # type: ignore[arg-type]
         "drifted": drifted,
@@ -321,7 +320,7 @@ def judge_input(plan: Mapping[str, Any], checked: Mapping[str, Any] | None) -> I
     }
 
 
-# How a run ended, by what it did: the outcome's kind and whether the machine fails.
+# How a run ended (the finishing task's `ending`), and the outcome it is recorded as.
 ENDINGS: Mapping[str, OutcomeKind] = {
     "scored": "batch-scored",
     "flagged": "batch-flagged",
@@ -385,10 +384,6 @@ def finish_run(
     return Outcome(model, ENDINGS[ending], run, at, summary, detail)
 
 
-# Beside a scored run's predictions: what they are (a consumer reads it before the .out files).
-RUN_MARKER = "modelfresh-run.json"
-
-
 def run_marker(outcome: Outcome) -> tuple[str, dict[str, Any]] | None:
     """Where a scored run's marker goes and what it says (the package that scored, the
     input's window and check, whether the scores are flagged); None for a run that scored
@@ -412,10 +407,6 @@ def run_marker(outcome: Outcome) -> tuple[str, dict[str, Any]] | None:
 def _hours_of(plan: Mapping[str, Any]) -> str:
     window = plan.get("window") or {}
     return f"{window.get('start')} to {window.get('end')}"
-
-
-def _hours(window: Window) -> str:
-    return f"{iso(window.start)} to {iso(window.end)}"
 
 
 def digest(text: str, length: int) -> str:

@@ -74,3 +74,9 @@ class Packages(Protocol):
     """Reads model packages (see aws/sagemaker.py's ModelRegistry)."""
 
     def describe(self, package_arn: str) -> Package: ...
+
+
+class Champions(Protocol):
+    """The champion recorded for each model (see aws/deploys.py)."""
+
+    def champion(self, model: str) -> Champion | None: ...

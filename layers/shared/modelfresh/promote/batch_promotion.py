@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
-from modelfresh.batch.steps import BatchModel, digest, input_prefixes, transform_job
+from modelfresh.batch.steps import (
+    BatchModel,
+    batch_model,
+    digest,
+    input_prefixes,
+    transform_job,
+)
 from modelfresh.core.records import Champion, Package
 from modelfresh.core.schema import ModelConfig
 from modelfresh.drift.plan import CaptureObject, Window, split_s3_uri
@@ -120,13 +126,9 @@ def plan_promotion(
     manifest = objects.write_json(
         f"{folder}/sample.manifest", [{"prefix": f"{folder}/"}, "sample.csv"]
     )
-    name = f"{model.name}-v{package.version}-batch-{digest(package.arn, 6)}"
     plan["mode"] = "sample"
-    plan["sagemakerModel"] = {
-        "ModelName": name,
-        "PrimaryContainer": {"ModelPackageName": package.arn},
-        "ExecutionRoleArn": settings.role_arn,
-    }
+    plan["sagemakerModel"] = batch_model(model.name, package, settings.role_arn)
+    name = plan["sagemakerModel"]["ModelName"]
     plan["transform"] = transform_job(
         batch, f"{model.name}-approval-{digest(run + started, 12)}", name, manifest,
         output=f"{folder}/scored/", kms_key_arn=settings.kms_key_arn,

@@ -8,7 +8,6 @@ are service integrations there, fed by the plan made here.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from enum import StrEnum
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from modelfresh import quality_metrics
+from modelfresh.batch.steps import digest
 from modelfresh.core.errors import EvaluationReportInvalid
 from modelfresh.core.events import iso, require, require_one_of
 from modelfresh.core.instances import has_instance_storage
@@ -86,8 +86,8 @@ def deploy_run_name(change: PackageChange, model: str) -> str:
     """The deploy run of one approval: a repeated event names the same run (and starts
     nothing), while a later re-approval of the same package (a new LastModifiedTime) can
     start a new one, once no run handles it and prod does not serve it."""
-    digest = _digest(change.arn + "@" + change.modified, 10)
-    return f"{deploy_run_prefix(model, change.version)}{digest}"
+    approval = digest(change.arn + "@" + change.modified, 10)
+    return f"{deploy_run_prefix(model, change.version)}{approval}"
 
 
 def deploy_run_prefix(model: str, version: int) -> str:
@@ -211,7 +211,7 @@ def plan_deploy(
 ) -> DeployPlan:
     """Everything the deploy run needs, fixed at its start: names, configs, limits, details."""
     deploy = model.deploy
-    suffix = _digest(run, 6)
+    suffix = digest(run, 6)
     model_name = f"{model.name}-v{package.version}-{suffix}"
     capture = data_capture_config(model, capture_uri, kms_key_arn)
 
@@ -517,7 +517,3 @@ def deploy_outcome(
         summary=f"{model} {summary}",
         detail=dict(detail or {}),
     )
-
-
-def _digest(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -223,7 +223,8 @@ def write_drift_dataset(
     return DriftDataset(uri, len(capture), len(ground_truth), tuple(notes))
 
 
-# A batch run's predictions ("<record id>,<score>" lines) and the marker of a complete run.
+# A batch run's predictions ("<record id>,<score>" lines), and the marker a complete run
+# leaves beside them (batch/steps.py writes it; a consumer reads it before the .out files).
 PREDICTIONS_SUFFIX = ".out"
 RUN_MARKER = "modelfresh-run.json"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelfresh.core.events import iso
 from modelfresh.core.observability import BusinessMetric, count, logger
-from modelfresh.core.records import Champion, Packages
+from modelfresh.core.records import Champion, Champions, Packages
 from modelfresh.core.schema import ModelConfig
 from modelfresh.core.settings import Settings
 from modelfresh.drift.plan import Window, capture_prefix
@@ -44,12 +44,6 @@ class QualityAlarms(Protocol):
     """Keeps the model's quality alarm as the config says (see aws/quality.py)."""
 
     def ensure_alarm(self, wanted: PutMetricAlarmInputTypeDef) -> bool: ...
-
-
-class Champions(Protocol):
-    """The package serving in production, as last recorded (see aws/deploys.py)."""
-
-    def champion(self, model: str) -> Champion | None: ...
 
 
 def plan_quality_check(

@@ -21,7 +21,7 @@ from modelfresh.core.errors import (
 from modelfresh.core.events import failure_parts, iso
 from modelfresh.core.observability import BusinessMetric, count, logger
 from modelfresh.core.outcomes import Outcome, OutcomeKind
-from modelfresh.core.records import Champion, PackageMetadata, Packages, ServingEndpoints
+from modelfresh.core.records import Champions, PackageMetadata, Packages, ServingEndpoints
 from modelfresh.core.schema import (
     PARAMETER_LIMIT,
     ApprovalMode,
@@ -91,12 +91,6 @@ class ServedModel:
 
     package_arn: str = ""
     model_data: str = ""
-
-
-class Champions(Protocol):
-    """The champion recorded for each model (see aws/deploys.py)."""
-
-    def champion(self, model: str) -> Champion | None: ...
 
 
 def champion_of(
